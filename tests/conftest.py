@@ -1,0 +1,44 @@
+"""Shared fixtures: a running broker of each kind ("zats" and the real "nats-server"), so that
+every conformance and interop test states nats-server's behaviour and checks ours against it."""
+
+from __future__ import annotations
+
+import pytest
+
+from support.servers import KINDS, ServerProcess, start_server
+
+
+@pytest.fixture(scope="session", params=KINDS)
+def server(request) -> ServerProcess:
+    """One long-lived server per kind, shared by tests that do not change its configuration."""
+    srv = start_server(request.param)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def zats_server() -> ServerProcess:
+    srv = start_server("zats")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(params=KINDS)
+def kind(request) -> str:
+    """The kind of server, for tests that start their own with particular flags."""
+    return request.param
+
+
+@pytest.fixture
+def spawn():
+    """Factory: spawn(kind, *flags, http_port=None) starts a server stopped at teardown."""
+    started: list[ServerProcess] = []
+
+    def _spawn(kind: str, *args: str, **kw) -> ServerProcess:
+        srv = start_server(kind, *args, **kw)
+        started.append(srv)
+        return srv
+
+    yield _spawn
+    for srv in started:
+        srv.stop()
