@@ -1,0 +1,335 @@
+"""Incremental parsers for the NATS client protocol, one per direction, over a buffer the caller
+owns (see buffer.ReceiveBuffer). No I/O.
+
+Each `parse(buf, view, end)` call consumes every whole frame in `buf[:end]`, calls the handler
+once per frame, and returns the offset of the first byte it did not consume; `need` is then the
+full size of the unfinished frame at that offset when it is known (a payload still arriving).
+Control lines are found with `bytearray.find` and split with `bytes.split` (runs of spaces and
+tabs separate arguments; the CR before LF is optional); a payload is skipped over by its declared
+size and handed to the handler as a memoryview of the receive buffer, valid only during the call.
+
+`ClientOpsParser` reads what clients send (CONNECT, PUB, HPUB, SUB, UNSUB, PING, PONG) and is used
+by the broker; `ServerOpsParser` reads what servers send (INFO, MSG, HMSG, +OK, -ERR, PING, PONG)
+and is used by the client. Bad input raises errors.ProtocolError carrying the -ERR text that
+nats-server sends for it (or None where nats-server closes without one)."""
+
+from __future__ import annotations
+
+from .errors import (
+    MAX_CONTROL_LINE,
+    MAX_PAYLOAD,
+    UNKNOWN_PROTOCOL,
+    ProtocolError,
+)
+
+MAX_CONTROL_LINE_SIZE = 4096
+MAX_PAYLOAD_SIZE = 1024 * 1024
+
+_CR = 13
+_LF = 10
+
+# Op codes, looked up by the op name as sent and then upper-cased.
+_PUB, _HPUB, _SUB, _UNSUB, _PING, _PONG, _CONNECT, _INFO, _MSG, _HMSG, _OK, _ERR = range(12)
+_CLIENT_OPS = {
+    b"PUB": _PUB,
+    b"HPUB": _HPUB,
+    b"SUB": _SUB,
+    b"UNSUB": _UNSUB,
+    b"PING": _PING,
+    b"PONG": _PONG,
+    b"CONNECT": _CONNECT,
+    # nats-server accepts and ignores these from a client.
+    b"INFO": _INFO,
+    b"+OK": _OK,
+    b"-ERR": _ERR,
+}
+_SERVER_OPS = {
+    b"MSG": _MSG,
+    b"HMSG": _HMSG,
+    b"PING": _PING,
+    b"PONG": _PONG,
+    b"INFO": _INFO,
+    b"+OK": _OK,
+    b"-ERR": _ERR,
+}
+# Ops whose name is matched by prefix, anything up to the newline ignored (nats-server does so).
+_PREFIX_OPS = (b"PING", b"PONG", b"+OK")
+# Ops whose argument is the rest of the line, not split.
+_WHOLE_ARG_OPS = (b"CONNECT", b"INFO", b"-ERR")
+
+
+def _could_start(prefix: bytes, table: dict) -> bool:
+    """Whether an incomplete line can still become a known op (upper-cased `prefix`)."""
+    for name in table:
+        n = min(len(prefix), len(name))
+        if prefix[:n] == name[:n]:
+            if len(prefix) <= len(name) or prefix[len(name)] in b" \t" or name in _PREFIX_OPS:
+                return True
+            if name in _WHOLE_ARG_OPS:
+                return True
+    return False
+
+
+def _arg_length(line: bytes) -> int:
+    """Length of a control line's arguments: the line less its op name and the blanks after it
+    (nats-server's max_control_line applies to that part)."""
+    parts = line.split(None, 1)
+    return len(parts[1].rstrip(b"\r")) if len(parts) > 1 else 0
+
+
+def _size(field: bytes) -> int:
+    """A non-negative decimal size, or -1 (nats-server's parseSize)."""
+    if field.isdigit():
+        return int(field)
+    return -1
+
+
+class _Parser:
+    __slots__ = ("max_control_line", "need", "_table")
+
+    def __init__(self, table: dict, max_control_line: int):
+        self._table = table
+        self.max_control_line = max_control_line
+        self.need = 0
+
+    def _op_of(self, name: bytes) -> int:
+        code = self._table.get(name)
+        if code is None:
+            upper = name.upper()
+            code = self._table.get(upper)
+            if code is None:
+                for prefix in _PREFIX_OPS:
+                    if upper.startswith(prefix) and prefix in self._table:
+                        return self._table[prefix]
+                for prefix in _WHOLE_ARG_OPS:
+                    # CONNECT{...} without a blank is valid for nats-server.
+                    if upper.startswith(prefix) and prefix in self._table and len(upper) > len(prefix):
+                        return self._table[prefix]
+                raise ProtocolError(UNKNOWN_PROTOCOL, f"unknown op {name[:32]!r}")
+        return code
+
+    def _incomplete_line(self, buf: bytearray, pos: int, end: int) -> None:
+        """Checks an unterminated control line: unknown ops fail at once, overlong ones too."""
+        head = bytes(buf[pos : min(end, pos + 16)])
+        name = head.split(None, 1)[0].upper() if head.strip() else b""
+        if name and not _could_start(name, self._table):
+            raise ProtocolError(UNKNOWN_PROTOCOL, f"unknown op {head!r}")
+        if end - pos > self.max_control_line and _arg_length(bytes(buf[pos:end])) > self.max_control_line:
+            raise ProtocolError(MAX_CONTROL_LINE, "control line too long")
+
+    def _check_trailer(self, buf: bytearray, pend: int, end: int) -> bool:
+        """True when the CRLF after a payload is complete and correct; raises when it is wrong;
+        False when it has not fully arrived."""
+        if pend + 2 <= end:
+            if buf[pend] != _CR or buf[pend + 1] != _LF:
+                raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
+            return True
+        if pend < end and buf[pend] != _CR:
+            raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
+        return False
+
+
+class ClientOpsParser(_Parser):
+    """Parses a client's byte stream for the broker.
+
+    Handler methods: on_connect(arg: bytes), on_pub(subject, reply|None, payload: memoryview),
+    on_hpub(subject, reply|None, header_len: int, message: memoryview) where `message` is headers
+    and payload together, on_sub(subject, queue|None, sid), on_unsub(sid, max|None), on_ping(),
+    on_pong(). All arguments are bytes except where noted. A handler may raise ProtocolError."""
+
+    __slots__ = ("max_payload", "_on_connect", "_on_pub", "_on_hpub", "_on_sub", "_on_unsub",
+                 "_on_ping", "_on_pong")
+
+    def __init__(self, handler, *, max_control_line: int = MAX_CONTROL_LINE_SIZE,
+                 max_payload: int = MAX_PAYLOAD_SIZE):
+        super().__init__(_CLIENT_OPS, max_control_line)
+        self.max_payload = max_payload
+        self._on_connect = handler.on_connect
+        self._on_pub = handler.on_pub
+        self._on_hpub = handler.on_hpub
+        self._on_sub = handler.on_sub
+        self._on_unsub = handler.on_unsub
+        self._on_ping = handler.on_ping
+        self._on_pong = handler.on_pong
+
+    def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
+        pos = 0
+        self.need = 0
+        find = buf.find
+        mcl = self.max_control_line
+        while pos < end:
+            eol = find(b"\n", pos, end)
+            if eol < 0:
+                self._incomplete_line(buf, pos, end)
+                return pos
+            line = bytes(view[pos:eol])
+            if eol - pos > mcl and _arg_length(line) > mcl:
+                raise ProtocolError(MAX_CONTROL_LINE, "control line too long")
+            args = line.split()
+            if not args:
+                raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line")
+            op = args[0]
+            code = _PUB if op == b"PUB" else self._op_of(op)
+            if code == _PUB:
+                n = len(args)
+                if n == 3:
+                    reply = None
+                    size = _size(args[2])
+                elif n == 4:
+                    reply = args[2]
+                    size = _size(args[3])
+                else:
+                    raise ProtocolError(None, f"PUB with {n - 1} arguments")
+                if size < 0:
+                    raise ProtocolError(None, "PUB with a bad size")
+                if size > self.max_payload:
+                    raise ProtocolError(MAX_PAYLOAD, "payload over max_payload")
+                pstart = eol + 1
+                pend = pstart + size
+                if not self._check_trailer(buf, pend, end):
+                    self.need = pend + 2 - pos
+                    return pos
+                self._on_pub(args[1], reply, view[pstart:pend])
+                pos = pend + 2
+            elif code == _HPUB:
+                n = len(args)
+                if n == 4:
+                    reply = None
+                    hdr, size = _size(args[2]), _size(args[3])
+                elif n == 5:
+                    reply = args[2]
+                    hdr, size = _size(args[3]), _size(args[4])
+                else:
+                    raise ProtocolError(None, f"HPUB with {n - 1} arguments")
+                if hdr < 0 or size < 0 or hdr > size:
+                    raise ProtocolError(None, "HPUB with bad sizes")
+                if size > self.max_payload:
+                    raise ProtocolError(MAX_PAYLOAD, "payload over max_payload")
+                pstart = eol + 1
+                pend = pstart + size
+                if not self._check_trailer(buf, pend, end):
+                    self.need = pend + 2 - pos
+                    return pos
+                self._on_hpub(args[1], reply, hdr, view[pstart:pend])
+                pos = pend + 2
+            else:
+                pos = eol + 1
+                if code == _PING:
+                    self._on_ping()
+                elif code == _PONG:
+                    self._on_pong()
+                elif code == _SUB:
+                    n = len(args)
+                    if n == 3:
+                        self._on_sub(args[1], None, args[2])
+                    elif n == 4:
+                        self._on_sub(args[1], args[2], args[3])
+                    else:
+                        raise ProtocolError(None, f"SUB with {n - 1} arguments")
+                elif code == _UNSUB:
+                    n = len(args)
+                    if n == 2:
+                        self._on_unsub(args[1], None)
+                    elif n == 3:
+                        limit = _size(args[2])
+                        if limit < 0:
+                            raise ProtocolError(None, "UNSUB with a bad max")
+                        self._on_unsub(args[1], limit)
+                    else:
+                        raise ProtocolError(None, f"UNSUB with {n - 1} arguments")
+                elif code == _CONNECT:
+                    self._on_connect(_whole_arg(line, b"CONNECT"))
+                # INFO, +OK and -ERR from a client are ignored, as nats-server does.
+        return pos
+
+
+class ServerOpsParser(_Parser):
+    """Parses a server's byte stream for the client.
+
+    Handler methods: on_msg(subject, sid, reply|None, payload: memoryview), on_hmsg(subject, sid,
+    reply|None, header_len: int, message: memoryview), on_info(arg: bytes), on_ok(),
+    on_err(text: str) with the quotes removed, on_ping(), on_pong()."""
+
+    __slots__ = ("_on_msg", "_on_hmsg", "_on_info", "_on_ok", "_on_err", "_on_ping", "_on_pong")
+
+    def __init__(self, handler, *, max_control_line: int = 1 << 20):
+        super().__init__(_SERVER_OPS, max_control_line)
+        self._on_msg = handler.on_msg
+        self._on_hmsg = handler.on_hmsg
+        self._on_info = handler.on_info
+        self._on_ok = handler.on_ok
+        self._on_err = handler.on_err
+        self._on_ping = handler.on_ping
+        self._on_pong = handler.on_pong
+
+    def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
+        pos = 0
+        self.need = 0
+        find = buf.find
+        while pos < end:
+            eol = find(b"\n", pos, end)
+            if eol < 0:
+                self._incomplete_line(buf, pos, end)
+                return pos
+            line = bytes(view[pos:eol])
+            args = line.split()
+            if not args:
+                raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line")
+            op = args[0]
+            code = _MSG if op == b"MSG" else self._op_of(op)
+            if code == _MSG:
+                n = len(args)
+                if n == 4:
+                    reply = None
+                    size = _size(args[3])
+                elif n == 5:
+                    reply = args[3]
+                    size = _size(args[4])
+                else:
+                    raise ProtocolError(None, f"MSG with {n - 1} arguments")
+                if size < 0:
+                    raise ProtocolError(None, "MSG with a bad size")
+                pstart = eol + 1
+                pend = pstart + size
+                if not self._check_trailer(buf, pend, end):
+                    self.need = pend + 2 - pos
+                    return pos
+                self._on_msg(args[1], args[2], reply, view[pstart:pend])
+                pos = pend + 2
+            elif code == _HMSG:
+                n = len(args)
+                if n == 5:
+                    reply = None
+                    hdr, size = _size(args[3]), _size(args[4])
+                elif n == 6:
+                    reply = args[3]
+                    hdr, size = _size(args[4]), _size(args[5])
+                else:
+                    raise ProtocolError(None, f"HMSG with {n - 1} arguments")
+                if hdr < 0 or size < 0 or hdr > size:
+                    raise ProtocolError(None, "HMSG with bad sizes")
+                pstart = eol + 1
+                pend = pstart + size
+                if not self._check_trailer(buf, pend, end):
+                    self.need = pend + 2 - pos
+                    return pos
+                self._on_hmsg(args[1], args[2], reply, hdr, view[pstart:pend])
+                pos = pend + 2
+            else:
+                pos = eol + 1
+                if code == _PING:
+                    self._on_ping()
+                elif code == _PONG:
+                    self._on_pong()
+                elif code == _OK:
+                    self._on_ok()
+                elif code == _INFO:
+                    self._on_info(_whole_arg(line, b"INFO"))
+                elif code == _ERR:
+                    self._on_err(_whole_arg(line, b"-ERR").decode(errors="replace").strip("'"))
+        return pos
+
+
+def _whole_arg(line: bytes, name: bytes) -> bytes:
+    """The rest of a control line after its op name, blanks and trailing CR removed."""
+    return line[len(name):].strip(b" \t\r")
