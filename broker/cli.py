@@ -1,0 +1,159 @@
+"""`zats-server` / `python -m zats.broker`: nats-server's command-line flags turned into
+ServerOptions, then the broker run on uvloop until SIGINT/SIGTERM. nats-server flags that zats
+does not support yet are refused with exit status 1, never ignored."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from .options import ServerOptions
+from .server import VERSION, ZATS_VERSION, Broker
+
+# nats-server flags that exist but that zats does not implement yet.
+UNSUPPORTED = {
+    "-c", "--config", "-t", "--user", "--pass", "--auth", "--tls", "--tlscert", "--tlskey",
+    "--tlsverify", "--tlscacert", "--routes", "--cluster", "--cluster_listen", "--cluster_name",
+    "--cluster_advertise", "--no_advertise", "--connect_retries", "--client_advertise",
+    "--ms", "--https_port", "-js", "--jetstream", "-sd", "--store_dir", "-sl", "--signal",
+    "--ports_file_dir", "-r", "--remote_syslog", "-s", "--syslog", "--max_traced_msg_len",
+    "--trace_verbose", "-VV", "-DVV", "--log_size_limit", "--log_max_archives", "--user_pass",
+}
+
+BOOL_WORDS = {"true": True, "1": True, "t": True, "false": False, "0": False, "f": False}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit status 1, as the issue asks, not argparse's 2
+        sys.stderr.write(f"zats-server: {message}\n")
+        sys.exit(1)
+
+
+def _normalise(argv: list[str]) -> list[str]:
+    """Go's flag package accepts `-name` and `--name`, and `-name=value`; argparse wants long
+    names with two dashes. Negative numbers (`-p -1`) stay values."""
+    out = []
+    for arg in argv:
+        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
+            name = arg.split("=", 1)[0]
+            if not name[1:].lstrip("-").isdigit() and name not in ("-DV", "-VD") and name != "-js" \
+                    and name != "-sd" and name != "-sl" and name != "-VV" and name != "-DVV":
+                arg = "-" + arg
+        out.append(arg)
+    return out
+
+
+def _bool(value: str) -> bool:
+    try:
+        return BOOL_WORDS[value.lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="zats-server", add_help=False,
+                description="A NATS-wire-compatible broker; accepts nats-server's flags.")
+    p.add_argument("-h", "--help", action="store_true", help="show this help")
+    p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    p.add_argument("-a", "--addr", "--net", dest="host", help="bind to host address (0.0.0.0)")
+    p.add_argument("-p", "--port", type=int, help="use port for clients (4222; -1 for random)")
+    p.add_argument("-n", "--name", "--server_name", dest="server_name", help="server name")
+    p.add_argument("-m", "--http_port", type=int, help="use port for http monitoring")
+    p.add_argument("-P", "--pid", dest="pid_file", help="file to store the PID")
+    p.add_argument("-l", "--log", dest="log_file", help="file to redirect log output")
+    p.add_argument("-T", "--logtime", nargs="?", const=True, type=_bool,
+                   help="timestamp log entries (default true)")
+    p.add_argument("-D", "--debug", nargs="?", const=True, type=_bool, help="enable debugging output")
+    p.add_argument("-V", "--trace", nargs="?", const=True, type=_bool, help="trace the raw protocol")
+    p.add_argument("-DV", "-VD", dest="debug_trace", action="store_true", help="debug and trace")
+    p.add_argument("--max_payload", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--ping_interval", type=float, help=argparse.SUPPRESS)
+    return p
+
+
+def parse_args(argv: list[str]) -> ServerOptions | None:
+    """ServerOptions from nats-server flags; None after printing help or version."""
+    argv = _normalise(argv)
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if name in UNSUPPORTED:
+            sys.stderr.write(f"zats-server: flag {name} is a nats-server flag that zats does not "
+                             f"support yet\n")
+            sys.exit(1)
+    parser = build_parser()
+    ns, rest = parser.parse_known_args(argv)
+    if rest:
+        parser.error(f"flag provided but not defined: {rest[0]}")
+    if ns.help:
+        parser.print_help()
+        return None
+    if ns.version:
+        print(f"zats-server: v{ZATS_VERSION} (nats-server protocol {VERSION})")
+        return None
+    opts = ServerOptions()
+    if ns.host is not None:
+        opts.host = ns.host
+    if ns.port is not None:
+        opts.port = ns.port
+    if ns.server_name:
+        opts.server_name = ns.server_name
+    if ns.http_port is not None:
+        opts.http_port = ns.http_port
+    if ns.pid_file:
+        opts.pid_file = ns.pid_file
+    if ns.log_file:
+        opts.log_file = ns.log_file
+    if ns.logtime is not None:
+        opts.logtime = ns.logtime
+    if ns.debug is not None:
+        opts.debug = ns.debug
+    if ns.trace is not None:
+        opts.trace = ns.trace
+    if ns.debug_trace:
+        opts.debug = opts.trace = True
+    if ns.max_payload is not None:
+        opts.max_payload = ns.max_payload
+    if ns.ping_interval is not None:
+        opts.ping_interval = ns.ping_interval
+    return opts
+
+
+async def serve(opts: ServerOptions) -> None:
+    broker = Broker(opts)
+    try:
+        await broker.start()
+    except OSError as exc:
+        broker.log.fatal("Error listening on port: %s:%d, %r", opts.host, opts.port, exc.strerror)
+        raise SystemExit(1) from None
+    loop = asyncio.get_running_loop()
+    stopping = []
+
+    def on_signal(signum: int) -> None:
+        if stopping:
+            return
+        stopping.append(signum)
+        broker.log.notice("Trapped %r signal", signal.Signals(signum).name.lower().replace("sig", ""))
+        loop.create_task(broker.stop())
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    await broker.wait_stopped()
+
+
+def _run(coro) -> None:
+    try:
+        import uvloop
+    except ImportError:  # platforms without uvloop still run, slower
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    if opts is None:
+        return 0
+    _run(serve(opts))
+    return 0

@@ -1,0 +1,317 @@
+"""One client connection: an asyncio.BufferedProtocol that reads with `recv_into` into its own
+ReceiveBuffer, parses client ops with ClientOpsParser, applies them (CONNECT, SUB, UNSUB, PUB,
+HPUB, PING, PONG) and delivers messages into the outbound buffers of the receiving connections.
+Outbound bytes are queued in one bytearray per connection; the broker flushes every connection
+touched during a read once, at the end of that read."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import msgspec
+
+from zats.protocol import errors
+from zats.protocol.buffer import ReceiveBuffer
+from zats.protocol.errors import ProtocolError, err_frame
+from zats.protocol.frames import OK, PING, PONG
+from zats.protocol.parser import ClientOpsParser
+from zats.protocol.structs import decode_connect
+from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
+
+from .delivery import deliver, deliver_with_headers
+from .subscription import Subscription
+
+_NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
+
+
+class ClientConnection(asyncio.BufferedProtocol):
+    # Hot attributes first; __slots__ keeps 10,000 idle connections small and lookups fast.
+    __slots__ = (
+        "broker", "account", "sublist", "cid", "transport", "rbuf", "parser", "out", "touched",
+        "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
+        "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
+        "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
+        "paused", "connected_pinged", "__weakref__",
+    )
+
+    def __init__(self, broker, cid: int):
+        self.broker = broker
+        self.account = broker.global_account
+        self.sublist = self.account.sublist
+        self.cid = cid
+        self.transport: asyncio.Transport | None = None
+        self.rbuf = ReceiveBuffer()
+        opts = broker.options
+        self.parser = ClientOpsParser(self, max_control_line=opts.max_control_line,
+                                      max_payload=opts.max_payload)
+        self.out = bytearray()
+        self.touched = False
+        self.subs: dict[bytes, Subscription] = {}
+        # nats-server's defaults until CONNECT says otherwise.
+        self.echo = True
+        self.verbose = False
+        self.pedantic = False
+        self.headers = False
+        self.no_responders = False
+        self.connected = False
+        self.closed = False
+        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
+        self.name = self.lang = self.version = ""
+        self.ip = ""
+        self.port = 0
+        self.start = time.time()
+        self.last_activity = time.monotonic()
+        self.pings_out = 0
+        self.ping_timer: asyncio.TimerHandle | None = None
+        self.stall_timer: asyncio.TimerHandle | None = None
+        self.paused = False
+        self.connected_pinged = False
+
+    # -- asyncio transport callbacks -------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.ip, self.port = peer[0], peer[1]
+        transport.set_write_buffer_limits(high=256 * 1024)
+        broker = self.broker
+        if not broker.register(self):
+            transport.write(err_frame(errors.MAX_CONNECTIONS))
+            self.closed = True
+            transport.close()
+            return
+        transport.write(broker.info_frame(self))
+        self._schedule_ping(broker.options.first_ping_interval * (1 + random.random() * 0.2))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.rbuf.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        rbuf = self.rbuf
+        rbuf.received(nbytes)
+        self.last_activity = time.monotonic()
+        broker = self.broker
+        try:
+            consumed = self.parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
+        except ProtocolError as exc:
+            broker.flush_touched()
+            self.close_with_error(exc.text, str(exc))
+            return
+        except Exception as exc:  # a bug must cost this connection only, never the broker
+            broker.flush_touched()
+            broker.log.error("cid:%d internal error: %r", self.cid, exc)
+            self.close_with_error(None, repr(exc))
+            return
+        rbuf.consume(consumed, self.parser.need)
+        broker.flush_touched()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        self._cancel_timers()
+        self.broker.unregister(self)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        if self.stall_timer is None:
+            self.stall_timer = self.broker.loop.call_later(
+                self.broker.options.write_deadline, self._write_stalled)
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+
+    # -- outbound -------------------------------------------------------------------------
+
+    def queue(self, data: bytes) -> None:
+        """Queues protocol bytes for the flush at the end of the current read."""
+        self.out += data
+        if not self.touched:
+            self.touched = True
+            self.broker.touched.append(self)
+
+    def flush(self) -> None:
+        """Hands the outbound buffer to the transport (one write per read processed)."""
+        self.touched = False
+        out = self.out
+        if not out or self.closed:
+            return
+        transport = self.transport
+        if transport.get_write_buffer_size() + len(out) > self.broker.options.max_pending:
+            self.slow_consumer("pending outbound over max_pending")
+            return
+        # The transport may keep a reference to the bytearray: give it away, start a new one.
+        self.out = bytearray()
+        transport.write(out)
+
+    def close_with_error(self, text: str | None, detail: str = "") -> None:
+        """Sends `-ERR '<text>'` (when text is given), flushes, and closes."""
+        if self.closed:
+            return
+        if text:
+            self.out += err_frame(text)
+        log = self.broker.log
+        log.debug("%s - cid:%d - closing: %s", self.ip, self.cid, detail or text)
+        self.touched = False
+        if self.out:
+            self.transport.write(self.out)
+            self.out = bytearray()
+        self.closed = True
+        self._cancel_timers()
+        self.transport.close()
+        # Subscriptions go at once, not when the transport finishes closing.
+        self.broker.unregister(self)
+
+    def slow_consumer(self, why: str) -> None:
+        if self.closed:
+            return
+        broker = self.broker
+        broker.slow_consumers += 1
+        broker.log.notice("%s:%d - cid:%d - Slow Consumer Detected: %s", self.ip, self.port,
+                          self.cid, why)
+        self.closed = True
+        self.out = bytearray()
+        self._cancel_timers()
+        self.transport.abort()
+        broker.unregister(self)
+
+    def _write_stalled(self) -> None:
+        self.stall_timer = None
+        if self.paused:
+            self.slow_consumer("write deadline exceeded")
+
+    def pending_bytes(self) -> int:
+        if self.transport is None or self.closed:
+            return len(self.out)
+        return len(self.out) + self.transport.get_write_buffer_size()
+
+    # -- keepalive ------------------------------------------------------------------------
+
+    def _schedule_ping(self, delay: float) -> None:
+        self.ping_timer = self.broker.loop.call_later(delay, self._ping_due)
+
+    def _ping_due(self) -> None:
+        self.ping_timer = None
+        if self.closed:
+            return
+        opts = self.broker.options
+        # Like nats-server, a client that sent something within the interval is alive: no PING,
+        # except the first one (which nats-server always sends, to measure the RTT).
+        if self.connected_pinged and time.monotonic() - self.last_activity < opts.ping_interval:
+            self._schedule_ping(opts.ping_interval)
+            return
+        self.connected_pinged = True
+        if self.pings_out + 1 > opts.ping_max:
+            self.close_with_error(errors.STALE_CONNECTION, "stale connection")
+            return
+        self.pings_out += 1
+        self.queue(PING)
+        self.broker.flush_touched()
+        self._schedule_ping(opts.ping_interval)
+
+    def _cancel_timers(self) -> None:
+        if self.ping_timer is not None:
+            self.ping_timer.cancel()
+            self.ping_timer = None
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+
+    # -- client ops (called by ClientOpsParser) -----------------------------------------
+
+    def on_connect(self, arg: bytes) -> None:
+        try:
+            opts = decode_connect(arg)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ProtocolError(None, f"malformed CONNECT: {exc}") from None
+        if opts.protocol < 0 or opts.protocol > 1:
+            raise ProtocolError(errors.INVALID_CLIENT_PROTOCOL, "invalid client protocol")
+        if opts.no_responders and not opts.headers:
+            raise ProtocolError(errors.NO_RESPONDERS_REQUIRES_HEADERS, "no_responders without headers")
+        self.verbose = opts.verbose
+        self.pedantic = opts.pedantic
+        self.echo = opts.echo
+        self.headers = opts.headers
+        self.no_responders = opts.no_responders
+        self.name = opts.name or ""
+        self.lang = opts.lang or ""
+        self.version = opts.version or ""
+        self.connected = True
+        if self.verbose:
+            self.queue(OK)
+
+    def on_ping(self) -> None:
+        self.queue(PONG)
+
+    def on_pong(self) -> None:
+        self.pings_out = 0
+
+    def on_sub(self, subject: bytes, queue: bytes | None, sid: bytes) -> None:
+        if not is_valid_subject(subject):
+            self.queue(err_frame(errors.INVALID_SUBJECT))
+            return
+        if sid not in self.subs:
+            limit = self.broker.options.max_subscriptions
+            if limit and len(self.subs) >= limit:
+                self.queue(err_frame(errors.MAX_SUBSCRIPTIONS))
+                return
+            sub = Subscription(self, subject, queue, sid)
+            self.subs[sid] = sub
+            self.sublist.insert(sub)
+        if self.verbose:
+            self.queue(OK)
+
+    def on_unsub(self, sid: bytes, max_msgs: int | None) -> None:
+        sub = self.subs.get(sid)
+        if sub is not None:
+            if max_msgs and max_msgs > sub.delivered:
+                sub.max = max_msgs
+            else:
+                self.remove_sub(sub)
+        if self.verbose:
+            self.queue(OK)
+
+    def remove_sub(self, sub: Subscription) -> None:
+        if self.subs.pop(sub.sid, None) is not None:
+            self.sublist.remove(sub)
+
+    def on_pub(self, subject: bytes, reply: bytes | None, payload: memoryview) -> None:
+        self.in_msgs += 1
+        self.in_bytes += len(payload)
+        if self.verbose:
+            self.queue(OK)
+        if self.pedantic and not is_valid_publish_subject(subject):
+            self.queue(err_frame(errors.INVALID_PUBLISH_SUBJECT))
+        result = self.sublist.match(subject)
+        if not deliver(self, result, subject, reply, payload) and reply and self.no_responders:
+            self._no_responders(subject, reply)
+
+    def on_hpub(self, subject: bytes, reply: bytes | None, header_len: int, message: memoryview) -> None:
+        self.in_msgs += 1
+        self.in_bytes += len(message)
+        if self.verbose:
+            self.queue(OK)
+        if self.pedantic and not is_valid_publish_subject(subject):
+            self.queue(err_frame(errors.INVALID_PUBLISH_SUBJECT))
+        result = self.sublist.match(subject)
+        if not deliver_with_headers(self, result, subject, reply, header_len, message) \
+                and reply and self.no_responders:
+            self._no_responders(subject, reply)
+
+    def _no_responders(self, subject: bytes, reply: bytes) -> None:
+        """The 503 status message to the publisher's own subscription on the reply subject."""
+        for sub in self.sublist.match(reply).plain:
+            if sub.conn is self:
+                break
+        else:
+            return
+        block = _NO_RESPONDERS_HEAD + subject + b"\r\n\r\n"
+        n = len(block)
+        self.queue(b"HMSG %s %s %d %d\r\n%s\r\n" % (reply, sub.sid, n, n, block))

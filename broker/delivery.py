@@ -1,0 +1,160 @@
+"""Delivery of one published message to the subscriptions that match it: every plain
+subscription, and one member of each queue group (random start, first member that accepts).
+The MSG/HMSG frame goes straight into each receiver's outbound buffer, which is the one copy of
+the payload; the receiver is marked touched so the broker flushes it at the end of the read."""
+
+from __future__ import annotations
+
+from random import randrange
+
+_CRLF = b"\r\n"
+
+
+def _accepts(sub, publisher) -> bool:
+    conn = sub.conn
+    if conn.closed:
+        return False
+    if conn is publisher and not publisher.echo:
+        return False
+    if sub.max and sub.delivered >= sub.max:
+        return False
+    return True
+
+
+def _delivered(sub) -> None:
+    """Counts a delivery; removes a subscription that reached its UNSUB max."""
+    sub.delivered += 1
+    if sub.max and sub.delivered >= sub.max:
+        sub.conn.remove_sub(sub)
+
+
+def _pick(group, publisher):
+    """One member of a queue group that accepts the message, from a random start."""
+    n = len(group)
+    start = randrange(n) if n > 1 else 0
+    for i in range(n):
+        sub = group[(start + i) % n]
+        if _accepts(sub, publisher):
+            return sub
+    return None
+
+
+def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: memoryview) -> bool:
+    """Delivers a message without headers; returns whether any subscription received it."""
+    plain = result.plain
+    queues = result.queues
+    if not plain and not queues:
+        return False
+    size = len(payload)
+    head = b"MSG " + subject + b" "
+    tail = (b" " + reply + b" %d\r\n" % size) if reply else (b" %d\r\n" % size)
+    touched = publisher.broker.touched
+    count = 0
+    for sub in plain:
+        conn = sub.conn
+        if conn is publisher and not publisher.echo or conn.closed:
+            continue
+        if sub.max:
+            if sub.delivered >= sub.max:
+                continue
+            _delivered(sub)
+        else:
+            sub.delivered += 1
+        out = conn.out
+        out += head
+        out += sub.sid
+        out += tail
+        out += payload
+        out += _CRLF
+        conn.out_msgs += 1
+        conn.out_bytes += size
+        if not conn.touched:
+            conn.touched = True
+            touched.append(conn)
+        count += 1
+    for group in queues:
+        sub = _pick(group, publisher)
+        if sub is None:
+            continue
+        _delivered(sub)
+        conn = sub.conn
+        out = conn.out
+        out += head
+        out += sub.sid
+        out += tail
+        out += payload
+        out += _CRLF
+        conn.out_msgs += 1
+        conn.out_bytes += size
+        if not conn.touched:
+            conn.touched = True
+            touched.append(conn)
+        count += 1
+    if count:
+        broker = publisher.broker
+        broker.out_msgs += count
+        broker.out_bytes += count * size
+    return count > 0
+
+
+def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
+                         header_len: int, message: memoryview) -> bool:
+    """Delivers a message with headers: HMSG to receivers that negotiated headers, MSG with the
+    headers stripped to those that did not. Returns whether any subscription received it."""
+    plain = result.plain
+    queues = result.queues
+    if not plain and not queues:
+        return False
+    total = len(message)
+    payload = message[header_len:]
+    psize = total - header_len
+    reply_part = b" " + reply if reply else b""
+    hhead = b"HMSG " + subject + b" "
+    htail = reply_part + b" %d %d\r\n" % (header_len, total)
+    mhead = b"MSG " + subject + b" "
+    mtail = reply_part + b" %d\r\n" % psize
+    touched = publisher.broker.touched
+    count = 0
+    out_bytes = 0
+
+    def send(sub) -> int:
+        conn = sub.conn
+        out = conn.out
+        if conn.headers:
+            out += hhead
+            out += sub.sid
+            out += htail
+            out += message
+            n = total
+        else:
+            out += mhead
+            out += sub.sid
+            out += mtail
+            out += payload
+            n = psize
+        out += _CRLF
+        conn.out_msgs += 1
+        conn.out_bytes += n
+        if not conn.touched:
+            conn.touched = True
+            touched.append(conn)
+        return n
+
+    for sub in plain:
+        if not _accepts(sub, publisher):
+            continue
+        _delivered(sub)
+        out_bytes += send(sub)
+        count += 1
+    for group in queues:
+        sub = _pick(group, publisher)
+        if sub is None:
+            continue
+        _delivered(sub)
+        out_bytes += send(sub)
+        count += 1
+    if count:
+        broker = publisher.broker
+        broker.out_msgs += count
+        broker.out_bytes += out_bytes
+    return count > 0

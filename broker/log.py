@@ -1,0 +1,58 @@
+"""Log lines in nats-server's format: `[pid] 2006/01/02 15:04:05.000000 [INF] text` (the
+timestamp only with logtime), to stderr or a file; debug and trace levels off unless asked."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+
+class Logger:
+    def __init__(self, *, debug: bool = False, trace: bool = False, logtime: bool = True,
+                 path: str | None = None):
+        self.debug_enabled = debug
+        self.trace_enabled = trace
+        self.logtime = logtime
+        self.pid = os.getpid()
+        self._stream = open(path, "a", buffering=1) if path else sys.stderr
+
+    def _write(self, level: str, fmt: str, args: tuple) -> None:
+        text = fmt % args if args else fmt
+        if self.logtime:
+            now = time.time()
+            stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(now))
+            line = f"[{self.pid}] {stamp}.{int(now % 1 * 1e6):06d} [{level}] {text}\n"
+        else:
+            line = f"[{self.pid}] [{level}] {text}\n"
+        try:
+            self._stream.write(line)
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def notice(self, fmt: str, *args) -> None:
+        self._write("INF", fmt, args)
+
+    info = notice
+
+    def warn(self, fmt: str, *args) -> None:
+        self._write("WRN", fmt, args)
+
+    def error(self, fmt: str, *args) -> None:
+        self._write("ERR", fmt, args)
+
+    def fatal(self, fmt: str, *args) -> None:
+        self._write("FTL", fmt, args)
+
+    def debug(self, fmt: str, *args) -> None:
+        if self.debug_enabled:
+            self._write("DBG", fmt, args)
+
+    def trace(self, fmt: str, *args) -> None:
+        if self.trace_enabled:
+            self._write("TRC", fmt, args)
+
+    def close(self) -> None:
+        if self._stream is not sys.stderr:
+            self._stream.close()

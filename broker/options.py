@@ -1,0 +1,34 @@
+"""The broker's settings as one typed object, with nats-server's defaults. The CLI (and later the
+configuration file) produce it; everything else in the broker only reads it."""
+
+from __future__ import annotations
+
+import msgspec
+
+DEFAULT_PORT = 4222
+RANDOM_PORT = -1
+
+
+class ServerOptions(msgspec.Struct, kw_only=True):
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    server_name: str = ""
+    http_host: str = ""  # empty: the client host
+    http_port: int = 0  # 0: monitoring off; -1: a random port
+    max_payload: int = 1024 * 1024
+    max_pending: int = 64 * 1024 * 1024
+    max_connections: int = 64 * 1024
+    max_control_line: int = 4096
+    max_subscriptions: int = 0  # 0: unlimited
+    ping_interval: float = 120.0
+    ping_max: int = 2
+    write_deadline: float = 10.0
+    # First server PING to a client comes earlier than ping_interval (nats-server: 2 s).
+    first_ping_interval: float = 2.0
+    pid_file: str = ""
+    log_file: str = ""
+    logtime: bool = True
+    debug: bool = False
+    trace: bool = False
+    lame_duck_duration: float = 120.0
+    lame_duck_grace_period: float = 10.0

@@ -1,0 +1,212 @@
+"""The Broker: listeners, the registry of client connections and accounts, server-wide counters,
+the INFO it sends, and its lifecycle (start, graceful stop). Usable in-process:
+
+    async with Broker(port=0) as broker:
+        ...  # clients connect to broker.client_url
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import string
+import time
+
+from zats.protocol.structs import Info, encode_info
+
+from .account import Account
+from .connection import ClientConnection
+from .log import Logger
+from .options import RANDOM_PORT, ServerOptions
+
+VERSION = "2.10.0"  # the nats-server protocol level zats implements; clients check major 2
+ZATS_VERSION = "0.1.0"
+
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def _server_id() -> str:
+    # nats-server ids are 56 upper-case characters starting with 'N' (an nkey public key).
+    return "N" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(55))
+
+
+class Broker:
+    """A single-node NATS broker."""
+
+    def __init__(self, options: ServerOptions | None = None, *, log: Logger | None = None, **overrides):
+        if options is None:
+            options = ServerOptions(**overrides)
+        elif overrides:
+            options = ServerOptions(**{**{f: getattr(options, f) for f in options.__struct_fields__},
+                                       **overrides})
+        self.options = options
+        self.log = log or Logger(debug=options.debug, trace=options.trace, logtime=options.logtime,
+                                 path=options.log_file or None)
+        self.server_id = _server_id()
+        self.server_name = options.server_name or self.server_id
+        self.global_account = Account()
+        self.accounts = {self.global_account.name: self.global_account}
+        self.connections: dict[int, ClientConnection] = {}
+        self.touched: list[ClientConnection] = []
+        self.next_cid = 1
+        self.total_connections = 0
+        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
+        self.slow_consumers = 0
+        self.start_time = time.time()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.port = 0
+        self.http_port = 0
+        self._servers: list[asyncio.base_events.Server] = []
+        self._monitor = None
+        self._stopped: asyncio.Event | None = None
+        # Inbound counters live on each connection (one attribute bump per message); these keep
+        # the counts of connections that have closed.
+        self._closed_in_msgs = self._closed_in_bytes = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> "Broker":
+        self.loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        opts = self.options
+        log = self.log
+        log.notice("Starting zats-server")
+        log.notice("  Version:  %s (nats-server protocol %s)", ZATS_VERSION, VERSION)
+        log.notice("  ID:       %s", self.server_id)
+        if opts.pid_file:
+            with open(opts.pid_file, "w") as f:
+                f.write(str(os.getpid()))
+        port = 0 if opts.port in (0, RANDOM_PORT) else opts.port
+        sock = _listen(opts.host, port)
+        server = await self.loop.create_server(
+            lambda: ClientConnection(self, self._new_cid()), sock=sock, backlog=4096)
+        self._servers.append(server)
+        self.port = sock.getsockname()[1]
+        # The client port accepts before the monitoring port answers: clients that wait for
+        # /varz then connect at once must find the client listener ready.
+        if opts.http_port:
+            from .monitor import MonitorServer
+
+            self._monitor = MonitorServer(self)
+            self.http_port = await self._monitor.start(
+                opts.http_host or opts.host, 0 if opts.http_port == RANDOM_PORT else opts.http_port)
+            log.notice("Starting http monitor on %s:%d", opts.http_host or opts.host, self.http_port)
+        log.notice("Listening for client connections on %s:%d", opts.host, self.port)
+        log.notice("Server is ready")
+        return self
+
+    async def stop(self) -> None:
+        """Stops accepting, flushes what is queued to every client, closes them."""
+        if self._stopped is None or self._stopped.is_set():
+            return
+        for server in self._servers:
+            server.close()
+        if self._monitor is not None:
+            await self._monitor.stop()
+        for conn in list(self.connections.values()):
+            conn.flush()
+            if conn.transport is not None:
+                conn.transport.close()
+        for server in self._servers:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 2)
+            except (asyncio.TimeoutError, Exception):
+                pass
+        if self.options.pid_file:
+            try:
+                os.unlink(self.options.pid_file)
+            except OSError:
+                pass
+        self.log.notice("Server Exiting..")
+        self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    async def __aenter__(self) -> "Broker":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    @property
+    def client_url(self) -> str:
+        host = self.options.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"nats://{host}:{self.port}"
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _new_cid(self) -> int:
+        cid = self.next_cid
+        self.next_cid += 1
+        return cid
+
+    def register(self, conn: ClientConnection) -> bool:
+        """Adds a new connection; False when max_connections is reached."""
+        if len(self.connections) >= self.options.max_connections:
+            self.log.error("%s - Maximum connections exceeded", conn.ip)
+            return False
+        self.connections[conn.cid] = conn
+        self.total_connections += 1
+        return True
+
+    def unregister(self, conn: ClientConnection) -> None:
+        """Drops a closed connection and its subscriptions (idempotent)."""
+        if self.connections.pop(conn.cid, None) is None:
+            return
+        subs = list(conn.subs.values())
+        conn.subs.clear()
+        for sub in subs:
+            conn.sublist.remove(sub)
+        self._closed_in_msgs += conn.in_msgs
+        self._closed_in_bytes += conn.in_bytes
+
+    def flush_touched(self) -> None:
+        """Flushes every connection that got outbound bytes during the current read."""
+        touched = self.touched
+        if touched:
+            for conn in touched:
+                conn.flush()
+            touched.clear()
+
+    def info_frame(self, conn: ClientConnection) -> bytes:
+        opts = self.options
+        return encode_info(Info(
+            server_id=self.server_id,
+            server_name=self.server_name,
+            version=VERSION,
+            proto=1,
+            go="python-zats",
+            host=opts.host,
+            port=self.port,
+            headers=True,
+            max_payload=opts.max_payload,
+            client_id=conn.cid,
+            client_ip=conn.ip,
+        ))
+
+    # -- counters --------------------------------------------------------------------------
+
+    def totals(self) -> tuple[int, int, int, int]:
+        """in_msgs, in_bytes, out_msgs, out_bytes over the server's life (client payloads)."""
+        conns = self.connections.values()
+        in_msgs = self._closed_in_msgs + sum(c.in_msgs for c in conns)
+        in_bytes = self._closed_in_bytes + sum(c.in_bytes for c in conns)
+        return in_msgs, in_bytes, self.out_msgs, self.out_bytes
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket with SO_REUSEADDR, so a restarted server rebinds its port at once."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, socktype, proto, _, addr = infos[0]
+    sock = socket.socket(family, socktype, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(addr)
+    sock.listen(4096)
+    sock.setblocking(False)
+    return sock
