@@ -1,0 +1,193 @@
+"""The protocol parsers, fed through a real ReceiveBuffer: every stream whole and split at every
+byte offset gives the same events; a table of bad input gives nats-server's outcome for each."""
+
+from __future__ import annotations
+
+import pytest
+
+from zats.protocol import errors
+from zats.protocol.buffer import ReceiveBuffer
+from zats.protocol.errors import ProtocolError
+from zats.protocol.parser import ClientOpsParser, ServerOpsParser
+
+
+class Recorder:
+    """A parser handler that records every call with memoryviews turned into bytes."""
+
+    def __init__(self):
+        self.events: list[tuple] = []
+
+    def __getattr__(self, name: str):
+        if not name.startswith("on_"):
+            raise AttributeError(name)
+
+        def record(*args):
+            self.events.append((name[3:],) + tuple(bytes(a) if isinstance(a, memoryview) else a
+                                                   for a in args))
+        return record
+
+
+def feed(parser_cls, chunks: list[bytes], **kw) -> list[tuple]:
+    """Feeds chunks as successive reads through a small ReceiveBuffer; returns the events."""
+    rec = Recorder()
+    parser = parser_cls(rec, **kw)
+    rb = ReceiveBuffer(min_size=16, max_size=64)
+    for chunk in chunks:
+        i = 0
+        while i < len(chunk):
+            space = rb.get_buffer()
+            n = min(len(space), len(chunk) - i)
+            space[:n] = chunk[i : i + n]
+            rb.received(n)
+            i += n
+            used = parser.parse(rb.buf, rb.view, rb.filled)
+            rb.consume(used, parser.need)
+    return rec.events
+
+
+def all_splits(parser_cls, data: bytes, **kw) -> list[tuple]:
+    """Events for `data` whole, asserting every two-way split gives the same."""
+    whole = feed(parser_cls, [data], **kw)
+    for k in range(1, len(data)):
+        assert feed(parser_cls, [data[:k], data[k:]], **kw) == whole, f"split at {k}"
+    return whole
+
+
+CLIENT_CASES = [
+    (b"PING\r\n", [("ping",)]),
+    (b"PONG\r\n", [("pong",)]),
+    (b"ping\npong\n", [("ping",), ("pong",)]),
+    (b"PINGX junk\r\n", [("ping",)]),  # nats-server ignores anything up to the newline
+    (b'CONNECT {"verbose":false}\r\n', [("connect", b'{"verbose":false}')]),
+    (b'connect\t {"a":1} \r\n', [("connect", b'{"a":1}')]),
+    (b"PUB foo 5\r\nhello\r\n", [("pub", b"foo", None, b"hello")]),
+    (b"pub foo  reply\t 0\r\n\r\n", [("pub", b"foo", b"reply", b"")]),
+    (b"PUB foo 2\r\n\r\n\r\n", [("pub", b"foo", None, b"\r\n")]),
+    (b"PUB a 1\nx\r\nPUB b 1\r\ny\r\n", [("pub", b"a", None, b"x"), ("pub", b"b", None, b"y")]),
+    (b"HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", [("hpub", b"foo", None, 12, b"NATS/1.0\r\n\r\nhi")]),
+    (b"HPUB foo r 12 12\r\nNATS/1.0\r\n\r\n\r\n", [("hpub", b"foo", b"r", 12, b"NATS/1.0\r\n\r\n")]),
+    (b"SUB foo 1\r\n", [("sub", b"foo", None, b"1")]),
+    (b"SUB foo.* q 22\r\n", [("sub", b"foo.*", b"q", b"22")]),
+    (b"UNSUB 1\r\n", [("unsub", b"1", None)]),
+    (b"UNSUB 1 10\r\n", [("unsub", b"1", 10)]),
+    (b"INFO {}\r\n+OK\r\n-ERR 'x'\r\nPING\r\n", [("ping",)]),  # ignored from clients
+]
+
+
+@pytest.mark.parametrize("data,expected", CLIENT_CASES)
+def test_client_ops(data, expected):
+    assert all_splits(ClientOpsParser, data) == expected
+
+
+def test_client_ops_all_cases_in_one_stream_split_everywhere():
+    data = b"".join(d for d, _ in CLIENT_CASES)
+    expected = [e for _, ev in CLIENT_CASES for e in ev]
+    assert all_splits(ClientOpsParser, data) == expected
+
+
+def test_large_payload_grows_buffer_beyond_max_and_shrinks_back():
+    payload = bytes(range(256)) * 400  # 100 KiB
+    data = b"PUB big %d\r\n%s\r\nPING\r\n" % (len(payload), payload)
+    chunks = [data[i : i + 1000] for i in range(0, len(data), 1000)]
+    assert feed(ClientOpsParser, chunks) == [("pub", b"big", None, payload), ("ping",)]
+
+
+BAD_CLIENT_LINES = [
+    # (input, -ERR text or None for a silent close)
+    (b"FOO\r\n", errors.UNKNOWN_PROTOCOL),
+    (b"PUBX foo 1\r\nx\r\n", errors.UNKNOWN_PROTOCOL),
+    (b"GET / HTTP/1.1\r\n", errors.UNKNOWN_PROTOCOL),
+    (b"X", errors.UNKNOWN_PROTOCOL),  # an impossible op fails before its line ends
+    (b"PUB foo 3\r\nabcX", errors.UNKNOWN_PROTOCOL),
+    (b"PUB foo 3\r\nabc\rX", errors.UNKNOWN_PROTOCOL),
+    (b"PUB foo 3\r\nabcd\r\n", errors.UNKNOWN_PROTOCOL),
+    (b"MSG foo 1 1\r\nx\r\n", errors.UNKNOWN_PROTOCOL),  # a server op from a client
+    (b"PUB foo 1048577\r\n", errors.MAX_PAYLOAD),
+    (b"HPUB foo 10 1048577\r\n", errors.MAX_PAYLOAD),
+    (b"PUB " + b"a" * 5000 + b" 1\r\n", errors.MAX_CONTROL_LINE),
+    (b"PUB " + b"a" * 5000, errors.MAX_CONTROL_LINE),  # still incomplete
+    (b"PUB foo\r\n", None),
+    (b"PUB foo bar baz 1\r\n", None),
+    (b"PUB foo x\r\n", None),
+    (b"PUB foo -1\r\n", None),
+    (b"HPUB foo 10 5\r\n", None),  # headers larger than the message
+    (b"SUB\r\n", None),
+    (b"UNSUB 1 x\r\n", None),
+]
+
+
+@pytest.mark.parametrize("data,text", BAD_CLIENT_LINES)
+def test_bad_client_input(data, text):
+    with pytest.raises(ProtocolError) as info:
+        feed(ClientOpsParser, [data])
+    assert info.value.text == text
+
+
+def test_events_before_bad_input_are_delivered():
+    rec = Recorder()
+    parser = ClientOpsParser(rec)
+    buf = bytearray(b"PUB a 1\r\nx\r\nBAD\r\n")
+    with pytest.raises(ProtocolError):
+        parser.parse(buf, memoryview(buf), len(buf))
+    assert rec.events == [("pub", b"a", None, b"x")]
+
+
+def test_control_line_limit_counts_arguments_only():
+    limit = 64
+    ok = b"SUB " + b"a" * (limit - 2) + b" 1\r\n"  # arguments exactly at the limit
+    assert feed(ClientOpsParser, [ok], max_control_line=limit)[0][0] == "sub"
+    with pytest.raises(ProtocolError) as info:
+        feed(ClientOpsParser, [b"SUB " + b"a" * (limit - 1) + b" 1\r\n"], max_control_line=limit)
+    assert info.value.text == errors.MAX_CONTROL_LINE
+
+
+SERVER_CASES = [
+    (b'INFO {"server_id":"x"} \r\n', [("info", b'{"server_id":"x"}')]),
+    (b"MSG foo 1 5\r\nhello\r\n", [("msg", b"foo", b"1", None, b"hello")]),
+    (b"MSG foo 1 _INBOX.x 0\r\n\r\n", [("msg", b"foo", b"1", b"_INBOX.x", b"")]),
+    (b"HMSG foo 9 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", [("hmsg", b"foo", b"9", None, 12, b"NATS/1.0\r\n\r\nhi")]),
+    (b"HMSG r 2 r2 16 16\r\nNATS/1.0 503\r\n\r\n\r\n",
+     [("hmsg", b"r", b"2", b"r2", 16, b"NATS/1.0 503\r\n\r\n")]),
+    (b"+OK\r\n", [("ok",)]),
+    (b"-ERR 'Stale Connection'\r\n", [("err", "Stale Connection")]),
+    (b"PING\r\nPONG\r\n", [("ping",), ("pong",)]),
+]
+
+
+@pytest.mark.parametrize("data,expected", SERVER_CASES)
+def test_server_ops(data, expected):
+    assert all_splits(ServerOpsParser, data) == expected
+
+
+def test_server_ops_in_one_stream_split_everywhere():
+    data = b"".join(d for d, _ in SERVER_CASES)
+    assert all_splits(ServerOpsParser, data) == [e for _, ev in SERVER_CASES for e in ev]
+
+
+@pytest.mark.parametrize("data", [b"PUB foo 1\r\nx\r\n", b"MSG foo 1 1\r\nxy\r\n", b"BOGUS\r\n"])
+def test_bad_server_input(data):
+    with pytest.raises(ProtocolError):
+        feed(ServerOpsParser, [data])
+
+
+def test_receive_buffer_adapts_to_load():
+    rb = ReceiveBuffer(min_size=512, max_size=4096)
+    for _ in range(5):  # reads that fill the buffer make it grow, up to max_size
+        space = rb.get_buffer()
+        rb.received(len(space))
+        rb.consume(rb.filled)
+    assert len(rb.buf) == 4096
+    for _ in range(3):  # short reads shrink it back once it is empty
+        rb.get_buffer()
+        rb.received(10)
+        rb.consume(rb.filled)
+    assert len(rb.buf) == 512
+
+
+def test_receive_buffer_keeps_only_the_tail():
+    rb = ReceiveBuffer(min_size=64)
+    space = rb.get_buffer()
+    space[:10] = b"0123456789"
+    rb.received(10)
+    rb.consume(7, need=200)
+    assert rb.filled == 3 and bytes(rb.buf[:3]) == b"789" and len(rb.buf) >= 200
