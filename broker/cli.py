@@ -19,8 +19,11 @@ UNSUPPORTED = {
     "--cluster_advertise", "--no_advertise", "--connect_retries", "--client_advertise",
     "--ms", "--https_port", "-js", "--jetstream", "-sd", "--store_dir", "-sl", "--signal",
     "--ports_file_dir", "-r", "--remote_syslog", "-s", "--syslog", "--max_traced_msg_len",
-    "--trace_verbose", "-VV", "-DVV", "--log_size_limit", "--log_max_archives", "--user_pass",
+    "--trace_verbose", "-VV", "-DVV", "--log_size_limit", "--log_max_archives", "--profile", "--help_tls",
 }
+
+# Short flags of more than one letter (everything else with one dash is a long name).
+_SHORT_MULTI_LETTER = {"-DV", "-VD", "-VV", "-DVV", "-js", "-sd", "-sl", "-ms"}
 
 BOOL_WORDS = {"true": True, "1": True, "t": True, "false": False, "0": False, "f": False}
 
@@ -36,10 +39,9 @@ def _normalise(argv: list[str]) -> list[str]:
     names with two dashes. Negative numbers (`-p -1`) stay values."""
     out = []
     for arg in argv:
-        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
-            name = arg.split("=", 1)[0]
-            if not name[1:].lstrip("-").isdigit() and name not in ("-DV", "-VD") and name != "-js" \
-                    and name != "-sd" and name != "-sl" and name != "-VV" and name != "-DVV":
+        name = arg.split("=", 1)[0]
+        if arg.startswith("-") and not arg.startswith("--") and len(name) > 2:
+            if not name[1:].isdigit() and name not in _SHORT_MULTI_LETTER:
                 arg = "-" + arg
         out.append(arg)
     return out
@@ -68,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-D", "--debug", nargs="?", const=True, type=_bool, help="enable debugging output")
     p.add_argument("-V", "--trace", nargs="?", const=True, type=_bool, help="trace the raw protocol")
     p.add_argument("-DV", "-VD", dest="debug_trace", action="store_true", help="debug and trace")
-    p.add_argument("--max_payload", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--ping_interval", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--logtime_utc", nargs="?", const=True, type=_bool,
+                   help="timestamps in UTC instead of local time")
     return p
 
 
@@ -113,10 +115,8 @@ def parse_args(argv: list[str]) -> ServerOptions | None:
         opts.trace = ns.trace
     if ns.debug_trace:
         opts.debug = opts.trace = True
-    if ns.max_payload is not None:
-        opts.max_payload = ns.max_payload
-    if ns.ping_interval is not None:
-        opts.ping_interval = ns.ping_interval
+    if ns.logtime_utc is not None:
+        opts.logtime_utc = ns.logtime_utc
     return opts
 
 

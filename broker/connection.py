@@ -23,6 +23,7 @@ from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
 from .delivery import deliver, deliver_with_headers
 from .subscription import Subscription
 
+_RTT_MEASUREMENT_INTERVAL = 3600.0
 _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
 
 
@@ -33,7 +34,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
         "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
         "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
-        "paused", "connected_pinged", "__weakref__",
+        "paused", "rtt_at", "__weakref__",
     )
 
     def __init__(self, broker, cid: int):
@@ -67,7 +68,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.ping_timer: asyncio.TimerHandle | None = None
         self.stall_timer: asyncio.TimerHandle | None = None
         self.paused = False
-        self.connected_pinged = False
+        self.rtt_at = 0.0  # when a PONG last answered our PING (monotonic)
 
     # -- asyncio transport callbacks -------------------------------------------------------
 
@@ -202,12 +203,13 @@ class ClientConnection(asyncio.BufferedProtocol):
         if self.closed:
             return
         opts = self.broker.options
-        # Like nats-server, a client that sent something within the interval is alive: no PING,
-        # except the first one (which nats-server always sends, to measure the RTT).
-        if self.connected_pinged and time.monotonic() - self.last_activity < opts.ping_interval:
+        now = time.monotonic()
+        # As nats-server: a client active within the interval gets no PING, unless its round-trip
+        # time still needs measuring (no PONG yet, or the last one over an hour ago).
+        need_rtt = not self.rtt_at or now - self.rtt_at > _RTT_MEASUREMENT_INTERVAL
+        if not need_rtt and now - self.last_activity < opts.ping_interval:
             self._schedule_ping(opts.ping_interval)
             return
-        self.connected_pinged = True
         if self.pings_out + 1 > opts.ping_max:
             self.close_with_error(errors.STALE_CONNECTION, "stale connection")
             return
@@ -251,6 +253,8 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.queue(PONG)
 
     def on_pong(self) -> None:
+        if self.pings_out:
+            self.rtt_at = time.monotonic()
         self.pings_out = 0
 
     def on_sub(self, subject: bytes, queue: bytes | None, sid: bytes) -> None:

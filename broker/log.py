@@ -10,7 +10,8 @@ import time
 
 class Logger:
     def __init__(self, *, debug: bool = False, trace: bool = False, logtime: bool = True,
-                 path: str | None = None):
+                 utc: bool = False, path: str | None = None):
+        self._clock = time.gmtime if utc else time.localtime
         self.debug_enabled = debug
         self.trace_enabled = trace
         self.logtime = logtime
@@ -21,7 +22,7 @@ class Logger:
         text = fmt % args if args else fmt
         if self.logtime:
             now = time.time()
-            stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(now))
+            stamp = time.strftime("%Y/%m/%d %H:%M:%S", self._clock(now))
             line = f"[{self.pid}] {stamp}.{int(now % 1 * 1e6):06d} [{level}] {text}\n"
         else:
             line = f"[{self.pid}] [{level}] {text}\n"

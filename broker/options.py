@@ -28,6 +28,7 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     pid_file: str = ""
     log_file: str = ""
     logtime: bool = True
+    logtime_utc: bool = False
     debug: bool = False
     trace: bool = False
     lame_duck_duration: float = 120.0

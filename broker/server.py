@@ -43,6 +43,7 @@ class Broker:
                                        **overrides})
         self.options = options
         self.log = log or Logger(debug=options.debug, trace=options.trace, logtime=options.logtime,
+                                 utc=options.logtime_utc,
                                  path=options.log_file or None)
         self.server_id = _server_id()
         self.server_name = options.server_name or self.server_id
