@@ -1,0 +1,360 @@
+"""The broker's subject index: which subscriptions a published subject reaches.
+
+`Sublist` owns the mapping from subscription subjects (with the `*` and `>` wildcards) to
+subscriptions, the match-result cache in front of it, and the /subsz statistics. Matching follows
+nats-server's sublist: a publish subject is not validated, and one with an empty token (b"",
+b".a", b"a..b", b"a.") matches nothing; a `*` or `>` token in a publish subject is an ordinary
+token there, reached only by subscriptions with a wildcard in that position.
+
+Subject validation lives in `zats.protocol.subjects`; `insert` assumes a valid subject.
+Subscriptions are any objects with `.subject` (bytes) and `.queue` (bytes, or None / b"" for a
+plain subscription), compared by identity. Not thread-safe: use from one event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+__all__ = ["Sublist", "SublistResult", "EMPTY_RESULT", "CACHE_MAX", "CACHE_SWEEP"]
+
+# Cache bound, as nats-server's slCacheMax / slCacheSweep: past CACHE_MAX entries the cache
+# drops its oldest entries down to CACHE_SWEEP.
+CACHE_MAX = 1024
+CACHE_SWEEP = 512
+
+_SEP = b"."
+_PWC = b"*"
+_FWC = b">"
+
+_new_object = object.__new__
+
+
+class SublistResult:
+    """The subscriptions a subject reaches: `plain` every one gets the message; `queues` holds
+    one tuple of members per distinct queue group, of which one is picked per message.
+
+    Results are shared (cached, and `EMPTY_RESULT` for every empty match): never mutate them.
+    """
+
+    __slots__ = ("plain", "queues")
+
+    def __init__(self, plain: tuple, queues: tuple) -> None:
+        self.plain = plain
+        self.queues = queues
+
+    def __repr__(self) -> str:
+        return f"SublistResult(plain={self.plain!r}, queues={self.queues!r})"
+
+
+EMPTY_RESULT = SublistResult((), ())
+
+
+class _Node:
+    """A trie node: the subscriptions whose subject ends here, and the next level's children.
+
+    `psubs` maps id(sub) -> sub and `qsubs` queue name -> {id(sub): sub}; keying by id keeps
+    identity semantics even for subscription classes that define __eq__ or are unhashable.
+    """
+
+    __slots__ = ("children", "pwc", "fwc", "psubs", "qsubs")
+
+    def __init__(self) -> None:
+        self.children: dict[bytes, _Node] = {}
+        self.pwc: _Node | None = None
+        self.fwc: _Node | None = None
+        self.psubs: dict[int, Any] | None = None
+        self.qsubs: dict[bytes, dict[int, Any]] | None = None
+
+    def is_empty(self) -> bool:
+        return (
+            not self.psubs
+            and not self.qsubs
+            and not self.children
+            and self.pwc is None
+            and self.fwc is None
+        )
+
+
+class Sublist:
+    """A token trie of subscriptions with a bounded match cache.
+
+    The cache maps a publish subject to its `SublistResult`. A change to a literal subscription
+    can only affect the cache entry for that very subject, so only that entry is dropped; a
+    change to a wildcard subscription clears the whole cache. `generation` is bumped on every
+    change, for callers that keep caches of their own.
+    """
+
+    __slots__ = (
+        "_root",
+        "_cache",
+        "_cache_enabled",
+        "_count",
+        "_num_inserts",
+        "_num_removes",
+        "_num_matches",
+        "_num_misses",
+        "generation",
+    )
+
+    def __init__(self, cache: bool = True) -> None:
+        self._root = _Node()
+        self._cache: dict[bytes, SublistResult] = {}
+        self._cache_enabled = cache
+        self._count = 0
+        self._num_inserts = 0
+        self._num_removes = 0
+        self._num_matches = 0
+        self._num_misses = 0
+        self.generation = 0
+
+    # -- matching -------------------------------------------------------------------------
+
+    def match(self, subject: bytes) -> SublistResult:
+        """All subscriptions that `subject` (a literal publish subject) reaches."""
+        self._num_matches += 1
+        # A bare subscript is the cheapest hit (about 39 ns against 56 for `in` or .get()). The
+        # KeyError adds about 0.3 us to a miss, which walks the trie anyway: hits dominate.
+        try:
+            return self._cache[subject]
+        except KeyError:
+            return self._match_miss(subject)
+
+    def _match_miss(self, subject: bytes) -> SublistResult:
+        self._num_misses += 1
+        tokens = subject.split(_SEP)
+        if b"" in tokens:
+            return EMPTY_RESULT  # not cached, as in nats-server
+
+        matched: list[_Node] = []
+        _collect_nodes(self._root, tokens, 0, len(tokens), matched)
+        if not matched:
+            result = EMPTY_RESULT
+        else:
+            if len(matched) == 1:
+                node = matched[0]
+                plain = tuple(node.psubs.values()) if node.psubs else ()
+                queues = (
+                    tuple([tuple(m.values()) for m in node.qsubs.values()]) if node.qsubs else ()
+                )
+            else:
+                plain, queues = _merge_nodes(matched)
+            if plain or queues:
+                # Bypasses __init__: this is the one place results are made, and it is hot.
+                result = _new_object(SublistResult)
+                result.plain = plain
+                result.queues = queues
+            else:
+                result = EMPTY_RESULT  # nodes kept only as a path to deeper ones
+
+        if self._cache_enabled:
+            cache = self._cache
+            cache[subject] = result
+            if len(cache) > CACHE_MAX:
+                # Keep the newest entries (dicts iterate in insertion order).
+                self._cache = dict(islice(cache.items(), len(cache) - CACHE_SWEEP, None))
+        return result
+
+    # -- changes --------------------------------------------------------------------------
+
+    def insert(self, sub: Any) -> None:
+        """Add `sub`; inserting a subscription that is already present does nothing."""
+        subject = sub.subject
+        tokens = subject.split(_SEP)
+        node = self._root
+        for token in tokens:
+            if token == _PWC:
+                child = node.pwc
+                if child is None:
+                    child = node.pwc = _Node()
+            elif token == _FWC:
+                child = node.fwc
+                if child is None:
+                    child = node.fwc = _Node()
+            else:
+                child = node.children.get(token)
+                if child is None:
+                    child = node.children[token] = _Node()
+            node = child
+
+        key = id(sub)
+        queue = sub.queue
+        if queue:
+            if node.qsubs is None:
+                node.qsubs = {}
+            members = node.qsubs.get(queue)
+            if members is None:
+                members = node.qsubs[queue] = {}
+        else:
+            if node.psubs is None:
+                node.psubs = {}
+            members = node.psubs
+        if key in members:
+            return
+        members[key] = sub
+
+        self._count += 1
+        self._num_inserts += 1
+        self._changed(subject, tokens)
+
+    def remove(self, sub: Any) -> bool:
+        """Remove `sub`, pruning nodes left empty; False when it was not present."""
+        tokens = self._remove(sub)
+        if tokens is None:
+            return False
+        self._changed(sub.subject, tokens)
+        return True
+
+    def remove_many(self, subs: Iterable[Any]) -> int:
+        """Remove several subscriptions (a closing connection's), invalidating the cache once;
+        returns how many were present."""
+        removed = 0
+        for sub in subs:
+            if self._remove(sub) is not None:
+                removed += 1
+        if removed:
+            self.generation += 1
+            self._cache.clear()
+        return removed
+
+    def _remove(self, sub: Any) -> list[bytes] | None:
+        """Unlink `sub` and prune; its subject's tokens, or None when it was not present."""
+        tokens = sub.subject.split(_SEP)
+        path: list[tuple[_Node, bytes, _Node]] = []
+        node = self._root
+        for token in tokens:
+            if token == _PWC:
+                child = node.pwc
+            elif token == _FWC:
+                child = node.fwc
+            else:
+                child = node.children.get(token)
+            if child is None:
+                return None
+            path.append((node, token, child))
+            node = child
+
+        key = id(sub)
+        queue = sub.queue
+        if queue:
+            groups = node.qsubs
+            members = groups.get(queue) if groups else None
+            if members is None or key not in members:
+                return None
+            del members[key]
+            if not members:
+                del groups[queue]
+        else:
+            members = node.psubs
+            if not members or key not in members:
+                return None
+            del members[key]
+
+        for parent, token, child in reversed(path):
+            if not child.is_empty():
+                break
+            if token == _PWC:
+                parent.pwc = None
+            elif token == _FWC:
+                parent.fwc = None
+            else:
+                del parent.children[token]
+
+        self._count -= 1
+        self._num_removes += 1
+        return tokens
+
+    def _changed(self, subject: bytes, tokens: list[bytes]) -> None:
+        self.generation += 1
+        if _PWC in tokens or _FWC in tokens:
+            self._cache.clear()
+        else:
+            # A literal subscription is reached by exactly one publish subject: itself.
+            self._cache.pop(subject, None)
+
+    # -- inspection -----------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        """Number of subscriptions."""
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def subscriptions(self) -> Iterator[Any]:
+        """Every subscription, in no particular order."""
+        stack = [self._root]
+        while stack:
+            node = stack.pop()
+            if node.psubs:
+                yield from node.psubs.values()
+            if node.qsubs:
+                for members in node.qsubs.values():
+                    yield from members.values()
+            stack.extend(node.children.values())
+            if node.pwc is not None:
+                stack.append(node.pwc)
+            if node.fwc is not None:
+                stack.append(node.fwc)
+
+    def stats(self) -> dict[str, int | float]:
+        """Statistics under nats-server's /subsz field names. Fanout (plain subscriptions plus
+        queue groups per result) is taken over the cached results, as nats-server does."""
+        matches = self._num_matches
+        hits = matches - self._num_misses
+        cache = self._cache
+        fanouts = [len(r.plain) + len(r.queues) for r in cache.values()]
+        total = sum(fanouts)
+        return {
+            "num_subscriptions": self._count,
+            "num_cache": len(cache),
+            "num_inserts": self._num_inserts,
+            "num_removes": self._num_removes,
+            "num_matches": matches,
+            "cache_hit_rate": hits / matches if matches else 0.0,
+            "max_fanout": max(fanouts, default=0),
+            "avg_fanout": total / len(fanouts) if total else 0.0,
+        }
+
+
+def _collect_nodes(
+    node: _Node, tokens: list[bytes], i: int, n: int, matched: list[_Node]
+) -> None:
+    """Append to `matched` every node whose subscriptions match tokens[i:], starting at `node`.
+
+    Literal descent is a loop; only a `*` branch recurses. Indexing instead of slicing and
+    enumerate() measured clearly faster here.
+    """
+    while i < n:
+        token = tokens[i]
+        i += 1
+        if node.fwc is not None:
+            matched.append(node.fwc)  # `>` takes this token and all the rest
+        if node.pwc is not None:
+            if i == n:
+                matched.append(node.pwc)
+            else:
+                _collect_nodes(node.pwc, tokens, i, n, matched)
+        node = node.children.get(token)  # type: ignore[assignment]
+        if node is None:
+            return
+    matched.append(node)
+
+
+def _merge_nodes(nodes: list[_Node]) -> tuple[tuple, tuple]:
+    """Plain subscriptions and queue groups of several nodes; groups merge by queue name."""
+    plain: list = []
+    queues: dict[bytes, list] = {}
+    for node in nodes:
+        if node.psubs:
+            plain.extend(node.psubs.values())
+        if node.qsubs:
+            for name, members in node.qsubs.items():
+                group = queues.get(name)
+                if group is None:
+                    queues[name] = list(members.values())
+                else:
+                    group.extend(members.values())
+    return tuple(plain), tuple(map(tuple, queues.values()))
