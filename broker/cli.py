@@ -9,7 +9,7 @@ import asyncio
 import signal
 import sys
 
-from .options import ServerOptions
+from .options import OptionsError, ServerOptions
 from .server import VERSION, ZATS_VERSION, Broker
 
 # nats-server flags that exist but that zats does not implement yet.
@@ -121,7 +121,11 @@ def parse_args(argv: list[str]) -> ServerOptions | None:
 
 
 async def serve(opts: ServerOptions) -> None:
-    broker = Broker(opts)
+    try:
+        broker = Broker(opts)
+    except OptionsError as exc:
+        sys.stderr.write(f"zats-server: {exc}\n")
+        raise SystemExit(1) from None
     try:
         await broker.start()
     except OSError as exc:

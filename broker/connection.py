@@ -24,6 +24,8 @@ from .delivery import deliver, deliver_with_headers
 from .subscription import Subscription
 
 _RTT_MEASUREMENT_INTERVAL = 3600.0
+_HIGH_WATER = 1024 * 1024  # transport buffer size above which a receiver counts as stalled
+_MAX_STALL = 0.05  # longest pause of a publisher waiting for its receivers to drain
 _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
 
 
@@ -34,7 +36,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
         "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
         "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
-        "paused", "rtt_at", "__weakref__",
+        "paused", "rtt_at", "waiters", "stall_handle", "__weakref__",
     )
 
     def __init__(self, broker, cid: int):
@@ -69,6 +71,9 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.stall_timer: asyncio.TimerHandle | None = None
         self.paused = False
         self.rtt_at = 0.0  # when a PONG last answered our PING (monotonic)
+        # Backpressure: publishers whose reading is paused until this connection drains.
+        self.waiters: list[ClientConnection] = []
+        self.stall_handle: asyncio.TimerHandle | None = None
 
     # -- asyncio transport callbacks -------------------------------------------------------
 
@@ -77,8 +82,8 @@ class ClientConnection(asyncio.BufferedProtocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.ip, self.port = peer[0], peer[1]
-        transport.set_write_buffer_limits(high=256 * 1024)
         broker = self.broker
+        transport.set_write_buffer_limits(high=min(broker.options.max_pending // 2, _HIGH_WATER))
         if not broker.register(self):
             transport.write(err_frame(errors.MAX_CONNECTIONS))
             self.closed = True
@@ -107,7 +112,9 @@ class ClientConnection(asyncio.BufferedProtocol):
             self.close_with_error(None, repr(exc))
             return
         rbuf.consume(consumed, self.parser.need)
-        broker.flush_touched()
+        stalled = broker.flush_touched()
+        if stalled:
+            self._stall(stalled)
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -128,6 +135,40 @@ class ClientConnection(asyncio.BufferedProtocol):
         if self.stall_timer is not None:
             self.stall_timer.cancel()
             self.stall_timer = None
+        self._release_waiters()
+
+    # -- backpressure ---------------------------------------------------------------------
+
+    def _stall(self, receivers: list) -> None:
+        """Pauses reading from this publisher while receivers it filled drain, for at most
+        _MAX_STALL (as nats-server briefly stalls a producer): bursts do not turn a reading
+        subscriber into a slow consumer, and a subscriber that never reads still is one."""
+        if self.closed or self.stall_handle is not None:
+            return
+        waiting = False
+        for conn in receivers:
+            if conn is not self and not conn.closed:
+                conn.waiters.append(self)
+                waiting = True
+        if waiting:
+            self.transport.pause_reading()
+            self.stall_handle = self.broker.loop.call_later(_MAX_STALL, self.unstall)
+
+    def unstall(self) -> None:
+        handle = self.stall_handle
+        if handle is None:
+            return
+        self.stall_handle = None
+        handle.cancel()
+        if not self.closed:
+            self.transport.resume_reading()
+
+    def _release_waiters(self) -> None:
+        waiters = self.waiters
+        if waiters:
+            self.waiters = []
+            for conn in waiters:
+                conn.unstall()
 
     # -- outbound -------------------------------------------------------------------------
 
@@ -219,6 +260,10 @@ class ClientConnection(asyncio.BufferedProtocol):
         self._schedule_ping(opts.ping_interval)
 
     def _cancel_timers(self) -> None:
+        self._release_waiters()
+        if self.stall_handle is not None:
+            self.stall_handle.cancel()
+            self.stall_handle = None
         if self.ping_timer is not None:
             self.ping_timer.cancel()
             self.ping_timer = None

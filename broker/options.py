@@ -33,3 +33,16 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     trace: bool = False
     lame_duck_duration: float = 120.0
     lame_duck_grace_period: float = 10.0
+
+
+class OptionsError(ValueError):
+    """Settings that nats-server would refuse to start with."""
+
+
+def validate(opts: ServerOptions) -> None:
+    """Raises OptionsError with nats-server's message for inconsistent settings."""
+    if opts.max_payload > opts.max_pending:
+        raise OptionsError(f"max_payload ({opts.max_payload}) cannot be higher than max_pending "
+                           f"({opts.max_pending})")
+    if opts.max_control_line <= 0 or opts.max_payload <= 0:
+        raise OptionsError("max_control_line and max_payload must be positive")

@@ -19,7 +19,7 @@ from zats.protocol.structs import Info, encode_info
 from .account import Account
 from .connection import ClientConnection
 from .log import Logger
-from .options import RANDOM_PORT, ServerOptions
+from .options import RANDOM_PORT, ServerOptions, validate
 
 VERSION = "2.10.0"  # the nats-server protocol level zats implements; clients check major 2
 ZATS_VERSION = "0.1.0"
@@ -41,6 +41,7 @@ class Broker:
         elif overrides:
             options = ServerOptions(**{**{f: getattr(options, f) for f in options.__struct_fields__},
                                        **overrides})
+        validate(options)
         self.options = options
         self.log = log or Logger(debug=options.debug, trace=options.trace, logtime=options.logtime,
                                  utc=options.logtime_utc,
@@ -166,13 +167,21 @@ class Broker:
         self._closed_in_msgs += conn.in_msgs
         self._closed_in_bytes += conn.in_bytes
 
-    def flush_touched(self) -> None:
-        """Flushes every connection that got outbound bytes during the current read."""
+    def flush_touched(self) -> list[ClientConnection] | None:
+        """Flushes every connection that got outbound bytes during the current read; returns
+        those whose transport is now over its high-water mark (for backpressure), if any."""
         touched = self.touched
-        if touched:
-            for conn in touched:
-                conn.flush()
-            touched.clear()
+        if not touched:
+            return None
+        stalled = None
+        for conn in touched:
+            conn.flush()
+            if conn.paused:
+                if stalled is None:
+                    stalled = []
+                stalled.append(conn)
+        touched.clear()
+        return stalled
 
     def info_frame(self, conn: ClientConnection) -> bytes:
         opts = self.options

@@ -113,3 +113,10 @@ def start_server(kind: str, *args: str, port: int | None = None, http_port: int 
     if kind == "nats-server":
         require_nats_server()
     return ServerProcess(kind=kind, port=port or free_port(), args=list(args), http_port=http_port).start()
+
+
+def write_config(tmp_path, text: str) -> str:
+    """Writes a nats-server configuration file and returns its path."""
+    path = tmp_path / "server.conf"
+    path.write_text(text)
+    return str(path)
