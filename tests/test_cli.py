@@ -1,0 +1,170 @@
+"""The `zats-server` command line as a user runs it: nats-server's flags, refusal of flags zats
+does not support, the log lines, pid/log files, monitoring on -m, graceful stop, and rebinding the
+same port at once after a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from support.servers import free_port, wait_for_port
+from support.wire import Wire
+
+ZATS = [sys.executable, "-m", "zats.broker"]
+
+
+def run(*args: str, timeout: float = 10) -> subprocess.CompletedProcess:
+    return subprocess.run(ZATS + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("flag", ["-c", "--tls", "--routes", "-js", "--user", "-sl"])
+def test_unsupported_nats_server_flags_are_refused(flag):
+    result = run(flag, "x")
+    assert result.returncode == 1
+    assert "not support" in result.stderr and flag in result.stderr
+
+
+def test_unknown_flag_is_refused():
+    result = run("--no-such-flag")
+    assert result.returncode == 1
+    assert "--no-such-flag" in result.stderr
+
+
+def test_version_and_help():
+    version = run("-v")
+    assert version.returncode == 0 and re.search(r"v\d+\.\d+\.\d+", version.stdout)
+    help_ = run("-h")
+    assert help_.returncode == 0 and "--http_port" in help_.stdout
+
+
+def test_console_script_is_installed():
+    assert shutil.which("zats-server"), "pip install should put zats-server on PATH"
+
+
+class Daemon:
+    """zats-server as a subprocess with its stderr captured to a file."""
+
+    def __init__(self, tmp_path, *args: str):
+        self.log_path = tmp_path / "stderr.log"
+        self.proc = subprocess.Popen(ZATS + list(args), stdout=subprocess.DEVNULL,
+                                     stderr=open(self.log_path, "w"))
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_log(self, pattern: str, timeout: float = 10) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.log())
+            if m:
+                return m
+            assert self.proc.poll() is None, f"exited early: {self.log()}"
+            time.sleep(0.02)
+        raise AssertionError(f"{pattern!r} not in log: {self.log()}")
+
+    def stop(self, sig=signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(10)
+
+
+def test_acceptance_command_serves_clients_and_varz(tmp_path):
+    port, http = free_port(), free_port()
+    d = Daemon(tmp_path, "-p", str(port), "-m", str(http), "-a", "127.0.0.1")
+    try:
+        d.wait_log(r"\[INF\] Server is ready")
+        assert f"[INF] Listening for client connections on 127.0.0.1:{port}" in d.log()
+        with Wire("127.0.0.1", port) as w:
+            w.connect()
+            w.send(b"SUB x 1\r\nPUB x 2\r\nhi\r\nPING\r\n")
+            w.expect(rb"MSG x 1 2\r\nhi\r\nPONG\r\n")
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}/varz") as resp:
+            assert resp.status == 200
+            varz = json.loads(resp.read())
+        assert varz["port"] == port and varz["in_msgs"] == 1 and varz["out_msgs"] == 1
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz") as resp:
+            assert json.loads(resp.read()) == {"status": "ok"}
+    finally:
+        assert d.stop() == 0
+
+
+def test_random_port_pid_file_log_file_and_no_logtime(tmp_path):
+    pid_file, log_file = tmp_path / "zats.pid", tmp_path / "zats.log"
+    d = Daemon(tmp_path, "-p", "-1", "-a", "127.0.0.1", "-P", str(pid_file), "-l", str(log_file),
+               "-T=false")
+    try:
+        deadline = time.monotonic() + 10
+        while not (log_file.exists() and "Server is ready" in log_file.read_text()):
+            assert time.monotonic() < deadline and d.proc.poll() is None
+            time.sleep(0.02)
+        text = log_file.read_text()
+        port = int(re.search(r"Listening for client connections on 127.0.0.1:(\d+)", text).group(1))
+        assert port > 0
+        assert re.match(r"\[\d+\] \[INF\] ", text), "no timestamp with -T=false"
+        assert int(pid_file.read_text()) == d.proc.pid
+        with Wire("127.0.0.1", port) as w:
+            w.connect()
+    finally:
+        assert d.stop() == 0
+    assert not pid_file.exists()
+
+
+def test_sigint_flushes_queued_messages_and_closes_clients(tmp_path):
+    port = free_port()
+    d = Daemon(tmp_path, "-p", str(port), "-a", "127.0.0.1")
+    d.wait_log("Server is ready")
+    with Wire("127.0.0.1", port) as sub, Wire("127.0.0.1", port) as pub:
+        sub.connect()
+        sub.send(b"SUB x 1\r\nPING\r\n")
+        sub.expect(rb"PONG\r\n")
+        pub.connect()
+        pub.send(b"PUB x 1\r\na\r\nPING\r\n")
+        pub.expect(rb"PONG\r\n")
+        assert d.stop(signal.SIGINT) == 0
+        assert sub.expect_closed() == b"MSG x 1 1\r\na\r\n"
+
+
+def test_restart_rebinds_the_same_port_at_once(tmp_path):
+    port = free_port()
+    d = Daemon(tmp_path, "-p", str(port), "-a", "127.0.0.1")
+    d.wait_log("Server is ready")
+    w = Wire("127.0.0.1", port).connect()  # an open connection leaves the port in TIME_WAIT
+    d.stop()
+    w.expect_closed()
+    w.close()
+    d2 = Daemon(tmp_path, "-p", str(port), "-a", "127.0.0.1")
+    try:
+        d2.wait_log("Server is ready", timeout=5)
+        wait_for_port("127.0.0.1", port, d2.proc)
+    finally:
+        d2.stop()
+
+
+def test_killed_server_gives_clients_a_clean_eof(tmp_path):
+    port = free_port()
+    d = Daemon(tmp_path, "-p", str(port), "-a", "127.0.0.1")
+    d.wait_log("Server is ready")
+    with Wire("127.0.0.1", port) as w:
+        w.connect()
+        d.stop(signal.SIGKILL)
+        assert w.expect_closed() == b""
+
+
+def test_port_in_use_is_a_fatal_error(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = run("-p", str(port), "-a", "127.0.0.1")
+    assert result.returncode == 1
+    assert "[FTL]" in result.stderr
