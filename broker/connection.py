@@ -52,10 +52,10 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.out = bytearray()
         self.touched = False
         self.subs: dict[bytes, Subscription] = {}
-        # nats-server's defaults until CONNECT says otherwise.
+        # nats-server's defaults, also for a client that never sends CONNECT.
         self.echo = True
-        self.verbose = False
-        self.pedantic = False
+        self.verbose = True
+        self.pedantic = True
         self.headers = False
         self.no_responders = False
         self.connected = False
@@ -334,10 +334,10 @@ class ClientConnection(asyncio.BufferedProtocol):
     def on_pub(self, subject: bytes, reply: bytes | None, payload: memoryview) -> None:
         self.in_msgs += 1
         self.in_bytes += len(payload)
-        if self.verbose:
-            self.queue(OK)
         if self.pedantic and not is_valid_publish_subject(subject):
             self.queue(err_frame(errors.INVALID_PUBLISH_SUBJECT))
+        if self.verbose:
+            self.queue(OK)
         result = self.sublist.match(subject)
         if not deliver(self, result, subject, reply, payload) and reply and self.no_responders:
             self._no_responders(subject, reply)
@@ -345,11 +345,15 @@ class ClientConnection(asyncio.BufferedProtocol):
     def on_hpub(self, subject: bytes, reply: bytes | None, header_len: int, message: memoryview) -> None:
         self.in_msgs += 1
         self.in_bytes += len(message)
-        if self.verbose:
-            self.queue(OK)
         if self.pedantic and not is_valid_publish_subject(subject):
             self.queue(err_frame(errors.INVALID_PUBLISH_SUBJECT))
+        if self.verbose:
+            self.queue(OK)
         result = self.sublist.match(subject)
+        if not header_len:  # an empty header block: delivered as a plain message, as nats-server
+            if not deliver(self, result, subject, reply, message) and reply and self.no_responders:
+                self._no_responders(subject, reply)
+            return
         if not deliver_with_headers(self, result, subject, reply, header_len, message) \
                 and reply and self.no_responders:
             self._no_responders(subject, reply)
