@@ -285,7 +285,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.verbose = opts.verbose
         self.pedantic = opts.pedantic
         self.echo = opts.echo
-        self.headers = opts.headers
+        self.headers = self.parser.headers = opts.headers
         self.no_responders = opts.no_responders
         self.name = opts.name or ""
         self.lang = opts.lang or ""

@@ -27,6 +27,7 @@ MAX_PAYLOAD_SIZE = 1024 * 1024
 
 _CR = 13
 _LF = 10
+_BLANKS = b" \t\r"  # an op must start a line; nats-server fails on these at once
 
 # Op codes, looked up by the op name as sent and then upper-cased.
 _PUB, _HPUB, _SUB, _UNSUB, _PING, _PONG, _CONNECT, _INFO, _MSG, _HMSG, _OK, _ERR = range(12)
@@ -77,11 +78,23 @@ def _arg_length(line: bytes) -> int:
     return len(parts[1].rstrip(b"\r")) if len(parts) > 1 else 0
 
 
+_MAX_SIZE_DIGITS = 9  # nats-server's parseSize refuses longer numbers
+
+
 def _size(field: bytes) -> int:
-    """A non-negative decimal size, or -1 (nats-server's parseSize)."""
-    if field.isdigit():
+    """A non-negative decimal size of at most 9 digits, or -1 (nats-server's parseSize)."""
+    if field.isdigit() and len(field) <= _MAX_SIZE_DIGITS:
         return int(field)
     return -1
+
+
+def _no_arguments(line: bytes, op: bytes, code: int) -> ProtocolError:
+    """PUB/HPUB/SUB/UNSUB with nothing after the op: nats-server expects a blank after the op
+    name and fails with Unknown Protocol Operation at the line end; with a blank but no
+    arguments it closes silently."""
+    if len(line.rstrip(b"\r")) == len(op):
+        return ProtocolError(UNKNOWN_PROTOCOL, f"{op!r} without arguments")
+    return ProtocolError(None, f"{op!r} with empty arguments")
 
 
 class _Parser:
@@ -111,6 +124,8 @@ class _Parser:
     def _incomplete_line(self, buf: bytearray, pos: int, end: int) -> None:
         """Checks an unterminated control line: unknown ops fail at once, overlong ones too."""
         head = bytes(buf[pos : min(end, pos + 16)])
+        if head[0] in _BLANKS:
+            raise ProtocolError(UNKNOWN_PROTOCOL, "control line starts with a blank")
         name = head.split(None, 1)[0].upper() if head.strip() else b""
         if name and not _could_start(name, self._table):
             raise ProtocolError(UNKNOWN_PROTOCOL, f"unknown op {head!r}")
@@ -137,13 +152,15 @@ class ClientOpsParser(_Parser):
     and payload together, on_sub(subject, queue|None, sid), on_unsub(sid, max|None), on_ping(),
     on_pong(). All arguments are bytes except where noted. A handler may raise ProtocolError."""
 
-    __slots__ = ("max_payload", "_on_connect", "_on_pub", "_on_hpub", "_on_sub", "_on_unsub",
+    __slots__ = ("max_payload", "headers", "_on_connect", "_on_pub", "_on_hpub", "_on_sub", "_on_unsub",
                  "_on_ping", "_on_pong")
 
     def __init__(self, handler, *, max_control_line: int = MAX_CONTROL_LINE_SIZE,
                  max_payload: int = MAX_PAYLOAD_SIZE):
         super().__init__(_CLIENT_OPS, max_control_line)
         self.max_payload = max_payload
+        # HPUB is refused until CONNECT negotiates headers; the broker sets this.
+        self.headers = False
         self._on_connect = handler.on_connect
         self._on_pub = handler.on_pub
         self._on_hpub = handler.on_hpub
@@ -166,8 +183,8 @@ class ClientOpsParser(_Parser):
             if eol - pos > mcl and _arg_length(line) > mcl:
                 raise ProtocolError(MAX_CONTROL_LINE, "control line too long")
             args = line.split()
-            if not args:
-                raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line")
+            if not args or line[0] in _BLANKS:
+                raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line or leading blank")
             op = args[0]
             code = _PUB if op == b"PUB" else self._op_of(op)
             if code == _PUB:
@@ -178,6 +195,8 @@ class ClientOpsParser(_Parser):
                 elif n == 4:
                     reply = args[2]
                     size = _size(args[3])
+                elif n == 1:
+                    raise _no_arguments(line, op, code)
                 else:
                     raise ProtocolError(None, f"PUB with {n - 1} arguments")
                 if size < 0:
@@ -193,6 +212,10 @@ class ClientOpsParser(_Parser):
                 pos = pend + 2
             elif code == _HPUB:
                 n = len(args)
+                if n == 1:
+                    raise _no_arguments(line, op, code)
+                if not self.headers:
+                    raise ProtocolError(None, "HPUB without headers negotiated")
                 if n == 4:
                     reply = None
                     hdr, size = _size(args[2]), _size(args[3])
@@ -224,6 +247,8 @@ class ClientOpsParser(_Parser):
                         self._on_sub(args[1], None, args[2])
                     elif n == 4:
                         self._on_sub(args[1], args[2], args[3])
+                    elif n == 1:
+                        raise _no_arguments(line, op, code)
                     else:
                         raise ProtocolError(None, f"SUB with {n - 1} arguments")
                 elif code == _UNSUB:
@@ -231,15 +256,18 @@ class ClientOpsParser(_Parser):
                     if n == 2:
                         self._on_unsub(args[1], None)
                     elif n == 3:
+                        # A max that is not a number means no max: removed at once.
                         limit = _size(args[2])
-                        if limit < 0:
-                            raise ProtocolError(None, "UNSUB with a bad max")
-                        self._on_unsub(args[1], limit)
+                        self._on_unsub(args[1], limit if limit > 0 else None)
+                    elif n == 1:
+                        raise _no_arguments(line, op, code)
                     else:
                         raise ProtocolError(None, f"UNSUB with {n - 1} arguments")
                 elif code == _CONNECT:
                     self._on_connect(_whole_arg(line, b"CONNECT"))
-                # INFO, +OK and -ERR from a client are ignored, as nats-server does.
+                elif code == _ERR:
+                    raise ProtocolError(None, "-ERR from a client")
+                # INFO and +OK from a client are ignored, as nats-server does.
         return pos
 
 
@@ -273,8 +301,8 @@ class ServerOpsParser(_Parser):
                 return pos
             line = bytes(view[pos:eol])
             args = line.split()
-            if not args:
-                raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line")
+            if not args or line[0] in _BLANKS:
+                raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line or leading blank")
             op = args[0]
             code = _MSG if op == b"MSG" else self._op_of(op)
             if code == _MSG:

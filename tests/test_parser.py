@@ -27,10 +27,12 @@ class Recorder:
         return record
 
 
-def feed(parser_cls, chunks: list[bytes], **kw) -> list[tuple]:
+def feed(parser_cls, chunks: list[bytes], headers: bool = True, **kw) -> list[tuple]:
     """Feeds chunks as successive reads through a small ReceiveBuffer; returns the events."""
     rec = Recorder()
     parser = parser_cls(rec, **kw)
+    if isinstance(parser, ClientOpsParser):
+        parser.headers = headers
     rb = ReceiveBuffer(min_size=16, max_size=64)
     for chunk in chunks:
         i = 0
@@ -70,7 +72,8 @@ CLIENT_CASES = [
     (b"SUB foo.* q 22\r\n", [("sub", b"foo.*", b"q", b"22")]),
     (b"UNSUB 1\r\n", [("unsub", b"1", None)]),
     (b"UNSUB 1 10\r\n", [("unsub", b"1", 10)]),
-    (b"INFO {}\r\n+OK\r\n-ERR 'x'\r\nPING\r\n", [("ping",)]),  # ignored from clients
+    (b"INFO {}\r\n+OK\r\nPING\r\n", [("ping",)]),  # ignored from clients
+    (b"UNSUB 1 x\r\n", [("unsub", b"1", None)]),  # a max that is no number: no max
 ]
 
 
@@ -111,15 +114,19 @@ BAD_CLIENT_LINES = [
     (b"PUB foo x\r\n", None),
     (b"PUB foo -1\r\n", None),
     (b"HPUB foo 10 5\r\n", None),  # headers larger than the message
-    (b"SUB\r\n", None),
-    (b"UNSUB 1 x\r\n", None),
+    (b"PUB\r\n", errors.UNKNOWN_PROTOCOL),
+    (b"SUB\n", errors.UNKNOWN_PROTOCOL),
+    (b"PUB \r\n", None),
+    (b"PUB foo 9999999999\r\n", None),  # over 9 digits: not a size
+    (b"HPUB foo 12 14\r\n", None),  # headers not negotiated
+    (b"-ERR 'x'\r\n", None),
 ]
 
 
 @pytest.mark.parametrize("data,text", BAD_CLIENT_LINES)
 def test_bad_client_input(data, text):
     with pytest.raises(ProtocolError) as info:
-        feed(ClientOpsParser, [data])
+        feed(ClientOpsParser, [data], headers=not data.startswith(b"HPUB foo 12"))
     assert info.value.text == text
 
 
@@ -191,3 +198,10 @@ def test_receive_buffer_keeps_only_the_tail():
     rb.received(10)
     rb.consume(7, need=200)
     assert rb.filled == 3 and bytes(rb.buf[:3]) == b"789" and len(rb.buf) >= 200
+
+
+@pytest.mark.parametrize("data", [b" PING\r\n", b"\tPUB a 1\r\nx\r\n", b"\r\n", b" "])
+def test_blank_at_line_start_is_unknown_protocol(data):
+    with pytest.raises(ProtocolError) as info:
+        feed(ClientOpsParser, [data])
+    assert info.value.text == errors.UNKNOWN_PROTOCOL
