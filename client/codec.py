@@ -1,0 +1,53 @@
+"""Typed payloads with msgspec: encoding an object straight into the outbound buffer and
+decoding a payload straight from the receive buffer.
+
+`Codec.encode_into(obj, buf)` appends the encoding at the end of the bytearray (msgspec's
+`encode_into`, no intermediate bytes). `Codec.decoder(type)` is a cached msgspec decoder whose
+`decode` accepts the memoryview the parser hands out, so a typed subscription never copies the
+payload into a `bytes` first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Codec:
+    """A msgspec encoding (JSON or MessagePack) with cached per-type decoders."""
+
+    __slots__ = ("name", "encoder", "_decoder_cls", "_decoders", "encode")
+
+    def __init__(self, name: str):
+        if name == "json":
+            self.encoder = msgspec.json.Encoder()
+            self._decoder_cls = msgspec.json.Decoder
+        elif name == "msgpack":
+            self.encoder = msgspec.msgpack.Encoder()
+            self._decoder_cls = msgspec.msgpack.Decoder
+        else:
+            raise ValueError(f"unknown codec {name!r}")
+        self.name = name
+        self._decoders: dict[Any, Any] = {}
+        self.encode = self.encoder.encode
+
+    def encode_into(self, obj: Any, buf: bytearray) -> None:
+        """Appends the encoding of `obj` to `buf`."""
+        self.encoder.encode_into(obj, buf, -1)
+
+    def decoder(self, type_: Any):
+        """A decoder for `type_` (cached); its `decode` takes bytes or a memoryview."""
+        dec = self._decoders.get(type_)
+        if dec is None:
+            dec = self._decoders[type_] = self._decoder_cls(type_)
+        return dec
+
+
+_CODECS: dict[str, Codec] = {}
+
+
+def get_codec(name: str) -> Codec:
+    codec = _CODECS.get(name)
+    if codec is None:
+        codec = _CODECS[name] = Codec(name)
+    return codec

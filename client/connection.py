@@ -1,0 +1,179 @@
+"""`Connection`: one TCP (or TLS) connection to a server, as an `asyncio.BufferedProtocol`.
+
+The event loop reads straight into the connection's `ReceiveBuffer` (`get_buffer` /
+`buffer_updated`), and each read is parsed at once by `ServerOpsParser`; MSG and HMSG go straight
+to the client's dispatch (`Client._on_msg` / `_on_hmsg`), so every message of a read is
+delivered before the next read, with no task or queue per message.
+
+Until the handshake is over (`INFO` received, `CONNECT` + `PING` sent, `PONG` received) the
+connection answers to `info_fut` and `pong_fut`; afterwards INFO, PING, PONG and -ERR go to the
+client. Writes are the client's job (it owns the outbound buffer, which outlives a connection)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from zats.protocol.buffer import ReceiveBuffer
+from zats.protocol.errors import ProtocolError as WireProtocolError
+from zats.protocol.frames import PONG
+from zats.protocol.parser import ServerOpsParser
+from zats.protocol.structs import Info, decode_info
+
+from .errors import ConnectionLostError, ProtocolError, error_from_server
+
+if TYPE_CHECKING:
+    from .client import Client
+
+RECEIVE_MIN = 4096
+RECEIVE_MAX = 256 * 1024
+
+_INFO_REQUIRED_DEFAULTS = {
+    "server_id": "", "server_name": "", "version": "0.0.0", "proto": 1, "go": "", "host": "",
+    "port": 0, "headers": False, "max_payload": 1024 * 1024,
+}
+
+
+def parse_info(arg: bytes) -> Info:
+    """The INFO argument as an `Info`; fields nats-server always sends but another server may
+    not are filled with defaults."""
+    try:
+        return decode_info(arg)
+    except msgspec.ValidationError:
+        raw = msgspec.json.decode(arg)
+        if not isinstance(raw, dict):
+            raise
+        for key, value in _INFO_REQUIRED_DEFAULTS.items():
+            raw.setdefault(key, value)
+        return msgspec.convert(raw, Info)
+
+
+def _noop() -> None:
+    pass
+
+
+class Connection(asyncio.BufferedProtocol):
+    """The protocol object of one connection attempt (see the module docstring)."""
+
+    def __init__(self, client: "Client"):
+        self._client = client
+        loop = client._loop
+        self.transport: asyncio.BaseTransport | None = None
+        self.rb = ReceiveBuffer(RECEIVE_MIN, RECEIVE_MAX)
+        self.info: Info | None = None
+        self.info_fut: asyncio.Future = loop.create_future()
+        self.pong_fut: asyncio.Future = loop.create_future()
+        self.closed_fut: asyncio.Future = loop.create_future()
+        self.handshaking = True
+        self.active = False
+        self.paused = False
+        self.closed = False
+        self.tls = False
+        self.parser = ServerOpsParser(SimpleNamespace(
+            on_msg=client._on_msg, on_hmsg=client._on_hmsg, on_info=self._on_info, on_ok=_noop,
+            on_err=self._on_err, on_ping=self._on_ping, on_pong=self._on_pong))
+
+    # ---- asyncio.BufferedProtocol
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.rb.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        rb = self.rb
+        rb.received(nbytes)
+        parser = self.parser
+        try:
+            consumed = parser.parse(rb.buf, rb.view, rb.filled)
+        except WireProtocolError as exc:
+            self._fail(ProtocolError(f"bad data from the server: {exc}"))
+            return
+        except Exception as exc:  # a bug: report it and drop the connection
+            self._fail(exc)
+            return
+        rb.consume(consumed, parser.need)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        lost = ConnectionLostError(f"connection lost: {exc}" if exc else "connection closed")
+        for fut in (self.info_fut, self.pong_fut):
+            if not fut.done():
+                fut.set_exception(lost)
+                fut.exception()  # mark retrieved: nobody may be waiting any more
+        if not self.closed_fut.done():
+            self.closed_fut.set_result(None)
+        if self.active:
+            self._client._on_connection_lost(self, exc)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        if self.active:
+            self._client._on_pause_writing()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.active:
+            self._client._on_resume_writing()
+
+    # ---- parser handler (MSG/HMSG go to the client directly)
+
+    def _on_info(self, arg: bytes) -> None:
+        info = parse_info(arg)
+        self.info = info
+        if not self.info_fut.done():
+            self.info_fut.set_result(info)
+        else:
+            self._client._on_async_info(self, info)
+
+    def _on_err(self, text: str) -> None:
+        if self.handshaking:
+            err = error_from_server(text)
+            for fut in (self.info_fut, self.pong_fut):
+                if not fut.done():
+                    fut.set_exception(err)
+                    fut.exception()
+        else:
+            self._client._on_server_err(self, text)
+
+    def _on_ping(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(PONG)
+
+    def _on_pong(self) -> None:
+        if self.handshaking:
+            self.handshaking = False
+            if not self.pong_fut.done():
+                self.pong_fut.set_result(None)
+        else:
+            self._client._on_pong()
+
+    # ---- control
+
+    def _fail(self, exc: Exception) -> None:
+        self._client._report(exc)
+        self.abort()
+
+    def abort(self) -> None:
+        """Drops the connection at once (unsent data is lost)."""
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+    def close(self) -> None:
+        """Closes after writing what the transport holds."""
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+    async def wait_closed(self, timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self.closed_fut)
+        except TimeoutError:
+            self.abort()
