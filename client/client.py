@@ -906,6 +906,8 @@ class Client:
                 fut.set_exception(ConnectionClosedError("connection closed"))
         if self._mux is not None:
             self._mux.fail_all(ConnectionClosedError("connection closed"))
+        if not isinstance(reason, ConnectionClosedError):
+            reason = ConnectionClosedError(f"connection closed: {reason}")
         for sub in list(self._subs.values()):
             self._remove_sub(sub)
             sub._close_delivery(reason, discard=True)
