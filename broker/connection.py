@@ -334,21 +334,24 @@ class ClientConnection(asyncio.BufferedProtocol):
     def on_pub(self, subject: bytes, reply: bytes | None, payload: memoryview) -> None:
         self.in_msgs += 1
         self.in_bytes += len(payload)
+        if self.pedantic or self.verbose:
+            self._pedantic_and_verbose(subject)
+        if not deliver(self, self.sublist.match(subject), subject, reply, payload) \
+                and reply and self.no_responders:
+            self._no_responders(subject, reply)
+
+    def _pedantic_and_verbose(self, subject: bytes) -> None:
+        """What a pedantic and/or verbose client gets after a publish, before delivery."""
         if self.pedantic and not is_valid_publish_subject(subject):
             self.queue(err_frame(errors.INVALID_PUBLISH_SUBJECT))
         if self.verbose:
             self.queue(OK)
-        result = self.sublist.match(subject)
-        if not deliver(self, result, subject, reply, payload) and reply and self.no_responders:
-            self._no_responders(subject, reply)
 
     def on_hpub(self, subject: bytes, reply: bytes | None, header_len: int, message: memoryview) -> None:
         self.in_msgs += 1
         self.in_bytes += len(message)
-        if self.pedantic and not is_valid_publish_subject(subject):
-            self.queue(err_frame(errors.INVALID_PUBLISH_SUBJECT))
-        if self.verbose:
-            self.queue(OK)
+        if self.pedantic or self.verbose:
+            self._pedantic_and_verbose(subject)
         result = self.sublist.match(subject)
         if not header_len:  # an empty header block: delivered as a plain message, as nats-server
             if not deliver(self, result, subject, reply, message) and reply and self.no_responders:

@@ -49,17 +49,18 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
     head = b"MSG " + subject + b" "
     tail = (b" " + reply + b" %d\r\n" % size) if reply else (b" %d\r\n" % size)
     touched = publisher.broker.touched
+    no_echo = not publisher.echo
     count = 0
     for sub in plain:
         conn = sub.conn
-        if conn is publisher and not publisher.echo or conn.closed:
+        if conn.closed or no_echo and conn is publisher:
             continue
         if sub.max:
             if sub.delivered >= sub.max:
                 continue
             _delivered(sub)
         else:
-            sub.delivered += 1
+            sub.delivered += 1  # UNSUB <max> compares against it
         out = conn.out
         out += head
         out += sub.sid
@@ -94,7 +95,8 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
         broker = publisher.broker
         broker.out_msgs += count
         broker.out_bytes += count * size
-    return count > 0
+        return True
+    return False
 
 
 def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,

@@ -174,6 +174,8 @@ class ClientOpsParser(_Parser):
         self.need = 0
         find = buf.find
         mcl = self.max_control_line
+        max_payload = self.max_payload
+        on_pub = self._on_pub
         while pos < end:
             eol = find(b"\n", pos, end)
             if eol < 0:
@@ -188,27 +190,30 @@ class ClientOpsParser(_Parser):
             op = args[0]
             code = _PUB if op == b"PUB" else self._op_of(op)
             if code == _PUB:
+                # The hot path: sizes and the trailing CRLF checked inline, no helper calls.
                 n = len(args)
                 if n == 3:
                     reply = None
-                    size = _size(args[2])
+                    field = args[2]
                 elif n == 4:
                     reply = args[2]
-                    size = _size(args[3])
+                    field = args[3]
                 elif n == 1:
                     raise _no_arguments(line, op, code)
                 else:
                     raise ProtocolError(None, f"PUB with {n - 1} arguments")
-                if size < 0:
+                if len(field) > _MAX_SIZE_DIGITS or not field.isdigit():
                     raise ProtocolError(None, "PUB with a bad size")
-                if size > self.max_payload:
+                size = int(field)
+                if size > max_payload:
                     raise ProtocolError(MAX_PAYLOAD, "payload over max_payload")
                 pstart = eol + 1
                 pend = pstart + size
-                if not self._check_trailer(buf, pend, end):
-                    self.need = pend + 2 - pos
-                    return pos
-                self._on_pub(args[1], reply, view[pstart:pend])
+                if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
+                    if not self._check_trailer(buf, pend, end):
+                        self.need = pend + 2 - pos
+                        return pos
+                on_pub(args[1], reply, view[pstart:pend])
                 pos = pend + 2
             elif code == _HPUB:
                 n = len(args)
