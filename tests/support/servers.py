@@ -84,6 +84,8 @@ class ServerProcess:
         )
         try:
             wait_for_port(self.host, self.port, self.proc)
+            if self.http_port is not None:
+                wait_for_port(self.host, self.http_port, self.proc)
         except Exception:
             self.stop()
             err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
