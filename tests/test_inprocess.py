@@ -1,0 +1,55 @@
+"""The broker embedded in an application: `async with Broker(port=0)` on the caller's own event
+loop, used by the official client nats-py."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+
+from zats.broker import Broker, ServerOptions
+from zats.broker.options import OptionsError
+
+
+async def test_async_with_broker_serves_nats_py():
+    async with Broker(port=0, host="127.0.0.1") as broker:
+        assert broker.port > 0
+        assert broker.client_url == f"nats://127.0.0.1:{broker.port}"
+        nc = await nats.connect(broker.client_url)
+        sub = await nc.subscribe("greet.*")
+        await nc.publish("greet.joe", b"hi")
+        msg = await sub.next_msg(timeout=2)
+        assert (msg.subject, msg.data) == ("greet.joe", b"hi")
+        assert len(broker.connections) == 1
+        await nc.close()
+    # After the block the port is closed.
+    with pytest.raises(OSError):
+        await asyncio.wait_for(asyncio.open_connection("127.0.0.1", broker.port), 2)
+
+
+async def test_stop_flushes_and_closes_clients():
+    broker = await Broker(ServerOptions(host="127.0.0.1", port=0)).start()
+    closed = asyncio.Event()
+
+    async def on_closed():
+        closed.set()
+
+    nc = await nats.connect(broker.client_url, allow_reconnect=False, closed_cb=on_closed)
+    sub = await nc.subscribe("x")
+    await nc.flush()
+    # Published by a raw connection in the same read as the stop: queued, then flushed.
+    reader, writer = await asyncio.open_connection("127.0.0.1", broker.port)
+    await reader.readline()
+    writer.write(b'CONNECT {"verbose":false}\r\nPUB x 2\r\nok\r\nPING\r\n')
+    assert await reader.readline() == b"PONG\r\n"
+    await broker.stop()
+    msg = await sub.next_msg(timeout=2)
+    assert msg.data == b"ok"
+    await asyncio.wait_for(closed.wait(), 5)
+    writer.close()
+
+
+def test_inconsistent_options_are_refused_like_nats_server():
+    with pytest.raises(OptionsError, match=r"max_payload \(2000000\) cannot be higher than max_pending"):
+        Broker(ServerOptions(max_payload=2_000_000, max_pending=1_000_000))
