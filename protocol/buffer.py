@@ -53,7 +53,9 @@ class ReceiveBuffer:
                 self._short_reads = 0
             return
         if upto:
-            self.buf[:rest] = self.view[upto:filled]
+            # Through a bytes copy: the source and destination overlap, and bytearray slice
+            # assignment copies with memcpy. Only the unfinished tail is copied.
+            self.buf[:rest] = bytes(self.view[upto:filled])
             self.filled = rest
         if need > len(self.buf):
             self._resize(need)
