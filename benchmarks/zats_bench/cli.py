@@ -17,10 +17,10 @@ import sys
 from . import report as rep
 from .progress import Progress
 from .runner import DEFAULT_MAX_LAG_BYTES, run_scenario
-from .scenarios import ALIASES, DEFAULT_MATRIX, KINDS, default_matrix, make, parse_name, \
-    parse_size, resolve
+from .scenarios import ALIASES, DEFAULT_MATRIX, KINDS, default_matrix, make, parse_name, parse_size, resolve
 
 COMPARE_DEFAULT_DURATION = 1.0
+COMPARE_DEFAULT_ROUNDS = 5
 RUN_DEFAULT_DURATION = 3.0
 
 
@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Start zats and nats-server pinned to the same CPU, run the "
                                    "matrix against both in interleaved rounds, print medians "
                                    "and ratios zats/nats-server.")
-    c.add_argument("-r", "--rounds", type=_positive_int, default=3, help="rounds (default 3)")
+    c.add_argument("-r", "--rounds", type=_positive_int, default=COMPARE_DEFAULT_ROUNDS,
+                   help=f"rounds (default {COMPARE_DEFAULT_ROUNDS})")
     c.add_argument("--scenarios", action="append", metavar="LIST",
                    help="comma-separated names or families (default: the whole matrix: "
                         + ",".join(DEFAULT_MATRIX) + ")")

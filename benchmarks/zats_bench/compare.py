@@ -22,8 +22,15 @@ from dataclasses import asdict, dataclass, field
 from .progress import Progress
 from .runner import DEFAULT_MAX_LAG_BYTES, RunResult, run_scenario
 from .scenarios import TARGETS, Scenario, Target
-from .servers import (KINDS, available_cpus, can_pin, nats_server_binary, pin_self,
-                      raise_fd_limit, start_broker)
+from .servers import (
+    KINDS,
+    available_cpus,
+    can_pin,
+    nats_server_binary,
+    pin_self,
+    raise_fd_limit,
+    start_broker,
+)
 
 
 @dataclass
@@ -147,7 +154,7 @@ def broker_version(kind: str) -> str:
         return "unknown"
 
 
-def run_compare(matrix: list[Scenario], *, rounds: int = 3, count: int | None = None,
+def run_compare(matrix: list[Scenario], *, rounds: int = 5, count: int | None = None,
                 duration: float | None = None, kinds: tuple = KINDS,
                 broker_cpu: int | str | None = "auto", client_cpus: list | None = None,
                 max_lag_bytes: int = DEFAULT_MAX_LAG_BYTES, warmup: float = 0.3,

@@ -109,7 +109,7 @@ class BrokerProcess:
             raise ValueError(f"unknown broker kind {self.kind!r} (one of {', '.join(KINDS)})")
         return base + ["-a", self.host, "-p", str(self.port)] + list(self.args)
 
-    def start(self, timeout: float = 15.0) -> "BrokerProcess":
+    def start(self, timeout: float = 15.0) -> BrokerProcess:
         cmd = self.command()
         cpu = self.cpu
         if cpu is not None and not can_pin():
@@ -163,7 +163,7 @@ class BrokerProcess:
                 pass
             self.log_path = ""
 
-    def __enter__(self) -> "BrokerProcess":
+    def __enter__(self) -> BrokerProcess:
         return self
 
     def __exit__(self, *exc) -> None:

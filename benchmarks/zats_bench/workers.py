@@ -106,10 +106,13 @@ def publisher(job: dict, phase, counters, results) -> None:
                 n = per
             if max_lag:
                 waited = False
+                pause = 0.00005
                 while _lag(counters, pub_slots, plain, queue) >= max_lag:
                     if phase.value >= STOP or _orphaned(parent):
                         raise RuntimeError("stopped while waiting for subscribers")
-                    time.sleep(0.0002)
+                    # Back off: spinning publishers would steal the CPU the subscribers need.
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.002)
                     waited = True
                 if waited and deadline is not None and time.perf_counter() >= deadline:
                     break
