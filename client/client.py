@@ -22,6 +22,7 @@ to `disconnected_cb`, `reconnected_cb`, `closed_cb`, `error_cb`, `discovered_ser
 from __future__ import annotations
 
 import asyncio
+import builtins
 import inspect
 import logging
 import random
@@ -172,7 +173,7 @@ class Client:
         elif opts.nkeys_seed_str:
             self._keypair = KeyPair(opts.nkeys_seed_str.strip())
 
-    async def connect(self) -> "Client":
+    async def connect(self) -> Client:
         """Connects to the first reachable server of the pool (each tried once, in pool order).
         Raises `AuthorizationError` when credentials are refused, `NoServersError` (with the
         last failure as its cause) when no server could be reached."""
@@ -240,7 +241,7 @@ class Client:
                     conn.tls = True
                 conn.transport.write(self._connect_frame(info, conn.tls, srv) + PING)
                 await conn.pong_fut
-        except asyncio.TimeoutError:
+        except builtins.TimeoutError:
             conn.abort()
             raise TimeoutError(f"connecting to {srv.url} timed out") from None
         except ssl.SSLError as exc:
@@ -536,7 +537,7 @@ class Client:
         try:
             async with asyncio.timeout(timeout):
                 await fut
-        except asyncio.TimeoutError:
+        except builtins.TimeoutError:
             if fut.done() and not fut.cancelled():
                 return
             raise FlushTimeoutError(f"no PONG in {timeout}s") from None
@@ -861,7 +862,7 @@ class Client:
                 self._status = DRAINING_PUBS
                 self._out_check_at = -1
                 await self.flush(timeout=None)
-        except asyncio.TimeoutError:
+        except builtins.TimeoutError:
             self._report(DrainTimeoutError(f"drain did not finish in {timeout}s"))
         except ZatsError as exc:
             self._report(exc)
@@ -919,7 +920,7 @@ class Client:
         if self._closed_fut is not None and not self._closed_fut.done():
             self._closed_fut.set_result(None)
 
-    async def __aenter__(self) -> "Client":
+    async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc_info) -> None:

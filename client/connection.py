@@ -16,14 +16,13 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import msgspec
-
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError as WireProtocolError
 from zats.protocol.frames import PONG
-from zats.protocol.parser import ServerOpsParser
 from zats.protocol.structs import Info, decode_info
 
 from .errors import ConnectionLostError, ProtocolError, error_from_server
+from .fastparser import FastServerOpsParser
 
 if TYPE_CHECKING:
     from .client import Client
@@ -58,7 +57,7 @@ def _noop() -> None:
 class Connection(asyncio.BufferedProtocol):
     """The protocol object of one connection attempt (see the module docstring)."""
 
-    def __init__(self, client: "Client"):
+    def __init__(self, client: Client):
         self._client = client
         loop = client._loop
         self.transport: asyncio.BaseTransport | None = None
@@ -72,7 +71,7 @@ class Connection(asyncio.BufferedProtocol):
         self.paused = False
         self.closed = False
         self.tls = False
-        self.parser = ServerOpsParser(SimpleNamespace(
+        self.parser = FastServerOpsParser(SimpleNamespace(
             on_msg=client._on_msg, on_hmsg=client._on_hmsg, on_info=self._on_info, on_ok=_noop,
             on_err=self._on_err, on_ping=self._on_ping, on_pong=self._on_pong))
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-
 from zats.protocol.headers import Headers, decode_headers
 
 if TYPE_CHECKING:
@@ -63,10 +62,10 @@ class Msg(msgspec.Struct, dict=False, weakref=False):
         return self._sub.sid if self._sub is not None else 0
 
     @property
-    def subscription(self) -> "Subscription | None":
+    def subscription(self) -> Subscription | None:
         return self._sub
 
-    def respond(self, data: Any = b"", headers: Any = None) -> "_Done":
+    def respond(self, data: Any = b"", headers: Any = None) -> _Done:
         """Publishes `data` to this message's reply subject. A plain call (the returned object
         may be awaited, for code written for nats-py, and completes at once)."""
         if not self.reply:
@@ -79,7 +78,7 @@ class Msg(msgspec.Struct, dict=False, weakref=False):
             raise ZatsError("message is not bound to a connection")
         return self._sub._client.publish(self.reply, data, headers=headers)
 
-    def copy(self) -> "Msg":
+    def copy(self) -> Msg:
         """An owned copy: `data` and the header block as bytes, safe to keep after a callback."""
         data = self.data
         if isinstance(data, (memoryview, bytearray)):

@@ -30,14 +30,14 @@ class RequestMux:
 
     __slots__ = ("_client", "prefix", "_prefix_b", "_plen", "_waiting", "_counter", "sub")
 
-    def __init__(self, client: "Client", inbox_prefix: str):
+    def __init__(self, client: Client, inbox_prefix: str):
         self._client = client
         self.prefix = f"{inbox_prefix}.{random_token()}."
         self._prefix_b = self.prefix.encode()
         self._plen = len(self._prefix_b)
         self._waiting: dict[bytes, tuple[asyncio.Future, Any, str]] = {}
         self._counter = 0
-        self.sub: "Subscription | None" = None
+        self.sub: Subscription | None = None
 
     @property
     def subject(self) -> str:

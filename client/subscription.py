@@ -61,7 +61,7 @@ class Subscription:
         "_type", "__weakref__",
     )
 
-    def __init__(self, client: "Client", sid: int, subject: str, queue: str, cb: Any = None,
+    def __init__(self, client: Client, sid: int, subject: str, queue: str, cb: Any = None,
                  *, type: Any = None, max_msgs: int = 0, pending_msgs_limit: int = 0,
                  pending_bytes_limit: int = 0):
         self._client = client
@@ -226,7 +226,7 @@ class Subscription:
 
     # ---- consuming
 
-    def __aiter__(self) -> "Subscription":
+    def __aiter__(self) -> Subscription:
         if self._cb is not None:
             raise BadSubscriptionError("a subscription with a callback cannot be iterated")
         return self
@@ -246,7 +246,7 @@ class Subscription:
         return msg
 
     @property
-    def messages(self) -> "Subscription":
+    def messages(self) -> Subscription:
         """The subscription itself, as an async iterator (nats-py's `sub.messages`)."""
         return self.__aiter__()
 

@@ -1,0 +1,116 @@
+"""`zats.client.fastparser.FastServerOpsParser` behaves exactly like the shared
+`zats.protocol.parser.ServerOpsParser`: on random streams of server frames (valid and invalid),
+split into random reads through a `ReceiveBuffer`, both make the same handler calls in the same
+order and stop with the same error."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zats.client.fastparser import FastServerOpsParser
+from zats.protocol.buffer import ReceiveBuffer
+from zats.protocol.errors import ProtocolError
+from zats.protocol.parser import ServerOpsParser
+
+
+class Recorder:
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def on_msg(self, subject, sid, reply, payload):
+        self.calls.append(("msg", subject, sid, reply, bytes(payload)))
+
+    def on_hmsg(self, subject, sid, reply, hlen, message):
+        self.calls.append(("hmsg", subject, sid, reply, hlen, bytes(message)))
+
+    def on_info(self, arg):
+        self.calls.append(("info", arg))
+
+    def on_ok(self):
+        self.calls.append(("ok",))
+
+    def on_err(self, text):
+        self.calls.append(("err", text))
+
+    def on_ping(self):
+        self.calls.append(("ping",))
+
+    def on_pong(self):
+        self.calls.append(("pong",))
+
+
+def run(parser_cls, data: bytes, cuts: list[int]) -> tuple[list, tuple | None]:
+    rec = Recorder()
+    parser = parser_cls(rec)
+    rb = ReceiveBuffer(64, 1024)
+    bounds = sorted({c % (len(data) + 1) for c in cuts} | {len(data)})
+    start = 0
+    try:
+        for stop in bounds:
+            chunk = data[start:stop]
+            start = stop
+            while chunk:
+                space = rb.get_buffer()
+                n = min(len(space), len(chunk))
+                space[:n] = chunk[:n]
+                rb.received(n)
+                chunk = chunk[n:]
+                consumed = parser.parse(rb.buf, rb.view, rb.filled)
+                rb.consume(consumed, parser.need)
+    except ProtocolError as exc:
+        return rec.calls, (exc.text, str(exc))
+    return rec.calls, None
+
+
+subjects = st.sampled_from([b"a", b"foo.bar", b"_INBOX.x.1", b"s.with.many.tokens"])
+sids = st.sampled_from([b"1", b"22", b"333"])
+payloads = st.one_of(st.sampled_from([b"", b"x" * 10, b"\r\n", b"MSG a 1 2\r\n", b"x" * 300]),
+                     st.binary(max_size=40))
+
+
+@st.composite
+def msg_frame(draw):
+    subject, sid, payload = draw(subjects), draw(sids), draw(payloads)
+    reply = draw(st.one_of(st.none(), st.sampled_from([b"r.1", b"_INBOX.y.2"])))
+    sep = draw(st.sampled_from([b" ", b" ", b"\t", b"  "]))
+    eol = draw(st.sampled_from([b"\r\n", b"\r\n", b"\n"]))
+    op = draw(st.sampled_from([b"MSG", b"MSG", b"msg"]))
+    parts = [op, subject, sid] + ([reply] if reply else []) + [b"%d" % len(payload)]
+    return sep.join(parts) + eol + payload + b"\r\n"
+
+
+@st.composite
+def hmsg_frame(draw):
+    subject, sid, payload = draw(subjects), draw(sids), draw(payloads)
+    hdr = draw(st.sampled_from([b"NATS/1.0\r\n\r\n", b"NATS/1.0 503\r\n\r\n", b"NATS/1.0\r\nK: v\r\n\r\n"]))
+    reply = draw(st.one_of(st.none(), st.just(b"r.2")))
+    parts = [b"HMSG", subject, sid] + ([reply] if reply else []) + [b"%d" % len(hdr), b"%d" % (len(hdr) + len(payload))]
+    return b" ".join(parts) + b"\r\n" + hdr + payload + b"\r\n"
+
+
+control = st.sampled_from([b"PING\r\n", b"PONG\r\n", b"+OK\r\n", b"-ERR 'Stale Connection'\r\n",
+                           b'INFO {"server_id":"x"} \r\n', b"ping\r\n"])
+bad = st.sampled_from([b"MSG a 1 3\r\nabcXY", b"MSG a 1 x\r\n", b"MSG a\r\n", b"BOGUS\r\n",
+                       b"\r\n", b"MSG a 1 2 3 4 5\r\nxx\r\n", b"HMSG a 1 5 2\r\n", b"MSG a 1 -1\r\n"])
+frames = st.lists(st.one_of(msg_frame(), msg_frame(), msg_frame(), hmsg_frame(), control), max_size=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(frames, st.one_of(st.none(), bad), st.lists(st.integers(min_value=0, max_value=10_000), max_size=8),
+       st.booleans())
+def test_same_calls_and_errors_as_the_base_parser(stream, bad_frame, cuts, repeat):
+    if repeat and stream:
+        stream = stream + [stream[0]] * 5  # runs of identical control lines hit the cache
+    data = b"".join(stream) + (bad_frame or b"")
+    assert run(FastServerOpsParser, data, cuts) == run(ServerOpsParser, data, cuts)
+
+
+def test_cached_line_across_reads_and_size_changes():
+    frame = b"MSG s 1 5\r\nhello\r\n"
+    data = frame * 50 + b"MSG s 1 6\r\nhello!\r\n" + frame * 3 + b"MSG s 1 5 \r\nworld\r\n"
+    for cuts in ([], [1], [7, 500], list(range(0, len(data), 13))):
+        calls, err = run(FastServerOpsParser, data, cuts)
+        assert err is None
+        assert calls == run(ServerOpsParser, data, cuts)[0]
+        assert [c[4] for c in calls] == [b"hello"] * 50 + [b"hello!"] + [b"hello"] * 3 + [b"world"]
