@@ -16,7 +16,7 @@ _NS = 1_000_000_000
 
 
 def _rfc3339(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _go_duration(seconds: float) -> str:
@@ -113,7 +113,7 @@ class MonitorServer:
             while True:
                 try:
                     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError):
+                except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                     return
                 request_line, *header_lines = head.decode("latin-1").split("\r\n")
                 parts = request_line.split()

@@ -69,7 +69,7 @@ class Broker:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> "Broker":
+    async def start(self) -> Broker:
         self.loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         opts = self.options
@@ -114,7 +114,7 @@ class Broker:
         for server in self._servers:
             try:
                 await asyncio.wait_for(server.wait_closed(), 2)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 pass
         if self.options.pid_file:
             try:
@@ -127,7 +127,7 @@ class Broker:
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
 
-    async def __aenter__(self) -> "Broker":
+    async def __aenter__(self) -> Broker:
         return await self.start()
 
     async def __aexit__(self, *exc) -> None:

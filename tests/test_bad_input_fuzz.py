@@ -26,7 +26,6 @@ import time
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-
 from support.servers import KINDS, start_server
 from support.wire import Wire
 
@@ -236,7 +235,7 @@ def read_until_eof(sock: socket.socket, timeout: float) -> tuple[bytes, bool]:
         sock.settimeout(remaining)
         try:
             chunk = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             return bytes(data), False
         except (ConnectionResetError, BrokenPipeError):
             return bytes(data), True

@@ -5,7 +5,6 @@ same port at once after a restart."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -16,7 +15,6 @@ import time
 import urllib.request
 
 import pytest
-
 from support.servers import free_port, wait_for_port
 from support.wire import Wire
 

@@ -7,7 +7,6 @@ import asyncio
 
 import nats
 import pytest
-
 from zats.broker import Broker, ServerOptions
 from zats.broker.options import OptionsError
 

@@ -17,7 +17,6 @@ import re
 import nats
 import nats.errors
 import pytest
-
 from support.wire import Wire
 
 pytestmark = pytest.mark.timeout(30)

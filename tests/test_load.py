@@ -41,7 +41,7 @@ class Peer:
         self.task: asyncio.Task | None = None
 
     @classmethod
-    async def open(cls, host: str, port: int) -> "Peer":
+    async def open(cls, host: str, port: int) -> Peer:
         reader, writer = await asyncio.open_connection(host, port)
         info = await asyncio.wait_for(reader.readuntil(b"\r\n"), TIMEOUT)
         assert info.startswith(b"INFO {"), info[:100]

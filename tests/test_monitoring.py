@@ -9,7 +9,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from support.servers import free_port
 from support.wire import Wire
 

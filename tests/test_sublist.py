@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from zats.broker.sublist import CACHE_MAX, EMPTY_RESULT, Sublist
 
 
@@ -337,7 +336,7 @@ def test_ten_thousand_subscriptions():
     sl = Sublist()
     words = [b"w%d" % i for i in range(20)]
     subs = []
-    for i in range(10_000):
+    for _ in range(10_000):
         toks = [rng.choice(words) for _ in range(rng.randint(1, 4))]
         roll = rng.random()
         if roll < 0.1:

@@ -15,39 +15,15 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 import time
 from dataclasses import dataclass
 
 import pytest
-
 from support.wire import Wire
 
 # ---------------------------------------------------------------------------------------------
 # Helpers (local on purpose: tests/support is edited by others).
 
-_drained: set[int] = set()
-
-
-def _drain(stream) -> None:
-    try:
-        while stream.read(65536):
-            pass
-    except (OSError, ValueError):
-        pass
-
-
-@pytest.fixture(autouse=True)
-def drain_server_stderr(request):
-    """nats-server logs one line per client protocol error to stderr; the harness gives it a
-    pipe nobody reads, and once the pipe is full the server stalls (connections it should close
-    stay open). Read that pipe in the background for the shared server."""
-    if "server" in request.fixturenames:
-        proc = request.getfixturevalue("server").proc
-        if proc is not None and proc.stderr is not None and id(proc) not in _drained:
-            _drained.add(id(proc))
-            threading.Thread(target=_drain, args=(proc.stderr,), daemon=True).start()
-    yield
 
 
 @dataclass(frozen=True)
@@ -274,7 +250,7 @@ def check_exchange_split(server, ex: Exchange) -> None:
         try:
             run_exchange(server, ex, [k])
         except AssertionError as e:
-            raise AssertionError(f"split at {k} ({ex.send[:k][-20:]!r} | {ex.send[k:][:20]!r}): {e}")
+            raise AssertionError(f"split at {k} ({ex.send[:k][-20:]!r} | {ex.send[k:][:20]!r}): {e}") from None
 
 
 def check_exchange_bytewise(server, ex: Exchange) -> None:

@@ -8,16 +8,14 @@ offsets and byte by byte. Helpers come from test_wire_conformance.py."""
 from __future__ import annotations
 
 import pytest
-
 from test_wire_conformance import (
     PEDANTIC,
-    Q,
     QH,
     Exchange,
+    Q,
     check_exchange_bytewise,
     check_exchange_split,
     connected,
-    drain_server_stderr,  # noqa: F401  (autouse fixture, see its docstring)
     run_exchange,
 )
 

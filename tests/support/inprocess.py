@@ -30,7 +30,7 @@ class ThreadedBroker:
         self._ready.set()
         self.loop.run_until_complete(self.broker.wait_stopped())
 
-    def start(self) -> "ThreadedBroker":
+    def start(self) -> ThreadedBroker:
         self._thread.start()
         self._ready.wait(10)
         if self._error:

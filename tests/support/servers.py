@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -63,6 +64,7 @@ class ServerProcess:
     host: str = "127.0.0.1"
     http_port: int | None = None
     proc: subprocess.Popen | None = None
+    stderr_file: object = None
 
     @property
     def url(self) -> str:
@@ -78,9 +80,12 @@ class ServerProcess:
             cmd += ["-m", str(self.http_port)]
         return cmd + list(self.args)
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
+        # stderr to a file, never a pipe nobody reads: a server that logs a line per protocol
+        # error would block on a full pipe.
+        self.stderr_file = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            self.command(), stdout=subprocess.DEVNULL, stderr=self.stderr_file
         )
         try:
             wait_for_port(self.host, self.port, self.proc)
@@ -88,8 +93,7 @@ class ServerProcess:
                 wait_for_port(self.host, self.http_port, self.proc)
         except Exception:
             self.stop()
-            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-            raise RuntimeError(f"{self.kind} failed to start: {err}")
+            raise RuntimeError(f"{self.kind} failed to start: {self.stderr_text()}") from None
         return self
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -100,13 +104,15 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        if self.proc and self.proc.stderr:
-            self.proc.stderr.close()
+
+    def stderr_text(self) -> str:
+        self.stderr_file.seek(0)
+        return self.stderr_file.read().decode(errors="replace")
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
-    def restart(self) -> "ServerProcess":
+    def restart(self) -> ServerProcess:
         self.stop()
         return self.start()
 

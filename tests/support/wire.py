@@ -21,7 +21,7 @@ class Wire:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "Wire":
+    def __enter__(self) -> Wire:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -38,7 +38,7 @@ class Wire:
         self.sock.settimeout(remaining)
         try:
             chunk = self.sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             return False
         except ConnectionResetError:
             return False
@@ -62,7 +62,7 @@ class Wire:
     def read_info(self) -> bytes:
         return self.expect(INFO_RE).group(0)
 
-    def connect(self, opts: bytes = b'{"verbose":false,"pedantic":false}') -> "Wire":
+    def connect(self, opts: bytes = b'{"verbose":false,"pedantic":false}') -> Wire:
         """Reads INFO, sends CONNECT+PING and waits for the PONG."""
         self.read_info()
         self.send(b"CONNECT " + opts + b"\r\nPING\r\n")
