@@ -39,11 +39,29 @@ def _pick(group, publisher):
     return None
 
 
+def _receivers(result, publisher) -> tuple:
+    """Every plain subscription, then the picked member of each queue group."""
+    if not result.queues:
+        return result.plain
+    picked = tuple(sub for sub in (_pick(group, publisher) for group in result.queues) if sub)
+    return result.plain + picked
+
+
+def _count(sub) -> bool:
+    """Counts a delivery to `sub`; False when it is past its UNSUB max (nothing delivered)."""
+    if sub.max:
+        if sub.delivered >= sub.max:
+            return False
+        _delivered(sub)
+    else:
+        sub.delivered += 1  # UNSUB <max> compares against it
+    return True
+
+
 def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: memoryview) -> bool:
     """Delivers a message without headers; returns whether any subscription received it."""
-    plain = result.plain
-    queues = result.queues
-    if not plain and not queues:
+    subs = _receivers(result, publisher)
+    if not subs:
         return False
     size = len(payload)
     head = b"MSG " + subject + b" "
@@ -51,34 +69,15 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
     touched = publisher.broker.touched
     no_echo = not publisher.echo
     count = 0
-    for sub in plain:
+    for sub in subs:
         conn = sub.conn
         if conn.closed or no_echo and conn is publisher:
             continue
         if sub.max:
-            if sub.delivered >= sub.max:
+            if not _count(sub):
                 continue
-            _delivered(sub)
         else:
-            sub.delivered += 1  # UNSUB <max> compares against it
-        out = conn.out
-        out += head
-        out += sub.sid
-        out += tail
-        out += payload
-        out += _CRLF
-        conn.out_msgs += 1
-        conn.out_bytes += size
-        if not conn.touched:
-            conn.touched = True
-            touched.append(conn)
-        count += 1
-    for group in queues:
-        sub = _pick(group, publisher)
-        if sub is None:
-            continue
-        _delivered(sub)
-        conn = sub.conn
+            sub.delivered += 1  # inline _count: this is the per-message path
         out = conn.out
         out += head
         out += sub.sid
@@ -103,9 +102,8 @@ def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
                          header_len: int, message: memoryview) -> bool:
     """Delivers a message with headers: HMSG to receivers that negotiated headers, MSG with the
     headers stripped to those that did not. Returns whether any subscription received it."""
-    plain = result.plain
-    queues = result.queues
-    if not plain and not queues:
+    subs = _receivers(result, publisher)
+    if not subs:
         return False
     total = len(message)
     payload = message[header_len:]
@@ -116,11 +114,13 @@ def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
     mhead = b"MSG " + subject + b" "
     mtail = reply_part + b" %d\r\n" % psize
     touched = publisher.broker.touched
+    no_echo = not publisher.echo
     count = 0
     out_bytes = 0
-
-    def send(sub) -> int:
+    for sub in subs:
         conn = sub.conn
+        if conn.closed or no_echo and conn is publisher or not _count(sub):
+            continue
         out = conn.out
         if conn.headers:
             out += hhead
@@ -137,26 +137,14 @@ def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
         out += _CRLF
         conn.out_msgs += 1
         conn.out_bytes += n
+        out_bytes += n
         if not conn.touched:
             conn.touched = True
             touched.append(conn)
-        return n
-
-    for sub in plain:
-        if not _accepts(sub, publisher):
-            continue
-        _delivered(sub)
-        out_bytes += send(sub)
-        count += 1
-    for group in queues:
-        sub = _pick(group, publisher)
-        if sub is None:
-            continue
-        _delivered(sub)
-        out_bytes += send(sub)
         count += 1
     if count:
         broker = publisher.broker
         broker.out_msgs += count
         broker.out_bytes += out_bytes
-    return count > 0
+        return True
+    return False
