@@ -149,9 +149,27 @@ def broker_version(kind: str) -> str:
         cmd = [binary, "--version"]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
-        return (out.stdout or out.stderr).strip().splitlines()[0]
+        version = (out.stdout or out.stderr).strip().splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError):
         return "unknown"
+    if kind == "zats":
+        rev = _git_revision()
+        if rev:
+            version += f" (git {rev})"
+    return version
+
+
+def _git_revision() -> str:
+    """`git describe --always --dirty` of the work tree zats runs from, when it is one."""
+    try:
+        import zats.broker
+
+        where = os.path.dirname(os.path.abspath(zats.broker.__file__))
+        out = subprocess.run(["git", "-C", where, "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError, ImportError):
+        return ""
 
 
 def run_compare(matrix: list[Scenario], *, rounds: int = 5, count: int | None = None,

@@ -49,9 +49,12 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] | None = No
     return "\n".join([line(headers), sep] + [line(r) for r in rows])
 
 
+_LEFT = {"scenario", "broker", "clients", "notes", "target", "ok", "name", "kind", "what"}
+
+
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(headers) + " |",
-           "| " + " | ".join("---" if i == 0 else "---:" for i in range(len(headers))) + " |"]
+           "| " + " | ".join("---" if h in _LEFT else "---:" for h in headers) + " |"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
 
@@ -158,7 +161,8 @@ def compare_text(report, markdown: bool = False) -> str:
         parts.append(("### " if markdown else "") + title)
         if markdown:
             parts.append("")
-        parts.append(markdown_table(headers, rows) if markdown else table(headers, rows))
+        right = {i for i, h in enumerate(headers) if h not in _LEFT}
+        parts.append(markdown_table(headers, rows) if markdown else table(headers, rows, right))
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"
 
