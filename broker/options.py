@@ -9,6 +9,65 @@ DEFAULT_PORT = 4222
 RANDOM_PORT = -1
 
 
+class SubjectPermission(msgspec.Struct, kw_only=True):
+    """Allow and deny lists of subjects (wildcards allowed) for publish or subscribe."""
+
+    allow: list[str] | None = None
+    deny: list[str] | None = None
+
+
+class ResponsePermission(msgspec.Struct, kw_only=True):
+    """`allow_responses`: may publish to reply subjects of requests received, max times, within
+    expires seconds (nats-server defaults: 1 and no expiry)."""
+
+    max: int = 1
+    expires: float = 0.0
+
+
+class Permissions(msgspec.Struct, kw_only=True):
+    publish: SubjectPermission | None = None
+    subscribe: SubjectPermission | None = None
+    allow_responses: ResponsePermission | None = None
+
+
+class User(msgspec.Struct, kw_only=True):
+    """One entry of `users [...]`: a user/password (plain or bcrypt `$2a$...`) or an nkey."""
+
+    user: str | None = None
+    password: str | None = None
+    nkey: str | None = None
+    permissions: Permissions | None = None
+    account: str | None = None  # filled from the accounts block the user appears in
+
+
+class Authorization(msgspec.Struct, kw_only=True):
+    """The `authorization { }` block (and --user/--pass/--auth)."""
+
+    token: str | None = None
+    user: str | None = None
+    password: str | None = None
+    users: list[User] = msgspec.field(default_factory=list)
+    timeout: float = 2.0  # seconds; nats-server's default auth timeout
+
+
+class AccountConfig(msgspec.Struct, kw_only=True):
+    """One account of the `accounts { NAME { users [...] } }` block."""
+
+    name: str
+    users: list[User] = msgspec.field(default_factory=list)
+
+
+class TLSConfig(msgspec.Struct, kw_only=True):
+    """The `tls { }` block (and --tls/--tlscert/--tlskey/--tlsverify/--tlscacert)."""
+
+    cert_file: str = ""
+    key_file: str = ""
+    ca_file: str = ""
+    verify: bool = False
+    timeout: float = 2.0
+    handshake_first: bool = False
+
+
 class ServerOptions(msgspec.Struct, kw_only=True):
     host: str = "0.0.0.0"
     port: int = DEFAULT_PORT
@@ -33,6 +92,11 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     trace: bool = False
     lame_duck_duration: float = 120.0
     lame_duck_grace_period: float = 10.0
+    authorization: Authorization | None = None
+    accounts: list[AccountConfig] = msgspec.field(default_factory=list)
+    no_auth_user: str = ""
+    tls: TLSConfig | None = None
+    config_file: str = ""
 
 
 class OptionsError(ValueError):
