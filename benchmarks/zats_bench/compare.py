@@ -44,8 +44,9 @@ class BrokerStats:
     kib_per_conn: float | None = None
     lost: int = 0
     errors: int = 0
-    rates: list = field(default_factory=list)
+    rates: list = field(default_factory=list)  # per round (None: the run failed)
     per_cpus: list = field(default_factory=list)
+    p50s: list = field(default_factory=list)
 
 
 @dataclass
@@ -108,6 +109,12 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
+def _range(a: list, b: list) -> list | None:
+    """[min, max] of the per-round ratios a/b (rounds where both ran)."""
+    ratios = [x / y for x, y in zip(a, b) if x is not None and y]
+    return [min(ratios), max(ratios)] if ratios else None
+
+
 def summarise(matrix: list[Scenario], kinds: tuple, runs: list[RunResult]) -> list[Row]:
     rows = []
     for sc in matrix:
@@ -117,8 +124,10 @@ def summarise(matrix: list[Scenario], kinds: tuple, runs: list[RunResult]) -> li
             good = [r for r in mine if not r.errors]
             s = BrokerStats(runs=len(mine), lost=sum(r.lost + r.extra for r in mine),
                             errors=sum(1 for r in mine if r.errors))
-            s.rates = [r.rate for r in good]
-            s.per_cpus = [r.per_cpu for r in good]
+            # Per round, in order, None for a failed run: the rounds pair up for the ranges.
+            s.rates = [None if r.errors else r.rate for r in mine]
+            s.per_cpus = [None if r.errors else r.per_cpu for r in mine]
+            s.p50s = [None if r.errors else (r.latency_us or {}).get("p50") for r in mine]
             s.rate = _median(s.rates)
             s.per_cpu = _median(s.per_cpus)
             s.p50 = _median([(r.latency_us or {}).get("p50") for r in good])
@@ -129,7 +138,9 @@ def summarise(matrix: list[Scenario], kinds: tuple, runs: list[RunResult]) -> li
         a, b = stats[kinds[0]], stats[kinds[1]]
         ratios = {"rate": _ratio(a.rate, b.rate), "per_cpu": _ratio(a.per_cpu, b.per_cpu),
                   "p50": _ratio(a.p50, b.p50), "p99": _ratio(a.p99, b.p99),
-                  "kib_per_conn": _ratio(a.kib_per_conn, b.kib_per_conn)}
+                  "kib_per_conn": _ratio(a.kib_per_conn, b.kib_per_conn),
+                  "per_cpu_range": _range(a.per_cpus, b.per_cpus),
+                  "p50_range": _range(a.p50s, b.p50s)}
         target = TARGETS.get(sc.name) if kinds[0] == "zats" else None
         holds = None
         if target is not None:

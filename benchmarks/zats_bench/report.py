@@ -26,6 +26,10 @@ def ratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}x"
 
 
+def spread(r: list | None) -> str:
+    return "-" if not r else f"{r[0]:.2f}-{r[1]:.2f}"
+
+
 def us(x: float | None) -> str:
     return "-" if x is None else (f"{x:.0f}" if x >= 10 else f"{x:.1f}")
 
@@ -123,6 +127,7 @@ def compare_sections(report, markdown: bool = False) -> list[tuple[str, list[str
             continue
         if row.kind == "reqrep":
             lat_rows.append([row.scenario, us(sa.p50), us(sb.p50), ratio(row.ratios.get("p50")),
+                             spread(row.ratios.get("p50_range")),
                              us(sa.p90), us(sb.p90), us(sa.p99), us(sb.p99),
                              si(sa.rate), si(sb.rate), ratio(row.ratios.get("rate")),
                              si(sa.per_cpu), si(sb.per_cpu), ratio(row.ratios.get("per_cpu")),
@@ -130,17 +135,19 @@ def compare_sections(report, markdown: bool = False) -> list[tuple[str, list[str
             continue
         thr_rows.append([row.scenario, si(sa.rate), si(sb.rate), ratio(row.ratios.get("rate")),
                          si(sa.per_cpu), si(sb.per_cpu), ratio(row.ratios.get("per_cpu")),
-                         lost, target, holds])
+                         spread(row.ratios.get("per_cpu_range")), lost, target, holds])
     A, B = ("zats", "nats") if (a, b) == ("zats", "nats-server") else (a, b)
     sections = []
     if thr_rows:
         sections.append(("Throughput (medians; msgs/s delivered, published for Pub*)",
                          ["scenario", f"{A} msgs/s", f"{B} msgs/s", "ratio",
-                          f"{A} msgs/CPU-s", f"{B} msgs/CPU-s", "ratio", "lost", "target", "ok"],
+                          f"{A} msgs/CPU-s", f"{B} msgs/CPU-s", "ratio", "range", "lost",
+                          "target", "ok"],
                          thr_rows))
     if lat_rows:
         sections.append(("Request/reply (medians; latency in microseconds)",
-                         ["scenario", f"{A} p50", f"{B} p50", "ratio", f"{A} p90", f"{B} p90",
+                         ["scenario", f"{A} p50", f"{B} p50", "ratio", "range", f"{A} p90",
+                          f"{B} p90",
                           f"{A} p99", f"{B} p99", f"{A} req/s", f"{B} req/s", "ratio",
                           f"{A} req/CPU-s", f"{B} req/CPU-s", "ratio", "lost", "target", "ok"],
                          lat_rows))
