@@ -20,6 +20,7 @@ from zats.protocol.structs import decode_connect
 from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
 
 from .delivery import deliver, deliver_with_headers
+from .permissions import ConnectionPermissions
 from .subscription import Subscription
 
 _RTT_MEASUREMENT_INTERVAL = 3600.0
@@ -35,7 +36,8 @@ class ClientConnection(asyncio.BufferedProtocol):
         "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
         "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
         "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
-        "paused", "rtt_at", "waiters", "stall_handle", "__weakref__",
+        "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer",
+        "__weakref__",
     )
 
     def __init__(self, broker, cid: int):
@@ -73,6 +75,11 @@ class ClientConnection(asyncio.BufferedProtocol):
         # Backpressure: publishers whose reading is paused until this connection drains.
         self.waiters: list[ClientConnection] = []
         self.stall_handle: asyncio.TimerHandle | None = None
+        # Authentication: who this connection is, what it may do, the nonce INFO carried.
+        self.identity = None
+        self.perms: ConnectionPermissions | None = None
+        self.nonce: str | None = None
+        self.auth_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio transport callbacks -------------------------------------------------------
 
@@ -88,8 +95,20 @@ class ClientConnection(asyncio.BufferedProtocol):
             self.closed = True
             transport.close()
             return
+        auth = broker.auth
+        if auth.required:
+            # Nothing but CONNECT is processed until the client authenticates.
+            self.parser.auth_pending = True
+            if auth.needs_nonce:
+                self.nonce = auth.new_nonce()
+            self.auth_timer = broker.loop.call_later(auth.timeout, self._auth_timeout)
         transport.write(broker.info_frame(self))
         self._schedule_ping(broker.options.first_ping_interval * (1 + random.random() * 0.2))
+
+    def _auth_timeout(self) -> None:
+        self.auth_timer = None
+        if not self.closed:
+            self.close_with_error(errors.AUTH_TIMEOUT, "authentication timeout")
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.rbuf.get_buffer()
@@ -260,6 +279,9 @@ class ClientConnection(asyncio.BufferedProtocol):
 
     def _cancel_timers(self) -> None:
         self._release_waiters()
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
+            self.auth_timer = None
         if self.stall_handle is not None:
             self.stall_handle.cancel()
             self.stall_handle = None
@@ -281,6 +303,8 @@ class ClientConnection(asyncio.BufferedProtocol):
             raise ProtocolError(errors.INVALID_CLIENT_PROTOCOL, "invalid client protocol")
         if opts.no_responders and not opts.headers:
             raise ProtocolError(errors.NO_RESPONDERS_REQUIRES_HEADERS, "no_responders without headers")
+        if self.identity is None:
+            self._authenticate(opts)
         self.verbose = opts.verbose
         self.pedantic = opts.pedantic
         self.echo = opts.echo
@@ -293,6 +317,24 @@ class ClientConnection(asyncio.BufferedProtocol):
         if self.verbose:
             self.queue(OK)
 
+    def _authenticate(self, opts) -> None:
+        broker = self.broker
+        identity = broker.auth.authenticate(opts, self.nonce)
+        if identity is None:
+            who = opts.user or opts.nkey or ("token" if opts.auth_token else "anonymous")
+            broker.log.error("%s:%d - cid:%d - authentication error - User %r", self.ip, self.port,
+                             self.cid, who)
+            raise ProtocolError(errors.AUTH_VIOLATION, "authorization violation")
+        self.identity = identity
+        self.account = broker.accounts[identity.account]
+        self.sublist = self.account.sublist
+        if identity.permissions is not None:
+            self.perms = ConnectionPermissions(identity.permissions)
+        self.parser.auth_pending = False
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
+            self.auth_timer = None
+
     def on_ping(self) -> None:
         self.queue(PONG)
 
@@ -304,6 +346,11 @@ class ClientConnection(asyncio.BufferedProtocol):
     def on_sub(self, subject: bytes, queue: bytes | None, sid: bytes) -> None:
         if not is_valid_subject(subject):
             self.queue(err_frame(errors.INVALID_SUBJECT))
+            return
+        if self.perms is not None and not self.perms.can_subscribe(subject):
+            self.queue(err_frame(errors.permissions_subscribe(subject.decode(errors="replace"))))
+            self.broker.log.error("%s:%d - cid:%d - Subscription Violation - Subject %r", self.ip,
+                                  self.port, self.cid, subject.decode(errors="replace"))
             return
         if sid not in self.subs:
             limit = self.broker.options.max_subscriptions
@@ -335,9 +382,20 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.in_bytes += len(payload)
         if self.pedantic or self.verbose:
             self._pedantic_and_verbose(subject)
+        if self.perms is not None and not self._may_publish(subject):
+            return
         if not deliver(self, self.sublist.match(subject), subject, reply, payload) \
                 and reply and self.no_responders:
             self._no_responders(subject, reply)
+
+    def _may_publish(self, subject: bytes) -> bool:
+        if self.perms.can_publish(subject):
+            return True
+        text = subject.decode(errors="replace")
+        self.queue(err_frame(errors.permissions_publish(text)))
+        self.broker.log.error("%s:%d - cid:%d - Publish Violation - Subject %r", self.ip,
+                              self.port, self.cid, text)
+        return False
 
     def _pedantic_and_verbose(self, subject: bytes) -> None:
         """What a pedantic and/or verbose client gets after a publish, before delivery."""
@@ -351,6 +409,8 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.in_bytes += len(message)
         if self.pedantic or self.verbose:
             self._pedantic_and_verbose(subject)
+        if self.perms is not None and not self._may_publish(subject):
+            return
         result = self.sublist.match(subject)
         if not header_len:  # an empty header block: delivered as a plain message, as nats-server
             if not deliver(self, result, subject, reply, message) and reply and self.no_responders:

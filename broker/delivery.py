@@ -39,6 +39,12 @@ def _pick(group, publisher):
     return None
 
 
+def _note_request(conn, reply: bytes) -> None:
+    """A receiver with allow_responses may answer on this reply subject."""
+    if conn.perms.replies is not None:
+        conn.perms.saw_request(reply)
+
+
 def _receivers(result, publisher) -> tuple:
     """Every plain subscription, then the picked member of each queue group."""
     if not result.queues:
@@ -78,6 +84,8 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
                 continue
         else:
             sub.delivered += 1  # inline _count: this is the per-message path
+        if reply is not None and conn.perms is not None:
+            _note_request(conn, reply)
         out = conn.out
         out += head
         out += sub.sid
@@ -121,6 +129,8 @@ def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
         conn = sub.conn
         if conn.closed or no_echo and conn is publisher or not _count(sub):
             continue
+        if reply is not None and conn.perms is not None:
+            _note_request(conn, reply)
         out = conn.out
         if conn.headers:
             out += hhead

@@ -16,7 +16,8 @@ import time
 
 from zats.protocol.structs import Info, encode_info
 
-from .account import Account
+from .account import GLOBAL_ACCOUNT, Account
+from .auth import Authenticator
 from .connection import ClientConnection
 from .log import Logger
 from .options import RANDOM_PORT, ServerOptions, validate
@@ -48,8 +49,11 @@ class Broker:
                                  path=options.log_file or None)
         self.server_id = _server_id()
         self.server_name = options.server_name or self.server_id
+        self.auth = Authenticator(options)
         self.global_account = Account()
         self.accounts = {self.global_account.name: self.global_account}
+        for name in sorted(self.auth.accounts - {GLOBAL_ACCOUNT}):
+            self.accounts[name] = Account(name)
         self.connections: dict[int, ClientConnection] = {}
         self.touched: list[ClientConnection] = []
         self.next_cid = 1
@@ -197,6 +201,8 @@ class Broker:
             max_payload=opts.max_payload,
             client_id=conn.cid,
             client_ip=conn.ip,
+            auth_required=self.auth.required,
+            nonce=conn.nonce,
         ))
 
     # -- counters --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ nats-server sends for it (or None where nats-server closes without one)."""
 from __future__ import annotations
 
 from .errors import (
+    AUTH_VIOLATION,
     MAX_CONTROL_LINE,
     MAX_PAYLOAD,
     UNKNOWN_PROTOCOL,
@@ -152,7 +153,7 @@ class ClientOpsParser(_Parser):
     and payload together, on_sub(subject, queue|None, sid), on_unsub(sid, max|None), on_ping(),
     on_pong(). All arguments are bytes except where noted. A handler may raise ProtocolError."""
 
-    __slots__ = ("max_payload", "headers", "_on_connect", "_on_pub", "_on_hpub", "_on_sub", "_on_unsub",
+    __slots__ = ("max_payload", "headers", "auth_pending", "_on_connect", "_on_pub", "_on_hpub", "_on_sub", "_on_unsub",
                  "_on_ping", "_on_pong")
 
     def __init__(self, handler, *, max_control_line: int = MAX_CONTROL_LINE_SIZE,
@@ -161,6 +162,8 @@ class ClientOpsParser(_Parser):
         self.max_payload = max_payload
         # HPUB is refused until CONNECT negotiates headers; the broker sets this.
         self.headers = False
+        # While authentication is pending, any op but CONNECT is an Authorization Violation.
+        self.auth_pending = False
         self._on_connect = handler.on_connect
         self._on_pub = handler.on_pub
         self._on_hpub = handler.on_hpub
@@ -176,9 +179,12 @@ class ClientOpsParser(_Parser):
         mcl = self.max_control_line
         max_payload = self.max_payload
         on_pub = self._on_pub
+        pub_op = None if self.auth_pending else b"PUB"
         while pos < end:
             eol = find(b"\n", pos, end)
             if eol < 0:
+                if self.auth_pending and buf[pos] not in b"Cc":
+                    raise ProtocolError(AUTH_VIOLATION, "op before CONNECT")
                 self._incomplete_line(buf, pos, end)
                 return pos
             line = bytes(view[pos:eol])
@@ -188,7 +194,9 @@ class ClientOpsParser(_Parser):
             if not args or line[0] in _BLANKS:
                 raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line or leading blank")
             op = args[0]
-            code = _PUB if op == b"PUB" else self._op_of(op)
+            code = _PUB if op == pub_op else self._op_of(op)
+            if pub_op is None and self.auth_pending and code != _CONNECT:
+                raise ProtocolError(AUTH_VIOLATION, "op before CONNECT")
             if code == _PUB:
                 # The hot path: sizes and the trailing CRLF checked inline, no helper calls.
                 n = len(args)
@@ -270,6 +278,7 @@ class ClientOpsParser(_Parser):
                         raise ProtocolError(None, f"UNSUB with {n - 1} arguments")
                 elif code == _CONNECT:
                     self._on_connect(_whole_arg(line, b"CONNECT"))
+                    pub_op = None if self.auth_pending else b"PUB"
                 elif code == _ERR:
                     raise ProtocolError(None, "-ERR from a client")
                 # INFO and +OK from a client are ignored, as nats-server does.

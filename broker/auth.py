@@ -1,0 +1,114 @@
+"""Client authentication as nats-server does it: a token, one user/password, a list of users
+(plain or bcrypt passwords, or nkeys that sign the nonce from INFO), users grouped into accounts,
+and `no_auth_user` for clients that present no credentials. `authenticate` turns a CONNECT into
+the identity a connection runs as (user, account, permissions), or None for a violation."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+
+import bcrypt
+
+from zats.protocol import nkeys
+from zats.protocol.structs import Connect
+
+from .account import GLOBAL_ACCOUNT
+from .options import OptionsError, ServerOptions, User
+from .permissions import UserPermissions
+
+
+class Identity:
+    """Who a connection authenticated as; `name` is shown in /connz, never a secret."""
+
+    __slots__ = ("name", "account", "permissions")
+
+    def __init__(self, name: str, account: str, permissions: UserPermissions | None):
+        self.name = name
+        self.account = account
+        self.permissions = permissions
+
+
+ANONYMOUS = Identity("", GLOBAL_ACCOUNT, None)
+
+
+def _password_matches(stored: str, given: str | None) -> bool:
+    if given is None:
+        return False
+    if stored.startswith("$2"):  # bcrypt ($2a$, $2b$, $2y$)
+        try:
+            return bcrypt.checkpw(given.encode(), stored.encode())
+        except ValueError:
+            return False
+    return hmac.compare_digest(stored.encode(), given.encode())
+
+
+class _Entry:
+    __slots__ = ("user", "identity")
+
+    def __init__(self, user: User, account: str):
+        self.user = user
+        perms = UserPermissions(user.permissions) if user.permissions else None
+        self.identity = Identity(user.user or user.nkey or "", account, perms)
+
+
+class Authenticator:
+    """Built from ServerOptions; `required` when any credential is configured."""
+
+    def __init__(self, opts: ServerOptions):
+        auth = opts.authorization
+        self.token = auth.token if auth else None
+        self.timeout = auth.timeout if auth else 2.0
+        self.by_user: dict[str, _Entry] = {}
+        self.by_nkey: dict[str, _Entry] = {}
+        users: list[tuple[User, str]] = []
+        if auth is not None:
+            if auth.user is not None:
+                users.append((User(user=auth.user, password=auth.password or ""), GLOBAL_ACCOUNT))
+            users.extend((u, u.account or GLOBAL_ACCOUNT) for u in auth.users)
+        for account in opts.accounts:
+            users.extend((u, account.name) for u in account.users)
+        for user, account in users:
+            entry = _Entry(user, account)
+            if user.nkey:
+                self.by_nkey[user.nkey] = entry
+            elif user.user is not None:
+                self.by_user[user.user] = entry
+        self.accounts = {GLOBAL_ACCOUNT} | {a.name for a in opts.accounts}
+        self.no_auth_user = opts.no_auth_user or None
+        if self.no_auth_user and self.no_auth_user not in self.by_user:
+            raise OptionsError(f'no_auth_user: "{self.no_auth_user}" not present as user or nkey '
+                             f"in authorization block or account configuration")
+        self.required = bool(self.token or self.by_user or self.by_nkey)
+        self.needs_nonce = bool(self.by_nkey)
+
+    @staticmethod
+    def new_nonce() -> str:
+        """11 random bytes, base64url as nats-server's nonces are."""
+        return base64.urlsafe_b64encode(os.urandom(11)).decode().rstrip("=")
+
+    def authenticate(self, connect: Connect, nonce: str | None) -> Identity | None:
+        if not self.required:
+            return ANONYMOUS
+        if connect.nkey:
+            entry = self.by_nkey.get(connect.nkey)
+            if entry is None or not nonce or not connect.sig:
+                return None
+            try:
+                ok = nkeys.verify(connect.nkey, nonce.encode(), connect.sig)
+            except nkeys.NkeyError:
+                return None
+            return entry.identity if ok else None
+        if connect.user is not None and self.by_user:
+            entry = self.by_user.get(connect.user)
+            if entry is None or not _password_matches(entry.user.password or "", connect.password):
+                return None
+            return entry.identity
+        if connect.auth_token is not None and self.token is not None:
+            if hmac.compare_digest(self.token.encode(), connect.auth_token.encode()):
+                return ANONYMOUS
+            return None
+        if self.no_auth_user and not (connect.user or connect.auth_token or connect.password):
+            return self.by_user[self.no_auth_user].identity
+        return None
