@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 
 import msgspec
@@ -36,7 +37,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
         "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
         "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
-        "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer",
+        "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer", "upgrading", "tls_pending",
         "__weakref__",
     )
 
@@ -80,6 +81,10 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.perms: ConnectionPermissions | None = None
         self.nonce: str | None = None
         self.auth_timer: asyncio.TimerHandle | None = None
+        # TLS upgrade: `upgrading` until the TLS layer owns the socket (plain text then is an
+        # error); `tls_pending` until the handshake is done (nothing may be written before).
+        self.upgrading = False
+        self.tls_pending = False
 
     # -- asyncio transport callbacks -------------------------------------------------------
 
@@ -103,7 +108,37 @@ class ClientConnection(asyncio.BufferedProtocol):
                 self.nonce = auth.new_nonce()
             self.auth_timer = broker.loop.call_later(auth.timeout, self._auth_timeout)
         transport.write(broker.info_frame(self))
+        tls = broker.options.tls
+        if tls is not None and not tls.handshake_first:
+            # The NATS upgrade: TLS starts right after the plain-text INFO.
+            self.upgrading = self.tls_pending = True
+            broker.loop.create_task(self._start_tls(tls.timeout))
         self._schedule_ping(broker.options.first_ping_interval * (1 + random.random() * 0.2))
+
+    async def _start_tls(self, timeout: float) -> None:
+        broker = self.broker
+        # start_tls hands the socket to the TLS layer before it awaits the handshake; decrypted
+        # data may reach buffer_updated before this coroutine resumes.
+        self.upgrading = False
+        try:
+            transport = await broker.loop.start_tls(
+                self.transport, self, broker.tls_context, server_side=True,
+                ssl_handshake_timeout=timeout)
+        except (OSError, ConnectionError, asyncio.TimeoutError, ssl.SSLError) as exc:
+            broker.log.error("%s:%d - cid:%d - TLS handshake error: %s", self.ip, self.port,
+                             self.cid, exc)
+            if not self.closed:
+                self.closed = True
+                self._cancel_timers()
+                self.transport.abort()
+                broker.unregister(self)
+            return
+        if self.closed:
+            transport.abort()
+            return
+        self.transport = transport
+        self.tls_pending = False
+        self.flush()
 
     def _auth_timeout(self) -> None:
         self.auth_timer = None
@@ -114,6 +149,9 @@ class ClientConnection(asyncio.BufferedProtocol):
         return self.rbuf.get_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self.upgrading:  # plain text where the TLS handshake was due
+            self.close_with_error(None, "plain text before the TLS handshake")
+            return
         rbuf = self.rbuf
         rbuf.received(nbytes)
         self.last_activity = time.monotonic()
@@ -201,7 +239,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         """Hands the outbound buffer to the transport (one write per read processed)."""
         self.touched = False
         out = self.out
-        if not out or self.closed:
+        if not out or self.closed or self.tls_pending:
             return
         transport = self.transport
         if transport.get_write_buffer_size() + len(out) > self.broker.options.max_pending:

@@ -18,6 +18,7 @@ from zats.protocol.structs import Info, encode_info
 
 from .account import GLOBAL_ACCOUNT, Account
 from .auth import Authenticator
+from .tls import server_context
 from .connection import ClientConnection
 from .log import Logger
 from .options import RANDOM_PORT, ServerOptions, validate
@@ -50,6 +51,7 @@ class Broker:
         self.server_id = _server_id()
         self.server_name = options.server_name or self.server_id
         self.auth = Authenticator(options)
+        self.tls_context = server_context(options.tls) if options.tls else None
         self.global_account = Account()
         self.accounts = {self.global_account.name: self.global_account}
         for name in sorted(self.auth.accounts - {GLOBAL_ACCOUNT}):
@@ -86,8 +88,11 @@ class Broker:
                 f.write(str(os.getpid()))
         port = 0 if opts.port in (0, RANDOM_PORT) else opts.port
         sock = _listen(opts.host, port)
+        # handshake_first: TLS before INFO, so the listener itself wraps every connection.
+        first = self.tls_context if self.options.tls and self.options.tls.handshake_first else None
         server = await self.loop.create_server(
-            lambda: ClientConnection(self, self._new_cid()), sock=sock, backlog=4096)
+            lambda: ClientConnection(self, self._new_cid()), sock=sock, backlog=4096, ssl=first,
+            ssl_handshake_timeout=self.options.tls.timeout if first else None)
         self._servers.append(server)
         self.port = sock.getsockname()[1]
         # The client port accepts before the monitoring port answers: clients that wait for
@@ -202,6 +207,8 @@ class Broker:
             client_id=conn.cid,
             client_ip=conn.ip,
             auth_required=self.auth.required,
+            tls_required=self.tls_context is not None,
+            tls_verify=bool(opts.tls and opts.tls.verify),
             nonce=conn.nonce,
         ))
 
