@@ -46,7 +46,7 @@ def compare_chart(report, path: str) -> None:
     top.set_title(f"{a} vs {b}: medians of {report.rounds} round(s), {report.mode} "
                   f"({report.date[:10]})")
     colors = []
-    for r, v in zip(rows, ratios):
+    for r in rows:
         if r.holds is None:
             colors.append("#9aa5b1")
         else:

@@ -211,8 +211,8 @@ def cmd_run(args) -> int:
             print(f"zats-bench: {exc}", file=sys.stderr)
             return 1
         url, pid, label = broker.url, broker.pid, args.start
-        progress.note(f"started {args.start} at {url} (pid {pid}"
-                      f"{', CPU %d' % args.broker_cpu if args.broker_cpu is not None else ''})")
+        pinned = f", CPU {args.broker_cpu}" if args.broker_cpu is not None else ""
+        progress.note(f"started {args.start} at {url} (pid {pid}{pinned})")
     results = []
     try:
         for _ in range(args.rounds):

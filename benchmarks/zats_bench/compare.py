@@ -111,7 +111,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 def _range(a: list, b: list) -> list | None:
     """[min, max] of the per-round ratios a/b (rounds where both ran)."""
-    ratios = [x / y for x, y in zip(a, b) if x is not None and y]
+    ratios = [x / y for x, y in zip(a, b, strict=False) if x is not None and y]
     return [min(ratios), max(ratios)] if ratios else None
 
 

@@ -306,7 +306,7 @@ class _Run:
                 if lasts and t0 is not None:
                     res.elapsed = max(lasts) - t0
                     res.sub_rate = res.received / max(1e-9, res.elapsed)
-                not_drained = [s for s, d in zip(sub_slots, subs) if not d.get("drained")]
+                not_drained = [s for s, d in zip(sub_slots, subs, strict=True) if not d.get("drained")]
                 if not_drained and not self.errors:
                     self.errors.append(f"subscriber(s) {not_drained} did not drain")
         res.lost = max(0, res.expected - res.received)

