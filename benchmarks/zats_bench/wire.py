@@ -10,6 +10,7 @@ of a block so that a token split across two reads is counted exactly once."""
 from __future__ import annotations
 
 import json
+import select
 import socket
 from urllib.parse import urlsplit
 
@@ -227,6 +228,20 @@ class Conn:
         if self.scanner.pings != self.answered:
             self.answer_pings()
         return n
+
+    def poll(self) -> None:
+        """Reads whatever has arrived without blocking (a publisher answering the server's
+        PINGs during a long run); raises ServerError on EOF or -ERR."""
+        # A socket with a timeout waits for readability before any recv (MSG_DONTWAIT or
+        # not): ask select first.
+        if not select.select([self.sock], [], [], 0)[0]:
+            return
+        n = self.scanner.feed_from(self.sock)
+        if n == 0:
+            raise ServerError(self.scanner.error or "connection closed by the server")
+        if self.scanner.error is not None:
+            raise ServerError(self.scanner.error)
+        self.answer_pings()
 
     def flush(self, extra: bytes = b"", timeout: float = 30.0) -> None:
         """Sends `extra` then PING, and reads until the matching PONG: afterwards the server has

@@ -94,7 +94,7 @@ def publisher(job: dict, phase, counters, results) -> None:
         sock.settimeout(job.get("stall_timeout", 30.0))
         t0 = time.perf_counter()
         deadline = t0 + duration if duration else None
-        sent = 0
+        sent = writes = 0
         while True:
             if deadline is None:
                 n = min(per, count - sent)
@@ -121,6 +121,9 @@ def publisher(job: dict, phase, counters, results) -> None:
             sock.sendall(chunk if n == per else frame * n)
             sent += n
             counters[slot] = sent
+            writes += 1
+            if not writes & 255:
+                conn.poll()  # answer server PINGs, notice -ERR, on long runs
         res["sent"] = sent
         conn.flush(timeout=job.get("stall_timeout", 30.0))
         res["t0"], res["t1"] = t0, time.perf_counter()
