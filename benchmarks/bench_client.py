@@ -12,7 +12,12 @@ Scenarios (128-byte payloads unless --size):
   callback   the same with an `async def` callback (nats-py requires one). zats.client's
              plain-function (inline, zero-copy) callback is shown too, against nats-py's.
   request    sequential request() calls to a responder in another process (zats.client, the same
-             for both); p50/p90/p99 latency in microseconds.
+             for both); p50/p90/p99 latency in microseconds, and the requesting client's CPU time
+             per call.
+
+Throughput is shown twice: messages per second of wall-clock time, and messages per CPU-second of
+the client process (its capacity on one core). On a small machine the first can be capped by
+nats-server and the helper process, which share the remaining CPUs; the second is not.
 """
 
 from __future__ import annotations
@@ -51,10 +56,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# With --pin (the default on a machine with 2+ CPUs) the client under test runs alone on the last
+# CPU and nats-server and the helper processes share the others, so that the measured client
+# gets one whole core and the figures vary less from run to run.
+PIN = {"client": None, "others": None}
+
+
+def _pin_others() -> None:
+    if PIN["others"]:
+        os.sched_setaffinity(0, PIN["others"])
+
+
 def start_nats_server() -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen([nats_server_path(), "-a", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=_pin_others)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -77,7 +94,7 @@ def helper(role: str, url: str, *args: str, loop: str) -> subprocess.Popen:
     """Starts this script in a helper role; it prints "ready" once connected."""
     proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--role", role, "--url", url,
                              "--loop", loop, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_pin_others)
     line = proc.stdout.readline()
     if line.strip() != "ready":
         proc.kill()
@@ -133,7 +150,7 @@ async def zats_publish(url: str, n: int, size: int) -> float:
     nc = await zc.connect(url)
     payload = b"x" * size
     publish = nc.publish
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(n):
         try:
             publish("bench.pub", payload)
@@ -143,9 +160,9 @@ async def zats_publish(url: str, n: int, size: int) -> float:
         if not i & 0x3FFF:
             await asyncio.sleep(0)
     await nc.flush(timeout=60)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     await nc.close()
-    return n / elapsed
+    return n / elapsed, n / cpu
 
 
 async def natspy_publish(url: str, n: int, size: int) -> float:
@@ -153,123 +170,126 @@ async def natspy_publish(url: str, n: int, size: int) -> float:
 
     nc = await nats.connect(url, pending_size=64 * 1024 * 1024)
     payload = b"x" * size
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(n):
         await nc.publish("bench.pub", payload)
     await nc.flush(timeout=60)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     await nc.close()
-    return n / elapsed
+    return n / elapsed, n / cpu
 
 
-async def _run_sub(url: str, n: int, size: int, loop: str, subscribe, connect_close) -> float:
-    """Common pub-sub driver: `subscribe(done_cb)` sets up the client under test and returns a
-    coroutine to await for completion; timing starts at the first message."""
+class Marks:
+    """Wall and CPU time of the first and the last of `n` messages."""
+
+    __slots__ = ("n", "count", "t0", "c0", "t1", "c1", "done")
+
+    def __init__(self, n: int, done: asyncio.Future):
+        self.n, self.count, self.done = n, 0, done
+        self.t0 = self.c0 = self.t1 = self.c1 = 0.0
+
+    def first(self) -> None:
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+    def last(self) -> None:
+        self.t1, self.c1 = time.perf_counter(), time.process_time()
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def rates(self) -> tuple[float, float]:
+        """(msgs/s wall clock, msgs per CPU-second of this process)."""
+        return (self.n - 1) / (self.t1 - self.t0), (self.n - 1) / max(self.c1 - self.c0, 1e-9)
+
+
+def make_consumers(marks: Marks):
+    """The three ways of consuming; each counts and marks the first and last message."""
+    n = marks.n
+
+    async def consume_iter(iterator):
+        async for _msg in iterator:
+            marks.count += 1
+            c = marks.count
+            if c == 1:
+                marks.first()
+            if c == n:
+                marks.last()
+                return
+
+    async def async_cb(_msg):
+        marks.count += 1
+        c = marks.count
+        if c == 1:
+            marks.first()
+        if c == n:
+            marks.last()
+
+    def plain_cb(_msg):
+        marks.count += 1
+        c = marks.count
+        if c == 1:
+            marks.first()
+        if c == n:
+            marks.last()
+
+    return consume_iter, async_cb, plain_cb
+
+
+async def _run_sub(url: str, n: int, size: int, loop: str, setup) -> tuple[float, float]:
+    """Pub-sub driver: `setup(subject, marks)` subscribes with the client under test and returns
+    (client, close coroutine function); a publisher process then sends `n` messages."""
     subject = f"bench.sub.{os.getpid()}.{time.monotonic_ns()}"
-    marks: dict[str, float] = {}
-    nc, wait = await subscribe(subject, marks)
+    marks = Marks(n, asyncio.get_running_loop().create_future())
+    close = await setup(subject, marks)
     pub = helper("publisher", url, "--subject", subject, "--n", str(n), "--size", str(size), loop=loop)
     try:
         pub.stdin.write("go\n")
         pub.stdin.flush()
-        await asyncio.wait_for(wait, 300)
+        await asyncio.wait_for(marks.done, 300)
     finally:
         pub.wait(60)
-        await connect_close(nc)
-    return (n - 1) / (marks["last"] - marks["first"])
+        await close()
+    return marks.rates()
 
 
-async def zats_sub(url: str, n: int, size: int, loop: str, mode: str) -> float:
+async def zats_sub(url: str, n: int, size: int, loop: str, mode: str) -> tuple[float, float]:
     import zats.client as zc
 
-    async def subscribe(subject, marks):
+    async def setup(subject, marks):
         nc = await zc.connect(url, pending_msgs_limit=-1, pending_bytes_limit=-1)
-        count = 0
-        done = asyncio.get_running_loop().create_future()
+        consume_iter, async_cb, plain_cb = make_consumers(marks)
         if mode == "async-for":
             sub = await nc.subscribe(subject)
-
-            async def consume():
-                nonlocal count
-                async for _msg in sub:
-                    count += 1
-                    if count == 1:
-                        marks["first"] = time.perf_counter()
-                    if count == n:
-                        marks["last"] = time.perf_counter()
-                        return
-            await nc.flush()
-            return nc, consume()
-        if mode == "callback":
-            async def cb(_msg):
-                nonlocal count
-                count += 1
-                if count == 1:
-                    marks["first"] = time.perf_counter()
-                if count == n:
-                    marks["last"] = time.perf_counter()
-                    done.set_result(None)
+            _keep.append(asyncio.ensure_future(consume_iter(sub)))
         else:
-            def cb(_msg):
-                nonlocal count
-                count += 1
-                if count == 1:
-                    marks["first"] = time.perf_counter()
-                if count == n:
-                    marks["last"] = time.perf_counter()
-                    done.set_result(None)
-        await nc.subscribe(subject, cb=cb)
+            await nc.subscribe(subject, cb=async_cb if mode == "callback" else plain_cb)
         await nc.flush()
-        return nc, done
+        return nc.close
 
-    async def close(nc):
-        await nc.close()
-
-    return await _run_sub(url, n, size, loop, subscribe, close)
+    return await _run_sub(url, n, size, loop, setup)
 
 
-async def natspy_sub(url: str, n: int, size: int, loop: str, mode: str) -> float:
+async def natspy_sub(url: str, n: int, size: int, loop: str, mode: str) -> tuple[float, float]:
     import nats
 
-    async def subscribe(subject, marks):
+    async def setup(subject, marks):
         nc = await nats.connect(url)
-        count = 0
-        done = asyncio.get_running_loop().create_future()
+        consume_iter, async_cb, _ = make_consumers(marks)
+        limits = dict(pending_msgs_limit=-1, pending_bytes_limit=-1)
         if mode == "async-for":
-            sub = await nc.subscribe(subject, pending_msgs_limit=-1, pending_bytes_limit=-1)
-
-            async def consume():
-                nonlocal count
-                async for _msg in sub.messages:
-                    count += 1
-                    if count == 1:
-                        marks["first"] = time.perf_counter()
-                    if count == n:
-                        marks["last"] = time.perf_counter()
-                        return
-            await nc.flush()
-            return nc, consume()
-
-        async def cb(_msg):
-            nonlocal count
-            count += 1
-            if count == 1:
-                marks["first"] = time.perf_counter()
-            if count == n:
-                marks["last"] = time.perf_counter()
-                done.set_result(None)
-
-        await nc.subscribe(subject, cb=cb, pending_msgs_limit=-1, pending_bytes_limit=-1)
+            sub = await nc.subscribe(subject, **limits)
+            _keep.append(asyncio.ensure_future(consume_iter(sub.messages)))
+        else:
+            await nc.subscribe(subject, cb=async_cb, **limits)
         await nc.flush()
-        return nc, done
+        return nc.close
 
-    async def close(nc):
-        await nc.close()
-
-    return await _run_sub(url, n, size, loop, subscribe, close)
+    return await _run_sub(url, n, size, loop, setup)
 
 
-async def zats_request(url: str, subject: str, n: int, size: int) -> list[float]:
+_keep: list = []
+
+
+async def zats_request(url: str, subject: str, n: int, size: int) -> tuple[list[float], float]:
     import zats.client as zc
 
     nc = await zc.connect(url)
@@ -277,15 +297,17 @@ async def zats_request(url: str, subject: str, n: int, size: int) -> list[float]
     for _ in range(200):
         await nc.request(subject, payload, timeout=5)
     lat = []
+    cpu = time.process_time()
     for _ in range(n):
         t0 = time.perf_counter()
         await nc.request(subject, payload, timeout=5)
         lat.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu
     await nc.close()
-    return lat
+    return lat, cpu / n
 
 
-async def natspy_request(url: str, subject: str, n: int, size: int) -> list[float]:
+async def natspy_request(url: str, subject: str, n: int, size: int) -> tuple[list[float], float]:
     import nats
 
     nc = await nats.connect(url)
@@ -293,12 +315,14 @@ async def natspy_request(url: str, subject: str, n: int, size: int) -> list[floa
     for _ in range(200):
         await nc.request(subject, payload, timeout=5)
     lat = []
+    cpu = time.process_time()
     for _ in range(n):
         t0 = time.perf_counter()
         await nc.request(subject, payload, timeout=5)
         lat.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu
     await nc.close()
-    return lat
+    return lat, cpu / n
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,8 +340,10 @@ def run(coro_factory, loop: str):
     return asyncio.run(coro_factory())
 
 
-def best_of(repeat: int, fn) -> float:
-    return max(fn() for _ in range(repeat))
+def best_of(repeat: int, fn) -> tuple[float, float]:
+    """The best (wall, cpu) rates of `repeat` runs (each maximised on its own)."""
+    results = [fn() for _ in range(repeat)]
+    return max(r[0] for r in results), max(r[1] for r in results)
 
 
 def main() -> None:
@@ -326,6 +352,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--quick", action="store_true", help="fewer messages (a smoke run)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     ap.add_argument("--only", default="", help="comma list of scenarios: publish,async-for,callback,request")
     ap.add_argument("--role", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
@@ -341,6 +368,11 @@ def main() -> None:
         return
 
     sys.path.insert(0, os.path.dirname(HERE))
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    pinned = len(cpus) >= 2 and not args.no_pin
+    if pinned:
+        PIN["client"], PIN["others"] = {cpus[-1]}, set(cpus[:-1])
+        os.sched_setaffinity(0, PIN["client"])
     scale = 0.1 if args.quick else 1.0
     n_pub = int(1_000_000 * scale)
     n_sub_zats = int(1_000_000 * scale)
@@ -354,53 +386,67 @@ def main() -> None:
     import zats.client
 
     server, url = start_nats_server()
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple] = []
+
+    def row(name, z, p, unit="msgs/s", lower_is_better=False):
+        rows.append((name, unit, z, p, lower_is_better))
+        zw, zc = z if isinstance(z, tuple) else (z, None)
+        pw, pc = p if isinstance(p, tuple) else (p, None)
+        line = f"{name}: zats {zw:,.0f} {unit}, nats-py {pw:,.0f} {unit} ({zw / pw:.2f}x)"
+        if zc is not None:
+            line += f"; per client CPU-second: zats {zc:,.0f}, nats-py {pc:,.0f} ({zc / pc:.2f}x)"
+        print(line, flush=True)
+
     try:
         print(f"nats-server {url}, {size} B payloads, loop={loop}, python {sys.version.split()[0]}, "
-              f"zats.client {zats.client.__version__}, nats-py {natspy_client.__version__}", flush=True)
+              f"zats.client {zats.client.__version__}, nats-py {natspy_client.__version__}, "
+              f"{'client pinned to CPU %d, server and helpers to %s' % (cpus[-1], cpus[:-1]) if pinned else 'not pinned'}",
+              flush=True)
         if not only or "publish" in only:
             z = best_of(repeat, lambda: run(lambda: zats_publish(url, n_pub, size), loop))
             p = best_of(repeat, lambda: run(lambda: natspy_publish(url, n_pub, size), loop))
-            rows.append(("publish (msgs/s)", f"{z:,.0f}", f"{p:,.0f}", f"{z / p:.1f}x"))
-            print(*rows[-1], flush=True)
+            row("publish", z, p)
         if not only or "async-for" in only:
             z = best_of(repeat, lambda: run(lambda: zats_sub(url, n_sub_zats, size, loop, "async-for"), loop))
             p = best_of(repeat, lambda: run(lambda: natspy_sub(url, n_sub_natspy, size, loop, "async-for"), loop))
-            rows.append(("pub-sub async for (msgs/s)", f"{z:,.0f}", f"{p:,.0f}", f"{z / p:.1f}x"))
-            print(*rows[-1], flush=True)
+            row("pub-sub, async for", z, p)
         if not only or "callback" in only:
             z = best_of(repeat, lambda: run(lambda: zats_sub(url, n_sub_zats, size, loop, "callback"), loop))
             p = best_of(repeat, lambda: run(lambda: natspy_sub(url, n_sub_natspy, size, loop, "callback"), loop))
-            rows.append(("pub-sub async callback (msgs/s)", f"{z:,.0f}", f"{p:,.0f}", f"{z / p:.1f}x"))
-            print(*rows[-1], flush=True)
+            row("pub-sub, async callback", z, p)
             zi = best_of(repeat, lambda: run(lambda: zats_sub(url, n_sub_zats, size, loop, "inline"), loop))
-            rows.append(("pub-sub plain callback (msgs/s)", f"{zi:,.0f}", f"{p:,.0f}", f"{zi / p:.1f}x"))
-            print(*rows[-1], flush=True)
+            row("pub-sub, plain callback (zats) vs async callback (nats-py)", zi, p)
         if not only or "request" in only:
             subject = "bench.req"
+            # Latency: nats-server and the responder get their own CPUs when there are enough.
+            if pinned:
+                os.sched_setaffinity(0, set(cpus))
             responder = helper("responder", url, "--subject", subject, loop=loop)
             try:
-                zl = run(lambda: zats_request(url, subject, n_req, size), loop)
-                pl = run(lambda: natspy_request(url, subject, n_req, size), loop)
+                zl, zcpu = run(lambda: zats_request(url, subject, n_req, size), loop)
+                pl, pcpu = run(lambda: natspy_request(url, subject, n_req, size), loop)
             finally:
                 responder.stdin.write("stop\n")
                 responder.stdin.flush()
                 responder.wait(30)
             for p_ in (50, 90, 99):
-                z, p = percentile(zl, p_) * 1e6, percentile(pl, p_) * 1e6
-                rows.append((f"request p{p_} (us)", f"{z:,.0f}", f"{p:,.0f}", f"{z / p:.2f}x"))
-                print(*rows[-1], flush=True)
-            z, p = statistics.mean(zl) * 1e6, statistics.mean(pl) * 1e6
-            rows.append(("request mean (us)", f"{z:,.0f}", f"{p:,.0f}", f"{z / p:.2f}x"))
+                row(f"request p{p_}", percentile(zl, p_) * 1e6, percentile(pl, p_) * 1e6, "us", True)
+            row("request, client CPU per call", zcpu * 1e6, pcpu * 1e6, "us", True)
     finally:
         server.terminate()
         server.wait(10)
 
     print()
-    w = max(len(r[0]) for r in rows)
-    print(f"{'scenario':<{w}}  {'zats.client':>12}  {'nats-py':>10}  {'ratio':>6}")
-    for name, z, p, r in rows:
-        print(f"{name:<{w}}  {z:>12}  {p:>10}  {r:>6}")
+    name_w = max(len(r[0]) for r in rows)
+    print(f"{'scenario':<{name_w}}  {'unit':>6}  {'zats.client':>12}  {'nats-py':>10}  {'ratio':>6}"
+          f"  {'zats/CPU-s':>11}  {'nats-py/CPU-s':>13}  {'ratio':>6}")
+    for name, unit, z, p, _ in rows:
+        zw, zc = z if isinstance(z, tuple) else (z, None)
+        pw, pc = p if isinstance(p, tuple) else (p, None)
+        line = f"{name:<{name_w}}  {unit:>6}  {zw:>12,.0f}  {pw:>10,.0f}  {zw / pw:>5.2f}x"
+        if zc is not None:
+            line += f"  {zc:>11,.0f}  {pc:>13,.0f}  {zc / pc:>5.2f}x"
+        print(line)
 
 
 if __name__ == "__main__":

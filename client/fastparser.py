@@ -8,7 +8,8 @@ same control line (`MSG <subject> <sid> <size>\\r\\n`) for every message, so thi
 the last MSG control line it split; when the bytes at the next frame start with that exact line
 (one `bytearray.startswith`, no allocation), the subject, sid, reply and size are already
 known, and the frame costs a bounds check, a CRLF check, one memoryview slice and the handler
-call. Other lines go the ordinary way (split, then the base class's op lookup and checks).
+call. With a `dispatch` table (sid -> deliver function, the client's) a MSG skips the handler
+and goes straight to the subscription. Other lines go the ordinary way (split, then the base class's op lookup and checks).
 
 The rest of `parse` mirrors `ServerOpsParser.parse`; tests/test_client_fastparser.py checks on
 random streams that both make the same calls and raise the same errors, so a change to the
@@ -38,10 +39,16 @@ _LF = 10
 class FastServerOpsParser(ServerOpsParser):
     """Drop-in `ServerOpsParser` (see the module docstring)."""
 
-    __slots__ = ("_last", "_l_subject", "_l_sid", "_l_reply", "_l_size", "_l_len")
+    __slots__ = ("_last", "_l_subject", "_l_sid", "_l_reply", "_l_size", "_l_len", "_dispatch",
+                 "msgs", "bytes")
 
-    def __init__(self, handler, **kw):
+    def __init__(self, handler, *, dispatch: dict | None = None, **kw):
         super().__init__(handler, **kw)
+        # sid -> deliver(subject, reply, payload, None): MSG frames skip handler.on_msg and go
+        # straight to the subscription; `msgs`/`bytes` count them (the caller resets them).
+        self._dispatch = dispatch if dispatch is not None else _OnMsg(handler.on_msg)
+        self.msgs = 0
+        self.bytes = 0
         self._last: bytes | None = None
         self._l_subject = b""
         self._l_sid = b""
@@ -54,7 +61,8 @@ class FastServerOpsParser(ServerOpsParser):
         self.need = 0
         find = buf.find
         startswith = buf.startswith
-        on_msg = self._on_msg
+        dispatch_get = self._dispatch.get
+        nmsgs = nbytes = 0
         last = self._last
         l_subject, l_sid, l_reply = self._l_subject, self._l_sid, self._l_reply
         l_size, l_len = self._l_size, self._l_len
@@ -66,7 +74,11 @@ class FastServerOpsParser(ServerOpsParser):
                     if pend + 2 <= end:
                         if buf[pend] != _CR or buf[pend + 1] != _LF:
                             raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
-                        on_msg(l_subject, l_sid, l_reply, view[pstart:pend])
+                        deliver = dispatch_get(l_sid)
+                        if deliver is not None:
+                            deliver(l_subject, l_reply, view[pstart:pend], None)
+                        nmsgs += 1
+                        nbytes += l_size
                         pos = pend + 2
                         continue
                     if not self._check_trailer(buf, pend, end):
@@ -102,7 +114,11 @@ class FastServerOpsParser(ServerOpsParser):
                     if not self._check_trailer(buf, pend, end):
                         self.need = pend + 2 - pos
                         return pos
-                    on_msg(l_subject, l_sid, reply, view[pstart:pend])
+                    deliver = dispatch_get(l_sid)
+                    if deliver is not None:
+                        deliver(l_subject, reply, view[pstart:pend], None)
+                    nmsgs += 1
+                    nbytes += size
                     pos = pend + 2
                 elif code == _HMSG:
                     n = len(args)
@@ -137,6 +153,21 @@ class FastServerOpsParser(ServerOpsParser):
                         self._on_err(_whole_arg(line, b"-ERR").decode(errors="replace").strip("'"))
             return pos
         finally:
+            self.msgs += nmsgs
+            self.bytes += nbytes
             self._last = last
             self._l_subject, self._l_sid, self._l_reply = l_subject, l_sid, l_reply
             self._l_size, self._l_len = l_size, l_len
+
+
+class _OnMsg:
+    """A dispatch table that sends every sid to `on_msg` (the base parser's interface)."""
+
+    __slots__ = ("_on_msg",)
+
+    def __init__(self, on_msg):
+        self._on_msg = on_msg
+
+    def get(self, sid: bytes):
+        on_msg = self._on_msg
+        return lambda subject, reply, payload, _hview: on_msg(subject, sid, reply, payload)

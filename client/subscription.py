@@ -215,6 +215,9 @@ class Subscription:
                         await cb(msg)
                     except Exception as exc:
                         report(exc)
+                client = self._client
+                if client._flush_scheduled:
+                    client._write_out()  # what the callbacks published, now
                 if self._closed:
                     break
                 w = loop.create_future()
