@@ -62,6 +62,7 @@ class Broker:
         self.total_connections = 0
         self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
         self.slow_consumers = 0
+        self.lame_duck_mode = False
         self.start_time = time.time()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.port = 0
@@ -132,6 +133,37 @@ class Broker:
                 pass
         self.log.notice("Server Exiting..")
         self._stopped.set()
+
+    async def lame_duck(self) -> None:
+        """Lame duck mode (SIGUSR2), as nats-server: stop accepting, tell every client with an
+        INFO carrying `ldm: true`, wait the grace period, then close the clients spread over
+        lame_duck_duration, and stop."""
+        if self.lame_duck_mode or self._stopped is None or self._stopped.is_set():
+            return
+        self.lame_duck_mode = True
+        opts = self.options
+        log = self.log
+        log.notice("Entering lame duck mode, stop accepting new clients")
+        for server in self._servers:
+            server.close()
+        for conn in list(self.connections.values()):
+            if not conn.closed:
+                conn.queue(self.info_frame(conn))
+        self.flush_touched()
+        log.notice("Waiting %ss before closing clients (grace period)", opts.lame_duck_grace_period)
+        await asyncio.sleep(opts.lame_duck_grace_period)
+        conns = [c for c in self.connections.values() if not c.closed]
+        if conns:
+            log.notice("Closing %d existing clients over %ss", len(conns), opts.lame_duck_duration)
+            spread = max(opts.lame_duck_duration - opts.lame_duck_grace_period, 0.0)
+            pause = spread / len(conns)
+            for conn in conns:
+                if not conn.closed:
+                    conn.flush()
+                    conn.transport.close()
+                if pause:
+                    await asyncio.sleep(pause)
+        await self.stop()
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
@@ -210,6 +242,7 @@ class Broker:
             tls_required=self.tls_context is not None,
             tls_verify=bool(opts.tls and opts.tls.verify),
             nonce=conn.nonce,
+            ldm=self.lame_duck_mode,
         ))
 
     # -- counters --------------------------------------------------------------------------
