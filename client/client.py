@@ -133,7 +133,8 @@ class Client:
         self._ping_handle: asyncio.TimerHandle | None = None
         # subscriptions
         self._subs: dict[int, Subscription] = {}
-        self._dispatch: dict[bytes, Any] = {}
+        self._dispatch: dict[bytes, Any] = {}  # sid -> sub._deliver (one message)
+        self._runs: dict[bytes, Any] = {}  # sid -> sub._deliver_run (a run of messages)
         self._next_sid = 0
         self._mux: RequestMux | None = None
         # tasks
@@ -750,6 +751,8 @@ class Client:
     def _add_sub(self, sub: Subscription) -> None:
         self._subs[sub.sid] = sub
         self._dispatch[sub._sid_b] = sub._deliver
+        if sub._deliver_run is not None:
+            self._runs[sub._sid_b] = sub._deliver_run
         if self._status != RECONNECTING:
             # While reconnecting, the restore after the handshake sends it.
             self._append_control(self._sub_frame(sub))
@@ -771,6 +774,7 @@ class Client:
     def _remove_sub(self, sub: Subscription) -> None:
         if self._subs.pop(sub.sid, None) is not None:
             self._dispatch.pop(sub._sid_b, None)
+            self._runs.pop(sub._sid_b, None)
 
     # ------------------------------------------------------------------ request
 
@@ -785,6 +789,7 @@ class Client:
             self._next_sid += 1
             sub = Subscription(self, self._next_sid, mux.subject, "", None)
             sub._deliver = mux.deliver
+            sub._deliver_run = None
             mux.sub = sub
             self._add_sub(sub)
         return mux

@@ -80,7 +80,7 @@ class Connection(asyncio.BufferedProtocol):
         self.parser = FastServerOpsParser(SimpleNamespace(
             on_msg=client._on_msg, on_hmsg=client._on_hmsg, on_info=self._on_info, on_ok=_noop,
             on_err=self._on_err, on_ping=self._on_ping, on_pong=self._on_pong),
-            dispatch=client._dispatch)
+            dispatch=client._dispatch, runs=client._runs)
 
     # ---- asyncio.BufferedProtocol
 

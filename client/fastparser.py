@@ -40,13 +40,17 @@ class FastServerOpsParser(ServerOpsParser):
     """Drop-in `ServerOpsParser` (see the module docstring)."""
 
     __slots__ = ("_last", "_l_subject", "_l_sid", "_l_reply", "_l_size", "_l_len", "_dispatch",
-                 "msgs", "bytes")
+                 "_runs", "_run_count", "msgs", "bytes")
 
-    def __init__(self, handler, *, dispatch: dict | None = None, **kw):
+    def __init__(self, handler, *, dispatch: dict | None = None, runs: dict | None = None, **kw):
         super().__init__(handler, **kw)
         # sid -> deliver(subject, reply, payload, None): MSG frames skip handler.on_msg and go
         # straight to the subscription; `msgs`/`bytes` count them (the caller resets them).
         self._dispatch = dispatch if dispatch is not None else _OnMsg(handler.on_msg)
+        # sid -> deliver_run(subject, reply, payloads): a run of frames with the same cached
+        # control line is handed over in one call (a list of payload views, in order).
+        self._runs = runs
+        self._run_count = 0
         self.msgs = 0
         self.bytes = 0
         self._last: bytes | None = None
@@ -62,6 +66,7 @@ class FastServerOpsParser(ServerOpsParser):
         find = buf.find
         startswith = buf.startswith
         dispatch_get = self._dispatch.get
+        runs_get = self._runs.get if self._runs is not None else None
         nmsgs = nbytes = 0
         last = self._last
         l_subject, l_sid, l_reply = self._l_subject, self._l_sid, self._l_reply
@@ -72,6 +77,14 @@ class FastServerOpsParser(ServerOpsParser):
                     pstart = pos + l_len
                     pend = pstart + l_size
                     if pend + 2 <= end:
+                        run = runs_get(l_sid) if runs_get is not None else None
+                        if run is not None:
+                            pos = self._run(run, buf, view, pos, end, last, l_subject, l_reply,
+                                            l_size, l_len)
+                            k = self._run_count
+                            nmsgs += k
+                            nbytes += k * l_size
+                            continue
                         if buf[pend] != _CR or buf[pend + 1] != _LF:
                             raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
                         deliver = dispatch_get(l_sid)
@@ -158,6 +171,30 @@ class FastServerOpsParser(ServerOpsParser):
             self._last = last
             self._l_subject, self._l_sid, self._l_reply = l_subject, l_sid, l_reply
             self._l_size, self._l_len = l_size, l_len
+
+    def _run(self, run, buf: bytearray, view: memoryview, pos: int, end: int, last: bytes,
+             subject: bytes, reply: bytes | None, size: int, line_len: int) -> int:
+        """Collects the complete frames from `pos` on that repeat the cached line, hands them to
+        `run` in one call (also when a bad frame ends the run: the good ones first, then the
+        error), and returns the offset after them. Sets `_run_count`."""
+        views: list[memoryview] = []
+        append = views.append
+        startswith = buf.startswith
+        frame = line_len + size + 2
+        try:
+            while True:
+                pend = pos + line_len + size
+                if buf[pend] != _CR or buf[pend + 1] != _LF:
+                    raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
+                append(view[pend - size:pend])
+                pos = pend + 2
+                if pos + frame > end or not startswith(last, pos):
+                    break
+        finally:
+            self._run_count = len(views)
+            if views:
+                run(subject, reply, views)
+        return pos
 
 
 class _OnMsg:

@@ -58,7 +58,7 @@ class Subscription:
         "_client", "sid", "_sid_b", "subject", "queue", "_cb", "_decode", "_pending",
         "_pending_bytes", "_waiters", "_max", "delivered", "_closed", "_end_exc", "_task",
         "_last_sb", "_last_s", "dropped", "_slow", "_pmax", "_bmax", "_deliver", "_empty_waiters",
-        "_type", "__weakref__",
+        "_type", "_deliver_run", "__weakref__",
     )
 
     def __init__(self, client: Client, sid: int, subject: str, queue: str, cb: Any = None,
@@ -87,12 +87,12 @@ class Subscription:
         self._slow = False
         self._pmax = pending_msgs_limit if pending_msgs_limit > 0 else _UNLIMITED
         self._bmax = pending_bytes_limit if pending_bytes_limit > 0 else _UNLIMITED
-        if cb is None:
+        if cb is None or asyncio.iscoroutinefunction(cb):
             self._deliver = self._deliver_queued
-        elif asyncio.iscoroutinefunction(cb):
-            self._deliver = self._deliver_queued
+            self._deliver_run = self._deliver_run_queued
         elif callable(cb):
             self._deliver = self._deliver_inline
+            self._deliver_run = self._deliver_run_inline
         else:
             raise TypeError("cb must be a function, an async function or None")
 
@@ -111,34 +111,103 @@ class Subscription:
 
     def _deliver_queued(self, subject: bytes, reply, view: memoryview, hview) -> None:
         self.delivered += 1
-        n = len(view)
         q = self._pending
-        if len(q) >= self._pmax or self._pending_bytes + n > self._bmax:
+        n = len(view)
+        pending = self._pending_bytes + n
+        if pending > self._bmax or len(q) >= self._pmax:
             self._drop()
+        elif self._decode is None:
+            q.append(Msg(self._last_s if subject == self._last_sb else self._subject_str(subject),
+                         "" if reply is None else reply.decode(), bytes(view),
+                         None if hview is None else bytes(hview), self, n))
+            self._pending_bytes = pending
+            if self._waiters:
+                self._wake()
         else:
-            s = self._last_s if subject == self._last_sb else self._subject_str(subject)
-            dec = self._decode
+            self._append_decoded(subject, reply, view, hview, n)
+        if self._max and self.delivered >= self._max:
+            self._client._remove_sub(self)
+            self._close_delivery(None)
+
+    def _deliver_run_queued(self, subject: bytes, reply, views: list) -> None:
+        """Several messages with the same subject and reply, in order (see fastparser)."""
+        if self._decode is not None:
+            for v in views:
+                if self._closed:
+                    return
+                self._deliver_queued(subject, reply, v, None)
+            return
+        s = self._last_s if subject == self._last_sb else self._subject_str(subject)
+        r = "" if reply is None else reply.decode()
+        q = self._pending
+        append = q.append
+        pending = self._pending_bytes
+        bmax, pmax, limit = self._bmax, self._pmax, self._max
+        delivered = self.delivered
+        for v in views:
+            delivered += 1
+            n = len(v)
+            if pending + n > bmax or len(q) >= pmax:
+                self._drop()
+            else:
+                append(Msg(s, r, bytes(v), None, self, n))
+                pending += n
+            if limit and delivered >= limit:
+                break
+        self.delivered = delivered
+        self._pending_bytes = pending
+        if self._waiters:
+            self._wake()
+        if limit and delivered >= limit:
+            self._client._remove_sub(self)
+            self._close_delivery(None)
+
+    def _deliver_run_inline(self, subject: bytes, reply, views: list) -> None:
+        s = self._last_s if subject == self._last_sb else self._subject_str(subject)
+        r = "" if reply is None else reply.decode()
+        cb = self._cb
+        dec = self._decode
+        for v in views:
+            if self._closed:
+                return
+            self.delivered += 1
             if dec is None:
-                data = bytes(view)
+                data = v
             else:
                 try:
-                    data = dec(view)
+                    data = dec(v)
                 except Exception as exc:
                     self._client._report(MsgDecodeError(s, exc))
                     data = _FAILED
             if data is not _FAILED:
-                q.append(Msg(s, "" if reply is None else reply.decode(), data,
-                             None if hview is None else bytes(hview), self, n))
-                self._pending_bytes += n
-                ws = self._waiters
-                if ws:
-                    self._waiters = []
-                    for w in ws:
-                        if not w.done():
-                            w.set_result(True)
-        if self._max and self.delivered >= self._max:
-            self._client._remove_sub(self)
-            self._close_delivery(None)
+                try:
+                    cb(Msg(s, r, data, None, self, len(v)))
+                except Exception as exc:
+                    self._client._report(exc)
+            if self._max and self.delivered >= self._max and not self._closed:
+                self._client._remove_sub(self)
+                self._close_delivery(None)
+                return
+
+    def _append_decoded(self, subject: bytes, reply, view: memoryview, hview, n: int) -> None:
+        s = self._last_s if subject == self._last_sb else self._subject_str(subject)
+        try:
+            data = self._decode(view)
+        except Exception as exc:
+            self._client._report(MsgDecodeError(s, exc))
+            return
+        self._pending.append(Msg(s, "" if reply is None else reply.decode(), data,
+                                 None if hview is None else bytes(hview), self, n))
+        self._pending_bytes += n
+        if self._waiters:
+            self._wake()
+
+    def _wake(self) -> None:
+        ws = self._waiters
+        self._waiters = []
+        for w in ws:
+            if not w.done():
+                w.set_result(True)
 
     def _deliver_inline(self, subject: bytes, reply, view: memoryview, hview) -> None:
         self.delivered += 1
@@ -209,12 +278,11 @@ class Subscription:
                 while q:
                     msg = q.popleft()
                     self._pending_bytes -= msg._size
-                    if not q:
-                        self._slow = False
                     try:
                         await cb(msg)
                     except Exception as exc:
                         report(exc)
+                self._slow = False
                 client = self._client
                 if client._flush_scheduled:
                     client._write_out()  # what the callbacks published, now

@@ -14,10 +14,9 @@ import urllib.request
 
 import msgspec
 import pytest
-
 import zats.client as zc
-from zats.client import Headers
 from test_client_support import TIMEOUT, connect, eventually, take_pending  # noqa: F401
+from zats.client import Headers
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -308,6 +307,45 @@ async def test_plain_callback_is_inline_and_zero_copy(connect):
                    ("core.scb.c", "", b"three", "v")]
     assert [m.data for m in kept] == [b"one", b"two", b"three"]
     assert kept[2].headers.get("k") == "v"
+
+
+async def test_plain_callback_unsubscribing_mid_burst(connect):
+    """Identical frames arrive as one run; an unsubscribe from the callback stops the rest."""
+    nc = await connect()
+    got: list[bytes] = []
+    sub = None
+
+    def cb(msg):
+        got.append(bytes(msg.data))
+        if len(got) == 3:
+            sub.unsubscribe()
+
+    sub = await nc.subscribe("core.scb.unsub", cb=cb)
+    for i in range(50):
+        nc.publish("core.scb.unsub", b"%02d" % i)
+    await nc.flush()
+    assert got == [b"00", b"01", b"02"]
+
+
+@pytest.mark.parametrize("mode", ["plain", "async", "iter"])
+async def test_max_msgs_in_every_mode(connect, mode):
+    nc = await connect()
+    got: list[bytes] = []
+
+    async def acb(msg):
+        got.append(msg.data)
+
+    cb = {"plain": lambda m: got.append(bytes(m.data)), "async": acb, "iter": None}[mode]
+    sub = await nc.subscribe(f"core.max.{mode}", cb=cb, max_msgs=7)
+    for i in range(20):
+        nc.publish(f"core.max.{mode}", b"%02d" % i)
+    await nc.flush()
+    if mode == "iter":
+        got = [m.data async for m in sub]
+    await eventually(lambda: len(got) >= 7)
+    await nc.flush()
+    assert got == [b"%02d" % i for i in range(7)]
+    assert sub.is_closed and sub.delivered == 7
 
 
 async def test_callback_exceptions_go_to_error_cb(connect):

@@ -1,7 +1,8 @@
 """`zats.client.fastparser.FastServerOpsParser` behaves exactly like the shared
 `zats.protocol.parser.ServerOpsParser`: on random streams of server frames (valid and invalid),
 split into random reads through a `ReceiveBuffer`, both make the same handler calls in the same
-order and stop with the same error."""
+order and stop with the same error; also when runs of identical MSG lines are handed over in one
+call (the `runs` table the client uses)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,23 @@ class Recorder:
 
     def on_pong(self):
         self.calls.append(("pong",))
+
+
+class RunTable:
+    """A `runs` table for FastServerOpsParser that turns each run back into on_msg calls."""
+
+    def __init__(self, rec: Recorder):
+        self.rec = rec
+
+    def get(self, sid):
+        def run(subject, reply, views):
+            for v in views:
+                self.rec.on_msg(subject, sid, reply, v)
+        return run
+
+
+def with_runs(handler):
+    return FastServerOpsParser(handler, runs=RunTable(handler))
 
 
 def run(parser_cls, data: bytes, cuts: list[int]) -> tuple[list, tuple | None]:
@@ -103,7 +121,9 @@ def test_same_calls_and_errors_as_the_base_parser(stream, bad_frame, cuts, repea
     if repeat and stream:
         stream = stream + [stream[0]] * 5  # runs of identical control lines hit the cache
     data = b"".join(stream) + (bad_frame or b"")
-    assert run(FastServerOpsParser, data, cuts) == run(ServerOpsParser, data, cuts)
+    expected = run(ServerOpsParser, data, cuts)
+    assert run(FastServerOpsParser, data, cuts) == expected
+    assert run(with_runs, data, cuts) == expected
 
 
 def test_cached_line_across_reads_and_size_changes():
@@ -112,5 +132,5 @@ def test_cached_line_across_reads_and_size_changes():
     for cuts in ([], [1], [7, 500], list(range(0, len(data), 13))):
         calls, err = run(FastServerOpsParser, data, cuts)
         assert err is None
-        assert calls == run(ServerOpsParser, data, cuts)[0]
+        assert calls == run(ServerOpsParser, data, cuts)[0] == run(with_runs, data, cuts)[0]
         assert [c[4] for c in calls] == [b"hello"] * 50 + [b"hello!"] + [b"hello"] * 3 + [b"world"]
