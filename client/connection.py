@@ -1,7 +1,7 @@
 """`Connection`: one TCP (or TLS) connection to a server, as an `asyncio.BufferedProtocol`.
 
 The event loop reads straight into the connection's `ReceiveBuffer` (`get_buffer` /
-`buffer_updated`), and each read is parsed at once by `ServerOpsParser`; MSG and HMSG go straight
+`buffer_updated`), and each read is parsed at once by `FastServerOpsParser`; MSG and HMSG go straight
 to the client's dispatch (`Client._on_msg` / `_on_hmsg`), so every message of a read is
 delivered before the next read, with no task or queue per message.
 

@@ -28,6 +28,24 @@ class Order(msgspec.Struct):
 
 
 # --------------------------------------------------------------------------------------------
+# the documented quick start (client/README.md), run as written
+
+
+async def test_readme_quick_start(server, capsys):
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "client", "README.md")
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("nats://127.0.0.1:4222", server.url).replace("asyncio.run(main())", "")
+    namespace: dict = {}
+    exec(compile(code, "README quick start", "exec"), namespace)
+    await namespace["main"]()
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["greet.joe b'hello'", "b'hi joe'", "Order(id=1, item='book')",
+                   "[b'0', b'1', b'2']"]
+
+
+# --------------------------------------------------------------------------------------------
 # connect
 
 
