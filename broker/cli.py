@@ -9,12 +9,13 @@ import asyncio
 import signal
 import sys
 
+from .config import ConfigError, LoadedConfig, check_config, load_config, valid_message
 from .options import OptionsError, ServerOptions
 from .server import VERSION, ZATS_VERSION, Broker
 
 # nats-server flags that exist but that zats does not implement yet.
 UNSUPPORTED = {
-    "-c", "--config", "-t", "--user", "--pass", "--auth", "--tls", "--tlscert", "--tlskey",
+    "--user", "--pass", "--auth", "--tls", "--tlscert", "--tlskey",
     "--tlsverify", "--tlscacert", "--routes", "--cluster", "--cluster_listen", "--cluster_name",
     "--cluster_advertise", "--no_advertise", "--connect_retries", "--client_advertise",
     "--ms", "--https_port", "-js", "--jetstream", "-sd", "--store_dir", "-sl", "--signal",
@@ -72,7 +73,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-DV", "-VD", dest="debug_trace", action="store_true", help="debug and trace")
     p.add_argument("--logtime_utc", nargs="?", const=True, type=_bool,
                    help="timestamps in UTC instead of local time")
+    p.add_argument("-c", "--config", help="configuration file (command-line flags override it)")
+    p.add_argument("-t", dest="check_config", action="store_true",
+                   help="test the configuration file and exit")
     return p
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"zats-server: {message}\n")
+    sys.exit(1)
+
+
+def _from_config(ns: argparse.Namespace) -> tuple[ServerOptions, LoadedConfig | None]:
+    """The options of the -c file (nats-server's defaults without one); exits on errors."""
+    if not ns.config:
+        if ns.check_config:
+            _fail("must specify [-c, --config] option to check configuration file syntax")
+        return ServerOptions(), None
+    try:
+        loaded = load_config(ns.config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if not ns.check_config:
+        for warning in loaded.warnings:  # nats-server prints these and starts
+            sys.stderr.write(warning + "\n")
+    return loaded.options, loaded
 
 
 def parse_args(argv: list[str]) -> ServerOptions | None:
@@ -94,7 +119,7 @@ def parse_args(argv: list[str]) -> ServerOptions | None:
     if ns.version:
         print(f"zats-server: v{ZATS_VERSION} (nats-server protocol {VERSION})")
         return None
-    opts = ServerOptions()
+    opts, loaded = _from_config(ns)
     if ns.host is not None:
         opts.host = ns.host
     if ns.port is not None:
@@ -117,6 +142,12 @@ def parse_args(argv: list[str]) -> ServerOptions | None:
         opts.debug = opts.trace = True
     if ns.logtime_utc is not None:
         opts.logtime_utc = ns.logtime_utc
+    if ns.check_config:  # -t: as nats-server, warnings fail the check too
+        problems = check_config(loaded, opts)
+        if problems:
+            _fail("\n".join(problems))
+        sys.stderr.write(f"zats-server: {valid_message(loaded)}\n")
+        return None
     return opts
 
 

@@ -1,0 +1,735 @@
+"""A nats-server configuration file (`zats-server -c FILE`) read into ServerOptions.
+
+conf_syntax reads the file into plain values; this module gives the keys nats-server's meaning:
+
+    listen: 127.0.0.1:4222          # or host/net and port; http: host:port, http_port, http_host
+    server_name: zats-1
+    max_payload: 1MB                # max_pending, max_control_line, max_connections (max_conn),
+    ping_interval: "2m"             #   max_subscriptions (max_subs), ping_max, write_deadline
+    authorization { users [ {user: a, password: b, permissions: {publish: "a.>"}} ] }
+    accounts { A { users [ {user: c, password: d} ] } }
+    no_auth_user: c
+    tls { cert_file: s.pem, key_file: s.key, ca_file: ca.pem, verify: true, timeout: 2 }
+    debug, trace, logtime, logtime_utc, log_file, pid_file, lame_duck_duration, lame_duck_grace_period
+
+Keys are case-insensitive, as in nats-server, and take nats-server's aliases (`pass`, `max_conn`,
+`pub`/`sub` ...). Durations are Go duration strings ("2m", "500ms"); ping_interval and
+write_deadline also take plain seconds with nats-server's warning. Every problem is collected
+and reported together, each as `file:line:col: message` with nats-server's wording where it has
+one: an unknown key (`unknown field "foo"`), a value of the wrong type, an invalid subject, a
+bad nkey, a duplicate user... A key that nats-server supports but zats does not is unknown too,
+with a note saying so.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from zats.protocol.nkeys import PREFIX_USER, NkeyError, decode_public
+from zats.protocol.subjects import is_valid_subject
+
+from .conf_syntax import ConfList, ConfMap, ConfSyntaxError, Pos, digest, parse_file
+from .options import (
+    AccountConfig,
+    Authorization,
+    OptionsError,
+    Permissions,
+    ResponsePermission,
+    ServerOptions,
+    SubjectPermission,
+    TLSConfig,
+    User,
+    validate,
+)
+
+_MAX_INT32 = 2**31 - 1
+_GLOBAL_ACCOUNT = "$G"
+_MIN_LAME_DUCK = 30.0
+
+# Keys nats-server knows that zats does not implement: refused all the same, but said so.
+_NATS_ONLY = {
+    "top level": {
+        "client_advertise", "cluster", "gateway", "leaf", "leafnodes", "jetstream", "store_dir",
+        "storedir", "websocket", "ws", "mqtt", "operator", "operators", "roots", "root",
+        "root_operators", "root_operator", "resolver", "account_resolver", "accounts_resolver",
+        "resolver_tls", "resolver_preload", "resolver_pinned_accounts", "system_account", "system",
+        "no_system_account", "no_system", "no_sys_acc", "trusted", "trusted_keys", "https",
+        "https_port", "http_base_path", "syslog", "remote_syslog", "ports_file_dir", "prof_port",
+        "max_traced_msg_len", "max_sub_tokens", "max_subscription_tokens", "trace_verbose",
+        "connect_error_reports", "reconnect_error_reports", "no_header_support", "ocsp",
+        "ocsp_cache", "allow_non_tls", "server_tags", "default_js_domain", "mappings", "maps",
+        "disable_sublist_cache", "no_sublist_cache", "logfile_size_limit", "log_size_limit",
+        "logfile_max_num", "log_max_num", "max_closed_clients", "max_connection_rate",
+        "max_tracked_dups", "pidfile_dir", "syslog_name",
+    },
+    "authorization": {"auth_callout", "callout", "auth_users"},
+    "user": {"allowed_connection_types", "connection_types", "clients"},
+    "account": {"nkey", "imports", "exports", "jetstream", "mappings", "maps", "limits", "msg_trace"},
+    "tls": {"insecure", "verify_and_map", "verify_cert_and_check_known_urls", "cipher_suites",
+            "curve_preferences", "pinned_certs", "connection_rate_limit", "cert_store", "cert_match",
+            "cert_match_by", "ca_certs_match", "cert_match_skip_invalid", "min_version",
+            "ocsp_peer", "certs"},
+}
+
+_KINDS = {"integer": "an integer", "number": "a number", "boolean": "a boolean", "string": "a string",
+          "map": "a map", "array": "an array", "duration": 'a duration (e.g. "2s")'}
+
+
+class ConfigError(ValueError):
+    """A configuration file zats cannot start with; one message per problem."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("\n".join(messages))
+        self.messages = messages
+
+
+@dataclass
+class LoadedConfig:
+    """A configuration file read: the options, nats-server's warnings, and its digest."""
+
+    path: str
+    options: ServerOptions
+    warnings: list[str] = field(default_factory=list)
+    digest: str = ""
+    empty: bool = False
+
+
+def load_config(path: str, *, environ: Mapping[str, str] | None = None,
+                base: ServerOptions | None = None) -> LoadedConfig:
+    """Reads `path` onto `base` (default: nats-server's defaults). Raises ConfigError."""
+    try:
+        tree = parse_file(path, environ=environ)
+    except OSError as exc:
+        raise ConfigError([f"open {path}: {_strerror(exc)}"]) from None
+    except ConfSyntaxError as exc:
+        raise ConfigError([str(exc)]) from None
+    opts = base if base is not None else ServerOptions()
+    loader = _Loader(opts)
+    loader.top(tree)
+    if loader.errors:
+        raise ConfigError(loader.errors + loader.warnings)
+    opts.config_file = path
+    return LoadedConfig(path, opts, loader.warnings, digest(tree), empty=not tree)
+
+
+def check_config(loaded: LoadedConfig, opts: ServerOptions) -> list[str]:
+    """What `-t` reports besides the file's errors: nats-server fails the check on warnings too,
+    and zats also validates the options as they will start (flags applied)."""
+    problems = list(loaded.warnings)
+    if loaded.empty:
+        problems.append(f"{loaded.path}: config has no values or is empty")
+    try:
+        validate(opts)
+    except OptionsError as exc:
+        problems.append(str(exc))
+    return problems
+
+
+def valid_message(loaded: LoadedConfig) -> str:
+    return f"configuration file {loaded.path} is valid ({loaded.digest})"
+
+
+def _strerror(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+# -- values ----------------------------------------------------------------------------------------
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"float {value}"
+    if isinstance(value, str):
+        return f'string "{value}"' if len(value) <= 40 else f'string "{value[:37]}..."'
+    if isinstance(value, dict):
+        return "a map"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, _dt.datetime):
+        return f"datetime {value:%Y-%m-%dT%H:%M:%SZ}"
+    return type(value).__name__
+
+
+def _is(value: Any, kind: str) -> bool:
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, {"boolean": bool, "string": str, "map": dict, "array": list}[kind])
+
+
+_DURATION_PART = re.compile(r"([0-9]*)(\.[0-9]*)?([^0-9.]*)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                   "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration string ("1h30m", "500ms", "-1.5s"); ValueError with Go's text."""
+    s = text[1:] if text[:1] in "+-" else text
+    sign = -1.0 if text[:1] == "-" else 1.0
+    if s == "0":
+        return 0.0
+    if not s:
+        raise ValueError(f'time: invalid duration "{text}"')
+    total, at = 0.0, 0
+    while at < len(s):
+        whole, frac, unit = _DURATION_PART.match(s, at).groups()
+        if not whole and frac in (None, "."):
+            raise ValueError(f'time: invalid duration "{text}"')
+        if not unit:
+            raise ValueError(f'time: missing unit in duration "{text}"')
+        if unit not in _DURATION_UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration "{text}"')
+        total += float((whole or "0") + (frac or "")) * _DURATION_UNITS[unit]
+        at += len(whole) + len(frac or "") + len(unit)
+    return sign * total
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as Go prints one: "30s", "1m30s", "1h0m0s", "500ms"."""
+    ns = round(seconds * 1e9)
+    sign, ns = ("-" if ns < 0 else ""), abs(ns)
+    if ns == 0:
+        return "0s"
+    for unit, size in (("ns", 1), ("µs", 10**3), ("ms", 10**6)):
+        if ns < size * 1000:
+            return sign + _decimal(ns, size) + unit
+    hours, rest = divmod(ns, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    text = _decimal(rest, 10**9) + "s"
+    if hours or minutes:
+        text = f"{minutes}m" + text
+    if hours:
+        text = f"{hours}h" + text
+    return sign + text
+
+
+def _decimal(n: int, unit: int) -> str:
+    whole, frac = divmod(n, unit)
+    if not frac:
+        return str(whole)
+    return f"{whole}.{frac:0{len(str(unit)) - 1}d}".rstrip("0")
+
+
+def _user_nkey_ok(key: str) -> bool:
+    try:
+        return decode_public(key)[0] == PREFIX_USER
+    except (NkeyError, ValueError):
+        return False
+
+
+def _subject_ok(subject: str) -> bool:
+    """nats-server's check for permission subjects: a valid subject, or `subject queue`."""
+    if is_valid_subject(subject.encode()):
+        return True
+    parts = subject.split()
+    return len(parts) == 2 and is_valid_subject(parts[0].encode())
+
+
+# -- keys onto options -----------------------------------------------------------------------------
+
+
+class _Loader:
+    """Walks the parsed tree onto `opts`, collecting errors and warnings as it goes."""
+
+    def __init__(self, opts: ServerOptions):
+        self.opts = opts
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self.users_seen: dict[str, str] = {}  # user name or nkey -> "user"/"nkey"
+        self.no_auth_user_pos: Pos | None = None
+
+    def error(self, pos: Pos, message: str) -> None:
+        self.errors.append(f"{pos}: {message}")
+
+    def warn(self, pos: Pos, message: str) -> None:
+        self.warnings.append(f"{pos}: {message}")
+
+    def want(self, key: str, value: Any, pos: Pos, kind: str) -> bool:
+        """True when `value` is of `kind`; else an error naming the key."""
+        if _is(value, kind):
+            return True
+        self.error(pos, f'field "{key}": expected {_KINDS[kind]}, got {_describe(value)}')
+        return False
+
+    def unknown(self, block: ConfMap, key: str, where: str, prefix: str = "") -> None:
+        """A key this block does not have, unless it was only a `$variable` definition."""
+        if key in block.used:
+            return
+        note = " (a nats-server option that zats does not support)" if key.lower() in _NATS_ONLY[where] else ""
+        self.error(block.pos[key], f'{prefix}unknown field "{key}"{note}')
+
+    # -- the top level -------------------------------------------------------------------------
+
+    def top(self, tree: ConfMap) -> None:
+        for key, value in tree.items():
+            handler = _TOP_LEVEL.get(key.lower())
+            if handler is None:
+                self.unknown(tree, key, "top level")
+            else:
+                handler(self, key, value, tree.pos[key])
+        self.check_no_auth_user()
+
+    def listen(self, key: str, value: Any, pos: Pos) -> tuple[str, int] | None:
+        """`port` or `host:port` ("[::1]:4222", ":4222"), as nats-server's parseListen."""
+        if _is(value, "integer"):
+            return "", value
+        if not isinstance(value, str):
+            self.error(pos, f"expected port or host:port, got {_describe(value)}")
+            return None
+        m = re.fullmatch(r"\[([^\[\]]*)\]:([^:\[\]]*)|([^:\[\]]*):([^:\[\]]*)", value)
+        if m is None:
+            self.error(pos, f'could not parse address string "{value}"')
+            return None
+        host, port = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
+        if not port.isdigit():
+            self.error(pos, f'could not parse port "{port}"')
+            return None
+        return host, int(port)
+
+    def port_ok(self, key: str, port: int, pos: Pos) -> bool:
+        if -1 <= port <= 65535:
+            return True
+        self.error(pos, f'field "{key}": port {port} is not between -1 (random) and 65535')
+        return False
+
+    def client_listen(self, key: str, value: Any, pos: Pos) -> None:
+        hp = self.listen(key, value, pos)
+        if hp and self.port_ok(key, hp[1], pos):
+            self.opts.host = hp[0] or ServerOptions.host
+            self.opts.port = hp[1]
+
+    def http_listen(self, key: str, value: Any, pos: Pos) -> None:
+        hp = self.listen(key, value, pos)
+        if hp and self.port_ok(key, hp[1], pos):
+            self.opts.http_host, self.opts.http_port = hp
+
+    def port(self, key: str, value: Any, pos: Pos) -> None:
+        if self.want(key, value, pos, "integer") and self.port_ok(key, value, pos):
+            self.opts.port = value
+
+    def http_port(self, key: str, value: Any, pos: Pos) -> None:
+        if self.want(key, value, pos, "integer") and self.port_ok(key, value, pos):
+            self.opts.http_port = value
+
+    def server_name(self, key: str, value: Any, pos: Pos) -> None:
+        if not self.want(key, value, pos, "string"):
+            return
+        if " " in value:
+            self.error(pos, "server name cannot contain spaces")
+            return
+        self.opts.server_name = value
+
+    def no_auth_user(self, key: str, value: Any, pos: Pos) -> None:
+        if self.want(key, value, pos, "string"):
+            self.opts.no_auth_user = value
+            self.no_auth_user_pos = pos
+
+    def check_no_auth_user(self) -> None:
+        name = self.opts.no_auth_user
+        if not name or self.no_auth_user_pos is None:
+            return
+        if not self.users_seen:
+            self.error(self.no_auth_user_pos, f'no_auth_user: "{name}" present, but users/nkeys are not defined')
+        elif self.users_seen.get(name) != "user":
+            self.error(self.no_auth_user_pos, f'no_auth_user: "{name}" not present as user or nkey in '
+                                              "authorization block or account configuration")
+
+    # -- durations -----------------------------------------------------------------------------
+
+    def duration(self, key: str, value: Any, pos: Pos, *, seconds_ok: bool = False) -> float | None:
+        """A Go duration string; with `seconds_ok` also a plain number of seconds, which
+        nats-server takes with a warning."""
+        if isinstance(value, str):
+            try:
+                return parse_duration(value)
+            except ValueError as exc:
+                self.error(pos, f"error parsing {key}: {exc}")
+                return None
+        if seconds_ok and _is(value, "integer"):
+            self.warn(pos, f'invalid use of field "{key}": {key} should be converted to a duration')
+            return float(value)
+        self.want(key, value, pos, "duration")
+        return None
+
+    def interval(self, key: str, value: Any, pos: Pos) -> None:
+        seconds = self.duration(key, value, pos, seconds_ok=True)
+        if seconds:  # 0: nats-server's default
+            setattr(self.opts, _ATTR[key.lower()], seconds)
+
+    def lame_duck_duration(self, key: str, value: Any, pos: Pos) -> None:
+        seconds = self.duration(key, value, pos)
+        if seconds is None:
+            return
+        if seconds < _MIN_LAME_DUCK:
+            self.error(pos, f"invalid lame_duck_duration of {format_duration(seconds)}, minimum is 30 seconds")
+            return
+        self.opts.lame_duck_duration = seconds
+
+    def lame_duck_grace_period(self, key: str, value: Any, pos: Pos) -> None:
+        seconds = self.duration(key, value, pos)
+        if seconds is None:
+            return
+        if seconds < 0:
+            self.error(pos, "invalid lame_duck_grace_period, needs to be positive")
+            return
+        self.opts.lame_duck_grace_period = seconds
+
+    # -- authorization, users, permissions -------------------------------------------------------
+
+    def authorization(self, key: str, value: Any, pos: Pos) -> None:
+        if not self.want(key, value, pos, "map"):
+            return
+        auth = Authorization()
+        users: list[User] | None = None
+        defaults: Permissions | None = None
+        for k, v in value.items():
+            p, lk = value.pos[k], k.lower()
+            if lk in ("user", "username", "pass", "password", "token"):
+                if self.want(k, v, p, "string"):
+                    setattr(auth, _AUTH_ATTR[lk], v)
+            elif lk == "timeout":
+                auth.timeout = self.auth_timeout(k, v, p, auth.timeout)
+            elif lk == "users":
+                users = self.users(k, v, p, None)
+            elif lk in ("default_permission", "default_permissions", "permissions"):
+                defaults = self.permissions(k, v, p)
+            else:
+                self.unknown(value, k, "authorization")
+        self.check_auth_combination(auth, users, pos)
+        auth.users = _with_defaults(users or [], defaults)
+        self.opts.authorization = auth
+
+    def check_auth_combination(self, auth: Authorization, users: list[User] | None, pos: Pos) -> None:
+        if (auth.user or auth.password) and auth.token:
+            self.error(pos, "Cannot have a user/pass and token")
+        elif users is not None and auth.user:
+            self.error(pos, "Can not have a single user/pass and a users array")
+        elif users is not None and auth.token:
+            self.error(pos, "Can not have a token and a users array")
+
+    def auth_timeout(self, key: str, value: Any, pos: Pos, default: float) -> float:
+        if _is(value, "number"):
+            return float(value) or default
+        if isinstance(value, str):
+            return self.duration(key, value, pos) or default
+        self.error(pos, "error parsing authorization config, 'timeout' wrong type")
+        return default
+
+    def users(self, key: str, value: Any, pos: Pos, account: str | None) -> list[User]:
+        if not isinstance(value, list):
+            self.error(pos, f"Expected users field to be an array, got {_describe(value)}")
+            return []
+        users = []
+        for entry, p in zip(value, _positions(value, pos), strict=True):
+            if not isinstance(entry, dict):
+                self.error(p, f"Expected user entry to be a map/struct, got {_describe(entry)}")
+                continue
+            user = self.user(entry, p, account)
+            if user is not None and self.unique(user, pos):
+                users.append(user)
+        return users
+
+    def user(self, entry: ConfMap, pos: Pos, account: str | None) -> User | None:
+        user = User(account=account)
+        for k, v in entry.items():
+            p, lk = entry.pos[k], k.lower()
+            if lk in ("user", "username", "pass", "password", "nkey"):
+                if self.want(k, v, p, "string"):
+                    setattr(user, _USER_ATTR[lk], v)
+            elif lk in ("permission", "permissions", "authorization"):
+                user.permissions = self.permissions(k, v, p)
+            else:
+                self.unknown(entry, k, "user")
+        if user.nkey is None and user.user is None:
+            self.error(pos, "User entry requires a user")
+        elif user.nkey is not None and not _user_nkey_ok(user.nkey):
+            self.error(pos, "Not a valid public nkey for a user")
+        elif user.nkey is not None and (user.user is not None or user.password is not None):
+            self.error(pos, "Nkey users do not take usernames or passwords")
+        else:
+            return user
+        return None
+
+    def unique(self, user: User, pos: Pos) -> bool:
+        kind, name = ("nkey", user.nkey) if user.nkey else ("user", user.user)
+        if name in self.users_seen:
+            self.error(pos, f'Duplicate {kind} "{name}" detected')
+            return False
+        self.users_seen[name] = kind
+        return True
+
+    def permissions(self, key: str, value: Any, pos: Pos) -> Permissions | None:
+        if not isinstance(value, dict):
+            self.error(pos, f"Expected permissions to be a map/struct, got {_describe(value)}")
+            return None
+        perms = Permissions()
+        for k, v in value.items():
+            p, lk = value.pos[k], k.lower()
+            if lk in ("pub", "publish", "import"):
+                perms.publish = self.subject_permission(k, v, p)
+            elif lk in ("sub", "subscribe", "export"):
+                perms.subscribe = self.subject_permission(k, v, p)
+            elif lk in ("publish_allow_responses", "allow_responses"):
+                perms.allow_responses = self.response_permission(k, v, p)
+            elif k not in value.used:
+                self.error(p, f'Unknown field "{k}" parsing permissions')
+        return perms
+
+    def subject_permission(self, key: str, value: Any, pos: Pos) -> SubjectPermission | None:
+        """`"a.>"` or `["a", "b"]` (an allow list) or `{allow: ..., deny: ...}`."""
+        if not isinstance(value, dict):
+            return SubjectPermission(allow=self.subjects(key, value, pos))
+        if not value:
+            return None
+        perm = SubjectPermission()
+        for k, v in value.items():
+            if k.lower() in ("allow", "deny"):
+                setattr(perm, k.lower(), self.subjects(k, v, value.pos[k]))
+            elif k not in value.used:
+                self.error(value.pos[k], f'Unknown field name "{k}" parsing subject permissions, '
+                                         "only 'allow' or 'deny' are permitted")
+        return perm
+
+    def subjects(self, key: str, value: Any, pos: Pos) -> list[str]:
+        if isinstance(value, str):
+            value, positions = [value], [pos]
+        elif isinstance(value, list):
+            positions = _positions(value, pos)
+        else:
+            self.error(pos, "Expected subject permissions to be a subject, or array of subjects, "
+                            f"got {_describe(value)}")
+            return []
+        subjects = []
+        for subject, p in zip(value, positions, strict=True):
+            if not isinstance(subject, str):
+                self.error(p, f"Subject in permissions array cannot be cast to string: {_describe(subject)}")
+            elif not _subject_ok(subject):
+                self.error(p, f'subject "{subject}" is not a valid subject')
+            else:
+                subjects.append(subject)
+        return subjects
+
+    def response_permission(self, key: str, value: Any, pos: Pos) -> ResponsePermission | None:
+        """`true` (one response, no expiry) or `{max: N, expires: "1m"}`."""
+        if isinstance(value, bool):
+            return ResponsePermission() if value else None
+        if not isinstance(value, dict):
+            self.error(pos, "error parsing response permissions, expected a boolean or a map")
+            return None
+        rp = ResponsePermission()
+        for k, v in value.items():
+            p, lk = value.pos[k], k.lower()
+            if lk in ("max", "max_msgs", "max_messages", "max_responses"):
+                if self.want(k, v, p, "integer") and v:
+                    rp.max = v
+            elif lk in ("expires", "expiration", "ttl"):
+                if not isinstance(v, str):
+                    self.error(p, "error parsing expires, not a duration string")
+                else:
+                    rp.expires = self.duration(k, v, p) or rp.expires
+            elif k not in value.used:
+                self.error(p, f'Unknown field "{k}" parsing permissions')
+        return rp
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    def accounts(self, key: str, value: Any, pos: Pos) -> None:
+        """`accounts { NAME { users [...], default_permissions {...} } }` or `accounts [A, B]`."""
+        if isinstance(value, list):
+            self.account_names(value, pos)
+        elif self.want(key, value, pos, "map"):
+            for name, body in value.items():
+                if name not in value.used:
+                    self.account(name, body, value.pos[name])
+
+    def account_names(self, names: ConfList, pos: Pos) -> None:
+        seen = {a.name for a in self.opts.accounts}
+        for name, p in zip(names, _positions(names, pos), strict=True):
+            if not self.want("accounts", name, p, "string"):
+                continue
+            if name == _GLOBAL_ACCOUNT:
+                self.error(p, f'"{name}" is a Reserved Account')
+            elif name in seen:
+                self.error(p, f"Duplicate Account Entry: {name}")
+            else:
+                seen.add(name)
+                self.opts.accounts.append(AccountConfig(name=name))
+
+    def account(self, name: str, body: Any, pos: Pos) -> None:
+        if not isinstance(body, dict):
+            self.error(pos, "Expected map entries for accounts")
+            return
+        if name == _GLOBAL_ACCOUNT:
+            self.error(pos, f'"{name}" is a Reserved Account')
+            return
+        users: list[User] = []
+        defaults = None
+        for k, v in body.items():
+            lk = k.lower()
+            if lk == "users":
+                users = self.users(k, v, body.pos[k], name)
+            elif lk == "default_permissions":
+                defaults = self.permissions(k, v, body.pos[k])
+            else:
+                self.unknown(body, k, "account")
+        self.opts.accounts.append(AccountConfig(name=name, users=_with_defaults(users, defaults)))
+
+    # -- tls -----------------------------------------------------------------------------------
+
+    def tls(self, key: str, value: Any, pos: Pos) -> None:
+        if not self.want(key, value, pos, "map"):
+            return
+        tls = TLSConfig()
+        for k, v in value.items():
+            self.tls_field(tls, k, v, value.pos[k], value)
+        if self.tls_files_ok(tls, pos):
+            self.opts.tls = tls
+
+    def tls_field(self, tls: TLSConfig, key: str, value: Any, pos: Pos, block: ConfMap) -> None:
+        lk = key.lower()
+        if lk in ("cert_file", "key_file", "ca_file"):
+            if isinstance(value, str):
+                setattr(tls, lk, value)
+            else:
+                self.error(pos, f"error parsing tls config, expected '{lk}' to be filename")
+        elif lk in ("verify", "handshake_first", "first"):
+            if isinstance(value, bool):
+                setattr(tls, "verify" if lk == "verify" else "handshake_first", value)
+            elif lk == "verify":
+                self.error(pos, "error parsing tls config, expected 'verify' to be a boolean")
+            else:
+                self.error(pos, f"error parsing tls config, zats takes only true or false for '{lk}' "
+                                f"(got {_describe(value)})")
+        elif lk == "timeout":
+            self.tls_timeout(tls, key, value, pos)
+        else:
+            self.unknown(block, key, "tls", "error parsing tls config, ")
+
+    def tls_timeout(self, tls: TLSConfig, key: str, value: Any, pos: Pos) -> None:
+        if _is(value, "number"):
+            tls.timeout = float(value) or tls.timeout
+        elif isinstance(value, str):
+            try:
+                tls.timeout = parse_duration(value) or tls.timeout
+            except ValueError as exc:
+                self.error(pos, f"error parsing tls config, 'timeout' {exc}")
+        else:
+            self.error(pos, "error parsing tls config, 'timeout' wrong type")
+
+    def tls_files_ok(self, tls: TLSConfig, pos: Pos) -> bool:
+        """As nats-server's GenTLSConfig: certificate and key come together and must load."""
+        if tls.cert_file and not tls.key_file:
+            self.error(pos, "missing 'key_file' in TLS configuration")
+            return False
+        if tls.key_file and not tls.cert_file:
+            self.error(pos, "missing 'cert_file' in TLS configuration")
+            return False
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        problem = None
+        if tls.cert_file:
+            problem = _tls_load(ctx.load_cert_chain, tls.cert_file, tls.key_file)
+            if problem:
+                self.error(pos, f"error parsing X509 certificate/key pair: {problem}")
+        if tls.ca_file and not problem:
+            problem = _tls_load(ctx.load_verify_locations, tls.ca_file)
+            if problem:
+                self.error(pos, f"failed to parse root ca certificate: {problem}")
+        return problem is None
+
+
+def _tls_load(load: Callable[..., None], *paths: str) -> str | None:
+    """Why certificate files do not load (Go's wording for a file that cannot be opened)."""
+    for path in paths:
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            return f"open {path}: {_strerror(exc)}"
+    try:
+        load(*paths)
+    except (OSError, ssl.SSLError) as exc:
+        return str(exc)
+    return None
+
+
+def _positions(values: list, pos: Pos) -> list[Pos]:
+    """Each array value's position (a list from an environment variable has none: its key's)."""
+    return values.pos if isinstance(values, ConfList) else [pos] * len(values)
+
+
+def _with_defaults(users: list[User], defaults: Permissions | None) -> list[User]:
+    """default_permissions go to the users that have none of their own."""
+    if defaults is not None:
+        for user in users:
+            if user.permissions is None:
+                user.permissions = defaults
+    return users
+
+
+_AUTH_ATTR = {"user": "user", "username": "user", "pass": "password", "password": "password", "token": "token"}
+_USER_ATTR = {"user": "user", "username": "user", "pass": "password", "password": "password", "nkey": "nkey"}
+_ATTR = {"ping_interval": "ping_interval", "write_deadline": "write_deadline"}
+
+
+def _simple(attr: str, kind: str, *, zero_is_default: bool = False,
+            limit: int | None = None) -> Callable[[_Loader, str, Any, Pos], None]:
+    """A key that sets one option from a value of one kind. `zero_is_default`: nats-server reads
+    0 as "the default"; `limit`: the largest value nats-server takes."""
+
+    def handler(loader: _Loader, key: str, value: Any, pos: Pos) -> None:
+        if not loader.want(key, value, pos, kind):
+            return
+        if limit is not None and value > limit:
+            loader.error(pos, f"{key} value is too big")
+        elif not (zero_is_default and value == 0):
+            setattr(loader.opts, attr, value)
+
+    return handler
+
+
+_TOP_LEVEL: dict[str, Callable[[_Loader, str, Any, Pos], None]] = {
+    "listen": _Loader.client_listen,
+    "host": _simple("host", "string"),
+    "net": _simple("host", "string"),
+    "port": _Loader.port,
+    "http": _Loader.http_listen,
+    "http_port": _Loader.http_port,
+    "monitor_port": _Loader.http_port,
+    "http_host": _simple("http_host", "string"),
+    "server_name": _Loader.server_name,
+    "max_payload": _simple("max_payload", "integer", zero_is_default=True, limit=_MAX_INT32),
+    "max_pending": _simple("max_pending", "integer", zero_is_default=True),
+    "max_control_line": _simple("max_control_line", "integer", zero_is_default=True, limit=_MAX_INT32),
+    "max_connections": _simple("max_connections", "integer", zero_is_default=True),
+    "max_conn": _simple("max_connections", "integer", zero_is_default=True),
+    "max_subscriptions": _simple("max_subscriptions", "integer"),
+    "max_subs": _simple("max_subscriptions", "integer"),
+    "ping_interval": _Loader.interval,
+    "ping_max": _simple("ping_max", "integer", zero_is_default=True),
+    "write_deadline": _Loader.interval,
+    "authorization": _Loader.authorization,
+    "accounts": _Loader.accounts,
+    "no_auth_user": _Loader.no_auth_user,
+    "tls": _Loader.tls,
+    "debug": _simple("debug", "boolean"),
+    "trace": _simple("trace", "boolean"),
+    "logtime": _simple("logtime", "boolean"),
+    "logtime_utc": _simple("logtime_utc", "boolean"),
+    "log_file": _simple("log_file", "string"),
+    "logfile": _simple("log_file", "string"),
+    "pid_file": _simple("pid_file", "string"),
+    "pidfile": _simple("pid_file", "string"),
+    "lame_duck_duration": _Loader.lame_duck_duration,
+    "lame_duck_grace_period": _Loader.lame_duck_grace_period,
+}
+
