@@ -442,6 +442,8 @@ class Client:
         rb = b"" if reply is None or reply == "" else _as_bytes(reply, "reply subject") + b" "
         hdr = None
         if headers is not None:
+            if self._info is not None and not self._info.headers:
+                raise BadHeaderError("the server does not support headers")
             try:
                 hdr = encode_headers(headers)
             except (ValueError, TypeError) as exc:
