@@ -9,10 +9,9 @@ import json
 import time
 
 import pytest
-
 import zats.client as zc
-from zats.client import nkeys
 from test_client_support import TIMEOUT
+from zats.client import nkeys
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -127,3 +126,31 @@ async def test_creds_file(kind, spawn, tmp_path):
     other.write_text(text.replace(nkeys.load_creds(str(creds))[1], nkeys.create_seed()))
     with pytest.raises(zc.AuthorizationError):
         await zc.connect(srv.url, user_credentials=str(other), allow_reconnect=False)
+
+
+async def test_permission_violations_are_reported_and_the_connection_stays(kind, spawn, tmp_path):
+    conf = tmp_path / "perms.conf"
+    conf.write_text(
+        "authorization {\n"
+        "  users = [\n"
+        '    { user: "u", password: "p", permissions: {\n'
+        '        publish: { deny: ["secret.>"] }, subscribe: { deny: ["hidden"] } } }\n'
+        "  ]\n"
+        "}\n")
+    srv = spawn(kind, "-c", str(conf))
+    errors: list[BaseException] = []
+    nc = await zc.connect(srv.url, user="u", password="p", allow_reconnect=False,
+                          error_cb=errors.append)
+    try:
+        nc.publish("secret.plans", b"x")
+        await nc.subscribe("hidden")
+        await nc.flush()
+        await nc.flush()
+        texts = sorted(e.text for e in errors if isinstance(e, zc.errors.ServerError))
+        assert texts == ['Permissions Violation for Publish to "secret.plans"',
+                         'Permissions Violation for Subscription to "hidden"']
+        assert nc.stats["errors_received"] == 2
+        assert nc.is_connected
+        await _works(nc)
+    finally:
+        await nc.close()
