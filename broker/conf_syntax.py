@@ -55,7 +55,7 @@ _DIGITS = re.compile(r"[0-9]+")
 _SIZE_SUFFIX = re.compile(r"[kKmMgGtTpPeE][bBiI]*")
 _IP_TAIL = re.compile(r"[0-9.:\-]*")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
-_DATETIME_SHAPE = "0000-00T00:00:00Z"  # what follows "YYYY-", for the error message
+_DATETIME_SHAPE = "00-00T00:00:00Z"  # what follows "YYYY-", for the error message
 _BLOCK_END = re.compile(r"(?<=\n)\)(?=\n|\Z)")  # a ')' alone at the start of a line
 _HEX2 = re.compile(r"[0-9a-fA-F]{2}")
 _INCLUDE_WORD = re.compile(r"[^\n\r;} \t']*")

@@ -48,6 +48,7 @@ from .options import (
 )
 
 _MAX_INT32 = 2**31 - 1
+_DEFAULT_HOST = ServerOptions().host
 _GLOBAL_ACCOUNT = "$G"
 _MIN_LAME_DUCK = 30.0
 
@@ -258,8 +259,11 @@ class _Loader:
         """True when `value` is of `kind`; else an error naming the key."""
         if _is(value, kind):
             return True
-        self.error(pos, f'field "{key}": expected {_KINDS[kind]}, got {_describe(value)}')
+        self.type_error(key, value, pos, kind)
         return False
+
+    def type_error(self, key: str, value: Any, pos: Pos, kind: str) -> None:
+        self.error(pos, f'field "{key}": expected {_KINDS[kind]}, got {_describe(value)}')
 
     def unknown(self, block: ConfMap, key: str, where: str, prefix: str = "") -> None:
         """A key this block does not have, unless it was only a `$variable` definition."""
@@ -291,7 +295,7 @@ class _Loader:
             self.error(pos, f'could not parse address string "{value}"')
             return None
         host, port = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
-        if not port.isdigit():
+        if not re.fullmatch(r"[+-]?[0-9]+", port):
             self.error(pos, f'could not parse port "{port}"')
             return None
         return host, int(port)
@@ -305,7 +309,7 @@ class _Loader:
     def client_listen(self, key: str, value: Any, pos: Pos) -> None:
         hp = self.listen(key, value, pos)
         if hp and self.port_ok(key, hp[1], pos):
-            self.opts.host = hp[0] or ServerOptions.host
+            self.opts.host = hp[0] or _DEFAULT_HOST
             self.opts.port = hp[1]
 
     def http_listen(self, key: str, value: Any, pos: Pos) -> None:
@@ -358,7 +362,7 @@ class _Loader:
         if seconds_ok and _is(value, "integer"):
             self.warn(pos, f'invalid use of field "{key}": {key} should be converted to a duration')
             return float(value)
-        self.want(key, value, pos, "duration")
+        self.type_error(key, value, pos, "duration")
         return None
 
     def interval(self, key: str, value: Any, pos: Pos) -> None:
