@@ -59,15 +59,17 @@ _DATETIME_SHAPE = "00-00T00:00:00Z"  # what follows "YYYY-", for the error messa
 _BLOCK_END = re.compile(r"(?<=\n)\)(?=\n|\Z)")  # a ')' alone at the start of a line
 _HEX2 = re.compile(r"[0-9a-fA-F]{2}")
 _INCLUDE_WORD = re.compile(r"[^\n\r;} \t']*")
+_INCLUDE_REFUSALS = {"[": "start of an array", "{": "start of a map", "(": "start of a block",
+                     "-": "start of a number", "\\": "escape sequence", "\n": "new line", "\r": "new line",
+                     "\x00": "end of file"}
 
 _NUMBER_ENDS = frozenset("\n\r};, \t\x00")  # after digits: anything else makes a word a string
 _BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 _ESCAPES = {"t": b"\t", "n": b"\n", "r": b"\r", '"': b'"', "\\": b"\\"}
-_SIZES = {"": 1}
-for _i, _letter in enumerate("kmgtpe", 1):
-    _SIZES[_letter] = 1000**_i
-    for _tail in ("b", "i", "ib"):
-        _SIZES[_letter + _tail] = 1024**_i
+# Size suffixes: k, m, g, t, p, e count in 1000s; kb, ki, kib (and so on) in 1024s.
+_SIZES = {"": 1} | {letter + tail: base**power
+                    for power, letter in enumerate("kmgtpe", 1)
+                    for tail, base in (("", 1000), ("b", 1024), ("i", 1024), ("ib", 1024))}
 _INT64 = (-(2**63), 2**63 - 1)
 _BCRYPT_PREFIX = "2a$"  # `$2a$...` is a bcrypt hash written unquoted, not a variable
 _TOP, _BLOCK, _AFTER_BLOCK = "top", "block", "after block"  # where document() is
@@ -129,16 +131,15 @@ def parse_file(path: str, *, environ: Mapping[str, str] | None = None) -> ConfMa
 
 def parse_text(text: str, path: str = "", *, environ: Mapping[str, str] | None = None) -> ConfMap:
     """Reads configuration text; `path` names it in errors and anchors relative includes."""
-    return _Reader(text, path, os.environ if environ is None else environ, (path,) if path else ()).document()
+    including = (os.path.realpath(path),) if path else ()
+    return _Reader(text, path, os.environ if environ is None else environ, including).document()
 
 
 def _parse_path(path: str, environ: Mapping[str, str], including: tuple[str, ...]) -> ConfMap:
-    real = os.path.realpath(path)
-    if real in including:
-        raise ConfSyntaxError(f"include cycle: {path} includes itself")
+    """A file read on its own; `including` are the files (real paths) that include it."""
     with open(path, encoding="utf-8", errors="replace") as f:
         text = f.read()
-    return _Reader(text, path, environ, including + (real,)).document()
+    return _Reader(text, path, environ, including + (os.path.realpath(path),)).document()
 
 
 def include_path(including_file: str, name: str) -> str:
@@ -613,6 +614,8 @@ class _Reader:
         at = self.i
         name = self.include_name()
         path = include_path(self.path, name)
+        if os.path.realpath(path) in self.including:
+            raise self.fail(f"include cycle: '{name}' is already being read", at)
         try:
             included = _parse_path(path, self.environ, self.including)
         except OSError as exc:
@@ -633,11 +636,8 @@ class _Reader:
             name = self.text[self.i + 1:end]
             self.i = end + 1
             return name
-        refusals = {"[": "start of an array", "{": "start of a map", "(": "start of a block",
-                    "-": "start of a number", "\\": "escape sequence", "\n": "new line", "\r": "new line",
-                    _EOF: "end of file"}
-        if c in refusals or c.isdigit():
-            raise self.fail(f"Expected include value but found {refusals.get(c, 'start of a number')}")
+        if c in _INCLUDE_REFUSALS or c.isdigit():
+            raise self.fail(f"Expected include value but found {_INCLUDE_REFUSALS.get(c, 'start of a number')}")
         m = _INCLUDE_WORD.match(self.text, self.i)
         self.i = m.end()
         if self.peek() == "'":

@@ -24,6 +24,7 @@ with a note saying so.
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
 import re
 import ssl
 from collections.abc import Callable, Mapping
@@ -51,6 +52,7 @@ _MAX_INT32 = 2**31 - 1
 _DEFAULT_HOST = ServerOptions().host
 _GLOBAL_ACCOUNT = "$G"
 _MIN_LAME_DUCK = 30.0
+_MAX_QUIET_AUTH_TIMEOUT = 60.0
 
 # Keys nats-server knows that zats does not implement: refused all the same, but said so.
 _NATS_ONLY = {
@@ -212,6 +214,20 @@ def format_duration(seconds: float) -> str:
     if hours:
         text = f"{hours}h" + text
     return sign + text
+
+
+def _go_value(value: Any) -> str:
+    """A number or string as Go's %v prints it: floats shortest, in e-notation from 1e+06."""
+    if not isinstance(value, float):
+        return str(value)
+    d = decimal.Decimal(repr(value)).normalize()
+    sign, digits, exponent = d.as_tuple()
+    exp10 = len(digits) + exponent - 1
+    if value == 0 or -4 <= exp10 < 6:
+        return format(d, "f")
+    mantissa = "".join(map(str, digits))
+    mantissa = mantissa[0] + ("." + mantissa[1:] if len(mantissa) > 1 else "")
+    return f"{'-' if sign else ''}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
 
 
 def _decimal(n: int, unit: int) -> str:
@@ -422,12 +438,19 @@ class _Loader:
             self.error(pos, "Can not have a token and a users array")
 
     def auth_timeout(self, key: str, value: Any, pos: Pos, default: float) -> float:
+        """Seconds, or a duration string; over a minute draws nats-server's warning."""
         if _is(value, "number"):
-            return float(value) or default
-        if isinstance(value, str):
-            return self.duration(key, value, pos) or default
-        self.error(pos, "error parsing authorization config, 'timeout' wrong type")
-        return default
+            seconds = float(value)
+        elif isinstance(value, str):
+            seconds = self.duration(key, value, pos) or 0.0
+        else:
+            self.error(pos, "error parsing authorization config, 'timeout' wrong type")
+            return default
+        if seconds > _MAX_QUIET_AUTH_TIMEOUT:
+            self.warn(pos, f'invalid use of field "{key}": timeout of {_go_value(value)} ({seconds:.6f} seconds) '
+                           "is high, consider keeping it under 60 seconds. possibly caused by unquoted "
+                           "duration; use '1m' instead of 1m, for example")
+        return seconds or default
 
     def users(self, key: str, value: Any, pos: Pos, account: str | None) -> list[User]:
         if not isinstance(value, list):

@@ -968,6 +968,11 @@ BAD_KEYS = {
     "listen host only": ("port: 1\nlisten: \"localhost\"\n", ':2:1: could not parse address string "localhost"'),
     "tls without key": ("port: 1\ntls { cert_file: a.pem }\n", ":2:1: missing 'key_file' in TLS configuration"),
     "wrong type": ("port: 1\ndebug: 1\n", ":2:1: "),
+    "long auth timeout": ("port: 1\nauthorization {\n  timeout: 1234567.5\n}\n",
+                          ':3:3: invalid use of field "timeout": timeout of 1.2345675e+06 (1234567.500000 seconds) '
+                          "is high, consider keeping it under 60 seconds"),
+    "long auth timeout string": ('port: 1\nauthorization {\n  timeout: "2m"\n}\n',
+                                 ':3:3: invalid use of field "timeout": timeout of 2m (120.000000 seconds) is high'),
 }
 
 
