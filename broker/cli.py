@@ -1,6 +1,7 @@
-"""`zats-server` / `python -m zats.broker`: nats-server's command-line flags turned into
-ServerOptions, then the broker run on uvloop until SIGINT/SIGTERM. nats-server flags that zats
-does not support yet are refused with exit status 1, never ignored."""
+"""`zats-server` / `python -m zats.broker`: nats-server's command-line flags (over the `-c`
+configuration file, see config.py; `-t` only checks it) turned into ServerOptions, then the broker
+run on uvloop until SIGINT/SIGTERM. nats-server flags that zats does not support yet are refused
+with exit status 1, never ignored."""
 
 from __future__ import annotations
 
