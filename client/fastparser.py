@@ -47,8 +47,8 @@ class FastServerOpsParser(ServerOpsParser):
         # sid -> deliver(subject, reply, payload, None): MSG frames skip handler.on_msg and go
         # straight to the subscription; `msgs`/`bytes` count them (the caller resets them).
         self._dispatch = dispatch if dispatch is not None else _OnMsg(handler.on_msg)
-        # sid -> deliver_run(subject, reply, payloads): a run of frames with the same cached
-        # control line is handed over in one call (a list of payload views, in order).
+        # sid -> deliver_run(subject, reply, view, first, stride, count, size): a run of frames
+        # with the same cached control line is handed over in one call (see _run).
         self._runs = runs
         self._run_count = 0
         self.msgs = 0
@@ -174,26 +174,28 @@ class FastServerOpsParser(ServerOpsParser):
 
     def _run(self, run, buf: bytearray, view: memoryview, pos: int, end: int, last: bytes,
              subject: bytes, reply: bytes | None, size: int, line_len: int) -> int:
-        """Collects the complete frames from `pos` on that repeat the cached line, hands them to
-        `run` in one call (also when a bad frame ends the run: the good ones first, then the
-        error), and returns the offset after them. Sets `_run_count`."""
-        views: list[memoryview] = []
-        append = views.append
+        """Counts the complete frames from `pos` on that repeat the cached line and hands them to
+        `run` in one call as `run(subject, reply, view, first, stride, count, size)`: payload i
+        is `view[first + i * stride:][:size]`. When a bad frame ends the run the good ones are
+        handed over first, then the error is raised. Returns the offset after the run and sets
+        `_run_count`."""
         startswith = buf.startswith
         frame = line_len + size + 2
+        start = pos
+        count = 0
         try:
             while True:
                 pend = pos + line_len + size
                 if buf[pend] != _CR or buf[pend + 1] != _LF:
                     raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
-                append(view[pend - size:pend])
+                count += 1
                 pos = pend + 2
                 if pos + frame > end or not startswith(last, pos):
                     break
         finally:
-            self._run_count = len(views)
-            if views:
-                run(subject, reply, views)
+            self._run_count = count
+            if count:
+                run(subject, reply, view, start + line_len, frame, count, size)
         return pos
 
 

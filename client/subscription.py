@@ -129,13 +129,17 @@ class Subscription:
             self._client._remove_sub(self)
             self._close_delivery(None)
 
-    def _deliver_run_queued(self, subject: bytes, reply, views: list) -> None:
-        """Several messages with the same subject and reply, in order (see fastparser)."""
+    def _deliver_run_queued(self, subject: bytes, reply, view: memoryview, first: int,
+                            stride: int, count: int, size: int) -> None:
+        """`count` messages with the same subject, reply and size, payload i at
+        `view[first + i * stride:][:size]` (see fastparser). Untyped payloads are copied out of
+        the receive buffer in one piece and sliced from that copy."""
         if self._decode is not None:
-            for v in views:
+            for i in range(count):
                 if self._closed:
                     return
-                self._deliver_queued(subject, reply, v, None)
+                at = first + i * stride
+                self._deliver_queued(subject, reply, view[at:at + size], None)
             return
         s = self._last_s if subject == self._last_sb else self._subject_str(subject)
         r = "" if reply is None else reply.decode()
@@ -144,14 +148,19 @@ class Subscription:
         pending = self._pending_bytes
         bmax, pmax, limit = self._bmax, self._pmax, self._max
         delivered = self.delivered
-        for v in views:
+        if count == 1:
+            chunk, first, stride = bytes(view[first:first + size]), 0, 0
+        else:
+            chunk = bytes(view[first:first + (count - 1) * stride + size])
+        at = 0
+        for _ in range(count):
             delivered += 1
-            n = len(v)
-            if pending + n > bmax or len(q) >= pmax:
+            if pending + size > bmax or len(q) >= pmax:
                 self._drop()
             else:
-                append(Msg(s, r, bytes(v), None, self, n))
-                pending += n
+                append(Msg(s, r, chunk[at:at + size], None, self, size))
+                pending += size
+            at += stride
             if limit and delivered >= limit:
                 break
         self.delivered = delivered
@@ -162,15 +171,19 @@ class Subscription:
             self._client._remove_sub(self)
             self._close_delivery(None)
 
-    def _deliver_run_inline(self, subject: bytes, reply, views: list) -> None:
+    def _deliver_run_inline(self, subject: bytes, reply, view: memoryview, first: int,
+                            stride: int, count: int, size: int) -> None:
         s = self._last_s if subject == self._last_sb else self._subject_str(subject)
         r = "" if reply is None else reply.decode()
         cb = self._cb
         dec = self._decode
-        for v in views:
+        at = first
+        for _ in range(count):
             if self._closed:
                 return
             self.delivered += 1
+            v = view[at:at + size]
+            at += stride
             if dec is None:
                 data = v
             else:
@@ -181,7 +194,7 @@ class Subscription:
                     data = _FAILED
             if data is not _FAILED:
                 try:
-                    cb(Msg(s, r, data, None, self, len(v)))
+                    cb(Msg(s, r, data, None, self, size))
                 except Exception as exc:
                     self._client._report(exc)
             if self._max and self.delivered >= self._max and not self._closed:

@@ -48,9 +48,10 @@ class RunTable:
         self.rec = rec
 
     def get(self, sid):
-        def run(subject, reply, views):
-            for v in views:
-                self.rec.on_msg(subject, sid, reply, v)
+        def run(subject, reply, view, first, stride, count, size):
+            for i in range(count):
+                at = first + i * stride
+                self.rec.on_msg(subject, sid, reply, view[at:at + size])
         return run
 
 
