@@ -27,7 +27,6 @@ import asyncio
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import sysconfig
@@ -400,7 +399,7 @@ def main() -> None:
     try:
         print(f"nats-server {url}, {size} B payloads, loop={loop}, python {sys.version.split()[0]}, "
               f"zats.client {zats.client.__version__}, nats-py {natspy_client.__version__}, "
-              f"{'client pinned to CPU %d, server and helpers to %s' % (cpus[-1], cpus[:-1]) if pinned else 'not pinned'}",
+              + (f"client pinned to CPU {cpus[-1]}, server and helpers to {cpus[:-1]}" if pinned else "not pinned"),
               flush=True)
         if not only or "publish" in only:
             z = best_of(repeat, lambda: run(lambda: zats_publish(url, n_pub, size), loop))

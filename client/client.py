@@ -190,7 +190,7 @@ class Client:
             except AuthorizationError:
                 self._status = CLOSED
                 raise
-            except (OSError, ZatsError, asyncio.TimeoutError, ssl.SSLError) as exc:
+            except (OSError, ZatsError, asyncio.TimeoutError, ssl.SSLError) as exc:  # noqa: UP041 (TimeoutError is ours here)
                 srv.reconnects += 1
                 last = exc
                 continue

@@ -15,10 +15,31 @@ import urllib.request
 import msgspec
 import pytest
 import zats.client as zc
-from test_client_support import TIMEOUT, connect, eventually, take_pending  # noqa: F401
+from test_client_support import TIMEOUT, Recorder, eventually, take_pending
 from zats.client import Headers
 
 pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def connect(server):
+    """Factory for zats.client connections to the shared `server` fixture. Asynchronous errors
+    fail the test unless the test takes them with `recorder.errors.clear()`."""
+    clients: list[zc.Client] = []
+    rec = Recorder()
+
+    async def _connect(url: str | list[str] | None = None, **kw) -> zc.Client:
+        opts = dict(connect_timeout=TIMEOUT, allow_reconnect=False, **rec.callbacks())
+        opts.update(kw)
+        nc = await zc.connect(url or server.url, **opts)
+        clients.append(nc)
+        return nc
+
+    _connect.recorder = rec
+    yield _connect
+    for nc in clients:
+        await nc.close()
+    assert rec.errors == [], f"client reported asynchronous errors: {rec.errors!r}"
 
 
 class Order(msgspec.Struct):
@@ -471,7 +492,7 @@ async def test_pending_limits_drop_and_report_slow_consumer(connect):
     assert len(slow) == 1 and slow[0].sid == sub.sid
     rec.errors.clear()
     by_bytes = await nc.subscribe("core.slow.bytes", pending_bytes_limit=100)
-    for i in range(5):
+    for _ in range(5):
         nc.publish("core.slow.bytes", b"x" * 40)
     await nc.flush()
     assert by_bytes.pending_msgs == 2 and by_bytes.pending_bytes == 80 and by_bytes.dropped == 3

@@ -13,9 +13,8 @@ import signal
 import socket
 
 import pytest
-
 import zats.client as zc
-from test_client_support import TIMEOUT, Recorder, eventually, take_pending
+from test_client_support import TIMEOUT, Recorder, eventually
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -210,6 +209,7 @@ async def test_no_reconnect_when_disallowed(kind, spawn, clients):
     nc = await clients(srv.url, allow_reconnect=False, **rec.callbacks())
     srv.stop()
     await rec.wait("closed")
+    assert nc.is_closed
     assert rec.events == ["disconnected", "closed"]
 
 

@@ -1,4 +1,4 @@
-"""Helpers and fixtures shared by the zats.client tests (tests/test_client_*.py); no tests here."""
+"""Helpers shared by the zats.client tests (tests/test_client_*.py); no tests here."""
 
 from __future__ import annotations
 
@@ -58,30 +58,3 @@ async def eventually(predicate, timeout: float = TIMEOUT, interval: float = 0.01
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(interval)
-
-
-# --------------------------------------------------------------------------------------------
-# fixtures (imported by the test_client_* modules)
-
-import pytest  # noqa: E402
-
-
-@pytest.fixture
-async def connect(server):
-    """Factory for zats.client connections to the shared `server` fixture. Asynchronous errors
-    fail the test unless the test takes them with `recorder.errors.clear()`."""
-    clients: list[zc.Client] = []
-    rec = Recorder()
-
-    async def _connect(url: str | list[str] | None = None, **kw) -> zc.Client:
-        opts = dict(connect_timeout=TIMEOUT, allow_reconnect=False, **rec.callbacks())
-        opts.update(kw)
-        nc = await zc.connect(url or server.url, **opts)
-        clients.append(nc)
-        return nc
-
-    _connect.recorder = rec
-    yield _connect
-    for nc in clients:
-        await nc.close()
-    assert rec.errors == [], f"client reported asynchronous errors: {rec.errors!r}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ssl
 
 import pytest
-
 import zats.client as zc
 from test_client_support import TIMEOUT, Recorder
 

@@ -11,7 +11,6 @@ import random
 
 import msgspec
 import pytest
-
 import zats.client as zc
 from zats.client import nkeys
 from zats.client.client import CONNECTED, RECONNECTING, Client
