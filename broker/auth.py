@@ -10,7 +10,6 @@ import hmac
 import os
 
 import bcrypt
-
 from zats.protocol import nkeys
 from zats.protocol.structs import Connect
 

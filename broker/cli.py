@@ -11,15 +11,15 @@ import signal
 import sys
 
 from .config import ConfigError, LoadedConfig, check_config, load_config, valid_message
-from .options import OptionsError, ServerOptions
+from .options import Authorization, OptionsError, ServerOptions, TLSConfig
 from .server import VERSION, ZATS_VERSION, Broker
+from .signals import send_signal
 
 # nats-server flags that exist but that zats does not implement yet.
 UNSUPPORTED = {
-    "--user", "--pass", "--auth", "--tls", "--tlscert", "--tlskey",
-    "--tlsverify", "--tlscacert", "--routes", "--cluster", "--cluster_listen", "--cluster_name",
+    "--routes", "--cluster", "--cluster_listen", "--cluster_name",
     "--cluster_advertise", "--no_advertise", "--connect_retries", "--client_advertise",
-    "--ms", "--https_port", "-js", "--jetstream", "-sd", "--store_dir", "-sl", "--signal",
+    "--ms", "--https_port", "-js", "--jetstream", "-sd", "--store_dir",
     "--ports_file_dir", "-r", "--remote_syslog", "-s", "--syslog", "--max_traced_msg_len",
     "--trace_verbose", "-VV", "-DVV", "--log_size_limit", "--log_max_archives", "--profile", "--help_tls",
 }
@@ -75,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--logtime_utc", nargs="?", const=True, type=_bool,
                    help="timestamps in UTC instead of local time")
     p.add_argument("-c", "--config", help="configuration file (command-line flags override it)")
+    p.add_argument("--user", help="user required for connections")
+    p.add_argument("--pass", dest="password", help="password required for connections")
+    p.add_argument("--auth", help="authorization token required for connections")
+    p.add_argument("--tls", nargs="?", const=True, type=_bool, help="enable TLS, do not verify clients")
+    p.add_argument("--tlscert", help="server certificate file")
+    p.add_argument("--tlskey", help="private key for server certificate")
+    p.add_argument("--tlsverify", nargs="?", const=True, type=_bool,
+                   help="enable TLS, verify client certificates")
+    p.add_argument("--tlscacert", help="client certificate CA for verification")
+    p.add_argument("-sl", "--signal", help="send a signal to a zats-server process "
+                   "(stop, quit, term, reload, ldm, reopen)[=PID|PIDFILE]")
     p.add_argument("-t", dest="check_config", action="store_true",
                    help="test the configuration file and exit")
     return p
@@ -120,7 +131,22 @@ def parse_args(argv: list[str]) -> ServerOptions | None:
     if ns.version:
         print(f"zats-server: v{ZATS_VERSION} (nats-server protocol {VERSION})")
         return None
+    if ns.signal:
+        sys.exit(send_signal(ns.signal))
     opts, loaded = _from_config(ns)
+    apply_flags(opts, ns)
+    if ns.check_config:  # -t: as nats-server, warnings fail the check too
+        problems = check_config(loaded, opts)
+        if problems:
+            _fail("\n".join(problems))
+        sys.stderr.write(f"zats-server: {valid_message(loaded)}\n")
+        return None
+    opts.flags = ns
+    return opts
+
+
+def apply_flags(opts: ServerOptions, ns: argparse.Namespace) -> None:
+    """Command-line flags over the options from the file (also after a reload)."""
     if ns.host is not None:
         opts.host = ns.host
     if ns.port is not None:
@@ -143,13 +169,36 @@ def parse_args(argv: list[str]) -> ServerOptions | None:
         opts.debug = opts.trace = True
     if ns.logtime_utc is not None:
         opts.logtime_utc = ns.logtime_utc
-    if ns.check_config:  # -t: as nats-server, warnings fail the check too
-        problems = check_config(loaded, opts)
-        if problems:
-            _fail("\n".join(problems))
-        sys.stderr.write(f"zats-server: {valid_message(loaded)}\n")
-        return None
-    return opts
+    if ns.user is not None or ns.password is not None or ns.auth is not None:
+        auth = opts.authorization or Authorization()
+        if ns.user is not None:
+            auth.user = ns.user
+        if ns.password is not None:
+            auth.password = ns.password
+        if ns.auth is not None:
+            auth.token = ns.auth
+        opts.authorization = auth
+    if ns.tls or ns.tlsverify or ns.tlscert or ns.tlskey or ns.tlscacert:
+        tls = opts.tls or TLSConfig()
+        tls.cert_file = ns.tlscert or tls.cert_file
+        tls.key_file = ns.tlskey or tls.key_file
+        tls.ca_file = ns.tlscacert or tls.ca_file
+        if ns.tlsverify is not None:
+            tls.verify = ns.tlsverify
+        opts.tls = tls
+
+
+def reload_options(opts: ServerOptions) -> ServerOptions:
+    """The options after SIGHUP: the configuration file read again, the flags applied over it.
+    Raises ConfigError for a bad file."""
+    if not opts.config_file:
+        fresh = ServerOptions()
+    else:
+        fresh = load_config(opts.config_file).options
+    if opts.flags is not None:
+        apply_flags(fresh, opts.flags)
+        fresh.flags = opts.flags
+    return fresh
 
 
 async def serve(opts: ServerOptions) -> None:
@@ -166,16 +215,35 @@ async def serve(opts: ServerOptions) -> None:
     loop = asyncio.get_running_loop()
     stopping = []
 
-    def on_signal(signum: int) -> None:
+    def on_stop(signum: int) -> None:
         if stopping:
             return
         stopping.append(signum)
-        broker.log.notice("Trapped %r signal", signal.Signals(signum).name.lower().replace("sig", ""))
+        broker.log.notice('Trapped "%s" signal', _signal_name(signum))
         loop.create_task(broker.stop())
 
+    def on_reload() -> None:
+        broker.log.notice('Trapped "%s" signal', _signal_name(signal.SIGHUP))
+        try:
+            broker.reload(reload_options(broker.options))
+        except (ConfigError, OptionsError) as exc:
+            broker.log.error("Failed to reload server configuration: %s", exc)
+
+    def on_lame_duck() -> None:
+        broker.log.notice('Trapped "%s" signal', _signal_name(signal.SIGUSR2))
+        loop.create_task(broker.lame_duck())
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
+        loop.add_signal_handler(signum, on_stop, signum)
+    loop.add_signal_handler(signal.SIGHUP, on_reload)
+    loop.add_signal_handler(signal.SIGUSR2, on_lame_duck)
+    loop.add_signal_handler(signal.SIGUSR1, broker.log.reopen)
     await broker.wait_stopped()
+
+
+def _signal_name(signum: int) -> str:
+    """The signal as nats-server (Go) logs it: "interrupt", "terminated", "hangup"."""
+    return (signal.strsignal(signum) or str(signum)).lower()
 
 
 def _run(coro) -> None:

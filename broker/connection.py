@@ -37,7 +37,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
         "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
         "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
-        "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer", "upgrading", "tls_pending",
+        "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer", "upgrading", "tls_pending", "connect_opts",
         "__weakref__",
     )
 
@@ -78,6 +78,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.stall_handle: asyncio.TimerHandle | None = None
         # Authentication: who this connection is, what it may do, the nonce INFO carried.
         self.identity = None
+        self.connect_opts = None  # the CONNECT options, to authenticate again after a reload
         self.perms: ConnectionPermissions | None = None
         self.nonce: str | None = None
         self.auth_timer: asyncio.TimerHandle | None = None
@@ -124,7 +125,7 @@ class ClientConnection(asyncio.BufferedProtocol):
             transport = await broker.loop.start_tls(
                 self.transport, self, broker.tls_context, server_side=True,
                 ssl_handshake_timeout=timeout)
-        except (OSError, ConnectionError, asyncio.TimeoutError, ssl.SSLError) as exc:
+        except (TimeoutError, OSError, ConnectionError, ssl.SSLError) as exc:
             broker.log.error("%s:%d - cid:%d - TLS handshake error: %s", self.ip, self.port,
                              self.cid, exc)
             if not self.closed:
@@ -343,6 +344,7 @@ class ClientConnection(asyncio.BufferedProtocol):
             raise ProtocolError(errors.NO_RESPONDERS_REQUIRES_HEADERS, "no_responders without headers")
         if self.identity is None:
             self._authenticate(opts)
+        self.connect_opts = opts
         self.verbose = opts.verbose
         self.pedantic = opts.pedantic
         self.echo = opts.echo
@@ -372,6 +374,27 @@ class ClientConnection(asyncio.BufferedProtocol):
         if self.auth_timer is not None:
             self.auth_timer.cancel()
             self.auth_timer = None
+
+    def reconfigure(self) -> None:
+        """After a configuration reload: new limits, and the credentials checked again; a
+        connection that no longer authorises (or would land in another account) is closed."""
+        if self.closed:
+            return
+        broker = self.broker
+        opts = broker.options
+        self.parser.max_payload = opts.max_payload
+        self.parser.max_control_line = opts.max_control_line
+        # nats-server closes a connection that no longer authorises without an -ERR.
+        if self.identity is None:  # no CONNECT yet: authenticates when it comes, if required
+            if broker.auth.required and not self.parser.auth_pending:
+                self.close_with_error(None, "no longer authorised after reload")
+            return
+        identity = broker.auth.authenticate(self.connect_opts, self.nonce)
+        if identity is None or identity.account != self.identity.account:
+            self.close_with_error(None, "no longer authorised after reload")
+            return
+        self.identity = identity
+        self.perms = ConnectionPermissions(identity.permissions) if identity.permissions else None
 
     def on_ping(self) -> None:
         self.queue(PONG)

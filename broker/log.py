@@ -16,6 +16,7 @@ class Logger:
         self.trace_enabled = trace
         self.logtime = logtime
         self.pid = os.getpid()
+        self.path = path
         self._stream = open(path, "a", buffering=1) if path else sys.stderr
 
     def _write(self, level: str, fmt: str, args: tuple) -> None:
@@ -53,6 +54,17 @@ class Logger:
     def trace(self, fmt: str, *args) -> None:
         if self.trace_enabled:
             self._write("TRC", fmt, args)
+
+    def reopen(self) -> None:
+        """Reopens the log file (SIGUSR1), for log rotation."""
+        if self.path:
+            old = self._stream
+            self._stream = open(self.path, "a", buffering=1)
+            old.close()
+            self.notice("File log re-opened")
+
+    def configure(self, *, debug: bool, trace: bool, logtime: bool) -> None:
+        self.debug_enabled, self.trace_enabled, self.logtime = debug, trace, logtime
 
     def close(self) -> None:
         if self._stream is not sys.stderr:

@@ -97,6 +97,8 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     no_auth_user: str = ""
     tls: TLSConfig | None = None
     config_file: str = ""
+    # The command line as parsed, kept so that a reload applies the same flags over the file.
+    flags: object = None
 
 
 class OptionsError(ValueError):

@@ -18,10 +18,10 @@ from zats.protocol.structs import Info, encode_info
 
 from .account import GLOBAL_ACCOUNT, Account
 from .auth import Authenticator
-from .tls import server_context
 from .connection import ClientConnection
 from .log import Logger
-from .options import RANDOM_PORT, ServerOptions, validate
+from .options import RANDOM_PORT, OptionsError, ServerOptions, validate
+from .tls import server_context
 
 VERSION = "2.10.0"  # the nats-server protocol level zats implements; clients check major 2
 ZATS_VERSION = "0.1.0"
@@ -134,6 +134,33 @@ class Broker:
         self.log.notice("Server Exiting..")
         self._stopped.set()
 
+    def reload(self, new: ServerOptions) -> None:
+        """Applies a reloaded configuration (SIGHUP): authorization, accounts, permissions,
+        limits and logging take effect; connections that no longer authorise are closed.
+        Raises OptionsError, leaving the running configuration as it was, for settings that
+        cannot change while running."""
+        old = self.options
+        validate(new)
+        for name in ("host", "port", "http_port", "http_host"):
+            if getattr(new, name) != getattr(old, name) and not (name == "port" and old.port in (0, RANDOM_PORT)):
+                raise OptionsError(f"config reload not supported for {name}: old={getattr(old, name)}, "
+                                   f"new={getattr(new, name)}")
+        if (new.tls is None) != (old.tls is None):
+            raise OptionsError("config reload not supported for enabling or disabling TLS")
+        auth = Authenticator(new)
+        tls_context = server_context(new.tls) if new.tls else None
+        new.port = old.port
+        self.options, self.auth = new, auth
+        if tls_context is not None:
+            self.tls_context = tls_context
+        for name in sorted(auth.accounts - set(self.accounts)):
+            self.accounts[name] = Account(name)
+        self.log.configure(debug=new.debug, trace=new.trace, logtime=new.logtime)
+        for conn in list(self.connections.values()):
+            conn.reconfigure()
+        self.flush_touched()
+        self.log.notice("Reloaded server configuration")
+
     async def lame_duck(self) -> None:
         """Lame duck mode (SIGUSR2), as nats-server: stop accepting, tell every client with an
         INFO carrying `ldm: true`, wait the grace period, then close the clients spread over
@@ -147,22 +174,22 @@ class Broker:
         for server in self._servers:
             server.close()
         for conn in list(self.connections.values()):
-            if not conn.closed:
+            # Asynchronous INFO goes only to clients that announced protocol 1 (as nats-server).
+            if not conn.closed and conn.connect_opts is not None and conn.connect_opts.protocol >= 1:
                 conn.queue(self.info_frame(conn))
         self.flush_touched()
-        log.notice("Waiting %ss before closing clients (grace period)", opts.lame_duck_grace_period)
         await asyncio.sleep(opts.lame_duck_grace_period)
         conns = [c for c in self.connections.values() if not c.closed]
         if conns:
-            log.notice("Closing %d existing clients over %ss", len(conns), opts.lame_duck_duration)
-            spread = max(opts.lame_duck_duration - opts.lame_duck_grace_period, 0.0)
-            pause = spread / len(conns)
-            for conn in conns:
+            log.notice("Closing existing clients")
+            pause = max(opts.lame_duck_duration - opts.lame_duck_grace_period, 0.0) / len(conns)
+            for i, conn in enumerate(conns):
+                if i and pause:
+                    await asyncio.sleep(pause)
                 if not conn.closed:
                     conn.flush()
                     conn.transport.close()
-                if pause:
-                    await asyncio.sleep(pause)
+        log.notice("Initiating Shutdown...")
         await self.stop()
 
     async def wait_stopped(self) -> None:

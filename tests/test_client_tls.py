@@ -1,8 +1,7 @@
 """zats.client over TLS: the upgrade after INFO (nats-server `--tls`), `handshake_first` (TLS
 before INFO), host name checks and `tls_hostname`, client certificates, failures, and a
-reconnect over TLS. Certificates are made at test time with trustme.
-
-The zats parametrisation is skipped until zats has TLS (the security issue)."""
+reconnect over TLS, against zats and nats-server. Certificates are made at test time with
+trustme."""
 
 from __future__ import annotations
 
@@ -37,11 +36,6 @@ def certs(ca, tmp_path):
     return dict(cert=str(cert_file), key=str(key_file), ctx=ctx, dir=tmp_path)
 
 
-def _no_tls_in_zats(kind: str) -> None:
-    if kind == "zats":
-        pytest.skip("zats does not support TLS yet (security issue)")
-
-
 async def _round_trip(nc: zc.Client, subject: str) -> None:
     async def handler(msg):
         msg.respond(b"re:" + msg.data)
@@ -53,7 +47,6 @@ async def _round_trip(nc: zc.Client, subject: str) -> None:
 
 
 async def test_tls_upgrade_after_info(kind, spawn, certs):
-    _no_tls_in_zats(kind)
     srv = spawn(kind, "--tls", "--tlscert", certs["cert"], "--tlskey", certs["key"])
     nc = await zc.connect(srv.url, tls=certs["ctx"], allow_reconnect=False)
     try:
@@ -65,14 +58,12 @@ async def test_tls_upgrade_after_info(kind, spawn, certs):
 
 
 async def test_tls_url_scheme_uses_the_given_context(kind, spawn, certs):
-    _no_tls_in_zats(kind)
     srv = spawn(kind, "--tls", "--tlscert", certs["cert"], "--tlskey", certs["key"])
     async with zc.connect(f"tls://127.0.0.1:{srv.port}", tls=certs["ctx"], allow_reconnect=False) as nc:
         await _round_trip(nc, "tls.scheme")
 
 
 async def test_untrusted_certificate_fails(kind, spawn, certs):
-    _no_tls_in_zats(kind)
     srv = spawn(kind, "--tls", "--tlscert", certs["cert"], "--tlskey", certs["key"])
     # No context given: the server requires TLS, the default context does not trust the CA.
     with pytest.raises(zc.NoServersError) as info:
@@ -81,7 +72,6 @@ async def test_untrusted_certificate_fails(kind, spawn, certs):
 
 
 async def test_tls_hostname_option(kind, spawn, ca, tmp_path):
-    _no_tls_in_zats(kind)
     cert = ca.issue_cert("nats.example.test")
     cert_file, key_file = tmp_path / "c.pem", tmp_path / "c.key"
     cert.cert_chain_pems[0].write_to_path(str(cert_file))
@@ -97,7 +87,6 @@ async def test_tls_hostname_option(kind, spawn, ca, tmp_path):
 
 
 async def test_client_certificate_verified_by_server(kind, spawn, ca, certs):
-    _no_tls_in_zats(kind)
     ca_file = certs["dir"] / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     srv = spawn(kind, "--tlsverify", "--tlscert", certs["cert"], "--tlskey", certs["key"],
@@ -113,7 +102,6 @@ async def test_client_certificate_verified_by_server(kind, spawn, ca, certs):
 
 
 async def test_tls_handshake_first(kind, spawn, certs):
-    _no_tls_in_zats(kind)
     conf = certs["dir"] / "hf.conf"
     conf.write_text(
         "tls {\n"
@@ -132,7 +120,6 @@ async def test_tls_handshake_first(kind, spawn, certs):
 
 
 async def test_reconnect_over_tls(kind, spawn, certs):
-    _no_tls_in_zats(kind)
     srv = spawn(kind, "--tls", "--tlscert", certs["cert"], "--tlskey", certs["key"])
     rec = Recorder()
     nc = await zc.connect(srv.url, tls=certs["ctx"], reconnect_time_wait=0.05,

@@ -1,0 +1,141 @@
+"""Signals and lifecycle observed from connected clients, against zats and the real nats-server
+run alike: configuration reload (SIGHUP and `--signal reload`), a bad file on reload, and lame
+duck mode (SIGUSR2 and `--signal ldm`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import nats
+import pytest
+from support.servers import nats_server_binary, write_config
+from support.wire import Wire
+
+
+def signal_command(kind: str, name: str, pid: int) -> list[str]:
+    """The kind's own `--signal NAME=PID` command line."""
+    exe = [sys.executable, "-m", "zats.broker"] if kind == "zats" else [nats_server_binary()]
+    return exe + ["--signal", f"{name}={pid}"]
+
+
+async def wait_until(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return predicate()
+
+
+USERS = 'authorization {{ users: [ {{user: {user}, password: {password}}} ] }}\nmax_payload: {max_payload}\n'
+
+
+@pytest.mark.parametrize("how", ["SIGHUP", "--signal"])
+async def test_reload_applies_auth_and_limits_and_closes_unauthorised(kind, spawn, tmp_path, how):
+    path = write_config(tmp_path, USERS.format(user="alice", password="one", max_payload=2048))
+    srv = spawn(kind, "-c", path)
+    closed = asyncio.Event()
+
+    async def on_closed():
+        closed.set()
+
+    errors = []
+
+    async def on_error(e):
+        errors.append(str(e))
+
+    alice = await nats.connect(srv.url, user="alice", password="one", allow_reconnect=False,
+                               closed_cb=on_closed, error_cb=on_error)
+    assert alice.max_payload == 2048
+    write_config(tmp_path, USERS.format(user="bob", password="two", max_payload=4096))
+    if how == "SIGHUP":
+        os.kill(srv.proc.pid, signal.SIGHUP)
+    else:
+        subprocess.run(signal_command(kind, "reload", srv.proc.pid), check=True, timeout=10)
+    await asyncio.wait_for(closed.wait(), 5)  # alice no longer authorises: closed, no -ERR
+    assert not any("Authorization Violation" in e for e in errors)
+    bob = await nats.connect(srv.url, user="bob", password="two", allow_reconnect=False)
+    assert bob.max_payload == 4096
+    sub = await bob.subscribe("after.reload")
+    await bob.publish("after.reload", b"ok")
+    assert (await sub.next_msg(timeout=2)).data == b"ok"
+    await bob.close()
+    with pytest.raises((nats.errors.Error, OSError)):
+        await nats.connect(srv.url, user="alice", password="one", allow_reconnect=False,
+                           max_reconnect_attempts=0, connect_timeout=2)
+
+
+async def test_bad_file_on_reload_keeps_the_running_configuration(kind, spawn, tmp_path):
+    path = write_config(tmp_path, "max_payload: 2048\n")
+    srv = spawn(kind, "-c", path)
+    nc = await nats.connect(srv.url, allow_reconnect=False)
+    write_config(tmp_path, "max_payload: {{{ broken\n")
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    await asyncio.sleep(0.3)
+    assert srv.proc.poll() is None
+    sub = await nc.subscribe("still.up")
+    await nc.publish("still.up", b"yes")
+    assert (await sub.next_msg(timeout=2)).data == b"yes"
+    with Wire(srv.host, srv.port) as w:
+        assert json.loads(w.read_info()[5:])["max_payload"] == 2048
+    await nc.close()
+
+
+LAME_DUCK = 'lame_duck_grace_period: "500ms"\nlame_duck_duration: "30s"\n'
+
+
+@pytest.mark.parametrize("how", ["SIGUSR2", "--signal"])
+async def test_lame_duck_mode_is_announced_then_clients_closed(kind, spawn, tmp_path, how):
+    srv = spawn(kind, "-c", write_config(tmp_path, LAME_DUCK))
+    lame_duck, disconnected = asyncio.Event(), asyncio.Event()
+
+    async def on_lame_duck():
+        lame_duck.set()
+
+    async def on_disconnected():
+        disconnected.set()
+
+    nc = await nats.connect(srv.url, allow_reconnect=False, lame_duck_mode_cb=on_lame_duck,
+                            disconnected_cb=on_disconnected)
+    if how == "SIGUSR2":
+        os.kill(srv.proc.pid, signal.SIGUSR2)
+    else:
+        subprocess.run(signal_command(kind, "ldm", srv.proc.pid), check=True, timeout=10)
+    await asyncio.wait_for(lame_duck.wait(), 5)  # the INFO with "ldm": true
+    # New clients are refused while the server is in lame duck mode.
+    with pytest.raises(OSError):
+        for _ in range(50):
+            Wire(srv.host, srv.port, timeout=0.5).close()
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(disconnected.wait(), 10)  # closed after the grace period
+    assert srv.proc.wait(10) == 0  # and the server exits
+    await nc.close()
+
+
+def test_signal_to_a_pid_file(tmp_path):
+    pid_file = tmp_path / "zats.pid"
+    proc = subprocess.Popen([sys.executable, "-m", "zats.broker", "-a", "127.0.0.1", "-p", "-1",
+                             "-P", str(pid_file)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        result = subprocess.run([sys.executable, "-m", "zats.broker", "--signal",
+                                 f"quit={pid_file}"], capture_output=True, text=True, timeout=10)
+        assert result.returncode == 0, result.stderr
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_signal_without_a_broker_fails_cleanly():
+    result = subprocess.run([sys.executable, "-m", "zats.broker", "--signal", "reload=999999"],
+                            capture_output=True, text=True, timeout=10)
+    assert result.returncode == 1 and "No such process" in result.stderr
