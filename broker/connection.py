@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import ssl
 import time
 
@@ -25,6 +26,8 @@ from .permissions import ConnectionPermissions
 from .subscription import Subscription
 
 _RTT_MEASUREMENT_INTERVAL = 3600.0
+_TRACE_MAX = 512  # bytes of each read or write shown by -V
+_REDACT = re.compile(rb'"(pass|auth_token|sig|jwt)"\s*:\s*"[^"]*"')
 _HIGH_WATER = 1024 * 1024  # transport buffer size above which a receiver counts as stalled
 _MAX_STALL = 0.05  # longest pause of a publisher waiting for its receivers to drain
 _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
@@ -157,6 +160,8 @@ class ClientConnection(asyncio.BufferedProtocol):
         rbuf.received(nbytes)
         self.last_activity = time.monotonic()
         broker = self.broker
+        if broker.log.trace_enabled:
+            self._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
         try:
             consumed = self.parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
         except ProtocolError as exc:
@@ -249,6 +254,15 @@ class ClientConnection(asyncio.BufferedProtocol):
         # The transport may keep a reference to the bytearray: give it away, start a new one.
         self.out = bytearray()
         transport.write(out)
+        if self.broker.log.trace_enabled:
+            self._trace("->>", out)
+
+    def _trace(self, direction: str, data) -> None:
+        """A -V trace line of raw protocol bytes, with CONNECT passwords and tokens redacted."""
+        text = _REDACT.sub(rb'"\1":"[REDACTED]"', bytes(data[:_TRACE_MAX]))
+        more = f" (+{len(data) - _TRACE_MAX} bytes)" if len(data) > _TRACE_MAX else ""
+        self.broker.log.trace("%s:%d - cid:%d - %s %r%s", self.ip, self.port, self.cid, direction,
+                              text, more)
 
     def close_with_error(self, text: str | None, detail: str = "") -> None:
         """Sends `-ERR '<text>'` (when text is given), flushes, and closes."""

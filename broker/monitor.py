@@ -206,6 +206,7 @@ class MonitorServer:
         if limit <= 0:
             limit = 1024
         with_subs = _flag(query, "subs")
+        with_auth = _flag(query, "auth")
         key, reverse = _CONNZ_SORT.get(query.get("sort", ["cid"])[0], _CONNZ_SORT["cid"])
         conns = sorted((c for c in b.connections.values() if not c.closed), key=key, reverse=reverse)
         page = conns[offset : offset + limit]
@@ -235,7 +236,9 @@ class MonitorServer:
                 info["lang"] = c.lang
             if c.version:
                 info["version"] = c.version
-            if c.account is not b.global_account:
+            if with_auth:  # ?auth=1, as nats-server: who the client is, never its secret
+                if c.identity is not None and c.identity.name:
+                    info["authorized_user"] = c.identity.name
                 info["account"] = c.account.name
             if with_subs:
                 info["subscriptions_list"] = [s.subject.decode(errors="replace") for s in c.subs.values()]

@@ -235,3 +235,22 @@ def test_no_auth_required_without_credentials_configured(conf_server):
     with Wire(srv.host, srv.port) as w:
         info = json.loads(w.read_info()[5:])
         assert "auth_required" not in info and "nonce" not in info
+
+
+async def test_connz_shows_user_and_account_never_the_password(kind, spawn, tmp_path):
+    import urllib.request
+
+    from support.servers import free_port
+
+    path = write_config(tmp_path, "accounts { A { users: [ {user: alice, password: s3cret} ] } }")
+    srv = spawn(kind, "-c", path, http_port=free_port())
+    nc = await connect(srv, user="alice", password="s3cret")
+    await nc.flush()
+    for endpoint in ("/connz?auth=1", "/varz"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{srv.http_port}{endpoint}") as resp:
+            body = resp.read().decode()
+        assert "s3cret" not in body
+    connz = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{srv.http_port}/connz?auth=1").read())
+    alice = connz["connections"][0]
+    assert alice["authorized_user"] == "alice" and alice["account"] == "A"
+    await nc.close()

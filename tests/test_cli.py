@@ -166,3 +166,19 @@ def test_port_in_use_is_a_fatal_error(tmp_path):
         result = run("-p", str(port), "-a", "127.0.0.1")
     assert result.returncode == 1
     assert "[FTL]" in result.stderr
+
+
+def test_trace_logs_protocol_without_secrets(tmp_path):
+    port = free_port()
+    d = Daemon(tmp_path, "-p", str(port), "-a", "127.0.0.1", "-V", "--user", "u", "--pass", "hunter2")
+    try:
+        d.wait_log("Server is ready")
+        with Wire("127.0.0.1", port) as w:
+            w.read_info()
+            w.send(b'CONNECT {"verbose":false,"user":"u","pass":"hunter2"}\r\nPING\r\n')
+            w.expect(rb"PONG\r\n")
+        d.wait_log(r"\[TRC\] .*<<- .*CONNECT")
+        d.wait_log(r"\[TRC\] .*->> .*PONG")
+        assert "hunter2" not in d.log()
+    finally:
+        d.stop()
