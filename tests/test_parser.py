@@ -73,6 +73,15 @@ CLIENT_CASES = [
     (b"UNSUB 1 10\r\n", [("unsub", b"1", 10)]),
     (b"INFO {}\r\n+OK\r\nPING\r\n", [("ping",)]),  # ignored from clients
     (b"UNSUB 1 x\r\n", [("unsub", b"1", None)]),  # a max that is no number: no max
+    # Repeated control lines take the parser's fast path; a different line ends it.
+    (b"PUB a 1\r\nx\r\nPUB a 1\r\ny\r\nPUB a 1\r\nz\r\nPUB a 10\r\n0123456789\r\n"
+     b"PUB a 1\r\nw\r\nPUB a 1\nv\r\nPUB a 1\nu\r\nPUB a 1\nt\r\n",
+     [("pub", b"a", None, b"x"), ("pub", b"a", None, b"y"), ("pub", b"a", None, b"z"),
+      ("pub", b"a", None, b"0123456789"), ("pub", b"a", None, b"w"), ("pub", b"a", None, b"v"),
+      ("pub", b"a", None, b"u"), ("pub", b"a", None, b"t")]),
+    (b"PUB a r 2\r\nxx\r\nPUB a r 2\r\nyy\r\nPUB a r 2\r\nzz\r\nPUB a r 2\r\n\r\n\r\n",
+     [("pub", b"a", b"r", b"xx"), ("pub", b"a", b"r", b"yy"), ("pub", b"a", b"r", b"zz"),
+      ("pub", b"a", b"r", b"\r\n")]),
 ]
 
 
@@ -101,6 +110,7 @@ BAD_CLIENT_LINES = [
     (b"GET / HTTP/1.1\r\n", errors.UNKNOWN_PROTOCOL),
     (b"X", errors.UNKNOWN_PROTOCOL),  # an impossible op fails before its line ends
     (b"PUB foo 3\r\nabcX", errors.UNKNOWN_PROTOCOL),
+    (b"PUB f 1\r\na\r\nPUB f 1\r\nb\r\nPUB f 1\r\ncX", errors.UNKNOWN_PROTOCOL),  # on the fast path
     (b"PUB foo 3\r\nabc\rX", errors.UNKNOWN_PROTOCOL),
     (b"PUB foo 3\r\nabcd\r\n", errors.UNKNOWN_PROTOCOL),
     (b"MSG foo 1 1\r\nx\r\n", errors.UNKNOWN_PROTOCOL),  # a server op from a client
