@@ -41,6 +41,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
         "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
         "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer", "upgrading", "tls_pending", "connect_opts",
+        "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
         "__weakref__",
     )
 
@@ -80,6 +81,9 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.waiters: list[ClientConnection] = []
         self.stall_handle: asyncio.TimerHandle | None = None
         # Authentication: who this connection is, what it may do, the nonce INFO carried.
+        # The MSG line pieces of this publisher's last message (see delivery.deliver).
+        self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
+        self.msg_size = -1
         self.identity = None
         self.connect_opts = None  # the CONNECT options, to authenticate again after a reload
         self.perms: ConnectionPermissions | None = None

@@ -66,12 +66,20 @@ def _count(sub) -> bool:
 
 def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: memoryview) -> bool:
     """Delivers a message without headers; returns whether any subscription received it."""
-    subs = _receivers(result, publisher)
+    subs = result.plain if not result.queues else _receivers(result, publisher)
     if not subs:
         return False
     size = len(payload)
-    head = b"MSG " + subject + b" "
-    tail = (b" " + reply + b" %d\r\n" % size) if reply else (b" %d\r\n" % size)
+    # The MSG line around each sid; a burst repeating one PUB line (the parser then passes the
+    # same subject and reply objects) reuses the previous message's pieces.
+    if subject is publisher.msg_subject and reply is publisher.msg_reply and size == publisher.msg_size:
+        head = publisher.msg_head
+        tail = publisher.msg_tail
+    else:
+        head = b"MSG " + subject + b" "
+        tail = (b" " + reply + b" %d\r\n" % size) if reply else (b" %d\r\n" % size)
+        publisher.msg_subject, publisher.msg_reply, publisher.msg_size = subject, reply, size
+        publisher.msg_head, publisher.msg_tail = head, tail
     touched = publisher.broker.touched
     no_echo = not publisher.echo
     count = 0
@@ -86,10 +94,16 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
             sub.delivered += 1  # inline _count: this is the per-message path
         if reply is not None and conn.perms is not None:
             _note_request(conn, reply)
+        # The whole MSG line, kept on the subscription while the publisher's tail object stays
+        # the same (a burst of one PUB line): one append instead of three. Head and tail are
+        # always made together and the subscription holds the tail, so identity is exact.
+        if sub.line_tail is tail:
+            line = sub.line
+        else:
+            line = sub.line = head + sub.sid + tail
+            sub.line_tail = tail
         out = conn.out
-        out += head
-        out += sub.sid
-        out += tail
+        out += line
         out += payload
         out += _CRLF
         conn.out_msgs += 1
