@@ -5,7 +5,7 @@ the payload; the receiver is marked touched so the broker flushes it at the end 
 
 from __future__ import annotations
 
-from random import randrange
+from random import random as _random
 
 _CRLF = b"\r\n"
 
@@ -31,8 +31,14 @@ def _delivered(sub) -> None:
 def _pick(group, publisher):
     """One member of a queue group that accepts the message, from a random start."""
     n = len(group)
-    start = randrange(n) if n > 1 else 0
-    for i in range(n):
+    start = int(_random() * n)
+    sub = group[start]
+    conn = sub.conn
+    # The common case: the randomly chosen member accepts.
+    if not conn.closed and not (conn is publisher and not publisher.echo) and \
+            not (sub.max and sub.delivered >= sub.max):
+        return sub
+    for i in range(1, n):
         sub = group[(start + i) % n]
         if _accepts(sub, publisher):
             return sub
@@ -47,9 +53,13 @@ def _note_request(conn, reply: bytes) -> None:
 
 def _receivers(result, publisher) -> tuple:
     """Every plain subscription, then the picked member of each queue group."""
-    if not result.queues:
-        return result.plain
-    picked = tuple(sub for sub in (_pick(group, publisher) for group in result.queues) if sub)
+    queues = result.queues
+    if len(queues) == 1:
+        sub = _pick(queues[0], publisher)
+        if sub is None:
+            return result.plain
+        return result.plain + (sub,) if result.plain else (sub,)
+    picked = tuple(sub for sub in (_pick(group, publisher) for group in queues) if sub)
     return result.plain + picked
 
 
