@@ -11,14 +11,14 @@ import signal
 import sys
 
 from .config import ConfigError, LoadedConfig, check_config, load_config, valid_message
-from .options import Authorization, OptionsError, ServerOptions, TLSConfig
+from .cluster import split_url
+from .options import Authorization, ClusterConfig, OptionsError, ServerOptions, TLSConfig
 from .server import VERSION, ZATS_VERSION, Broker
 from .signals import send_signal
 
 # nats-server flags that exist but that zats does not implement yet.
 UNSUPPORTED = {
-    "--routes", "--cluster", "--cluster_listen", "--cluster_name",
-    "--cluster_advertise", "--no_advertise", "--connect_retries", "--client_advertise",
+    "--client_advertise",
     "--ms", "--https_port", "-js", "--jetstream", "-sd", "--store_dir",
     "--ports_file_dir", "-r", "--remote_syslog", "-s", "--syslog", "--max_traced_msg_len",
     "--trace_verbose", "-VV", "-DVV", "--log_size_limit", "--log_max_archives", "--profile", "--help_tls",
@@ -84,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tlsverify", nargs="?", const=True, type=_bool,
                    help="enable TLS, verify client certificates")
     p.add_argument("--tlscacert", help="client certificate CA for verification")
+    p.add_argument("--routes", help="routes to solicit and connect (comma-separated URLs)")
+    p.add_argument("--cluster", "--cluster_listen", dest="cluster",
+                   help="cluster URL from which members can solicit routes")
+    p.add_argument("--cluster_name", help="cluster name (dynamically generated if not set)")
+    p.add_argument("--cluster_advertise", help="cluster URL to advertise to other servers")
+    p.add_argument("--no_advertise", nargs="?", const=True, type=_bool,
+                   help="do not advertise known cluster information to clients")
+    p.add_argument("--connect_retries", type=int, help="for implicit routes, number of connect retries")
     p.add_argument("-sl", "--signal", help="send a signal to a zats-server process "
                    "(stop, quit, term, reload, ldm, reopen)[=PID|PIDFILE]")
     p.add_argument("-t", dest="check_config", action="store_true",
@@ -178,6 +186,7 @@ def apply_flags(opts: ServerOptions, ns: argparse.Namespace) -> None:
         if ns.auth is not None:
             auth.token = ns.auth
         opts.authorization = auth
+    _apply_cluster_flags(opts, ns)
     if ns.tls or ns.tlsverify or ns.tlscert or ns.tlskey or ns.tlscacert:
         tls = opts.tls or TLSConfig()
         tls.cert_file = ns.tlscert or tls.cert_file
@@ -186,6 +195,42 @@ def apply_flags(opts: ServerOptions, ns: argparse.Namespace) -> None:
         if ns.tlsverify is not None:
             tls.verify = ns.tlsverify
         opts.tls = tls
+
+
+def _apply_cluster_flags(opts: ServerOptions, ns: argparse.Namespace) -> None:
+    """--cluster/--cluster_listen URL (credentials in it become the cluster authorization, as
+    nats-server takes them), --routes, --cluster_name, --cluster_advertise, --no_advertise,
+    --connect_retries, over the cluster block of the file."""
+    given = (ns.cluster, ns.routes, ns.cluster_name, ns.cluster_advertise, ns.no_advertise,
+             ns.connect_retries)
+    if all(v is None for v in given):
+        return
+    cluster = opts.cluster or ClusterConfig()
+    if ns.cluster is not None:
+        if not ns.cluster:  # an empty URL turns the cluster listener off
+            cluster.host, cluster.port = ClusterConfig().host, 0
+        else:
+            try:
+                host, port, user, password = split_url(ns.cluster)
+            except ValueError as exc:
+                _fail(f"error parsing cluster url {ns.cluster!r}: {exc}")
+            cluster.host = host or cluster.host
+            cluster.port = port
+            if user is not None:
+                cluster.user, cluster.password = user, password
+    if ns.routes is not None:
+        cluster.routes = [r.strip() for r in ns.routes.split(",") if r.strip()]
+    if ns.cluster_name is not None:
+        if " " in ns.cluster_name:
+            _fail("cluster name cannot contain spaces or new lines")
+        cluster.name = ns.cluster_name
+    if ns.cluster_advertise is not None:
+        cluster.advertise = ns.cluster_advertise
+    if ns.no_advertise is not None:
+        cluster.no_advertise = ns.no_advertise
+    if ns.connect_retries is not None:
+        cluster.connect_retries = ns.connect_retries
+    opts.cluster = cluster
 
 
 def reload_options(opts: ServerOptions) -> ServerOptions:

@@ -11,6 +11,8 @@ conf_syntax reads the file into plain values; this module gives the keys nats-se
     no_auth_user: c
     tls { cert_file: s.pem, key_file: s.key, ca_file: ca.pem, verify: true, timeout: 2 }
     debug, trace, logtime, logtime_utc, log_file, pid_file, lame_duck_duration, lame_duck_grace_period
+    cluster { name: C1, listen: 127.0.0.1:6222, routes: [nats-route://127.0.0.1:6223],
+              authorization { user: r, password: s, timeout: 2 }, no_advertise, connect_retries }
 
 Keys are case-insensitive, as in nats-server, and take nats-server's aliases (`pass`, `max_conn`,
 `pub`/`sub` ...). Durations are Go duration strings ("2m", "500ms"); ping_interval and
@@ -35,9 +37,11 @@ from zats.protocol.nkeys import PREFIX_USER, NkeyError, decode_public
 from zats.protocol.subjects import is_valid_subject
 
 from .conf_syntax import ConfList, ConfMap, ConfSyntaxError, Pos, digest, parse_file
+from .cluster import split_url
 from .options import (
     AccountConfig,
     Authorization,
+    ClusterConfig,
     OptionsError,
     Permissions,
     ResponsePermission,
@@ -57,7 +61,7 @@ _MAX_QUIET_AUTH_TIMEOUT = 60.0
 # Keys nats-server knows that zats does not implement: refused all the same, but said so.
 _NATS_ONLY = {
     "top level": {
-        "client_advertise", "cluster", "gateway", "leaf", "leafnodes", "jetstream", "store_dir",
+        "client_advertise", "gateway", "leaf", "leafnodes", "jetstream", "store_dir",
         "storedir", "websocket", "ws", "mqtt", "operator", "operators", "roots", "root",
         "root_operators", "root_operator", "resolver", "account_resolver", "accounts_resolver",
         "resolver_tls", "resolver_preload", "resolver_pinned_accounts", "system_account", "system",
@@ -73,6 +77,9 @@ _NATS_ONLY = {
     "authorization": {"auth_callout", "callout", "auth_users"},
     "user": {"allowed_connection_types", "connection_types", "clients"},
     "account": {"nkey", "imports", "exports", "jetstream", "mappings", "maps", "limits", "msg_trace"},
+    "cluster": {"tls", "permissions", "pool_size", "accounts", "compression", "connect_backoff",
+                "ping_interval", "ping_max", "write_deadline", "no_system_account", "pinned_accounts"},
+    "cluster authorization": set(),
     "tls": {"insecure", "verify_and_map", "verify_cert_and_check_known_urls", "cipher_suites",
             "curve_preferences", "pinned_certs", "connection_rate_limit", "cert_store", "cert_match",
             "cert_match_by", "ca_certs_match", "cert_match_skip_invalid", "min_version",
@@ -611,6 +618,91 @@ class _Loader:
                 self.unknown(body, k, "account")
         self.opts.accounts.append(AccountConfig(name=name, users=_with_defaults(users, defaults)))
 
+    # -- cluster -------------------------------------------------------------------------------
+
+    def cluster(self, key: str, value: Any, pos: Pos) -> None:
+        """`cluster { name, listen | host/net + port, routes [...], authorization { user,
+        password, timeout }, advertise, no_advertise, connect_retries }`."""
+        if not self.want(key, value, pos, "map"):
+            return
+        cluster = self.opts.cluster or ClusterConfig()
+        for k, v in value.items():
+            p, lk = value.pos[k], k.lower()
+            if lk == "name":
+                if self.want(k, v, p, "string"):
+                    if " " in v or "\n" in v:
+                        self.error(p, "cluster name cannot contain spaces or new lines")
+                    else:
+                        cluster.name = v
+            elif lk == "listen":
+                hp = self.listen(k, v, p)
+                if hp and self.port_ok(k, hp[1], p):
+                    cluster.host = hp[0] or cluster.host
+                    cluster.port = hp[1]
+            elif lk == "port":
+                if self.want(k, v, p, "integer") and self.port_ok(k, v, p):
+                    cluster.port = v
+            elif lk in ("host", "net"):
+                if self.want(k, v, p, "string"):
+                    cluster.host = v
+            elif lk == "routes":
+                cluster.routes = self.route_urls(k, v, p)
+            elif lk == "authorization":
+                self.cluster_authorization(cluster, k, v, p)
+            elif lk in ("advertise", "cluster_advertise"):
+                if self.want(k, v, p, "string"):
+                    cluster.advertise = v
+            elif lk == "no_advertise":
+                if self.want(k, v, p, "boolean"):
+                    cluster.no_advertise = v
+            elif lk == "connect_retries":
+                if self.want(k, v, p, "integer"):
+                    cluster.connect_retries = v
+            else:
+                self.unknown(value, k, "cluster")
+        self.opts.cluster = cluster
+
+    def route_urls(self, key: str, value: Any, pos: Pos) -> list[str]:
+        if isinstance(value, str):
+            value, positions = [value], [pos]
+        elif isinstance(value, list):
+            positions = _positions(value, pos)
+        else:
+            self.type_error(key, value, pos, "array")
+            return []
+        urls = []
+        for url, p in zip(value, positions, strict=True):
+            if not isinstance(url, str):
+                self.error(p, f"error parsing route url: expected a string, got {_describe(url)}")
+                continue
+            try:
+                split_url(url)
+            except ValueError as exc:
+                self.error(p, f'error parsing route url ["{url}"]: {exc}')
+                continue
+            urls.append(url)
+        return urls
+
+    def cluster_authorization(self, cluster: ClusterConfig, key: str, value: Any, pos: Pos) -> None:
+        if not self.want(key, value, pos, "map"):
+            return
+        for k, v in value.items():
+            p, lk = value.pos[k], k.lower()
+            if lk in ("user", "username"):
+                if self.want(k, v, p, "string"):
+                    cluster.user = v
+            elif lk in ("pass", "password"):
+                if self.want(k, v, p, "string"):
+                    cluster.password = v
+            elif lk == "timeout":
+                cluster.auth_timeout = self.auth_timeout(k, v, p, cluster.auth_timeout)
+            elif lk == "users":
+                self.error(p, "Cluster authorization does not allow multiple users")
+            elif lk == "token":
+                self.error(p, "Cluster authorization does not support tokens")
+            else:
+                self.unknown(value, k, "cluster authorization")
+
     # -- tls -----------------------------------------------------------------------------------
 
     def tls(self, key: str, value: Any, pos: Pos) -> None:
@@ -748,6 +840,7 @@ _TOP_LEVEL: dict[str, Callable[[_Loader, str, Any, Pos], None]] = {
     "accounts": _Loader.accounts,
     "no_auth_user": _Loader.no_auth_user,
     "tls": _Loader.tls,
+    "cluster": _Loader.cluster,
     "debug": _simple("debug", "boolean"),
     "trace": _simple("trace", "boolean"),
     "logtime": _simple("logtime", "boolean"),

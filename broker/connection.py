@@ -44,6 +44,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
         "__weakref__",
     )
+    is_route = False  # RouteConnection says True: delivery writes RMSG to those
 
     def __init__(self, broker, cid: int):
         self.broker = broker

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from random import random as _random
 
+from .route import forward as _forward
+
 _CRLF = b"\r\n"
 
 
@@ -93,9 +95,16 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
     touched = publisher.broker.touched
     no_echo = not publisher.echo
     count = 0
+    routed = None
     for sub in subs:
         conn = sub.conn
         if conn.closed or no_echo and conn is publisher:
+            continue
+        if conn.is_route:  # another server's interest: one RMSG per route, after the loop
+            if routed is None:
+                routed = [sub]
+            else:
+                routed.append(sub)
             continue
         if sub.max:
             if not _count(sub):
@@ -122,6 +131,8 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
             conn.touched = True
             touched.append(conn)
         count += 1
+    if routed is not None:
+        count += _forward(routed, subject, reply, 0, payload)
     if count:
         broker = publisher.broker
         broker.out_msgs += count
@@ -149,9 +160,16 @@ def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
     no_echo = not publisher.echo
     count = 0
     out_bytes = 0
+    routed = None
     for sub in subs:
         conn = sub.conn
         if conn.closed or no_echo and conn is publisher or not _count(sub):
+            continue
+        if conn.is_route:  # another server's interest: one HMSG per route, after the loop
+            if routed is None:
+                routed = [sub]
+            else:
+                routed.append(sub)
             continue
         if reply is not None and conn.perms is not None:
             _note_request(conn, reply)
@@ -176,6 +194,10 @@ def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
             conn.touched = True
             touched.append(conn)
         count += 1
+    if routed is not None:
+        n = _forward(routed, subject, reply, header_len, message)
+        count += n
+        out_bytes += n * total
     if count:
         broker = publisher.broker
         broker.out_msgs += count

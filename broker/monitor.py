@@ -175,7 +175,8 @@ class MonitorServer:
             "write_deadline": int(o.write_deadline * _NS),
             "lame_duck_duration": int(o.lame_duck_duration * _NS),
             "lame_duck_grace_period": int(o.lame_duck_grace_period * _NS),
-            "cluster": {},
+            "cluster": _cluster_varz(b),
+            **({"connect_urls": urls} if (urls := b.cluster and b.cluster.client_urls()) else {}),
             "gateway": {},
             "leaf": {},
             "start": _rfc3339(b.start_time),
@@ -186,8 +187,8 @@ class MonitorServer:
             "cpu": self.cpu.percent(),
             "connections": len(b.connections),
             "total_connections": b.total_connections,
-            "routes": 0,
-            "remotes": 0,
+            "routes": len(b.cluster.routes) if b.cluster else 0,
+            "remotes": len(b.cluster.routes) if b.cluster else 0,
             "leafnodes": 0,
             "in_msgs": in_msgs,
             "out_msgs": out_msgs,
@@ -271,8 +272,36 @@ class MonitorServer:
 
     def routez(self, query) -> dict:
         b = self.broker
+        now = time.time()
+        routes = []
+        if b.cluster is not None:
+            from .route import route_info
+
+            with_subs = _flag(query, "subs")
+            for conn in sorted(b.cluster.routes.values(), key=lambda c: c.cid):
+                info = route_info(conn, now, with_subs)
+                for key in ("start", "last_activity"):
+                    info[key] = _rfc3339(info[key])
+                info["uptime"] = _go_duration(info["uptime"])
+                info["idle"] = _go_duration(info["idle"])
+                routes.append(info)
         return {"server_id": b.server_id, "server_name": b.server_name,
-                "now": _rfc3339(time.time()), "num_routes": 0, "routes": []}
+                "now": _rfc3339(now), "num_routes": len(routes), "routes": routes}
+
+
+def _cluster_varz(b) -> dict:
+    """/varz `cluster`, as nats-server fills it when a cluster listener is configured."""
+    cluster = b.cluster
+    if cluster is None:
+        return {}
+    cfg = cluster.config
+    body = {"name": cluster.name, "addr": cfg.host, "cluster_port": cluster.port,
+            "auth_timeout": cfg.auth_timeout}
+    urls = cluster.configured_urls()
+    if urls:
+        body["urls"] = urls
+    body["tls_timeout"] = 2
+    return body
 
 
 def _version() -> str:

@@ -68,6 +68,23 @@ class TLSConfig(msgspec.Struct, kw_only=True):
     handshake_first: bool = False
 
 
+class ClusterConfig(msgspec.Struct, kw_only=True):
+    """The `cluster { }` block (and --cluster/--cluster_listen, --routes, --cluster_name,
+    --cluster_advertise, --no_advertise, --connect_retries): the route listener, the routes to
+    solicit, and the credentials routes present and require."""
+
+    name: str = ""  # empty: a random name, adopted from peers as nats-server does
+    host: str = "0.0.0.0"
+    port: int = 0  # -1: a random port
+    routes: list[str] = msgspec.field(default_factory=list)  # nats-route://[user:pass@]host:port
+    user: str | None = None
+    password: str | None = None
+    auth_timeout: float = 2.0
+    advertise: str = ""  # host:port other servers dial instead of the listen address
+    no_advertise: bool = False  # keep other servers' client URLs out of client INFO
+    connect_retries: int = 0  # extra attempts for routes learned by gossip
+
+
 class ServerOptions(msgspec.Struct, kw_only=True):
     host: str = "0.0.0.0"
     port: int = DEFAULT_PORT
@@ -96,6 +113,7 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     accounts: list[AccountConfig] = msgspec.field(default_factory=list)
     no_auth_user: str = ""
     tls: TLSConfig | None = None
+    cluster: ClusterConfig | None = None
     config_file: str = ""
     # The command line as parsed, kept so that a reload applies the same flags over the file.
     flags: object = None
@@ -112,3 +130,6 @@ def validate(opts: ServerOptions) -> None:
                            f"({opts.max_pending})")
     if opts.max_control_line <= 0 or opts.max_payload <= 0:
         raise OptionsError("max_control_line and max_payload must be positive")
+    cluster = opts.cluster
+    if cluster is not None and cluster.routes and not cluster.port:
+        raise OptionsError("solicited routes require cluster capabilities, e.g. --cluster")

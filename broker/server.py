@@ -73,6 +73,11 @@ class Broker:
         # Inbound counters live on each connection (one attribute bump per message); these keep
         # the counts of connections that have closed.
         self._closed_in_msgs = self._closed_in_bytes = 0
+        self.cluster = None
+        if options.cluster is not None and options.cluster.port:
+            from .cluster import Cluster
+
+            self.cluster = Cluster(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -106,6 +111,8 @@ class Broker:
                 opts.http_host or opts.host, 0 if opts.http_port == RANDOM_PORT else opts.http_port)
             log.notice("Starting http monitor on %s:%d", opts.http_host or opts.host, self.http_port)
         log.notice("Listening for client connections on %s:%d", opts.host, self.port)
+        if self.cluster is not None:
+            await self.cluster.start()
         log.notice("Server is ready")
         return self
 
@@ -117,6 +124,8 @@ class Broker:
             server.close()
         if self._monitor is not None:
             await self._monitor.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
         for conn in list(self.connections.values()):
             conn.flush()
             if conn.transport is not None:
@@ -147,6 +156,8 @@ class Broker:
                                    f"new={getattr(new, name)}")
         if (new.tls is None) != (old.tls is None):
             raise OptionsError("config reload not supported for enabling or disabling TLS")
+        if new.cluster != old.cluster:
+            raise OptionsError("config reload not supported for cluster")
         auth = Authenticator(new)
         tls_context = server_context(new.tls) if new.tls else None
         new.port = old.port
@@ -155,6 +166,8 @@ class Broker:
             self.tls_context = tls_context
         for name in sorted(auth.accounts - set(self.accounts)):
             self.accounts[name] = Account(name)
+        if self.cluster is not None:
+            self.cluster.adopt_accounts()
         self.log.configure(debug=new.debug, trace=new.trace, logtime=new.logtime)
         for conn in list(self.connections.values()):
             conn.reconfigure()
@@ -173,6 +186,8 @@ class Broker:
         log.notice("Entering lame duck mode, stop accepting new clients")
         for server in self._servers:
             server.close()
+        if self.cluster is not None:
+            self.cluster.lame_duck()
         for conn in list(self.connections.values()):
             # Asynchronous INFO goes only to clients that announced protocol 1 (as nats-server).
             if not conn.closed and conn.connect_opts is not None and conn.connect_opts.protocol >= 1:
@@ -253,6 +268,7 @@ class Broker:
 
     def info_frame(self, conn: ClientConnection) -> bytes:
         opts = self.options
+        cluster = self.cluster
         return encode_info(Info(
             server_id=self.server_id,
             server_name=self.server_name,
@@ -270,6 +286,8 @@ class Broker:
             tls_verify=bool(opts.tls and opts.tls.verify),
             nonce=conn.nonce,
             ldm=self.lame_duck_mode,
+            cluster=cluster.name if cluster is not None else None,
+            connect_urls=cluster.client_urls() if cluster is not None else None,
         ))
 
     # -- counters --------------------------------------------------------------------------

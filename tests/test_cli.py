@@ -25,7 +25,7 @@ def run(*args: str, timeout: float = 10) -> subprocess.CompletedProcess:
     return subprocess.run(ZATS + list(args), capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("flag", ["--routes", "-js", "--cluster_name", "--ports_file_dir"])
+@pytest.mark.parametrize("flag", ["--client_advertise", "-js", "--store_dir", "--ports_file_dir"])
 def test_unsupported_nats_server_flags_are_refused(flag):
     result = run(flag, "x")
     assert result.returncode == 1

@@ -1,0 +1,686 @@
+"""One route: a connection to another server of the cluster, speaking nats-server's route
+protocol (see protocol/route_parser.py and ../shared/research/routes-leafnodes.md).
+
+The handshake, as nats-server does it:
+- the accepting side sends its INFO at once and takes CONNECT as the first op (anything else is
+  an Authorization Violation), then waits for the peer's INFO;
+- the soliciting side reads the acceptor's INFO first (adopting its cluster name if ours is
+  dynamic), then sends CONNECT followed by its own INFO;
+- the route is registered with the Cluster when the peer's INFO is processed; both sides then
+  send their whole local interest as RS+ lines.
+
+Interest the peer announces (RS+/RS-) becomes RouteSub objects in the account's Sublist, whose
+`conn` is this route: one match serves local and remote delivery. A queue subscription with
+weight w is stored as w entries ("shadows"), so that the uniform pick among a queue group's
+members is weighted as nats-server's is. When a client's message matches route subscriptions,
+`forward` sends one RMSG/HMSG per route naming the queue groups picked on it; a message that
+arrives from a route is delivered to local subscribers only (one hop), to local queue members
+only of the groups it names.
+
+Outbound bytes go through `out` and the broker's `touched` list, like a client's, so that the
+broker flushes every connection once at the end of each read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import msgspec
+from zats.protocol import errors
+from zats.protocol.buffer import ReceiveBuffer
+from zats.protocol.errors import ProtocolError, err_frame
+from zats.protocol.frames import PING, PONG
+from zats.protocol.route_parser import RouteOpsParser
+from zats.protocol.route_structs import (
+    RouteConnect,
+    decode_route_connect,
+    decode_route_info,
+    encode_route_connect,
+)
+from zats.protocol.subjects import is_valid_subject
+
+_CRLF = b"\r\n"
+_HIGH_WATER = 1024 * 1024
+_MAX_STALL = 0.05
+_TRACE_MAX = 512
+# Most shadow entries one remote queue subscription gets (its weight beyond this still counts
+# as this many): bounds what a peer can make us allocate.
+MAX_QUEUE_WEIGHT = 1024
+# First PING on a route about a second after it comes up (as nats-server), then this interval
+# at most.
+_FIRST_PING = 1.0
+_MAX_PING_INTERVAL = 30.0
+
+
+class RouteSub:
+    """Interest of a peer server: a subscription in an account's Sublist owned by a route. One per
+    (route, account, subject) for plain interest; `weight` entries for a queue group."""
+
+    __slots__ = ("conn", "account", "subject", "queue", "sid", "max", "delivered")
+
+    def __init__(self, conn: RouteConnection, account: bytes, subject: bytes, queue: bytes | None):
+        self.conn = conn
+        self.account = account
+        self.subject = subject
+        self.queue = queue
+        self.sid = b""
+        self.max = 0
+        self.delivered = 0
+
+    def __repr__(self) -> str:
+        q = f" queue={self.queue!r}" if self.queue else ""
+        return f"<RouteSub {self.subject!r}{q} rid={self.conn.cid}>"
+
+
+def forward(routed: list, subject: bytes, reply: bytes | None, header_len: int,
+            message: memoryview) -> int:
+    """Sends a client's message to the routes among the matched subscriptions `routed` (route
+    subscriptions, at most one picked member per queue group): one RMSG/HMSG per route, naming
+    the queue groups picked on that route. Returns the number of routes sent to."""
+    if len(routed) == 1:
+        sub = routed[0]
+        sub.conn.send_msg(sub.account, subject, reply, (sub.queue,) if sub.queue else None,
+                          header_len, message)
+        return 1
+    per_route: dict[RouteConnection, list] = {}
+    for sub in routed:
+        queues = per_route.get(sub.conn)
+        if queues is None:
+            queues = per_route[sub.conn] = []
+        if sub.queue:
+            queues.append(sub.queue)
+    account = routed[0].account
+    for conn, queues in per_route.items():
+        conn.send_msg(account, subject, reply, queues or None, header_len, message)
+    return len(per_route)
+
+
+def _pick_local(group):
+    """A member of a local queue group (no route entries) that accepts a routed message."""
+    n = len(group)
+    start = int(random.random() * n)
+    for i in range(n):
+        sub = group[(start + i) % n]
+        if not sub.conn.closed and not (sub.max and sub.delivered >= sub.max):
+            return sub
+    return None
+
+
+class RouteConnection(asyncio.BufferedProtocol):
+    is_route = True
+    echo = True
+    perms = None
+
+    __slots__ = (
+        "cluster", "broker", "cid", "transport", "rbuf", "parser", "out", "touched", "closed",
+        "paused", "waiters", "stall_handle", "stall_timer", "solicited", "url", "explicit",
+        "implicit", "gossip_mode", "retry", "no_reconnect", "registered", "info_received",
+        "pinned", "remote_id", "remote_name", "info", "route_url", "headers", "ip", "port",
+        "start", "last_activity", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "pings_out",
+        "ping_timer", "handshake_timer", "ping_sent_at", "rtt", "rsubs", "accounts", "account",
+        "close_reason", "__weakref__",
+    )
+
+    def __init__(self, cluster, *, solicited: bool, url: str = "", explicit: bool = False,
+                 implicit: bool = False, gossip_mode: int = 0):
+        self.cluster = cluster
+        self.broker = cluster.broker
+        self.account = self.broker.global_account  # for listings that name a connection's account
+        self.cid = cluster.new_rid()
+        self.transport: asyncio.Transport | None = None
+        self.rbuf = ReceiveBuffer()
+        self.parser = RouteOpsParser(self)
+        self.out = bytearray()
+        self.touched = False
+        self.closed = False
+        self.paused = False
+        self.waiters: list = []
+        self.stall_handle: asyncio.TimerHandle | None = None
+        self.stall_timer: asyncio.TimerHandle | None = None
+        self.solicited = solicited  # we dialled it
+        self.url = url  # the URL dialled (with credentials), when solicited
+        self.explicit = explicit  # from the configuration: redialled for ever
+        self.implicit = implicit  # dialled because a peer told us about the server
+        self.gossip_mode = gossip_mode
+        self.retry = False  # a duplicate was closed in its favour: redial if it drops
+        self.no_reconnect = False
+        self.registered = False
+        self.info_received = False
+        self.pinned = False  # nats-server's per-account connection, which we do not take
+        self.remote_id = ""
+        self.remote_name = ""
+        self.info = None
+        self.route_url = ""  # nats-route://host:port/ others dial to reach the peer
+        self.headers = True
+        self.ip = ""
+        self.port = 0
+        self.start = time.time()
+        self.last_activity = time.monotonic()
+        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
+        self.pings_out = 0
+        self.ping_timer: asyncio.TimerHandle | None = None
+        self.handshake_timer: asyncio.TimerHandle | None = None
+        self.ping_sent_at = 0.0
+        self.rtt = 0.0
+        # (account, subject, queue) -> the RouteSub entries for it (weight entries for a queue)
+        self.rsubs: dict[tuple, list[RouteSub]] = {}
+        self.accounts: dict[bytes, object] = {}  # account name on the wire -> Account
+        self.close_reason = ""
+
+    def __repr__(self) -> str:
+        return f"<RouteConnection rid={self.cid} {self.ip}:{self.port} remote={self.remote_name!r}>"
+
+    # -- asyncio transport callbacks -------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.ip, self.port = peer[0], peer[1]
+        cluster = self.cluster
+        broker = self.broker
+        transport.set_write_buffer_limits(high=min(broker.options.max_pending // 2, _HIGH_WATER))
+        cluster.conns.add(self)
+        timeout = max(cluster.config.auth_timeout, 2.0)
+        if self.solicited:
+            broker.log.debug("%s:%d - rid:%d - Route connect msg sent", self.ip, self.port, self.cid)
+        else:
+            # The accepting side speaks first, and expects CONNECT before anything else.
+            self.parser.expect_connect = True
+            transport.write(cluster.info_frame(self))
+            timeout = cluster.config.auth_timeout
+        self.handshake_timer = broker.loop.call_later(timeout, self._handshake_timeout)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.rbuf.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        rbuf = self.rbuf
+        rbuf.received(nbytes)
+        self.last_activity = time.monotonic()
+        broker = self.broker
+        if broker.log.trace_enabled:
+            self._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
+        try:
+            consumed = self.parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
+        except ProtocolError as exc:
+            broker.flush_touched()
+            self.close(exc.text, "Parse Error" if exc.text is None else exc.text, str(exc))
+            return
+        except Exception as exc:  # a bug must cost this route only, never the broker
+            broker.flush_touched()
+            broker.log.error("rid:%d internal error: %r", self.cid, exc)
+            self.close(None, "Internal Error", repr(exc))
+            return
+        if self.closed:
+            broker.flush_touched()
+            return
+        rbuf.consume(consumed, self.parser.need)
+        stalled = broker.flush_touched()
+        if stalled:
+            self._stall(stalled)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc) -> None:
+        if not self.closed:
+            self.closed = True
+            self.close_reason = self.close_reason or "Client Closed"
+        self._cancel_timers()
+        self.cluster.route_closed(self)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        if self.stall_timer is None:
+            self.stall_timer = self.broker.loop.call_later(
+                self.broker.options.write_deadline, self._write_stalled)
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+        waiters = self.waiters
+        if waiters:
+            self.waiters = []
+            for conn in waiters:
+                conn.unstall()
+
+    # -- backpressure (as a client publisher: see ClientConnection._stall) ------------------
+
+    def _stall(self, receivers: list) -> None:
+        if self.closed or self.stall_handle is not None:
+            return
+        waiting = False
+        for conn in receivers:
+            if conn is not self and not conn.closed:
+                conn.waiters.append(self)
+                waiting = True
+        if waiting:
+            self.transport.pause_reading()
+            self.stall_handle = self.broker.loop.call_later(_MAX_STALL, self.unstall)
+
+    def unstall(self) -> None:
+        handle = self.stall_handle
+        if handle is None:
+            return
+        self.stall_handle = None
+        handle.cancel()
+        if not self.closed:
+            self.transport.resume_reading()
+
+    def _write_stalled(self) -> None:
+        self.stall_timer = None
+        if self.paused:
+            self.slow_consumer("write deadline exceeded")
+
+    # -- outbound -------------------------------------------------------------------------
+
+    def queue(self, data: bytes) -> None:
+        self.out += data
+        if not self.touched:
+            self.touched = True
+            self.broker.touched.append(self)
+
+    def flush(self) -> None:
+        self.touched = False
+        out = self.out
+        if not out or self.closed:
+            return
+        transport = self.transport
+        if transport.get_write_buffer_size() + len(out) > self.broker.options.max_pending:
+            self.slow_consumer("pending outbound over max_pending")
+            return
+        self.out = bytearray()
+        transport.write(out)
+        if self.broker.log.trace_enabled:
+            self._trace("->>", out)
+
+    def pending_bytes(self) -> int:
+        if self.transport is None or self.closed:
+            return len(self.out)
+        return len(self.out) + self.transport.get_write_buffer_size()
+
+    def send_msg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
+                 header_len: int, message) -> None:
+        """Queues one RMSG (or HMSG when the message has headers and the peer takes them)."""
+        size = len(message)
+        if header_len and self.headers:
+            line = b"HMSG " + account + b" " + subject + b" "
+            sizes = b"%d %d\r\n" % (header_len, size)
+        else:
+            if header_len:  # a peer without headers gets the payload alone
+                message = message[header_len:]
+                size -= header_len
+            line = b"RMSG " + account + b" " + subject + b" "
+            sizes = b"%d\r\n" % size
+        if queues:
+            line += (b"+ " + reply + b" " if reply else b"| ") + b" ".join(queues) + b" "
+        elif reply:
+            line += reply + b" "
+        out = self.out
+        out += line
+        out += sizes
+        out += message
+        out += _CRLF
+        self.out_msgs += 1
+        self.out_bytes += size
+        if not self.touched:
+            self.touched = True
+            self.broker.touched.append(self)
+
+    def _trace(self, direction: str, data) -> None:
+        more = f" (+{len(data) - _TRACE_MAX} bytes)" if len(data) > _TRACE_MAX else ""
+        self.broker.log.trace("%s:%d - rid:%d - %s %r%s", self.ip, self.port, self.cid, direction,
+                              bytes(data[:_TRACE_MAX]), more)
+
+    # -- closing --------------------------------------------------------------------------
+
+    def close(self, err_text: str | None = None, reason: str = "", detail: str = "") -> None:
+        """Sends `-ERR '<err_text>'` when given, flushes what is queued, closes. `reason` is what
+        the log says the route closed for (nats-server's closed-state wording)."""
+        if self.closed:
+            return
+        if err_text:
+            self.out += err_frame(err_text)
+        if detail:
+            self.broker.log.debug("%s:%d - rid:%d - closing: %s", self.ip, self.port, self.cid,
+                                  detail)
+        self.close_reason = reason or "Client Closed"
+        self.touched = False
+        if self.out and self.transport is not None:
+            self.transport.write(self.out)
+            self.out = bytearray()
+        self.closed = True
+        self._cancel_timers()
+        if self.transport is not None:
+            self.transport.close()
+        # Interest goes at once, not when the transport finishes closing.
+        self.cluster.route_closed(self)
+
+    def slow_consumer(self, why: str) -> None:
+        if self.closed:
+            return
+        self.broker.slow_consumers += 1
+        self.broker.log.notice("%s:%d - rid:%d - Slow Consumer Detected: %s", self.ip, self.port,
+                               self.cid, why)
+        self.out = bytearray()
+        self.closed = True
+        self.close_reason = "Slow Consumer"
+        self._cancel_timers()
+        self.transport.abort()
+        self.cluster.route_closed(self)
+
+    def _cancel_timers(self) -> None:
+        for name in ("ping_timer", "handshake_timer", "stall_handle", "stall_timer"):
+            timer = getattr(self, name)
+            if timer is not None:
+                timer.cancel()
+                setattr(self, name, None)
+        waiters = self.waiters
+        if waiters:
+            self.waiters = []
+            for conn in waiters:
+                conn.unstall()
+
+    def _handshake_timeout(self) -> None:
+        self.handshake_timer = None
+        if self.closed or self.registered:
+            return
+        if self.parser.expect_connect:
+            self.close(errors.AUTH_TIMEOUT, "Authentication Timeout")
+        elif not self.pinned:
+            self.close(None, "Stale Connection", "no route INFO in time")
+
+    # -- keepalive ------------------------------------------------------------------------
+
+    def start_pinging(self) -> None:
+        delay = _FIRST_PING * (1 + random.random() * 0.2)
+        self.ping_timer = self.broker.loop.call_later(delay, self._ping_due)
+
+    def _ping_due(self) -> None:
+        self.ping_timer = None
+        if self.closed:
+            return
+        opts = self.broker.options
+        if self.pings_out + 1 > opts.ping_max:
+            self.close(errors.STALE_CONNECTION, "Stale Connection")
+            return
+        self.pings_out += 1
+        self.ping_sent_at = time.monotonic()
+        self.queue(PING)
+        self.broker.flush_touched()
+        self.ping_timer = self.broker.loop.call_later(
+            min(opts.ping_interval, _MAX_PING_INTERVAL), self._ping_due)
+
+    # -- route ops (called by RouteOpsParser) -------------------------------------------
+
+    def on_ping(self) -> None:
+        self.queue(PONG)
+
+    def on_pong(self) -> None:
+        if self.pings_out and self.ping_sent_at:
+            self.rtt = time.monotonic() - self.ping_sent_at
+        self.pings_out = 0
+
+    def on_err(self, text: str) -> None:
+        # nats-server refuses its per-account ("pinned") connection to a server without pooling
+        # with an -ERR: expected, so not an error here.
+        log = self.broker.log.debug if self.pinned else self.broker.log.error
+        log("%s:%d - rid:%d - Router Error %r", self.ip, self.port, self.cid, text)
+
+    def on_connect(self, arg: bytes) -> None:
+        """The peer's CONNECT, on a route we accepted: checks, then wait for its INFO."""
+        cluster = self.cluster
+        log = self.broker.log
+        try:
+            connect = decode_route_connect(arg)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ProtocolError(None, f"malformed route CONNECT: {exc}") from None
+        if connect.lang:
+            raise ProtocolError("attempted to connect to route port", "client on the route port")
+        if connect.gateway:
+            raise ProtocolError(f"Rejecting connection from gateway {connect.gateway!r} on the Route port",
+                                "gateway on the route port")
+        if not cluster.authorized(connect):
+            log.error("%s:%d - rid:%d - authentication error - User %r", self.ip, self.port,
+                      self.cid, connect.user or "")
+            raise ProtocolError(errors.AUTH_VIOLATION, "route authorization violation")
+        if self.handshake_timer is not None:  # the auth timer: CONNECT came in time
+            self.handshake_timer.cancel()
+            self.handshake_timer = self.broker.loop.call_later(10.0, self._handshake_timeout)
+        if not cluster.check_name(connect.cluster, connect.cluster_dynamic, connect.name,
+                                  static_if_adopted=True):
+            text = f'Rejecting connection, cluster name "{connect.cluster}" does not match "{cluster.name}"'
+            log.error("%s:%d - rid:%d - %s", self.ip, self.port, self.cid, text)
+            self.close(text, "Cluster Name Conflict")
+            return
+        self.remote_id = connect.name
+        self.headers = connect.headers
+
+    def on_info(self, arg: bytes) -> None:
+        try:
+            info = decode_route_info(arg)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ProtocolError(None, f"malformed route INFO: {exc}") from None
+        if self.info_received:
+            self._async_info(info)
+            return
+        if info.route_account or info.route_pool_idx:
+            # nats-server's extra connection for a pinned account (or a pool member): we keep
+            # one connection for everything, and the peer closes this one itself.
+            self.pinned = True
+            self.broker.log.debug("%s:%d - rid:%d - ignoring route for pinned account %r",
+                                  self.ip, self.port, self.cid, info.route_account)
+            return
+        self.info_received = True
+        self.cluster.first_info(self, info)
+
+    def _async_info(self, info) -> None:
+        if self.pinned:
+            return
+        if info.server_id != self.remote_id:
+            self.cluster.implicit_route(info)  # gossip about another server
+        elif info.ldm:
+            self.cluster.remote_lame_duck(self)
+
+    def send_connect(self, info) -> None:
+        """CONNECT (credentials from the URL dialled, else the cluster's), then our INFO."""
+        cluster = self.cluster
+        user = password = None
+        if self.url:
+            from .cluster import split_url
+
+            _, _, user, password = split_url(self.url)
+        if user is None and info.auth_required:
+            user, password = cluster.config.user, cluster.config.password
+        connect = RouteConnect(headers=True, name=self.broker.server_id, cluster=cluster.name,
+                               cluster_dynamic=cluster.dynamic, user=user, password=password)
+        self.queue(encode_route_connect(connect))
+        self.queue(cluster.info_frame(self))
+
+    # -- interest -------------------------------------------------------------------------
+
+    def _account(self, name: bytes):
+        account = self.accounts.get(name)
+        if account is None:
+            account = self.broker.accounts.get(name.decode(errors="replace"))
+            if account is None:
+                return None
+            self.accounts[name] = account
+        return account
+
+    def on_rsub(self, account: bytes, subject: bytes, queue: bytes | None, weight: int) -> None:
+        acc = self._account(account)
+        if acc is None or not is_valid_subject(subject):
+            # nats-server ignores interest in accounts it does not have ($SYS, for one).
+            return
+        key = (account, subject, queue)
+        subs = self.rsubs.get(key)
+        sublist = acc.sublist
+        if queue is None:
+            if subs is None:
+                sub = RouteSub(self, account, subject, None)
+                self.rsubs[key] = [sub]
+                sublist.insert(sub)
+            return
+        weight = min(max(weight, 1), MAX_QUEUE_WEIGHT)
+        if subs is None:
+            subs = self.rsubs[key] = []
+        while len(subs) < weight:
+            sub = RouteSub(self, account, subject, queue)
+            subs.append(sub)
+            sublist.insert(sub)
+        while len(subs) > weight:
+            sublist.remove(subs.pop())
+
+    def on_runsub(self, account: bytes, subject: bytes, queue: bytes | None) -> None:
+        subs = self.rsubs.pop((account, subject, queue), None)
+        if subs:
+            sublist = self._account(account).sublist
+            for sub in subs:
+                sublist.remove(sub)
+
+    def remove_interest(self) -> None:
+        """Drops everything learned from this route (it closed)."""
+        rsubs, self.rsubs = self.rsubs, {}
+        for (account, _, _), subs in rsubs.items():
+            sublist = self._account(account).sublist
+            for sub in subs:
+                sublist.remove(sub)
+
+    def subscription_count(self) -> int:
+        return len(self.rsubs)
+
+    # -- routed messages ------------------------------------------------------------------
+
+    def on_rmsg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
+                payload: memoryview) -> None:
+        self.in_msgs += 1
+        self.in_bytes += len(payload)
+        acc = self.accounts.get(account) or self._account(account)
+        if acc is None:
+            self.broker.log.debug("Unknown account %r for routed message", account)
+            return
+        result = acc.sublist.match(subject)
+        if result.plain or result.queues:
+            self._deliver(self.cluster.local_view(result), subject, reply, queues, 0, payload)
+
+    def on_hmsg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
+                header_len: int, message: memoryview) -> None:
+        self.in_msgs += 1
+        self.in_bytes += len(message)
+        acc = self.accounts.get(account) or self._account(account)
+        if acc is None:
+            self.broker.log.debug("Unknown account %r for routed message", account)
+            return
+        result = acc.sublist.match(subject)
+        if result.plain or result.queues:
+            self._deliver(self.cluster.local_view(result), subject, reply, queues, header_len,
+                          message)
+
+    def _deliver(self, view, subject: bytes, reply: bytes | None, queues, header_len: int,
+                 message: memoryview) -> None:
+        """A routed message to local subscribers: every plain one, and one local member of each
+        queue group the message names (one hop: never to another route)."""
+        plain, groups = view
+        receivers = plain
+        if queues and groups:
+            picked = []
+            for name in queues:
+                group = groups.get(name)
+                if group is not None:
+                    sub = _pick_local(group)
+                    if sub is not None:
+                        picked.append(sub)
+            if picked:
+                receivers = plain + tuple(picked)
+        if not receivers:
+            return
+        total = len(message)
+        reply_part = b" " + reply + b" " if reply else b" "
+        if header_len:
+            payload = message[header_len:]
+            hline = b"HMSG " + subject + b" "
+            htail = reply_part + b"%d %d\r\n" % (header_len, total)
+            psize = total - header_len
+        else:
+            payload = message
+            psize = total
+        mline = b"MSG " + subject + b" "
+        mtail = reply_part + b"%d\r\n" % psize
+        touched = self.broker.touched
+        count = out_bytes = 0
+        for sub in receivers:
+            conn = sub.conn
+            if conn.closed:
+                continue
+            if sub.max:
+                if sub.delivered >= sub.max:
+                    continue
+                sub.delivered += 1
+                if sub.delivered >= sub.max:
+                    conn.remove_sub(sub)
+            else:
+                sub.delivered += 1
+            if reply is not None and conn.perms is not None and conn.perms.replies is not None:
+                conn.perms.saw_request(reply)
+            out = conn.out
+            if header_len and conn.headers:
+                out += hline
+                out += sub.sid
+                out += htail
+                out += message
+                n = total
+            else:
+                out += mline
+                out += sub.sid
+                out += mtail
+                out += payload
+                n = psize
+            out += _CRLF
+            conn.out_msgs += 1
+            conn.out_bytes += n
+            out_bytes += n
+            count += 1
+            if not conn.touched:
+                conn.touched = True
+                touched.append(conn)
+        if count:
+            broker = self.broker
+            broker.out_msgs += count
+            broker.out_bytes += out_bytes
+
+
+def route_info(conn: RouteConnection, now: float, with_subs: bool) -> dict:
+    """One route as nats-server's /routez lists it (times as numbers; the monitor formats)."""
+    from .config import format_duration
+
+    info = {
+        "rid": conn.cid,
+        "remote_id": conn.remote_id,
+        "remote_name": conn.remote_name,
+        "did_solicit": conn.solicited,
+        "is_configured": conn.explicit,
+        "ip": conn.ip,
+        "port": conn.port,
+        "start": conn.start,
+        "last_activity": now - (time.monotonic() - conn.last_activity),
+        "rtt": format_duration(conn.rtt),
+        "uptime": now - conn.start,
+        "idle": time.monotonic() - conn.last_activity,
+        "pending_size": conn.pending_bytes(),
+        "in_msgs": conn.in_msgs,
+        "out_msgs": conn.out_msgs,
+        "in_bytes": conn.in_bytes,
+        "out_bytes": conn.out_bytes,
+        "subscriptions": len(conn.rsubs),
+    }
+    if with_subs:
+        info["subscriptions_list"] = sorted({subject.decode(errors="replace")
+                                             for (_, subject, _) in conn.rsubs})
+    info["compression"] = "off"
+    return info

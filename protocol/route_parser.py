@@ -1,0 +1,189 @@
+"""Incremental parser for nats-server's route protocol (what one server sends another over a
+cluster connection), in the style of parser.py: `parse(buf, view, end)` consumes every whole
+frame in `buf[:end]`, calls the handler once per frame and returns the offset of the first byte
+it did not consume; `need` is then the full size of an unfinished frame when known. Payloads are
+handed over as memoryviews of the receive buffer, valid only during the call. No I/O.
+
+Ops (names case-insensitive, as nats-server's parser):
+
+    CONNECT {json}          INFO {json}          PING          PONG          +OK        -ERR 'text'
+    RS+ <acc> <subject> [<queue> <weight>]       RS- <acc> <subject> [<queue>]
+    RMSG <acc> <subject> [<reply>] <size>
+    RMSG <acc> <subject> + <reply> <queue>... <size>       RMSG <acc> <subject> | <queue>... <size>
+    HMSG <acc> <subject> (any of the three forms, with <hdr_size> <total_size> for <size>)
+    A+ / A- (gateway interest, only ever meaningful between gateways: ignored)
+
+Handler methods: on_connect(arg: bytes), on_info(arg: bytes), on_ping(), on_pong(), on_err(text),
+on_rsub(account, subject, queue|None, weight: int), on_runsub(account, subject, queue|None),
+on_rmsg(account, subject, reply|None, queues: list|None, payload: memoryview) and
+on_hmsg(account, subject, reply|None, queues|None, header_len: int, message: memoryview) where
+`message` is headers and payload together. `queues` is None for the plain forms and the list of
+queue names (possibly empty) for the `+`/`|` forms.
+
+While `expect_connect` is set (an accepted route that has not sent CONNECT), any other op is an
+Authorization Violation, as nats-server answers. Malformed RS+/RS-/RMSG lines raise ProtocolError
+without an -ERR text: nats-server closes the route without one.
+"""
+
+from __future__ import annotations
+
+from .errors import AUTH_VIOLATION, MAX_CONTROL_LINE, UNKNOWN_PROTOCOL, ProtocolError
+
+# Route control lines carry whole INFO documents and long queue lists: a generous bound, only
+# there so that a peer cannot make us buffer without limit.
+MAX_ROUTE_CONTROL_LINE = 1 << 20
+
+_CR = 13
+_LF = 10
+_MAX_SIZE_DIGITS = 9
+
+_RMSG, _HMSG, _RSUB, _RUNSUB, _PING, _PONG, _CONNECT, _INFO, _OK, _ERR, _GATEWAY = range(11)
+_OPS = {
+    b"RMSG": _RMSG,
+    b"HMSG": _HMSG,
+    b"RS+": _RSUB,
+    b"RS-": _RUNSUB,
+    b"PING": _PING,
+    b"PONG": _PONG,
+    b"CONNECT": _CONNECT,
+    b"INFO": _INFO,
+    b"+OK": _OK,
+    b"-ERR": _ERR,
+    b"A+": _GATEWAY,
+    b"A-": _GATEWAY,
+}
+_WHOLE_ARG = {_CONNECT: b"CONNECT", _INFO: b"INFO", _ERR: b"-ERR"}
+
+
+def _size(field: bytes) -> int:
+    """A non-negative decimal of at most 9 digits, or -1 (nats-server's parseSize)."""
+    if field.isdigit() and len(field) <= _MAX_SIZE_DIGITS:
+        return int(field)
+    return -1
+
+
+def _whole_arg(line: bytes, name: bytes) -> bytes:
+    return line[len(name):].strip(b" \t\r")
+
+
+def msg_args(args: list[bytes], tail: int) -> tuple[bytes | None, list[bytes] | None]:
+    """The reply and queue list of RMSG/HMSG arguments `acc subj ... <tail sizes>`: nats-server's
+    processRoutedMsgArgs. `tail` is 1 for RMSG (size) and 2 for HMSG (header and total size)."""
+    n = len(args)
+    if n == 2 + tail:
+        return None, None
+    if n == 3 + tail:
+        return args[2], None
+    marker = args[2]
+    if marker == b"+":
+        if n < 4 + tail:
+            raise ProtocolError(None, "routed message: '+' without a reply")
+        return args[3], args[4 : n - tail]
+    if marker == b"|":
+        return None, args[3 : n - tail]
+    raise ProtocolError(None, f"routed message: bad or missing reply indicator {marker[:16]!r}")
+
+
+class RouteOpsParser:
+    __slots__ = ("need", "expect_connect", "max_control_line", "_on_connect", "_on_info",
+                 "_on_ping", "_on_pong", "_on_err", "_on_rsub", "_on_runsub", "_on_rmsg",
+                 "_on_hmsg")
+
+    def __init__(self, handler, *, max_control_line: int = MAX_ROUTE_CONTROL_LINE):
+        self.need = 0
+        self.expect_connect = False
+        self.max_control_line = max_control_line
+        self._on_connect = handler.on_connect
+        self._on_info = handler.on_info
+        self._on_ping = handler.on_ping
+        self._on_pong = handler.on_pong
+        self._on_err = handler.on_err
+        self._on_rsub = handler.on_rsub
+        self._on_runsub = handler.on_runsub
+        self._on_rmsg = handler.on_rmsg
+        self._on_hmsg = handler.on_hmsg
+
+    def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
+        pos = 0
+        self.need = 0
+        find = buf.find
+        while pos < end:
+            eol = find(b"\n", pos, end)
+            if eol < 0:
+                if end - pos > self.max_control_line:
+                    raise ProtocolError(MAX_CONTROL_LINE, "route control line too long")
+                if self.expect_connect and buf[pos] not in b"Cc":
+                    raise ProtocolError(AUTH_VIOLATION, "route op before CONNECT")
+                return pos
+            line = bytes(view[pos:eol])
+            args = line.split()
+            if not args or line[0] in b" \t\r":
+                raise ProtocolError(UNKNOWN_PROTOCOL, "empty route control line or leading blank")
+            op = args[0]
+            code = _RMSG if op == b"RMSG" else _OPS.get(op)
+            if code is None:
+                code = _OPS.get(op.upper())
+                if code is None:
+                    if self.expect_connect:
+                        raise ProtocolError(AUTH_VIOLATION, "route op before CONNECT")
+                    raise ProtocolError(UNKNOWN_PROTOCOL, f"unknown route op {op[:32]!r}")
+            if self.expect_connect and code != _CONNECT:
+                raise ProtocolError(AUTH_VIOLATION, "route op before CONNECT")
+            if code == _RMSG or code == _HMSG:
+                tail = 1 if code == _RMSG else 2
+                margs = args[1:]
+                if len(margs) < 2 + tail:
+                    raise ProtocolError(None, f"routed message with {len(margs)} arguments")
+                reply, queues = msg_args(margs, tail)
+                size = _size(margs[-1])
+                hdr = _size(margs[-2]) if tail == 2 else 0
+                if size < 0 or hdr < 0 or hdr > size:
+                    raise ProtocolError(None, "routed message with a bad size")
+                pstart = eol + 1
+                pend = pstart + size
+                if pend + 2 > end:
+                    if pend < end and buf[pend] != _CR or pend + 1 < end and buf[pend + 1] != _LF:
+                        raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
+                    self.need = pend + 2 - pos
+                    return pos
+                if buf[pend] != _CR or buf[pend + 1] != _LF:
+                    raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
+                if tail == 1:
+                    self._on_rmsg(margs[0], margs[1], reply, queues, view[pstart:pend])
+                else:
+                    self._on_hmsg(margs[0], margs[1], reply, queues, hdr, view[pstart:pend])
+                pos = pend + 2
+                continue
+            pos = eol + 1
+            if code == _RSUB:
+                n = len(args)
+                if n == 3:
+                    self._on_rsub(args[1], args[2], None, 0)
+                elif n == 5:
+                    weight = _size(args[4])
+                    if weight < 0:
+                        raise ProtocolError(None, "RS+ with a bad queue weight")
+                    self._on_rsub(args[1], args[2], args[3], weight)
+                else:
+                    raise ProtocolError(None, f"RS+ with {n - 1} arguments")
+            elif code == _RUNSUB:
+                n = len(args)
+                if n == 3:
+                    self._on_runsub(args[1], args[2], None)
+                elif n == 4:
+                    self._on_runsub(args[1], args[2], args[3])
+                else:
+                    raise ProtocolError(None, f"RS- with {n - 1} arguments")
+            elif code == _PING:
+                self._on_ping()
+            elif code == _PONG:
+                self._on_pong()
+            elif code == _CONNECT:
+                self.expect_connect = False
+                self._on_connect(_whole_arg(line, op))
+            elif code == _INFO:
+                self._on_info(_whole_arg(line, op))
+            elif code == _ERR:
+                self._on_err(_whole_arg(line, op).decode(errors="replace").strip("'"))
+            # +OK and gateway interest (A+/A-) are ignored.
+        return pos
