@@ -53,9 +53,12 @@ class ReceiveBuffer:
                 self._short_reads = 0
             return
         if upto:
-            # Through a bytes copy: the source and destination overlap, and bytearray slice
-            # assignment copies with memcpy. Only the unfinished tail is copied.
-            self.buf[:rest] = bytes(self.view[upto:filled])
+            # Only the unfinished tail is copied. Slice assignment copies with memcpy, so a tail
+            # that overlaps its destination goes through a bytes copy first.
+            if rest <= upto:
+                self.buf[:rest] = self.view[upto:filled]
+            else:
+                self.buf[:rest] = bytes(self.view[upto:filled])
             self.filled = rest
         if need > len(self.buf):
             self._resize(need)
