@@ -501,7 +501,7 @@ class Cluster:
             rm[key] = n
             if queue:
                 line = b"RS+ %s %s %s %d\r\n" % (account.name.encode(), sub.subject, queue, n)
-            elif n == 1:
+            elif n == 1 and delta > 0:
                 line = b"RS+ %s %s\r\n" % (account.name.encode(), sub.subject)
             else:
                 return

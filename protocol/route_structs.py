@@ -58,7 +58,7 @@ _connect_decoder = msgspec.json.Decoder(RouteConnect)
 
 
 def encode_route_info(info: RouteInfo) -> bytes:
-    return b"INFO " + _encoder.encode(info) + b"\r\n"
+    return b"INFO " + _encoder.encode(info) + b" \r\n"  # a blank before CRLF, as nats-server
 
 
 def decode_route_info(arg: bytes) -> RouteInfo:

@@ -258,8 +258,6 @@ def _cluster_flags(cluster_port: int, route_port: int | None) -> list[str]:
 
 
 async def test_servers_discovered_from_connect_urls(kind, spawn, clients):
-    if kind == "zats":
-        pytest.skip("zats clustering (connect_urls) is issue 6")
     ca, cb = _free_port(), _free_port()
     a = spawn(kind, *_cluster_flags(ca, None))
     rec = Recorder()

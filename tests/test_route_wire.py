@@ -1,0 +1,208 @@
+"""The route protocol on the wire, against each server kind: a fake route peer (a raw socket,
+as in ../shared/research/routes-leafnodes.md) dials the server's cluster port and checks what
+zats does against what the real nats-server does: INFO first on accept, CONNECT required first,
+the rejections, interest collapsing and queue weights (RS+/RS-), the RMSG/HMSG forms with
+queue lists and replies in both directions, and one-hop delivery of routed messages."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from support.servers import free_port
+from support.wire import Wire
+
+pytestmark = pytest.mark.timeout(30)
+
+PEER_ID = "NPEERZATSTESTROUTE0000000000000000000000000000000000000"
+
+
+def cluster_flags(port: int, name: str = "C1", auth: str = "") -> list[str]:
+    return ["--cluster", f"nats://{auth}127.0.0.1:{port}", "--cluster_name", name]
+
+
+class RoutePeer(Wire):
+    """A raw route connection. `op()` returns the next protocol op the server sent, answering
+    its PINGs and skipping what is not about the test ($SYS interest of nats-server, gossip)."""
+
+    def op(self, timeout: float = 5.0) -> tuple[bytes, bytes | None]:
+        deadline = time.monotonic() + timeout
+        while True:
+            eol = self.buf.find(b"\r\n")
+            if eol < 0:
+                if not self._fill(deadline):
+                    raise AssertionError(f"no op in time; have {self.buf[:300]!r}")
+                continue
+            line = self.buf[:eol]
+            args = line.split()
+            payload = None
+            end = eol + 2
+            if args and args[0] in (b"RMSG", b"HMSG"):
+                size = int(args[-1])
+                if len(self.buf) < end + size + 2:
+                    if not self._fill(deadline):
+                        raise AssertionError(f"payload not in time; have {self.buf[:300]!r}")
+                    continue
+                payload = self.buf[end:end + size]
+                end += size + 2
+            self.buf = self.buf[end:]
+            if line == b"PING":
+                self.send(b"PONG\r\n")
+                continue
+            if line == b"PONG" or b"$SYS" in line or line.startswith((b"INFO ", b"A+", b"A-")):
+                continue
+            return line, payload
+
+    def expect_op(self, pattern: bytes, timeout: float = 5.0) -> tuple[re.Match, bytes | None]:
+        line, payload = self.op(timeout)
+        m = re.fullmatch(pattern, line)
+        assert m, f"expected {pattern!r}, got {line!r}"
+        return m, payload
+
+    def barrier(self) -> None:
+        """Everything the peer sent before has been processed by the server."""
+        self.send(b"PING\r\n")
+        deadline = time.monotonic() + 5
+        while True:
+            eol = self.buf.find(b"PONG\r\n")
+            if eol >= 0:
+                self.buf = self.buf[:eol] + self.buf[eol + 6:]
+                return
+            if not self._fill(deadline):
+                raise AssertionError("no PONG")
+
+
+def handshake(peer: RoutePeer, *, cluster: str = "C1", user: str = "", password: str = "",
+              info: dict | None = None) -> dict:
+    """As nats-server's accept side expects it: read INFO, send CONNECT then INFO (no pooling,
+    no compression: one plain-text connection for every account)."""
+    if info is None:
+        info = json.loads(peer.read_info()[5:])
+    connect = {"echo": True, "verbose": False, "pedantic": False, "tls_required": False,
+               "headers": True, "name": PEER_ID, "cluster": cluster}
+    if user:
+        connect.update(user=user, **{"pass": password})
+    peer.send(b"CONNECT " + json.dumps(connect).encode() + b"\r\n")
+    ours = {"server_id": PEER_ID, "server_name": "peer", "version": "2.10.0", "proto": 2,
+            "host": "127.0.0.1", "port": 1, "headers": True, "max_payload": 1048576,
+            "cluster": cluster}
+    peer.send(b"INFO " + json.dumps(ours).encode() + b"\r\n")
+    peer.barrier()
+    return info
+
+
+@pytest.fixture
+def node(kind, spawn):
+    cport = free_port()
+    srv = spawn(kind, *cluster_flags(cport))
+    srv.cluster_port = cport
+    return srv
+
+
+def test_route_protocol_both_ways(node, kind):
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer, Wire("127.0.0.1", node.port) as client:
+        info = handshake(peer)
+        assert info["cluster"] == "C1" and info["port"] == node.cluster_port
+        assert info["headers"] is True and info["connect_urls"] == [f"127.0.0.1:{node.port}"]
+        client.connect(b'{"verbose":false,"pedantic":false,"headers":true}')
+
+        # Two local subscriptions on one subject: one RS+; queue weights on every change.
+        client.send(b"SUB bar 1\r\nSUB bar 2\r\nSUB q1 grpA 3\r\nSUB q1 grpA 4\r\nUNSUB 4\r\n")
+        peer.expect_op(rb"RS\+ \$G bar")
+        peer.expect_op(rb"RS\+ \$G q1 grpA 1")
+        peer.expect_op(rb"RS\+ \$G q1 grpA 2")
+        peer.expect_op(rb"RS\+ \$G q1 grpA 1")
+
+        # Routed messages reach every local plain subscriber, headers and reply kept.
+        peer.send(b"RMSG $G bar reply.1 3\r\nabc\r\n")
+        got = {client.expect(rb"MSG bar (\d) reply\.1 3\r\nabc\r\n").group(1) for _ in range(2)}
+        assert got == {b"1", b"2"}
+        peer.send(b"HMSG $G bar 12 15\r\nNATS/1.0\r\n\r\nxyz\r\n")
+        for _ in range(2):
+            client.expect(rb"HMSG bar \d 12 15\r\nNATS/1\.0\r\n\r\nxyz\r\n")
+        # A queue member only for the groups the message names; none without a list.
+        peer.send(b"RMSG $G q1 1\r\nn\r\nRMSG $G q1 | grpA 1\r\ny\r\nRMSG $G q1 + r.2 grpA 1\r\nz\r\n")
+        client.expect(rb"MSG q1 3 1\r\ny\r\n")
+        client.expect(rb"MSG q1 3 r\.2 1\r\nz\r\n")
+
+        # Client messages to the peer's interest: one RMSG per message, queue groups listed.
+        peer.send(b"RS+ $G foo\r\nRS+ $G foo.* \r\nRS+ $G qq grpB 1\r\nRS+ $G qq grpB 3\r\n")
+        peer.barrier()
+        client.send(b"PUB foo 2\r\nhi\r\nPUB foo r 2\r\nhi\r\nHPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n")
+        assert peer.expect_op(rb"RMSG \$G foo 2")[1] == b"hi"
+        assert peer.expect_op(rb"RMSG \$G foo r 2")[1] == b"hi"
+        assert peer.expect_op(rb"HMSG \$G foo 12 14")[1] == b"NATS/1.0\r\n\r\nhi"
+        client.send(b"PUB qq 1\r\nx\r\nPUB qq rr 1\r\ny\r\n")
+        peer.expect_op(rb"RMSG \$G qq \| grpB 1")
+        peer.expect_op(rb"RMSG \$G qq \+ rr grpB 1")
+
+        # A routed message is never sent back over a route (one hop): the peer's own interest
+        # in bar does not bring its RMSG back.
+        peer.send(b"RS+ $G bar\r\nRMSG $G bar 1\r\nm\r\n")
+        client.expect(rb"MSG bar \d 1\r\nm\r\n")
+        client.expect(rb"MSG bar \d 1\r\nm\r\n")
+        client.send(b"PUB foo 4\r\nlast\r\n")
+        assert peer.expect_op(rb"RMSG \$G foo 4")[1] == b"last"
+
+        # The last local subscription gone: RS-.
+        client.send(b"UNSUB 1\r\nUNSUB 2\r\nUNSUB 3\r\n")
+        peer.expect_op(rb"RS- \$G bar")
+        peer.expect_op(rb"RS- \$G q1 grpA")
+
+
+def test_accepting_side_sends_info_first_and_wants_connect(node):
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        peer.read_info()  # before we send anything
+        peer.send(b"PING\r\n")
+        peer.expect(rb"-ERR 'Authorization Violation'\r\n")
+        peer.expect_closed()
+
+
+@pytest.mark.parametrize("connect, error", [
+    ({"lang": "python", "cluster": "C1"}, "attempted to connect to route port"),
+    ({"cluster": "OTHER"}, 'Rejecting connection, cluster name "OTHER" does not match "C1"'),
+])
+def test_route_connect_rejections(node, connect, error):
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        peer.read_info()
+        peer.send(b"CONNECT " + json.dumps({"name": PEER_ID, **connect}).encode() + b"\r\n")
+        peer.expect(re.escape(f"-ERR '{error}'\r\n".encode()))
+        peer.expect_closed()
+
+
+@pytest.mark.parametrize("user, password, accepted", [("ru", "rp", True), ("ru", "bad", False),
+                                                      ("", "", False)])
+def test_route_credentials(kind, spawn, user, password, accepted):
+    cport = free_port()
+    srv = spawn(kind, *cluster_flags(cport, auth="ru:rp@"))
+    with RoutePeer("127.0.0.1", cport) as peer:
+        info = json.loads(peer.read_info()[5:])
+        assert info.get("auth_required") is True
+        if accepted:
+            handshake(peer, user=user, password=password, info=info)
+            with Wire("127.0.0.1", srv.port) as client:
+                client.connect()
+                client.send(b"SUB authed 1\r\nPING\r\n")
+                client.expect(rb"PONG\r\n")
+                peer.expect_op(rb"RS\+ \$G authed")
+        else:
+            connect = {"name": PEER_ID, "cluster": "C1", "headers": True}
+            if user:
+                connect.update(user=user, **{"pass": password})
+            peer.send(b"CONNECT " + json.dumps(connect).encode() + b"\r\n")
+            peer.expect(rb"-ERR 'Authorization Violation'\r\n")
+            peer.expect_closed()
+
+
+def test_route_to_a_peer_with_the_same_server_name_is_closed(kind, spawn):
+    cport = free_port()
+    srv = spawn(kind, *cluster_flags(cport), "-n", "peer")
+    with RoutePeer("127.0.0.1", cport) as peer:
+        peer.read_info()
+        peer.send(b'CONNECT {"name":"' + PEER_ID.encode() + b'","cluster":"C1"}\r\n'
+                  b'INFO {"server_id":"' + PEER_ID.encode() + b'","server_name":"peer",'
+                  b'"port":1,"cluster":"C1"}\r\n')
+        peer.expect_closed()
+    assert srv.proc.poll() is None
