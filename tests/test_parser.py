@@ -214,3 +214,25 @@ def test_blank_at_line_start_is_unknown_protocol(data):
     with pytest.raises(ProtocolError) as info:
         feed(ClientOpsParser, [data])
     assert info.value.text == errors.UNKNOWN_PROTOCOL
+
+
+def test_receive_buffer_grows_past_max_only_while_large_frames_flow():
+    from zats.protocol.buffer import LARGE_FRAME, LARGE_MAX_SIZE
+
+    rb = ReceiveBuffer(min_size=512, max_size=4096)
+    for _ in range(10):  # small frames: full reads stop at max_size
+        rb.received(len(rb.get_buffer()))
+        rb.consume(rb.filled)
+    assert len(rb.buf) == 4096
+    rb.received(len(rb.get_buffer()))
+    rb.consume(100, need=LARGE_FRAME)  # a large frame is arriving
+    for _ in range(10):
+        rb.received(len(rb.get_buffer()))
+        rb.consume(rb.filled - 10, need=LARGE_FRAME)
+    assert len(rb.buf) == LARGE_MAX_SIZE
+    rb.consume(rb.filled)
+    for _ in range(3):  # idle again: back to small, and the large cap is forgotten
+        rb.get_buffer()
+        rb.received(10)
+        rb.consume(rb.filled)
+    assert len(rb.buf) == 512
