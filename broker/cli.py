@@ -220,9 +220,11 @@ def _apply_cluster_flags(opts: ServerOptions, ns: argparse.Namespace) -> None:
                 cluster.user, cluster.password = user, password
     if ns.routes is not None:
         cluster.routes = [r.strip() for r in ns.routes.split(",") if r.strip()]
+        if cluster.routes and not cluster.port:  # (a file's routes without a port are ignored)
+            _fail("solicited routes require cluster capabilities, e.g. --cluster")
     if ns.cluster_name is not None:
-        if " " in ns.cluster_name:
-            _fail("cluster name cannot contain spaces or new lines")
+        if " " in ns.cluster_name or "\n" in ns.cluster_name:
+            _fail("cluster name cannot contain spaces")
         cluster.name = ns.cluster_name
     if ns.cluster_advertise is not None:
         cluster.advertise = ns.cluster_advertise

@@ -631,7 +631,7 @@ class _Loader:
             if lk == "name":
                 if self.want(k, v, p, "string"):
                     if " " in v or "\n" in v:
-                        self.error(p, "cluster name cannot contain spaces or new lines")
+                        self.error(p, "cluster name cannot contain spaces")
                     else:
                         cluster.name = v
             elif lk == "listen":
@@ -678,7 +678,7 @@ class _Loader:
             try:
                 split_url(url)
             except ValueError as exc:
-                self.error(p, f'error parsing route url ["{url}"]: {exc}')
+                self.error(p, f'error parsing route url ["{url}"]')
                 continue
             urls.append(url)
         return urls
@@ -697,9 +697,9 @@ class _Loader:
             elif lk == "timeout":
                 cluster.auth_timeout = self.auth_timeout(k, v, p, cluster.auth_timeout)
             elif lk == "users":
-                self.error(p, "Cluster authorization does not allow multiple users")
+                self.error(pos, "Cluster authorization does not allow multiple users")
             elif lk == "token":
-                self.error(p, "Cluster authorization does not support tokens")
+                self.error(pos, "Cluster authorization does not support tokens")
             else:
                 self.unknown(value, k, "cluster authorization")
 

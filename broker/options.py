@@ -130,6 +130,3 @@ def validate(opts: ServerOptions) -> None:
                            f"({opts.max_pending})")
     if opts.max_control_line <= 0 or opts.max_payload <= 0:
         raise OptionsError("max_control_line and max_payload must be positive")
-    cluster = opts.cluster
-    if cluster is not None and cluster.routes and not cluster.port:
-        raise OptionsError("solicited routes require cluster capabilities, e.g. --cluster")

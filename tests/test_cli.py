@@ -182,3 +182,29 @@ def test_trace_logs_protocol_without_secrets(tmp_path):
         assert "hunter2" not in d.log()
     finally:
         d.stop()
+
+
+def test_cluster_flags():
+    from zats.broker.cli import parse_args
+
+    opts = parse_args(["--cluster", "nats://ru:rp@127.0.0.1:6333", "--cluster_name", "C1",
+                       "--routes", "nats://127.0.0.1:6334, nats-route://u:p@127.0.0.1:6335",
+                       "--no_advertise", "--connect_retries", "3", "--cluster_advertise", "10.0.0.1:6333"])
+    c = opts.cluster
+    assert (c.host, c.port, c.user, c.password, c.name) == ("127.0.0.1", 6333, "ru", "rp", "C1")
+    assert c.routes == ["nats://127.0.0.1:6334", "nats-route://u:p@127.0.0.1:6335"]
+    assert c.no_advertise and c.connect_retries == 3 and c.advertise == "10.0.0.1:6333"
+    assert parse_args(["--cluster_listen", "nats://127.0.0.1:-1"]).cluster.port == -1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--routes", "nats://127.0.0.1:1"], "solicited routes require cluster capabilities, e.g. --cluster"),
+    (["--cluster", "nats://127.0.0.1:1", "--cluster_name", "a b"], "cluster name cannot contain spaces"),
+])
+def test_cluster_flag_errors_as_nats_server(args, message):
+    result = run(*args)
+    assert result.returncode == 1 and message in result.stderr
+    nats = shutil.which("nats-server")
+    if nats:
+        theirs = subprocess.run([nats, *args], capture_output=True, text=True, timeout=10)
+        assert theirs.returncode == 1 and message in theirs.stderr

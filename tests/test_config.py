@@ -865,6 +865,19 @@ GOOD = {
     "array quirks": "authorization { users [ {user: a, password: b} / {user: c, password: d} ] }\n",
     "lone slashes": "port: 4222 /\nauthorization { user: a / password: b }\n",
     "stray last brace": "port: 4222\n}\n",
+    "cluster": """
+        cluster {
+          name: C1
+          listen: 127.0.0.1:6333
+          routes: [ nats-route://127.0.0.1:6334, "nats://ru:rp@127.0.0.1:6335" ]
+          authorization { user: ru, password: rp, timeout: 2 }
+          no_advertise: true
+          connect_retries: 3
+          advertise: "10.0.0.1:6333"
+        }
+    """,
+    "cluster host and port": 'cluster { host: 127.0.0.1, port: 6333, cluster_advertise: "x:1" }\n',
+    "cluster routes without a port": 'cluster { routes: [ "nats://127.0.0.1:6334" ] }\n',
 }
 
 
@@ -968,6 +981,14 @@ BAD_KEYS = {
     "listen host only": ("port: 1\nlisten: \"localhost\"\n", ':2:1: could not parse address string "localhost"'),
     "tls without key": ("port: 1\ntls { cert_file: a.pem }\n", ":2:1: missing 'key_file' in TLS configuration"),
     "wrong type": ("port: 1\ndebug: 1\n", ":2:1: "),
+    "unknown in cluster": ("cluster {\n  port: 6333\n  bogus: 1\n}\n", ':3:3: unknown field "bogus"'),
+    "cluster users": ("cluster {\n  port: 6333\n  authorization { users [ {user: a, password: b} ] }\n}\n",
+                      ":3:3: Cluster authorization does not allow multiple users"),
+    "cluster token": ("cluster {\n  port: 6333\n  authorization { token: x }\n}\n",
+                      ":3:3: Cluster authorization does not support tokens"),
+    "cluster name spaces": ('cluster {\n  port: 6333\n  name: "a b"\n}\n', ":3:3: cluster name cannot contain spaces"),
+    "bad route url": ('cluster {\n  port: 6333\n  routes: [ "nats://[bad" ]\n}\n',
+                      'error parsing route url ["nats://[bad"]'),
     "long auth timeout": ("port: 1\nauthorization {\n  timeout: 1234567.5\n}\n",
                           ':3:3: invalid use of field "timeout": timeout of 1.2345675e+06 (1234567.500000 seconds) '
                           "is high, consider keeping it under 60 seconds"),
