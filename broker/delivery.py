@@ -141,6 +141,74 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
     return False
 
 
+def deliver_run(publisher, result, subject: bytes, view: memoryview, first: int, stride: int,
+                count: int, size: int) -> None:
+    """Delivers a run of messages without reply or headers that share one subject and size
+    (see ClientOpsParser.on_pub_run): payload i is view[first + i * stride:][:size] and is
+    followed by its CRLF in the input, which is copied along with it. Queue groups pick a
+    member per message, so a result with queues goes message by message."""
+    if result.queues:
+        for a in range(first, first + count * stride, stride):
+            deliver(publisher, result, subject, None, view[a:a + size])
+        return
+    plain = result.plain
+    if not plain:
+        return
+    if subject is publisher.msg_subject and publisher.msg_reply is None and size == publisher.msg_size:
+        head = publisher.msg_head
+        tail = publisher.msg_tail
+    else:
+        head = b"MSG " + subject + b" "
+        tail = b" %d\r\n" % size
+        publisher.msg_subject, publisher.msg_reply, publisher.msg_size = subject, None, size
+        publisher.msg_head, publisher.msg_tail = head, tail
+    touched = publisher.broker.touched
+    no_echo = not publisher.echo
+    chunk = size + 2  # payload and its CRLF
+    total = 0
+    routed = None
+    for sub in plain:
+        conn = sub.conn
+        if conn.closed or no_echo and conn is publisher:
+            continue
+        if conn.is_route:
+            if routed is None:
+                routed = [sub]
+            else:
+                routed.append(sub)
+            continue
+        n = count
+        if sub.max:
+            n = min(n, sub.max - sub.delivered)
+            if n <= 0:
+                continue
+        sub.delivered += n
+        if sub.line_tail is tail:
+            line = sub.line
+        else:
+            line = sub.line = head + sub.sid + tail
+            sub.line_tail = tail
+        out = conn.out
+        for a in range(first, first + n * stride, stride):
+            out += line
+            out += view[a:a + chunk]
+        conn.out_msgs += n
+        conn.out_bytes += n * size
+        if not conn.touched:
+            conn.touched = True
+            touched.append(conn)
+        if sub.max and sub.delivered >= sub.max:
+            conn.remove_sub(sub)
+        total += n
+    if routed is not None:
+        for a in range(first, first + count * stride, stride):
+            total += _forward(routed, subject, None, 0, view[a:a + size])
+    if total:
+        broker = publisher.broker
+        broker.out_msgs += total
+        broker.out_bytes += total * size
+
+
 def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
                          header_len: int, message: memoryview) -> bool:
     """Delivers a message with headers: HMSG to receivers that negotiated headers, MSG with the

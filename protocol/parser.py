@@ -151,10 +151,15 @@ class ClientOpsParser(_Parser):
     Handler methods: on_connect(arg: bytes), on_pub(subject, reply|None, payload: memoryview),
     on_hpub(subject, reply|None, header_len: int, message: memoryview) where `message` is headers
     and payload together, on_sub(subject, queue|None, sid), on_unsub(sid, max|None), on_ping(),
-    on_pong(). All arguments are bytes except where noted. A handler may raise ProtocolError."""
+    on_pong(). All arguments are bytes except where noted. A handler may raise ProtocolError.
 
-    __slots__ = ("max_payload", "headers", "auth_pending", "_on_connect", "_on_pub", "_on_hpub", "_on_sub", "_on_unsub",
-                 "_on_ping", "_on_pong")
+    Optionally on_pub_run(subject, reply|None, view, first, stride, count, size): `count` (two
+    or more) consecutive PUB frames with one identical control line, payload i at
+    view[first + i * stride : first + i * stride + size], each followed by its CRLF. Without it,
+    such a run is handed over message by message through on_pub."""
+
+    __slots__ = ("max_payload", "headers", "auth_pending", "_on_connect", "_on_pub", "_on_hpub",
+                 "_on_sub", "_on_unsub", "_on_ping", "_on_pong", "_on_pub_run")
 
     def __init__(self, handler, *, max_control_line: int = MAX_CONTROL_LINE_SIZE,
                  max_payload: int = MAX_PAYLOAD_SIZE):
@@ -171,6 +176,7 @@ class ClientOpsParser(_Parser):
         self._on_unsub = handler.on_unsub
         self._on_ping = handler.on_ping
         self._on_pong = handler.on_pong
+        self._on_pub_run = getattr(handler, "on_pub_run", None)
 
     def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
         pos = 0
@@ -179,6 +185,7 @@ class ClientOpsParser(_Parser):
         mcl = self.max_control_line
         max_payload = self.max_payload
         on_pub = self._on_pub
+        on_pub_run = self._on_pub_run
         pub_op = None if self.auth_pending else b"PUB"
         startswith = buf.startswith
         # A publisher's burst often repeats one PUB control line (same subject, reply and size).
@@ -190,6 +197,22 @@ class ClientOpsParser(_Parser):
         while pos < end:
             if rep_line is not None:
                 if startswith(rep_line, pos):
+                    if on_pub_run is not None:
+                        # Count the whole frames of this line that follow; two or more go over
+                        # in one call. A frame with a bad trailer ends the run and then fails
+                        # below, in order.
+                        stride = rep_len + rep_size + 2
+                        count = 0
+                        p = pos
+                        while p + stride <= end and startswith(rep_line, p) and \
+                                buf[p + stride - 2] == _CR and buf[p + stride - 1] == _LF:
+                            count += 1
+                            p += stride
+                        if count > 1:
+                            on_pub_run(rep_subject, rep_reply, view, pos + rep_len, stride, count,
+                                       rep_size)
+                            pos = p
+                            continue
                     pstart = pos + rep_len
                     pend = pstart + rep_size
                     if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:

@@ -17,7 +17,7 @@ class Recorder:
         self.events: list[tuple] = []
 
     def __getattr__(self, name: str):
-        if not name.startswith("on_"):
+        if not name.startswith("on_") or name == "on_pub_run":
             raise AttributeError(name)
 
         def record(*args):
@@ -26,9 +26,20 @@ class Recorder:
         return record
 
 
-def feed(parser_cls, chunks: list[bytes], headers: bool = True, **kw) -> list[tuple]:
+class RunRecorder(Recorder):
+    """A handler that takes runs of identical PUB frames (on_pub_run) and records them as the
+    single messages they stand for, checking the CRLF after each payload."""
+
+    def on_pub_run(self, subject, reply, view, first, stride, count, size):
+        assert count >= 2
+        for a in range(first, first + count * stride, stride):
+            assert bytes(view[a + size : a + size + 2]) == b"\r\n"
+            self.events.append(("pub", subject, reply, bytes(view[a : a + size])))
+
+
+def feed(parser_cls, chunks: list[bytes], headers: bool = True, runs: bool = False, **kw) -> list[tuple]:
     """Feeds chunks as successive reads through a small ReceiveBuffer; returns the events."""
-    rec = Recorder()
+    rec = RunRecorder() if runs else Recorder()
     parser = parser_cls(rec, **kw)
     if isinstance(parser, ClientOpsParser):
         parser.headers = headers
@@ -47,10 +58,13 @@ def feed(parser_cls, chunks: list[bytes], headers: bool = True, **kw) -> list[tu
 
 
 def all_splits(parser_cls, data: bytes, **kw) -> list[tuple]:
-    """Events for `data` whole, asserting every two-way split gives the same."""
+    """Events for `data` whole, asserting every two-way split gives the same, and (client ops)
+    that a handler taking runs of PUB frames sees the same messages."""
     whole = feed(parser_cls, [data], **kw)
     for k in range(1, len(data)):
         assert feed(parser_cls, [data[:k], data[k:]], **kw) == whole, f"split at {k}"
+        if parser_cls is ClientOpsParser:
+            assert feed(parser_cls, [data[:k], data[k:]], runs=True, **kw) == whole, f"runs, split at {k}"
     return whole
 
 
@@ -236,3 +250,34 @@ def test_receive_buffer_grows_past_max_only_while_large_frames_flow():
         rb.received(10)
         rb.consume(rb.filled)
     assert len(rb.buf) == 512
+
+
+def test_runs_of_identical_pub_frames_reach_on_pub_run():
+    frame = b"PUB run.x 3\r\nabc\r\n"
+    data = frame * 50 + b"PUB run.x 4\r\nabcd\r\n" + frame * 3
+    rec = RunRecorder()
+    calls = []
+    original = rec.on_pub_run
+
+    def counting(*args):
+        calls.append(args[5])
+        original(*args)
+
+    rec.on_pub_run = counting
+    parser = ClientOpsParser(rec)
+    buf = bytearray(data)
+    assert parser.parse(buf, memoryview(buf), len(buf)) == len(buf)
+    assert len(rec.events) == 54
+    assert calls == [48]  # two frames parse the ordinary way before the run is recognised
+
+
+def test_bad_trailer_inside_a_run_fails_after_the_good_frames():
+    frame = b"PUB r 1\r\nx\r\n"
+    data = frame * 5 + b"PUB r 1\r\nxX\n"
+    rec = RunRecorder()
+    parser = ClientOpsParser(rec)
+    buf = bytearray(data)
+    with pytest.raises(ProtocolError) as info:
+        parser.parse(buf, memoryview(buf), len(buf))
+    assert info.value.text == errors.UNKNOWN_PROTOCOL
+    assert len(rec.events) == 5
