@@ -136,6 +136,7 @@ class Cluster:
         self._tasks: set[asyncio.Task] = set()
         self._views: dict = {}
         self._flush_scheduled = False
+        self._own_urls: list[str] | None = None
         self.adopt_accounts()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -180,10 +181,14 @@ class Cluster:
     # -- INFO ------------------------------------------------------------------------------
 
     def own_client_urls(self) -> list[str]:
-        broker = self.broker
-        host = broker.options.host
-        hosts = (_local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
-        return [_join(h, broker.port) for h in hosts]
+        """Our client listener as `host:port` (every interface's address when bound to all),
+        worked out once, after the client listener is up."""
+        if self._own_urls is None:
+            broker = self.broker
+            host = broker.options.host
+            hosts = (_local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
+            self._own_urls = [_join(h, broker.port) for h in hosts]
+        return list(self._own_urls)
 
     def info(self, gossip_mode: int = 0) -> RouteInfo:
         broker = self.broker

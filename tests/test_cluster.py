@@ -467,3 +467,146 @@ cluster {{
     await reachable(cz, [ca])
     await ca.publish("conf", b"via-file")
     await inbox.wait(1)
+
+
+# -- partitions, accounts --------------------------------------------------------------------------
+
+
+class Proxy:
+    """A TCP relay in front of a route port that can be cut (connections closed, new ones
+    refused) and healed."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.port = free_port()
+        self.server = None
+        self.writers = []
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def _handle(self, reader, writer) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self.writers += [writer, up_writer]
+
+        async def pump(src, dst):
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+    async def cut(self) -> None:
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+        self.writers = []
+        await self.server.wait_closed()
+
+
+async def no_interest(nc, subject: str) -> bool:
+    """Whether the client's server knows of no subscriber for `subject` anywhere (a request
+    is answered with no-responders rather than forwarded)."""
+    try:
+        await nc.request(subject, b"", timeout=TIMEOUT)
+    except nats.errors.NoRespondersError:
+        return True
+    return False
+
+
+async def test_partition_heals_without_stale_interest(spawn, connect):
+    a = start(spawn, "zats")
+    proxy = Proxy(a.cluster_port)
+    await proxy.start()
+    b = start(spawn, "zats", routes=[f"nats://127.0.0.1:{proxy.port}"])
+    await wait_mesh([a, b])
+    ca, cb = await connect(a), await connect(b)
+
+    async def answer(msg):
+        await msg.respond(b"here")
+
+    old_b = await cb.subscribe("sb.old", cb=answer)
+    old_a = await ca.subscribe("sa.old", cb=answer)
+    await reachable(cb, [ca])
+    await reachable(ca, [cb])
+
+    await proxy.cut()
+    await eventually(lambda: a.remote_ids() == set() and b.remote_ids() == set(), TIMEOUT, 0.05)
+    # While apart, interest changes on both sides.
+    await old_b.unsubscribe()
+    await old_a.unsubscribe()
+    await cb.subscribe("sb.new", cb=answer)
+    await ca.subscribe("sa.new", cb=answer)
+    shared = [Inbox(), Inbox()]
+    await ca.subscribe("shared", cb=shared[0].add)
+    await cb.subscribe("shared", cb=shared[1].add)
+    await ca.flush()
+    await cb.flush()
+
+    await proxy.start()  # B redials its explicit route through the proxy
+    await wait_mesh([a, b])
+    await reachable(cb, [ca])
+    await reachable(ca, [cb])
+    assert await no_interest(ca, "sb.old") and await no_interest(cb, "sa.old")
+    assert (await ca.request("sb.new", b"", timeout=TIMEOUT)).data == b"here"
+    assert (await cb.request("sa.new", b"", timeout=TIMEOUT)).data == b"here"
+    await ca.publish("shared", b"1")
+    await cb.publish("shared", b"2")
+    await shared[0].wait(2)
+    await shared[1].wait(2)
+    await reachable(ca, [cb])
+    await reachable(cb, [ca])
+    assert sorted(m.data for m in shared[0].msgs) == sorted(m.data for m in shared[1].msgs) == [b"1", b"2"]
+
+
+ACCOUNTS = """
+accounts {
+  A { users [ {user: a, password: a} ] }
+  B { users [ {user: b, password: b} ] }
+}
+"""
+
+
+async def test_accounts_across_zats_and_a_compressing_nats_server(spawn, connect, tmp_path):
+    """Interest and messages keep to their account across routes; a nats-server configured to
+    compress routes still talks to zats, uncompressed."""
+    n_cluster = free_port()
+    n_conf = tmp_path / "n.conf"
+    n_conf.write_text(ACCOUNTS + f"cluster {{ name: C1, listen: 127.0.0.1:{n_cluster}, "
+                                 "compression: s2_fast }\n")
+    n = Node(spawn("nats-server", "-c", str(n_conf), http_port=free_port()), n_cluster)
+    z_cluster = free_port()
+    z_conf = tmp_path / "z.conf"
+    z_conf.write_text(ACCOUNTS + f"cluster {{ name: C1, listen: 127.0.0.1:{z_cluster}, "
+                                 f"routes: [nats://127.0.0.1:{n_cluster}] }}\n")
+    z = Node(spawn("zats", "-c", str(z_conf), http_port=free_port()), z_cluster)
+    await wait_mesh([n, z])
+    za = await connect(f"nats://a:a@127.0.0.1:{z.port}")
+    zb = await connect(f"nats://b:b@127.0.0.1:{z.port}")
+    na = await connect(f"nats://a:a@127.0.0.1:{n.port}")
+    nb = await connect(f"nats://b:b@127.0.0.1:{n.port}")
+
+    async def answer_a(msg):
+        await msg.respond(b"account A on zats")
+
+    async def answer_b(msg):
+        await msg.respond(b"account B on nats-server")
+
+    await za.subscribe("svc", cb=answer_a)
+    await nb.subscribe("svc", cb=answer_b)
+    await reachable(za, [na])
+    await reachable(nb, [zb])
+    assert (await na.request("svc", b"", timeout=TIMEOUT)).data == b"account A on zats"
+    assert (await zb.request("svc", b"", timeout=TIMEOUT)).data == b"account B on nats-server"
+    assert await no_interest(za, "svc.none")
+    z_route = z.get("/routez")["routes"][0]
+    assert z_route["compression"] == "off" and z_route["in_msgs"] >= 2
