@@ -10,8 +10,8 @@ import asyncio
 import signal
 import sys
 
-from .config import ConfigError, LoadedConfig, check_config, load_config, valid_message
 from .cluster import split_url
+from .config import ConfigError, LoadedConfig, check_config, load_config, valid_message
 from .options import Authorization, ClusterConfig, OptionsError, ServerOptions, TLSConfig
 from .server import VERSION, ZATS_VERSION, Broker
 from .signals import send_signal

@@ -295,7 +295,13 @@ class Cluster:
             conn.close(None, "Duplicate Server Name")
             return
         if conn.solicited:
-            conn.send_connect(info)
+            # Credentials from the URL dialled, else the cluster's own when the peer wants some.
+            user = password = None
+            if conn.url:
+                _, _, user, password = split_url(conn.url)
+            if user is None and info.auth_required:
+                user, password = self.config.user, self.config.password
+            conn.send_connect(user, password)
         conn.info = info
         conn.remote_id = info.server_id
         conn.remote_name = info.server_name

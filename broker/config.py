@@ -36,8 +36,8 @@ from typing import Any
 from zats.protocol.nkeys import PREFIX_USER, NkeyError, decode_public
 from zats.protocol.subjects import is_valid_subject
 
-from .conf_syntax import ConfList, ConfMap, ConfSyntaxError, Pos, digest, parse_file
 from .cluster import split_url
+from .conf_syntax import ConfList, ConfMap, ConfSyntaxError, Pos, digest, parse_file
 from .options import (
     AccountConfig,
     Authorization,
@@ -677,7 +677,7 @@ class _Loader:
                 continue
             try:
                 split_url(url)
-            except ValueError as exc:
+            except ValueError:
                 self.error(p, f'error parsing route url ["{url}"]')
                 continue
             urls.append(url)

@@ -487,16 +487,9 @@ class RouteConnection(asyncio.BufferedProtocol):
         elif info.ldm:
             self.cluster.remote_lame_duck(self)
 
-    def send_connect(self, info) -> None:
-        """CONNECT (credentials from the URL dialled, else the cluster's), then our INFO."""
+    def send_connect(self, user: str | None, password: str | None) -> None:
+        """CONNECT, then our INFO (on a route we dialled, after the acceptor's INFO)."""
         cluster = self.cluster
-        user = password = None
-        if self.url:
-            from .cluster import split_url
-
-            _, _, user, password = split_url(self.url)
-        if user is None and info.auth_required:
-            user, password = cluster.config.user, cluster.config.password
         connect = RouteConnect(headers=True, name=self.broker.server_id, cluster=cluster.name,
                                cluster_dynamic=cluster.dynamic, user=user, password=password)
         self.queue(encode_route_connect(connect))

@@ -76,8 +76,6 @@ def msg_args(args: list[bytes], tail: int) -> tuple[bytes | None, list[bytes] | 
         return args[2], None
     marker = args[2]
     if marker == b"+":
-        if n < 4 + tail:
-            raise ProtocolError(None, "routed message: '+' without a reply")
         return args[3], args[4 : n - tail]
     if marker == b"|":
         return None, args[3 : n - tail]
