@@ -8,6 +8,7 @@ from __future__ import annotations
 from random import random as _random
 
 from .route import forward as _forward
+from .route import forward_run as _forward_run
 
 _CRLF = b"\r\n"
 
@@ -201,8 +202,7 @@ def deliver_run(publisher, result, subject: bytes, view: memoryview, first: int,
             conn.remove_sub(sub)
         total += n
     if routed is not None:
-        for a in range(first, first + count * stride, stride):
-            total += _forward(routed, subject, None, 0, view[a:a + size])
+        total += _forward_run(routed, subject, view, first, stride, count, size)
     if total:
         broker = publisher.broker
         broker.out_msgs += total

@@ -134,6 +134,10 @@ def test_route_protocol_both_ways(node, kind):
         assert peer.expect_op(rb"RMSG \$G foo 2")[1] == b"hi"
         assert peer.expect_op(rb"RMSG \$G foo r 2")[1] == b"hi"
         assert peer.expect_op(rb"HMSG \$G foo 12 14")[1] == b"NATS/1.0\r\n\r\nhi"
+        # A run of identical PUB lines (delivered in one call by zats): one RMSG each.
+        client.send(b"PUB foo 2\r\nm1\r\nPUB foo 2\r\nm2\r\nPUB foo 2\r\nm3\r\n")
+        for i in (1, 2, 3):
+            assert peer.expect_op(rb"RMSG \$G foo 2")[1] == b"m%d" % i
         client.send(b"PUB qq 1\r\nx\r\nPUB qq rr 1\r\ny\r\n")
         peer.expect_op(rb"RMSG \$G qq \| grpB 1")
         peer.expect_op(rb"RMSG \$G qq \+ rr grpB 1")
