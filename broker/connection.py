@@ -116,16 +116,22 @@ class ClientConnection(asyncio.BufferedProtocol):
             if auth.needs_nonce:
                 self.nonce = auth.new_nonce()
             self.auth_timer = broker.loop.call_later(auth.timeout, self._auth_timeout)
-        transport.write(broker.info_frame(self))
         tls = broker.options.tls
         if tls is not None and not tls.handshake_first:
-            # The NATS upgrade: TLS starts right after the plain-text INFO.
+            # The NATS upgrade: TLS starts right after the plain-text INFO, which _start_tls
+            # writes in the same step that hands the socket to the TLS layer, so that a client's
+            # ClientHello (its answer to INFO) cannot be read here as plain text first.
             self.upgrading = self.tls_pending = True
             broker.loop.create_task(self._start_tls(tls.timeout))
+        else:
+            transport.write(broker.info_frame(self))
         self._schedule_ping(broker.options.first_ping_interval * (1 + random.random() * 0.2))
 
     async def _start_tls(self, timeout: float) -> None:
         broker = self.broker
+        if self.closed:
+            return
+        self.transport.write(broker.info_frame(self))
         # start_tls hands the socket to the TLS layer before it awaits the handshake; decrypted
         # data may reach buffer_updated before this coroutine resumes.
         self.upgrading = False
