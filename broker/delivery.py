@@ -12,6 +12,18 @@ from .route import forward_run as _forward_run
 
 _CRLF = b"\r\n"
 
+# b" <size>\r\n", the end of a MSG line without reply, by payload size (bounded).
+_SIZE_TAILS: dict[int, bytes] = {}
+_SIZE_TAILS_MAX = 4096
+
+
+def _size_tail(size: int) -> bytes:
+    tail = b" %d\r\n" % size
+    if len(_SIZE_TAILS) >= _SIZE_TAILS_MAX:
+        _SIZE_TAILS.clear()
+    _SIZE_TAILS[size] = tail
+    return tail
+
 
 def _accepts(sub, publisher) -> bool:
     conn = sub.conn
@@ -89,8 +101,17 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
         head = publisher.msg_head
         tail = publisher.msg_tail
     else:
-        head = b"MSG " + subject + b" "
-        tail = (b" " + reply + b" %d\r\n" % size) if reply else (b" %d\r\n" % size)
+        # A publisher mostly keeps its subject while sizes vary: keep the head by subject.
+        if subject == publisher.msg_subject:
+            head = publisher.msg_head
+        else:
+            head = b"MSG " + subject + b" "
+        if reply:
+            tail = b" " + reply + b" %d\r\n" % size
+        else:
+            tail = _SIZE_TAILS.get(size)
+            if tail is None:
+                tail = _size_tail(size)
         publisher.msg_subject, publisher.msg_reply, publisher.msg_size = subject, reply, size
         publisher.msg_head, publisher.msg_tail = head, tail
     touched = publisher.broker.touched
@@ -114,13 +135,14 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
             sub.delivered += 1  # inline _count: this is the per-message path
         if reply is not None and conn.perms is not None:
             _note_request(conn, reply)
-        # The whole MSG line, kept on the subscription while the publisher's tail object stays
-        # the same (a burst of one PUB line): one append instead of three. Head and tail are
-        # always made together and the subscription holds the tail, so identity is exact.
-        if sub.line_tail is tail:
+        # The whole MSG line, kept on the subscription while the head and tail objects stay
+        # the same (a burst of one PUB line): one append instead of three. The subscription
+        # holds both, so identity stands for equal content.
+        if sub.line_tail is tail and sub.line_head is head:
             line = sub.line
         else:
             line = sub.line = head + sub.sid + tail
+            sub.line_head = head
             sub.line_tail = tail
         out = conn.out
         out += line
@@ -160,7 +182,7 @@ def deliver_run(publisher, result, subject: bytes, view: memoryview, first: int,
         tail = publisher.msg_tail
     else:
         head = b"MSG " + subject + b" "
-        tail = b" %d\r\n" % size
+        tail = _SIZE_TAILS.get(size) or _size_tail(size)
         publisher.msg_subject, publisher.msg_reply, publisher.msg_size = subject, None, size
         publisher.msg_head, publisher.msg_tail = head, tail
     touched = publisher.broker.touched
@@ -184,10 +206,11 @@ def deliver_run(publisher, result, subject: bytes, view: memoryview, first: int,
             if n <= 0:
                 continue
         sub.delivered += n
-        if sub.line_tail is tail:
+        if sub.line_tail is tail and sub.line_head is head:
             line = sub.line
         else:
             line = sub.line = head + sub.sid + tail
+            sub.line_head = head
             sub.line_tail = tail
         out = conn.out
         for a in range(first, first + n * stride, stride):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 
 class Subscription:
-    __slots__ = ("conn", "subject", "queue", "sid", "max", "delivered", "line", "line_tail")
+    __slots__ = ("conn", "subject", "queue", "sid", "max", "delivered", "line", "line_head",
+                 "line_tail")
 
     def __init__(self, conn, subject: bytes, queue: bytes | None, sid: bytes):
         self.conn = conn
@@ -15,7 +16,7 @@ class Subscription:
         self.max = 0  # 0: no limit
         self.delivered = 0
         # The last MSG line written for this subscription and the pieces it was made of.
-        self.line = self.line_tail = None
+        self.line = self.line_head = self.line_tail = None
 
     def __repr__(self) -> str:
         q = f" queue={self.queue!r}" if self.queue else ""

@@ -74,3 +74,24 @@ def test_counters_count_every_message_of_a_burst(kind, spawn):
         varz = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{srv.http_port}/varz").read())
     assert (varz["in_msgs"], varz["in_bytes"]) == (110, 510)
     assert (varz["out_msgs"], varz["out_bytes"]) == (100, 500)
+
+
+def test_wildcard_subscriber_gets_each_subject_right(server):
+    """Same size, alternating subjects, runs of each: no MSG line may carry the wrong subject."""
+    subjects = [b"wc.x", b"wc.y"] * 5 + [b"wc.x"] * 4 + [b"wc.y"] * 4 + [b"wc.x", b"wc.y"]
+    with Wire(server.host, server.port) as sub, Wire(server.host, server.port) as a, \
+            Wire(server.host, server.port) as b:
+        sub.connect(OPTS)
+        sub.send(b"SUB wc.* 9\r\nPING\r\n")
+        sub.expect(rb"PONG\r\n")
+        a.connect(OPTS)
+        b.connect(OPTS)
+        for subject in subjects:
+            a.send(b"PUB %s 1\r\na\r\n" % subject)
+        a.send(b"PING\r\n")
+        a.expect(rb"PONG\r\n")
+        b.send(b"".join(b"PUB %s 1\r\nb\r\n" % s for s in reversed(subjects)) + b"PING\r\n")
+        b.expect(rb"PONG\r\n")
+        expected = b"".join(b"MSG %s 9 1\r\na\r\n" % s for s in subjects)
+        expected += b"".join(b"MSG %s 9 1\r\nb\r\n" % s for s in reversed(subjects))
+        sub.expect(expected.replace(b".", rb"\."))
