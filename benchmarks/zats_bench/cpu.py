@@ -44,17 +44,30 @@ def rss_bytes(pid: int) -> int | None:
 
 
 class CpuMeter:
-    """CPU seconds a process used between `start()` and `stop()`."""
+    """CPU seconds a process used between `start()` and `stop()`; given several pids (the nodes
+    of a cluster), the sum over them, and `per_pid` keeps each one's share."""
 
-    def __init__(self, pid: int | None):
-        self.pid = pid
-        self._start: float | None = None
+    def __init__(self, pid):
+        self.pids = [p for p in (pid if isinstance(pid, (list, tuple)) else [pid]) if p]
+        self.pid = self.pids[0] if self.pids else None
+        self._start: list | None = None
+        self.per_pid: list[float] | None = None
 
     def start(self) -> None:
-        self._start = cpu_seconds(self.pid) if self.pid else None
+        self._start = [cpu_seconds(p) for p in self.pids] if self.pids else None
 
     def stop(self) -> float | None:
-        if self._start is None or not self.pid:
+        if self._start is None or not self.pids or None in self._start:
             return None
-        end = cpu_seconds(self.pid)
-        return None if end is None else max(0.0, end - self._start)
+        end = [cpu_seconds(p) for p in self.pids]
+        if None in end:
+            return None
+        self.per_pid = [max(0.0, e - s) for s, e in zip(self._start, end, strict=True)]
+        return sum(self.per_pid)
+
+
+def total_rss(pid) -> int | None:
+    """rss_bytes of one pid, or the sum over a list of pids."""
+    pids = [p for p in (pid if isinstance(pid, (list, tuple)) else [pid]) if p]
+    values = [rss_bytes(p) for p in pids]
+    return None if not values or None in values else sum(values)

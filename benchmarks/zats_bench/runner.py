@@ -16,7 +16,7 @@ from array import array
 from dataclasses import asdict, dataclass, field
 
 from . import workers
-from .cpu import CpuMeter, rss_bytes
+from .cpu import CpuMeter, total_rss as rss_bytes
 from .progress import Progress
 from .scenarios import Scenario
 from .wire import msg_frame_len
@@ -55,6 +55,8 @@ class RunResult:
     kib_per_conn: float | None = None
     rss_before: int | None = None
     rss_after: int | None = None
+    nodes: int = 1  # brokers the clients were spread over (a cluster: round-robin by slot)
+    node_cpu: list | None = None  # broker CPU seconds per node, when nodes > 1
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -91,7 +93,9 @@ class _Run:
     def __init__(self, sc: Scenario, url: str, count, duration, broker_pid, max_lag_bytes,
                  stall_timeout, progress: Progress, label: str):
         self.sc = sc
-        self.url = url
+        # One URL, or one per cluster node: worker slot i connects to urls[i % len(urls)].
+        self.urls = [url] if isinstance(url, str) else list(url)
+        self.url = self.urls[0]
         self.count = count
         self.duration = duration
         self.pid = broker_pid
@@ -114,7 +118,7 @@ class _Run:
 
     def _spawn(self, target, job: dict, role: str) -> None:
         slot = job["slot"]
-        job.update(url=self.url, subject=self.subject, run_id=self.run_id, parent=os.getpid(),
+        job.update(url=self.urls[slot % len(self.urls)], subject=self.subject, run_id=self.run_id, parent=os.getpid(),
                    stall_timeout=self.stall_timeout)
         p = self.ctx.Process(target=target, args=(job, self.phase, self.counters, self.results),
                              name=f"zats-bench-{role}-{slot}", daemon=True)
@@ -200,7 +204,8 @@ class _Run:
     def execute(self) -> RunResult:
         sc = self.sc
         res = RunResult(sc.name, sc.kind, sc.size, sc.pubs, sc.subs, sc.window, sc.conns,
-                        broker=self.label, count=self.count, duration=self.duration)
+                        broker=self.label, count=self.count, duration=self.duration,
+                        nodes=len(self.urls))
         self.phase = self.ctx.RawValue("i", workers.SETUP)
         n_slots = sc.subs + sc.pubs + (1 if sc.kind == "conns" else 0)
         self.counters = self.ctx.RawArray("q", n_slots)
@@ -251,6 +256,21 @@ class _Run:
                 or self.errors:
             return self._shutdown(workers.ABORT)
 
+        mesh = None
+        if len(self.urls) > 1:
+            from .mesh import Mesh
+
+            # Every worker has subscribed (and seen its PONG): prove that every node knows of
+            # every other node's subscriptions before the load starts.
+            try:
+                mesh = Mesh(self.urls, self.run_id)
+                mesh.wait_interest(timeout=30.0)
+            except Exception as exc:
+                if mesh is not None:
+                    mesh.close()
+                self.errors.append(str(exc))
+                return self._shutdown(workers.ABORT)
+
         label = f"{self.label + ' ' if self.label else ''}{sc.name}"
         t_go = time.monotonic()
 
@@ -267,11 +287,22 @@ class _Run:
         self.phase.value = workers.GO
         ok = self._wait(pub_slots, "publishers to finish",
                         lambda: all(s in self.done for s in pub_slots), 0, show)
+        if ok and mesh is not None and sub_slots and not reqrep:
+            # The publishers' PONGs cover their own node; the routes may still carry messages.
+            try:
+                mesh.flush_routes(timeout=self.stall_timeout)
+            except Exception as exc:
+                self.errors.append(str(exc))
+                ok = False
+        if mesh is not None:
+            mesh.close()
         if ok and not reqrep:
             self.phase.value = workers.DRAIN
             ok = self._wait(sub_slots, "subscribers to drain",
                             lambda: all(s in self.done for s in sub_slots), 0, show)
         res.broker_cpu = meter.stop()
+        if len(meter.pids) > 1:
+            res.node_cpu = meter.per_pid
         res.rss_after = rss_bytes(self.pid) if self.pid else None
         self._shutdown(workers.STOP if ok else workers.ABORT)
         self._summarise(res, pub_slots, sub_slots)
@@ -376,7 +407,12 @@ def run_scenario(sc: Scenario, url: str, *, count: int | None = None,
                  label: str = "", max_lag_bytes: int = DEFAULT_MAX_LAG_BYTES,
                  stall_timeout: float = 20.0, progress: Progress | None = None) -> RunResult:
     """One run of `sc` against the broker at `url`. Give `count` (messages in total, or requests)
-    or `duration` (seconds). `broker_pid` enables the CPU and RSS columns."""
+    or `duration` (seconds). `broker_pid` enables the CPU and RSS columns.
+
+    For a cluster, `url` is a list (one client URL per node; worker slot i connects to node
+    i % N: subscribers first, then publishers) and `broker_pid` the list of the nodes' pids (CPU
+    and RSS are summed over them). Interest is then proven to have reached every node before
+    the load starts, and the routes are drained before the subscribers' final PING/PONG."""
     if (count is None) == (duration is None) and sc.kind != "conns":
         raise ValueError("give exactly one of count and duration")
     progress = progress or Progress(enabled=False)

@@ -174,3 +174,112 @@ def start_broker(kind: str, cpu: int | None = None, host: str = "127.0.0.1",
                  port: int | None = None, args: list[str] | None = None) -> BrokerProcess:
     return BrokerProcess(kind=kind, port=port or free_port(host), host=host, cpu=cpu,
                          args=list(args or [])).start()
+
+
+def _routez(host: str, port: int) -> dict | None:
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/routez", timeout=2) as r:
+            return json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class Cluster:
+    """N brokers of one kind on this machine, joined by routes into a full mesh, node i pinned
+    to `cpus[i]` (one core each). Every node gets the same `--routes` list (a node ignores its
+    own URL in it), a client port, a route port and a monitoring port (for /routez)."""
+
+    nodes: list[BrokerProcess]
+    name: str
+    kind: str = "zats"
+
+    @property
+    def urls(self) -> list[str]:
+        return [b.url for b in self.nodes]
+
+    @property
+    def pids(self) -> list[int]:
+        return [b.pid for b in self.nodes]
+
+    @property
+    def cpus(self) -> list[int | None]:
+        return [b.cpu for b in self.nodes]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def alive(self) -> bool:
+        return all(b.alive() for b in self.nodes)
+
+    def log_tail(self) -> str:
+        return "\n".join(f"[node {i}]\n{b.log_tail()}" for i, b in enumerate(self.nodes))
+
+    def stop(self) -> None:
+        for b in self.nodes:
+            b.stop()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def cluster_cpus(n: int, cpus: list[int] | None = None) -> list[int | None]:
+    """The CPU for each of `n` nodes: one each, in order, from `cpus` (default: every CPU this
+    process may use), wrapping around when there are more nodes than CPUs; None where the OS
+    cannot pin."""
+    if not can_pin():
+        return [None] * n
+    cpus = list(cpus) if cpus else available_cpus()
+    return [cpus[i % len(cpus)] for i in range(n)]
+
+
+def start_cluster(n: int, kind: str = "zats", cpus: list[int | None] | None = None,
+                  host: str = "127.0.0.1", name: str | None = None,
+                  timeout: float = 20.0) -> Cluster:
+    """Starts `n` brokers as a full-mesh cluster (n = 1: one plain broker, no routes) and waits
+    until every node has a route to every other (/routez). Interest propagation is a separate
+    check, done per run (`mesh.Mesh.wait_interest`)."""
+    if n < 1:
+        raise ValueError("a cluster needs at least one node")
+    cpus = list(cpus) if cpus is not None else cluster_cpus(n)
+    name = name or f"zb{os.getpid()}"
+    ports = [free_port(host) for _ in range(n)]
+    route_ports = [free_port(host) for _ in range(n)]
+    http_ports = [free_port(host) for _ in range(n)]
+    routes = ",".join(f"nats://{host}:{p}" for p in route_ports)
+    nodes: list[BrokerProcess] = []
+    try:
+        for i in range(n):
+            args = ["-n", f"{name}-{i}", "-m", str(http_ports[i])]
+            if n > 1:
+                args += ["--cluster", f"nats://{host}:{route_ports[i]}",
+                         "--cluster_name", name, "--routes", routes]
+            nodes.append(BrokerProcess(kind=kind, port=ports[i], host=host, cpu=cpus[i],
+                                       args=args).start())
+        if n > 1:
+            deadline = time.monotonic() + timeout
+            waiting = list(range(n))
+            while waiting:
+                waiting = [i for i in waiting
+                           if ((_routez(host, http_ports[i]) or {}).get("num_routes") or 0)
+                           < n - 1]
+                for i, b in enumerate(nodes):
+                    if not b.alive():
+                        raise RuntimeError(f"node {i} exited with {b.proc.returncode}:\n"
+                                           f"{b.log_tail()}")
+                if waiting and time.monotonic() > deadline:
+                    raise RuntimeError(f"routes not up after {timeout:g}s on node(s) {waiting}")
+                if waiting:
+                    time.sleep(0.05)
+    except BaseException:
+        for b in nodes:
+            b.stop()
+        raise
+    return Cluster(nodes=nodes, name=name, kind=kind)
