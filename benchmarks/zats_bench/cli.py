@@ -2,10 +2,12 @@
 
     zats-bench [run] [SCENARIO ...] [--server URL | --start zats|nats-server] [options]
     zats-bench compare [--rounds N] [--scenarios LIST] [--sizes LIST] [options]
+    zats-bench scale [--nodes 1,2] [SCENARIO ...] [options]
     zats-bench list
 
-`run` measures one broker (any NATS server URL); `compare` starts zats and nats-server itself and
-measures both in interleaved rounds. Exit status: 0 when every message was accounted for, 1 when a
+`run` measures one broker (any NATS server URL; `--start zats --cluster N`: N zats nodes as a
+cluster, one per CPU); `compare` starts zats and nats-server itself and measures both in
+interleaved rounds; `scale` measures one zats process against N zats processes as a cluster. Exit status: 0 when every message was accounted for, 1 when a
 run lost messages or failed, 2 on a usage error."""
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from .scenarios import ALIASES, DEFAULT_MATRIX, KINDS, default_matrix, make, par
 COMPARE_DEFAULT_DURATION = 1.0
 COMPARE_DEFAULT_ROUNDS = 5
 RUN_DEFAULT_DURATION = 3.0
+SCALE_DEFAULT = ("pubsub", "fanout", "fanin")
+SCALE_DEFAULT_DURATION = 2.0
+SCALE_DEFAULT_ROUNDS = 3
 
 
 def _positive_int(text: str) -> int:
@@ -61,6 +66,34 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _nodes(text: str) -> list[int]:
+    out = []
+    for t in text.split(","):
+        if t.strip():
+            n = _positive_int(t.strip())
+            if n not in out:
+                out.append(n)
+    if not out:
+        raise argparse.ArgumentTypeError("give node counts such as 1,2")
+    return out
+
+
+def _pids(text: str):
+    pids = [_positive_int(t) for t in text.split(",") if t.strip()]
+    if not pids:
+        raise argparse.ArgumentTypeError("give a pid (or pids, comma-separated)")
+    return pids[0] if len(pids) == 1 else pids
+
+
+def _shape(p: argparse.ArgumentParser, default: str = "pubsub") -> None:
+    p.add_argument("--size", type=_size, default=128, help="payload size (default 128; 16K, 1M)")
+    p.add_argument("--pubs", type=_positive_int, help="publishers (pubsub, fanin, queue)")
+    p.add_argument("--subs", type=_positive_int,
+                   help="subscribers (pubsub, fanout), queue members, or repliers")
+    p.add_argument("--window", type=_positive_int, help="requests in flight (reqrep; default 1)")
+    p.add_argument("--conns", type=_positive_int, help="idle connections (conns; default 10000)")
+
+
 def _sizes(text: str) -> list[int]:
     return [_size(t) for t in text.split(",") if t.strip()]
 
@@ -90,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Scenarios: " + ", ".join(KINDS) + " (or nats-style names such as PubSub16K, "
                "FanOut10x128B, ReqRep128B_W16, IdleConns10k). `zats-bench list` shows them. "
                "Without a subcommand, `run` is assumed.")
-    sub = p.add_subparsers(dest="command", metavar="{run,compare,list}")
+    sub = p.add_subparsers(dest="command", metavar="{run,compare,scale,list}")
 
     r = sub.add_parser("run", help="measure one broker",
                        description="Run scenarios against one broker and print a table.")
@@ -99,20 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "PubSub16K (default: pubsub)")
     where = r.add_mutually_exclusive_group()
     where.add_argument("-s", "--server", default=None, metavar="URL",
-                       help="broker URL (default nats://127.0.0.1:4222)")
+                       help="broker URL (default nats://127.0.0.1:4222); several, comma-"
+                            "separated: the nodes of a cluster, clients spread over them")
     where.add_argument("--start", choices=("zats", "nats-server"),
                        help="start this broker on a free port for the run (its CPU and memory "
                             "are then measured too)")
-    r.add_argument("--pid", type=int, help="pid of the broker at --server, for the CPU and "
-                                            "memory columns")
+    r.add_argument("--pid", type=_pids, help="pid of the broker at --server, for the CPU and "
+                                             "memory columns (a cluster: the pids, comma-"
+                                             "separated, summed)")
+    r.add_argument("--cluster", type=_positive_int, metavar="N",
+                   help="with --start: start N brokers as a full-mesh cluster, node i pinned "
+                        "to CPU i, and spread the clients over them round-robin")
     r.add_argument("--broker-cpu", type=int, metavar="CPU",
                    help="with --start: pin the broker to this CPU")
-    r.add_argument("--size", type=_size, default=128, help="payload size (default 128; 16K, 1M)")
-    r.add_argument("--pubs", type=_positive_int, help="publishers (pubsub, fanin, queue)")
-    r.add_argument("--subs", type=_positive_int,
-                   help="subscribers (pubsub, fanout), queue members, or repliers")
-    r.add_argument("--window", type=_positive_int, help="requests in flight (reqrep; default 1)")
-    r.add_argument("--conns", type=_positive_int, help="idle connections (conns; default 10000)")
+    _shape(r)
     r.add_argument("--rounds", type=_positive_int, default=1, help="repeat every scenario")
     _common(r)
 
@@ -134,6 +167,29 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     _common(c)
 
+    k = sub.add_parser("scale", help="one zats process against N as a cluster (one per CPU)",
+                       description="Start one broker and N-node full-mesh clusters of the same "
+                                   "kind (node i pinned to CPU i), spread the clients over the "
+                                   "nodes round-robin, run the scenarios against each in "
+                                   "interleaved rounds, and print aggregate msgs/s and msgs per "
+                                   "broker CPU-second (summed over the nodes) side by side.")
+    k.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                   help="families or names as for `run` (default: " + " ".join(SCALE_DEFAULT)
+                        + ")")
+    k.add_argument("--nodes", type=_nodes, default=None, metavar="LIST",
+                   help="node counts to measure, comma-separated (default: 1,<CPUs>)")
+    k.add_argument("--kind", choices=("zats", "nats-server"), default="zats",
+                   help="broker kind (default zats; nats-server for reference)")
+    k.add_argument("-r", "--rounds", type=_positive_int, default=SCALE_DEFAULT_ROUNDS,
+                   help=f"rounds (default {SCALE_DEFAULT_ROUNDS})")
+    k.add_argument("--cpus", type=_nodes, metavar="LIST",
+                   help="CPUs for the nodes, in order (default: every CPU; node i on the i-th, "
+                        "wrapping)")
+    k.add_argument("--no-warmup", action="store_true", help="skip the warm-up runs")
+    k.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    _shape(k)
+    _common(k)
+
     sub.add_parser("list", help="list scenario names and the default compare matrix")
     return p
 
@@ -141,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _argv(argv: list[str]) -> list[str]:
     if not argv:
         return ["run"]
-    if argv[0] in ("run", "compare", "list") or argv[0] in ("-h", "--help"):
+    if argv[0] in ("run", "compare", "scale", "list") or argv[0] in ("-h", "--help"):
         return argv
     return ["run"] + argv
 
@@ -198,11 +254,30 @@ def cmd_run(args) -> int:
     progress = Progress(enabled=not args.quiet)
     broker = None
     url, pid, label = args.server or "nats://127.0.0.1:4222", args.pid, ""
+    if "," in url:
+        url = [u.strip() for u in url.split(",") if u.strip()]
+    if args.cluster and not args.start:
+        print("zats-bench: --cluster needs --start", file=sys.stderr)
+        return 2
     if any(sc.kind == "conns" for sc in scenarios):
         from .servers import raise_fd_limit
 
         raise_fd_limit()
-    if args.start:
+    if args.start and args.cluster and args.cluster > 1:
+        from .servers import cluster_cpus, start_cluster
+
+        cpus = cluster_cpus(args.cluster, None if args.broker_cpu is None else
+                            [args.broker_cpu + i for i in range(args.cluster)])
+        try:
+            broker = start_cluster(args.cluster, kind=args.start, cpus=cpus)
+        except RuntimeError as exc:
+            print(f"zats-bench: {exc}", file=sys.stderr)
+            return 1
+        url, pid, label = broker.urls, broker.pids, f"{args.cluster}x{args.start}"
+        for i, (u, p, c) in enumerate(zip(broker.urls, broker.pids, cpus, strict=True)):
+            pinned = f", CPU {c}" if c is not None else ""
+            progress.note(f"started {args.start} node {i} at {u} (pid {p}{pinned})")
+    elif args.start:
         from .servers import start_broker
 
         try:
@@ -321,6 +396,57 @@ def cmd_compare(args, argv: list[str]) -> int:
     return _chart(args, compare_chart, report) or status
 
 
+def cmd_scale(args, argv: list[str]) -> int:
+    from .scale import run_scale
+    from .servers import available_cpus, can_pin
+
+    try:
+        matrix = []
+        for s in (args.scenarios or list(SCALE_DEFAULT)):
+            sc = resolve(s, size=args.size, pubs=args.pubs, subs=args.subs, window=args.window,
+                         conns=args.conns)
+            if sc not in matrix:
+                matrix.append(sc)
+    except ValueError as exc:
+        print(f"zats-bench: {exc}", file=sys.stderr)
+        return 2
+    ncpu = len(args.cpus) if args.cpus else len(available_cpus())
+    nodes = args.nodes or sorted({1, max(1, ncpu)})
+    count, duration = args.msgs, args.duration
+    if count is None and duration is None:
+        duration = SCALE_DEFAULT_DURATION
+    progress = Progress(enabled=not args.quiet)
+    if can_pin() and max(nodes) > ncpu:
+        progress.note(f"{max(nodes)} nodes on {ncpu} CPU(s): some nodes share a CPU")
+    command = "zats-bench " + " ".join(shlex.quote(a) for a in argv)
+    try:
+        report = run_scale(matrix, nodes=nodes, rounds=args.rounds, count=count,
+                           duration=duration, kind=args.kind, cpus=args.cpus,
+                           max_lag_bytes=args.max_lag, warmup=0 if args.no_warmup else 0.3,
+                           progress=progress, command=command)
+    except KeyboardInterrupt:
+        print("zats-bench: interrupted", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:
+        print(f"zats-bench: {exc}", file=sys.stderr)
+        return 1
+    _write_json(args, report.to_dict())
+    if not args.json:
+        print()
+        print(f"$ {report.command}")
+        print(f"{report.date}; {report.version}; {report.rounds} round(s), {report.mode}; "
+              f"medians; {report.elapsed:.0f} s")
+        print(rep.scale_text(report, markdown=args.markdown))
+        failed = report.failed
+        if failed:
+            print(f"{len(failed)} run(s) lost messages or failed:")
+            for r in failed:
+                print("  " + rep_line(r))
+    if args.chart and not args.quiet:
+        print("zats-bench: --chart is not drawn for scale (see the JSON)", file=sys.stderr)
+    return 0 if not report.failed else 1
+
+
 def rep_line(r) -> str:
     from .runner import summary_line
 
@@ -334,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_list()
     if args.command == "compare":
         return cmd_compare(args, raw)
+    if args.command == "scale":
+        return cmd_scale(args, raw)
     return cmd_run(args)
 
 

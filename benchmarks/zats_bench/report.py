@@ -174,5 +174,33 @@ def compare_text(report, markdown: bool = False) -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
+# -- scale ---------------------------------------------------------------------------------
+
+def scale_rows(report) -> tuple[list[str], list[list[str]]]:
+    # speed-up: msgs/s over the first configuration's (usually 1 node); efficiency: the same
+    # for msgs per broker CPU-second (summed over the nodes).
+    headers = ["scenario", "nodes", "CPUs", "msgs/s", "speed-up", "broker CPU s",
+               "msgs/CPU-s", "efficiency", "node busy", "lost"]
+    rows = []
+    for row in report.rows:
+        cpus = report.cpus.get(row.nodes) or []
+        busy = "+".join(f"{b * 100:.0f}%" for b in row.busy) if row.busy else "-"
+        lost = f"{row.lost:,}" + (f" ({row.errors} err)" if row.errors else "")
+        rows.append([row.scenario, str(row.nodes),
+                     ",".join("-" if c is None else str(c) for c in cpus) or "-",
+                     si(row.rate), ratio(row.speedup),
+                     "-" if row.broker_cpu is None else f"{row.broker_cpu:.2f}",
+                     si(row.per_cpu), ratio(row.per_cpu_ratio), busy, lost])
+    return headers, rows
+
+
+def scale_text(report, markdown: bool = False) -> str:
+    headers, rows = scale_rows(report)
+    if markdown:
+        return markdown_table(headers, rows)
+    left = {"scenario", "CPUs", "node busy"}
+    return table(headers, rows, right={i for i, h in enumerate(headers) if h not in left})
+
+
 def to_json(obj) -> str:
     return json.dumps(obj, indent=2, sort_keys=False, default=str)
