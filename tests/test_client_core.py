@@ -153,6 +153,8 @@ async def test_echo_false_suppresses_own_messages(connect):
     other = await connect()
     mine = await nc.subscribe("core.noecho")
     theirs = await other.subscribe("core.noecho")
+    # Both SUBs processed before either publishes (connections are not ordered against each other).
+    await nc.flush()
     await other.flush()
     nc.publish("core.noecho", b"from-nc")
     other.publish("core.noecho", b"from-other")
