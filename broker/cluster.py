@@ -539,10 +539,11 @@ class Cluster:
         the plain local subscriptions, and queue group name -> its local members."""
         view = self._views.get(result)
         if view is None:
-            plain = tuple(s for s in result.plain if not s.conn.is_route)
+            # Leaves we are the hub for get routed messages too (nats-server's isHubLeafNode).
+            plain = tuple(s for s in result.plain if not s.conn.is_route or _hub_leaf(s.conn))
             groups = {}
             for group in result.queues:
-                members = tuple(s for s in group if not s.conn.is_route)
+                members = tuple(s for s in group if not s.conn.is_route or _hub_leaf(s.conn))
                 if members:
                     groups[members[0].queue] = members
             view = (plain, groups)
@@ -562,6 +563,11 @@ class Cluster:
                 continue
             urls.append(_join(host, port))
         return urls
+
+
+def _hub_leaf(conn) -> bool:
+    """A leaf connection on which we are the hub."""
+    return getattr(conn, "is_leaf", False) and not conn.solicited
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -42,6 +42,8 @@ from .options import (
     AccountConfig,
     Authorization,
     ClusterConfig,
+    LeafConfig,
+    LeafRemote,
     OptionsError,
     Permissions,
     ResponsePermission,
@@ -61,7 +63,7 @@ _MAX_QUIET_AUTH_TIMEOUT = 60.0
 # Keys nats-server knows that zats does not implement: refused all the same, but said so.
 _NATS_ONLY = {
     "top level": {
-        "client_advertise", "gateway", "leaf", "leafnodes", "jetstream", "store_dir",
+        "client_advertise", "gateway", "jetstream", "store_dir",
         "storedir", "websocket", "ws", "mqtt", "operator", "operators", "roots", "root",
         "root_operators", "root_operator", "resolver", "account_resolver", "accounts_resolver",
         "resolver_tls", "resolver_preload", "resolver_pinned_accounts", "system_account", "system",
@@ -80,6 +82,13 @@ _NATS_ONLY = {
     "cluster": {"tls", "permissions", "pool_size", "accounts", "compression", "connect_backoff",
                 "ping_interval", "ping_max", "write_deadline", "no_system_account", "pinned_accounts"},
     "cluster authorization": set(),
+    "leafnodes": {"tls", "advertise", "no_advertise", "compression", "min_version",
+                  "isolate_leafnode_interest", "write_deadline"},
+    "leafnodes authorization": {"users", "nkey", "token"},
+    "leafnodes remote": {"tls", "hub", "deny_imports", "deny_exports", "ws_compression",
+                         "ws_no_masking", "compression", "first_info_timeout", "nkey", "local",
+                         "no_randomize", "dont_randomize", "jetstream_cluster_migrate",
+                         "disabled", "proxy"},
     "tls": {"insecure", "verify_and_map", "verify_cert_and_check_known_urls", "cipher_suites",
             "curve_preferences", "pinned_certs", "connection_rate_limit", "cert_store", "cert_match",
             "cert_match_by", "ca_certs_match", "cert_match_skip_invalid", "min_version",
@@ -703,6 +712,96 @@ class _Loader:
             else:
                 self.unknown(value, k, "cluster authorization")
 
+    # -- leafnodes -----------------------------------------------------------------------------
+
+    def leafnodes(self, key: str, value: Any, pos: Pos) -> None:
+        """`leafnodes { listen | host/net + port, authorization { user, password, account,
+        timeout }, reconnect_delay, remotes [ { url | urls, account, credentials } ] }`."""
+        if not self.want(key, value, pos, "map"):
+            return
+        leaf = self.opts.leafnodes or LeafConfig()
+        for k, v in value.items():
+            p, lk = value.pos[k], k.lower()
+            if lk == "listen":
+                hp = self.listen(k, v, p)
+                if hp and self.port_ok(k, hp[1], p):
+                    leaf.host = hp[0] or leaf.host
+                    leaf.port = hp[1]
+            elif lk == "port":
+                if self.want(k, v, p, "integer") and self.port_ok(k, v, p):
+                    leaf.port = v
+            elif lk in ("host", "net"):
+                if self.want(k, v, p, "string"):
+                    leaf.host = v
+            elif lk in ("reconnect", "reconnect_delay", "reconnect_interval"):
+                d = self.duration(k, v, p, seconds_ok=True)
+                if d is not None:
+                    leaf.reconnect = d
+            elif lk == "authorization":
+                self.leaf_authorization(leaf, k, v, p)
+            elif lk == "remotes":
+                if self.want(k, v, p, "array"):
+                    for entry, ep in zip(v, _positions(v, p), strict=True):
+                        remote = self.leaf_remote(entry, ep)
+                        if remote is not None:
+                            leaf.remotes.append(remote)
+            else:
+                self.unknown(value, k, "leafnodes")
+        self.opts.leafnodes = leaf
+
+    def leaf_authorization(self, leaf: LeafConfig, key: str, value: Any, pos: Pos) -> None:
+        if not self.want(key, value, pos, "map"):
+            return
+        for k, v in value.items():
+            p, lk = value.pos[k], k.lower()
+            if lk in ("user", "username"):
+                if self.want(k, v, p, "string"):
+                    leaf.user = v
+            elif lk in ("pass", "password"):
+                if self.want(k, v, p, "string"):
+                    leaf.password = v
+            elif lk == "account":
+                if self.want(k, v, p, "string"):
+                    leaf.account = v
+            elif lk == "timeout":
+                leaf.auth_timeout = self.auth_timeout(k, v, p, leaf.auth_timeout)
+            else:
+                self.unknown(value, k, "leafnodes authorization")
+
+    def leaf_remote(self, entry: Any, pos: Pos) -> LeafRemote | None:
+        if not isinstance(entry, ConfMap):
+            self.error(pos, f"Expected remote leafnode entry to be a map/struct, got {_describe(entry)}")
+            return None
+        remote = LeafRemote()
+        for k, v in entry.items():
+            p, lk = entry.pos[k], k.lower()
+            if lk in ("url", "urls"):
+                urls = [v] if isinstance(v, str) else v
+                if not isinstance(urls, list):
+                    self.type_error(k, v, p, "array")
+                    continue
+                for url, up in zip(urls, _positions(urls, p), strict=True):
+                    try:
+                        if not isinstance(url, str):
+                            raise ValueError
+                        split_url(url)
+                    except ValueError:
+                        self.error(up, f"error parsing leafnode remote url [{url!r}]")
+                        continue
+                    remote.urls.append(url)
+            elif lk == "account":
+                if self.want(k, v, p, "string"):
+                    remote.account = v
+            elif lk in ("credentials", "creds"):
+                if self.want(k, v, p, "string"):
+                    remote.credentials = v
+            else:
+                self.unknown(entry, k, "leafnodes remote")
+        if not remote.urls:
+            self.error(pos, "leafnode remote requires a url")
+            return None
+        return remote
+
     # -- tls -----------------------------------------------------------------------------------
 
     def tls(self, key: str, value: Any, pos: Pos) -> None:
@@ -841,6 +940,8 @@ _TOP_LEVEL: dict[str, Callable[[_Loader, str, Any, Pos], None]] = {
     "no_auth_user": _Loader.no_auth_user,
     "tls": _Loader.tls,
     "cluster": _Loader.cluster,
+    "leafnodes": _Loader.leafnodes,
+    "leaf": _Loader.leafnodes,
     "debug": _simple("debug", "boolean"),
     "trace": _simple("trace", "boolean"),
     "logtime": _simple("logtime", "boolean"),

@@ -96,6 +96,7 @@ class MonitorServer:
             "/subsz": self.subsz,
             "/subscriptionsz": self.subsz,
             "/routez": self.routez,
+            "/leafz": self.leafz,
             "/healthz": self.healthz,
             "/": self.index,
         }
@@ -178,7 +179,7 @@ class MonitorServer:
             "cluster": _cluster_varz(b),
             **({"connect_urls": urls} if (urls := b.cluster and b.cluster.client_urls()) else {}),
             "gateway": {},
-            "leaf": {},
+            "leaf": _leaf_varz(b),
             "start": _rfc3339(b.start_time),
             "now": _rfc3339(now),
             "uptime": _go_duration(now - b.start_time),
@@ -189,7 +190,7 @@ class MonitorServer:
             "total_connections": b.total_connections,
             "routes": len(b.cluster.routes) if b.cluster else 0,
             "remotes": len(b.cluster.routes) if b.cluster else 0,
-            "leafnodes": 0,
+            "leafnodes": len(b.leafnodes.registered()) if b.leafnodes else 0,
             "in_msgs": in_msgs,
             "out_msgs": out_msgs,
             "in_bytes": in_bytes,
@@ -287,6 +288,27 @@ class MonitorServer:
                 routes.append(info)
         return {"server_id": b.server_id, "server_name": b.server_name,
                 "now": _rfc3339(now), "num_routes": len(routes), "routes": routes}
+
+    def leafz(self, query) -> dict:
+        b = self.broker
+        now = time.time()
+        leafs = []
+        if b.leafnodes is not None:
+            from .leafnode import leaf_info
+
+            with_subs = _flag(query, "subs")
+            leafs = [leaf_info(conn, now, with_subs) for conn in b.leafnodes.registered()]
+        return {"server_id": b.server_id, "now": _rfc3339(now), "leafnodes": len(leafs),
+                "leafs": leafs}
+
+
+def _leaf_varz(b) -> dict:
+    """/varz `leaf`, as nats-server fills it when a leafnode listener is configured."""
+    leafs = b.leafnodes
+    if leafs is None or not leafs.port:
+        return {}
+    cfg = leafs.config
+    return {"host": cfg.host, "port": leafs.port, "auth_timeout": cfg.auth_timeout}
 
 
 def _cluster_varz(b) -> dict:

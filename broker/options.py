@@ -85,6 +85,28 @@ class ClusterConfig(msgspec.Struct, kw_only=True):
     connect_retries: int = 0  # extra attempts for routes learned by gossip
 
 
+class LeafRemote(msgspec.Struct, kw_only=True):
+    """One entry of `leafnodes { remotes [...] }`: a hub to dial as its leaf."""
+
+    urls: list[str] = msgspec.field(default_factory=list)  # nats-leaf://[user:pass@]host:port
+    account: str = ""  # the local account bound to this connection (empty: $G)
+    credentials: str = ""  # a .creds file (user JWT and nkey seed)
+
+
+class LeafConfig(msgspec.Struct, kw_only=True):
+    """The `leafnodes { }` block: a listener for leaf connections (as a hub), its
+    authorization, and the hubs to dial (as a leaf)."""
+
+    host: str = "0.0.0.0"
+    port: int = 0  # 0: no listener; -1: a random port
+    user: str | None = None
+    password: str | None = None
+    account: str = ""  # the account an authorized leaf is bound to (empty: $G)
+    auth_timeout: float = 2.0
+    reconnect: float = 1.0  # first redial delay; doubled per failure up to 30 s
+    remotes: list[LeafRemote] = msgspec.field(default_factory=list)
+
+
 class ServerOptions(msgspec.Struct, kw_only=True):
     host: str = "0.0.0.0"
     port: int = DEFAULT_PORT
@@ -114,6 +136,7 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     no_auth_user: str = ""
     tls: TLSConfig | None = None
     cluster: ClusterConfig | None = None
+    leafnodes: LeafConfig | None = None
     config_file: str = ""
     # The command line as parsed, kept so that a reload applies the same flags over the file.
     flags: object = None

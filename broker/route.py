@@ -104,19 +104,9 @@ def forward_run(routed: list, subject: bytes, view: memoryview, first: int, stri
     the plain route subscriptions `routed`: the RMSG line is made once. Returns the number of
     messages sent."""
     conns = (routed[0].conn,) if len(routed) == 1 else {sub.conn: None for sub in routed}
-    line = b"RMSG " + routed[0].account + b" " + subject + b" %d\r\n" % size
-    chunk = size + 2
-    end = first + count * stride
+    account = routed[0].account
     for conn in conns:
-        out = conn.out
-        for a in range(first, end, stride):
-            out += line
-            out += view[a:a + chunk]
-        conn.out_msgs += count
-        conn.out_bytes += count * size
-        if not conn.touched:
-            conn.touched = True
-            conn.broker.touched.append(conn)
+        conn.send_run(account, subject, view, first, stride, count, size)
     return count * len(conns)
 
 
@@ -351,6 +341,25 @@ class RouteConnection(asyncio.BufferedProtocol):
         out += _CRLF
         self.out_msgs += 1
         self.out_bytes += size
+        if not self.touched:
+            self.touched = True
+            self.broker.touched.append(self)
+
+    def send_run(self, account: bytes, subject: bytes, view: memoryview, first: int, stride: int,
+                 count: int, size: int) -> None:
+        """A run of messages (see forward_run) as RMSG lines made once."""
+        self._send_run(b"RMSG " + account + b" " + subject + b" %d\r\n" % size, view, first,
+                       stride, count, size)
+
+    def _send_run(self, line: bytes, view: memoryview, first: int, stride: int, count: int,
+                  size: int) -> None:
+        chunk = size + 2
+        out = self.out
+        for a in range(first, first + count * stride, stride):
+            out += line
+            out += view[a:a + chunk]
+        self.out_msgs += count
+        self.out_bytes += count * size
         if not self.touched:
             self.touched = True
             self.broker.touched.append(self)
@@ -630,9 +639,16 @@ class RouteConnection(asyncio.BufferedProtocol):
         mtail = reply_part + b"%d\r\n" % psize
         touched = self.broker.touched
         count = out_bytes = 0
+        leaves = None
         for sub in receivers:
             conn = sub.conn
             if conn.closed:
+                continue
+            if conn.is_route:  # a leaf we are the hub for (see Cluster.local_view)
+                if leaves is None:
+                    leaves = [sub]
+                else:
+                    leaves.append(sub)
                 continue
             if sub.max:
                 if sub.delivered >= sub.max:
@@ -665,6 +681,8 @@ class RouteConnection(asyncio.BufferedProtocol):
             if not conn.touched:
                 conn.touched = True
                 touched.append(conn)
+        if leaves is not None:
+            count += forward(leaves, subject, reply, header_len, message)
         if count:
             broker = self.broker
             broker.out_msgs += count

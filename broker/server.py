@@ -78,6 +78,12 @@ class Broker:
             from .cluster import Cluster
 
             self.cluster = Cluster(self)
+        self.leafnodes = None
+        leaf = options.leafnodes
+        if leaf is not None and (leaf.port or leaf.remotes):
+            from .leafnode import Leafnodes
+
+            self.leafnodes = Leafnodes(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -113,6 +119,8 @@ class Broker:
         log.notice("Listening for client connections on %s:%d", opts.host, self.port)
         if self.cluster is not None:
             await self.cluster.start()
+        if self.leafnodes is not None:
+            await self.leafnodes.start()
         log.notice("Server is ready")
         return self
 
@@ -126,6 +134,8 @@ class Broker:
             await self._monitor.stop()
         if self.cluster is not None:
             self.cluster.stop()
+        if self.leafnodes is not None:
+            self.leafnodes.stop()
         for conn in list(self.connections.values()):
             conn.flush()
             if conn.transport is not None:
@@ -158,6 +168,8 @@ class Broker:
             raise OptionsError("config reload not supported for enabling or disabling TLS")
         if new.cluster != old.cluster:
             raise OptionsError("config reload not supported for cluster")
+        if new.leafnodes != old.leafnodes:
+            raise OptionsError("config reload not supported for leafnodes")
         auth = Authenticator(new)
         tls_context = server_context(new.tls) if new.tls else None
         new.port = old.port
@@ -168,6 +180,8 @@ class Broker:
             self.accounts[name] = Account(name)
         if self.cluster is not None:
             self.cluster.adopt_accounts()
+        if self.leafnodes is not None:
+            self.leafnodes.adopt_accounts()
         self.log.configure(debug=new.debug, trace=new.trace, logtime=new.logtime)
         for conn in list(self.connections.values()):
             conn.reconfigure()

@@ -1,0 +1,733 @@
+"""Leafnodes: nats-server's leafnode protocol, both roles (see protocol/leaf_parser.py and
+../shared/research/routes-leafnodes.md, section 5).
+
+- As a hub (`leafnodes { listen, authorization }`): we accept leaf connections, send INFO at
+  once (with `client_id`, `leafnode_urls` and a `nonce`, without `compression` nor
+  `info_on_connect`, so a nats-server spoke stays uncompressed and needs no second INFO), take
+  CONNECT first, bind the leaf to an account, then send it all interest of that account (local
+  clients, routes, other leaves) and take its interest like a client's: it reaches routes as RS+
+  through ClusterSublist. Its messages go to local clients, routes and other leaves; routed
+  messages reach it too.
+- As a spoke (`leafnodes { remotes [...] }`): we dial a hub, read its INFO, send CONNECT
+  (without `compress_mode`), and advertise only local interest (clients, and leaves we are the
+  hub for). Hub interest is stored as HubSub, a RouteSub, so that ClusterSublist never
+  re-advertises it to our routes; hub messages go to local clients and our own leaves only.
+  A dropped hub connection is redialled with back-off (doubling from `reconnect_delay` to 30 s;
+  30 s after a loop, cluster-name or permission error).
+
+Loop detection: every leaf connection gets `LS+ $LDS.<nuid>` (ours); seeing our own LDS subject
+come back means the leaf topology has a cycle: `-ERR 'Loop detected ...'` and close.
+
+A leaf connection is a RouteConnection as far as delivery is concerned (`is_route`, `send_msg`,
+`send_run`): a client's message that matches a leaf's interest is forwarded once per connection
+by route.forward, as LMSG/HMSG without account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import msgspec
+from zats.protocol import errors
+from zats.protocol.errors import ProtocolError
+from zats.protocol.leaf_parser import LeafOpsParser
+from zats.protocol.nkeys import KeyPair
+from zats.protocol.subjects import is_valid_subject
+
+from .cluster import ClusterSublist, _join, _listen, _local_ips, _nuid, split_url
+from .route import MAX_QUEUE_WEIGHT, RouteConnection, RouteSub, forward
+from .sublist import Sublist
+
+_MAX_BACKOFF = 30.0
+_LOOP_DELAY = 30.0
+_CRLF = b"\r\n"
+
+
+class LeafInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
+    server_id: str = ""
+    server_name: str = ""
+    version: str = ""
+    proto: int = 0
+    go: str = ""
+    host: str = ""
+    port: int = 0
+    headers: bool = False
+    auth_required: bool = False
+    max_payload: int = 0
+    client_id: int = 0
+    nonce: str | None = None
+    cluster: str | None = None
+    leafnode_urls: list[str] | None = None
+    info_on_connect: bool = False
+    connect_info: bool = False
+    remote_account: str | None = None
+
+
+class LeafConnect(msgspec.Struct, kw_only=True, omit_defaults=True):
+    version: str = ""
+    server_id: str = ""
+    name: str = ""
+    cluster: str = ""
+    headers: bool = False
+    remote_account: str = ""
+    protocol: int = 0
+    user: str | None = None
+    password: str | None = msgspec.field(default=None, name="pass")
+    jwt: str | None = None
+    sig: str | None = None
+    lang: str | None = None
+    gateway: str | None = None
+
+
+_encoder = msgspec.json.Encoder()
+_info_decoder = msgspec.json.Decoder(LeafInfo)
+_connect_decoder = msgspec.json.Decoder(LeafConnect)
+
+
+class LeafSub:
+    """Interest of a leaf we are the hub for: local interest as far as routes are concerned."""
+
+    __slots__ = ("conn", "account", "subject", "queue", "sid", "max", "delivered")
+
+    def __init__(self, conn, account: bytes, subject: bytes, queue: bytes | None):
+        self.conn = conn
+        self.account = account
+        self.subject = subject
+        self.queue = queue
+        self.sid = b""
+        self.max = 0
+        self.delivered = 0
+
+    def __repr__(self) -> str:
+        return f"<LeafSub {self.subject!r} queue={self.queue!r} lid={self.conn.cid}>"
+
+
+class HubSub(RouteSub):
+    """Interest of our hub (we are its leaf): never re-advertised to routes."""
+
+    __slots__ = ()
+
+
+def _sublist_class(base):
+    class LeafSublist(base):
+        """An account's Sublist while leafnodes are on: every change is shown to the leaf
+        connections bound to the account (LS+/LS-)."""
+
+        __slots__ = ("_leafs", "_leaf_account")
+
+        def insert(self, sub) -> None:
+            before = len(self)
+            super().insert(sub)
+            if len(self) != before:
+                self._leafs.interest_changed(self._leaf_account, sub, 1)
+
+        def remove(self, sub) -> bool:
+            removed = super().remove(sub)
+            if removed:
+                self._leafs.interest_changed(self._leaf_account, sub, -1)
+            return removed
+
+        def remove_many(self, subs) -> int:
+            return sum(1 for sub in list(subs) if self.remove(sub))
+
+    return LeafSublist
+
+
+_PlainLeafSublist = _sublist_class(Sublist)
+_ClusterLeafSublist = _sublist_class(ClusterSublist)
+
+
+def _is_hub_leaf(conn) -> bool:
+    """A leaf connection on which we are the hub."""
+    return getattr(conn, "is_leaf", False) and not conn.solicited
+
+
+class LeafConnection(RouteConnection):
+    """One leaf connection, either role. Reuses RouteConnection's transport, buffering,
+    backpressure, keepalive and closing; `cluster` is the Leafnodes manager."""
+
+    is_leaf = True
+
+    __slots__ = ("remote", "acc", "acc_name", "counts", "loop_error", "nonce", "hub_info")
+
+    def __init__(self, leafs: Leafnodes, *, solicited: bool, remote=None, url: str = ""):
+        self.cluster = leafs
+        self.broker = leafs.broker
+        self.account = self.broker.global_account
+        self.cid = leafs.new_lid()
+        self.transport = None
+        from zats.protocol.buffer import ReceiveBuffer
+
+        self.rbuf = ReceiveBuffer()
+        self.parser = LeafOpsParser(self)
+        self.out = bytearray()
+        self.touched = False
+        self.closed = False
+        self.paused = False
+        self.waiters = []
+        self.stall_handle = None
+        self.stall_timer = None
+        self.solicited = solicited
+        self.url = url
+        self.explicit = solicited
+        self.implicit = False
+        self.gossip_mode = 0
+        self.retry = False
+        self.no_reconnect = False
+        self.registered = False
+        self.info_received = False
+        self.pinned = False
+        self.remote_id = ""
+        self.remote_name = ""
+        self.info = None
+        self.route_url = ""
+        self.headers = True
+        self.ip = ""
+        self.port = 0
+        self.start = time.time()
+        self.last_activity = time.monotonic()
+        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
+        self.pings_out = 0
+        self.ping_timer = None
+        self.handshake_timer = None
+        self.ping_sent_at = 0.0
+        self.rtt = 0.0
+        self.rsubs = {}
+        self.accounts = {}
+        self.close_reason = ""
+        self.remote = remote  # the RemoteState dialled, when solicited
+        self.acc = None  # the bound Account
+        self.acc_name = b""
+        self.counts: dict[tuple, int] = {}  # interest advertised: (subject, queue) -> count
+        self.loop_error = False
+        self.nonce = _nuid() if not solicited else ""
+        self.hub_info = None
+
+    def __repr__(self) -> str:
+        return f"<LeafConnection lid={self.cid} {self.ip}:{self.port} remote={self.remote_name!r}>"
+
+    # -- transport ----------------------------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.ip, self.port = peer[0], peer[1]
+        leafs = self.cluster
+        broker = self.broker
+        transport.set_write_buffer_limits(high=min(broker.options.max_pending // 2, 1 << 20))
+        leafs.conns.add(self)
+        if self.solicited:
+            timeout = 2.0  # the hub's INFO
+        else:
+            self.parser.expect_connect = True
+            transport.write(leafs.info_frame(self))
+            timeout = leafs.config.auth_timeout
+        self.handshake_timer = broker.loop.call_later(timeout, self._handshake_timeout)
+
+    def _trace(self, direction: str, data) -> None:
+        self.broker.log.trace("%s:%d - lid:%d - %s %r", self.ip, self.port, self.cid, direction,
+                              bytes(data[:512]))
+
+    def _handshake_timeout(self) -> None:
+        self.handshake_timer = None
+        if self.closed or self.registered:
+            return
+        if self.parser.expect_connect:
+            self.close(errors.AUTH_TIMEOUT, "Authentication Timeout")
+        else:
+            self.close(None, "Stale Connection", "no leafnode INFO in time")
+
+    # -- outbound messages ----------------------------------------------------------------------
+
+    def send_msg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
+                 header_len: int, message) -> None:
+        """Queues one LMSG (HMSG with headers); the connection's account is implied."""
+        size = len(message)
+        if header_len and self.headers:
+            line = b"HMSG " + subject + b" "
+            sizes = b"%d %d\r\n" % (header_len, size)
+        else:
+            if header_len:
+                message = message[header_len:]
+                size -= header_len
+            line = b"LMSG " + subject + b" "
+            sizes = b"%d\r\n" % size
+        if queues:
+            line += (b"+ " + reply + b" " if reply else b"| ") + b" ".join(queues) + b" "
+        elif reply:
+            line += reply + b" "
+        out = self.out
+        out += line
+        out += sizes
+        out += message
+        out += _CRLF
+        self.out_msgs += 1
+        self.out_bytes += size
+        if not self.touched:
+            self.touched = True
+            self.broker.touched.append(self)
+
+    def send_run(self, account: bytes, subject: bytes, view: memoryview, first: int, stride: int,
+                 count: int, size: int) -> None:
+        self._send_run(b"LMSG " + subject + b" %d\r\n" % size, view, first, stride, count, size)
+
+    # -- handshake ----------------------------------------------------------------------------
+
+    def on_err(self, text: str) -> None:
+        self.broker.log.error("%s:%d - lid:%d - Leafnode Error %r", self.ip, self.port, self.cid,
+                              text)
+        lower = text.lower()
+        if "loop detected" in lower or "same cluster name" in lower or "permissions violation" in lower:
+            self.loop_error = True
+
+    def on_connect(self, arg: bytes) -> None:
+        """A spoke's CONNECT (we are the hub)."""
+        leafs = self.cluster
+        log = self.broker.log
+        try:
+            connect = _connect_decoder.decode(arg)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ProtocolError(None, f"malformed leafnode CONNECT: {exc}") from None
+        if connect.lang:
+            raise ProtocolError("attempted to connect to leafnode port", "client on the leaf port")
+        if connect.gateway:
+            raise ProtocolError("Rejecting connection from gateway on the leafnode port",
+                                "gateway on the leaf port")
+        cfg = leafs.config
+        if cfg.user and (connect.user != cfg.user or connect.password != cfg.password):
+            log.error("%s:%d - lid:%d - authentication error - User %r", self.ip, self.port,
+                      self.cid, connect.user or "")
+            raise ProtocolError(errors.AUTH_VIOLATION, "leafnode authorization violation")
+        if " " in connect.cluster:
+            self.close("Leafnode cluster name cannot contain spaces", "Cluster Name Conflict")
+            return
+        if connect.cluster and connect.cluster == leafs.cluster_name():
+            self.loop_error = True
+            self.close("remote leafnode has same cluster name", "Cluster Name Conflict")
+            return
+        self.remote_id = connect.server_id
+        self.remote_name = connect.name or connect.server_id
+        self.headers = connect.headers
+        leafs.register(self, cfg.account or self.broker.global_account.name)
+
+    def on_info(self, arg: bytes) -> None:
+        try:
+            info = _info_decoder.decode(arg)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ProtocolError(None, f"malformed leafnode INFO: {exc}") from None
+        leafs = self.cluster
+        if info.leafnode_urls and self.remote is not None:
+            self.remote.learn(info.leafnode_urls)
+        if not self.solicited or self.info_received:
+            return  # the connect_info INFO and later updates: nothing else to do
+        self.info_received = True
+        if not info.client_id or info.leafnode_urls is None:
+            self.broker.log.error("%s:%d - lid:%d - attempted to connect to wrong port", self.ip,
+                                  self.port, self.cid)
+            self.close(None, "Wrong Port")
+            return
+        self.hub_info = info
+        self.remote_id = info.server_id
+        self.remote_name = info.server_name or info.server_id
+        self.headers = info.headers
+        self.queue(leafs.connect_frame(self, info))
+        leafs.register(self, self.remote.config.account or self.broker.global_account.name)
+
+    # -- interest from the peer -----------------------------------------------------------------
+
+    def on_lsub(self, subject: bytes, queue: bytes | None, weight: int) -> None:
+        if not self.registered:
+            raise ProtocolError(None, "LS+ before CONNECT")
+        leafs = self.cluster
+        if subject == leafs.lds:
+            text = f'Loop detected for leafnode account="{self.acc.name}". Delaying attempt to reconnect for 30s'
+            self.broker.log.error("%s:%d - lid:%d - %s", self.ip, self.port, self.cid, text)
+            self.loop_error = True
+            self.close(text, "Loop Detected")
+            return
+        if not is_valid_subject(subject):
+            return
+        key = (self.acc_name, subject, queue)
+        subs = self.rsubs.get(key)
+        sublist = self.acc.sublist
+        cls = HubSub if self.solicited else LeafSub
+        if queue is None:
+            if subs is None:
+                sub = cls(self, self.acc_name, subject, None)
+                self.rsubs[key] = [sub]
+                sublist.insert(sub)
+            return
+        weight = min(max(weight, 1), MAX_QUEUE_WEIGHT)
+        if subs is None:
+            subs = self.rsubs[key] = []
+        while len(subs) < weight:
+            sub = cls(self, self.acc_name, subject, queue)
+            subs.append(sub)
+            sublist.insert(sub)
+        while len(subs) > weight:
+            sublist.remove(subs.pop())
+
+    def on_lunsub(self, subject: bytes, queue: bytes | None) -> None:
+        subs = self.rsubs.pop((self.acc_name, subject, queue), None)
+        if subs:
+            sublist = self.acc.sublist
+            for sub in subs:
+                sublist.remove(sub)
+
+    def remove_interest(self) -> None:
+        rsubs, self.rsubs = self.rsubs, {}
+        if self.acc is None:
+            return
+        sublist = self.acc.sublist
+        for subs in rsubs.values():
+            for sub in subs:
+                sublist.remove(sub)
+
+    # -- interest to the peer -----------------------------------------------------------------
+
+    def shows(self, sub) -> bool:
+        """Whether a subscription is interest this leaf connection is told about: a hub tells
+        its spoke everything but the spoke's own; a spoke tells its hub only local interest
+        (clients, and leaves it is the hub for)."""
+        conn = sub.conn
+        if conn is self:
+            return False
+        if self.solicited and conn.is_route and not _is_hub_leaf(conn):
+            return False
+        return True
+
+    def count(self, subject: bytes, queue: bytes | None, delta: int) -> None:
+        key = (subject, queue)
+        n = self.counts.get(key, 0) + delta
+        if n <= 0:
+            if self.counts.pop(key, None) is None:
+                return
+            self.queue(b"LS- %s %s\r\n" % (subject, queue) if queue else b"LS- %s\r\n" % subject)
+            return
+        self.counts[key] = n
+        if queue:
+            self.queue(b"LS+ %s %s %d\r\n" % (subject, queue, n))
+        elif n == 1 and delta > 0:
+            self.queue(b"LS+ %s\r\n" % subject)
+
+    # -- messages from the peer -----------------------------------------------------------------
+
+    def on_lmsg(self, subject: bytes, reply: bytes | None, queues, header_len: int,
+                message: memoryview) -> None:
+        if not self.registered:
+            raise ProtocolError(None, "LMSG before CONNECT")
+        self.in_msgs += 1
+        self.in_bytes += len(message)
+        if len(message) > self.broker.options.max_payload:
+            raise ProtocolError(errors.MAX_PAYLOAD if hasattr(errors, "MAX_PAYLOAD") else None,
+                                "leaf message over max_payload")
+        result = self.acc.sublist.match(subject)
+        if not (result.plain or result.queues):
+            return
+        from_hub = self.solicited
+        local = []
+        routed = []
+        for sub in result.plain:
+            conn = sub.conn
+            if conn is self or conn.closed:
+                continue
+            if conn.is_route:
+                if from_hub and not _is_hub_leaf(conn):
+                    continue
+                routed.append(sub)
+            else:
+                local.append(sub)
+        if queues and result.queues:
+            names = set(queues)
+            for group in result.queues:
+                if group[0].queue not in names:
+                    continue
+                ok = [s for s in group if not s.conn.closed and not s.conn.is_route
+                      and not (s.max and s.delivered >= s.max)]
+                if ok:
+                    local.append(random.choice(ok))
+                    continue
+                ok = [s for s in group if not s.conn.closed and s.conn.is_route
+                      and s.conn is not self and (not from_hub or _is_hub_leaf(s.conn))]
+                if ok:
+                    routed.append(random.choice(ok))
+        if local:
+            self._deliver((tuple(local), {}), subject, reply, None, header_len, message)
+        if routed:
+            forward(routed, subject, reply, header_len, message)
+
+
+class RemoteState:
+    """One configured remote: its URLs (configured and learned) and the redial back-off."""
+
+    def __init__(self, config):
+        self.config = config
+        self.urls = list(config.urls)
+        self.next = 0
+        self.failures = 0
+        self.conn: LeafConnection | None = None
+
+    def learn(self, urls: list[str]) -> None:
+        for url in urls:
+            full = url if "://" in url else f"nats-leaf://{url}"
+            if full not in self.urls and not any(u.endswith("@" + url) or u.endswith("//" + url)
+                                                 for u in self.urls):
+                self.urls.append(full)
+
+    def pick(self) -> str:
+        url = self.urls[self.next % len(self.urls)]
+        self.next += 1
+        return url
+
+
+class Leafnodes:
+    def __init__(self, broker):
+        self.broker = broker
+        self.config = broker.options.leafnodes
+        self.port = 0
+        self.lds = b"$LDS." + _nuid().encode()
+        self.conns: set[LeafConnection] = set()
+        self.by_account: dict[str, list[LeafConnection]] = {}
+        self.remotes = [RemoteState(r) for r in self.config.remotes]
+        self.stopping = False
+        self._next_lid = 1
+        self._server = None
+        self._tasks: set[asyncio.Task] = set()
+        self._flush_scheduled = False
+        self.adopt_accounts()
+
+    def new_lid(self) -> int:
+        lid = self._next_lid
+        self._next_lid += 1
+        return lid
+
+    def cluster_name(self) -> str:
+        cluster = self.broker.cluster
+        return cluster.name if cluster is not None else self.broker.server_name
+
+    def adopt_accounts(self) -> None:
+        """Gives every account a Sublist that reports interest changes to the leaves (one whose
+        Sublist still has no subscriptions)."""
+        cluster = self.broker.cluster
+        for account in self.broker.accounts.values():
+            current = account.sublist
+            if isinstance(current, (_PlainLeafSublist, _ClusterLeafSublist)) or len(current):
+                continue
+            if cluster is not None:
+                sublist = _ClusterLeafSublist(cluster, account)
+            else:
+                sublist = _PlainLeafSublist()
+            sublist._leafs = self
+            sublist._leaf_account = account
+            account.sublist = sublist
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.config
+        log = self.broker.log
+        if cfg.port:
+            sock = _listen(cfg.host, 0 if cfg.port == -1 else cfg.port)
+            self._server = await self.broker.loop.create_server(
+                lambda: LeafConnection(self, solicited=False), sock=sock, backlog=1024)
+            self.port = sock.getsockname()[1]
+            log.notice("Listening for leafnode connections on %s", _join(cfg.host, self.port))
+        for remote in self.remotes:
+            self._dial(remote, 0.0)
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for conn in list(self.conns):
+            conn.flush()
+            conn.close(None, "Server Shutdown")
+
+    def leafnode_urls(self) -> list[str]:
+        host = self.config.host
+        hosts = (_local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
+        return [_join(h, self.port) for h in hosts]
+
+    def info_frame(self, conn: LeafConnection) -> bytes:
+        from .server import VERSION
+
+        b = self.broker
+        info = LeafInfo(
+            server_id=b.server_id, server_name=b.server_name, version=VERSION, proto=1,
+            go="python-zats", host=self.config.host, port=self.port, headers=True,
+            auth_required=bool(self.config.user), max_payload=b.options.max_payload,
+            client_id=conn.cid, nonce=conn.nonce, cluster=self.cluster_name(),
+            leafnode_urls=self.leafnode_urls())
+        return b"INFO " + _encoder.encode(info) + b" \r\n"
+
+    def connect_frame(self, conn: LeafConnection, info: LeafInfo) -> bytes:
+        from .server import VERSION
+
+        b = self.broker
+        remote = conn.remote.config
+        connect = LeafConnect(
+            version=VERSION, server_id=b.server_id, name=b.server_name,
+            cluster=self.cluster_name(), headers=True,
+            remote_account=remote.account or b.global_account.name, protocol=1)
+        _, _, user, password = split_url(conn.url)
+        if user is not None:
+            connect.user, connect.password = user, password
+        if remote.credentials:
+            jwt, seed = _read_creds(remote.credentials)
+            connect.jwt = jwt
+            connect.sig = KeyPair(seed).sign_nonce(info.nonce or "")
+        return b"CONNECT " + _encoder.encode(connect) + b"\r\n"
+
+    # -- registration ---------------------------------------------------------------------------
+
+    def register(self, conn: LeafConnection, account_name: str) -> None:
+        broker = self.broker
+        account = broker.accounts.get(account_name)
+        if account is None:
+            conn.close(f"Unknown account {account_name!r}", "Bad Account")
+            return
+        self.adopt_accounts()
+        conn.acc = account
+        conn.acc_name = account.name.encode()
+        conn.registered = True
+        if conn.handshake_timer is not None:
+            conn.handshake_timer.cancel()
+            conn.handshake_timer = None
+        if conn.remote is not None:
+            conn.remote.failures = 0
+        self.by_account.setdefault(account.name, []).append(conn)
+        broker.log.notice("%s:%d - lid:%d - Leafnode connection created%s %r", conn.ip,
+                          conn.port, conn.cid, " for remote" if conn.solicited else " from",
+                          conn.remote_name)
+        # Our loop-detection subject, then the interest this connection is told about.
+        conn.queue(b"LS+ " + self.lds + _CRLF)
+        for sub in account.sublist.subscriptions():
+            if conn.shows(sub):
+                conn.count(sub.subject, sub.queue or None, 1)
+        conn.start_pinging()
+        self.schedule_flush()
+
+    def interest_changed(self, account, sub, delta: int) -> None:
+        conns = self.by_account.get(account.name)
+        if not conns:
+            return
+        for conn in conns:
+            if conn.registered and not conn.closed and conn.shows(sub):
+                conn.count(sub.subject, sub.queue or None, delta)
+        self.schedule_flush()
+
+    def route_closed(self, conn: LeafConnection) -> None:
+        """A leaf connection closed (idempotent; the name RouteConnection calls)."""
+        self.conns.discard(conn)
+        if conn.registered:
+            conn.registered = False
+            conns = self.by_account.get(conn.acc.name)
+            if conns and conn in conns:
+                conns.remove(conn)
+            conn.remove_interest()
+            cluster = self.broker.cluster
+            if cluster is not None:
+                cluster._views.clear()
+            self.broker.log.notice("%s:%d - lid:%d - Leafnode connection closed: %s", conn.ip,
+                                   conn.port, conn.cid, conn.close_reason or "Client Closed")
+            self.schedule_flush()
+        remote = conn.remote
+        if remote is not None and remote.conn is conn:
+            remote.conn = None
+            if not self.stopping and not self.broker.lame_duck_mode:
+                if conn.loop_error:
+                    delay = _LOOP_DELAY
+                else:
+                    delay = min(self.config.reconnect * (2 ** remote.failures), _MAX_BACKOFF)
+                    remote.failures += 1
+                self._dial(remote, delay * (1 + random.random() * 0.1))
+
+    def schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.broker.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        self.broker.flush_touched()
+
+    # -- dialling -------------------------------------------------------------------------------
+
+    def _dial(self, remote: RemoteState, delay: float) -> None:
+        if self.stopping:
+            return
+        task = self.broker.loop.create_task(self._connect(remote, delay))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, remote: RemoteState, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        if self.stopping or remote.conn is not None:
+            return
+        url = remote.pick()
+        log = self.broker.log
+        try:
+            host, port, _, _ = split_url(url)
+            conn = LeafConnection(self, solicited=True, remote=remote, url=url)
+            remote.conn = conn
+            await asyncio.wait_for(self.broker.loop.create_connection(lambda: conn, host, port), 5)
+        except (OSError, ValueError, asyncio.TimeoutError) as exc:
+            log.debug("Error trying to connect as leafnode to remote server %r: %s", url, exc)
+            remote.conn = None
+            delay = min(self.config.reconnect * (2 ** remote.failures), _MAX_BACKOFF)
+            remote.failures += 1
+            self._dial(remote, delay * (1 + random.random() * 0.1))
+
+    # -- monitoring ---------------------------------------------------------------------------
+
+    def registered(self) -> list[LeafConnection]:
+        return sorted((c for conns in self.by_account.values() for c in conns), key=lambda c: c.cid)
+
+
+def _read_creds(path: str) -> tuple[str, str]:
+    """The user JWT and nkey seed of a .creds file."""
+    with open(path) as f:
+        text = f.read()
+    blocks = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("-----BEGIN"):
+            j = i + 1
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            if j < len(lines):
+                blocks.append(lines[j].strip())
+            i = j
+        i += 1
+    if len(blocks) < 2:
+        raise ValueError(f"credentials file {path!r} has no JWT and seed")
+    return blocks[0], blocks[1]
+
+
+def leaf_info(conn: LeafConnection, now: float, with_subs: bool) -> dict:
+    """One leaf connection as nats-server's /leafz lists it."""
+    from .config import format_duration
+
+    info = {
+        "name": conn.remote_name,
+        "is_spoke": conn.solicited,
+        "account": conn.acc.name if conn.acc is not None else "",
+        "ip": conn.ip,
+        "port": conn.port,
+        "rtt": format_duration(conn.rtt),
+        "in_msgs": conn.in_msgs,
+        "out_msgs": conn.out_msgs,
+        "in_bytes": conn.in_bytes,
+        "out_bytes": conn.out_bytes,
+        "subscriptions": len(conn.rsubs),
+    }
+    if with_subs:
+        info["subscriptions_list"] = sorted({s.decode(errors="replace") for (_, s, _) in conn.rsubs})
+    return info
