@@ -94,6 +94,7 @@ class Broker:
         log = self.log
         log.notice("Starting zats-server")
         log.notice("  Version:  %s (nats-server protocol %s)", ZATS_VERSION, VERSION)
+        log.notice("  Name:     %s", self.server_name)
         log.notice("  ID:       %s", self.server_id)
         if opts.pid_file:
             with open(opts.pid_file, "w") as f:
