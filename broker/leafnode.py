@@ -422,8 +422,7 @@ class LeafConnection(RouteConnection):
         self.in_msgs += 1
         self.in_bytes += len(message)
         if len(message) > self.broker.options.max_payload:
-            raise ProtocolError(errors.MAX_PAYLOAD if hasattr(errors, "MAX_PAYLOAD") else None,
-                                "leaf message over max_payload")
+            raise ProtocolError(errors.MAX_PAYLOAD, "leaf message over max_payload")
         result = self.acc.sublist.match(subject)
         if not (result.plain or result.queues):
             return
@@ -677,7 +676,7 @@ class Leafnodes:
             conn = LeafConnection(self, solicited=True, remote=remote, url=url)
             remote.conn = conn
             await asyncio.wait_for(self.broker.loop.create_connection(lambda: conn, host, port), 5)
-        except (OSError, ValueError, asyncio.TimeoutError) as exc:
+        except (OSError, ValueError, TimeoutError) as exc:
             log.debug("Error trying to connect as leafnode to remote server %r: %s", url, exc)
             remote.conn = None
             delay = min(self.config.reconnect * (2 ** remote.failures), _MAX_BACKOFF)

@@ -109,7 +109,7 @@ async def test_messages_both_ways(spawn, connect, tmp_path, hub_kind, spoke_kind
         for i in range(n):
             await pub.publish(f"q.{other}", b"%d" % i)
         await pub.flush()
-        await eventually(lambda: len(qa.msgs) + len(qb.msgs) >= n, 10.0)
+        await eventually(lambda qa=qa, qb=qb, n=n: len(qa.msgs) + len(qb.msgs) >= n, 10.0)
         got = sorted(int(m.data) for m in qa.msgs + qb.msgs)
         assert got == list(range(n))
 
