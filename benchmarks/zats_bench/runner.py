@@ -16,7 +16,8 @@ from array import array
 from dataclasses import asdict, dataclass, field
 
 from . import workers
-from .cpu import CpuMeter, total_rss as rss_bytes
+from .cpu import CpuMeter
+from .cpu import total_rss as rss_bytes
 from .progress import Progress
 from .scenarios import Scenario
 from .wire import msg_frame_len
