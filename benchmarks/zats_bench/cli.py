@@ -264,10 +264,16 @@ def cmd_run(args) -> int:
 
         raise_fd_limit()
     if args.start and args.cluster and args.cluster > 1:
-        from .servers import cluster_cpus, start_cluster
+        from .servers import available_cpus, cluster_cpus, start_cluster
 
-        cpus = cluster_cpus(args.cluster, None if args.broker_cpu is None else
-                            [args.broker_cpu + i for i in range(args.cluster)])
+        order = available_cpus()
+        if args.broker_cpu is not None:  # start there, then the next usable CPUs, wrapping
+            if args.broker_cpu not in order:
+                print(f"zats-bench: CPU {args.broker_cpu} is not usable here", file=sys.stderr)
+                return 2
+            k = order.index(args.broker_cpu)
+            order = order[k:] + order[:k]
+        cpus = cluster_cpus(args.cluster, order)
         try:
             broker = start_cluster(args.cluster, kind=args.start, cpus=cpus)
         except RuntimeError as exc:
