@@ -10,6 +10,7 @@ import json
 import bcrypt
 import nats
 import pytest
+from support.natspy import barrier
 from support.servers import write_config
 from support.wire import Wire
 from zats.protocol import nkeys
@@ -118,10 +119,10 @@ accounts {
     b1 = await connect(srv, user="b1", password="p")
     sub_a = await a2.subscribe("shared")
     sub_b = await b1.subscribe("shared")
-    await a2.flush()
-    await b1.flush()
+    await barrier(a2)
+    await barrier(b1)
     await a1.publish("shared", b"for A")
-    await a1.flush()
+    await barrier(a1)
     assert (await sub_a.next_msg(timeout=2)).data == b"for A"
     with pytest.raises(nats.errors.TimeoutError):
         await sub_b.next_msg(timeout=0.3)
@@ -137,7 +138,7 @@ no_auth_user: anon
     anonymous = await connect(srv)  # no credentials: runs as "anon" in account A
     named = await connect(srv, user="named", password="y")
     sub = await named.subscribe("in.a")
-    await named.flush()
+    await barrier(named)
     await anonymous.publish("in.a", b"from anon")
     assert (await sub.next_msg(timeout=2)).data == b"from anon"
     await anonymous.close()
@@ -178,10 +179,10 @@ async def test_permissions_seen_from_nats_py(conf_server):
     limited = await connect(srv, user="limited", password="p")
     root = await connect(srv, user="root", password="p")
     got = await root.subscribe("pub.>")
-    await root.flush()
+    await barrier(root)
     await limited.publish("pub.fine", b"yes")
     await limited.publish("pub.secret", b"no")
-    await limited.flush()
+    await barrier(limited)
     assert (await got.next_msg(timeout=2)).data == b"yes"
     with pytest.raises(nats.errors.TimeoutError):
         await got.next_msg(timeout=0.3)
@@ -207,7 +208,7 @@ authorization {
         await msg.respond(b"second answer is refused")
 
     await svc.subscribe("svc.echo", cb=respond)
-    await svc.flush()
+    await barrier(svc)
     client = await connect(srv, user="client", password="p")
     reply = await client.request("svc.echo", b"q", timeout=2)
     assert reply.data == b"answer"
@@ -245,7 +246,7 @@ async def test_connz_shows_user_and_account_never_the_password(kind, spawn, tmp_
     path = write_config(tmp_path, "accounts { A { users: [ {user: alice, password: s3cret} ] } }")
     srv = spawn(kind, "-c", path, http_port=free_port())
     nc = await connect(srv, user="alice", password="s3cret")
-    await nc.flush()
+    await barrier(nc)
     for endpoint in ("/connz?auth=1", "/varz"):
         with urllib.request.urlopen(f"http://127.0.0.1:{srv.http_port}{endpoint}") as resp:
             body = resp.read().decode()

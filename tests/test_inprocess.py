@@ -7,6 +7,7 @@ import asyncio
 
 import nats
 import pytest
+from support.natspy import barrier
 from zats.broker import Broker, ServerOptions
 from zats.broker.options import OptionsError
 
@@ -36,7 +37,7 @@ async def test_stop_flushes_and_closes_clients():
 
     nc = await nats.connect(broker.client_url, allow_reconnect=False, closed_cb=on_closed)
     sub = await nc.subscribe("x")
-    await nc.flush()
+    await barrier(nc)
     # Published by a raw connection in the same read as the stop: queued, then flushed.
     reader, writer = await asyncio.open_connection("127.0.0.1", broker.port)
     await reader.readline()
