@@ -22,18 +22,17 @@ from zats.protocol.structs import decode_connect
 from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
 
 from .delivery import deliver, deliver_run, deliver_with_headers
+from .outbound import OutboundMixin, write_buffer_high
 from .permissions import ConnectionPermissions
 from .subscription import Subscription
 
 _RTT_MEASUREMENT_INTERVAL = 3600.0
 _TRACE_MAX = 512  # bytes of each read or write shown by -V
 _REDACT = re.compile(rb'"(pass|auth_token|sig|jwt)"\s*:\s*"[^"]*"')
-_HIGH_WATER = 1024 * 1024  # transport buffer size above which a receiver counts as stalled
-_MAX_STALL = 0.05  # longest pause of a publisher waiting for its receivers to drain
 _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
 
 
-class ClientConnection(asyncio.BufferedProtocol):
+class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
     # Hot attributes first; __slots__ keeps 10,000 idle connections small and lookups fast.
     __slots__ = (
         "broker", "account", "sublist", "cid", "transport", "rbuf", "parser", "out", "touched",
@@ -103,7 +102,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         if peer:
             self.ip, self.port = peer[0], peer[1]
         broker = self.broker
-        transport.set_write_buffer_limits(high=min(broker.options.max_pending // 2, _HIGH_WATER))
+        transport.set_write_buffer_limits(high=write_buffer_high(broker.options.max_pending))
         if not broker.register(self):
             transport.write(err_frame(errors.MAX_CONNECTIONS))
             self.closed = True
@@ -160,9 +159,6 @@ class ClientConnection(asyncio.BufferedProtocol):
         if not self.closed:
             self.close_with_error(errors.AUTH_TIMEOUT, "authentication timeout")
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self.rbuf.get_buffer()
-
     def buffer_updated(self, nbytes: int) -> None:
         if self.upgrading:  # plain text where the TLS handshake was due
             self.close_with_error(None, "plain text before the TLS handshake")
@@ -196,77 +192,6 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.closed = True
         self._cancel_timers()
         self.broker.unregister(self)
-
-    def pause_writing(self) -> None:
-        self.paused = True
-        if self.stall_timer is None:
-            self.stall_timer = self.broker.loop.call_later(
-                self.broker.options.write_deadline, self._write_stalled)
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        if self.stall_timer is not None:
-            self.stall_timer.cancel()
-            self.stall_timer = None
-        self._release_waiters()
-
-    # -- backpressure ---------------------------------------------------------------------
-
-    def _stall(self, receivers: list) -> None:
-        """Pauses reading from this publisher while receivers it filled drain, for at most
-        _MAX_STALL (as nats-server briefly stalls a producer): bursts do not turn a reading
-        subscriber into a slow consumer, and a subscriber that never reads still is one."""
-        if self.closed or self.stall_handle is not None:
-            return
-        waiting = False
-        for conn in receivers:
-            if conn is not self and not conn.closed:
-                conn.waiters.append(self)
-                waiting = True
-        if waiting:
-            self.transport.pause_reading()
-            self.stall_handle = self.broker.loop.call_later(_MAX_STALL, self.unstall)
-
-    def unstall(self) -> None:
-        handle = self.stall_handle
-        if handle is None:
-            return
-        self.stall_handle = None
-        handle.cancel()
-        if not self.closed:
-            self.transport.resume_reading()
-
-    def _release_waiters(self) -> None:
-        waiters = self.waiters
-        if waiters:
-            self.waiters = []
-            for conn in waiters:
-                conn.unstall()
-
-    # -- outbound -------------------------------------------------------------------------
-
-    def queue(self, data: bytes) -> None:
-        """Queues protocol bytes for the flush at the end of the current read."""
-        self.out += data
-        if not self.touched:
-            self.touched = True
-            self.broker.touched.append(self)
-
-    def flush(self) -> None:
-        """Hands the outbound buffer to the transport (one write per read processed)."""
-        self.touched = False
-        out = self.out
-        if not out or self.closed or self.tls_pending:
-            return
-        transport = self.transport
-        if transport.get_write_buffer_size() + len(out) > self.broker.options.max_pending:
-            self.slow_consumer("pending outbound over max_pending")
-            return
-        # The transport may keep a reference to the bytearray: give it away, start a new one.
-        self.out = bytearray()
-        transport.write(out)
-        if self.broker.log.trace_enabled:
-            self._trace("->>", out)
 
     def _trace(self, direction: str, data) -> None:
         """A -V trace line of raw protocol bytes, with CONNECT passwords and tokens redacted."""
@@ -305,16 +230,6 @@ class ClientConnection(asyncio.BufferedProtocol):
         self._cancel_timers()
         self.transport.abort()
         broker.unregister(self)
-
-    def _write_stalled(self) -> None:
-        self.stall_timer = None
-        if self.paused:
-            self.slow_consumer("write deadline exceeded")
-
-    def pending_bytes(self) -> int:
-        if self.transport is None or self.closed:
-            return len(self.out)
-        return len(self.out) + self.transport.get_write_buffer_size()
 
     # -- keepalive ------------------------------------------------------------------------
 

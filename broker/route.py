@@ -41,9 +41,9 @@ from zats.protocol.route_structs import (
 )
 from zats.protocol.subjects import is_valid_subject
 
+from .outbound import OutboundMixin, write_buffer_high
+
 _CRLF = b"\r\n"
-_HIGH_WATER = 1024 * 1024
-_MAX_STALL = 0.05
 _TRACE_MAX = 512
 # Most shadow entries one remote queue subscription gets (its weight beyond this still counts
 # as this many): bounds what a peer can make us allocate.
@@ -121,7 +121,7 @@ def _pick_local(group):
     return None
 
 
-class RouteConnection(asyncio.BufferedProtocol):
+class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
     is_route = True
     echo = True
     perms = None
@@ -194,7 +194,7 @@ class RouteConnection(asyncio.BufferedProtocol):
             self.ip, self.port = peer[0], peer[1]
         cluster = self.cluster
         broker = self.broker
-        transport.set_write_buffer_limits(high=min(broker.options.max_pending // 2, _HIGH_WATER))
+        transport.set_write_buffer_limits(high=write_buffer_high(broker.options.max_pending))
         cluster.conns.add(self)
         timeout = max(cluster.config.auth_timeout, 2.0)
         if self.solicited:
@@ -205,9 +205,6 @@ class RouteConnection(asyncio.BufferedProtocol):
             transport.write(cluster.info_frame(self))
             timeout = cluster.config.auth_timeout
         self.handshake_timer = broker.loop.call_later(timeout, self._handshake_timeout)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self.rbuf.get_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
         rbuf = self.rbuf
@@ -244,78 +241,6 @@ class RouteConnection(asyncio.BufferedProtocol):
             self.close_reason = self.close_reason or "Client Closed"
         self._cancel_timers()
         self.cluster.route_closed(self)
-
-    def pause_writing(self) -> None:
-        self.paused = True
-        if self.stall_timer is None:
-            self.stall_timer = self.broker.loop.call_later(
-                self.broker.options.write_deadline, self._write_stalled)
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        if self.stall_timer is not None:
-            self.stall_timer.cancel()
-            self.stall_timer = None
-        waiters = self.waiters
-        if waiters:
-            self.waiters = []
-            for conn in waiters:
-                conn.unstall()
-
-    # -- backpressure (as a client publisher: see ClientConnection._stall) ------------------
-
-    def _stall(self, receivers: list) -> None:
-        if self.closed or self.stall_handle is not None:
-            return
-        waiting = False
-        for conn in receivers:
-            if conn is not self and not conn.closed:
-                conn.waiters.append(self)
-                waiting = True
-        if waiting:
-            self.transport.pause_reading()
-            self.stall_handle = self.broker.loop.call_later(_MAX_STALL, self.unstall)
-
-    def unstall(self) -> None:
-        handle = self.stall_handle
-        if handle is None:
-            return
-        self.stall_handle = None
-        handle.cancel()
-        if not self.closed:
-            self.transport.resume_reading()
-
-    def _write_stalled(self) -> None:
-        self.stall_timer = None
-        if self.paused:
-            self.slow_consumer("write deadline exceeded")
-
-    # -- outbound -------------------------------------------------------------------------
-
-    def queue(self, data: bytes) -> None:
-        self.out += data
-        if not self.touched:
-            self.touched = True
-            self.broker.touched.append(self)
-
-    def flush(self) -> None:
-        self.touched = False
-        out = self.out
-        if not out or self.closed:
-            return
-        transport = self.transport
-        if transport.get_write_buffer_size() + len(out) > self.broker.options.max_pending:
-            self.slow_consumer("pending outbound over max_pending")
-            return
-        self.out = bytearray()
-        transport.write(out)
-        if self.broker.log.trace_enabled:
-            self._trace("->>", out)
-
-    def pending_bytes(self) -> int:
-        if self.transport is None or self.closed:
-            return len(self.out)
-        return len(self.out) + self.transport.get_write_buffer_size()
 
     def send_msg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
                  header_len: int, message) -> None:
@@ -412,11 +337,7 @@ class RouteConnection(asyncio.BufferedProtocol):
             if timer is not None:
                 timer.cancel()
                 setattr(self, name, None)
-        waiters = self.waiters
-        if waiters:
-            self.waiters = []
-            for conn in waiters:
-                conn.unstall()
+        self._release_waiters()
 
     def _handshake_timeout(self) -> None:
         self.handshake_timer = None

@@ -1,0 +1,110 @@
+"""What every connection the broker serves (client, route, leafnode) shares on its way out: one
+outbound bytearray that deliveries append to, flushed once at the end of each read (the broker's
+`touched` list); the slow-consumer rules (pending over max_pending, or a write stuck past
+write_deadline); and backpressure, a publisher whose read filled receivers past their high-water
+mark pausing its reading briefly while they drain.
+
+`OutboundMixin` holds the methods; a connection class provides the attributes they use
+(broker, transport, rbuf, out, touched, closed, paused, stall_timer, stall_handle, waiters) and
+the methods `slow_consumer(why)` and `_trace(direction, data)`."""
+
+from __future__ import annotations
+
+HIGH_WATER = 1024 * 1024  # transport buffer size above which a receiver counts as stalled
+MAX_STALL = 0.05  # longest pause of a publisher waiting for its receivers to drain
+
+
+def write_buffer_high(max_pending: int) -> int:
+    """The transport high-water mark for a connection: pause_writing fires above it."""
+    return min(max_pending // 2, HIGH_WATER)
+
+
+class OutboundMixin:
+    __slots__ = ()
+    tls_pending = False  # a client connection between INFO and the end of its TLS handshake
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.rbuf.get_buffer()
+
+    # -- outbound -------------------------------------------------------------------------
+
+    def queue(self, data: bytes) -> None:
+        """Queues protocol bytes for the flush at the end of the current read."""
+        self.out += data
+        if not self.touched:
+            self.touched = True
+            self.broker.touched.append(self)
+
+    def flush(self) -> None:
+        """Hands the outbound buffer to the transport (one write per read processed)."""
+        self.touched = False
+        out = self.out
+        if not out or self.closed or self.tls_pending:
+            return
+        transport = self.transport
+        if transport.get_write_buffer_size() + len(out) > self.broker.options.max_pending:
+            self.slow_consumer("pending outbound over max_pending")
+            return
+        # The transport may keep a reference to the bytearray: give it away, start a new one.
+        self.out = bytearray()
+        transport.write(out)
+        if self.broker.log.trace_enabled:
+            self._trace("->>", out)
+
+    def pending_bytes(self) -> int:
+        if self.transport is None or self.closed:
+            return len(self.out)
+        return len(self.out) + self.transport.get_write_buffer_size()
+
+    # -- write side of backpressure -------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        if self.stall_timer is None:
+            self.stall_timer = self.broker.loop.call_later(
+                self.broker.options.write_deadline, self._write_stalled)
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+        self._release_waiters()
+
+    def _write_stalled(self) -> None:
+        self.stall_timer = None
+        if self.paused:
+            self.slow_consumer("write deadline exceeded")
+
+    # -- read side of backpressure --------------------------------------------------------
+
+    def _stall(self, receivers: list) -> None:
+        """Pauses reading from this publisher while receivers it filled drain, for at most
+        MAX_STALL (as nats-server briefly stalls a producer): bursts do not turn a reading
+        subscriber into a slow consumer, and a subscriber that never reads still is one."""
+        if self.closed or self.stall_handle is not None:
+            return
+        waiting = False
+        for conn in receivers:
+            if conn is not self and not conn.closed:
+                conn.waiters.append(self)
+                waiting = True
+        if waiting:
+            self.transport.pause_reading()
+            self.stall_handle = self.broker.loop.call_later(MAX_STALL, self.unstall)
+
+    def unstall(self) -> None:
+        handle = self.stall_handle
+        if handle is None:
+            return
+        self.stall_handle = None
+        handle.cancel()
+        if not self.closed:
+            self.transport.resume_reading()
+
+    def _release_waiters(self) -> None:
+        waiters = self.waiters
+        if waiters:
+            self.waiters = []
+            for conn in waiters:
+                conn.unstall()
