@@ -39,7 +39,8 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
         "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
         "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
-        "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer", "upgrading", "tls_pending", "connect_opts",
+        "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer",
+        "upgrading", "tls_pending", "connect_opts",
         "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
         "__weakref__",
     )
