@@ -42,6 +42,7 @@ from zats.protocol.route_structs import (
 from zats.protocol.subjects import is_valid_subject
 
 from .outbound import OutboundMixin, write_buffer_high
+from .sublist import SublistResult
 
 _CRLF = b"\r\n"
 _TRACE_MAX = 512
@@ -133,7 +134,8 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         "pinned", "remote_id", "remote_name", "info", "route_url", "headers", "ip", "port",
         "start", "last_activity", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "pings_out",
         "ping_timer", "handshake_timer", "ping_sent_at", "rtt", "rsubs", "accounts", "account",
-        "close_reason", "__weakref__",
+        "close_reason", "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
+        "__weakref__",
     )
 
     def __init__(self, cluster, *, solicited: bool, url: str = "", explicit: bool = False,
@@ -181,6 +183,9 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.rsubs: dict[tuple, list[RouteSub]] = {}
         self.accounts: dict[bytes, object] = {}  # account name on the wire -> Account
         self.close_reason = ""
+        # The MSG line pieces of the last routed run delivered (see delivery.deliver_run).
+        self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
+        self.msg_size = -1
 
     def __repr__(self) -> str:
         return f"<RouteConnection rid={self.cid} {self.ip}:{self.port} remote={self.remote_name!r}>"
@@ -514,6 +519,25 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         result = acc.sublist.match(subject)
         if result.plain or result.queues:
             self._deliver(self.cluster.local_view(result), subject, reply, queues, 0, payload)
+
+    def on_rmsg_run(self, account: bytes, subject: bytes, view: memoryview, first: int,
+                    stride: int, count: int, size: int) -> None:
+        """A run of plain routed messages with one control line (see RouteOpsParser): matched
+        once and delivered like a client's run, to local subscribers and hub leaves only."""
+        from .delivery import deliver_run  # delivery imports this module
+
+        self.in_msgs += count
+        self.in_bytes += count * size
+        acc = self.accounts.get(account) or self._account(account)
+        if acc is None:
+            self.broker.log.debug("Unknown account %r for routed message", account)
+            return
+        result = acc.sublist.match(subject)
+        if result.plain:
+            plain, _ = self.cluster.local_view(result)
+            if plain:
+                deliver_run(self, SublistResult(plain, ()), subject, view, first, stride, count,
+                            size)
 
     def on_hmsg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
                 header_len: int, message: memoryview) -> None:

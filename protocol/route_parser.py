@@ -83,9 +83,14 @@ def msg_args(args: list[bytes], tail: int) -> tuple[bytes | None, list[bytes] | 
 
 
 class RouteOpsParser:
+    """Parses a route's byte stream (see the module docstring). A handler may also take runs:
+    on_rmsg_run(account, subject, view, first, stride, count, size) for `count` (two or more)
+    consecutive plain RMSG frames (no reply, no queues) with one identical control line, payload
+    i at view[first + i * stride:][:size]; without it they come one by one through on_rmsg."""
+
     __slots__ = ("need", "expect_connect", "max_control_line", "_on_connect", "_on_info",
                  "_on_ping", "_on_pong", "_on_err", "_on_rsub", "_on_runsub", "_on_rmsg",
-                 "_on_hmsg")
+                 "_on_hmsg", "_on_rmsg_run")
 
     def __init__(self, handler, *, max_control_line: int = MAX_ROUTE_CONTROL_LINE):
         self.need = 0
@@ -100,12 +105,33 @@ class RouteOpsParser:
         self._on_runsub = handler.on_runsub
         self._on_rmsg = handler.on_rmsg
         self._on_hmsg = handler.on_hmsg
+        self._on_rmsg_run = getattr(handler, "on_rmsg_run", None)
 
     def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
         pos = 0
         self.need = 0
         find = buf.find
+        startswith = buf.startswith
+        on_run = self._on_rmsg_run
+        # As ClientOpsParser: after two equal plain RMSG lines in a row, the frames that repeat
+        # the line are counted with startswith and handed over as one run.
+        prev_line = rep_line = None
+        rep_account = rep_subject = None
+        rep_len = rep_size = 0
         while pos < end:
+            if rep_line is not None:
+                stride = rep_len + rep_size + 2
+                count = 0
+                p = pos
+                while p + stride <= end and startswith(rep_line, p) and \
+                        buf[p + stride - 2] == _CR and buf[p + stride - 1] == _LF:
+                    count += 1
+                    p += stride
+                if count > 1:
+                    on_run(rep_account, rep_subject, view, pos + rep_len, stride, count, rep_size)
+                    pos = p
+                    continue
+                rep_line = None
             eol = find(b"\n", pos, end)
             if eol < 0:
                 if end - pos > self.max_control_line:
@@ -147,6 +173,12 @@ class RouteOpsParser:
                 if buf[pend] != _CR or buf[pend + 1] != _LF:
                     raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
                 if tail == 1:
+                    if on_run is not None and reply is None and queues is None:
+                        if line == prev_line:
+                            rep_line = line + b"\n"
+                            rep_account, rep_subject = margs[0], margs[1]
+                            rep_len, rep_size = pstart - pos, size
+                        prev_line = line
                     self._on_rmsg(margs[0], margs[1], reply, queues, view[pstart:pend])
                 else:
                     self._on_hmsg(margs[0], margs[1], reply, queues, hdr, view[pstart:pend])

@@ -147,3 +147,34 @@ def test_info_and_connect_structs():
     assert b'"pass":"p"' in connect and b"lang" not in connect
     back = decode_route_connect(connect[len(b"CONNECT "):-2])
     assert (back.name, back.cluster, back.user, back.password) == ("N", "C1", "u", "p")
+
+
+class _RunRecorder(Recorder):
+    """Takes runs of identical plain RMSG frames and records them as the messages they are."""
+
+    def on_rmsg_run(self, account, subject, view, first, stride, count, size):
+        assert count >= 2
+        for a in range(first, first + count * stride, stride):
+            assert bytes(view[a + size : a + size + 2]) == b"\r\n"
+            self.events.append(("rmsg", account, subject, None, None, bytes(view[a : a + size])))
+
+
+def test_runs_of_identical_rmsg_frames_match_single_frames():
+    data = (b"RMSG $G r.x 3\r\nabc\r\n" * 6 + b"RMSG $G r.x 4\r\nabcd\r\n"
+            + b"RMSG $G r.x rep 3\r\nabc\r\n" * 3 + b"RMSG $G r.x 3\r\nxyz\r\n" * 4 + b"PING\r\n")
+    plain = feed([data])
+    assert len([e for e in plain if e[0] == "rmsg"]) == 14
+    for k in range(1, len(data)):
+        rec = _RunRecorder()
+        parser = RouteOpsParser(rec)
+        rb = ReceiveBuffer(min_size=16, max_size=64)
+        for chunk in (data[:k], data[k:]):
+            i = 0
+            while i < len(chunk):
+                space = rb.get_buffer()
+                n = min(len(space), len(chunk) - i)
+                space[:n] = chunk[i : i + n]
+                rb.received(n)
+                i += n
+                rb.consume(parser.parse(rb.buf, rb.view, rb.filled), parser.need)
+        assert rec.events == plain, f"split at {k}"
