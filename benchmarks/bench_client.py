@@ -382,6 +382,7 @@ def main() -> None:
     size, loop = args.size, args.loop
 
     import nats.aio.client as natspy_client
+
     import zats.client
 
     server, url = start_nats_server()

@@ -8,6 +8,7 @@ import asyncio
 
 import msgspec
 import pytest
+
 from zats.client.client import CONNECTED, Client
 from zats.client.connection import Connection
 from zats.client.options import Options

@@ -8,6 +8,7 @@ per-match cost in extra_info["ns_per_match"]."""
 from __future__ import annotations
 
 import pytest
+
 from zats.broker.sublist import CACHE_MAX, Sublist
 
 LITERALS = 8000  # a.b<i>.c

@@ -10,6 +10,7 @@ import hmac
 import os
 
 import bcrypt
+
 from zats.protocol import nkeys
 from zats.protocol.structs import Connect
 

@@ -13,6 +13,7 @@ import ssl
 import time
 
 import msgspec
+
 from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError, err_frame

@@ -30,6 +30,7 @@ import random
 import time
 
 import msgspec
+
 from zats.protocol import errors
 from zats.protocol.errors import ProtocolError
 from zats.protocol.leaf_parser import LeafOpsParser

@@ -28,6 +28,7 @@ import random
 import time
 
 import msgspec
+
 from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError, err_frame

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import msgspec
+
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError as WireProtocolError
 from zats.protocol.frames import PONG

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+
 from zats.protocol.headers import Headers, decode_headers
 
 if TYPE_CHECKING:

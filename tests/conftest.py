@@ -4,6 +4,7 @@ every conformance and interop test states nats-server's behaviour and checks our
 from __future__ import annotations
 
 import pytest
+
 from support.servers import KINDS, ServerProcess, start_server
 
 

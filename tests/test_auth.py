@@ -10,6 +10,7 @@ import json
 import bcrypt
 import nats
 import pytest
+
 from support.natspy import barrier
 from support.servers import write_config
 from support.wire import Wire

@@ -25,6 +25,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+
 from support.servers import KINDS, start_server
 from support.wire import Wire
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from zats.bench import cli
 from zats.bench.mesh import Mesh
 from zats.bench.runner import run_scenario

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from zats.bench import cli
 from zats.bench.runner import run_scenario
 from zats.bench.scenarios import DEFAULT_MATRIX, format_size, parse_name, parse_size, resolve

@@ -15,6 +15,7 @@ import time
 import urllib.request
 
 import pytest
+
 from support.servers import free_port, wait_for_port
 from support.wire import Wire
 

@@ -9,8 +9,9 @@ import json
 import time
 
 import pytest
-import zats.client as zc
 from test_client_support import TIMEOUT
+
+import zats.client as zc
 from zats.client import nkeys
 
 pytestmark = pytest.mark.timeout(60)

@@ -14,8 +14,9 @@ import urllib.request
 
 import msgspec
 import pytest
-import zats.client as zc
 from test_client_support import TIMEOUT, Recorder, eventually, take_pending
+
+import zats.client as zc
 from zats.client import Headers
 
 pytestmark = pytest.mark.timeout(60)

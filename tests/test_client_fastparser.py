@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from zats.client.fastparser import FastServerOpsParser
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError

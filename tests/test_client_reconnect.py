@@ -13,8 +13,9 @@ import signal
 import socket
 
 import pytest
-import zats.client as zc
 from test_client_support import TIMEOUT, Recorder, eventually
+
+import zats.client as zc
 
 pytestmark = pytest.mark.timeout(90)
 

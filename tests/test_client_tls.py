@@ -8,8 +8,9 @@ from __future__ import annotations
 import ssl
 
 import pytest
-import zats.client as zc
 from test_client_support import TIMEOUT, Recorder
+
+import zats.client as zc
 
 trustme = pytest.importorskip("trustme")
 

@@ -11,6 +11,7 @@ import random
 
 import msgspec
 import pytest
+
 import zats.client as zc
 from zats.client import nkeys
 from zats.client.client import CONNECTED, RECONNECTING, Client

@@ -10,8 +10,9 @@ import pytest
 
 uvloop = pytest.importorskip("uvloop")
 
-import zats.client as zc  # noqa: E402
 from test_client_support import TIMEOUT, Recorder, eventually, take_pending  # noqa: E402
+
+import zats.client as zc  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -22,8 +22,9 @@ import urllib.request
 import nats
 import nats.errors
 import pytest
-from support.servers import free_port
 from test_client_support import eventually
+
+from support.servers import free_port
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+
 from support.servers import free_port, nats_server_binary, require_nats_server, wait_for_port, write_config
 from support.wire import Wire
 from zats.broker import cli

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from support.servers import free_port, nats_server_binary, wait_for_port
 from support.wire import Wire
 

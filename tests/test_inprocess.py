@@ -7,6 +7,7 @@ import asyncio
 
 import nats
 import pytest
+
 from support.natspy import barrier
 from zats.broker import Broker, ServerOptions
 from zats.broker.options import OptionsError

@@ -17,6 +17,7 @@ import re
 import nats
 import nats.errors
 import pytest
+
 from support.wire import Wire
 
 pytestmark = pytest.mark.timeout(30)

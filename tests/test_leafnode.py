@@ -10,9 +10,10 @@ import json
 import urllib.request
 
 import pytest
-from support.servers import free_port
 from test_client_support import eventually
 from test_cluster import Inbox, connect, reachable  # noqa: F401  (connect is a fixture)
+
+from support.servers import free_port
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,6 +14,7 @@ import time
 
 import nats
 import pytest
+
 from support.servers import nats_server_binary, write_config
 from support.wire import Wire
 

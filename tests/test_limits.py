@@ -11,6 +11,7 @@ import time
 import urllib.request
 
 import pytest
+
 from support.inprocess import ThreadedBroker
 from support.servers import KINDS, free_port, start_server, write_config
 from support.wire import Wire

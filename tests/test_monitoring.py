@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+
 from support.servers import free_port
 from support.wire import Wire
 

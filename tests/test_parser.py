@@ -4,6 +4,7 @@ byte offset gives the same events; a table of bad input gives nats-server's outc
 from __future__ import annotations
 
 import pytest
+
 from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from test_parser import Recorder
+
 from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError

@@ -11,6 +11,7 @@ import re
 import time
 
 import pytest
+
 from support.servers import free_port
 from support.wire import Wire
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from zats.broker.sublist import CACHE_MAX, EMPTY_RESULT, Sublist
 
 

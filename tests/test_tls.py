@@ -10,6 +10,7 @@ import ssl
 import nats
 import pytest
 import trustme
+
 from support.servers import write_config
 from support.wire import Wire
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
+
 from support.wire import Wire
 
 # ---------------------------------------------------------------------------------------------
