@@ -150,6 +150,7 @@ class LeafConnection(RouteConnection):
     backpressure, keepalive and closing; `cluster` is the Leafnodes manager."""
 
     is_leaf = True
+    msg_op = b"LMSG"
 
     __slots__ = ("remote", "acc", "acc_name", "counts", "loop_error", "nonce", "hub_info")
 
@@ -243,37 +244,9 @@ class LeafConnection(RouteConnection):
 
     # -- outbound messages ----------------------------------------------------------------------
 
-    def send_msg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
-                 header_len: int, message) -> None:
-        """Queues one LMSG (HMSG with headers); the connection's account is implied."""
-        size = len(message)
-        if header_len and self.headers:
-            line = b"HMSG " + subject + b" "
-            sizes = b"%d %d\r\n" % (header_len, size)
-        else:
-            if header_len:
-                message = message[header_len:]
-                size -= header_len
-            line = b"LMSG " + subject + b" "
-            sizes = b"%d\r\n" % size
-        if queues:
-            line += (b"+ " + reply + b" " if reply else b"| ") + b" ".join(queues) + b" "
-        elif reply:
-            line += reply + b" "
-        out = self.out
-        out += line
-        out += sizes
-        out += message
-        out += _CRLF
-        self.out_msgs += 1
-        self.out_bytes += size
-        if not self.touched:
-            self.touched = True
-            self.broker.touched.append(self)
-
-    def send_run(self, account: bytes, subject: bytes, view: memoryview, first: int, stride: int,
-                 count: int, size: int) -> None:
-        self._send_run(b"LMSG " + subject + b" %d\r\n" % size, view, first, stride, count, size)
+    def _prefix(self, op: bytes, account: bytes, subject: bytes) -> bytes:
+        """`LMSG <subject> ` / `HMSG <subject> `: the connection's account is implied."""
+        return op + b" " + subject + b" "
 
     # -- handshake ----------------------------------------------------------------------------
 

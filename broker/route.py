@@ -127,6 +127,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
     is_route = True
     echo = True
     perms = None
+    msg_op = b"RMSG"  # the op of a message without headers to this peer
 
     __slots__ = (
         "cluster", "broker", "cid", "transport", "rbuf", "parser", "out", "touched", "closed",
@@ -248,18 +249,23 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         self._cancel_timers()
         self.cluster.route_closed(self)
 
+    def _prefix(self, op: bytes, account: bytes, subject: bytes) -> bytes:
+        """The start of a message line to this peer: `RMSG <account> <subject> ` (routes name
+        the account; LeafConnection overrides this)."""
+        return op + b" " + account + b" " + subject + b" "
+
     def send_msg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
                  header_len: int, message) -> None:
         """Queues one RMSG (or HMSG when the message has headers and the peer takes them)."""
         size = len(message)
         if header_len and self.headers:
-            line = b"HMSG " + account + b" " + subject + b" "
+            line = self._prefix(b"HMSG", account, subject)
             sizes = b"%d %d\r\n" % (header_len, size)
         else:
             if header_len:  # a peer without headers gets the payload alone
                 message = message[header_len:]
                 size -= header_len
-            line = b"RMSG " + account + b" " + subject + b" "
+            line = self._prefix(self.msg_op, account, subject)
             sizes = b"%d\r\n" % size
         if queues:
             line += (b"+ " + reply + b" " if reply else b"| ") + b" ".join(queues) + b" "
@@ -278,9 +284,9 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     def send_run(self, account: bytes, subject: bytes, view: memoryview, first: int, stride: int,
                  count: int, size: int) -> None:
-        """A run of messages (see forward_run) as RMSG lines made once."""
-        self._send_run(b"RMSG " + account + b" " + subject + b" %d\r\n" % size, view, first,
-                       stride, count, size)
+        """A run of messages (see forward_run) with their message line made once."""
+        self._send_run(self._prefix(self.msg_op, account, subject) + b"%d\r\n" % size, view,
+                       first, stride, count, size)
 
     def _send_run(self, line: bytes, view: memoryview, first: int, stride: int, count: int,
                   size: int) -> None:
