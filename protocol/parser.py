@@ -89,6 +89,22 @@ def _size(field: bytes) -> int:
     return -1
 
 
+def _header_frame_args(args: list[bytes], first: int, op: bytes) -> tuple[bytes | None, int, int]:
+    """(reply, header size, total size) of HPUB/HMSG arguments, which from index `first` are
+    `[reply] <header size> <total size>`. Wrong counts or sizes close silently, as nats-server."""
+    rest = len(args) - first
+    if rest == 2:
+        reply = None
+    elif rest == 3:
+        reply = args[first]
+    else:
+        raise ProtocolError(None, f"{op.decode()} with {len(args) - 1} arguments")
+    hdr, size = _size(args[-2]), _size(args[-1])
+    if hdr < 0 or size < 0 or hdr > size:
+        raise ProtocolError(None, f"{op.decode()} with bad sizes")
+    return reply, hdr, size
+
+
 def _no_arguments(line: bytes, op: bytes, code: int) -> ProtocolError:
     """PUB/HPUB/SUB/UNSUB with nothing after the op: nats-server expects a blank after the op
     name and fails with Unknown Protocol Operation at the line end; with a blank but no
@@ -275,16 +291,7 @@ class ClientOpsParser(_Parser):
                     raise _no_arguments(line, op, code)
                 if not self.headers:
                     raise ProtocolError(None, "HPUB without headers negotiated")
-                if n == 4:
-                    reply = None
-                    hdr, size = _size(args[2]), _size(args[3])
-                elif n == 5:
-                    reply = args[2]
-                    hdr, size = _size(args[3]), _size(args[4])
-                else:
-                    raise ProtocolError(None, f"HPUB with {n - 1} arguments")
-                if hdr < 0 or size < 0 or hdr > size:
-                    raise ProtocolError(None, "HPUB with bad sizes")
+                reply, hdr, size = _header_frame_args(args, 2, b"HPUB")
                 if size > self.max_payload:
                     raise ProtocolError(MAX_PAYLOAD, "payload over max_payload")
                 pstart = eol + 1
@@ -385,17 +392,7 @@ class ServerOpsParser(_Parser):
                 self._on_msg(args[1], args[2], reply, view[pstart:pend])
                 pos = pend + 2
             elif code == _HMSG:
-                n = len(args)
-                if n == 5:
-                    reply = None
-                    hdr, size = _size(args[3]), _size(args[4])
-                elif n == 6:
-                    reply = args[3]
-                    hdr, size = _size(args[4]), _size(args[5])
-                else:
-                    raise ProtocolError(None, f"HMSG with {n - 1} arguments")
-                if hdr < 0 or size < 0 or hdr > size:
-                    raise ProtocolError(None, "HMSG with bad sizes")
+                reply, hdr, size = _header_frame_args(args, 3, b"HMSG")
                 pstart = eol + 1
                 pend = pstart + size
                 if not self._check_trailer(buf, pend, end):
