@@ -171,6 +171,9 @@ class LeafConnection(RouteConnection):
         self.waiters = []
         self.stall_handle = None
         self.stall_timer = None
+        # The MSG line pieces of the last message delivered (see delivery.deliver).
+        self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
+        self.msg_size = -1
         self.solicited = solicited
         self.url = url
         self.explicit = solicited

@@ -562,7 +562,10 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
     def _deliver(self, view, subject: bytes, reply: bytes | None, queues, header_len: int,
                  message: memoryview) -> None:
         """A routed message to local subscribers: every plain one, and one local member of each
-        queue group the message names (one hop: never to another route)."""
+        queue group the message names (one hop: never to another route; hub leaves are in the
+        local view and get it through delivery's forwarding)."""
+        from .delivery import deliver, deliver_with_headers  # delivery imports this module
+
         plain, groups = view
         receivers = plain
         if queues and groups:
@@ -577,69 +580,11 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
                 receivers = plain + tuple(picked)
         if not receivers:
             return
-        total = len(message)
-        reply_part = b" " + reply + b" " if reply else b" "
+        result = SublistResult(receivers, ())
         if header_len:
-            payload = message[header_len:]
-            hline = b"HMSG " + subject + b" "
-            htail = reply_part + b"%d %d\r\n" % (header_len, total)
-            psize = total - header_len
+            deliver_with_headers(self, result, subject, reply, header_len, message)
         else:
-            payload = message
-            psize = total
-        mline = b"MSG " + subject + b" "
-        mtail = reply_part + b"%d\r\n" % psize
-        touched = self.broker.touched
-        count = out_bytes = 0
-        leaves = None
-        for sub in receivers:
-            conn = sub.conn
-            if conn.closed:
-                continue
-            if conn.is_route:  # a leaf we are the hub for (see Cluster.local_view)
-                if leaves is None:
-                    leaves = [sub]
-                else:
-                    leaves.append(sub)
-                continue
-            if sub.max:
-                if sub.delivered >= sub.max:
-                    continue
-                sub.delivered += 1
-                if sub.delivered >= sub.max:
-                    conn.remove_sub(sub)
-            else:
-                sub.delivered += 1
-            if reply is not None and conn.perms is not None and conn.perms.replies is not None:
-                conn.perms.saw_request(reply)
-            out = conn.out
-            if header_len and conn.headers:
-                out += hline
-                out += sub.sid
-                out += htail
-                out += message
-                n = total
-            else:
-                out += mline
-                out += sub.sid
-                out += mtail
-                out += payload
-                n = psize
-            out += _CRLF
-            conn.out_msgs += 1
-            conn.out_bytes += n
-            out_bytes += n
-            count += 1
-            if not conn.touched:
-                conn.touched = True
-                touched.append(conn)
-        if leaves is not None:
-            count += forward(leaves, subject, reply, header_len, message)
-        if count:
-            broker = self.broker
-            broker.out_msgs += count
-            broker.out_bytes += out_bytes
-
+            deliver(self, result, subject, reply, message)
 
 def route_info(conn: RouteConnection, now: float, with_subs: bool) -> dict:
     """One route as nats-server's /routez lists it (times as numbers; the monitor formats)."""
