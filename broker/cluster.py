@@ -28,6 +28,7 @@ from urllib.parse import unquote
 
 from zats.protocol.route_structs import RouteInfo, encode_route_info
 
+from .listeners import listen
 from .route import RouteConnection, RouteSub
 from .sublist import Sublist
 
@@ -145,7 +146,7 @@ class Cluster:
         broker = self.broker
         log = broker.log
         cfg = self.config
-        sock = _listen(cfg.host, 0 if cfg.port == -1 else cfg.port)
+        sock = listen("route", cfg.host, 0 if cfg.port == -1 else cfg.port, backlog=1024)
         self._server = await broker.loop.create_server(
             lambda: RouteConnection(self, solicited=False), sock=sock, backlog=1024)
         self.port = sock.getsockname()[1]
@@ -570,13 +571,3 @@ def _hub_leaf(conn) -> bool:
     return getattr(conn, "is_leaf", False) and not conn.solicited
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, socktype, proto, _, addr = infos[0]
-    sock = socket.socket(family, socktype, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(addr)
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock

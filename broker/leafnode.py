@@ -37,7 +37,8 @@ from zats.protocol.leaf_parser import LeafOpsParser
 from zats.protocol.nkeys import KeyPair
 from zats.protocol.subjects import is_valid_subject
 
-from .cluster import ClusterSublist, _join, _listen, _local_ips, _nuid, split_url
+from .cluster import ClusterSublist, _join, _local_ips, _nuid, split_url
+from .listeners import listen
 from .route import MAX_QUEUE_WEIGHT, RouteConnection, RouteSub, forward
 from .sublist import Sublist
 
@@ -506,7 +507,7 @@ class Leafnodes:
         cfg = self.config
         log = self.broker.log
         if cfg.port:
-            sock = _listen(cfg.host, 0 if cfg.port == -1 else cfg.port)
+            sock = listen("leafnode", cfg.host, 0 if cfg.port == -1 else cfg.port, backlog=1024)
             self._server = await self.broker.loop.create_server(
                 lambda: LeafConnection(self, solicited=False), sock=sock, backlog=1024)
             self.port = sock.getsockname()[1]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import string
 import time
 
@@ -19,6 +18,7 @@ from zats.protocol.structs import Info, encode_info
 from .account import GLOBAL_ACCOUNT, Account
 from .auth import Authenticator
 from .connection import ClientConnection
+from .listeners import ListenError, listen, listen_error
 from .log import Logger
 from .options import RANDOM_PORT, OptionsError, ServerOptions, validate
 from .tls import server_context
@@ -99,8 +99,21 @@ class Broker:
         if opts.pid_file:
             with open(opts.pid_file, "w") as f:
                 f.write(str(os.getpid()))
+        try:
+            await self._listen_all()
+        except ListenError:
+            # A later port failed: release the ones already bound, so an in-process caller can
+            # retry and a daemon exits without half a server.
+            await self.stop(quiet=True)
+            raise
+        log.notice("Server is ready")
+        return self
+
+    async def _listen_all(self) -> None:
+        opts = self.options
+        log = self.log
         port = 0 if opts.port in (0, RANDOM_PORT) else opts.port
-        sock = _listen(opts.host, port)
+        sock = listen("client", opts.host, port)
         # handshake_first: TLS before INFO, so the listener itself wraps every connection.
         first = self.tls_context if self.options.tls and self.options.tls.handshake_first else None
         server = await self.loop.create_server(
@@ -114,18 +127,20 @@ class Broker:
             from .monitor import MonitorServer
 
             self._monitor = MonitorServer(self)
-            self.http_port = await self._monitor.start(
-                opts.http_host or opts.host, 0 if opts.http_port == RANDOM_PORT else opts.http_port)
+            http_host = opts.http_host or opts.host
+            http_port = 0 if opts.http_port == RANDOM_PORT else opts.http_port
+            try:
+                self.http_port = await self._monitor.start(http_host, http_port)
+            except OSError as exc:
+                raise listen_error("monitor", http_host, http_port, exc) from exc
             log.notice("Starting http monitor on %s:%d", opts.http_host or opts.host, self.http_port)
         log.notice("Listening for client connections on %s:%d", opts.host, self.port)
         if self.cluster is not None:
             await self.cluster.start()
         if self.leafnodes is not None:
             await self.leafnodes.start()
-        log.notice("Server is ready")
-        return self
 
-    async def stop(self) -> None:
+    async def stop(self, quiet: bool = False) -> None:
         """Stops accepting, flushes what is queued to every client, closes them."""
         if self._stopped is None or self._stopped.is_set():
             return
@@ -151,7 +166,8 @@ class Broker:
                 os.unlink(self.options.pid_file)
             except OSError:
                 pass
-        self.log.notice("Server Exiting..")
+        if not quiet:
+            self.log.notice("Server Exiting..")
         self._stopped.set()
 
     def reload(self, new: ServerOptions) -> None:
@@ -315,14 +331,3 @@ class Broker:
         return in_msgs, in_bytes, self.out_msgs, self.out_bytes
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket with SO_REUSEADDR, so a restarted server rebinds its port at once."""
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, socktype, proto, _, addr = infos[0]
-    sock = socket.socket(family, socktype, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(addr)
-    sock.listen(4096)
-    sock.setblocking(False)
-    return sock

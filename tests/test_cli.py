@@ -169,6 +169,30 @@ def test_port_in_use_is_a_fatal_error(tmp_path):
     assert "[FTL]" in result.stderr
 
 
+@pytest.mark.parametrize("listener, message", [
+    ("cluster", "Error listening on router: 127.0.0.1:{port}, 'Address already in use'"),
+    ("monitor", "Can't listen to the monitor port: 127.0.0.1:{port}, 'Address already in use'"),
+    ("leafnode", "Error listening on leafnode port: {port} - Address already in use"),
+])
+def test_busy_port_is_a_fatal_error_that_names_the_listener(tmp_path, listener, message):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        args = ["-p", str(free_port()), "-a", "127.0.0.1"]
+        if listener == "cluster":
+            args += ["--cluster", f"nats://127.0.0.1:{busy}"]
+        elif listener == "monitor":
+            args += ["-m", str(busy)]
+        else:
+            conf = tmp_path / "leaf.conf"
+            conf.write_text(f"leafnodes {{ listen: 127.0.0.1:{busy} }}\n")
+            args += ["-c", str(conf)]
+        result = run(*args)
+    assert result.returncode == 1
+    assert "[FTL] " + message.format(port=busy) in result.stderr, result.stderr
+
+
 def test_trace_logs_protocol_without_secrets(tmp_path):
     port = free_port()
     d = Daemon(tmp_path, "-p", str(port), "-a", "127.0.0.1", "-V", "--user", "u", "--pass", "hunter2")

@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import urllib.request
 
 import msgspec
@@ -17,6 +16,7 @@ import pytest
 from test_client_support import TIMEOUT, Recorder, eventually, take_pending
 
 import zats.client as zc
+from support.servers import free_port
 from zats.client import Headers
 
 pytestmark = pytest.mark.timeout(60)
@@ -94,9 +94,7 @@ async def test_connect_as_context_manager(server):
 
 
 async def test_connect_refused_raises_no_servers():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(zc.NoServersError) as info:
         await zc.connect(f"nats://127.0.0.1:{port}", connect_timeout=1)
     assert isinstance(info.value.__cause__, OSError)
@@ -118,15 +116,13 @@ async def test_connect_timeout_when_server_is_silent():
 
 
 async def test_first_reachable_server_of_the_list_is_used(connect, server):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]
+    dead = free_port()
     nc = await connect([f"nats://127.0.0.1:{dead}", server.url], dont_randomize=True)
     assert nc.connected_url.port == server.port
 
 
 async def test_connect_options_seen_by_the_server(kind, spawn):
-    srv = spawn(kind, http_port=_free_port())
+    srv = spawn(kind, http_port=free_port())
     nc = await zc.connect(srv.url, name="zats-client-test", allow_reconnect=False)
     try:
         await nc.flush()
@@ -136,12 +132,6 @@ async def test_connect_options_seen_by_the_server(kind, spawn):
         assert conns[0]["lang"] == "python3-zats"
     finally:
         await nc.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get_json(url: str) -> dict:

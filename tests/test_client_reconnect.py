@@ -10,23 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 
 import pytest
 from test_client_support import TIMEOUT, Recorder, eventually
 
 import zats.client as zc
+from support.servers import free_port
 
 pytestmark = pytest.mark.timeout(90)
 
 FAST = dict(reconnect_time_wait=0.05, reconnect_jitter=0.01, max_reconnect_attempts=-1,
             connect_timeout=2.0, ping_interval=600)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -259,7 +253,7 @@ def _cluster_flags(cluster_port: int, route_port: int | None) -> list[str]:
 
 
 async def test_servers_discovered_from_connect_urls(kind, spawn, clients):
-    ca, cb = _free_port(), _free_port()
+    ca, cb = free_port(), free_port()
     a = spawn(kind, *_cluster_flags(ca, None))
     rec = Recorder()
     nc = await clients(a.url, **FAST, **rec.callbacks())

@@ -54,3 +54,25 @@ async def test_stop_flushes_and_closes_clients():
 def test_inconsistent_options_are_refused_like_nats_server():
     with pytest.raises(OptionsError, match=r"max_payload \(2000000\) cannot be higher than max_pending"):
         Broker(ServerOptions(max_payload=2_000_000, max_pending=1_000_000))
+
+
+async def test_a_busy_port_raises_and_releases_the_ports_already_bound():
+    """The client port binds before the monitoring port: when the second fails, start() raises
+    (an OSError, as a failed bind always was) and the first port is free again."""
+    import socket
+
+    from support.servers import free_port
+
+    client_port = free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        broker = Broker(host="127.0.0.1", port=client_port, http_port=busy.getsockname()[1])
+        with pytest.raises(OSError, match="Can't listen to the monitor port"):
+            await broker.start()
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", client_port))
+        s.listen()
+    async with Broker(host="127.0.0.1", port=client_port) as again:
+        assert again.port == client_port

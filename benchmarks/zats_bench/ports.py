@@ -1,0 +1,47 @@
+"""Free TCP ports for the local servers that benchmarks and tests start."""
+
+from __future__ import annotations
+
+import random
+import socket
+
+
+def _below_ephemeral_range() -> range:
+    """Ports the kernel never hands to an outgoing connection: below its ephemeral range."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(max(10000, low - 12000), low) if low > 12000 else range(0)
+
+
+_PORTS = _below_ephemeral_range()
+_handed_out: set[int] = set()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on, never the same one twice in this process.
+
+    Binding port 0 and releasing it is not enough: the kernel may give that same port to the
+    next bind-0 (two free_port() calls of one server, client and cluster, collided) or to an
+    outgoing connection before the server binds it. Ports below the ephemeral range, each
+    handed out once, avoid both."""
+    for _ in range(len(_PORTS)):
+        port = random.choice(_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    while True:  # no range below the ephemeral one on this machine: fall back to the kernel
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
