@@ -1,7 +1,7 @@
 """`Connection`: one TCP (or TLS) connection to a server, as an `asyncio.BufferedProtocol`.
 
 The event loop reads straight into the connection's `ReceiveBuffer` (`get_buffer` /
-`buffer_updated`), and each read is parsed at once by `FastServerOpsParser`; MSG and HMSG go straight
+`buffer_updated`), and each read is parsed at once by `ServerOpsParser`; MSG and HMSG go straight
 to the client's dispatch (`Client._on_msg` / `_on_hmsg`), so every message of a read is
 delivered before the next read, with no task or queue per message.
 
@@ -20,10 +20,10 @@ import msgspec
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError as WireProtocolError
 from zats.protocol.frames import PONG
+from zats.protocol.parser import ServerOpsParser
 from zats.protocol.structs import Info, decode_info
 
 from .errors import ConnectionLostError, ProtocolError, error_from_server
-from .fastparser import FastServerOpsParser
 
 if TYPE_CHECKING:
     from .client import Client
@@ -78,7 +78,7 @@ class Connection(asyncio.BufferedProtocol):
         self.tls = False
         self._burst = 0
         self._throttled = False
-        self.parser = FastServerOpsParser(SimpleNamespace(
+        self.parser = ServerOpsParser(SimpleNamespace(
             on_msg=client._on_msg, on_hmsg=client._on_hmsg, on_info=self._on_info, on_ok=_noop,
             on_err=self._on_err, on_ping=self._on_ping, on_pong=self._on_pong),
             dispatch=client._dispatch, runs=client._runs)

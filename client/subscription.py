@@ -132,8 +132,8 @@ class Subscription:
     def _deliver_run_queued(self, subject: bytes, reply, view: memoryview, first: int,
                             stride: int, count: int, size: int) -> None:
         """`count` messages with the same subject, reply and size, payload i at
-        `view[first + i * stride:][:size]` (see fastparser). Untyped payloads are copied out of
-        the receive buffer in one piece and sliced from that copy."""
+        `view[first + i * stride:][:size]` (see protocol.parser.ServerOpsParser). Untyped payloads
+        are copied out of the receive buffer in one piece and sliced from that copy."""
         if self._decode is not None:
             for i in range(count):
                 if self._closed:

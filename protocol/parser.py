@@ -343,11 +343,29 @@ class ServerOpsParser(_Parser):
 
     Handler methods: on_msg(subject, sid, reply|None, payload: memoryview), on_hmsg(subject, sid,
     reply|None, header_len: int, message: memoryview), on_info(arg: bytes), on_ok(),
-    on_err(text: str) with the quotes removed, on_ping(), on_pong()."""
+    on_err(text: str) with the quotes removed, on_ping(), on_pong().
 
-    __slots__ = ("_on_msg", "_on_hmsg", "_on_info", "_on_ok", "_on_err", "_on_ping", "_on_pong")
+    A stream of messages for one subscription repeats one control line (`MSG <subject> <sid>
+    <size>`), so the last MSG line split is kept (across calls too): when the next frame starts
+    with that exact line (one `startswith`, no allocation) its subject, sid, reply and size are
+    known and the frame costs a bounds check, a CRLF check and a memoryview slice.
+    `repeat_cache=False` turns that off (tests compare both ways).
 
-    def __init__(self, handler, *, max_control_line: int = 1 << 20):
+    Optional tables, keyed by sid (bytes), for a client that routes by sid itself:
+    - `dispatch`: sid -> deliver(subject, reply|None, payload, None); a MSG goes there instead of
+      on_msg, and a sid missing from the table is dropped.
+    - `runs`: sid -> deliver_run(subject, reply|None, view, first, stride, count, size); the
+      frames that repeat the kept line go over in one call, payload i being
+      `view[first + i * stride:][:size]`. When a bad frame ends a run, the good ones are handed
+      over first and then the error is raised.
+    `msgs` and `bytes` count the MSG frames and payload bytes parsed (the caller resets them)."""
+
+    __slots__ = ("_on_msg", "_on_hmsg", "_on_info", "_on_ok", "_on_err", "_on_ping", "_on_pong",
+                 "_dispatch", "_runs", "_cache", "_run_count", "msgs", "bytes",
+                 "_last", "_l_subject", "_l_sid", "_l_reply", "_l_size", "_l_len")
+
+    def __init__(self, handler, *, max_control_line: int = 1 << 20, dispatch=None, runs=None,
+                 repeat_cache: bool = True):
         super().__init__(_SERVER_OPS, max_control_line)
         self._on_msg = handler.on_msg
         self._on_hmsg = handler.on_hmsg
@@ -356,62 +374,152 @@ class ServerOpsParser(_Parser):
         self._on_err = handler.on_err
         self._on_ping = handler.on_ping
         self._on_pong = handler.on_pong
+        self._dispatch = dispatch
+        self._runs = runs
+        self._cache = repeat_cache
+        self._run_count = 0
+        self.msgs = 0
+        self.bytes = 0
+        self._last: bytes | None = None
+        self._l_subject = b""
+        self._l_sid = b""
+        self._l_reply: bytes | None = None
+        self._l_size = 0
+        self._l_len = 0
 
     def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
         pos = 0
         self.need = 0
         find = buf.find
-        while pos < end:
-            eol = find(b"\n", pos, end)
-            if eol < 0:
-                self._incomplete_line(buf, pos, end)
-                return pos
-            line = bytes(view[pos:eol])
-            args = line.split()
-            if not args or line[0] in _BLANKS:
-                raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line or leading blank")
-            op = args[0]
-            code = _MSG if op == b"MSG" else self._op_of(op)
-            if code == _MSG:
-                n = len(args)
-                if n == 4:
-                    reply = None
-                    size = _size(args[3])
-                elif n == 5:
-                    reply = args[3]
-                    size = _size(args[4])
+        startswith = buf.startswith
+        on_msg = self._on_msg
+        dispatch_get = self._dispatch.get if self._dispatch is not None else None
+        runs_get = self._runs.get if self._runs is not None else None
+        cache = self._cache
+        nmsgs = nbytes = 0
+        last = self._last
+        l_subject, l_sid, l_reply = self._l_subject, self._l_sid, self._l_reply
+        l_size, l_len = self._l_size, self._l_len
+        try:
+            while pos < end:
+                if last is not None and startswith(last, pos):
+                    pstart = pos + l_len
+                    pend = pstart + l_size
+                    if pend + 2 <= end:
+                        run = runs_get(l_sid) if runs_get is not None else None
+                        if run is not None:
+                            pos = self._run(run, buf, view, pos, end, last, l_subject, l_reply,
+                                            l_size, l_len)
+                            k = self._run_count
+                            nmsgs += k
+                            nbytes += k * l_size
+                            continue
+                        if buf[pend] != _CR or buf[pend + 1] != _LF:
+                            raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
+                        if dispatch_get is None:
+                            on_msg(l_subject, l_sid, l_reply, view[pstart:pend])
+                        else:
+                            deliver = dispatch_get(l_sid)
+                            if deliver is not None:
+                                deliver(l_subject, l_reply, view[pstart:pend], None)
+                        nmsgs += 1
+                        nbytes += l_size
+                        pos = pend + 2
+                        continue
+                    if not self._check_trailer(buf, pend, end):
+                        self.need = pend + 2 - pos
+                        return pos
+                eol = find(b"\n", pos, end)
+                if eol < 0:
+                    self._incomplete_line(buf, pos, end)
+                    return pos
+                line = bytes(view[pos:eol])
+                args = line.split()
+                if not args or line[0] in _BLANKS:
+                    raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line or leading blank")
+                op = args[0]
+                code = _MSG if op == b"MSG" else self._op_of(op)
+                if code == _MSG:
+                    n = len(args)
+                    if n == 4:
+                        reply = None
+                        size = _size(args[3])
+                    elif n == 5:
+                        reply = args[3]
+                        size = _size(args[4])
+                    else:
+                        raise ProtocolError(None, f"MSG with {n - 1} arguments")
+                    if size < 0:
+                        raise ProtocolError(None, "MSG with a bad size")
+                    if cache:
+                        # Kept with its LF, for the frames that repeat it.
+                        last = line + b"\n"
+                        l_subject, l_sid, l_reply, l_size, l_len = \
+                            args[1], args[2], reply, size, len(last)
+                    pstart = eol + 1
+                    pend = pstart + size
+                    if not self._check_trailer(buf, pend, end):
+                        self.need = pend + 2 - pos
+                        return pos
+                    if dispatch_get is None:
+                        on_msg(args[1], args[2], reply, view[pstart:pend])
+                    else:
+                        deliver = dispatch_get(args[2])
+                        if deliver is not None:
+                            deliver(args[1], reply, view[pstart:pend], None)
+                    nmsgs += 1
+                    nbytes += size
+                    pos = pend + 2
+                elif code == _HMSG:
+                    reply, hdr, size = _header_frame_args(args, 3, b"HMSG")
+                    pstart = eol + 1
+                    pend = pstart + size
+                    if not self._check_trailer(buf, pend, end):
+                        self.need = pend + 2 - pos
+                        return pos
+                    self._on_hmsg(args[1], args[2], reply, hdr, view[pstart:pend])
+                    pos = pend + 2
                 else:
-                    raise ProtocolError(None, f"MSG with {n - 1} arguments")
-                if size < 0:
-                    raise ProtocolError(None, "MSG with a bad size")
-                pstart = eol + 1
-                pend = pstart + size
-                if not self._check_trailer(buf, pend, end):
-                    self.need = pend + 2 - pos
-                    return pos
-                self._on_msg(args[1], args[2], reply, view[pstart:pend])
+                    pos = eol + 1
+                    if code == _PING:
+                        self._on_ping()
+                    elif code == _PONG:
+                        self._on_pong()
+                    elif code == _OK:
+                        self._on_ok()
+                    elif code == _INFO:
+                        self._on_info(_whole_arg(line, b"INFO"))
+                    elif code == _ERR:
+                        self._on_err(_whole_arg(line, b"-ERR").decode(errors="replace").strip("'"))
+            return pos
+        finally:
+            self.msgs += nmsgs
+            self.bytes += nbytes
+            self._last = last
+            self._l_subject, self._l_sid, self._l_reply = l_subject, l_sid, l_reply
+            self._l_size, self._l_len = l_size, l_len
+
+    def _run(self, run, buf: bytearray, view: memoryview, pos: int, end: int, last: bytes,
+             subject: bytes, reply: bytes | None, size: int, line_len: int) -> int:
+        """Hands the complete frames from `pos` on that repeat the kept line to `run` in one
+        call. Returns the offset after them and sets `_run_count`."""
+        startswith = buf.startswith
+        frame = line_len + size + 2
+        start = pos
+        count = 0
+        try:
+            while True:
+                pend = pos + line_len + size
+                if buf[pend] != _CR or buf[pend + 1] != _LF:
+                    raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
+                count += 1
                 pos = pend + 2
-            elif code == _HMSG:
-                reply, hdr, size = _header_frame_args(args, 3, b"HMSG")
-                pstart = eol + 1
-                pend = pstart + size
-                if not self._check_trailer(buf, pend, end):
-                    self.need = pend + 2 - pos
-                    return pos
-                self._on_hmsg(args[1], args[2], reply, hdr, view[pstart:pend])
-                pos = pend + 2
-            else:
-                pos = eol + 1
-                if code == _PING:
-                    self._on_ping()
-                elif code == _PONG:
-                    self._on_pong()
-                elif code == _OK:
-                    self._on_ok()
-                elif code == _INFO:
-                    self._on_info(_whole_arg(line, b"INFO"))
-                elif code == _ERR:
-                    self._on_err(_whole_arg(line, b"-ERR").decode(errors="replace").strip("'"))
+                if pos + frame > end or not startswith(last, pos):
+                    break
+        finally:
+            self._run_count = count
+            if count:
+                run(subject, reply, view, start + line_len, frame, count, size)
         return pos
 
 

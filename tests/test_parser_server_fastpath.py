@@ -1,15 +1,14 @@
-"""`zats.client.fastparser.FastServerOpsParser` behaves exactly like the shared
-`zats.protocol.parser.ServerOpsParser`: on random streams of server frames (valid and invalid),
-split into random reads through a `ReceiveBuffer`, both make the same handler calls in the same
-order and stop with the same error; also when runs of identical MSG lines are handed over in one
-call (the `runs` table the client uses)."""
+"""`ServerOpsParser`'s fast paths change nothing: on random streams of server frames (valid and
+invalid), split into random reads through a `ReceiveBuffer`, the parser with its repeated-line
+cache, with a `dispatch` table (the client's) and with a `runs` table makes the same calls in the
+same order, and stops with the same error, as the plain path (`repeat_cache=False`, the path the
+table tests of test_parser.py pin down)."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zats.client.fastparser import FastServerOpsParser
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError
 from zats.protocol.parser import ServerOpsParser
@@ -41,8 +40,18 @@ class Recorder:
         self.calls.append(("pong",))
 
 
+class DispatchTable:
+    """A `dispatch` table that sends every sid back to on_msg."""
+
+    def __init__(self, rec: Recorder):
+        self.rec = rec
+
+    def get(self, sid):
+        return lambda subject, reply, payload, _hview: self.rec.on_msg(subject, sid, reply, payload)
+
+
 class RunTable:
-    """A `runs` table for FastServerOpsParser that turns each run back into on_msg calls."""
+    """A `runs` table that turns each run back into on_msg calls."""
 
     def __init__(self, rec: Recorder):
         self.rec = rec
@@ -55,8 +64,20 @@ class RunTable:
         return run
 
 
+def plain(handler):
+    return ServerOpsParser(handler, repeat_cache=False)
+
+
+def cached(handler):
+    return ServerOpsParser(handler)
+
+
+def with_dispatch(handler):
+    return ServerOpsParser(handler, dispatch=DispatchTable(handler))
+
+
 def with_runs(handler):
-    return FastServerOpsParser(handler, runs=RunTable(handler))
+    return ServerOpsParser(handler, dispatch=DispatchTable(handler), runs=RunTable(handler))
 
 
 def run(parser_cls, data: bytes, cuts: list[int]) -> tuple[list, tuple | None]:
@@ -118,12 +139,13 @@ frames = st.lists(st.one_of(msg_frame(), msg_frame(), msg_frame(), hmsg_frame(),
 @settings(max_examples=400, deadline=None)
 @given(frames, st.one_of(st.none(), bad), st.lists(st.integers(min_value=0, max_value=10_000), max_size=8),
        st.booleans())
-def test_same_calls_and_errors_as_the_base_parser(stream, bad_frame, cuts, repeat):
+def test_same_calls_and_errors_as_the_plain_path(stream, bad_frame, cuts, repeat):
     if repeat and stream:
         stream = stream + [stream[0]] * 5  # runs of identical control lines hit the cache
     data = b"".join(stream) + (bad_frame or b"")
-    expected = run(ServerOpsParser, data, cuts)
-    assert run(FastServerOpsParser, data, cuts) == expected
+    expected = run(plain, data, cuts)
+    assert run(cached, data, cuts) == expected
+    assert run(with_dispatch, data, cuts) == expected
     assert run(with_runs, data, cuts) == expected
 
 
@@ -131,7 +153,18 @@ def test_cached_line_across_reads_and_size_changes():
     frame = b"MSG s 1 5\r\nhello\r\n"
     data = frame * 50 + b"MSG s 1 6\r\nhello!\r\n" + frame * 3 + b"MSG s 1 5 \r\nworld\r\n"
     for cuts in ([], [1], [7, 500], list(range(0, len(data), 13))):
-        calls, err = run(FastServerOpsParser, data, cuts)
+        calls, err = run(cached, data, cuts)
         assert err is None
-        assert calls == run(ServerOpsParser, data, cuts)[0] == run(with_runs, data, cuts)[0]
+        assert calls == run(plain, data, cuts)[0] == run(with_runs, data, cuts)[0]
         assert [c[4] for c in calls] == [b"hello"] * 50 + [b"hello!"] + [b"hello"] * 3 + [b"world"]
+
+
+def test_counts_msgs_and_payload_bytes_and_drops_unknown_sids():
+    frames = b"MSG s 1 5\r\nhello\r\n" * 3 + b"MSG s 9 2\r\nhi\r\nHMSG s 1 12 12\r\nNATS/1.0\r\n\r\n\r\n"
+    rec = Recorder()
+    delivered = []
+    parser = ServerOpsParser(rec, dispatch={b"1": lambda *a: delivered.append(bytes(a[2]))})
+    assert parser.parse(bytearray(frames), memoryview(frames), len(frames)) == len(frames)
+    assert delivered == [b"hello"] * 3          # sid 9 has no entry: dropped
+    assert (parser.msgs, parser.bytes) == (4, 17)
+    assert rec.calls == [("hmsg", b"s", b"1", None, 12, b"NATS/1.0\r\n\r\n")]
