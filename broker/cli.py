@@ -19,7 +19,6 @@ from .signals import send_signal
 
 # nats-server flags that exist but that zats does not implement yet.
 UNSUPPORTED = {
-    "--client_advertise",
     "--ms", "--https_port", "-js", "--jetstream", "-sd", "--store_dir",
     "--ports_file_dir", "-r", "--remote_syslog", "-s", "--syslog", "--max_traced_msg_len",
     "--trace_verbose", "-VV", "-DVV", "--log_size_limit", "--log_max_archives", "--profile", "--help_tls",
@@ -65,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-a", "--addr", "--net", dest="host", help="bind to host address (0.0.0.0)")
     p.add_argument("-p", "--port", type=int, help="use port for clients (4222; -1 for random)")
     p.add_argument("-n", "--name", "--server_name", dest="server_name", help="server name")
+    p.add_argument("--client_advertise", help="client URL to advertise to other servers")
     p.add_argument("-m", "--http_port", type=int, help="use port for http monitoring")
     p.add_argument("-P", "--pid", dest="pid_file", help="file to store the PID")
     p.add_argument("-l", "--log", dest="log_file", help="file to redirect log output")
@@ -162,6 +162,8 @@ def apply_flags(opts: ServerOptions, ns: argparse.Namespace) -> None:
         opts.port = ns.port
     if ns.server_name:
         opts.server_name = ns.server_name
+    if ns.client_advertise is not None:
+        opts.client_advertise = ns.client_advertise
     if ns.http_port is not None:
         opts.http_port = ns.http_port
     if ns.pid_file:

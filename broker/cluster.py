@@ -182,14 +182,25 @@ class Cluster:
     # -- INFO ------------------------------------------------------------------------------
 
     def own_client_urls(self) -> list[str]:
-        """Our client listener as `host:port` (every interface's address when bound to all),
-        worked out once, after the client listener is up."""
+        """Our client listener as `host:port` (every interface's address when bound to all), or
+        the client_advertise address; worked out once, after the client listener is up."""
         if self._own_urls is None:
             broker = self.broker
             host = broker.options.host
-            hosts = (_local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
-            self._own_urls = [_join(h, broker.port) for h in hosts]
+            if broker.advertised is not None:
+                self._own_urls = [_join(*broker.advertised)]
+            else:
+                hosts = (_local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
+                self._own_urls = [_join(h, broker.port) for h in hosts]
         return list(self._own_urls)
+
+    def own_client_urls_changed(self) -> None:
+        """client_advertise changed on reload: routes get our new INFO, clients theirs."""
+        self._own_urls = None
+        frame = self.info_frame()
+        for conn in self.routes.values():
+            conn.queue(frame)
+        self.notify_clients()
 
     def info(self, gossip_mode: int = 0) -> RouteInfo:
         broker = self.broker
@@ -490,6 +501,14 @@ class Cluster:
 
     def remote_lame_duck(self, conn: RouteConnection) -> None:
         if self.remote_urls.pop(conn.remote_id, None) is not None:
+            self.notify_clients()
+
+    def remote_client_urls(self, conn: RouteConnection, urls: list[str] | None) -> None:
+        """A later INFO of a routed server: its client URLs may have changed (a reload)."""
+        if urls is None or self.config.no_advertise or conn.remote_id not in self.remote_urls:
+            return
+        if self.remote_urls[conn.remote_id] != list(urls):
+            self.remote_urls[conn.remote_id] = list(urls)
             self.notify_clients()
 
     # -- interest ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ conf_syntax reads the file into plain values; this module gives the keys nats-se
 
     listen: 127.0.0.1:4222          # or host/net and port; http: host:port, http_port, http_host
     server_name: zats-1
+    client_advertise: "nats.example.com:4222"   # what clients are told (INFO, connect_urls)
     max_payload: 1MB                # max_pending, max_control_line, max_connections (max_conn),
     ping_interval: "2m"             #   max_subscriptions (max_subs), ping_max, write_deadline
     authorization { users [ {user: a, password: b, permissions: {publish: "a.>"}} ] }
@@ -63,7 +64,7 @@ _MAX_QUIET_AUTH_TIMEOUT = 60.0
 # Keys nats-server knows that zats does not implement: refused all the same, but said so.
 _NATS_ONLY = {
     "top level": {
-        "client_advertise", "gateway", "jetstream", "store_dir",
+        "gateway", "jetstream", "store_dir",
         "storedir", "websocket", "ws", "mqtt", "operator", "operators", "roots", "root",
         "root_operators", "root_operator", "resolver", "account_resolver", "accounts_resolver",
         "resolver_tls", "resolver_preload", "resolver_pinned_accounts", "system_account", "system",
@@ -925,6 +926,7 @@ _TOP_LEVEL: dict[str, Callable[[_Loader, str, Any, Pos], None]] = {
     "monitor_port": _Loader.http_port,
     "http_host": _simple("http_host", "string"),
     "server_name": _Loader.server_name,
+    "client_advertise": _simple("client_advertise", "string"),
     "max_payload": _simple("max_payload", "integer", zero_is_default=True, limit=_MAX_INT32),
     "max_pending": _simple("max_pending", "integer", zero_is_default=True),
     "max_control_line": _simple("max_control_line", "integer", zero_is_default=True, limit=_MAX_INT32),

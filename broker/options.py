@@ -3,6 +3,8 @@ configuration file) produce it; everything else in the broker only reads it."""
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 DEFAULT_PORT = 4222
@@ -111,6 +113,8 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     host: str = "0.0.0.0"
     port: int = DEFAULT_PORT
     server_name: str = ""
+    # host[:port] clients are told to use (INFO host/port, connect_urls), e.g. behind NAT.
+    client_advertise: str = ""
     http_host: str = ""  # empty: the client host
     http_port: int = 0  # 0: monitoring off; -1: a random port
     max_payload: int = 1024 * 1024
@@ -142,6 +146,9 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     flags: object = None
 
 
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+
+
 class OptionsError(ValueError):
     """Settings that nats-server would refuse to start with."""
 
@@ -153,3 +160,40 @@ def validate(opts: ServerOptions) -> None:
                            f"({opts.max_pending})")
     if opts.max_control_line <= 0 or opts.max_payload <= 0:
         raise OptionsError("max_control_line and max_payload must be positive")
+    client_advertise_address(opts, opts.port)
+
+
+def client_advertise_address(opts: ServerOptions, port: int) -> tuple[str, int] | None:
+    """(host, port) of `client_advertise`, its port defaulting to `port` (the client port);
+    None when not set. Raises OptionsError with nats-server's startup error."""
+    if not opts.client_advertise:
+        return None
+    try:
+        return parse_host_port(opts.client_advertise, port)
+    except ValueError as exc:
+        raise OptionsError(f"Error setting server INFO with ClientAdvertise value of "
+                           f"{opts.client_advertise}, err={exc}") from None
+
+
+def parse_host_port(text: str, default_port: int) -> tuple[str, int]:
+    """`host` or `host:port` (`[v6]:port`) as nats-server reads an advertise address: a port of
+    0 or -1 means `default_port`. Raises ValueError with Go's wording."""
+    text = text.strip()
+    if ":" not in text:
+        return text, default_port
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0:
+            raise ValueError(f"address {text}: missing ']' in address")
+        host, rest = text[1:close], text[close + 1:]
+        if not rest.startswith(":"):
+            raise ValueError(f"address {text}: missing port in address")
+        port_text = rest[1:]
+    else:
+        host, _, port_text = text.rpartition(":")
+        if ":" in host:
+            raise ValueError(f"address {text}: too many colons in address")
+    if not _GO_INT.fullmatch(port_text):
+        raise ValueError(f'strconv.Atoi: parsing "{port_text}": invalid syntax')
+    port = int(port_text)
+    return host.strip(), default_port if port in (0, -1) else port

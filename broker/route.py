@@ -451,6 +451,8 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
             self.cluster.implicit_route(info)  # gossip about another server
         elif info.ldm:
             self.cluster.remote_lame_duck(self)
+        else:
+            self.cluster.remote_client_urls(self, info.connect_urls)
 
     def send_connect(self, user: str | None, password: str | None) -> None:
         """CONNECT, then our INFO (on a route we dialled, after the acceptor's INFO)."""

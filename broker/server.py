@@ -20,7 +20,7 @@ from .auth import Authenticator
 from .connection import ClientConnection
 from .listeners import ListenError, listen, listen_error
 from .log import Logger
-from .options import RANDOM_PORT, OptionsError, ServerOptions, validate
+from .options import RANDOM_PORT, OptionsError, ServerOptions, client_advertise_address, validate
 from .tls import server_context
 
 VERSION = "2.10.0"  # the nats-server protocol level zats implements; clients check major 2
@@ -66,6 +66,8 @@ class Broker:
         self.start_time = time.time()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.port = 0
+        # (host, port) clients are told to connect to, when client_advertise is set.
+        self.advertised: tuple[str, int] | None = None
         self.http_port = 0
         self._servers: list[asyncio.base_events.Server] = []
         self._monitor = None
@@ -121,6 +123,7 @@ class Broker:
             ssl_handshake_timeout=self.options.tls.timeout if first else None)
         self._servers.append(server)
         self.port = sock.getsockname()[1]
+        self.advertised = client_advertise_address(opts, self.port)
         # The client port accepts before the monitoring port answers: clients that wait for
         # /varz then connect at once must find the client listener ready.
         if opts.http_port:
@@ -191,6 +194,11 @@ class Broker:
         tls_context = server_context(new.tls) if new.tls else None
         new.port = old.port
         self.options, self.auth = new, auth
+        advertised = client_advertise_address(new, self.port)
+        if advertised != self.advertised:
+            self.advertised = advertised
+            if self.cluster is not None:
+                self.cluster.own_client_urls_changed()
         if tls_context is not None:
             self.tls_context = tls_context
         for name in sorted(auth.accounts - set(self.accounts)):
@@ -300,14 +308,15 @@ class Broker:
     def info_frame(self, conn: ClientConnection) -> bytes:
         opts = self.options
         cluster = self.cluster
+        host, port = self.advertised or (opts.host, self.port)
         return encode_info(Info(
             server_id=self.server_id,
             server_name=self.server_name,
             version=VERSION,
             proto=1,
             go="python-zats",
-            host=opts.host,
-            port=self.port,
+            host=host,
+            port=port,
             headers=True,
             max_payload=opts.max_payload,
             client_id=conn.cid,

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from support.servers import free_port, wait_for_port
+from support.servers import free_port, require_nats_server, wait_for_port
 from support.wire import Wire
 
 ZATS = [sys.executable, "-m", "zats.broker"]
@@ -26,7 +26,7 @@ def run(*args: str, timeout: float = 10) -> subprocess.CompletedProcess:
     return subprocess.run(ZATS + list(args), capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("flag", ["--client_advertise", "-js", "--store_dir", "--ports_file_dir"])
+@pytest.mark.parametrize("flag", ["--https_port", "-js", "--store_dir", "--ports_file_dir"])
 def test_unsupported_nats_server_flags_are_refused(flag):
     result = run(flag, "x")
     assert result.returncode == 1
@@ -233,3 +233,32 @@ def test_cluster_flag_errors_as_nats_server(args, message):
     if nats:
         theirs = subprocess.run([nats, *args], capture_output=True, text=True, timeout=10)
         assert theirs.returncode == 1 and message in theirs.stderr
+
+
+@pytest.mark.parametrize("kind", ["zats", "nats-server"])
+@pytest.mark.parametrize("value, err", [
+    ("bad:host:x", "address bad:host:x: too many colons in address"),
+    ("nats://h:1", "address nats://h:1: too many colons in address"),
+    ("h:abc", 'strconv.Atoi: parsing "abc": invalid syntax'),
+])
+def test_bad_client_advertise_stops_the_server_as_nats_server(kind, value, err):
+    command = ZATS if kind == "zats" else [require_nats_server()]
+    result = subprocess.run([*command, "-a", "127.0.0.1", "-p", str(free_port()),
+                             "--client_advertise", value], capture_output=True, text=True, timeout=10)
+    assert result.returncode == 1
+    assert f"Error setting server INFO with ClientAdvertise value of {value}, err={err}" in result.stderr
+
+
+@pytest.mark.parametrize("value, host, port", [
+    ("adv.example.com:5555", "adv.example.com", 5555),
+    ("adv.example.com", "adv.example.com", 4222),   # no port: the client port
+    ("adv.example.com:0", "adv.example.com", 4222),
+    ("adv.example.com:-1", "adv.example.com", 4222),
+    (" adv.example.com ", "adv.example.com", 4222),
+    (":4000", "", 4000),
+    ("[::1]:4000", "::1", 4000),
+])
+def test_client_advertise_host_and_port_as_nats_server_reads_them(value, host, port):
+    from zats.broker.options import ServerOptions, client_advertise_address
+
+    assert client_advertise_address(ServerOptions(client_advertise=value), 4222) == (host, port)

@@ -611,3 +611,93 @@ async def test_accounts_across_zats_and_a_compressing_nats_server(spawn, connect
     assert await no_interest(za, "svc.none")
     z_route = z.get("/routez")["routes"][0]
     assert z_route["compression"] == "off" and z_route["in_msgs"] >= 2
+
+
+# -- client_advertise --------------------------------------------------------------------------------
+
+
+async def _info_of(node) -> dict:
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+    try:
+        return await _read_info(reader)
+    finally:
+        writer.close()
+
+
+def _connect_urls(node) -> set[str]:
+    return set(node.get("/varz").get("connect_urls") or ())
+
+
+@pytest.mark.parametrize("advertiser, other", [
+    ("zats", "zats"), ("zats", "nats-server"), ("nats-server", "zats")])
+async def test_client_advertise_is_what_clients_are_told(spawn, advertiser, other):
+    """INFO host/port and the connect_urls of every node carry the advertised address."""
+    a = start(spawn, advertiser, extra=("--client_advertise", "adv.example.com:5555"))
+    info = await _info_of(a)
+    assert (info["host"], info["port"]) == ("adv.example.com", 5555)
+    b = start(spawn, other, routes=[a])
+    await wait_mesh([a, b])
+    expected = {"adv.example.com:5555", f"127.0.0.1:{b.port}"}
+    await eventually(lambda: _connect_urls(a) == expected and _connect_urls(b) == expected, TIMEOUT)
+    assert set((await _info_of(b))["connect_urls"]) == expected
+
+
+async def _connect_urls_told(node) -> set[str]:
+    return set((await _info_of(node)).get("connect_urls") or ())
+
+
+async def test_client_advertise_reload_reaches_clients_of_other_nodes(spawn, tmp_path):
+    """A reload that changes client_advertise changes what the node's clients and the other
+    nodes' clients (a running one by an async INFO) are told. nats-server 2.15.1 changes only
+    its INFO host/port and keeps the old address in connect_urls; zats does not copy that."""
+    conf = tmp_path / "a.conf"
+    conf.write_text('client_advertise: "one.example.com:1111"\n')
+    a = start(spawn, "zats", extra=("-c", str(conf)))
+    b = start(spawn, "zats", routes=[a])
+    await wait_mesh([a, b])
+    await eventually(lambda: "one.example.com:1111" in _connect_urls(b), TIMEOUT)
+    reader, writer = await asyncio.open_connection("127.0.0.1", b.port)
+    try:
+        assert "one.example.com:1111" in (await _read_info(reader))["connect_urls"]
+        writer.write(b'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\nPING\r\n')
+        await writer.drain()
+        assert (await reader.readline()) == b"PONG\r\n"
+        conf.write_text('client_advertise: "two.example.com:2222"\n')
+        os.kill(a.srv.proc.pid, signal.SIGHUP)
+        updated = await _read_info(reader)
+        assert set(updated["connect_urls"]) == {"two.example.com:2222", f"127.0.0.1:{b.port}"}
+    finally:
+        writer.close()
+    info = await _info_of(a)
+    assert (info["host"], info["port"]) == ("two.example.com", 2222)
+    assert set(info["connect_urls"]) == {"two.example.com:2222", f"127.0.0.1:{b.port}"}
+
+
+@pytest.mark.parametrize("advertiser, other", [
+    ("zats", "zats"), ("nats-server", "zats"), ("nats-server", "nats-server")])
+async def test_after_a_client_advertise_reload_a_zats_node_follows_the_route_info(
+        spawn, connect, tmp_path, advertiser, other):
+    """Whatever the reloaded node announces (zats: the new address; nats-server: still the old
+    one), a zats node routed to it tells its clients the same as that node's own clients are
+    told; two nats-servers show the reference behaviour."""
+    conf = tmp_path / "a.conf"
+    conf.write_text('client_advertise: "one.example.com:1111"\n')
+    a = start(spawn, advertiser, extra=("-c", str(conf)))
+    b = start(spawn, other, routes=[a])
+    await wait_mesh([a, b])
+    await eventually(lambda: "one.example.com:1111" in _connect_urls(b), TIMEOUT)
+    conf.write_text('client_advertise: "two.example.com:2222"\n')
+    os.kill(a.srv.proc.pid, signal.SIGHUP)
+    for _ in range(500):  # both kinds change their INFO host at once on reload
+        if (await _info_of(a))["host"] == "two.example.com":
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("reload not applied")
+    # A's route INFO after the reload went out before the interest of a new subscription on A:
+    # once B routes a request to it, B has read that INFO.
+    ca, cb = await connect(a), await connect(b)
+    await reachable(ca, [cb])
+    told = await _connect_urls_told(a)
+    assert await _connect_urls_told(b) == told == _connect_urls(b)
+    assert ("two.example.com:2222" in told) == (advertiser == "zats")
