@@ -22,7 +22,7 @@ from zats.protocol.parser import ClientOpsParser
 from zats.protocol.structs import decode_connect
 from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
 
-from .delivery import deliver, deliver_run, deliver_with_headers
+from .delivery import deliver, deliver_run, deliver_sizes, deliver_with_headers
 from .outbound import OutboundMixin, write_buffer_high
 from .permissions import ConnectionPermissions
 from .subscription import Subscription
@@ -418,6 +418,18 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.in_msgs += count
         self.in_bytes += count * size
         deliver_run(self, self.sublist.match(subject), subject, view, first, stride, count, size)
+
+    def on_pub_sizes(self, subject: bytes, view: memoryview, bounds: list) -> None:
+        """PUB frames for one subject without reply, sizes varying (see ClientOpsParser): the
+        same as one on_pub call per message, with the match done once."""
+        if self.pedantic or self.verbose or self.perms is not None:
+            for i in range(0, len(bounds), 2):
+                self.on_pub(subject, None, view[bounds[i]:bounds[i + 1]])
+            return
+        count = len(bounds) // 2
+        self.in_msgs += count
+        self.in_bytes += sum(bounds[1::2]) - sum(bounds[::2])
+        deliver_sizes(self, self.sublist.match(subject), subject, view, bounds)
 
     def on_hpub(self, subject: bytes, reply: bytes | None, header_len: int, message: memoryview) -> None:
         self.in_msgs += 1

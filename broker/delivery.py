@@ -60,6 +60,13 @@ def _pick(group, publisher):
     return None
 
 
+def _one_per_connection(plain: tuple) -> bool:
+    """Whether no connection holds two of these subscriptions. A run is delivered receiver by
+    receiver; a connection with two matching subscriptions must instead get each message for
+    both in turn, as nats-server delivers (message by message)."""
+    return len(plain) < 2 or len({sub.conn for sub in plain}) == len(plain)
+
+
 def _note_request(conn, reply: bytes) -> None:
     """A receiver with allow_responses may answer on this reply subject."""
     if conn.perms.replies is not None:
@@ -170,11 +177,11 @@ def deliver_run(publisher, result, subject: bytes, view: memoryview, first: int,
     (see ClientOpsParser.on_pub_run): payload i is view[first + i * stride:][:size] and is
     followed by its CRLF in the input, which is copied along with it. Queue groups pick a
     member per message, so a result with queues goes message by message."""
-    if result.queues:
+    plain = result.plain
+    if result.queues or not _one_per_connection(plain):
         for a in range(first, first + count * stride, stride):
             deliver(publisher, result, subject, None, view[a:a + size])
         return
-    plain = result.plain
     if not plain:
         return
     if subject is publisher.msg_subject and publisher.msg_reply is None and size == publisher.msg_size:
@@ -230,6 +237,60 @@ def deliver_run(publisher, result, subject: bytes, view: memoryview, first: int,
         broker = publisher.broker
         broker.out_msgs += total
         broker.out_bytes += total * size
+
+
+def deliver_sizes(publisher, result, subject: bytes, view: memoryview, bounds: list) -> None:
+    """Delivers messages without reply or headers for one subject whose sizes vary (see
+    ClientOpsParser.on_pub_sizes): payload i is view[bounds[2*i]:bounds[2*i+1]], followed by
+    its CRLF in the input, which is copied along with it. The match and the head of the MSG
+    line are shared; per message and receiver it is the size's line tail and three appends.
+    Queue groups, routes, UNSUB maxes and a connection with several matching subscriptions
+    take the per-message path."""
+    plain = result.plain
+    if result.queues or any(sub.max or sub.conn.is_route for sub in plain) or \
+            not _one_per_connection(plain):
+        for i in range(0, len(bounds), 2):
+            deliver(publisher, result, subject, None, view[bounds[i]:bounds[i + 1]])
+        return
+    if not plain:
+        return
+    if subject == publisher.msg_subject:
+        head = publisher.msg_head
+    else:
+        head = b"MSG " + subject + b" "
+        publisher.msg_subject, publisher.msg_reply, publisher.msg_size = subject, None, -1
+        publisher.msg_head, publisher.msg_tail = head, None
+    starts = bounds[::2]
+    ends = bounds[1::2]
+    count = len(starts)
+    sizes = sum(ends) - sum(starts)
+    get_tail = _SIZE_TAILS.get
+    tails = [get_tail(end - start) or _size_tail(end - start)
+             for start, end in zip(starts, ends, strict=True)]
+    touched = publisher.broker.touched
+    no_echo = not publisher.echo
+    total = 0
+    for sub in plain:
+        conn = sub.conn
+        if conn.closed or no_echo and conn is publisher:
+            continue
+        sub.delivered += count
+        line_head = head + sub.sid
+        out = conn.out
+        for tail, start, end in zip(tails, starts, ends, strict=True):
+            out += line_head
+            out += tail
+            out += view[start:end + 2]
+        conn.out_msgs += count
+        conn.out_bytes += sizes
+        if not conn.touched:
+            conn.touched = True
+            touched.append(conn)
+        total += 1
+    if total:
+        broker = publisher.broker
+        broker.out_msgs += total * count
+        broker.out_bytes += total * sizes
 
 
 def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,

@@ -172,10 +172,14 @@ class ClientOpsParser(_Parser):
     Optionally on_pub_run(subject, reply|None, view, first, stride, count, size): `count` (two
     or more) consecutive PUB frames with one identical control line, payload i at
     view[first + i * stride : first + i * stride + size], each followed by its CRLF. Without it,
-    such a run is handed over message by message through on_pub."""
+    such a run is handed over message by message through on_pub.
+
+    Optionally on_pub_sizes(subject, view, bounds): two or more consecutive PUB frames for one
+    subject without reply whose sizes differ, payload i at view[bounds[2*i]:bounds[2*i+1]], each
+    followed by its CRLF. Without it, they are handed over message by message through on_pub."""
 
     __slots__ = ("max_payload", "headers", "auth_pending", "_on_connect", "_on_pub", "_on_hpub",
-                 "_on_sub", "_on_unsub", "_on_ping", "_on_pong", "_on_pub_run")
+                 "_on_sub", "_on_unsub", "_on_ping", "_on_pong", "_on_pub_run", "_on_pub_sizes")
 
     def __init__(self, handler, *, max_control_line: int = MAX_CONTROL_LINE_SIZE,
                  max_payload: int = MAX_PAYLOAD_SIZE):
@@ -193,6 +197,7 @@ class ClientOpsParser(_Parser):
         self._on_ping = handler.on_ping
         self._on_pong = handler.on_pong
         self._on_pub_run = getattr(handler, "on_pub_run", None)
+        self._on_pub_sizes = getattr(handler, "on_pub_sizes", None)
 
     def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
         pos = 0
@@ -210,6 +215,16 @@ class ClientOpsParser(_Parser):
         prev_line = rep_line = None
         rep_subject = rep_reply = None
         rep_len = rep_size = 0
+        # A publisher that keeps its subject while sizes vary sends `PUB <subject> <size>` lines
+        # that differ only in the size. Once two consecutive ones (in the canonical form: single
+        # spaces, no reply) name the same subject, `subj_prefix` is `PUB <subject> ` and the
+        # frames that start with it are gathered: startswith, find, isdigit and int per frame,
+        # no copy or split, and one on_pub_sizes call for all. Anything unusual in a frame
+        # (another form, a bad or too large size, a bad trailer, an unfinished frame) ends the
+        # gathering and that frame takes the ordinary path, which raises or waits as it does.
+        on_pub_sizes = self._on_pub_sizes
+        subj_prefix = subj = last_subject = None
+        last_size = -1
         while pos < end:
             if rep_line is not None:
                 if startswith(rep_line, pos):
@@ -239,6 +254,43 @@ class ClientOpsParser(_Parser):
                     pos = pend + 2
                     continue
                 rep_line = None
+            if subj_prefix is not None and startswith(subj_prefix, pos):
+                bounds = []
+                plen = len(subj_prefix)
+                p = pos
+                while True:
+                    fstart = p + plen
+                    eol = find(b"\n", fstart, fstart + _MAX_SIZE_DIGITS + 1)  # size <= 9 digits
+                    if eol < 0 or eol - p > mcl:
+                        break
+                    field = buf[fstart:eol - 1] if buf[eol - 1] == _CR else buf[fstart:eol]
+                    if not field.isdigit():
+                        break
+                    size = int(field)
+                    if size == last_size:
+                        # The size repeats: this line probably repeats too, and the run path
+                        # (rep_line) serves that better. The ordinary path takes this frame and,
+                        # finding it equal to prev_line, starts that run.
+                        prev_line = bytes(view[p:eol])
+                        break
+                    pstart = eol + 1
+                    pend = pstart + size
+                    if size > max_payload or pend + 2 > end or buf[pend] != _CR or \
+                            buf[pend + 1] != _LF:
+                        break
+                    bounds.append(pstart)
+                    bounds.append(pend)
+                    last_size = size
+                    p = pend + 2
+                    if not startswith(subj_prefix, p):
+                        break
+                if bounds:
+                    if len(bounds) > 2:
+                        on_pub_sizes(subj, view, bounds)
+                    else:
+                        on_pub(subj, None, view[bounds[0]:bounds[1]])
+                    pos = bounds[-1] + 2
+                    continue
             eol = find(b"\n", pos, end)
             if eol < 0:
                 if self.auth_pending and buf[pos] not in b"Cc":
@@ -282,7 +334,13 @@ class ClientOpsParser(_Parser):
                 if line == prev_line:
                     rep_line = line + b"\n"
                     rep_subject, rep_reply, rep_size, rep_len = args[1], reply, size, pstart - pos
+                elif on_pub_sizes is not None and reply is None and args[1] == last_subject and \
+                        op == b"PUB" and len(line) == 5 + len(args[1]) + len(field) + (line[-1] == _CR):
+                    subj = args[1]
+                    subj_prefix = b"PUB " + subj + b" "
                 prev_line = line
+                last_subject = args[1]
+                last_size = size
                 on_pub(args[1], reply, view[pstart:pend])
                 pos = pend + 2
             elif code == _HPUB:
@@ -332,6 +390,7 @@ class ClientOpsParser(_Parser):
                 elif code == _CONNECT:
                     self._on_connect(_whole_arg(line, b"CONNECT"))
                     pub_op = None if self.auth_pending else b"PUB"
+                    subj_prefix = None
                 elif code == _ERR:
                     raise ProtocolError(None, "-ERR from a client")
                 # INFO and +OK from a client are ignored, as nats-server does.

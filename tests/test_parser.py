@@ -18,7 +18,7 @@ class Recorder:
         self.events: list[tuple] = []
 
     def __getattr__(self, name: str):
-        if not name.startswith("on_") or name == "on_pub_run":
+        if not name.startswith("on_") or name in ("on_pub_run", "on_pub_sizes"):
             raise AttributeError(name)
 
         def record(*args):
@@ -28,14 +28,21 @@ class Recorder:
 
 
 class RunRecorder(Recorder):
-    """A handler that takes runs of identical PUB frames (on_pub_run) and records them as the
-    single messages they stand for, checking the CRLF after each payload."""
+    """A handler that takes runs of PUB frames (on_pub_run: identical lines; on_pub_sizes: one
+    subject, sizes varying) and records them as the single messages they stand for, checking
+    the CRLF after each payload."""
 
     def on_pub_run(self, subject, reply, view, first, stride, count, size):
         assert count >= 2
         for a in range(first, first + count * stride, stride):
             assert bytes(view[a + size : a + size + 2]) == b"\r\n"
             self.events.append(("pub", subject, reply, bytes(view[a : a + size])))
+
+    def on_pub_sizes(self, subject, view, bounds):
+        assert len(bounds) >= 4 and len(bounds) % 2 == 0
+        for a, b in zip(bounds[::2], bounds[1::2], strict=True):
+            assert bytes(view[b : b + 2]) == b"\r\n"
+            self.events.append(("pub", subject, None, bytes(view[a:b])))
 
 
 def feed(parser_cls, chunks: list[bytes], headers: bool = True, runs: bool = False, **kw) -> list[tuple]:
@@ -282,3 +289,67 @@ def test_bad_trailer_inside_a_run_fails_after_the_good_frames():
         parser.parse(buf, memoryview(buf), len(buf))
     assert info.value.text == errors.UNKNOWN_PROTOCOL
     assert len(rec.events) == 5
+
+
+def test_one_subject_with_varying_sizes_reaches_on_pub_sizes():
+    sizes = [3, 4, 5, 6, 7, 8, 9, 10]
+    data = b"".join(b"PUB s.v %d\r\n%s\r\n" % (n, b"x" * n) for n in sizes)
+    rec = RunRecorder()
+    calls = []
+    original = rec.on_pub_sizes
+
+    def counting(subject, view, bounds):
+        calls.append(len(bounds) // 2)
+        original(subject, view, bounds)
+
+    rec.on_pub_sizes = counting
+    parser = ClientOpsParser(rec)
+    buf = bytearray(data)
+    assert parser.parse(buf, memoryview(buf), len(buf)) == len(buf)
+    assert [len(e[3]) for e in rec.events] == sizes
+    assert calls == [6]  # two frames name the subject the ordinary way first
+
+
+SIZED = b"".join(b"PUB s %d\r\n%s\r\n" % (n, b"y" * n) for n in (1, 2, 3, 3, 3, 4, 5))
+
+
+@pytest.mark.parametrize("data", [
+    SIZED,
+    SIZED + b"PUB s 6\nabcdef\r\nPUB s 7\r\n1234567\r\nPUB t 1\r\nz\r\nPUB s 2\r\nzz\r\n",
+    SIZED + b"PUB s r 2\r\nab\r\nPUB s 3\r\nabc\r\nPUB  s 4\r\nabcd\r\npub s 5\r\nabcde\r\n",
+    SIZED + b"PUB s 1\r\nx\r\nPUB s 2\t\r\nxy\r\nPUB s 3\r\nxyz\r\nPUB s 44\r\nxy\r\n",
+    SIZED + b"PUB s 2\r\nxyz\r\n",             # bad trailer inside the gathering
+    SIZED + b"PUB s 9999999999\r\n",           # size over nine digits
+    SIZED + b"PUB s 1x\r\nx\r\n",              # not a size
+    SIZED + b"PUB s 2000000\r\n",              # over max_payload
+    SIZED + b"PUB s 6\r\nabcdefX\nPING\r\n",    # CR missing after the payload
+    SIZED + b"PUB s 123456789\n",              # nine digits, no CR
+    SIZED + b"PUB s 1234567890\n",             # ten digits, no CR
+    SIZED + b"PUB s 10\r\n" + b"x" * 10 + b"\r\n",  # arguments over a max_control_line of 3
+])
+@pytest.mark.parametrize("max_payload, mcl", [(1 << 20, 4096), (4, 4096), (1 << 20, 3)])
+def test_sized_gathering_gives_the_same_messages_and_errors(data, max_payload, mcl):
+    """Split at every offset, with and without the run handlers: the same messages before the
+    same error (or none)."""
+    def outcome(chunks, runs):
+        rec = RunRecorder() if runs else Recorder()
+        parser = ClientOpsParser(rec, max_payload=max_payload, max_control_line=mcl)
+        rb = ReceiveBuffer(min_size=16, max_size=64)
+        try:
+            for chunk in chunks:
+                i = 0
+                while i < len(chunk):
+                    space = rb.get_buffer()
+                    n = min(len(space), len(chunk) - i)
+                    space[:n] = chunk[i : i + n]
+                    rb.received(n)
+                    i += n
+                    rb.consume(parser.parse(rb.buf, rb.view, rb.filled), parser.need)
+        except ProtocolError as exc:
+            return rec.events, (exc.text, str(exc))
+        return rec.events, None
+
+    expected = outcome([data], runs=False)
+    for k in range(len(data)):
+        for runs in (False, True):
+            assert outcome([data[:k], data[k:]], runs) == expected, (k, runs)
