@@ -176,22 +176,21 @@ def deliver_run(publisher, result, subject: bytes, view: memoryview, first: int,
     """Delivers a run of messages without reply or headers that share one subject and size
     (see ClientOpsParser.on_pub_run): payload i is view[first + i * stride:][:size] and is
     followed by its CRLF in the input, which is copied along with it. Queue groups pick a
-    member per message, so a result with queues goes message by message."""
+    member per message: a single local group without plain subscribers is served here too,
+    anything else with queues goes message by message."""
     plain = result.plain
-    if result.queues or not _one_per_connection(plain):
+    queues = result.queues
+    if queues and not plain and len(queues) == 1 and \
+            not any(sub.conn.is_route or sub.max for sub in queues[0]):
+        _deliver_run_to_group(publisher, queues[0], subject, view, first, stride, count, size)
+        return
+    if queues or not _one_per_connection(plain):
         for a in range(first, first + count * stride, stride):
             deliver(publisher, result, subject, None, view[a:a + size])
         return
     if not plain:
         return
-    if subject is publisher.msg_subject and publisher.msg_reply is None and size == publisher.msg_size:
-        head = publisher.msg_head
-        tail = publisher.msg_tail
-    else:
-        head = b"MSG " + subject + b" "
-        tail = _SIZE_TAILS.get(size) or _size_tail(size)
-        publisher.msg_subject, publisher.msg_reply, publisher.msg_size = subject, None, size
-        publisher.msg_head, publisher.msg_tail = head, tail
+    head, tail = _run_line_pieces(publisher, subject, size)
     touched = publisher.broker.touched
     no_echo = not publisher.echo
     chunk = size + 2  # payload and its CRLF
@@ -233,6 +232,52 @@ def deliver_run(publisher, result, subject: bytes, view: memoryview, first: int,
         total += n
     if routed is not None:
         total += _forward_run(routed, subject, view, first, stride, count, size)
+    if total:
+        broker = publisher.broker
+        broker.out_msgs += total
+        broker.out_bytes += total * size
+
+
+def _run_line_pieces(publisher, subject: bytes, size: int) -> tuple[bytes, bytes]:
+    """The MSG line around the sid for a run without reply, kept on the publisher."""
+    if subject is publisher.msg_subject and publisher.msg_reply is None and size == publisher.msg_size:
+        return publisher.msg_head, publisher.msg_tail
+    head = b"MSG " + subject + b" "
+    tail = _SIZE_TAILS.get(size) or _size_tail(size)
+    publisher.msg_subject, publisher.msg_reply, publisher.msg_size = subject, None, size
+    publisher.msg_head, publisher.msg_tail = head, tail
+    return head, tail
+
+
+def _deliver_run_to_group(publisher, group, subject: bytes, view: memoryview, first: int,
+                          stride: int, count: int, size: int) -> None:
+    """A run for one queue group of local members without UNSUB max: a member picked per
+    message (as `deliver` picks), its MSG line reused while the run lasts."""
+    head, tail = _run_line_pieces(publisher, subject, size)
+    touched = publisher.broker.touched
+    chunk = size + 2  # payload and its CRLF
+    total = 0
+    for a in range(first, first + count * stride, stride):
+        sub = _pick(group, publisher)
+        if sub is None:
+            continue
+        conn = sub.conn
+        if sub.line_tail is tail and sub.line_head is head:
+            line = sub.line
+        else:
+            line = sub.line = head + sub.sid + tail
+            sub.line_head = head
+            sub.line_tail = tail
+        out = conn.out
+        out += line
+        out += view[a:a + chunk]
+        sub.delivered += 1
+        conn.out_msgs += 1
+        conn.out_bytes += size
+        if not conn.touched:
+            conn.touched = True
+            touched.append(conn)
+        total += 1
     if total:
         broker = publisher.broker
         broker.out_msgs += total

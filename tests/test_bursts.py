@@ -193,3 +193,27 @@ def test_one_connection_with_overlapping_subscriptions_gets_nats_servers_order(s
         got = w.expect(rb"(?:MSG a\.b\.c \d+ \d\r\n[xyz]+\r\n){30}PONG\r\n").group(0)
     sids = [int(line.split()[2]) for line in got.split(b"\r\n") if line.startswith(b"MSG")]
     assert sids == [5, 9, 7, 6, 3, 2, 10, 8, 1, 4] * 3
+
+
+def test_queue_group_gets_each_message_of_a_burst_once(server):
+    """A run for a queue group: every message reaches exactly one member, never the echo-off
+    publisher's own member, each member's share in order."""
+    with Wire(server.host, server.port) as m1, Wire(server.host, server.port) as m2, \
+            Wire(server.host, server.port) as me:
+        for i, m in enumerate((m1, m2)):
+            m.connect(OPTS)
+            m.send(b"SUB burst.q workers %d\r\nPING\r\n" % (i + 1))
+            m.expect(rb"PONG\r\n")
+        me.connect(b'{"verbose":false,"pedantic":false,"echo":false}')
+        me.send(b"SUB burst.q workers 9\r\nPING\r\n")
+        me.expect(rb"PONG\r\n")
+        payloads = [b"%04d" % i for i in range(200)]
+        me.send(b"".join(b"PUB burst.q 4\r\n%s\r\n" % p for p in payloads) + b"PING\r\n")
+        me.expect(rb"PONG\r\n")  # nothing for its own member
+        shares = []
+        for m in (m1, m2):
+            m.send(b"PING\r\n")
+            got = m.expect(rb"(?:MSG burst\.q \d 4\r\n\d{4}\r\n)*PONG\r\n").group(0)
+            shares.append([line for line in got.split(b"\r\n") if line.isdigit()])
+    assert all(share == sorted(share) for share in shares)
+    assert sorted(shares[0] + shares[1]) == payloads
