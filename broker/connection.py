@@ -63,7 +63,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         # nats-server's defaults, also for a client that never sends CONNECT.
         self.echo = True
         self.verbose = True
-        self.pedantic = True
+        self.pedantic = self.parser.pedantic = True
         self.headers = False
         self.no_responders = False
         self.connected = False
@@ -288,7 +288,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             self._authenticate(opts)
         self.connect_opts = opts
         self.verbose = opts.verbose
-        self.pedantic = opts.pedantic
+        self.pedantic = self.parser.pedantic = opts.pedantic
         self.echo = opts.echo
         self.headers = self.parser.headers = opts.headers
         self.no_responders = opts.no_responders
@@ -383,8 +383,8 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
     def on_pub(self, subject: bytes, reply: bytes | None, payload: memoryview) -> None:
         self.in_msgs += 1
         self.in_bytes += len(payload)
-        if self.pedantic or self.verbose:
-            self._pedantic_and_verbose(subject)
+        if self.verbose:
+            self.queue(OK)
         if self.perms is not None and not self._may_publish(subject):
             return
         if not deliver(self, self.sublist.match(subject), subject, reply, payload) \
@@ -400,12 +400,11 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
                               self.port, self.cid, text)
         return False
 
-    def _pedantic_and_verbose(self, subject: bytes) -> None:
-        """What a pedantic and/or verbose client gets after a publish, before delivery."""
-        if self.pedantic and not is_valid_publish_subject(subject):
+    def on_publish_line(self, subject: bytes) -> None:
+        """A pedantic client's PUB/HPUB line, before its payload: an invalid subject is
+        answered at once, as nats-server does (the message is still delivered)."""
+        if not is_valid_publish_subject(subject):
             self.queue(err_frame(errors.INVALID_PUBLISH_SUBJECT))
-        if self.verbose:
-            self.queue(OK)
 
     def on_pub_run(self, subject: bytes, reply: bytes | None, view: memoryview, first: int,
                    stride: int, count: int, size: int) -> None:
@@ -434,8 +433,8 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
     def on_hpub(self, subject: bytes, reply: bytes | None, header_len: int, message: memoryview) -> None:
         self.in_msgs += 1
         self.in_bytes += len(message)
-        if self.pedantic or self.verbose:
-            self._pedantic_and_verbose(subject)
+        if self.verbose:
+            self.queue(OK)
         if self.perms is not None and not self._may_publish(subject):
             return
         result = self.sublist.match(subject)

@@ -178,8 +178,9 @@ class ClientOpsParser(_Parser):
     subject without reply whose sizes differ, payload i at view[bounds[2*i]:bounds[2*i+1]], each
     followed by its CRLF. Without it, they are handed over message by message through on_pub."""
 
-    __slots__ = ("max_payload", "headers", "auth_pending", "_on_connect", "_on_pub", "_on_hpub",
-                 "_on_sub", "_on_unsub", "_on_ping", "_on_pong", "_on_pub_run", "_on_pub_sizes")
+    __slots__ = ("max_payload", "headers", "auth_pending", "pedantic", "_line_checked",
+                 "_on_connect", "_on_pub", "_on_hpub", "_on_sub", "_on_unsub", "_on_ping",
+                 "_on_pong", "_on_pub_run", "_on_pub_sizes", "_on_publish_line")
 
     def __init__(self, handler, *, max_control_line: int = MAX_CONTROL_LINE_SIZE,
                  max_payload: int = MAX_PAYLOAD_SIZE):
@@ -189,6 +190,13 @@ class ClientOpsParser(_Parser):
         self.headers = False
         # While authentication is pending, any op but CONNECT is an Authorization Violation.
         self.auth_pending = False
+        # Pedantic: each PUB/HPUB subject goes to on_publish_line(subject) as soon as its control
+        # line is read, before the payload (nats-server answers an invalid one then, even when
+        # the payload turns out bad or is still on its way; see _unfinished_publish). The broker
+        # sets this.
+        self.pedantic = False
+        # The frame at the start of the next parse call already had that call (it was unfinished).
+        self._line_checked = False
         self._on_connect = handler.on_connect
         self._on_pub = handler.on_pub
         self._on_hpub = handler.on_hpub
@@ -198,6 +206,15 @@ class ClientOpsParser(_Parser):
         self._on_pong = handler.on_pong
         self._on_pub_run = getattr(handler, "on_pub_run", None)
         self._on_pub_sizes = getattr(handler, "on_pub_sizes", None)
+        self._on_publish_line = getattr(handler, "on_publish_line", None)
+
+    def _unfinished_publish(self, subject: bytes, reported: bool) -> None:
+        """A pedantic PUB/HPUB whose payload has not fully arrived. nats-server, when a read
+        ends inside a payload, processes the control line a second time (once), so an invalid
+        subject is answered twice; the same here, and then not again for that frame."""
+        if not reported:
+            self._on_publish_line(subject)
+        self._line_checked = True
 
     def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
         pos = 0
@@ -225,6 +242,11 @@ class ClientOpsParser(_Parser):
         on_pub_sizes = self._on_pub_sizes
         subj_prefix = subj = last_subject = None
         last_size = -1
+        # Pedantic: no run paths (each frame's line is checked), and the first frame skips the
+        # check when the previous call already made it.
+        pedantic = self.pedantic
+        line_checked = self._line_checked
+        self._line_checked = False
         while pos < end:
             if rep_line is not None:
                 if startswith(rep_line, pos):
@@ -325,16 +347,23 @@ class ClientOpsParser(_Parser):
                 size = int(field)
                 if size > max_payload:
                     raise ProtocolError(MAX_PAYLOAD, "payload over max_payload")
+                if pedantic:
+                    if not (pos == 0 and line_checked):
+                        self._on_publish_line(args[1])
+                    prev_line = None  # no runs
                 pstart = eol + 1
                 pend = pstart + size
                 if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
                     if not self._check_trailer(buf, pend, end):
                         self.need = pend + 2 - pos
+                        if pedantic:
+                            self._unfinished_publish(args[1], pos == 0 and line_checked)
                         return pos
                 if line == prev_line:
                     rep_line = line + b"\n"
                     rep_subject, rep_reply, rep_size, rep_len = args[1], reply, size, pstart - pos
-                elif on_pub_sizes is not None and reply is None and args[1] == last_subject and \
+                elif on_pub_sizes is not None and not pedantic and reply is None and \
+                        args[1] == last_subject and \
                         op == b"PUB" and len(line) == 5 + len(args[1]) + len(field) + (line[-1] == _CR):
                     subj = args[1]
                     subj_prefix = b"PUB " + subj + b" "
@@ -352,10 +381,14 @@ class ClientOpsParser(_Parser):
                 reply, hdr, size = _header_frame_args(args, 2, b"HPUB")
                 if size > self.max_payload:
                     raise ProtocolError(MAX_PAYLOAD, "payload over max_payload")
+                if pedantic and not (pos == 0 and line_checked):
+                    self._on_publish_line(args[1])
                 pstart = eol + 1
                 pend = pstart + size
                 if not self._check_trailer(buf, pend, end):
                     self.need = pend + 2 - pos
+                    if pedantic:
+                        self._unfinished_publish(args[1], pos == 0 and line_checked)
                     return pos
                 self._on_hpub(args[1], reply, hdr, view[pstart:pend])
                 pos = pend + 2
@@ -390,7 +423,8 @@ class ClientOpsParser(_Parser):
                 elif code == _CONNECT:
                     self._on_connect(_whole_arg(line, b"CONNECT"))
                     pub_op = None if self.auth_pending else b"PUB"
-                    subj_prefix = None
+                    subj_prefix = rep_line = prev_line = None
+                    pedantic = self.pedantic
                 elif code == _ERR:
                     raise ProtocolError(None, "-ERR from a client")
                 # INFO and +OK from a client are ignored, as nats-server does.

@@ -353,3 +353,45 @@ def test_sized_gathering_gives_the_same_messages_and_errors(data, max_payload, m
     for k in range(len(data)):
         for runs in (False, True):
             assert outcome([data[:k], data[k:]], runs) == expected, (k, runs)
+
+
+def _pedantic_events(chunks: list[bytes]) -> list[tuple]:
+    rec = RunRecorder()
+    parser = ClientOpsParser(rec)
+    parser.headers = parser.pedantic = True
+    rb = ReceiveBuffer(min_size=4096, max_size=4096)  # one chunk, one read
+    for chunk in chunks:
+        i = 0
+        while i < len(chunk):
+            space = rb.get_buffer()
+            n = min(len(space), len(chunk) - i)
+            space[:n] = chunk[i : i + n]
+            rb.received(n)
+            i += n
+            rb.consume(parser.parse(rb.buf, rb.view, rb.filled), parser.need)
+    return rec.events
+
+
+def test_pedantic_publish_line_comes_before_the_payload_twice_when_a_read_ends_inside_it():
+    """As nats-server: the line is reported when it is read, and once more if the read ends
+    before the payload is complete (nats-server processes the line again then), never more."""
+    frames = [b"PUB a..b 5\r\nhello\r\n", b"PUB a 5\r\nhello\r\n", b"PUB a 5\r\nhello\r\n",
+              b"HPUB h 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"]
+    data = b"".join(frames)
+    whole = []
+    for subject, event in [(b"a..b", ("pub", b"a..b", None, b"hello"))] + \
+            [(b"a", ("pub", b"a", None, b"hello"))] * 2 + \
+            [(b"h", ("hpub", b"h", None, 12, b"NATS/1.0\r\n\r\nhi"))]:
+        whole += [("publish_line", subject), event]
+    assert _pedantic_events([data]) == whole
+    # Split right after the first frame's line: its payload is unfinished at the end of a read.
+    first_line = len(b"PUB a..b 5\r\n")
+    assert _pedantic_events([data[:first_line], data[first_line:]]) == \
+        [whole[0], whole[0]] + whole[1:]
+    # Split inside a line: reported once.
+    assert _pedantic_events([data[:5], data[5:]]) == whole
+    # Byte by byte: every frame reported twice, each time before its message.
+    doubled = []
+    for i in range(0, len(whole), 2):
+        doubled += [whole[i], whole[i], whole[i + 1]]
+    assert _pedantic_events([bytes([b]) for b in data]) == doubled
