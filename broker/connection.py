@@ -277,14 +277,21 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     def on_connect(self, arg: bytes) -> None:
         try:
-            opts = decode_connect(arg)
+            opts = decode_connect(arg, self.connect_opts)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ProtocolError(None, f"malformed CONNECT: {exc}") from None
         if opts.protocol < 0 or opts.protocol > 1:
             raise ProtocolError(errors.INVALID_CLIENT_PROTOCOL, "invalid client protocol")
         if opts.no_responders and not opts.headers:
             raise ProtocolError(errors.NO_RESPONDERS_REQUIRES_HEADERS, "no_responders without headers")
-        if self.identity is None:
+        if self.connect_opts is not None:
+            # A later CONNECT: nats-server authenticates again (with the options merged above)
+            # and registers the connection with its account anew, which drops every
+            # subscription the connection had.
+            for sub in list(self.subs.values()):
+                self.remove_sub(sub)
+            self._authenticate(opts)
+        elif self.identity is None:
             self._authenticate(opts)
         self.connect_opts = opts
         self.verbose = opts.verbose
@@ -310,8 +317,8 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.identity = identity
         self.account = broker.accounts[identity.account]
         self.sublist = self.account.sublist
-        if identity.permissions is not None:
-            self.perms = ConnectionPermissions(identity.permissions)
+        self.perms = (ConnectionPermissions(identity.permissions)
+                      if identity.permissions is not None else None)
         self.parser.auth_pending = False
         if self.auth_timer is not None:
             self.auth_timer.cancel()
@@ -347,18 +354,20 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.pings_out = 0
 
     def on_sub(self, subject: bytes, queue: bytes | None, sid: bytes) -> None:
-        if not is_valid_subject(subject):
-            self.queue(err_frame(errors.INVALID_SUBJECT))
-            return
+        # nats-server's order: permissions, the subscription limit, a known sid (ignored), and
+        # only then the subject's validity.
         if self.perms is not None and not self.perms.can_subscribe(subject):
-            self.queue(err_frame(errors.permissions_subscribe(subject.decode(errors="replace"))))
+            self.queue(err_frame(errors.permissions_subscribe(subject, queue)))
             self.broker.log.error("%s:%d - cid:%d - Subscription Violation - Subject %r", self.ip,
                                   self.port, self.cid, subject.decode(errors="replace"))
             return
+        limit = self.broker.options.max_subscriptions
+        if limit and len(self.subs) >= limit:
+            self.queue(err_frame(errors.MAX_SUBSCRIPTIONS))
+            return
         if sid not in self.subs:
-            limit = self.broker.options.max_subscriptions
-            if limit and len(self.subs) >= limit:
-                self.queue(err_frame(errors.MAX_SUBSCRIPTIONS))
+            if not is_valid_subject(subject):
+                self.queue(err_frame(errors.INVALID_SUBJECT))
                 return
             sub = Subscription(self, subject, queue, sid)
             self.subs[sid] = sub
@@ -395,7 +404,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.perms.can_publish(subject):
             return True
         text = subject.decode(errors="replace")
-        self.queue(err_frame(errors.permissions_publish(text)))
+        self.queue(err_frame(errors.permissions_publish(subject)))
         self.broker.log.error("%s:%d - cid:%d - Publish Violation - Subject %r", self.ip,
                               self.port, self.cid, text)
         return False

@@ -19,16 +19,50 @@ INVALID_PUBLISH_SUBJECT = "Invalid Publish Subject"
 SECURE_CONNECTION_REQUIRED = "Secure Connection - TLS Required"
 
 
-def permissions_publish(subject: str) -> str:
-    return f'Permissions Violation for Publish to "{subject}"'
+def permissions_publish(subject: bytes) -> str:
+    return f"Permissions Violation for Publish to {go_quote(subject)}"
 
 
-def permissions_subscribe(subject: str) -> str:
-    return f'Permissions Violation for Subscription to "{subject}"'
+def permissions_subscribe(subject: bytes, queue: bytes | None = None) -> str:
+    if queue:
+        return (f"Permissions Violation for Subscription to {go_quote(subject)} "
+                f"using queue {go_quote(queue)}")
+    return f"Permissions Violation for Subscription to {go_quote(subject)}"
 
 
-def permissions_reply(subject: str) -> str:
-    return f'Permissions Violation for Publish with Reply of "{subject}"'
+def permissions_reply(subject: bytes) -> str:
+    return f"Permissions Violation for Publish with Reply of {go_quote(subject)}"
+
+
+_GO_ESCAPES = {0x07: "\\a", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t",
+               0x0B: "\\v", 0x22: '\\"', 0x5C: "\\\\"}
+
+
+def go_quote(raw: bytes) -> str:
+    """`raw` as Go's %q (strconv.Quote) writes it, which nats-server uses for subjects in its
+    -ERR texts: double quotes; printable characters as they are; \\n-style escapes; \\xNN for
+    bytes that are not UTF-8 and for other control characters; \\uNNNN / \\UNNNNNNNN for other
+    unprintable characters."""
+    text = raw.decode("utf-8", errors="surrogateescape")
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if code in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[code])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
 
 
 CLOSING = frozenset(

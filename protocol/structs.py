@@ -56,6 +56,7 @@ class Connect(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 _info_encoder = msgspec.json.Encoder()
 _connect_decoder = msgspec.json.Decoder(Connect)
+_CONNECT_KEYS = [(f.name, f.encode_name) for f in msgspec.structs.fields(Connect)]
 _info_decoder = msgspec.json.Decoder(Info)
 
 
@@ -64,9 +65,16 @@ def encode_info(info: Info) -> bytes:
     return b"INFO " + _info_encoder.encode(info) + b" \r\n"
 
 
-def decode_connect(arg: bytes) -> Connect:
-    """Decodes a CONNECT argument; raises msgspec.DecodeError on malformed JSON or wrong types."""
-    return _connect_decoder.decode(arg)
+def decode_connect(arg: bytes, previous: Connect | None = None) -> Connect:
+    """Decodes a CONNECT argument; raises msgspec.DecodeError on malformed JSON or wrong types.
+    With `previous` (a later CONNECT on the same connection), the fields this one leaves out
+    keep their previous values, as nats-server decodes into the options it already has."""
+    fresh = _connect_decoder.decode(arg)
+    if previous is None:
+        return fresh
+    present = msgspec.json.decode(arg)  # an object: the typed decode above checked that
+    return msgspec.structs.replace(previous, **{
+        name: getattr(fresh, name) for name, key in _CONNECT_KEYS if key in present})
 
 
 def encode_connect(connect: Connect) -> bytes:

@@ -8,6 +8,10 @@ the same connection), PING, and near-misses: lower case, tabs, bare LF, wrong si
 subjects, missing arguments, unknown ops. After the stream a sentinel (a fresh SUB and a PUB to
 it) shows where the answer ends when the connection is still open.
 
+A second test does the same against both servers started with one configuration file of users
+with passwords and publish/subscribe permissions (allow, deny, allow_responses): logins right and
+wrong, ops before CONNECT, and publishes and subscriptions each user may or may not make.
+
 Compared: everything the server wrote except INFO lines (ids, ports and nonces differ) and
 server PINGs (keepalive timing), with a repeated pedantic `-ERR 'Invalid Publish Subject'` counted
 once: nats-server sends it a second time when a read ends inside that message's payload (zats
@@ -116,14 +120,17 @@ def stream(draw):
     subscribed: dict[bytes, bytes] = {}  # subject -> sid
     for _ in range(draw(st.integers(1, 12))):
         kind = draw(st.sampled_from(["sub", "sub", "pub", "pub", "pub", "hpub", "unsub", "ping",
-                                     "bad"]))
+                                     "bad", "connect"]))
         if kind == "sub":
             subject = draw(st.one_of(sub_subjects, sub_subjects, bad_subjects))
             if subject in subscribed:
                 continue
             sid = b"%d" % (len(subscribed) + 1)
             subscribed[subject] = sid
-            ops.append(b"SUB" + draw(sep) + subject + draw(sep) + sid + draw(eol))
+            # A queue group of one member delivers like a plain subscription, deterministically.
+            queue = draw(st.sampled_from([b"", b"", b"", b"q%s" % sid]))
+            middle = draw(sep) + queue + draw(sep) if queue else draw(sep)
+            ops.append(b"SUB" + draw(sep) + subject + middle + sid + draw(eol))
         elif kind in ("pub", "hpub"):
             subject = draw(st.one_of(good_subjects, good_subjects, bad_subjects))
             data = draw(payloads)
@@ -145,11 +152,19 @@ def stream(draw):
             ops.append(b"UNSUB " + sid + limit + draw(eol))
         elif kind == "ping":
             ops.append(draw(st.sampled_from([b"PING\r\n", b"ping\n", b"PING  \r\n"])))
+        elif kind == "connect":
+            ops.append(draw(st.one_of(connect_op(), st.sampled_from([
+                b"CONNECT {}\r\n", b"CONNECT {bad json}\r\n", b"CONNECT\r\n",
+                b'CONNECT {"protocol":2}\r\n', b'CONNECT {"verbose":"yes"}\r\n',
+                b'CONNECT {"unknown_field":1,"verbose":false}\r\n', b'CONNECT {"auth_token":"x"}\r\n',
+            ]))))
         elif kind == "bad":
             ops.append(draw(st.sampled_from([
                 b"PUB\r\n", b"SUB a\r\n", b"UNSUB\r\n", b"BOGUS\r\n", b"PUB a b c 1\r\nx\r\n",
                 b"SUB a b c d\r\n", b"PUB a -1\r\n", b"PUB a 1x\r\nx\r\n", b" PING\r\n",
-                b"\r\n", b"UNSUB 1 2 3\r\n", b"HPUB a 5 2\r\nNATS/\r\n",
+                b"\r\n", b"UNSUB 1 2 3\r\n", b"HPUB a 5 2\r\nNATS/\r\n", b"+OK\r\n",
+                b"-ERR 'x'\r\n", b"INFO {}\r\n", b"PONG\r\n", b"SUB a q\r\n", b"MSG a 1 1\r\nx\r\n",
+                b"HPUB a 2 5\r\nNA\r\n\r\n", b"HPUB a 12 12\r\nNATS/1.0 503\r\n\r\n\r\n",
             ])))
     data = b"".join(ops)
     cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(data) - 1)), max_size=3))))
@@ -161,10 +176,66 @@ def stream(draw):
     return writes
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+FUZZ_SETTINGS = settings(max_examples=100, deadline=None,
+                         suppress_health_check=[HealthCheck.too_slow,
+                                                HealthCheck.function_scoped_fixture])
+
+
+@FUZZ_SETTINGS
 @given(stream())
 def test_zats_answers_like_nats_server(both, writes):
     theirs = transcript(both["nats-server"], writes)
     ours = transcript(both["zats"], writes)
+    assert ours == theirs, b"".join(writes)
+
+
+# -- with users and permissions ----------------------------------------------------------------
+
+USERS_CONF = """
+authorization {
+  users = [
+    {user: a, password: pa, permissions: {publish: {allow: ["foo.>", "a", "r.*"]},
+                                          subscribe: {deny: ["foo.b", "b.>"]}}}
+    {user: b, password: pb, permissions: {publish: {deny: ["a.>", "foo"]},
+                                          subscribe: {allow: ["a", "a.*", "foo.>", "r.*"]},
+                                          allow_responses: true}}
+    {user: c, password: pc}
+  ]
+}
+"""
+
+logins = st.sampled_from([
+    b'CONNECT {"verbose":false,"user":"a","pass":"pa"}\r\n',
+    b'CONNECT {"verbose":false,"user":"b","pass":"pb","headers":true}\r\n',
+    b'CONNECT {"verbose":true,"pedantic":false,"user":"c","pass":"pc"}\r\n',
+    b'CONNECT {"verbose":false,"user":"a","pass":"wrong"}\r\n',
+    b'CONNECT {"verbose":false}\r\n',
+    b'CONNECT {"user":"nobody","pass":"x"}\r\n',
+    b"PING\r\n",
+    b"SUB a 1\r\n",
+])
+
+
+@pytest.fixture(scope="module")
+def both_with_users(tmp_path_factory):
+    conf = tmp_path_factory.mktemp("users") / "users.conf"
+    conf.write_text(USERS_CONF)
+    servers = {kind: start_server(kind, "-c", str(conf)) for kind in KINDS}
+    yield servers
+    for srv in servers.values():
+        srv.stop()
+
+
+@st.composite
+def stream_with_login(draw):
+    writes = draw(stream())
+    data = draw(logins) + b"".join(writes)[len(b"".join(writes).split(b"\n", 1)[0]) + 1:]
+    return [data]
+
+
+@FUZZ_SETTINGS
+@given(stream_with_login())
+def test_zats_answers_like_nats_server_with_users_and_permissions(both_with_users, writes):
+    theirs = transcript(both_with_users["nats-server"], writes)
+    ours = transcript(both_with_users["zats"], writes)
     assert ours == theirs, b"".join(writes)

@@ -902,3 +902,26 @@ def test_large_hpub_is_delivered_intact(server):
         pub.send(b"HPUB big %d %d\r\n%s%s\r\n" % (len(hdr), len(hdr) + len(body), hdr, body))
         pub.flush()
         assert sub.next_op(timeout=10) == Msg(b"big", b"1", None, hdr, body)
+
+
+def test_a_later_connect_changes_only_the_options_it_names(server):
+    """nats-server decodes a later CONNECT into the options it has: what it leaves out stays."""
+    with Wire(server.host, server.port) as w:
+        w.read_info()
+        w.send(b'CONNECT {"verbose":false,"pedantic":false}\r\nCONNECT {}\r\nPING\r\n')
+        w.expect(rb"PONG\r\n")  # no +OK: verbose is still off
+        w.send(b'CONNECT {"verbose":true}\r\nPUB a..b 0\r\n\r\nPING\r\n')
+        w.expect(rb"\+OK\r\n\+OK\r\nPONG\r\n")  # pedantic still off: no -ERR for a..b
+
+
+def test_a_later_connect_drops_the_connections_subscriptions(server):
+    """nats-server registers the connection with its account again on every CONNECT, which
+    removes the subscriptions it had; new ones work (the same sid included)."""
+    with Wire(server.host, server.port) as w:
+        w.connect()
+        w.send(b"SUB a 1\r\nSUB b 2\r\nPUB a 1\r\nx\r\nPING\r\n")
+        w.expect(rb"MSG a 1 1\r\nx\r\nPONG\r\n")
+        w.send(b'CONNECT {"verbose":false}\r\nPUB a 1\r\ny\r\nPUB b 1\r\ny\r\nPING\r\n')
+        w.expect(rb"PONG\r\n")
+        w.send(b"SUB a 1\r\nPUB a 1\r\nz\r\nPING\r\n")
+        w.expect(rb"MSG a 1 1\r\nz\r\nPONG\r\n")
