@@ -10,7 +10,8 @@ it) shows where the answer ends when the connection is still open.
 
 A second test does the same against both servers started with one configuration file of users
 with passwords and publish/subscribe permissions (allow, deny, allow_responses): logins right and
-wrong, ops before CONNECT, and publishes and subscriptions each user may or may not make.
+wrong, ops before CONNECT, and publishes and subscriptions each user may or may not make. A third
+uses tight limits (max_payload, max_control_line, max_subscriptions).
 
 Compared: everything the server wrote except INFO lines (ids, ports and nonces differ) and
 server PINGs (keepalive timing), with a repeated pedantic `-ERR 'Invalid Publish Subject'` counted
@@ -228,9 +229,8 @@ def both_with_users(tmp_path_factory):
 
 @st.composite
 def stream_with_login(draw):
-    writes = draw(stream())
-    data = draw(logins) + b"".join(writes)[len(b"".join(writes).split(b"\n", 1)[0]) + 1:]
-    return [data]
+    data = b"".join(draw(stream()))
+    return [draw(logins) + data[len(data.split(b"\n", 1)[0]) + 1:]]
 
 
 @FUZZ_SETTINGS
@@ -238,4 +238,42 @@ def stream_with_login(draw):
 def test_zats_answers_like_nats_server_with_users_and_permissions(both_with_users, writes):
     theirs = transcript(both_with_users["nats-server"], writes)
     ours = transcript(both_with_users["zats"], writes)
+    assert ours == theirs, b"".join(writes)
+
+
+# -- with tight limits -------------------------------------------------------------------------
+
+LIMITS_CONF = """
+max_payload: 8
+max_control_line: 32
+max_subscriptions: 3
+"""
+
+
+@pytest.fixture(scope="module")
+def both_with_limits(tmp_path_factory):
+    conf = tmp_path_factory.mktemp("limits") / "limits.conf"
+    conf.write_text(LIMITS_CONF)
+    servers = {kind: start_server(kind, "-c", str(conf)) for kind in KINDS}
+    yield servers
+    for srv in servers.values():
+        srv.stop()
+
+
+short_connects = st.sampled_from([b'CONNECT {"verbose":false}\r\n', b"CONNECT {}\r\n",
+                                  b'CONNECT {"headers":true,"verbose":false}\r\n'])
+
+
+@st.composite
+def stream_for_limits(draw):
+    """A stream whose CONNECT fits in the control line limit (the rest may not)."""
+    data = b"".join(draw(stream()))
+    return [draw(short_connects) + data[len(data.split(b"\n", 1)[0]) + 1:]]
+
+
+@FUZZ_SETTINGS
+@given(stream_for_limits())
+def test_zats_answers_like_nats_server_with_tight_limits(both_with_limits, writes):
+    theirs = transcript(both_with_limits["nats-server"], writes)
+    ours = transcript(both_with_limits["zats"], writes)
     assert ours == theirs, b"".join(writes)
