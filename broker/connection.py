@@ -392,10 +392,11 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
     def on_pub(self, subject: bytes, reply: bytes | None, payload: memoryview) -> None:
         self.in_msgs += 1
         self.in_bytes += len(payload)
-        if self.verbose:
-            self.queue(OK)
+        # nats-server: a denied publish gets the violation and no +OK.
         if self.perms is not None and not self._may_publish(subject):
             return
+        if self.verbose:
+            self.queue(OK)
         if not deliver(self, self.sublist.match(subject), subject, reply, payload) \
                 and reply and self.no_responders:
             self._no_responders(subject, reply)
@@ -442,10 +443,11 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
     def on_hpub(self, subject: bytes, reply: bytes | None, header_len: int, message: memoryview) -> None:
         self.in_msgs += 1
         self.in_bytes += len(message)
-        if self.verbose:
-            self.queue(OK)
+        # nats-server: a denied publish gets the violation and no +OK.
         if self.perms is not None and not self._may_publish(subject):
             return
+        if self.verbose:
+            self.queue(OK)
         result = self.sublist.match(subject)
         if not header_len:  # an empty header block: delivered as a plain message, as nats-server
             if not deliver(self, result, subject, reply, message) and reply and self.no_responders:

@@ -256,3 +256,19 @@ async def test_connz_shows_user_and_account_never_the_password(kind, spawn, tmp_
     alice = connz["connections"][0]
     assert alice["authorized_user"] == "alice" and alice["account"] == "A"
     await nc.close()
+
+
+def test_denied_verbose_publish_gets_the_violation_without_ok(tmp_path, spawn, kind):
+    """nats-server checks publish permissions before it acknowledges a verbose publish."""
+    from support.wire import Wire
+
+    conf = tmp_path / "deny.conf"
+    conf.write_text('authorization { users = [ {user: u, password: p, '
+                    'permissions: {publish: {deny: ["secret"]}}} ] }\n')
+    srv = spawn(kind, "-c", str(conf))
+    with Wire(srv.host, srv.port) as w:
+        w.read_info()
+        w.send(b'CONNECT {"verbose":true,"user":"u","pass":"p"}\r\n'
+               b"PUB secret 1\r\nx\r\nPUB open 1\r\nx\r\nPING\r\n")
+        w.expect(rb"\+OK\r\n-ERR 'Permissions Violation for Publish to \"secret\"'\r\n"
+                 rb"\+OK\r\nPONG\r\n")
