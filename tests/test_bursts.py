@@ -184,13 +184,15 @@ def test_one_connection_with_overlapping_subscriptions_gets_nats_servers_order(s
     """The order in which one message reaches a connection's overlapping subscriptions, as
     recorded from nats-server 2.15.1: `>` before `*` before the literal token at every level,
     the literal node before `*` at the last token."""
-    subs = [b"a.b.c", b"a.*.c", b"a.>", b"a.b.*", b">", b"*.b.c", b"*.*.*", b"a.b.>", b"*.>",
-            b"a.*.*"]
+    # A subject no other test publishes to: nats-server appends a subscription to a result it
+    # has cached already, so its order holds only for a subject first matched after the SUBs.
+    subs = [b"ovl.b.c", b"ovl.*.c", b"ovl.>", b"ovl.b.*", b">", b"*.b.c", b"*.*.*", b"ovl.b.>",
+            b"*.>", b"ovl.*.*"]
     with Wire(server.host, server.port) as w:
         w.connect(OPTS)
         w.send(b"".join(b"SUB %s %d\r\n" % (s, i + 1) for i, s in enumerate(subs))
-               + b"PUB a.b.c 1\r\nx\r\nPUB a.b.c 2\r\nyy\r\nPUB a.b.c 3\r\nzzz\r\nPING\r\n")
-        got = w.expect(rb"(?:MSG a\.b\.c \d+ \d\r\n[xyz]+\r\n){30}PONG\r\n").group(0)
+               + b"PUB ovl.b.c 1\r\nx\r\nPUB ovl.b.c 2\r\nyy\r\nPUB ovl.b.c 3\r\nzzz\r\nPING\r\n")
+        got = w.expect(rb"(?:MSG ovl\.b\.c \d+ \d\r\n[xyz]+\r\n){30}PONG\r\n").group(0)
     sids = [int(line.split()[2]) for line in got.split(b"\r\n") if line.startswith(b"MSG")]
     assert sids == [5, 9, 7, 6, 3, 2, 10, 8, 1, 4] * 3
 
