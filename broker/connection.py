@@ -41,6 +41,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
         "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
         "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer",
+        "err_from_client",
         "upgrading", "tls_pending", "connect_opts",
         "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
         "__weakref__",
@@ -87,6 +88,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
         self.msg_size = -1
         self.identity = None
+        self.err_from_client: int | None = None  # see on_client_err: len(out) at the -ERR
         self.connect_opts = None  # the CONNECT options, to authenticate again after a reload
         self.perms: ConnectionPermissions | None = None
         self.nonce: str | None = None
@@ -174,18 +176,35 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         try:
             consumed = self.parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
         except ProtocolError as exc:
+            text = exc.text
+            if self.err_from_client is not None:  # closed at its -ERR: nothing more is sent
+                del self.out[self.err_from_client:]
+                text = None
             broker.flush_touched()
-            self.close_with_error(exc.text, str(exc))
+            self.close_with_error(text, str(exc))
             return
         except Exception as exc:  # a bug must cost this connection only, never the broker
             broker.flush_touched()
             broker.log.error("cid:%d internal error: %r", self.cid, exc)
             self.close_with_error(None, repr(exc))
             return
+        if self.err_from_client is not None:
+            # Output for this connection after its -ERR is dropped; what it did still counts.
+            del self.out[self.err_from_client:]
+            broker.flush_touched()
+            self.close_with_error(None, "-ERR from a client")
+            return
         rbuf.consume(consumed, self.parser.need)
         stalled = broker.flush_touched()
         if stalled:
             self._stall(stalled)
+
+    def on_client_err(self) -> None:
+        """An -ERR from the client: nats-server closes the connection without a word, but the
+        rest of the read it came in is still processed (its SUBs and PUBs take effect for other
+        connections) while nothing more is written to this one. Closed at the end of the read."""
+        if self.err_from_client is None:
+            self.err_from_client = len(self.out)
 
     def eof_received(self) -> bool:
         return False  # close our side too

@@ -168,6 +168,8 @@ class ClientOpsParser(_Parser):
     on_hpub(subject, reply|None, header_len: int, message: memoryview) where `message` is headers
     and payload together, on_sub(subject, queue|None, sid), on_unsub(sid, max|None), on_ping(),
     on_pong(). All arguments are bytes except where noted. A handler may raise ProtocolError.
+    An -ERR from a client raises ProtocolError (nats-server closes such a connection silently),
+    or goes to the optional on_client_err() and parsing goes on.
 
     Optionally on_pub_run(subject, reply|None, view, first, stride, count, size): `count` (two
     or more) consecutive PUB frames with one identical control line, payload i at
@@ -180,7 +182,7 @@ class ClientOpsParser(_Parser):
 
     __slots__ = ("max_payload", "headers", "auth_pending", "pedantic", "_line_checked",
                  "_on_connect", "_on_pub", "_on_hpub", "_on_sub", "_on_unsub", "_on_ping",
-                 "_on_pong", "_on_pub_run", "_on_pub_sizes", "_on_publish_line")
+                 "_on_pong", "_on_pub_run", "_on_pub_sizes", "_on_publish_line", "_on_client_err")
 
     def __init__(self, handler, *, max_control_line: int = MAX_CONTROL_LINE_SIZE,
                  max_payload: int = MAX_PAYLOAD_SIZE):
@@ -207,6 +209,7 @@ class ClientOpsParser(_Parser):
         self._on_pub_run = getattr(handler, "on_pub_run", None)
         self._on_pub_sizes = getattr(handler, "on_pub_sizes", None)
         self._on_publish_line = getattr(handler, "on_publish_line", None)
+        self._on_client_err = getattr(handler, "on_client_err", None)
 
     def _unfinished_publish(self, subject: bytes, reported: bool) -> None:
         """A pedantic PUB/HPUB whose payload has not fully arrived. nats-server, when a read
@@ -426,7 +429,9 @@ class ClientOpsParser(_Parser):
                     subj_prefix = rep_line = prev_line = None
                     pedantic = self.pedantic
                 elif code == _ERR:
-                    raise ProtocolError(None, "-ERR from a client")
+                    if self._on_client_err is None:
+                        raise ProtocolError(None, "-ERR from a client")
+                    self._on_client_err()
                 # INFO and +OK from a client are ignored, as nats-server does.
         return pos
 

@@ -10,7 +10,9 @@ close a connection that is still open, so each answer ends at EOF.
 A second test does the same against both servers started with one configuration file of users
 with passwords and publish/subscribe permissions (allow, deny, allow_responses): logins right and
 wrong, ops before CONNECT, and publishes and subscriptions each user may or may not make. A third
-uses tight limits (max_payload, max_control_line, max_subscriptions).
+uses tight limits (max_payload, max_control_line, max_subscriptions). A fourth watches from a
+second connection subscribed to `>` without headers: what the stream publishes reaches it the
+same way from both servers (headers stripped, replies, no-responder statuses not meant for it).
 
 Compared: everything the server wrote except INFO lines (ids, ports and nonces differ) and
 server PINGs (keepalive timing), with a repeated pedantic `-ERR 'Invalid Publish Subject'` counted
@@ -332,3 +334,32 @@ def test_zats_answers_like_nats_server_with_tight_limits(both_with_limits, write
     theirs = transcript(both_with_limits["nats-server"], writes)
     ours = transcript(both_with_limits["zats"], writes)
     assert ours == theirs, b"".join(writes)
+
+
+# -- seen from another connection ----------------------------------------------------------------
+
+
+def observed(srv, writes: list[bytes]) -> tuple[bytes, bytes]:
+    """(the stream's own answer, what a `>` subscriber without headers received meanwhile)."""
+    with socket.create_connection((srv.host, srv.port), timeout=5) as obs:
+        obs.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB > 1\r\nPING\r\n')
+        got = b""
+        while not got.endswith(b"PONG\r\n"):
+            got += obs.recv(65536)
+        own = transcript(srv, writes)[0]
+        # The stream's connection is closed and all it sent was processed: a PONG to this PING
+        # comes after every message it was sent.
+        obs.sendall(b"PING\r\n")
+        got = b""
+        while not got.endswith(b"PONG\r\n"):
+            chunk = obs.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    return own, b"\r\n".join(_normalised(_frames(got)))
+
+
+@FUZZ_SETTINGS
+@given(stream())
+def test_another_connection_sees_what_nats_server_delivers(both, writes):
+    assert observed(both["zats"], writes) == observed(both["nats-server"], writes), b"".join(writes)

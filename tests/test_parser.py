@@ -18,7 +18,7 @@ class Recorder:
         self.events: list[tuple] = []
 
     def __getattr__(self, name: str):
-        if not name.startswith("on_") or name in ("on_pub_run", "on_pub_sizes"):
+        if not name.startswith("on_") or name in ("on_pub_run", "on_pub_sizes", "on_client_err"):
             raise AttributeError(name)
 
         def record(*args):
@@ -395,3 +395,14 @@ def test_pedantic_publish_line_comes_before_the_payload_twice_when_a_read_ends_i
     for i in range(0, len(whole), 2):
         doubled += [whole[i], whole[i], whole[i + 1]]
     assert _pedantic_events([bytes([b]) for b in data]) == doubled
+
+
+def test_client_err_goes_to_on_client_err_and_parsing_goes_on():
+    class Handler(Recorder):
+        def on_client_err(self):
+            self.events.append(("client_err",))
+
+    rec = Handler()
+    data = bytearray(b"-ERR 'x'\r\nSUB a 1\r\nPUB a 1\r\nA\r\n")
+    assert ClientOpsParser(rec).parse(data, memoryview(data), len(data)) == len(data)
+    assert rec.events == [("client_err",), ("sub", b"a", None, b"1"), ("pub", b"a", None, b"A")]
