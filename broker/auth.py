@@ -10,6 +10,7 @@ import hmac
 import os
 
 import bcrypt
+import msgspec
 
 from zats.protocol import nkeys
 from zats.protocol.structs import Connect
@@ -88,10 +89,20 @@ class Authenticator:
         """11 random bytes, base64url as nats-server's nonces are."""
         return base64.urlsafe_b64encode(os.urandom(11)).decode().rstrip("=")
 
+    def with_no_auth_user(self, connect: Connect) -> Connect:
+        """The CONNECT options as nats-server keeps them: without a user, password or token,
+        and with a no_auth_user configured, they take that user's name and password (so a later
+        CONNECT on the connection, merged into them, still carries them)."""
+        if not self.no_auth_user or connect.user or connect.password or connect.auth_token:
+            return connect
+        user = self.by_user[self.no_auth_user].user
+        return msgspec.structs.replace(connect, user=user.user, password=user.password)
+
     def authenticate(self, connect: Connect, nonce: str | None) -> Identity | None:
+        """The identity for CONNECT options (after with_no_auth_user), or None: a violation."""
         if not self.required:
             return ANONYMOUS
-        if connect.nkey:
+        if connect.nkey and self.by_nkey:  # nats-server looks at nkey only when it has nkeys
             entry = self.by_nkey.get(connect.nkey)
             if entry is None or not nonce or not connect.sig:
                 return None
@@ -100,7 +111,7 @@ class Authenticator:
             except nkeys.NkeyError:
                 return None
             return entry.identity if ok else None
-        if connect.user is not None and self.by_user:
+        if connect.user and self.by_user:
             entry = self.by_user.get(connect.user)
             if entry is None or not _password_matches(entry.user.password or "", connect.password):
                 return None

@@ -309,9 +309,9 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             # subscription the connection had.
             for sub in list(self.subs.values()):
                 self.remove_sub(sub)
-            self._authenticate(opts)
+            opts = self._authenticate(opts)
         elif self.identity is None:
-            self._authenticate(opts)
+            opts = self._authenticate(opts)
         self.connect_opts = opts
         self.verbose = opts.verbose
         self.pedantic = self.parser.pedantic = opts.pedantic
@@ -325,8 +325,10 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.verbose:
             self.queue(OK)
 
-    def _authenticate(self, opts) -> None:
+    def _authenticate(self, opts):
+        """Authenticates the CONNECT options; returns them as kept (see with_no_auth_user)."""
         broker = self.broker
+        opts = broker.auth.with_no_auth_user(opts)
         identity = broker.auth.authenticate(opts, self.nonce)
         if identity is None:
             who = opts.user or opts.nkey or ("token" if opts.auth_token else "anonymous")
@@ -342,6 +344,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.auth_timer is not None:
             self.auth_timer.cancel()
             self.auth_timer = None
+        return opts
 
     def reconfigure(self) -> None:
         """After a configuration reload: new limits, and the credentials checked again; a

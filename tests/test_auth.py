@@ -272,3 +272,24 @@ def test_denied_verbose_publish_gets_the_violation_without_ok(tmp_path, spawn, k
                b"PUB secret 1\r\nx\r\nPUB open 1\r\nx\r\nPING\r\n")
         w.expect(rb"\+OK\r\n-ERR 'Permissions Violation for Publish to \"secret\"'\r\n"
                  rb"\+OK\r\nPONG\r\n")
+
+
+@pytest.mark.parametrize("first, second, answer", [
+    # no nkeys configured: nats-server does not look at nkey, and no_auth_user applies
+    (b'{"verbose":false,"nkey":"UABC"}', None, rb"PONG\r\n"),
+    # the no_auth_user's name and password stay in the options a later CONNECT merges into
+    (b'{"verbose":false}', b'{"auth_token":"x"}', rb"PONG\r\n"),
+    (b'{"verbose":false}', b'{"user":"b","pass":"x"}', rb"-ERR 'Authorization Violation'\r\n"),
+])
+def test_no_auth_user_as_nats_server_applies_it(tmp_path, spawn, kind, first, second, answer):
+    from support.wire import Wire
+
+    conf = tmp_path / "accounts.conf"
+    conf.write_text("accounts { A { users [ {user: a, password: pa} ] }\n"
+                    "           B { users [ {user: b, password: pb} ] } }\nno_auth_user: a\n")
+    srv = spawn(kind, "-c", str(conf))
+    with Wire(srv.host, srv.port) as w:
+        w.read_info()
+        w.send(b"CONNECT " + first + b"\r\n"
+               + (b"CONNECT " + second + b"\r\n" if second else b"") + b"PING\r\n")
+        w.expect(answer)

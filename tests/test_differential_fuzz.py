@@ -13,6 +13,7 @@ wrong, ops before CONNECT, and publishes and subscriptions each user may or may 
 uses tight limits (max_payload, max_control_line, max_subscriptions). A fourth watches from a
 second connection subscribed to `>` without headers: what the stream publishes reaches it the
 same way from both servers (headers stripped, replies, no-responder statuses not meant for it).
+A fifth does that with two accounts and no_auth_user, the watcher in one of them.
 
 Compared: everything the server wrote except INFO lines (ids, ports and nonces differ) and
 server PINGs (keepalive timing), with a repeated pedantic `-ERR 'Invalid Publish Subject'` counted
@@ -339,10 +340,10 @@ def test_zats_answers_like_nats_server_with_tight_limits(both_with_limits, write
 # -- seen from another connection ----------------------------------------------------------------
 
 
-def observed(srv, writes: list[bytes]) -> tuple[bytes, bytes]:
+def observed(srv, writes: list[bytes], login: bytes = b"") -> tuple[bytes, bytes]:
     """(the stream's own answer, what a `>` subscriber without headers received meanwhile)."""
     with socket.create_connection((srv.host, srv.port), timeout=5) as obs:
-        obs.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB > 1\r\nPING\r\n')
+        obs.sendall(b'CONNECT {"verbose":false,"pedantic":false%s}\r\nSUB > 1\r\nPING\r\n' % login)
         got = b""
         while not got.endswith(b"PONG\r\n"):
             got += obs.recv(65536)
@@ -363,3 +364,47 @@ def observed(srv, writes: list[bytes]) -> tuple[bytes, bytes]:
 @given(stream())
 def test_another_connection_sees_what_nats_server_delivers(both, writes):
     assert observed(both["zats"], writes) == observed(both["nats-server"], writes), b"".join(writes)
+
+
+# -- accounts -------------------------------------------------------------------------------------
+
+ACCOUNTS_CONF = """
+accounts {
+  A { users [ {user: a, password: pa} ] }
+  B { users [ {user: b, password: pb} ] }
+}
+no_auth_user: a
+"""
+
+account_logins = st.sampled_from([
+    b'CONNECT {"verbose":false,"user":"a","pass":"pa"}\r\n',
+    b'CONNECT {"verbose":false,"user":"b","pass":"pb","headers":true}\r\n',
+    b'CONNECT {"verbose":false}\r\n',  # no_auth_user: a, in A
+    b'CONNECT {"verbose":false,"user":"b","pass":"x"}\r\n',
+])
+
+
+@pytest.fixture(scope="module")
+def both_with_accounts(tmp_path_factory):
+    conf = tmp_path_factory.mktemp("accounts") / "accounts.conf"
+    conf.write_text(ACCOUNTS_CONF)
+    servers = {kind: start_server(kind, "-c", str(conf)) for kind in KINDS}
+    yield servers
+    for srv in servers.values():
+        srv.stop()
+
+
+@st.composite
+def stream_in_accounts(draw):
+    data = b"".join(draw(stream()))
+    return [draw(account_logins) + data[len(data.split(b"\n", 1)[0]) + 1:]]
+
+
+@FUZZ_SETTINGS
+@given(stream_in_accounts(), st.sampled_from([b',"user":"a","pass":"pa"', b',"user":"b","pass":"pb"']))
+def test_accounts_keep_apart_as_in_nats_server(both_with_accounts, writes, observer):
+    """The observer is in account A or B; what it sees of the stream's publishes (only those
+    of its own account) is the same from both servers."""
+    ours = observed(both_with_accounts["zats"], writes, observer)
+    theirs = observed(both_with_accounts["nats-server"], writes, observer)
+    assert ours == theirs, b"".join(writes)
