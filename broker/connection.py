@@ -201,8 +201,9 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     def on_client_err(self) -> None:
         """An -ERR from the client: nats-server closes the connection without a word, but the
-        rest of the read it came in is still processed (its SUBs and PUBs take effect for other
-        connections) while nothing more is written to this one. Closed at the end of the read."""
+        rest of the read it came in is still parsed: its PUBs reach other connections, its SUBs
+        are ignored, a CONNECT ends the read where users are configured, and nothing more is
+        written to this one. Closed at the end of the read."""
         if self.err_from_client is None:
             self.err_from_client = len(self.out)
 
@@ -295,6 +296,10 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
     # -- client ops (called by ClientOpsParser) -----------------------------------------
 
     def on_connect(self, arg: bytes) -> None:
+        if self.err_from_client is not None and (self.broker.auth.by_user or
+                                                  self.broker.auth.by_nkey):
+            # nats-server cannot register a closed connection as a user again: the read ends.
+            raise ProtocolError(None, "CONNECT after an -ERR from the client")
         try:
             opts = decode_connect(arg, self.connect_opts)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -376,6 +381,8 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.pings_out = 0
 
     def on_sub(self, subject: bytes, queue: bytes | None, sid: bytes) -> None:
+        if self.err_from_client is not None:  # closed: nats-server ignores its SUBs
+            return
         # nats-server's order: permissions, the subscription limit, a known sid (ignored), and
         # only then the subject's validity.
         if self.perms is not None and not self.perms.can_subscribe(subject):

@@ -293,3 +293,24 @@ def test_no_auth_user_as_nats_server_applies_it(tmp_path, spawn, kind, first, se
         w.send(b"CONNECT " + first + b"\r\n"
                + (b"CONNECT " + second + b"\r\n" if second else b"") + b"PING\r\n")
         w.expect(answer)
+
+
+def test_with_users_a_connect_after_a_client_err_ends_the_read(tmp_path, spawn, kind):
+    """After an -ERR from a client nats-server still parses the rest of that read, but where
+    users are configured a CONNECT there ends it: the PUB after it reaches nobody."""
+    from support.wire import Wire
+
+    conf = tmp_path / "users.conf"
+    conf.write_text("authorization { users = [ {user: u, password: p} ] }\n")
+    srv = spawn(kind, "-c", str(conf))
+    login = b'CONNECT {"verbose":false,"user":"u","pass":"p"}\r\n'
+    with Wire(srv.host, srv.port) as observer, Wire(srv.host, srv.port) as w:
+        observer.read_info()
+        observer.send(login + b"SUB errusers.> 1\r\nPING\r\n")
+        observer.expect(rb"PONG\r\n")
+        w.read_info()
+        w.send(login + b"-ERR 'x'\r\nPUB errusers.a 1\r\nA\r\nCONNECT {}\r\n"
+               b"PUB errusers.b 1\r\nB\r\n")
+        assert w.expect_closed() == b""
+        observer.send(b"PING\r\n")
+        observer.expect(rb"MSG errusers\.a 1 1\r\nA\r\nPONG\r\n")

@@ -46,12 +46,23 @@ SENTINEL = b"BOGUS\r\n"
 INVALID_SUBJECT = b"-ERR 'Invalid Publish Subject'"
 
 
-@pytest.fixture(scope="module")
-def both():
-    servers = {kind: start_server(kind) for kind in KINDS}
+def _pair(*args: str):
+    """zats and nats-server, started alike."""
+    servers = {kind: start_server(kind, *args) for kind in KINDS}
     yield servers
     for srv in servers.values():
         srv.stop()
+
+
+def _pair_with_config(tmp_path_factory, name: str, text: str):
+    conf = tmp_path_factory.mktemp(name) / f"{name}.conf"
+    conf.write_text(text)
+    yield from _pair("-c", str(conf))
+
+
+@pytest.fixture(scope="module")
+def both():
+    yield from _pair()
 
 
 def transcript(srv, writes: list[bytes]) -> tuple[bytes, bool]:
@@ -277,22 +288,18 @@ logins = st.sampled_from([
 
 @pytest.fixture(scope="module")
 def both_with_users(tmp_path_factory):
-    conf = tmp_path_factory.mktemp("users") / "users.conf"
-    conf.write_text(USERS_CONF)
-    servers = {kind: start_server(kind, "-c", str(conf)) for kind in KINDS}
-    yield servers
-    for srv in servers.values():
-        srv.stop()
+    yield from _pair_with_config(tmp_path_factory, "users", USERS_CONF)
 
 
 @st.composite
-def stream_with_login(draw):
+def stream_opening_with(draw, first_ops):
+    """A stream whose first op (its CONNECT) is replaced by one drawn from `first_ops`."""
     data = b"".join(draw(stream()))
-    return [draw(logins) + data[len(data.split(b"\n", 1)[0]) + 1:]]
+    return [draw(first_ops) + data[len(data.split(b"\n", 1)[0]) + 1:]]
 
 
 @FUZZ_SETTINGS
-@given(stream_with_login())
+@given(stream_opening_with(logins))
 def test_zats_answers_like_nats_server_with_users_and_permissions(both_with_users, writes):
     theirs = transcript(both_with_users["nats-server"], writes)
     ours = transcript(both_with_users["zats"], writes)
@@ -310,27 +317,16 @@ max_subscriptions: 3
 
 @pytest.fixture(scope="module")
 def both_with_limits(tmp_path_factory):
-    conf = tmp_path_factory.mktemp("limits") / "limits.conf"
-    conf.write_text(LIMITS_CONF)
-    servers = {kind: start_server(kind, "-c", str(conf)) for kind in KINDS}
-    yield servers
-    for srv in servers.values():
-        srv.stop()
+    yield from _pair_with_config(tmp_path_factory, "limits", LIMITS_CONF)
 
 
+# CONNECTs that fit in the control line limit (the rest of a stream may not).
 short_connects = st.sampled_from([b'CONNECT {"verbose":false}\r\n', b"CONNECT {}\r\n",
                                   b'CONNECT {"headers":true,"verbose":false}\r\n'])
 
 
-@st.composite
-def stream_for_limits(draw):
-    """A stream whose CONNECT fits in the control line limit (the rest may not)."""
-    data = b"".join(draw(stream()))
-    return [draw(short_connects) + data[len(data.split(b"\n", 1)[0]) + 1:]]
-
-
 @FUZZ_SETTINGS
-@given(stream_for_limits())
+@given(stream_opening_with(short_connects))
 def test_zats_answers_like_nats_server_with_tight_limits(both_with_limits, writes):
     theirs = transcript(both_with_limits["nats-server"], writes)
     ours = transcript(both_with_limits["zats"], writes)
@@ -386,22 +382,11 @@ account_logins = st.sampled_from([
 
 @pytest.fixture(scope="module")
 def both_with_accounts(tmp_path_factory):
-    conf = tmp_path_factory.mktemp("accounts") / "accounts.conf"
-    conf.write_text(ACCOUNTS_CONF)
-    servers = {kind: start_server(kind, "-c", str(conf)) for kind in KINDS}
-    yield servers
-    for srv in servers.values():
-        srv.stop()
-
-
-@st.composite
-def stream_in_accounts(draw):
-    data = b"".join(draw(stream()))
-    return [draw(account_logins) + data[len(data.split(b"\n", 1)[0]) + 1:]]
+    yield from _pair_with_config(tmp_path_factory, "accounts", ACCOUNTS_CONF)
 
 
 @FUZZ_SETTINGS
-@given(stream_in_accounts(), st.sampled_from([b',"user":"a","pass":"pa"', b',"user":"b","pass":"pb"']))
+@given(stream_opening_with(account_logins), st.sampled_from([b',"user":"a","pass":"pa"', b',"user":"b","pass":"pb"']))
 def test_accounts_keep_apart_as_in_nats_server(both_with_accounts, writes, observer):
     """The observer is in account A or B; what it sees of the stream's publishes (only those
     of its own account) is the same from both servers."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from support.reads import feed_reads, outcome
 from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError
@@ -51,17 +52,7 @@ def feed(parser_cls, chunks: list[bytes], headers: bool = True, runs: bool = Fal
     parser = parser_cls(rec, **kw)
     if isinstance(parser, ClientOpsParser):
         parser.headers = headers
-    rb = ReceiveBuffer(min_size=16, max_size=64)
-    for chunk in chunks:
-        i = 0
-        while i < len(chunk):
-            space = rb.get_buffer()
-            n = min(len(space), len(chunk) - i)
-            space[:n] = chunk[i : i + n]
-            rb.received(n)
-            i += n
-            used = parser.parse(rb.buf, rb.view, rb.filled)
-            rb.consume(used, parser.need)
+    feed_reads(parser, ReceiveBuffer(min_size=16, max_size=64), chunks)
     return rec.events
 
 
@@ -331,44 +322,22 @@ SIZED = b"".join(b"PUB s %d\r\n%s\r\n" % (n, b"y" * n) for n in (1, 2, 3, 3, 3, 
 def test_sized_gathering_gives_the_same_messages_and_errors(data, max_payload, mcl):
     """Split at every offset, with and without the run handlers: the same messages before the
     same error (or none)."""
-    def outcome(chunks, runs):
+    def outcome_of(chunks, runs):
         rec = RunRecorder() if runs else Recorder()
         parser = ClientOpsParser(rec, max_payload=max_payload, max_control_line=mcl)
-        rb = ReceiveBuffer(min_size=16, max_size=64)
-        try:
-            for chunk in chunks:
-                i = 0
-                while i < len(chunk):
-                    space = rb.get_buffer()
-                    n = min(len(space), len(chunk) - i)
-                    space[:n] = chunk[i : i + n]
-                    rb.received(n)
-                    i += n
-                    rb.consume(parser.parse(rb.buf, rb.view, rb.filled), parser.need)
-        except ProtocolError as exc:
-            return rec.events, (exc.text, str(exc))
-        return rec.events, None
+        return outcome(parser, ReceiveBuffer(min_size=16, max_size=64), chunks, rec.events)
 
-    expected = outcome([data], runs=False)
+    expected = outcome_of([data], runs=False)
     for k in range(len(data)):
         for runs in (False, True):
-            assert outcome([data[:k], data[k:]], runs) == expected, (k, runs)
+            assert outcome_of([data[:k], data[k:]], runs) == expected, (k, runs)
 
 
 def _pedantic_events(chunks: list[bytes]) -> list[tuple]:
     rec = RunRecorder()
     parser = ClientOpsParser(rec)
     parser.headers = parser.pedantic = True
-    rb = ReceiveBuffer(min_size=4096, max_size=4096)  # one chunk, one read
-    for chunk in chunks:
-        i = 0
-        while i < len(chunk):
-            space = rb.get_buffer()
-            n = min(len(space), len(chunk) - i)
-            space[:n] = chunk[i : i + n]
-            rb.received(n)
-            i += n
-            rb.consume(parser.parse(rb.buf, rb.view, rb.filled), parser.need)
+    feed_reads(parser, ReceiveBuffer(min_size=4096, max_size=4096), chunks)  # a chunk, a read
     return rec.events
 
 

@@ -9,32 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_parser import Recorder, RunRecorder
 
+from support.reads import outcome, split_at
 from zats.protocol.buffer import ReceiveBuffer
-from zats.protocol.errors import ProtocolError
 from zats.protocol.parser import ClientOpsParser
 
 
-def outcome(handler, data: bytes, cuts: list[int], max_payload: int,
-            max_control_line: int) -> tuple[list, tuple | None]:
+def outcome_of(handler, data: bytes, cuts: list[int], max_payload: int,
+               max_control_line: int) -> tuple[list, tuple | None]:
     parser = ClientOpsParser(handler, max_payload=max_payload, max_control_line=max_control_line)
     parser.headers = True
-    rb = ReceiveBuffer(64, 4096)
-    bounds = sorted({c % (len(data) + 1) for c in cuts} | {len(data)})
-    start = 0
-    try:
-        for stop in bounds:
-            chunk = data[start:stop]
-            start = stop
-            while chunk:
-                space = rb.get_buffer()
-                n = min(len(space), len(chunk))
-                space[:n] = chunk[:n]
-                rb.received(n)
-                chunk = chunk[n:]
-                rb.consume(parser.parse(rb.buf, rb.view, rb.filled), parser.need)
-    except ProtocolError as exc:
-        return handler.events, (exc.text, str(exc))
-    return handler.events, None
+    return outcome(parser, ReceiveBuffer(64, 4096), split_at(data, cuts), handler.events)
 
 
 @st.composite
@@ -71,5 +55,5 @@ bad = st.sampled_from([b"PUB s 3\r\nabcX\r\n", b"PUB s 1234567890\r\n", b"PUB s 
        st.sampled_from([4096, 4096, 3, 4]), st.sampled_from([200, 13]))
 def test_run_handlers_see_the_same_messages_and_errors(stream, bad_frame, cuts, mcl, max_payload):
     data = b"".join(stream) + (bad_frame or b"")
-    expected = outcome(Recorder(), data, cuts, max_payload, mcl)
-    assert outcome(RunRecorder(), data, cuts, max_payload, mcl) == expected
+    expected = outcome_of(Recorder(), data, cuts, max_payload, mcl)
+    assert outcome_of(RunRecorder(), data, cuts, max_payload, mcl) == expected

@@ -9,8 +9,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support.reads import outcome, split_at
 from zats.protocol.buffer import ReceiveBuffer
-from zats.protocol.errors import ProtocolError
 from zats.protocol.parser import ServerOpsParser
 
 
@@ -82,25 +82,7 @@ def with_runs(handler):
 
 def run(parser_cls, data: bytes, cuts: list[int]) -> tuple[list, tuple | None]:
     rec = Recorder()
-    parser = parser_cls(rec)
-    rb = ReceiveBuffer(64, 1024)
-    bounds = sorted({c % (len(data) + 1) for c in cuts} | {len(data)})
-    start = 0
-    try:
-        for stop in bounds:
-            chunk = data[start:stop]
-            start = stop
-            while chunk:
-                space = rb.get_buffer()
-                n = min(len(space), len(chunk))
-                space[:n] = chunk[:n]
-                rb.received(n)
-                chunk = chunk[n:]
-                consumed = parser.parse(rb.buf, rb.view, rb.filled)
-                rb.consume(consumed, parser.need)
-    except ProtocolError as exc:
-        return rec.calls, (exc.text, str(exc))
-    return rec.calls, None
+    return outcome(parser_cls(rec), ReceiveBuffer(64, 1024), split_at(data, cuts), rec.calls)
 
 
 subjects = st.sampled_from([b"a", b"foo.bar", b"_INBOX.x.1", b"s.with.many.tokens"])

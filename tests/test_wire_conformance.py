@@ -928,8 +928,9 @@ def test_a_later_connect_drops_the_connections_subscriptions(server):
 
 
 def test_an_err_from_a_client_closes_it_after_the_rest_of_that_read(server):
-    """nats-server closes a client that sends -ERR without a word, yet still processes the rest
-    of the read it came in: a PUB there reaches others, one in a later read does not."""
+    """nats-server closes a client that sends -ERR without a word, yet still parses the rest of
+    the read it came in: a PUB there reaches others (a SUB there is ignored); a PUB in a later
+    read does not."""
     import time
 
     with Wire(server.host, server.port) as observer, Wire(server.host, server.port) as w:
@@ -937,7 +938,8 @@ def test_an_err_from_a_client_closes_it_after_the_rest_of_that_read(server):
         observer.send(b"SUB errread.> 1\r\nPING\r\n")
         observer.expect(rb"PONG\r\n")
         w.read_info()
-        w.send(b"CONNECT {}\r\n-ERR 'x'\r\nSUB errread.a 1\r\nPUB errread.a 1\r\nA\r\n")
+        w.send(b"CONNECT {}\r\n-ERR 'x'\r\nSUB errread.a 1\r\nPUB errread.a 1\r\nA\r\n"
+               b"CONNECT {}\r\nPUB errread.c 1\r\nC\r\n")
         time.sleep(0.2)
         try:
             w.send(b"PUB errread.b 1\r\nB\r\n")
@@ -945,4 +947,4 @@ def test_an_err_from_a_client_closes_it_after_the_rest_of_that_read(server):
             pass
         assert w.expect_closed() == b"+OK\r\n"
         observer.send(b"PING\r\n")
-        observer.expect(rb"MSG errread\.a 1 1\r\nA\r\nPONG\r\n")
+        observer.expect(rb"MSG errread\.a 1 1\r\nA\r\nMSG errread\.c 1 1\r\nC\r\nPONG\r\n")
