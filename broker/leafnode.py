@@ -34,6 +34,14 @@ import msgspec
 from zats.protocol import errors
 from zats.protocol.errors import ProtocolError
 from zats.protocol.leaf_parser import LeafOpsParser
+from zats.protocol.leaf_structs import (
+    LeafConnect,
+    LeafInfo,
+    decode_leaf_connect,
+    decode_leaf_info,
+    encode_leaf_connect,
+    encode_leaf_info,
+)
 from zats.protocol.nkeys import KeyPair
 from zats.protocol.subjects import is_valid_subject
 
@@ -45,47 +53,6 @@ from .sublist import Sublist
 _MAX_BACKOFF = 30.0
 _LOOP_DELAY = 30.0
 _CRLF = b"\r\n"
-
-
-class LeafInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
-    server_id: str = ""
-    server_name: str = ""
-    version: str = ""
-    proto: int = 0
-    go: str = ""
-    host: str = ""
-    port: int = 0
-    headers: bool = False
-    auth_required: bool = False
-    max_payload: int = 0
-    client_id: int = 0
-    nonce: str | None = None
-    cluster: str | None = None
-    leafnode_urls: list[str] | None = None
-    info_on_connect: bool = False
-    connect_info: bool = False
-    remote_account: str | None = None
-
-
-class LeafConnect(msgspec.Struct, kw_only=True, omit_defaults=True):
-    version: str = ""
-    server_id: str = ""
-    name: str = ""
-    cluster: str = ""
-    headers: bool = False
-    remote_account: str = ""
-    protocol: int = 0
-    user: str | None = None
-    password: str | None = msgspec.field(default=None, name="pass")
-    jwt: str | None = None
-    sig: str | None = None
-    lang: str | None = None
-    gateway: str | None = None
-
-
-_encoder = msgspec.json.Encoder()
-_info_decoder = msgspec.json.Decoder(LeafInfo)
-_connect_decoder = msgspec.json.Decoder(LeafConnect)
 
 
 class LeafSub:
@@ -266,7 +233,7 @@ class LeafConnection(RouteConnection):
         leafs = self.cluster
         log = self.broker.log
         try:
-            connect = _connect_decoder.decode(arg)
+            connect = decode_leaf_connect(arg)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ProtocolError(None, f"malformed leafnode CONNECT: {exc}") from None
         if connect.lang:
@@ -293,7 +260,7 @@ class LeafConnection(RouteConnection):
 
     def on_info(self, arg: bytes) -> None:
         try:
-            info = _info_decoder.decode(arg)
+            info = decode_leaf_info(arg)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ProtocolError(None, f"malformed leafnode INFO: {exc}") from None
         leafs = self.cluster
@@ -540,7 +507,7 @@ class Leafnodes:
             auth_required=bool(self.config.user), max_payload=b.options.max_payload,
             client_id=conn.cid, nonce=conn.nonce, cluster=self.cluster_name(),
             leafnode_urls=self.leafnode_urls())
-        return b"INFO " + _encoder.encode(info) + b" \r\n"
+        return encode_leaf_info(info)
 
     def connect_frame(self, conn: LeafConnection, info: LeafInfo) -> bytes:
         from .server import VERSION
@@ -558,7 +525,7 @@ class Leafnodes:
             jwt, seed = _read_creds(remote.credentials)
             connect.jwt = jwt
             connect.sig = KeyPair(seed).sign_nonce(info.nonce or "")
-        return b"CONNECT " + _encoder.encode(connect) + b"\r\n"
+        return encode_leaf_connect(connect)
 
     # -- registration ---------------------------------------------------------------------------
 
