@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from test_parser import Recorder
 
+from support.reads import feed_reads
 from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError
@@ -26,17 +27,7 @@ def feed(chunks: list[bytes], expect_connect: bool = False) -> list[tuple]:
     rec = Recorder()
     parser = RouteOpsParser(rec)
     parser.expect_connect = expect_connect
-    rb = ReceiveBuffer(min_size=16, max_size=64)
-    for chunk in chunks:
-        i = 0
-        while i < len(chunk):
-            space = rb.get_buffer()
-            n = min(len(space), len(chunk) - i)
-            space[:n] = chunk[i : i + n]
-            rb.received(n)
-            i += n
-            used = parser.parse(rb.buf, rb.view, rb.filled)
-            rb.consume(used, parser.need)
+    feed_reads(parser, ReceiveBuffer(min_size=16, max_size=64), chunks)
     return rec.events
 
 
@@ -168,14 +159,5 @@ def test_runs_of_identical_rmsg_frames_match_single_frames():
     for k in range(1, len(data)):
         rec = _RunRecorder()
         parser = RouteOpsParser(rec)
-        rb = ReceiveBuffer(min_size=16, max_size=64)
-        for chunk in (data[:k], data[k:]):
-            i = 0
-            while i < len(chunk):
-                space = rb.get_buffer()
-                n = min(len(space), len(chunk) - i)
-                space[:n] = chunk[i : i + n]
-                rb.received(n)
-                i += n
-                rb.consume(parser.parse(rb.buf, rb.view, rb.filled), parser.need)
+        feed_reads(parser, ReceiveBuffer(min_size=16, max_size=64), (data[:k], data[k:]))
         assert rec.events == plain, f"split at {k}"
