@@ -99,7 +99,8 @@ class Authenticator:
         return msgspec.structs.replace(connect, user=user.user, password=user.password)
 
     def authenticate(self, connect: Connect, nonce: str | None) -> Identity | None:
-        """The identity for CONNECT options (after with_no_auth_user), or None: a violation."""
+        """The identity for CONNECT options, or None: a violation. The options must have been
+        through with_no_auth_user (that is how an anonymous client becomes that user)."""
         if not self.required:
             return ANONYMOUS
         if connect.nkey and self.by_nkey:  # nats-server looks at nkey only when it has nkeys
@@ -116,10 +117,7 @@ class Authenticator:
             if entry is None or not _password_matches(entry.user.password or "", connect.password):
                 return None
             return entry.identity
-        if connect.auth_token is not None and self.token is not None:
-            if hmac.compare_digest(self.token.encode(), connect.auth_token.encode()):
-                return ANONYMOUS
-            return None
-        if self.no_auth_user and not (connect.user or connect.auth_token or connect.password):
-            return self.by_user[self.no_auth_user].identity
+        if connect.auth_token is not None and self.token is not None and \
+                hmac.compare_digest(self.token.encode(), connect.auth_token.encode()):
+            return ANONYMOUS
         return None
