@@ -10,8 +10,8 @@ seconds), and holds on a busy, shared machine.
 from __future__ import annotations
 
 import itertools
-import re
 import os
+import re
 import threading
 import time
 
