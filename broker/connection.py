@@ -385,7 +385,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             return
         # nats-server's order: permissions, the subscription limit, a known sid (ignored), and
         # only then the subject's validity.
-        if self.perms is not None and not self.perms.can_subscribe(subject):
+        if self.perms is not None and not self.perms.can_subscribe(subject, queue):
             self.queue(err_frame(errors.permissions_subscribe(subject, queue)))
             self.broker.log.error("%s:%d - cid:%d - Subscription Violation - Subject %r", self.ip,
                                   self.port, self.cid, subject.decode(errors="replace"))
