@@ -408,3 +408,34 @@ def test_matches_reference_under_random_changes(ops, cache):
     for sub in live:
         assert sl.remove(sub)
     assert sl._root.is_empty()
+
+
+def test_match_order_is_nats_servers():
+    """At each level `>` first, then what lies under `*`, then the literal token; at the last
+    token the literal node before the `*` node."""
+    sl = Sublist()
+    subs = {s: Sub(s) for s in (b"a.*", b"a.b", b"a.>", b"*.*", b"*.b", b">")}
+    for sub in subs.values():
+        sl.insert(sub)
+    order = [sub.subject for sub in sl.match(b"a.b").plain]
+    assert order == [b">", b"*.b", b"*.*", b"a.>", b"a.b", b"a.*"]
+
+
+def test_subjects_of_thousands_of_tokens():
+    """Matching, insertion and removal do not recurse by token depth: a subscription of 5,000
+    `*` tokens and a subject of 5,000 tokens match (they raised RecursionError), in order."""
+    n = 5000
+    star = Sub(b".".join([b"*"] * n))
+    literal = Sub(b".".join([b"x"] * n))
+    tail = Sub(b".".join([b"x"] * (n - 1)) + b".>")
+    queued = Sub(star.subject, b"q")
+    sl = Sublist()
+    for sub in (star, literal, tail, queued):
+        sl.insert(sub)
+    result = sl.match(literal.subject)
+    assert result.plain == (star, tail, literal)
+    assert result.queues == ((queued,),)
+    assert sl.match(b".".join([b"x"] * (n - 10))) is EMPTY_RESULT
+    for sub in (star, literal, tail, queued):
+        assert sl.remove(sub)
+    assert sl.count == 0 and sl.match(literal.subject) is EMPTY_RESULT
