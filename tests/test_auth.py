@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import bcrypt
 import nats
 import pytest
+from test_cluster import Node, meshed
+from test_leafnode import Leaf
 
 from support.natspy import barrier
-from support.servers import write_config
+from support.servers import free_port, write_config
 from support.wire import Wire
 from zats.protocol import nkeys
 
@@ -467,3 +470,70 @@ def test_subscribe_deny_on_every_delivery_path(conf_server):
         r.send(b"SUB inbox.1 1\r\nPUB secret.svc inbox.1 2\r\nhi\r\n")
         assert _sync(r) == b"HMSG inbox.1 1 42 42\r\nNATS/1.0 503\r\nNats-Subject: secret.svc\r\n\r\n\r\n"
         assert _sync(w) == b""
+
+
+def _receive_routed(publisher_srv, receiver_srv) -> None:
+    """On the receiving server, a denied user's `>` and `> g` and a permitted member of g; the
+    publisher, on the other server, sends denied and allowed subjects."""
+    with _user(receiver_srv, "nosecret") as denied, _user(receiver_srv, "pub") as member, \
+            _user(publisher_srv, "pub", headers=True) as p:
+        denied.send(b"SUB > 1\r\nSUB > g 2\r\n")
+        member.send(b"SUB secret.x g 1\r\nSUB barrier 2\r\n")
+        _sync(denied), _sync(member)
+        # Interest crosses in order: once `barrier` is known on the other side, so is the rest.
+        for _ in range(200):
+            p.send(b"PUB barrier 0\r\n\r\n")
+            _sync(p)
+            if b"MSG barrier" in _sync(member):
+                break
+        else:
+            pytest.fail("the subscriptions never reached the publisher's server")
+        p.send(b"PUB secret.x 2\r\nhi\r\n" * 50 + b"HPUB secret.x 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+               + b"PUB ok.x 2\r\nhi\r\n" * 5 + b"PUB done 0\r\n\r\n")
+        _sync(p)
+        got = denied.expect(rb"(.*?)MSG done 2 0\r\n\r\n", timeout=5).group(1)
+        got = [m for m in _msgs(got) if m[0] != b"barrier"]
+        assert got == [(b"ok.x", b"1"), (b"ok.x", b"2")] * 5 + [(b"done", b"1")]
+        assert _msgs(_sync(member)) == [(b"secret.x", b"1")] * 51
+
+
+ROUTE_PAIRS = [("zats", "zats"), ("nats-server", "zats"), ("zats", "nats-server"),
+               ("nats-server", "nats-server")]
+
+
+@pytest.mark.parametrize("kinds", ROUTE_PAIRS, ids=["-".join(k) for k in ROUTE_PAIRS])
+def test_subscribe_deny_for_routed_messages(spawn, tmp_path, kinds):
+    """Messages from a route meet the receiving server's delivery filter; a queue group there
+    passes them to a member that may receive them."""
+    nodes = []
+    for i, kind in enumerate(kinds):
+        port = free_port()
+        routes = f"routes: [nats://127.0.0.1:{nodes[0].cluster_port}]" if nodes else ""
+        conf = tmp_path / f"n{i}.conf"
+        conf.write_text(DENY_CONF + f"cluster {{ name: C1, listen: 127.0.0.1:{port}\n {routes} }}\n")
+        nodes.append(Node(spawn(kind, "-c", str(conf), http_port=free_port()), port))
+    deadline = time.monotonic() + 20
+    while not meshed(nodes):
+        assert time.monotonic() < deadline, "no route"
+        time.sleep(0.05)
+    _receive_routed(nodes[0].srv, nodes[1].srv)
+
+
+@pytest.mark.parametrize("hub_kind,spoke_kind", ROUTE_PAIRS)
+def test_subscribe_deny_for_leafnode_messages(spawn, tmp_path, hub_kind, spoke_kind):
+    """Messages from a hub reach the spoke's clients through the same filter."""
+    port = free_port()
+    hub_conf = tmp_path / "hub.conf"
+    hub_conf.write_text(f"leafnodes {{ listen: 127.0.0.1:{port} }}\n")
+    hub = Leaf(spawn(hub_kind, "-c", str(hub_conf), http_port=free_port()))
+    spoke_conf = tmp_path / "spoke.conf"
+    spoke_conf.write_text(DENY_CONF + f"""leafnodes {{
+  remotes: [ {{ url: "nats-leaf://127.0.0.1:{port}" }} ]
+}}
+""")
+    spoke = Leaf(spawn(spoke_kind, "-c", str(spoke_conf), http_port=free_port()))
+    deadline = time.monotonic() + 20
+    while not (hub.leafs() >= 1 and spoke.leafs() >= 1):
+        assert time.monotonic() < deadline, "no leaf connection"
+        time.sleep(0.05)
+    _receive_routed(hub.srv, spoke.srv)
