@@ -6,7 +6,9 @@ errors for wrong credentials and denied subjects are compared byte for byte over
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import time
 
 import bcrypt
@@ -537,3 +539,24 @@ def test_subscribe_deny_for_leafnode_messages(spawn, tmp_path, hub_kind, spoke_k
         assert time.monotonic() < deadline, "no leaf connection"
         time.sleep(0.05)
     _receive_routed(hub.srv, spoke.srv)
+
+
+def test_reload_removes_refused_subscriptions_and_filters_the_rest(kind, spawn, tmp_path):
+    """A reload that adds a subscribe deny: subscriptions it refuses go, each with an -ERR
+    naming its sid; a wildcard one that stays no longer receives the denied subjects."""
+    users = "authorization {{ users [ {{user: pub, password: p}}, {{user: nosecret, password: p{}}} ] }}\n"
+    path = write_config(tmp_path, users.format(""))
+    srv = spawn(kind, "-c", path)
+    with _user(srv, "nosecret") as w, _user(srv, "pub") as p:
+        w.send(b"SUB > 1\r\nSUB secret.x 2\r\nSUB foo 3\r\nSUB secret.y q 4\r\n")
+        assert _sync(w) == b""
+        write_config(tmp_path, users.format(', permissions: {subscribe: {deny: "secret.>"}}'))
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        errs = w.expect(rb"(-ERR [^\r]*\r\n){2}").group(0)
+        assert sorted(errs.splitlines()) == [
+            b"-ERR 'Permissions Violation for Subscription to \"secret.x\" (sid \"2\")'",
+            b"-ERR 'Permissions Violation for Subscription to \"secret.y\" using queue \"q\" (sid \"4\")'",
+        ]
+        p.send(b"PUB secret.x 1\r\nx\r\nPUB foo 1\r\ny\r\nPUB secret.y 1\r\nz\r\n")
+        _sync(p)
+        assert _msgs(_sync(w)) == [(b"foo", b"1"), (b"foo", b"3")]
