@@ -560,3 +560,19 @@ def test_reload_removes_refused_subscriptions_and_filters_the_rest(kind, spawn, 
         p.send(b"PUB secret.x 1\r\nx\r\nPUB foo 1\r\ny\r\nPUB secret.y 1\r\nz\r\n")
         _sync(p)
         assert _msgs(_sync(w)) == [(b"foo", b"1"), (b"foo", b"3")]
+
+
+def test_delivery_filter_decisions_are_bounded():
+    """The armed filter remembers at most 256 (subject, queue) decisions per connection."""
+    from zats.broker.options import Permissions, SubjectPermission
+    from zats.broker.permissions import ConnectionPermissions, UserPermissions
+
+    user = UserPermissions(Permissions(subscribe=SubjectPermission(deny=["secret.>", "q g.*"])))
+    perms = ConnectionPermissions(user)
+    assert perms.can_subscribe(b"foo") and perms.deny is None  # cannot overlap: not armed
+    assert perms.can_subscribe(b">") and perms.deny is not None
+    for i in range(10_000):
+        assert perms.denies(b"secret.%d" % i, None)
+        assert not perms.denies(b"ok.%d" % i, None)
+        assert len(perms.deny) <= 256
+    assert perms.denies(b"q", b"g.1") and not perms.denies(b"q", b"h") and not perms.denies(b"q", None)

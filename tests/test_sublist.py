@@ -439,3 +439,24 @@ def test_subjects_of_thousands_of_tokens():
     for sub in (star, literal, tail, queued):
         assert sl.remove(sub)
     assert sl.count == 0 and sl.match(literal.subject) is EMPTY_RESULT
+
+
+def test_subjects_collide_and_subset_match():
+    """The subject rules the permission checks use: whether two subjects can match one
+    literal subject, and whether one subject's matches are all matched by another."""
+    from zats.protocol.subjects import is_subset_match, subjects_collide
+
+    collide = [(b"secret.>", b">"), (b"secret.>", b"*.x"), (b"payroll", b"*"), (b"a.b", b"a.b"),
+               (b"a.*", b"*.b"), (b"a.>", b"*.*.c"), (b"foo", b">"), (b"a.*.c", b"a.b.*")]
+    apart = [(b"secret.>", b"foo.*"), (b"payroll", b"*.*"), (b"a.b", b"a.c"), (b"a.*", b"*.*.*"),
+             (b"a.*", b"b.>"), (b"a.b.c", b"a.*"), (b"secret.>", b"secret")]
+    for a, b in collide:
+        assert subjects_collide(a, b) and subjects_collide(b, a), (a, b)
+    for a, b in apart:
+        assert not subjects_collide(a, b) and not subjects_collide(b, a), (a, b)
+    assert is_subset_match(b"foo.*", b">") and is_subset_match(b"foo.*", b"*.*")
+    assert is_subset_match(b"foo.*", b"foo.*") and is_subset_match(b"q.a", b"q.*")
+    assert not is_subset_match(b"foo.*", b"foo.bar") and not is_subset_match(b">", b"foo.>")
+    assert not is_subset_match(b"q", b"q.*") and not is_subset_match(b"q.a.b", b"q.*")
+    deep = b".".join([b"*"] * 5000)
+    assert subjects_collide(deep, b">") and is_subset_match(deep, deep)
