@@ -85,8 +85,8 @@ def test_reply_subject_does_not_open_a_denied_subject(srv):
     """The spy asks a service to answer on a denied subject, and listens with `>`: the answer
     is published (the service may) but never delivered to the spy. Publishing a denied
     subject as a reply is no violation, publishing to it is."""
-    with Pinger(srv.host, srv.port) as pinger, login(srv, "spy") as spy, \
-            login(srv, "svc") as svc, login(srv, "pub") as witness:
+    with MemoryWatch(srv.proc.pid) as memory, Pinger(srv.host, srv.port) as pinger, \
+            login(srv, "spy") as spy, login(srv, "svc") as svc, login(srv, "pub") as witness:
         svc.send(b"SUB svc 1\r\n")
         witness.send(b"SUB secret.answer 1\r\n")
         spy.send(b"SUB > 1\r\n")
@@ -102,13 +102,14 @@ def test_reply_subject_does_not_open_a_denied_subject(srv):
         assert sync(spy) == pub_violation(b"secret.answer")
         assert sync(witness) == b""
         pinger.assert_unharmed()
+        memory.assert_bounded()
 
 
 def test_allow_responses_answers_once_and_only_requests(srv):
     """A responder that may publish only responses: one answer per request received, none to
     subjects it was not asked on, none after the answer, however it is phrased."""
-    with Pinger(srv.host, srv.port) as pinger, login(srv, "svc") as svc, \
-            login(srv, "pub") as client:
+    with MemoryWatch(srv.proc.pid) as memory, Pinger(srv.host, srv.port) as pinger, \
+            login(srv, "svc") as svc, login(srv, "pub") as client:
         svc.send(b"SUB svc 1\r\n")
         client.send(b"SUB admin.> 1\r\n")
         sync(svc), sync(client)
@@ -121,6 +122,7 @@ def test_allow_responses_answers_once_and_only_requests(srv):
                              + pub_violation(b"admin.cmd") * 2)
         assert sync(client) == b"MSG admin.cmd 1 1\r\na\r\n"
         pinger.assert_unharmed()
+        memory.assert_bounded()
 
 
 SMUGGLED = b"NATS/1.0\r\nX: a\r\nPUB secret.x 1\r\nz\r\nSUB secret.> 9\r\nCONNECT {\"user\":\"pub\"}\r\n\r\n"
@@ -153,7 +155,8 @@ def test_header_block_carries_no_operations(srv):
 def test_later_connect_switches_user_and_drops_subscriptions(srv):
     """A second CONNECT authenticates again: the subscriptions made as another user go, the
     new user's permissions apply, and wrong credentials close the connection."""
-    with Pinger(srv.host, srv.port) as pinger, login(srv, "pub") as w, login(srv, "pub") as p:
+    with MemoryWatch(srv.proc.pid) as memory, Pinger(srv.host, srv.port) as pinger, \
+            login(srv, "pub") as w, login(srv, "pub") as p:
         w.send(b"SUB secret.> 1\r\n")
         assert sync(w) == b""
         w.send(b'CONNECT {"verbose":false,"pedantic":false,"user":"spy","pass":"p"}\r\n')
@@ -175,3 +178,4 @@ def test_later_connect_switches_user_and_drops_subscriptions(srv):
         w.send(b'CONNECT {"verbose":false,"pedantic":false,"user":"pub","pass":"wrong"}\r\nPING\r\n')
         assert w.expect_closed() == b"-ERR 'Authorization Violation'\r\n"
         pinger.assert_unharmed()
+        memory.assert_bounded()
