@@ -371,6 +371,17 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             return
         self.identity = identity
         self.perms = ConnectionPermissions(identity.permissions) if identity.permissions else None
+        if self.perms is not None:
+            self._recheck_subscriptions()
+
+    def _recheck_subscriptions(self) -> None:
+        """After a reload, as nats-server: each subscription the new permissions refuse is
+        removed with an -ERR naming its sid; the others may arm the delivery filter again."""
+        for sub in list(self.subs.values()):
+            if not self.perms.can_subscribe(sub.subject, sub.queue):
+                self.remove_sub(sub)
+                text = errors.permissions_subscribe(sub.subject, sub.queue)
+                self.queue(err_frame(f"{text} (sid {errors.go_quote(sub.sid)})"))
 
     def on_ping(self) -> None:
         self.queue(PONG)
@@ -385,7 +396,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             return
         # nats-server's order: permissions, the subscription limit, a known sid (ignored), and
         # only then the subject's validity.
-        if self.perms is not None and not self.perms.can_subscribe(subject):
+        if self.perms is not None and not self.perms.can_subscribe(subject, queue):
             self.queue(err_frame(errors.permissions_subscribe(subject, queue)))
             self.broker.log.error("%s:%d - cid:%d - Subscription Violation - Subject %r", self.ip,
                                   self.port, self.cid, subject.decode(errors="replace"))

@@ -1,12 +1,17 @@
 """Delivery of one published message to the subscriptions that match it: every plain
 subscription, and one member of each queue group (random start, first member that accepts).
 The MSG/HMSG frame goes straight into each receiver's outbound buffer, which is the one copy of
-the payload; the receiver is marked touched so the broker flushes it at the end of the read."""
+the payload; the receiver is marked touched so the broker flushes it at the end of the read.
+
+A receiver whose permissions armed a delivery filter (see permissions.ConnectionPermissions)
+is asked before each delivery; a queue group then tries its next member. Receivers without
+permissions cost one attribute test for it."""
 
 from __future__ import annotations
 
 from random import random as _random
 
+from .permissions import delivery_denied
 from .route import forward as _forward
 from .route import forward_run as _forward_run
 
@@ -25,7 +30,7 @@ def _size_tail(size: int) -> bytes:
     return tail
 
 
-def _accepts(sub, publisher) -> bool:
+def _accepts(sub, publisher, subject: bytes) -> bool:
     conn = sub.conn
     if conn.closed:
         return False
@@ -33,7 +38,7 @@ def _accepts(sub, publisher) -> bool:
         return False
     if sub.max and sub.delivered >= sub.max:
         return False
-    return True
+    return not delivery_denied(conn, subject, sub.queue)
 
 
 def _delivered(sub) -> None:
@@ -43,7 +48,7 @@ def _delivered(sub) -> None:
         sub.conn.remove_sub(sub)
 
 
-def _pick(group, publisher):
+def _pick(group, publisher, subject: bytes):
     """One member of a queue group that accepts the message, from a random start."""
     n = len(group)
     start = int(_random() * n)
@@ -51,11 +56,12 @@ def _pick(group, publisher):
     conn = sub.conn
     # The common case: the randomly chosen member accepts.
     if not conn.closed and not (conn is publisher and not publisher.echo) and \
-            not (sub.max and sub.delivered >= sub.max):
+            not (sub.max and sub.delivered >= sub.max) and \
+            (conn.perms is None or not delivery_denied(conn, subject, sub.queue)):
         return sub
     for i in range(1, n):
         sub = group[(start + i) % n]
-        if _accepts(sub, publisher):
+        if _accepts(sub, publisher, subject):
             return sub
     return None
 
@@ -67,21 +73,21 @@ def _one_per_connection(plain: tuple) -> bool:
     return len(plain) < 2 or len({sub.conn for sub in plain}) == len(plain)
 
 
-def _note_request(conn, reply: bytes) -> None:
+def _note_request(perms, reply: bytes) -> None:
     """A receiver with allow_responses may answer on this reply subject."""
-    if conn.perms.replies is not None:
-        conn.perms.saw_request(reply)
+    if perms.replies is not None:
+        perms.saw_request(reply)
 
 
-def _receivers(result, publisher) -> tuple:
+def _receivers(result, publisher, subject: bytes) -> tuple:
     """Every plain subscription, then the picked member of each queue group."""
     queues = result.queues
     if len(queues) == 1:
-        sub = _pick(queues[0], publisher)
+        sub = _pick(queues[0], publisher, subject)
         if sub is None:
             return result.plain
         return result.plain + (sub,) if result.plain else (sub,)
-    picked = tuple(sub for sub in (_pick(group, publisher) for group in queues) if sub)
+    picked = tuple(sub for sub in (_pick(group, publisher, subject) for group in queues) if sub)
     return result.plain + picked
 
 
@@ -98,7 +104,7 @@ def _count(sub) -> bool:
 
 def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: memoryview) -> bool:
     """Delivers a message without headers; returns whether any subscription received it."""
-    subs = result.plain if not result.queues else _receivers(result, publisher)
+    subs = result.plain if not result.queues else _receivers(result, publisher, subject)
     if not subs:
         return False
     size = len(payload)
@@ -135,13 +141,16 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
             else:
                 routed.append(sub)
             continue
+        perms = conn.perms
+        if perms is not None and perms.deny is not None and perms.denies(subject, sub.queue):
+            continue
         if sub.max:
             if not _count(sub):
                 continue
         else:
             sub.delivered += 1  # inline _count: this is the per-message path
-        if reply is not None and conn.perms is not None:
-            _note_request(conn, reply)
+        if reply is not None and perms is not None:
+            _note_request(perms, reply)
         # The whole MSG line, kept on the subscription while the head and tail objects stay
         # the same (a burst of one PUB line): one append instead of three. The subscription
         # holds both, so identity stands for equal content.
@@ -206,6 +215,9 @@ def deliver_run(publisher, result, subject: bytes, view: memoryview, first: int,
             else:
                 routed.append(sub)
             continue
+        perms = conn.perms
+        if perms is not None and perms.deny is not None and perms.denies(subject, sub.queue):
+            continue
         n = count
         if sub.max:
             n = min(n, sub.max - sub.delivered)
@@ -258,7 +270,7 @@ def _deliver_run_to_group(publisher, group, subject: bytes, view: memoryview, fi
     chunk = size + 2  # payload and its CRLF
     total = 0
     for a in range(first, first + count * stride, stride):
-        sub = _pick(group, publisher)
+        sub = _pick(group, publisher, subject)
         if sub is None:
             continue
         conn = sub.conn
@@ -319,6 +331,9 @@ def deliver_sizes(publisher, result, subject: bytes, view: memoryview, bounds: l
         conn = sub.conn
         if conn.closed or no_echo and conn is publisher:
             continue
+        perms = conn.perms
+        if perms is not None and perms.deny is not None and perms.denies(subject, sub.queue):
+            continue
         sub.delivered += count
         line_head = head + sub.sid
         out = conn.out
@@ -342,7 +357,7 @@ def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
                          header_len: int, message: memoryview) -> bool:
     """Delivers a message with headers: HMSG to receivers that negotiated headers, MSG with the
     headers stripped to those that did not. Returns whether any subscription received it."""
-    subs = _receivers(result, publisher)
+    subs = _receivers(result, publisher, subject)
     if not subs:
         return False
     total = len(message)
@@ -360,7 +375,12 @@ def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
     routed = None
     for sub in subs:
         conn = sub.conn
-        if conn.closed or no_echo and conn is publisher or not _count(sub):
+        if conn.closed or no_echo and conn is publisher:
+            continue
+        perms = conn.perms
+        if perms is not None and perms.deny is not None and perms.denies(subject, sub.queue):
+            continue
+        if not _count(sub):
             continue
         if conn.is_route:  # another server's interest: one HMSG per route, after the loop
             if routed is None:
@@ -368,8 +388,8 @@ def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
             else:
                 routed.append(sub)
             continue
-        if reply is not None and conn.perms is not None:
-            _note_request(conn, reply)
+        if reply is not None and perms is not None:
+            _note_request(perms, reply)
         out = conn.out
         if conn.headers:
             out += hhead

@@ -47,6 +47,7 @@ from zats.protocol.subjects import is_valid_subject
 
 from .cluster import ClusterSublist, _join, _local_ips, _nuid, split_url
 from .listeners import listen
+from .permissions import delivery_denied
 from .route import MAX_QUEUE_WEIGHT, RouteConnection, RouteSub, forward
 from .sublist import Sublist
 
@@ -390,7 +391,8 @@ class LeafConnection(RouteConnection):
                 if group[0].queue not in names:
                     continue
                 ok = [s for s in group if not s.conn.closed and not s.conn.is_route
-                      and not (s.max and s.delivered >= s.max)]
+                      and not (s.max and s.delivered >= s.max)
+                      and not delivery_denied(s.conn, subject, s.queue)]
                 if ok:
                     local.append(random.choice(ok))
                     continue

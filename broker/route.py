@@ -43,6 +43,7 @@ from zats.protocol.route_structs import (
 from zats.protocol.subjects import is_valid_subject
 
 from .outbound import OutboundMixin, write_buffer_high
+from .permissions import delivery_denied
 from .sublist import SublistResult
 
 _CRLF = b"\r\n"
@@ -112,13 +113,14 @@ def forward_run(routed: list, subject: bytes, view: memoryview, first: int, stri
     return count * len(conns)
 
 
-def _pick_local(group):
+def _pick_local(group, subject: bytes):
     """A member of a local queue group (no route entries) that accepts a routed message."""
     n = len(group)
     start = int(random.random() * n)
     for i in range(n):
         sub = group[(start + i) % n]
-        if not sub.conn.closed and not (sub.max and sub.delivered >= sub.max):
+        if not sub.conn.closed and not (sub.max and sub.delivered >= sub.max) and \
+                not delivery_denied(sub.conn, subject, sub.queue):
             return sub
     return None
 
@@ -575,7 +577,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
             for name in queues:
                 group = groups.get(name)
                 if group is not None:
-                    sub = _pick_local(group)
+                    sub = _pick_local(group, subject)
                     if sub is not None:
                         picked.append(sub)
             if picked:

@@ -128,7 +128,7 @@ class Sublist:
             return EMPTY_RESULT  # not cached, as in nats-server
 
         matched: list[_Node] = []
-        _collect_nodes(self._root, tokens, 0, len(tokens), matched)
+        _collect_nodes(self._root, tokens, len(tokens), matched)
         if not matched:
             result = EMPTY_RESULT
         else:
@@ -319,36 +319,49 @@ class Sublist:
         }
 
 
-def _collect_nodes(
-    node: _Node, tokens: list[bytes], i: int, n: int, matched: list[_Node]
-) -> None:
-    """Append to `matched` every node whose subscriptions match tokens[i:], starting at `node`,
-    in nats-server's order: at each level `>` first, then what lies under `*`, then the literal
+def _collect_nodes(root: _Node, tokens: list[bytes], n: int, matched: list[_Node]) -> None:
+    """Append to `matched` every node whose subscriptions match all `n` tokens, in
+    nats-server's order: at each level `>` first, then what lies under `*`, then the literal
     token; at the last token the literal node before the `*` node. (A connection with several
     matching subscriptions gets a message for each in that order.)
 
-    Literal descent is a loop; only a `*` branch recurses. Indexing instead of slicing and
-    enumerate() measured clearly faster here.
+    Iterative, so that no subject is too deep to match (a subject may have thousands of
+    tokens): where a level has both a `*` and a literal branch, the walk goes down the `*` one
+    and leaves the literal one on `deferred`, taken up last-in first-out, which visits the
+    branches in the order a recursion would. Indexing instead of slicing measured clearly
+    faster here.
     """
-    while i < n:
-        token = tokens[i]
-        i += 1
-        if node.fwc is not None:
-            matched.append(node.fwc)  # `>` takes this token and all the rest
-        pwc = node.pwc
-        if pwc is not None and i < n:
-            _collect_nodes(pwc, tokens, i, n, matched)
-        child = node.children.get(token)
-        if i == n:
-            if child is not None:
-                matched.append(child)
+    node = root
+    i = 0
+    deferred: list | None = None
+    while True:
+        while True:
+            token = tokens[i]
+            i += 1
+            if node.fwc is not None:
+                matched.append(node.fwc)  # `>` takes this token and all the rest
+            pwc = node.pwc
+            child = node.children.get(token)
+            if i == n:
+                if child is not None:
+                    matched.append(child)
+                if pwc is not None:
+                    matched.append(pwc)
+                break
             if pwc is not None:
-                matched.append(pwc)
+                if child is not None:
+                    if deferred is None:
+                        deferred = [(child, i)]
+                    else:
+                        deferred.append((child, i))
+                node = pwc
+            elif child is not None:
+                node = child
+            else:
+                break
+        if not deferred:
             return
-        if child is None:
-            return
-        node = child
-    matched.append(node)
+        node, i = deferred.pop()
 
 
 def _merge_nodes(nodes: list[_Node]) -> tuple[tuple, tuple]:

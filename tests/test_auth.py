@@ -6,13 +6,19 @@ errors for wrong credentials and denied subjects are compared byte for byte over
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import time
 
 import bcrypt
 import nats
 import pytest
+from test_cluster import Node, meshed
+from test_leafnode import Leaf
 
 from support.natspy import barrier
-from support.servers import write_config
+from support.servers import free_port, write_config
 from support.wire import Wire
 from zats.protocol import nkeys
 
@@ -314,3 +320,259 @@ def test_with_users_a_connect_after_a_client_err_ends_the_read(tmp_path, spawn, 
         assert w.expect_closed() == b""
         observer.send(b"PING\r\n")
         observer.expect(rb"MSG errusers\.a 1 1\r\nA\r\nPONG\r\n")
+
+
+# -- subscribe deny at delivery, queue permissions ----------------------------------------------
+
+DENY_CONF = """
+authorization { users [
+  { user: pub, password: p }
+  { user: nosecret, password: p, permissions: { subscribe: { deny: "secret.>" } } }
+  { user: nopayroll, password: p, permissions: { subscribe: { deny: "payroll" } } }
+  { user: allbut, password: p, permissions: { subscribe: { allow: ">", deny: "secret.>" } } }
+  { user: noq1, password: p, permissions: { subscribe: { deny: ["foo q1", "bar q.*"] } } }
+  { user: worker, password: p, permissions: { subscribe: { allow: ["work queue1", "job q.*", "x"] } } }
+  { user: mixed, password: p, permissions: { subscribe: { allow: ["foo", "foo q2"] } } }
+  { user: open, password: p, permissions: { subscribe: { allow: [] } } }
+] }
+"""
+
+
+def _user(srv, user: str, headers: bool = False) -> Wire:
+    w = Wire(srv.host, srv.port)
+    w.connect(b'{"verbose":false,"pedantic":false,"headers":%s,"user":"%s","pass":"p"}'
+              % (b"true" if headers else b"false", user.encode()))
+    return w
+
+
+def _sync(w: Wire) -> bytes:
+    """Everything the server sent `w` before the PONG to a PING sent now."""
+    w.send(b"PING\r\n")
+    return w.expect(rb"(.*?)PONG\r\n").group(1)
+
+
+def _msgs(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(subject, sid) of each MSG in `data`."""
+    return re.findall(rb"MSG (\S+) (\S+) \d+\r\n", data)
+
+
+SUB_DENY_CASES = [
+    # user, SUBs, published subjects, (subject, sid) delivered, as nats-server delivers
+    ("nosecret", [b"> 1"], [b"secret.x", b"ok.x"], [(b"ok.x", b"1")]),
+    ("nosecret", [b"*.x 1"], [b"secret.x", b"ok.x"], [(b"ok.x", b"1")]),
+    ("nosecret", [b"foo 1", b"> 2"], [b"secret.x", b"foo"], [(b"foo", b"2"), (b"foo", b"1")]),
+    ("nosecret", [b"> q 1"], [b"secret.x", b"ok.x"], [(b"ok.x", b"1")]),
+    ("nopayroll", [b"* 1"], [b"payroll", b"other"], [(b"other", b"1")]),
+    ("nopayroll", [b"> 1"], [b"payroll", b"other"], [(b"other", b"1")]),
+    ("allbut", [b"> 1"], [b"secret.x", b"ok"], [(b"ok", b"1")]),
+    # A queue deny entry: that group's members are dropped, plain and other groups are not.
+    ("noq1", [b"foo q2 2", b"foo 3", b"> q1 4", b"* q1 5"], [b"foo"], [(b"foo", b"3"), (b"foo", b"2")]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(SUB_DENY_CASES)))
+def test_subscribe_deny_holds_for_wildcard_subscriptions(conf_server, case):
+    """A wildcard (or queue) subscription that could receive a denied subject is allowed, and
+    the denied subjects are then never delivered to that connection."""
+    user, subs, subjects, delivered = SUB_DENY_CASES[case]
+    srv = conf_server(DENY_CONF)
+    with _user(srv, user) as w, _user(srv, "pub") as p:
+        w.send(b"".join(b"SUB " + s + b"\r\n" for s in subs))
+        assert _sync(w) == b""
+        p.send(b"".join(b"PUB " + s + b" 2\r\nhi\r\n" for s in subjects))
+        _sync(p)
+        assert _msgs(_sync(w)) == delivered
+
+
+QUEUE_PERMISSION_CASES = [
+    # user, SUB, refused (the -ERR's queue) or None
+    ("worker", b"work queue1 1", None),
+    ("worker", b"work 1", False),
+    ("worker", b"work queue2 1", True),
+    ("worker", b"work.x queue1 1", True),
+    ("worker", b"job q.a 1", None),  # a queue pattern
+    ("worker", b"job q.* 1", None),
+    ("worker", b"job q 1", True),
+    ("worker", b"job q.a.b 1", True),
+    ("worker", b"x q 1", None),  # a plain entry allows any queue
+    ("mixed", b"foo 1", None),
+    ("mixed", b"foo q2 1", None),
+    ("mixed", b"foo q1 1", True),  # queue entries for the subject restrict its queues
+    ("noq1", b"foo q1 1", True),
+    ("noq1", b"foo q2 1", None),
+    ("noq1", b"foo 1", None),
+    ("noq1", b"bar q.a 1", True),
+    ("noq1", b"bar q.* 1", True),
+    ("noq1", b"bar q 1", None),
+    ("open", b"foo 1", None),  # an empty subscribe allow list restricts nothing
+    ("open", b"foo q 1", None),
+]
+
+
+@pytest.mark.parametrize("case", range(len(QUEUE_PERMISSION_CASES)))
+def test_queue_group_permissions(conf_server, case):
+    """A "subject queue" entry is a permission for queue subscriptions in groups it names."""
+    user, sub, refused = QUEUE_PERMISSION_CASES[case]
+    srv = conf_server(DENY_CONF)
+    subject, *queue, _ = sub.split()
+    with _user(srv, user) as w, _user(srv, "pub") as p:
+        w.send(b"SUB " + sub + b"\r\n")
+        got = _sync(w)
+        if refused is None:
+            assert got == b""
+            p.send(b"PUB " + subject.replace(b"*", b"z") + b" 2\r\nhi\r\n")
+            _sync(p)
+            assert len(_msgs(_sync(w))) == 1
+        elif refused:
+            assert got == (b"-ERR 'Permissions Violation for Subscription to \"%s\" using queue "
+                           b"\"%s\"'\r\n" % (subject, queue[0]))
+        else:
+            assert got == b"-ERR 'Permissions Violation for Subscription to \"%s\"'\r\n" % subject
+
+
+def test_denied_queue_member_passes_the_message_to_the_next(conf_server):
+    """A queue member whose connection may not receive the subject is skipped: every message
+    goes to a member that may, none is lost."""
+    srv = conf_server(DENY_CONF)
+    with _user(srv, "nosecret") as denied, _user(srv, "pub") as member, _user(srv, "pub") as p:
+        denied.send(b"SUB > g 1\r\n")
+        member.send(b"SUB secret.x g 1\r\n")
+        _sync(denied), _sync(member)
+        p.send(b"PUB secret.x 2\r\nhi\r\n" * 50 + b"PUB ok.x 2\r\nhi\r\n" * 5)
+        _sync(p)
+        assert _msgs(_sync(denied)) == [(b"ok.x", b"1")] * 5
+        assert _msgs(_sync(member)) == [(b"secret.x", b"1")] * 50
+
+
+def test_subscribe_deny_on_every_delivery_path(conf_server):
+    """Bursts of one PUB line, of varying sizes, to a queue group, with headers, with an UNSUB
+    max (denied messages do not count) and with no other receiver (no-responders)."""
+    srv = conf_server(DENY_CONF)
+    with _user(srv, "nosecret", headers=True) as w, _user(srv, "pub", headers=True) as p, \
+            _user(srv, "pub") as everyone:
+        everyone.send(b"SUB > 1\r\n")
+        w.send(b"SUB > 1\r\nSUB > g 2\r\nSUB *.* 3\r\nUNSUB 3 2\r\n")
+        _sync(w), _sync(everyone)
+        p.send(b"PUB secret.run 3\r\nabc\r\n" * 100
+               + b"".join(b"PUB secret.sizes %d\r\n%s\r\n" % (i % 7, b"x" * (i % 7)) for i in range(100))
+               + b"HPUB secret.h 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+               + b"PUB ok.1 1\r\n1\r\nPUB ok.2 1\r\n2\r\nPUB ok.3 1\r\n3\r\n")
+        _sync(p)
+        got = _sync(w)
+        assert b"secret" not in got
+        assert _msgs(got) == [(b"ok.1", b"1"), (b"ok.1", b"3"), (b"ok.1", b"2"),
+                              (b"ok.2", b"1"), (b"ok.2", b"3"), (b"ok.2", b"2"),
+                              (b"ok.3", b"1"), (b"ok.3", b"2")]
+        assert len(_msgs(_sync(everyone))) == 204
+    with _user(srv, "nosecret") as w, Wire(srv.host, srv.port) as r:
+        r.connect(b'{"verbose":false,"pedantic":false,"headers":true,"no_responders":true,'
+                  b'"user":"pub","pass":"p"}')
+        w.send(b"SUB > 1\r\n")
+        _sync(w)
+        r.send(b"SUB inbox.1 1\r\nPUB secret.svc inbox.1 2\r\nhi\r\n")
+        assert _sync(r) == b"HMSG inbox.1 1 42 42\r\nNATS/1.0 503\r\nNats-Subject: secret.svc\r\n\r\n\r\n"
+        assert _sync(w) == b""
+
+
+def _receive_routed(publisher_srv, receiver_srv) -> None:
+    """On the receiving server, a denied user's `>` and `> g` and a permitted member of g; the
+    publisher, on the other server, sends denied and allowed subjects."""
+    with _user(receiver_srv, "nosecret") as denied, _user(receiver_srv, "pub") as member, \
+            _user(publisher_srv, "pub", headers=True) as p:
+        denied.send(b"SUB > 1\r\nSUB > g 2\r\n")
+        member.send(b"SUB secret.x g 1\r\nSUB barrier 2\r\n")
+        _sync(denied), _sync(member)
+        # Interest crosses in order: once `barrier` is known on the other side, so is the rest.
+        for _ in range(200):
+            p.send(b"PUB barrier 0\r\n\r\n")
+            _sync(p)
+            if b"MSG barrier" in _sync(member):
+                break
+        else:
+            pytest.fail("the subscriptions never reached the publisher's server")
+        p.send(b"PUB secret.x 2\r\nhi\r\n" * 50 + b"HPUB secret.x 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+               + b"PUB ok.x 2\r\nhi\r\n" * 5 + b"PUB done 0\r\n\r\n")
+        _sync(p)
+        got = denied.expect(rb"(.*?)MSG done 2 0\r\n\r\n", timeout=5).group(1)
+        got = [m for m in _msgs(got) if m[0] != b"barrier"]
+        assert got == [(b"ok.x", b"1"), (b"ok.x", b"2")] * 5 + [(b"done", b"1")]
+        assert _msgs(_sync(member)) == [(b"secret.x", b"1")] * 51
+
+
+ROUTE_PAIRS = [("zats", "zats"), ("nats-server", "zats"), ("zats", "nats-server"),
+               ("nats-server", "nats-server")]
+
+
+@pytest.mark.parametrize("kinds", ROUTE_PAIRS, ids=["-".join(k) for k in ROUTE_PAIRS])
+def test_subscribe_deny_for_routed_messages(spawn, tmp_path, kinds):
+    """Messages from a route meet the receiving server's delivery filter; a queue group there
+    passes them to a member that may receive them."""
+    nodes = []
+    for i, kind in enumerate(kinds):
+        port = free_port()
+        routes = f"routes: [nats://127.0.0.1:{nodes[0].cluster_port}]" if nodes else ""
+        conf = tmp_path / f"n{i}.conf"
+        conf.write_text(DENY_CONF + f"cluster {{ name: C1, listen: 127.0.0.1:{port}\n {routes} }}\n")
+        nodes.append(Node(spawn(kind, "-c", str(conf), http_port=free_port()), port))
+    deadline = time.monotonic() + 20
+    while not meshed(nodes):
+        assert time.monotonic() < deadline, "no route"
+        time.sleep(0.05)
+    _receive_routed(nodes[0].srv, nodes[1].srv)
+
+
+@pytest.mark.parametrize("hub_kind,spoke_kind", ROUTE_PAIRS)
+def test_subscribe_deny_for_leafnode_messages(spawn, tmp_path, hub_kind, spoke_kind):
+    """Messages from a hub reach the spoke's clients through the same filter."""
+    port = free_port()
+    hub_conf = tmp_path / "hub.conf"
+    hub_conf.write_text(f"leafnodes {{ listen: 127.0.0.1:{port} }}\n")
+    hub = Leaf(spawn(hub_kind, "-c", str(hub_conf), http_port=free_port()))
+    spoke_conf = tmp_path / "spoke.conf"
+    spoke_conf.write_text(DENY_CONF + f"""leafnodes {{
+  remotes: [ {{ url: "nats-leaf://127.0.0.1:{port}" }} ]
+}}
+""")
+    spoke = Leaf(spawn(spoke_kind, "-c", str(spoke_conf), http_port=free_port()))
+    deadline = time.monotonic() + 20
+    while not (hub.leafs() >= 1 and spoke.leafs() >= 1):
+        assert time.monotonic() < deadline, "no leaf connection"
+        time.sleep(0.05)
+    _receive_routed(hub.srv, spoke.srv)
+
+
+def test_reload_removes_refused_subscriptions_and_filters_the_rest(kind, spawn, tmp_path):
+    """A reload that adds a subscribe deny: subscriptions it refuses go, each with an -ERR
+    naming its sid; a wildcard one that stays no longer receives the denied subjects."""
+    users = "authorization {{ users [ {{user: pub, password: p}}, {{user: nosecret, password: p{}}} ] }}\n"
+    path = write_config(tmp_path, users.format(""))
+    srv = spawn(kind, "-c", path)
+    with _user(srv, "nosecret") as w, _user(srv, "pub") as p:
+        w.send(b"SUB > 1\r\nSUB secret.x 2\r\nSUB foo 3\r\nSUB secret.y q 4\r\n")
+        assert _sync(w) == b""
+        write_config(tmp_path, users.format(', permissions: {subscribe: {deny: "secret.>"}}'))
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        errs = w.expect(rb"(-ERR [^\r]*\r\n){2}").group(0)
+        assert sorted(errs.splitlines()) == [
+            b"-ERR 'Permissions Violation for Subscription to \"secret.x\" (sid \"2\")'",
+            b"-ERR 'Permissions Violation for Subscription to \"secret.y\" using queue \"q\" (sid \"4\")'",
+        ]
+        p.send(b"PUB secret.x 1\r\nx\r\nPUB foo 1\r\ny\r\nPUB secret.y 1\r\nz\r\n")
+        _sync(p)
+        assert _msgs(_sync(w)) == [(b"foo", b"1"), (b"foo", b"3")]
+
+
+def test_delivery_filter_decisions_are_bounded():
+    """The armed filter remembers at most 256 (subject, queue) decisions per connection."""
+    from zats.broker.options import Permissions, SubjectPermission
+    from zats.broker.permissions import ConnectionPermissions, UserPermissions
+
+    user = UserPermissions(Permissions(subscribe=SubjectPermission(deny=["secret.>", "q g.*"])))
+    perms = ConnectionPermissions(user)
+    assert perms.can_subscribe(b"foo") and perms.deny is None  # cannot overlap: not armed
+    assert perms.can_subscribe(b">") and perms.deny is not None
+    for i in range(10_000):
+        assert perms.denies(b"secret.%d" % i, None)
+        assert not perms.denies(b"ok.%d" % i, None)
+        assert len(perms.deny) <= 256
+    assert perms.denies(b"q", b"g.1") and not perms.denies(b"q", b"h") and not perms.denies(b"q", None)

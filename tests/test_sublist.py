@@ -408,3 +408,55 @@ def test_matches_reference_under_random_changes(ops, cache):
     for sub in live:
         assert sl.remove(sub)
     assert sl._root.is_empty()
+
+
+def test_match_order_is_nats_servers():
+    """At each level `>` first, then what lies under `*`, then the literal token; at the last
+    token the literal node before the `*` node."""
+    sl = Sublist()
+    subs = {s: Sub(s) for s in (b"a.*", b"a.b", b"a.>", b"*.*", b"*.b", b">")}
+    for sub in subs.values():
+        sl.insert(sub)
+    order = [sub.subject for sub in sl.match(b"a.b").plain]
+    assert order == [b">", b"*.b", b"*.*", b"a.>", b"a.b", b"a.*"]
+
+
+def test_subjects_of_thousands_of_tokens():
+    """Matching, insertion and removal do not recurse by token depth: a subscription of 5,000
+    `*` tokens and a subject of 5,000 tokens match (they raised RecursionError), in order."""
+    n = 5000
+    star = Sub(b".".join([b"*"] * n))
+    literal = Sub(b".".join([b"x"] * n))
+    tail = Sub(b".".join([b"x"] * (n - 1)) + b".>")
+    queued = Sub(star.subject, b"q")
+    sl = Sublist()
+    for sub in (star, literal, tail, queued):
+        sl.insert(sub)
+    result = sl.match(literal.subject)
+    assert result.plain == (star, tail, literal)
+    assert result.queues == ((queued,),)
+    assert sl.match(b".".join([b"x"] * (n - 10))) is EMPTY_RESULT
+    for sub in (star, literal, tail, queued):
+        assert sl.remove(sub)
+    assert sl.count == 0 and sl.match(literal.subject) is EMPTY_RESULT
+
+
+def test_subjects_collide_and_subset_match():
+    """The subject rules the permission checks use: whether two subjects can match one
+    literal subject, and whether one subject's matches are all matched by another."""
+    from zats.protocol.subjects import is_subset_match, subjects_collide
+
+    collide = [(b"secret.>", b">"), (b"secret.>", b"*.x"), (b"payroll", b"*"), (b"a.b", b"a.b"),
+               (b"a.*", b"*.b"), (b"a.>", b"*.*.c"), (b"foo", b">"), (b"a.*.c", b"a.b.*")]
+    apart = [(b"secret.>", b"foo.*"), (b"payroll", b"*.*"), (b"a.b", b"a.c"), (b"a.*", b"*.*.*"),
+             (b"a.*", b"b.>"), (b"a.b.c", b"a.*"), (b"secret.>", b"secret")]
+    for a, b in collide:
+        assert subjects_collide(a, b) and subjects_collide(b, a), (a, b)
+    for a, b in apart:
+        assert not subjects_collide(a, b) and not subjects_collide(b, a), (a, b)
+    assert is_subset_match(b"foo.*", b">") and is_subset_match(b"foo.*", b"*.*")
+    assert is_subset_match(b"foo.*", b"foo.*") and is_subset_match(b"q.a", b"q.*")
+    assert not is_subset_match(b"foo.*", b"foo.bar") and not is_subset_match(b">", b"foo.>")
+    assert not is_subset_match(b"q", b"q.*") and not is_subset_match(b"q.a.b", b"q.*")
+    deep = b".".join([b"*"] * 5000)
+    assert subjects_collide(deep, b">") and is_subset_match(deep, deep)
