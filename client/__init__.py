@@ -25,8 +25,6 @@ valid only during the call; everything else gets owned bytes).
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from typing import Any
 
 from zats.protocol.headers import Headers
@@ -62,6 +60,7 @@ from .errors import (
 from .msg import Msg
 from .options import Options
 from .subscription import Subscription
+from .version import __version__ as __version__  # re-exported
 
 
 class _Connecting:
