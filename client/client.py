@@ -143,7 +143,6 @@ class Client(Outbound):
         """Makes a handshaken connection the current one and sends what must go first."""
         self._conn = conn
         self._rc.current = srv
-        srv.did_connect = True
         srv.reconnects = 0
         srv.lame_duck = False
         conn.active = True
