@@ -30,16 +30,7 @@ from typing import Any
 from zats.protocol.headers import Headers
 
 from . import errors
-from .client import (
-    CLOSED,
-    CONNECTED,
-    CONNECTING,
-    DISCONNECTED,
-    DRAINING_PUBS,
-    DRAINING_SUBS,
-    RECONNECTING,
-    Client,
-)
+from .client import Client
 from .errors import (
     AuthorizationError,
     ConnectionClosedError,
@@ -59,6 +50,7 @@ from .errors import (
 )
 from .msg import Msg
 from .options import Options
+from .status import CLOSED, CONNECTED, CONNECTING, DISCONNECTED, DRAINING_PUBS, DRAINING_SUBS, RECONNECTING
 from .subscription import Subscription
 from .version import __version__ as __version__  # re-exported
 

@@ -54,7 +54,7 @@ from .options import Options
 from .outbound import Outbound, as_token
 from .reconnect import Reconnector
 from .servers import Server
-from .status import (  # noqa: F401  (re-exported: zats.client.client.CONNECTED...)
+from .status import (
     CLOSED,
     CONNECTED,
     CONNECTING,
