@@ -80,7 +80,7 @@ class Client(Outbound):
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._status = DISCONNECTED
         self._codec = get_codec(options.codec)
-        self._init_outbound(self._codec)
+        self._init_outbound()
         self._events = Events(options)
         self._handshake = Handshake(options)
         self._subs = SubTable(self._events, send_unsub=self._send_unsub, write_pending=self._write_pending)

@@ -17,9 +17,10 @@ It is a base class rather than an object the client holds so that `publish()` co
 hop more than appending to the buffer does. Its state (the `_out*` attributes, `_can_write`,
 `_flush_scheduled`, `_transport`, `_pub_heads`, `_max_payload`, `_pings_unsent`...) is touched
 only here; the client drives it through the methods under "interface for the client" below, and
-reads the counters `_out_msgs` and `_out_bytes`. It reads from the client: `options`, `_loop`
-(the running loop, set on connect) and `_status` (see `status.py`), the latter only off the hot
-path, to choose a limit and an error."""
+reads the counters `_out_msgs` and `_out_bytes` and `_pings_unsent` (PINGs not written yet:
+their flushes survive a broken connection). It reads from the client: `options`, `_codec`,
+`_loop` (the running loop, set on connect) and `_status` (see `status.py`), the latter only off
+the hot path, to choose a limit and an error."""
 
 from __future__ import annotations
 
@@ -72,11 +73,11 @@ class Outbound:
     """The outbound buffer and publishing (see the module docstring)."""
 
     options: Options
+    _codec: Codec
     _loop: asyncio.AbstractEventLoop
     _status: int
 
-    def _init_outbound(self, codec: Codec) -> None:
-        self._codec = codec
+    def _init_outbound(self) -> None:
         self._transport = None
         self._max_payload = 1024 * 1024
         self._server_headers = True
