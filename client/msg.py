@@ -27,7 +27,9 @@ class Msg(msgspec.Struct, dict=False, weakref=False):
 
     `subject` and `reply` are str (`reply` is "" when there is none); `data` is the payload, see
     the module docstring for when it is a view; `headers` is a `Headers` (ordered, multi-valued,
-    with `status` and `description`) or None."""
+    with `status` and `description`) or None. The last three fields are filled in by the
+    subscription that delivers it (subscription.py, mux.py): the header block, the subscription,
+    and the payload size it counts in `pending_bytes`."""
 
     subject: str
     reply: str
