@@ -10,7 +10,6 @@ import msgspec
 import pytest
 
 from zats.client.client import CONNECTED, Client
-from zats.client.connection import Connection
 from zats.client.options import Options
 
 N = 2000
@@ -88,7 +87,7 @@ def test_parse_and_deliver(benchmark, loop, mode):
 
     sub = loop.run_until_complete(nc.subscribe("bench.sub", cb=cb if mode == "plain-callback" else None,
                                                pending_msgs_limit=-1, pending_bytes_limit=-1))
-    conn = Connection(nc)
+    conn = nc._new_connection()
     conn.transport = _Sink()
     conn.handshaking = False
     data = FRAME * N

@@ -25,23 +25,12 @@ valid only during the call; everything else gets owned bytes).
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from typing import Any
 
 from zats.protocol.headers import Headers
 
 from . import errors
-from .client import (
-    CLOSED,
-    CONNECTED,
-    CONNECTING,
-    DISCONNECTED,
-    DRAINING_PUBS,
-    DRAINING_SUBS,
-    RECONNECTING,
-    Client,
-)
+from .client import Client
 from .errors import (
     AuthorizationError,
     ConnectionClosedError,
@@ -61,7 +50,9 @@ from .errors import (
 )
 from .msg import Msg
 from .options import Options
+from .status import CLOSED, CONNECTED, CONNECTING, DISCONNECTED, DRAINING_PUBS, DRAINING_SUBS, RECONNECTING
 from .subscription import Subscription
+from .version import __version__ as __version__  # re-exported
 
 
 class _Connecting:

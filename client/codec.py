@@ -1,10 +1,10 @@
 """Typed payloads with msgspec: encoding an object straight into the outbound buffer and
 decoding a payload straight from the receive buffer.
 
-`Codec.encode_into(obj, buf)` appends the encoding at the end of the bytearray (msgspec's
-`encode_into`, no intermediate bytes). `Codec.decoder(type)` is a cached msgspec decoder whose
-`decode` accepts the memoryview the parser hands out, so a typed subscription never copies the
-payload into a `bytes` first."""
+`Codec.encoder.encode_into(obj, buf, -1)` appends the encoding at the end of the bytearray (no
+intermediate bytes; the client calls it straight from its publish path). `Codec.decoder(type)`
+is a cached msgspec decoder whose `decode` accepts the memoryview the parser hands out, so a
+typed subscription never copies the payload into a `bytes` first."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import msgspec
 class Codec:
     """A msgspec encoding (JSON or MessagePack) with cached per-type decoders."""
 
-    __slots__ = ("name", "encoder", "_decoder_cls", "_decoders", "encode")
+    __slots__ = ("name", "encoder", "_decoder_cls", "_decoders")
 
     def __init__(self, name: str):
         if name == "json":
@@ -29,11 +29,6 @@ class Codec:
             raise ValueError(f"unknown codec {name!r}")
         self.name = name
         self._decoders: dict[Any, Any] = {}
-        self.encode = self.encoder.encode
-
-    def encode_into(self, obj: Any, buf: bytearray) -> None:
-        """Appends the encoding of `obj` to `buf`."""
-        self.encoder.encode_into(obj, buf, -1)
 
     def decoder(self, type_: Any):
         """A decoder for `type_` (cached); its `decode` takes bytes or a memoryview."""

@@ -1,19 +1,24 @@
 """`Connection`: one TCP (or TLS) connection to a server, as an `asyncio.BufferedProtocol`.
 
 The event loop reads straight into the connection's `ReceiveBuffer` (`get_buffer` /
-`buffer_updated`), and each read is parsed at once by `ServerOpsParser`; MSG and HMSG go straight
-to the client's dispatch (`Client._on_msg` / `_on_hmsg`), so every message of a read is
-delivered before the next read, with no task or queue per message.
+`buffer_updated`), and each read is parsed at once by `ServerOpsParser`; MSG frames go from the
+parser straight to the subscriptions through the `subtable.SubTable`'s dispatch and run tables,
+HMSG frames through its `on_hmsg`, so every message of a read is delivered before the next read,
+with no task or queue per message.
 
 Until the handshake is over (`INFO` received, `CONNECT` + `PING` sent, `PONG` received) the
-connection answers to `info_fut` and `pong_fut`; afterwards INFO, PING, PONG and -ERR go to the
-client. Writes are the client's job (it owns the outbound buffer, which outlives a connection)."""
+connection answers to `info_fut` and `pong_fut`; afterwards async INFO, PONG, -ERR, the loss of
+the connection and the transport's flow control go to the client through the callables it
+passes in (see `Connection`). PINGs are answered here. Writes are the client's job (it owns the
+outbound buffer, which outlives a connection): after each read the connection calls its
+`write_pending` so that what the read's callbacks published goes out in one write."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -26,7 +31,7 @@ from zats.protocol.structs import Info, decode_info
 from .errors import ConnectionLostError, ProtocolError, error_from_server
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .subtable import SubTable
 
 RECEIVE_MIN = 4096
 RECEIVE_MAX = 256 * 1024
@@ -60,11 +65,29 @@ def _noop() -> None:
 
 
 class Connection(asyncio.BufferedProtocol):
-    """The protocol object of one connection attempt (see the module docstring)."""
+    """The protocol object of one connection attempt (see the module docstring).
 
-    def __init__(self, client: Client):
-        self._client = client
-        loop = client._loop
+    What it calls once the handshake is over and the client made it the active connection
+    (`active`): `on_info(conn, info)` (async INFO), `on_err(conn, text)` (-ERR), `on_pong()`,
+    `on_lost(conn, exc)`, `on_pause()` / `on_resume()` (the transport's flow control);
+    `report(exc)` for bad data (the connection is then dropped) and `write_pending()` after each
+    read."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, subs: SubTable, *,
+                 report: Callable[[BaseException], None], write_pending: Callable[[], None],
+                 on_info: Callable[[Connection, Info], None], on_err: Callable[[Connection, str], None],
+                 on_pong: Callable[[], None], on_lost: Callable[[Connection, Any], None],
+                 on_pause: Callable[[], None], on_resume: Callable[[], None]):
+        self._loop = loop
+        self._subs = subs
+        self._report = report
+        self._write_pending = write_pending
+        self._info_cb = on_info
+        self._err_cb = on_err
+        self._pong_cb = on_pong
+        self._lost_cb = on_lost
+        self._pause_cb = on_pause
+        self._resume_cb = on_resume
         self.transport: asyncio.BaseTransport | None = None
         self.rb = ReceiveBuffer(RECEIVE_MIN, RECEIVE_MAX)
         self.info: Info | None = None
@@ -78,10 +101,11 @@ class Connection(asyncio.BufferedProtocol):
         self.tls = False
         self._burst = 0
         self._throttled = False
+        # With a dispatch table the parser never calls on_msg.
         self.parser = ServerOpsParser(SimpleNamespace(
-            on_msg=client._on_msg, on_hmsg=client._on_hmsg, on_info=self._on_info, on_ok=_noop,
+            on_msg=None, on_hmsg=subs.on_hmsg, on_info=self._on_info, on_ok=_noop,
             on_err=self._on_err, on_ping=self._on_ping, on_pong=self._on_pong),
-            dispatch=client._dispatch, runs=client._runs)
+            dispatch=subs.dispatch, runs=subs.runs)
 
     # ---- asyncio.BufferedProtocol
 
@@ -105,19 +129,17 @@ class Connection(asyncio.BufferedProtocol):
             return
         finally:
             if parser.msgs:
-                client = self._client
-                client._in_msgs += parser.msgs
-                client._in_bytes += parser.bytes
+                subs = self._subs
+                subs.in_msgs += parser.msgs
+                subs.in_bytes += parser.bytes
                 parser.msgs = parser.bytes = 0
         rb.consume(consumed, parser.need)
-        client = self._client
-        if client._flush_scheduled:
-            # Callbacks of this read published (replies, typically): write now, one write for
-            # the whole read, rather than on the next loop iteration.
-            client._write_out()
+        # What callbacks of this read published (replies, typically) goes now, one write for the
+        # whole read, rather than on the next loop iteration.
+        self._write_pending()
         burst = self._burst
         if not burst:
-            client._loop.call_soon(self._end_burst)
+            self._loop.call_soon(self._end_burst)
         burst += nbytes
         self._burst = burst
         if burst > READ_BURST and not self._throttled and not self.closed:
@@ -144,19 +166,19 @@ class Connection(asyncio.BufferedProtocol):
         if not self.closed_fut.done():
             self.closed_fut.set_result(None)
         if self.active:
-            self._client._on_connection_lost(self, exc)
+            self._lost_cb(self, exc)
 
     def pause_writing(self) -> None:
         self.paused = True
         if self.active:
-            self._client._on_pause_writing()
+            self._pause_cb()
 
     def resume_writing(self) -> None:
         self.paused = False
         if self.active:
-            self._client._on_resume_writing()
+            self._resume_cb()
 
-    # ---- parser handler (MSG/HMSG go to the client directly)
+    # ---- parser handler (MSG/HMSG go to the subscription table)
 
     def _on_info(self, arg: bytes) -> None:
         info = parse_info(arg)
@@ -164,7 +186,7 @@ class Connection(asyncio.BufferedProtocol):
         if not self.info_fut.done():
             self.info_fut.set_result(info)
         else:
-            self._client._on_async_info(self, info)
+            self._info_cb(self, info)
 
     def _on_err(self, text: str) -> None:
         if self.handshaking:
@@ -174,7 +196,7 @@ class Connection(asyncio.BufferedProtocol):
                     fut.set_exception(err)
                     fut.exception()
         else:
-            self._client._on_server_err(self, text)
+            self._err_cb(self, text)
 
     def _on_ping(self) -> None:
         if self.transport is not None and not self.closed:
@@ -186,12 +208,12 @@ class Connection(asyncio.BufferedProtocol):
             if not self.pong_fut.done():
                 self.pong_fut.set_result(None)
         else:
-            self._client._on_pong()
+            self._pong_cb()
 
     # ---- control
 
     def _fail(self, exc: Exception) -> None:
-        self._client._report(exc)
+        self._report(exc)
         self.abort()
 
     def abort(self) -> None:

@@ -13,14 +13,13 @@ Ownership of `msg.data`:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
 from zats.protocol.headers import Headers, decode_headers
 
-if TYPE_CHECKING:
-    from .subscription import Subscription
+from .errors import ZatsError
 
 
 class Msg(msgspec.Struct, dict=False, weakref=False):
@@ -28,7 +27,9 @@ class Msg(msgspec.Struct, dict=False, weakref=False):
 
     `subject` and `reply` are str (`reply` is "" when there is none); `data` is the payload, see
     the module docstring for when it is a view; `headers` is a `Headers` (ordered, multi-valued,
-    with `status` and `description`) or None."""
+    with `status` and `description`) or None. The last three fields are filled in by the
+    subscription that delivers it (subscription.py, mux.py): the header block, the subscription,
+    and the payload size it counts in `pending_bytes`."""
 
     subject: str
     reply: str
@@ -63,21 +64,19 @@ class Msg(msgspec.Struct, dict=False, weakref=False):
         return self._sub.sid if self._sub is not None else 0
 
     @property
-    def subscription(self) -> Subscription | None:
+    def subscription(self) -> Any:
+        """The `Subscription` the message was delivered to (not imported here: subscription.py
+        imports this module)."""
         return self._sub
 
     def respond(self, data: Any = b"", headers: Any = None) -> _Done:
         """Publishes `data` to this message's reply subject. A plain call (the returned object
         may be awaited, for code written for nats-py, and completes at once)."""
         if not self.reply:
-            from .errors import ZatsError
-
             raise ZatsError("message has no reply subject")
         if self._sub is None:
-            from .errors import ZatsError
-
             raise ZatsError("message is not bound to a connection")
-        return self._sub._client.publish(self.reply, data, headers=headers)
+        return self._sub.client.publish(self.reply, data, headers=headers)
 
     def copy(self) -> Msg:
         """An owned copy: `data` and the header block as bytes, safe to keep after a callback."""

@@ -14,7 +14,7 @@ from .errors import NoRespondersError
 from .msg import Msg
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .events import Events
     from .subscription import Subscription
 
 _STATUS_503 = b"503"
@@ -28,10 +28,10 @@ def random_token(nbytes: int = 12) -> str:
 class RequestMux:
     """Pending requests of one connection, keyed by reply token (bytes)."""
 
-    __slots__ = ("_client", "prefix", "_prefix_b", "_plen", "_waiting", "_counter", "sub")
+    __slots__ = ("_events", "prefix", "_prefix_b", "_plen", "_waiting", "_counter", "sub")
 
-    def __init__(self, client: Client, inbox_prefix: str):
-        self._client = client
+    def __init__(self, events: Events, inbox_prefix: str):
+        self._events = events
         self.prefix = f"{inbox_prefix}.{random_token()}."
         self._prefix_b = self.prefix.encode()
         self._plen = len(self._prefix_b)
@@ -48,7 +48,7 @@ class RequestMux:
         """(reply subject, token, future) for a new request to `subject`."""
         self._counter += 1
         token = b"%x" % self._counter
-        fut = self._client._loop.create_future()
+        fut = self._events.loop.create_future()
         self._waiting[token] = (fut, decode, subject)
         return self._prefix_b + token, token, fut
 

@@ -1,6 +1,6 @@
 """NKey seeds and `.creds` files for the client: the nkey codec and signing come from
 zats.protocol.nkeys (shared with the broker, which verifies); this module adds the client's error
-type and reading `.creds` files.
+type and reading `.creds` and seed files.
 """
 
 from __future__ import annotations
@@ -61,9 +61,19 @@ def read_creds(text: str) -> tuple[str, str]:
     return blocks[0], blocks[1]
 
 
-def load_creds(path: str) -> tuple[str, str]:
+def _read(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
-            return read_creds(f.read())
+            return f.read()
     except OSError as exc:
         raise InvalidUserCredentialsError(f"cannot read {path}: {exc}") from None
+
+
+def load_creds(path: str) -> tuple[str, str]:
+    """(user JWT, user seed) from a `.creds` file."""
+    return read_creds(_read(path))
+
+
+def load_seed(path: str) -> str:
+    """The nkey seed in the file at `path`."""
+    return _read(path).strip()

@@ -24,7 +24,6 @@ class Server:
     uri: object
     discovered: bool = False
     reconnects: int = 0
-    did_connect: bool = False
     last_attempt: float | None = None
     lame_duck: bool = False
     tls_name: str | None = None

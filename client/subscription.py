@@ -17,14 +17,18 @@ payload straight from the receive buffer with msgspec; `msg.data` is then the de
 `max_msgs` (or `unsubscribe(limit)`) ends the subscription after that many messages counting from
 its start: the server stops too (UNSUB with a max), queued messages are still delivered, then
 `async for` ends. `unsubscribe()` ends it at once and discards what is queued; `drain()` ends
-interest at the server, delivers everything that was sent before, then returns."""
+interest at the server, delivers everything that was sent before, then returns.
+
+A subscription belongs to its client's `subtable.SubTable`, which it reaches through the
+`SubOwner` interface below; the table and the client use the package interface listed in
+`Subscription`'s docstring."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import (
     BadSubscriptionError,
@@ -36,7 +40,7 @@ from .errors import (
 from .msg import DONE, Msg, _Done
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .events import Events
 
 _UNLIMITED = sys.maxsize
 _FAILED = object()
@@ -47,31 +51,54 @@ def _wake_false(fut: asyncio.Future) -> None:
         fut.set_result(False)
 
 
+class SubOwner(Protocol):
+    """What a subscription needs from the table that holds it (`subtable.SubTable`)."""
+
+    events: Events
+
+    def remove(self, sub: Subscription) -> None:
+        """Stops delivery to `sub`."""
+
+    def unsub(self, sub: Subscription, limit: int = 0) -> None:
+        """Sends UNSUB for `sub` (with a message limit when `limit`)."""
+
+    def write_pending(self) -> None:
+        """Writes now what the client buffered for the next loop iteration."""
+
+
 class Subscription:
     """One subscription. Get one from `await nc.subscribe(...)`.
 
     Iterate it (`async for msg in sub`) or call `await sub.next_msg(timeout)` when it has no
-    callback. Attributes: `sid`, `subject`, `queue`, `delivered` (messages received, dropped ones
-    included), `dropped`, `pending_msgs`, `pending_bytes`, `max_msgs`."""
+    callback. Attributes: `sid`, `subject`, `queue`, `client` (the `Client` it belongs to),
+    `delivered` (messages received, dropped ones included), `dropped`, `pending_msgs`,
+    `pending_bytes`, `max_msgs`.
+
+    Package interface (for the other zats.client modules, not for applications): `deliver` and
+    `deliver_run`, the entry points of the parser's dispatch tables (`deliver_run` is None when
+    runs are not taken); `start_callbacks()`, `close_delivery()`, `wait_consumed()` and
+    `cancel_task()`."""
 
     __slots__ = (
-        "_client", "sid", "_sid_b", "subject", "queue", "_cb", "_decode", "_pending",
+        "client", "_owner", "sid", "subject", "queue", "_cb", "_decode", "_pending",
         "_pending_bytes", "_waiters", "_max", "delivered", "_closed", "_end_exc", "_task",
-        "_last_sb", "_last_s", "dropped", "_slow", "_pmax", "_bmax", "_deliver", "_empty_waiters",
-        "_type", "_deliver_run", "__weakref__",
+        "_last_sb", "_last_s", "dropped", "_slow", "_pmax", "_bmax", "deliver", "_empty_waiters",
+        "deliver_run", "__weakref__",
     )
 
-    def __init__(self, client: Client, sid: int, subject: str, queue: str, cb: Any = None,
-                 *, type: Any = None, max_msgs: int = 0, pending_msgs_limit: int = 0,
-                 pending_bytes_limit: int = 0):
-        self._client = client
+    def __init__(self, client: Any, owner: SubOwner, sid: int, subject: str, queue: str,
+                 cb: Any = None, *, decode: Any = None, deliver: Any = None, max_msgs: int = 0,
+                 pending_msgs_limit: int = 0, pending_bytes_limit: int = 0):
+        """`client`: the `Client` (not imported here: client.py imports this module).
+        `decode`: the payload decoder of a typed subscription. `deliver`: a delivery function
+        that replaces the three modes (the request mux's)."""
+        self.client = client
+        self._owner = owner
         self.sid = sid
-        self._sid_b = str(sid).encode()
         self.subject = subject
         self.queue = queue
         self._cb = cb
-        self._type = type
-        self._decode = client._codec.decoder(type).decode if type is not None else None
+        self._decode = decode
         self._pending: deque[Msg] = deque()
         self._pending_bytes = 0
         self._waiters: list[asyncio.Future] = []
@@ -87,19 +114,23 @@ class Subscription:
         self._slow = False
         self._pmax = pending_msgs_limit if pending_msgs_limit > 0 else _UNLIMITED
         self._bmax = pending_bytes_limit if pending_bytes_limit > 0 else _UNLIMITED
-        if cb is None or asyncio.iscoroutinefunction(cb):
-            self._deliver = self._deliver_queued
-            self._deliver_run = self._deliver_run_queued
+        if deliver is not None:
+            self.deliver = deliver
+            self.deliver_run = None
+        elif cb is None or asyncio.iscoroutinefunction(cb):
+            self.deliver = self._deliver_queued
+            self.deliver_run = self._deliver_run_queued
         elif callable(cb):
-            self._deliver = self._deliver_inline
-            self._deliver_run = self._deliver_run_inline
+            self.deliver = self._deliver_inline
+            self.deliver_run = self._deliver_run_inline
         else:
             raise TypeError("cb must be a function, an async function or None")
 
-    def _start(self) -> None:
+    def start_callbacks(self) -> None:
+        """Starts the task that awaits an `async def` callback (once subscribed)."""
         cb = self._cb
         if cb is not None and asyncio.iscoroutinefunction(cb):
-            self._task = self._client._loop.create_task(self._run_callbacks())
+            self._task = self._owner.events.loop.create_task(self._run_callbacks())
 
     # ---- delivery (called by the client while the receive buffer is parsed)
 
@@ -126,8 +157,8 @@ class Subscription:
         else:
             self._append_decoded(subject, reply, view, hview, n)
         if self._max and self.delivered >= self._max:
-            self._client._remove_sub(self)
-            self._close_delivery(None)
+            self._owner.remove(self)
+            self.close_delivery(None)
 
     def _deliver_run_queued(self, subject: bytes, reply, view: memoryview, first: int,
                             stride: int, count: int, size: int) -> None:
@@ -168,8 +199,8 @@ class Subscription:
         if self._waiters:
             self._wake()
         if limit and delivered >= limit:
-            self._client._remove_sub(self)
-            self._close_delivery(None)
+            self._owner.remove(self)
+            self.close_delivery(None)
 
     def _deliver_run_inline(self, subject: bytes, reply, view: memoryview, first: int,
                             stride: int, count: int, size: int) -> None:
@@ -190,16 +221,16 @@ class Subscription:
                 try:
                     data = dec(v)
                 except Exception as exc:
-                    self._client._report(MsgDecodeError(s, exc))
+                    self._owner.events.report(MsgDecodeError(s, exc))
                     data = _FAILED
             if data is not _FAILED:
                 try:
                     cb(Msg(s, r, data, None, self, size))
                 except Exception as exc:
-                    self._client._report(exc)
+                    self._owner.events.report(exc)
             if self._max and self.delivered >= self._max and not self._closed:
-                self._client._remove_sub(self)
-                self._close_delivery(None)
+                self._owner.remove(self)
+                self.close_delivery(None)
                 return
 
     def _append_decoded(self, subject: bytes, reply, view: memoryview, hview, n: int) -> None:
@@ -207,7 +238,7 @@ class Subscription:
         try:
             data = self._decode(view)
         except Exception as exc:
-            self._client._report(MsgDecodeError(s, exc))
+            self._owner.events.report(MsgDecodeError(s, exc))
             return
         self._pending.append(Msg(s, "" if reply is None else reply.decode(), data,
                                  None if hview is None else bytes(hview), self, n))
@@ -232,23 +263,23 @@ class Subscription:
             try:
                 data = dec(view)
             except Exception as exc:
-                self._client._report(MsgDecodeError(s, exc))
+                self._owner.events.report(MsgDecodeError(s, exc))
                 data = _FAILED
         if data is not _FAILED:
             try:
                 self._cb(Msg(s, "" if reply is None else reply.decode(), data, hview, self,
                              len(view)))
             except Exception as exc:
-                self._client._report(exc)
+                self._owner.events.report(exc)
         if self._max and self.delivered >= self._max and not self._closed:
-            self._client._remove_sub(self)
-            self._close_delivery(None)
+            self._owner.remove(self)
+            self.close_delivery(None)
 
     def _drop(self) -> None:
         self.dropped += 1
         if not self._slow:
             self._slow = True
-            self._client._report(SlowConsumerError(self.subject, self.sid, self.dropped))
+            self._owner.events.report(SlowConsumerError(self.subject, self.sid, self.dropped))
 
     def _popped(self) -> None:
         """After taking the last queued message."""
@@ -264,7 +295,7 @@ class Subscription:
                 if not w.done():
                     w.set_result(None)
 
-    def _close_delivery(self, exc: BaseException | None, *, discard: bool = False) -> None:
+    def close_delivery(self, exc: BaseException | None, *, discard: bool = False) -> None:
         """No more messages will be delivered; queued ones still are unless `discard`.
         `exc` is what a consumer then sees (None: the iteration simply ends)."""
         self._closed = True
@@ -284,8 +315,9 @@ class Subscription:
     async def _run_callbacks(self) -> None:
         q = self._pending
         cb = self._cb
-        report = self._client._report
-        loop = self._client._loop
+        owner = self._owner
+        report = owner.events.report
+        loop = owner.events.loop
         try:
             while True:
                 while q:
@@ -296,9 +328,7 @@ class Subscription:
                     except Exception as exc:
                         report(exc)
                 self._slow = False
-                client = self._client
-                if client._flush_scheduled:
-                    client._write_out()  # what the callbacks published, now
+                owner.write_pending()  # what the callbacks published, now
                 if self._closed:
                     break
                 w = loop.create_future()
@@ -320,7 +350,7 @@ class Subscription:
         while not q:
             if self._closed:
                 raise StopAsyncIteration
-            w = self._client._loop.create_future()
+            w = self._owner.events.loop.create_future()
             self._waiters.append(w)
             await w
         msg = q.popleft()
@@ -341,7 +371,7 @@ class Subscription:
             raise BadSubscriptionError("next_msg() is for subscriptions without a callback")
         q = self._pending
         if not q:
-            loop = self._client._loop
+            loop = self._owner.events.loop
             deadline = None if timeout is None else loop.time() + timeout
             while not q:
                 if self._closed:
@@ -403,39 +433,41 @@ class Subscription:
         Without, at once: queued messages are discarded. A plain call; may be awaited."""
         if self._closed:
             return DONE
-        client = self._client
+        owner = self._owner
         if limit and limit > self.delivered:
             self._max = limit
-            client._send_unsub(self, limit)
+            owner.unsub(self, limit)
             return DONE
-        client._send_unsub(self)
-        client._remove_sub(self)
-        self._close_delivery(None, discard=True)
+        owner.unsub(self)
+        owner.remove(self)
+        self.close_delivery(None, discard=True)
         return DONE
 
     async def drain(self, timeout: float | None = None) -> None:
         """Ends interest at the server, then delivers every message it sent before that, then
         returns once the callback (or the consumer of `async for`) has taken them all."""
-        client = self._client
+        client = self.client
+        owner = self._owner
         if not self._closed:
-            client._send_unsub(self)
+            owner.unsub(self)
             try:
                 await client.flush(timeout=timeout or client.options.drain_timeout)
             finally:
-                client._remove_sub(self)
-                self._close_delivery(None)
-        await self._wait_consumed(timeout or client.options.drain_timeout)
+                owner.remove(self)
+                self.close_delivery(None)
+        await self.wait_consumed(timeout or client.options.drain_timeout)
 
-    async def _wait_consumed(self, timeout: float | None) -> None:
+    async def wait_consumed(self, timeout: float | None) -> None:
         """Returns when nothing is queued and no callback is running."""
         if not self._pending and (self._task is None or self._task.done()):
             return
-        w = self._client._loop.create_future()
+        w = self._owner.events.loop.create_future()
         self._empty_waiters.append(w)
         async with asyncio.timeout(timeout):
             await w
 
-    def _cancel_task(self) -> None:
+    def cancel_task(self) -> None:
+        """Cancels the callback task (unless it is the caller)."""
         task = self._task
         if task is not None and not task.done():
             try:

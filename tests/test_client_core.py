@@ -611,7 +611,7 @@ async def test_requests_share_one_inbox_subscription(connect):
     replies = await asyncio.gather(
         *(nc.request("core.rr.mux", b"%d" % i, timeout=TIMEOUT) for i in range(200)))
     assert [r.data for r in replies] == [b"re:%d" % i for i in range(200)]
-    inbox_subs = [s for s in nc._subs.values() if s.subject.startswith("_INBOX.")]
+    inbox_subs = [s for s in nc._subs.by_sid.values() if s.subject.startswith("_INBOX.")]
     assert len(inbox_subs) == 1 and inbox_subs[0].subject.endswith(".*")
 
 
