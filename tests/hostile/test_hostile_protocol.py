@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 
 import pytest
 
@@ -49,6 +50,62 @@ def test_half_open_connections_do_not_hold_up_others(server):
                 s.sendall(b"CONNECT {\"verbose\":false}\r\nPUB foo 10\r\nhal")
                 socks.append(s)
             pinger.bystander.check()
+        finally:
+            for s in socks:
+                s.close()
+        pinger.assert_unharmed()
+
+
+def _drain(sock: socket.socket, counts: list, index: int) -> None:
+    """Reads until EOF, counting the MSG frames that arrive."""
+    tail = b""
+    try:
+        while True:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                return
+            data = tail + chunk
+            counts[index] += data.count(b"MSG fan.")
+            tail = data[-7:]  # a frame head split across reads is counted once, with its end
+            counts[index] -= tail.count(b"MSG fan.")
+    except OSError:
+        return
+
+
+def test_fan_out_bomb_does_not_stall_others(server):
+    """A client that subscribes thousands of times to one subject and publishes to it in bursts
+    makes the server do millions of deliveries from one read. nats-server does them on the
+    publisher's own goroutine; a single-threaded server must do them in slices, so that other
+    connections are served in between. Every message still arrives."""
+    import threading
+
+    subscribers, subs_each, messages = 3, 10_000, 250
+    socks, counts, readers = [], [0] * subscribers, []
+    with Pinger(server.host, server.port) as pinger:
+        try:
+            for i in range(subscribers):
+                s = socket.create_connection((server.host, server.port))
+                s.recv(4096)
+                s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n' +
+                          b"".join(b"SUB fan.* %d\r\n" % n for n in range(subs_each)) + b"PING\r\n")
+                got = b""
+                while b"PONG\r\n" not in got:
+                    got += s.recv(65536)
+                socks.append(s)
+                reader = threading.Thread(target=_drain, args=(s, counts, i), daemon=True)
+                reader.start()
+                readers.append(reader)
+            with Wire(server.host, server.port) as publisher:
+                publisher.connect()
+                # Each message another subject, as real traffic: no run of identical frames.
+                publisher.send(b"".join(b"PUB fan.%d 5\r\nhello\r\n" % n for n in range(messages)) +
+                               b"PING\r\n")
+                publisher.expect(rb"(?:PING\r\n)*PONG\r\n", timeout=60)
+            expected = subs_each * messages
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and counts != [expected] * subscribers:
+                time.sleep(0.05)
+            assert counts == [expected] * subscribers
         finally:
             for s in socks:
                 s.close()
