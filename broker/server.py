@@ -18,7 +18,7 @@ from zats.protocol.structs import Info, encode_info
 from .account import GLOBAL_ACCOUNT, Account
 from .auth import Authenticator
 from .connection import ClientConnection
-from .listeners import ListenError, listen, listen_error
+from .listeners import ListenError, listen, listen_error, resolve
 from .log import Logger
 from .options import RANDOM_PORT, OptionsError, ServerOptions, client_advertise_address, validate
 from .tls import server_context
@@ -132,6 +132,7 @@ class Broker:
             self._monitor = MonitorServer(self)
             http_host = opts.http_host or opts.host
             http_port = 0 if opts.http_port == RANDOM_PORT else opts.http_port
+            resolve("monitor", http_host, http_port)
             try:
                 self.http_port = await self._monitor.start(http_host, http_port)
             except OSError as exc:

@@ -169,28 +169,99 @@ def test_port_in_use_is_a_fatal_error(tmp_path):
     assert "[FTL]" in result.stderr
 
 
+def _run_kind(kind: str, *args: str) -> subprocess.CompletedProcess:
+    command = ZATS if kind == "zats" else [require_nats_server()]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=10)
+
+
+@pytest.mark.parametrize("kind", ["zats", "nats-server"])
 @pytest.mark.parametrize("listener, message", [
-    ("cluster", "Error listening on router: 127.0.0.1:{port}, 'Address already in use'"),
-    ("monitor", "Can't listen to the monitor port: 127.0.0.1:{port}, 'Address already in use'"),
-    ("leafnode", "Error listening on leafnode port: {port} - Address already in use"),
+    ("client", 'Error listening on port: 127.0.0.1:{port}, "listen tcp 127.0.0.1:{port}: bind: '
+               'address already in use"'),
+    ("cluster", "Error listening on router port: {port} - listen tcp 127.0.0.1:{port}: bind: "
+                "address already in use"),
+    ("monitor", "Can't start monitoring: can't listen to the monitor port: listen tcp "
+                "127.0.0.1:{port}: bind: address already in use"),
 ])
-def test_busy_port_is_a_fatal_error_that_names_the_listener(tmp_path, listener, message):
+def test_busy_port_is_a_fatal_error_that_names_the_listener(tmp_path, kind, listener, message):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         busy = s.getsockname()[1]
-        args = ["-p", str(free_port()), "-a", "127.0.0.1"]
+        args = ["-p", str(busy if listener == "client" else free_port()), "-a", "127.0.0.1"]
         if listener == "cluster":
             args += ["--cluster", f"nats://127.0.0.1:{busy}"]
         elif listener == "monitor":
             args += ["-m", str(busy)]
-        else:
-            conf = tmp_path / "leaf.conf"
-            conf.write_text(f"leafnodes {{ listen: 127.0.0.1:{busy} }}\n")
-            args += ["-c", str(conf)]
-        result = run(*args)
+        result = _run_kind(kind, *args)
     assert result.returncode == 1
     assert "[FTL] " + message.format(port=busy) in result.stderr, result.stderr
+
+
+def test_busy_leafnode_port_is_a_fatal_error(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        conf = tmp_path / "leaf.conf"
+        conf.write_text(f"leafnodes {{ listen: 127.0.0.1:{busy} }}\n")
+        result = run("-p", str(free_port()), "-a", "127.0.0.1", "-c", str(conf))
+    assert result.returncode == 1
+    assert (f"[FTL] Error listening on leafnode port: {busy} - listen tcp 127.0.0.1:{busy}: bind: "
+            "address already in use") in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("kind", ["zats", "nats-server"])
+@pytest.mark.parametrize("args, message", [
+    (["-p", "99999"], 'Error listening on port: 127.0.0.1:99999, "listen tcp: address 99999: invalid port"'),
+    (["-p", "-5"], 'Error listening on port: 127.0.0.1:-5, "listen tcp: address -5: invalid port"'),
+    (["--port=65536"], 'Error listening on port: 127.0.0.1:65536, "listen tcp: address 65536: invalid port"'),
+    (["-p", "0", "-m", "99999"],
+     "Can't start monitoring: can't listen to the monitor port: listen tcp: address 99999: invalid port"),
+])
+def test_ports_out_of_range_are_fatal_not_wrapped_around(kind, args, message):
+    result = _run_kind(kind, "-a", "127.0.0.1", *args)
+    assert result.returncode == 1
+    assert "[FTL] " + message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("kind", ["zats", "nats-server"])
+def test_an_address_that_does_not_resolve_is_fatal(kind):
+    port = free_port()
+    result = _run_kind(kind, "-a", "999.1.1.1", "-p", str(port))
+    assert result.returncode == 1
+    assert (f'[FTL] Error listening on port: 999.1.1.1:{port}, "listen tcp: lookup 999.1.1.1: '
+            'no such host"') in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("kind", ["zats", "nats-server"])
+def test_a_log_file_that_cannot_be_opened_is_one_error_line(kind, tmp_path):
+    path = tmp_path / "missing" / "x.log"
+    result = _run_kind(kind, "-p", str(free_port()), "-l", str(path))
+    assert result.returncode == 1
+    assert f"error opening file: open {path}: no such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["zats", "nats-server"])
+def test_a_missing_certificate_file_is_named(kind, tmp_path):
+    missing = str(tmp_path / "missing.pem")
+    result = _run_kind(kind, "-p", str(free_port()), "--tls", "--tlscert", missing, "--tlskey", missing)
+    assert result.returncode == 1
+    assert (f"error parsing X509 certificate/key pair: open {missing}: no such file or directory"
+            in result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("kind", ["zats", "nats-server"])
+@pytest.mark.parametrize("url, message", [
+    ("127.0.0.1:6222", 'parse "127.0.0.1:6222": first path segment in URL cannot contain colon'),
+    (":6222", 'parse ":6222": missing protocol scheme'),
+    ("localhost:6222", "missing port in address"),
+])
+def test_a_cluster_url_without_scheme_is_refused(kind, url, message):
+    result = _run_kind(kind, "-p", str(free_port()), "--cluster", url)
+    assert result.returncode == 1
+    assert message in result.stderr, result.stderr
 
 
 def test_trace_logs_protocol_without_secrets(tmp_path):

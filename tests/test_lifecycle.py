@@ -73,11 +73,13 @@ async def test_reload_applies_auth_and_limits_and_closes_unauthorised(kind, spaw
                            max_reconnect_attempts=0, connect_timeout=2)
 
 
-async def test_bad_file_on_reload_keeps_the_running_configuration(kind, spawn, tmp_path):
+@pytest.mark.parametrize("bad", ["max_payload: {{{ broken\n", "x {" * 3000 + "}" * 3000 + "\n"],
+                         ids=["broken", "nested-3000-deep"])
+async def test_bad_file_on_reload_keeps_the_running_configuration(kind, spawn, tmp_path, bad):
     path = write_config(tmp_path, "max_payload: 2048\n")
     srv = spawn(kind, "-c", path)
     nc = await nats.connect(srv.url, allow_reconnect=False)
-    write_config(tmp_path, "max_payload: {{{ broken\n")
+    write_config(tmp_path, bad)
     os.kill(srv.proc.pid, signal.SIGHUP)
     for _ in range(500):  # both servers log the refused reload
         if "Failed to reload server configuration" in srv.stderr_text():
@@ -85,7 +87,7 @@ async def test_bad_file_on_reload_keeps_the_running_configuration(kind, spawn, t
         await asyncio.sleep(0.02)
     else:
         raise AssertionError("reload not attempted")
-    assert srv.proc.poll() is None
+    assert srv.proc.poll() is None and "Traceback" not in srv.stderr_text()
     sub = await nc.subscribe("still.up")
     await nc.publish("still.up", b"yes")
     assert (await sub.next_msg(timeout=2)).data == b"yes"
