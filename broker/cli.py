@@ -278,11 +278,6 @@ async def serve(opts: ServerOptions) -> None:
     except (OptionsError, LogFileError) as exc:
         sys.stderr.write(f"zats-server: {exc}\n")
         raise SystemExit(1) from None
-    try:
-        await broker.start()
-    except ListenError as exc:
-        broker.log.fatal("%s", exc)
-        raise SystemExit(1) from None
     loop = asyncio.get_running_loop()
     stopping = []
 
@@ -304,11 +299,17 @@ async def serve(opts: ServerOptions) -> None:
         broker.log.notice('Trapped "%s" signal', _signal_name(signal.SIGUSR2))
         loop.create_task(broker.lame_duck())
 
+    # Handlers before the listeners: a signal as soon as the server is ready is not fatal.
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_stop, signum)
     loop.add_signal_handler(signal.SIGHUP, on_reload)
     loop.add_signal_handler(signal.SIGUSR2, on_lame_duck)
     loop.add_signal_handler(signal.SIGUSR1, broker.log.reopen)
+    try:
+        await broker.start()
+    except ListenError as exc:
+        broker.log.fatal("%s", exc)
+        raise SystemExit(1) from None
     await broker.wait_stopped()
 
 

@@ -77,6 +77,23 @@ class Daemon:
         return self.proc.wait(10)
 
 
+def test_sigterm_while_the_server_is_starting_stops_it_cleanly(tmp_path):
+    """The signal handlers are in place before the first port listens: a SIGTERM as soon as
+    clients can connect (the monitor and route listeners still starting) is a clean stop."""
+    for _ in range(3):
+        port = free_port()
+        d = Daemon(tmp_path, "-p", str(port), "-a", "127.0.0.1", "-m", str(free_port()),
+                   "--cluster", f"nats://127.0.0.1:{free_port()}")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.001)
+        assert d.stop() == 0, d.log()
+
+
 def test_acceptance_command_serves_clients_and_varz(tmp_path):
     port, http = free_port(), free_port()
     d = Daemon(tmp_path, "-p", str(port), "-m", str(http), "-a", "127.0.0.1")
