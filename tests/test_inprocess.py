@@ -74,7 +74,7 @@ async def test_a_busy_port_raises_and_releases_the_ports_already_bound():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         broker = Broker(host="127.0.0.1", port=client_port, http_port=busy.getsockname()[1])
-        with pytest.raises(OSError, match="Can't listen to the monitor port"):
+        with pytest.raises(OSError, match="can't listen to the monitor port"):
             await broker.start()
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
