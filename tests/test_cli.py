@@ -462,3 +462,19 @@ def test_client_advertise_host_and_port_as_nats_server_reads_them(value, host, p
     from zats.broker.options import ServerOptions, client_advertise_address
 
     assert client_advertise_address(ServerOptions(client_advertise=value), 4222) == (host, port)
+
+
+def test_log_reopen_that_fails_keeps_logging_to_the_old_file(tmp_path):
+    """SIGUSR1 after the log's directory went away: an error line, no traceback, and logging goes
+    on where it was."""
+    from zats.broker.log import Logger
+
+    (tmp_path / "logs").mkdir()
+    log = Logger(path=str(tmp_path / "logs" / "x.log"))
+    (tmp_path / "logs").rename(tmp_path / "moved")
+    log.reopen()
+    log.notice("still here")
+    log.close()
+    text = (tmp_path / "moved" / "x.log").read_text()
+    assert f"[ERR] error opening file: open {tmp_path}/logs/x.log: no such file or directory" in text
+    assert "still here" in text
