@@ -93,7 +93,7 @@ def _ops(state: _State, direction: str, data: bytes) -> list[bytes | tuple[bytes
         end = buf.find(b"\n", i)
         if end < 0:
             break
-        line = buf[i:end].rstrip(b"\r")
+        line = buf[i:end].rstrip()
         i = end + 1
         if not line:
             continue
