@@ -13,6 +13,7 @@ import sys
 from .cluster import split_url
 from .config import ConfigError, LoadedConfig, check_config, load_config, valid_message
 from .listeners import ListenError
+from .log import LogFileError
 from .options import Authorization, ClusterConfig, OptionsError, ServerOptions, TLSConfig
 from .server import VERSION, ZATS_VERSION, Broker
 from .signals import send_signal
@@ -213,6 +214,9 @@ def _apply_cluster_flags(opts: ServerOptions, ns: argparse.Namespace) -> None:
         if not ns.cluster:  # an empty URL turns the cluster listener off
             cluster.host, cluster.port = ClusterConfig().host, 0
         else:
+            refused = _url_parse_error(ns.cluster)
+            if refused:
+                _fail(refused)
             try:
                 host, port, user, password = split_url(ns.cluster)
             except ValueError as exc:
@@ -238,6 +242,23 @@ def _apply_cluster_flags(opts: ServerOptions, ns: argparse.Namespace) -> None:
     opts.cluster = cluster
 
 
+def _url_parse_error(text: str) -> str | None:
+    """What nats-server says of a --cluster URL without `scheme://`, where Go's URL parser
+    refuses it (`127.0.0.1:6222`, `:6222`) or finds a scheme and no host (`localhost:6222`);
+    None for URLs it takes."""
+    if "://" in text:
+        return None
+    for i, c in enumerate(text):  # a scheme: a letter, then letters, digits, '+', '-', '.'
+        if c.isascii() and c.isalpha() or (i and c in "0123456789+-."):
+            continue
+        if c == ":":
+            return f'parse "{text}": missing protocol scheme' if i == 0 else "missing port in address"
+        break
+    if ":" in text.split("/", 1)[0]:
+        return f'parse "{text}": first path segment in URL cannot contain colon'
+    return None
+
+
 def reload_options(opts: ServerOptions) -> ServerOptions:
     """The options after SIGHUP: the configuration file read again, the flags applied over it.
     Raises ConfigError for a bad file."""
@@ -254,13 +275,8 @@ def reload_options(opts: ServerOptions) -> ServerOptions:
 async def serve(opts: ServerOptions) -> None:
     try:
         broker = Broker(opts)
-    except OptionsError as exc:
+    except (OptionsError, LogFileError) as exc:
         sys.stderr.write(f"zats-server: {exc}\n")
-        raise SystemExit(1) from None
-    try:
-        await broker.start()
-    except ListenError as exc:
-        broker.log.fatal("%s", exc)
         raise SystemExit(1) from None
     loop = asyncio.get_running_loop()
     stopping = []
@@ -283,11 +299,17 @@ async def serve(opts: ServerOptions) -> None:
         broker.log.notice('Trapped "%s" signal', _signal_name(signal.SIGUSR2))
         loop.create_task(broker.lame_duck())
 
+    # Handlers before the listeners: a signal as soon as the server is ready is not fatal.
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_stop, signum)
     loop.add_signal_handler(signal.SIGHUP, on_reload)
     loop.add_signal_handler(signal.SIGUSR2, on_lame_duck)
     loop.add_signal_handler(signal.SIGUSR1, broker.log.reopen)
+    try:
+        await broker.start()
+    except ListenError as exc:
+        broker.log.fatal("%s", exc)
+        raise SystemExit(1) from None
     await broker.wait_stopped()
 
 

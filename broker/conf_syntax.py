@@ -73,6 +73,9 @@ _SIZES = {"": 1} | {letter + tail: base**power
 _INT64 = (-(2**63), 2**63 - 1)
 _BCRYPT_PREFIX = "2a$"  # `$2a$...` is a bcrypt hash written unquoted, not a variable
 _TOP, _BLOCK, _AFTER_BLOCK = "top", "block", "after block"  # where document() is
+# nats-server reads any depth; recursion here would overflow Python's stack long before its,
+# so deeper nesting (never seen in a real configuration) is refused with an error line.
+MAX_DEPTH = 100
 _EOF = "\x00"  # what peek() returns at the end; Go's lexer also takes a NUL for the end
 
 
@@ -162,6 +165,7 @@ class _Reader:
         self.including = including
         self.env_stack = env_stack
         self.i = 0
+        self.depth = 0  # maps and arrays open around `i`
         self.scopes: list[ConfMap] = []
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         if _EOF in text:
@@ -407,12 +411,15 @@ class _Reader:
         """A value after its key (and separator): blanks before it, not a new line."""
         self.skip(_BLANKS)
         c = self.peek()
-        if c == "[":
+        if c in "[{":
+            if self.depth >= MAX_DEPTH:
+                raise self.fail(f"Maps and arrays nested deeper than {MAX_DEPTH} levels")
             self.i += 1
-            return self.array()
-        if c == "{":
-            self.i += 1
-            return self.block()
+            self.depth += 1
+            try:
+                return self.array() if c == "[" else self.block()
+            finally:
+                self.depth -= 1
         if c == "'":
             return self.single_quoted()
         if c == '"':

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import ssl
 import time
 
@@ -22,14 +21,13 @@ from zats.protocol.parser import ClientOpsParser
 from zats.protocol.structs import decode_connect
 from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
 
+from . import trace
 from .delivery import deliver, deliver_run, deliver_sizes, deliver_with_headers
 from .outbound import OutboundMixin, write_buffer_high
 from .permissions import ConnectionPermissions
 from .subscription import Subscription
 
 _RTT_MEASUREMENT_INTERVAL = 3600.0
-_TRACE_MAX = 512  # bytes of each read or write shown by -V
-_REDACT = re.compile(rb'"(pass|auth_token|sig|jwt)"\s*:\s*"[^"]*"')
 _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
 
 
@@ -47,6 +45,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         "__weakref__",
     )
     is_route = False  # RouteConnection says True: delivery writes RMSG to those
+    trace_kind = "cid"  # how log lines name the connection (route: rid, leafnode: lid)
 
     def __init__(self, broker, cid: int):
         self.broker = broker
@@ -106,6 +105,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         if peer:
             self.ip, self.port = peer[0], peer[1]
         broker = self.broker
+        trace.created(self)
         transport.set_write_buffer_limits(high=write_buffer_high(broker.options.max_pending))
         if not broker.register(self):
             transport.write(err_frame(errors.MAX_CONNECTIONS))
@@ -211,16 +211,14 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         return False  # close our side too
 
     def connection_lost(self, exc) -> None:
+        if not self.closed:
+            trace.closed(self, "Client Closed")
         self.closed = True
         self._cancel_timers()
         self.broker.unregister(self)
 
     def _trace(self, direction: str, data) -> None:
-        """A -V trace line of raw protocol bytes, with CONNECT passwords and tokens redacted."""
-        text = _REDACT.sub(rb'"\1":"[REDACTED]"', bytes(data[:_TRACE_MAX]))
-        more = f" (+{len(data) - _TRACE_MAX} bytes)" if len(data) > _TRACE_MAX else ""
-        self.broker.log.trace("%s:%d - cid:%d - %s %r%s", self.ip, self.port, self.cid, direction,
-                              text, more)
+        trace.trace(self, direction, data)
 
     def close_with_error(self, text: str | None, detail: str = "") -> None:
         """Sends `-ERR '<text>'` (when text is given), flushes, and closes."""
@@ -228,8 +226,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             return
         if text:
             self.out += err_frame(text)
-        log = self.broker.log
-        log.debug("%s - cid:%d - closing: %s", self.ip, self.cid, detail or text)
+        trace.closed(self, detail or text)
         self.touched = False
         if self.out:
             self.transport.write(self.out)

@@ -120,6 +120,7 @@ class LeafConnection(RouteConnection):
 
     is_leaf = True
     msg_op = b"LMSG"
+    trace_kind = "lid"
 
     __slots__ = ("remote", "acc", "acc_name", "counts", "loop_error", "nonce", "hub_info")
 
@@ -200,10 +201,6 @@ class LeafConnection(RouteConnection):
             transport.write(leafs.info_frame(self))
             timeout = leafs.config.auth_timeout
         self.handshake_timer = broker.loop.call_later(timeout, self._handshake_timeout)
-
-    def _trace(self, direction: str, data) -> None:
-        self.broker.log.trace("%s:%d - lid:%d - %s %r", self.ip, self.port, self.cid, direction,
-                              bytes(data[:512]))
 
     def _handshake_timeout(self) -> None:
         self.handshake_timer = None

@@ -8,6 +8,23 @@ import sys
 import time
 
 
+class LogFileError(OSError):
+    """The log file cannot be opened; str() is nats-server's words for it."""
+
+
+def go_strerror(exc: OSError) -> str:
+    """An OS error's reason as Go words it ("no such file or directory")."""
+    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def _open(path: str):
+    try:
+        return open(path, "a", buffering=1)
+    except OSError as exc:
+        raise LogFileError(f"error opening file: open {path}: {go_strerror(exc)}") from None
+
+
 class Logger:
     def __init__(self, *, debug: bool = False, trace: bool = False, logtime: bool = True,
                  utc: bool = False, path: str | None = None):
@@ -17,7 +34,7 @@ class Logger:
         self.logtime = logtime
         self.pid = os.getpid()
         self.path = path
-        self._stream = open(path, "a", buffering=1) if path else sys.stderr
+        self._stream = _open(path) if path else sys.stderr
 
     def _write(self, level: str, fmt: str, args: tuple) -> None:
         text = fmt % args if args else fmt
@@ -58,8 +75,12 @@ class Logger:
     def reopen(self) -> None:
         """Reopens the log file (SIGUSR1), for log rotation."""
         if self.path:
-            old = self._stream
-            self._stream = open(self.path, "a", buffering=1)
+            try:
+                stream = _open(self.path)
+            except LogFileError as exc:  # logging goes on to the file as it was
+                self.error("%s", exc)
+                return
+            old, self._stream = self._stream, stream
             old.close()
             self.notice("File log re-opened")
 

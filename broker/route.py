@@ -42,12 +42,12 @@ from zats.protocol.route_structs import (
 )
 from zats.protocol.subjects import is_valid_subject
 
+from . import trace
 from .outbound import OutboundMixin, write_buffer_high
 from .permissions import delivery_denied
 from .sublist import SublistResult
 
 _CRLF = b"\r\n"
-_TRACE_MAX = 512
 # Most shadow entries one remote queue subscription gets (its weight beyond this still counts
 # as this many): bounds what a peer can make us allocate.
 MAX_QUEUE_WEIGHT = 1024
@@ -127,6 +127,7 @@ def _pick_local(group, subject: bytes):
 
 class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
     is_route = True
+    trace_kind = "rid"
     echo = True
     perms = None
     msg_op = b"RMSG"  # the op of a message without headers to this peer
@@ -304,9 +305,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
             self.broker.touched.append(self)
 
     def _trace(self, direction: str, data) -> None:
-        more = f" (+{len(data) - _TRACE_MAX} bytes)" if len(data) > _TRACE_MAX else ""
-        self.broker.log.trace("%s:%d - rid:%d - %s %r%s", self.ip, self.port, self.cid, direction,
-                              bytes(data[:_TRACE_MAX]), more)
+        trace.trace(self, direction, data)
 
     # -- closing --------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from zats.protocol.structs import Info, encode_info
 from .account import GLOBAL_ACCOUNT, Account
 from .auth import Authenticator
 from .connection import ClientConnection
-from .listeners import ListenError, listen, listen_error
+from .listeners import ListenError, listen, listen_error, resolve
 from .log import Logger
 from .options import RANDOM_PORT, OptionsError, ServerOptions, client_advertise_address, validate
 from .tls import server_context
@@ -132,6 +132,7 @@ class Broker:
             self._monitor = MonitorServer(self)
             http_host = opts.http_host or opts.host
             http_port = 0 if opts.http_port == RANDOM_PORT else opts.http_port
+            resolve("monitor", http_host, http_port)
             try:
                 self.http_port = await self._monitor.start(http_host, http_port)
             except OSError as exc:
@@ -144,7 +145,8 @@ class Broker:
             await self.leafnodes.start()
 
     async def stop(self, quiet: bool = False) -> None:
-        """Stops accepting, flushes what is queued to every client, closes them."""
+        """Stops accepting, flushes what is queued to every client (waiting for slow readers up
+        to the write deadline), closes them."""
         if self._stopped is None or self._stopped.is_set():
             return
         for server in self._servers:
@@ -155,10 +157,12 @@ class Broker:
             self.cluster.stop()
         if self.leafnodes is not None:
             self.leafnodes.stop()
-        for conn in list(self.connections.values()):
+        conns = list(self.connections.values())
+        for conn in conns:
             conn.flush()
             if conn.transport is not None:
                 conn.transport.close()
+        await self._drain(conns)
         for server in self._servers:
             try:
                 await asyncio.wait_for(server.wait_closed(), 2)
@@ -172,6 +176,21 @@ class Broker:
         if not quiet:
             self.log.notice("Server Exiting..")
         self._stopped.set()
+
+    async def _drain(self, conns: list[ClientConnection]) -> None:
+        """Waits until the closing connections have written what they had queued, at most the
+        write deadline (nats-server's bound on its last flush of each connection); one still
+        writing then is a slow consumer, as there: its rest is dropped, and logged."""
+        deadline = time.monotonic() + self.options.write_deadline
+        while time.monotonic() < deadline:
+            if not any(c.cid in self.connections for c in conns):
+                return
+            await asyncio.sleep(0.01)
+        wd = self.options.write_deadline
+        for conn in conns:
+            if conn.cid in self.connections and conn.transport is not None:
+                conn.slow_consumer(f"WriteDeadline of {wd:g}s exceeded at shutdown with "
+                                   f"{conn.pending_bytes()} bytes not flushed")
 
     def reload(self, new: ServerOptions) -> None:
         """Applies a reloaded configuration (SIGHUP): authorization, accounts, permissions,

@@ -717,6 +717,34 @@ def test_check_flag_failure(tmp_path, text, message):
     assert result.stderr.startswith("zats-server: ") and message in result.stderr
 
 
+DEEP = {"maps": "x {" * 3000 + "}" * 3000, "arrays": "x: " + "[" * 3000 + "]" * 3000,
+        "json": "x: " + '{"a": ' * 3000 + "1" + "}" * 3000}
+
+
+@pytest.mark.parametrize("shape", sorted(DEEP))
+@pytest.mark.parametrize("how", [["-t", "-c"], ["-c"]])
+def test_a_config_nested_thousands_of_levels_deep_is_one_error_line(tmp_path, shape, how):
+    """nats-server reads it and refuses the unknown key; zats stops at a depth no real file
+    has: either way one error line and exit status 1, never a traceback."""
+    path = write_config(tmp_path, DEEP[shape] + "\n")
+    result = run(*how, path, "-p", str(free_port()))
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "server.conf:1:" in result.stderr
+    binary = nats_server_binary()
+    if binary:
+        theirs = subprocess.run([binary, *how, path, "-p", str(free_port())], capture_output=True,
+                                text=True, timeout=30)
+        assert theirs.returncode == 1 and "server.conf:1:" in theirs.stderr
+
+
+def test_nesting_within_the_limit_is_read():
+    from zats.broker.conf_syntax import MAX_DEPTH
+
+    assert parse("x: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH)["x"]
+    assert "nested deeper than" in str(syntax_error("x: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)))
+
+
 def test_check_flag_needs_a_file_and_a_missing_file_is_an_error():
     result = run("-t")
     assert result.returncode == 1

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -72,11 +73,13 @@ async def test_reload_applies_auth_and_limits_and_closes_unauthorised(kind, spaw
                            max_reconnect_attempts=0, connect_timeout=2)
 
 
-async def test_bad_file_on_reload_keeps_the_running_configuration(kind, spawn, tmp_path):
+@pytest.mark.parametrize("bad", ["max_payload: {{{ broken\n", "x {" * 3000 + "}" * 3000 + "\n"],
+                         ids=["broken", "nested-3000-deep"])
+async def test_bad_file_on_reload_keeps_the_running_configuration(kind, spawn, tmp_path, bad):
     path = write_config(tmp_path, "max_payload: 2048\n")
     srv = spawn(kind, "-c", path)
     nc = await nats.connect(srv.url, allow_reconnect=False)
-    write_config(tmp_path, "max_payload: {{{ broken\n")
+    write_config(tmp_path, bad)
     os.kill(srv.proc.pid, signal.SIGHUP)
     for _ in range(500):  # both servers log the refused reload
         if "Failed to reload server configuration" in srv.stderr_text():
@@ -84,7 +87,7 @@ async def test_bad_file_on_reload_keeps_the_running_configuration(kind, spawn, t
         await asyncio.sleep(0.02)
     else:
         raise AssertionError("reload not attempted")
-    assert srv.proc.poll() is None
+    assert srv.proc.poll() is None and "Traceback" not in srv.stderr_text()
     sub = await nc.subscribe("still.up")
     await nc.publish("still.up", b"yes")
     assert (await sub.next_msg(timeout=2)).data == b"yes"
@@ -145,3 +148,68 @@ def test_signal_without_a_broker_fails_cleanly():
     result = subprocess.run([sys.executable, "-m", "zats.broker", "--signal", "reload=999999"],
                             capture_output=True, text=True, timeout=10)
     assert result.returncode == 1 and "No such process" in result.stderr
+
+
+def _read_until_closed(sock, pause: float, limit: float = 30.0) -> bytes:
+    """Everything a socket receives until the server closes it, read in small pieces with a
+    pause between them (a subscriber slower than the publisher)."""
+    chunks = []
+    deadline = time.monotonic() + limit
+    sock.settimeout(limit)
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(32768)
+        except (ConnectionResetError, TimeoutError):
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        time.sleep(pause)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_shutdown_flushes_acknowledged_messages_to_a_slow_subscriber(kind, spawn, sig):
+    """A publisher's PONG says the server has its messages; a subscriber that reads slower than
+    they came still gets every one of them when the server is stopped (nats-server flushes each
+    connection before it closes it, bounded by the write deadline)."""
+    srv = spawn(kind)
+    count, payload = 4000, b"x" * 1000
+    frame = b"MSG sig.flush 1 1000\r\n" + payload + b"\r\n"
+    sub = Wire(srv.host, srv.port)
+    sub.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    sub.connect()
+    sub.send(b"SUB sig.flush 1\r\nPING\r\n")
+    sub.expect(rb"PONG\r\n")
+    with Wire(srv.host, srv.port, timeout=20) as pub:
+        pub.connect()
+        pub.send(b"PUB sig.flush 1000\r\n" + payload + b"\r\n")
+        pub.send((b"PUB sig.flush 1000\r\n" + payload + b"\r\n") * (count - 1) + b"PING\r\n")
+        pub.expect(rb"PONG\r\n")  # every message is the server's now
+        srv.proc.send_signal(sig)
+        received = sub.buf + _read_until_closed(sub.sock, pause=0.002)
+    sub.close()
+    assert srv.proc.wait(20) == 0
+    assert received.count(frame) == count, f"{count - received.count(frame)} messages lost"
+
+
+def test_shutdown_flush_is_bounded_by_the_write_deadline(kind, spawn, tmp_path):
+    """A subscriber that never reads does not hold the server up past its write deadline, and
+    the log says it was a slow consumer."""
+    srv = spawn(kind, "-c", write_config(tmp_path, 'write_deadline: "1s"\n'))
+    sub = Wire(srv.host, srv.port)
+    sub.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    sub.connect()
+    sub.send(b"SUB sig.stuck 1\r\nPING\r\n")
+    sub.expect(rb"PONG\r\n")
+    with Wire(srv.host, srv.port, timeout=20) as pub:
+        pub.connect()
+        pub.send((b"PUB sig.stuck 1000\r\n" + b"x" * 1000 + b"\r\n") * 20000 + b"PING\r\n")
+        pub.expect(rb"PONG\r\n")
+        start = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(20) == 0
+    took = time.monotonic() - start
+    sub.close()
+    assert took < 6, f"shutdown took {took:.1f}s with a write deadline of 1s"
+    assert "Slow Consumer Detected" in srv.stderr_text()
