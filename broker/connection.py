@@ -7,6 +7,7 @@ touched during a read once, at the end of that read."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import re
 import ssl
@@ -22,6 +23,7 @@ from zats.protocol.parser import ClientOpsParser
 from zats.protocol.structs import decode_connect
 from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
 
+from .auth import check_pool
 from .delivery import deliver, deliver_run, deliver_sizes, deliver_with_headers
 from .outbound import OutboundMixin, write_buffer_high
 from .permissions import ConnectionPermissions
@@ -41,7 +43,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
         "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
         "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer",
-        "err_from_client",
+        "err_from_client", "auth_check", "recheck",
         "upgrading", "tls_pending", "connect_opts",
         "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
         "__weakref__",
@@ -93,6 +95,10 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.perms: ConnectionPermissions | None = None
         self.nonce: str | None = None
         self.auth_timer: asyncio.TimerHandle | None = None
+        # A bcrypt check of this connection's CONNECT running off the loop: until it returns,
+        # nothing is read or parsed (see on_connect). `recheck`: the same after a reload.
+        self.auth_check: asyncio.Future | None = None
+        self.recheck: asyncio.Future | None = None
         # TLS upgrade: `upgrading` until the TLS layer owns the socket (plain text then is an
         # error); `tls_pending` until the handshake is done (nothing may be written before).
         self.upgrading = False
@@ -170,10 +176,20 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         rbuf = self.rbuf
         rbuf.received(nbytes)
         self.last_activity = time.monotonic()
-        broker = self.broker
-        if broker.log.trace_enabled:
+        if self.broker.log.trace_enabled:
             self._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
+        if self.auth_check is None:  # else kept for after the verdict (a TLS layer may still
+            self._process()          # hand over what it had decrypted when reading paused)
+
+    def _process(self, verdict: tuple | None = None) -> None:
+        """Parses and applies what the receive buffer holds; first, with `verdict` (CONNECT
+        options and the finished check of their credentials), the end of that CONNECT."""
+        rbuf = self.rbuf
+        broker = self.broker
         try:
+            if verdict is not None:
+                opts, check = verdict
+                self._authenticated(opts, check.result())
             consumed = self.parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
         except ProtocolError as exc:
             text = exc.text
@@ -209,6 +225,27 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     def eof_received(self) -> bool:
         return False  # close our side too
+
+    def _check_off_loop(self, opts) -> None:
+        """Checks CONNECT options in check_pool; reading pauses until _checked has the verdict."""
+        auth = self.broker.auth
+        self.auth_check = check = self.broker.loop.run_in_executor(
+            check_pool(), auth.authenticate, opts, self.nonce)
+        check.add_done_callback(functools.partial(self._checked, opts, auth))
+        self.transport.pause_reading()
+
+    def _checked(self, opts, auth, check: asyncio.Future) -> None:
+        """A check started by _check_off_loop has returned: the CONNECT ends, what came after
+        it in the receive buffer is parsed, and reading resumes."""
+        if check is not self.auth_check or check.cancelled() or self.closed:
+            return
+        if auth is not self.broker.auth:  # reloaded meanwhile: the new configuration decides
+            self._check_off_loop(opts)
+            return
+        self.auth_check = None
+        self._process((opts, check))
+        if not self.closed and self.auth_check is None and self.stall_handle is None:
+            self.transport.resume_reading()
 
     def connection_lost(self, exc) -> None:
         self.closed = True
@@ -280,6 +317,10 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     def _cancel_timers(self) -> None:
         self._release_waiters()
+        for check in (self.auth_check, self.recheck):
+            if check is not None:
+                check.cancel()  # a check not yet started never runs
+        self.auth_check = self.recheck = None
         if self.auth_timer is not None:
             self.auth_timer.cancel()
             self.auth_timer = None
@@ -295,7 +336,9 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     # -- client ops (called by ClientOpsParser) -----------------------------------------
 
-    def on_connect(self, arg: bytes) -> None:
+    def on_connect(self, arg: bytes) -> bool:
+        """Applies a CONNECT; True when its credentials are being checked off the loop (see
+        _checked): the parser then stops after it, and reading pauses until the verdict."""
         if self.err_from_client is not None and (self.broker.auth.by_user or
                                                   self.broker.auth.by_nkey):
             # nats-server cannot register a closed connection as a user again: the read ends.
@@ -314,27 +357,20 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             # subscription the connection had.
             for sub in list(self.subs.values()):
                 self.remove_sub(sub)
-            opts = self._authenticate(opts)
-        elif self.identity is None:
-            opts = self._authenticate(opts)
-        self.connect_opts = opts
-        self.verbose = opts.verbose
-        self.pedantic = self.parser.pedantic = opts.pedantic
-        self.echo = opts.echo
-        self.headers = self.parser.headers = opts.headers
-        self.no_responders = opts.no_responders
-        self.name = opts.name or ""
-        self.lang = opts.lang or ""
-        self.version = opts.version or ""
-        self.connected = True
-        if self.verbose:
-            self.queue(OK)
+        elif self.identity is not None:
+            self._apply_connect(opts)
+            return False
+        auth = self.broker.auth
+        opts = auth.with_no_auth_user(opts)
+        if not auth.costly(opts):
+            self._authenticated(opts, auth.authenticate(opts, self.nonce))
+            return False
+        self._check_off_loop(opts)
+        return True
 
-    def _authenticate(self, opts):
-        """Authenticates the CONNECT options; returns them as kept (see with_no_auth_user)."""
+    def _authenticated(self, opts, identity) -> None:
+        """The end of a CONNECT that was authenticated: `identity` None is a violation."""
         broker = self.broker
-        opts = broker.auth.with_no_auth_user(opts)
-        identity = broker.auth.authenticate(opts, self.nonce)
         if identity is None:
             who = opts.user or opts.nkey or ("token" if opts.auth_token else "anonymous")
             broker.log.error("%s:%d - cid:%d - authentication error - User %r", self.ip, self.port,
@@ -349,7 +385,21 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.auth_timer is not None:
             self.auth_timer.cancel()
             self.auth_timer = None
-        return opts
+        self._apply_connect(opts)
+
+    def _apply_connect(self, opts) -> None:
+        self.connect_opts = opts
+        self.verbose = opts.verbose
+        self.pedantic = self.parser.pedantic = opts.pedantic
+        self.echo = opts.echo
+        self.headers = self.parser.headers = opts.headers
+        self.no_responders = opts.no_responders
+        self.name = opts.name or ""
+        self.lang = opts.lang or ""
+        self.version = opts.version or ""
+        self.connected = True
+        if self.verbose:
+            self.queue(OK)
 
     def reconfigure(self) -> None:
         """After a configuration reload: new limits, and the credentials checked again; a
@@ -365,7 +415,31 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             if broker.auth.required and not self.parser.auth_pending:
                 self.close_with_error(None, "no longer authorised after reload")
             return
-        identity = broker.auth.authenticate(self.connect_opts, self.nonce)
+        if self.auth_check is not None:  # a later CONNECT being checked: see _checked
+            return
+        auth = broker.auth
+        opts = self.connect_opts
+        if self.recheck is not None:
+            self.recheck.cancel()
+            self.recheck = None
+        if auth.costly(opts):
+            # As nats-server, the connection keeps running meanwhile with what it had.
+            self.recheck = broker.loop.run_in_executor(check_pool(), auth.authenticate, opts,
+                                                       self.nonce)
+            self.recheck.add_done_callback(functools.partial(self._rechecked, opts))
+            return
+        self._reauthorised(auth.authenticate(opts, self.nonce))
+
+    def _rechecked(self, opts, check: asyncio.Future) -> None:
+        if check is not self.recheck or check.cancelled() or self.closed:
+            return
+        self.recheck = None
+        if opts is self.connect_opts:  # else a later CONNECT authenticated afresh
+            self._reauthorised(check.result())
+
+    def _reauthorised(self, identity) -> None:
+        """After a reload: the connection as who it authenticates as now (closed if nobody, or
+        somebody in another account)."""
         if identity is None or identity.account != self.identity.account:
             self.close_with_error(None, "no longer authorised after reload")
             return
