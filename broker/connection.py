@@ -32,6 +32,9 @@ from .subscription import Subscription
 _RTT_MEASUREMENT_INTERVAL = 3600.0
 _TRACE_MAX = 512  # bytes of each read or write shown by -V
 _REDACT = re.compile(rb'"(pass|auth_token|sig|jwt)"\s*:\s*"[^"]*"')
+# Bytes read and held unparsed while a CONNECT is checked off the loop before reading pauses:
+# reading on sees a client hang up (its check is then cancelled), within a small bound.
+_HELD_WHILE_CHECKING = 4096
 _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
 
 
@@ -96,7 +99,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.nonce: str | None = None
         self.auth_timer: asyncio.TimerHandle | None = None
         # A bcrypt check of this connection's CONNECT running off the loop: until it returns,
-        # nothing is read or parsed (see on_connect). `recheck`: the same after a reload.
+        # nothing more is parsed (see on_connect). `recheck`: the same after a reload.
         self.auth_check: asyncio.Future | None = None
         self.recheck: asyncio.Future | None = None
         # TLS upgrade: `upgrading` until the TLS layer owns the socket (plain text then is an
@@ -178,8 +181,10 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.last_activity = time.monotonic()
         if self.broker.log.trace_enabled:
             self._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
-        if self.auth_check is None:  # else kept for after the verdict (a TLS layer may still
-            self._process()          # hand over what it had decrypted when reading paused)
+        if self.auth_check is None:
+            self._process()
+        elif rbuf.filled > _HELD_WHILE_CHECKING:
+            self.transport.pause_reading()
 
     def _process(self, verdict: tuple | None = None) -> None:
         """Parses and applies what the receive buffer holds; first, with `verdict` (CONNECT
@@ -227,16 +232,16 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         return False  # close our side too
 
     def _check_off_loop(self, opts) -> None:
-        """Checks CONNECT options in check_pool; reading pauses until _checked has the verdict."""
+        """Checks CONNECT options in check_pool; what arrives meanwhile waits in the receive
+        buffer (see buffer_updated) until _checked has the verdict."""
         auth = self.broker.auth
         self.auth_check = check = self.broker.loop.run_in_executor(
             check_pool(), auth.authenticate, opts, self.nonce)
         check.add_done_callback(functools.partial(self._checked, opts, auth))
-        self.transport.pause_reading()
 
     def _checked(self, opts, auth, check: asyncio.Future) -> None:
         """A check started by _check_off_loop has returned: the CONNECT ends, what came after
-        it in the receive buffer is parsed, and reading resumes."""
+        it in the receive buffer is parsed, and reading resumes if it had paused."""
         if check is not self.auth_check or check.cancelled() or self.closed:
             return
         if auth is not self.broker.auth:  # reloaded meanwhile: the new configuration decides
@@ -338,7 +343,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     def on_connect(self, arg: bytes) -> bool:
         """Applies a CONNECT; True when its credentials are being checked off the loop (see
-        _checked): the parser then stops after it, and reading pauses until the verdict."""
+        _check_off_loop): the parser then stops after it until the verdict."""
         if self.err_from_client is not None and (self.broker.auth.by_user or
                                                   self.broker.auth.by_nkey):
             # nats-server cannot register a closed connection as a user again: the read ends.

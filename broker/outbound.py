@@ -22,7 +22,7 @@ def write_buffer_high(max_pending: int) -> int:
 class OutboundMixin:
     __slots__ = ()
     tls_pending = False  # a client connection between INFO and the end of its TLS handshake
-    auth_check = None  # a client connection whose CONNECT is being checked: reading stays paused
+    auth_check = None  # a client connection's CONNECT being checked: reading resumes after it
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.rbuf.get_buffer()

@@ -1,0 +1,250 @@
+"""Hostile probes: authentication abuse. Floods of bad logins (plain and bcrypt passwords),
+connections that never finish authenticating (slow-loris against the auth timeout), clients that
+hang up while their password is being checked, and TLS mismatches. Each runs against zats and
+nats-server configured alike and checks what the offender gets, that a bystander keeps its
+messages and its responsiveness, and that the server's memory stays bounded."""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+
+import bcrypt
+import pytest
+import trustme
+
+from support.hostile import MemoryWatch, Pinger
+from support.servers import write_config
+from support.wire import Wire
+
+AUTH_VIOLATION = b"-ERR 'Authorization Violation'\r\n"
+AUTH_TIMEOUT = b"-ERR 'Authentication Timeout'\r\n"
+BYSTANDER = b'{"verbose":false,"pedantic":false,"user":"by","pass":"plain"}'
+# Cost 12: a check takes about a quarter of a second, far longer than a bystander's round trip.
+PASSWORD_HASH = bcrypt.hashpw(b"good", bcrypt.gensalt(12)).decode()
+
+
+@pytest.fixture
+def auth_server(kind, spawn, tmp_path):
+    """Factory: a server of this kind with a bcrypt user `u` (password `good`), a plain user
+    `by` for the bystanders, and the given extra authorization settings."""
+
+    def start(extra: str = ""):
+        conf = (f'authorization {{ {extra}\n users = [ {{user: u, password: "{PASSWORD_HASH}"}},'
+                ' {user: by, password: plain} ] }\n')
+        return spawn(kind, "-c", write_config(tmp_path, conf))
+
+    return start
+
+
+def pinger(srv) -> Pinger:
+    return Pinger(srv.host, srv.port, connect=BYSTANDER)
+
+
+def test_bystander_is_answered_while_a_bad_password_is_checked(auth_server):
+    srv = auth_server()
+    with Wire(srv.host, srv.port, timeout=5) as bystander, Wire(srv.host, srv.port, timeout=5) as offender:
+        bystander.connect(BYSTANDER)
+        offender.read_info()
+        offender.send(b'CONNECT {"verbose":false,"user":"u","pass":"bad"}\r\nPING\r\n')
+        bystander.send(b"PING\r\n")
+        bystander.expect(rb"PONG\r\n")
+        # The check still runs: the offender has had no answer yet.
+        offender.sock.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            offender.sock.recv(100)
+        offender.sock.setblocking(True)
+        assert offender.expect_closed() == AUTH_VIOLATION
+
+
+@pytest.mark.parametrize("password, after, answer", [
+    (b"good", b"SUB foo 1\r\nPUB foo 2\r\nhi\r\nPING\r\n",
+     b"+OK\r\n+OK\r\n+OK\r\nMSG foo 1 2\r\nhi\r\nPONG\r\n"),
+    (b"good", b"PUB foo 2\r\nhi\r\nBAD\r\nPING\r\n", b"+OK\r\n+OK\r\n-ERR 'Unknown Protocol Operation'\r\n"),
+    (b"bad", b"SUB foo 1\r\nPING\r\n", AUTH_VIOLATION),
+])
+def test_ops_after_a_bcrypt_connect_in_the_same_packet(auth_server, password, after, answer):
+    """What follows the CONNECT in the same read is parsed after the verdict, in order."""
+    srv = auth_server()
+    with Wire(srv.host, srv.port, timeout=5) as w:
+        w.read_info()
+        w.send(b'CONNECT {"verbose":true,"user":"u","pass":"' + password + b'"}\r\n' + after)
+        if answer.startswith(b"+OK\r\n+OK\r\n+OK"):
+            w.expect(re.escape(answer))
+            w.expect_nothing()
+        else:
+            assert w.expect_closed() == answer
+
+
+def test_a_second_bcrypt_connect_keeps_order(auth_server):
+    """A later CONNECT on an open connection is checked the same way; ops after it wait."""
+    srv = auth_server()
+    with Wire(srv.host, srv.port, timeout=5) as w:
+        w.connect(b'{"verbose":false,"user":"by","pass":"plain"}')
+        w.send(b'CONNECT {"verbose":true,"user":"u","pass":"good"}\r\nSUB a 1\r\nPUB a 1\r\nx\r\nPING\r\n')
+        w.expect(rb"\+OK\r\n\+OK\r\n\+OK\r\nMSG a 1 1\r\nx\r\nPONG\r\n")
+
+
+def test_bcrypt_flood_does_not_block_others(auth_server):
+    """Bad passwords from many connections at once: each costs a bcrypt check, none may hold
+    up the bystander. Checks that cannot be done within the auth timeout end in a timeout."""
+    srv = auth_server()
+    with MemoryWatch(srv.proc.pid) as memory, pinger(srv) as p:
+        offenders = [Wire(srv.host, srv.port, timeout=10) for _ in range(16)]
+        for w in offenders:
+            w.read_info()
+            w.send(b'CONNECT {"verbose":false,"user":"u","pass":"bad"}\r\nPING\r\n')
+        for w in offenders:
+            got = w.expect_closed()
+            # Both servers send their first keepalive PING while authentication is pending.
+            assert re.fullmatch(rb"(PING\r\n)?-ERR '(Authorization Violation|Authentication Timeout)'\r\n",
+                                got), got
+            w.close()
+        p.assert_unharmed()
+        memory.assert_bounded()
+
+
+def test_clients_that_hang_up_during_the_check(auth_server):
+    """Bad (and good) bcrypt logins whose clients close at once: nothing is left behind, and the
+    server still authenticates afterwards."""
+    srv = auth_server()
+    with MemoryWatch(srv.proc.pid) as memory, pinger(srv) as p:
+        for i in range(40):
+            with socket.create_connection((srv.host, srv.port)) as s:
+                s.recv(4096)
+                password = b"good" if i % 4 == 0 else b"bad"
+                s.sendall(b'CONNECT {"verbose":false,"user":"u","pass":"' + password + b'"}\r\nPING\r\n')
+        with Wire(srv.host, srv.port, timeout=15) as w:
+            w.connect(b'{"verbose":false,"user":"u","pass":"good"}')
+        p.assert_unharmed()
+        memory.assert_bounded()
+
+
+def test_plain_bad_login_flood(auth_server):
+    srv = auth_server()
+    with MemoryWatch(srv.proc.pid) as memory, pinger(srv) as p:
+        for _ in range(200):
+            with Wire(srv.host, srv.port) as w:
+                w.read_info()
+                w.send(b'CONNECT {"verbose":false,"user":"by","pass":"wrong"}\r\nPING\r\n')
+                assert w.expect_closed() == AUTH_VIOLATION
+        p.assert_unharmed()
+        memory.assert_bounded()
+
+
+@pytest.mark.parametrize("sent", [b"", b"CONN", b'CONNECT {"user":"u",'])
+def test_auth_timeout_slow_loris(auth_server, sent):
+    """Connections that never finish a CONNECT are cut at the auth timeout, all of them."""
+    srv = auth_server("timeout: 0.5")
+    with MemoryWatch(srv.proc.pid) as memory, pinger(srv) as p:
+        loris = [Wire(srv.host, srv.port, timeout=5) for _ in range(100)]
+        for w in loris:
+            w.read_info()
+            if sent:
+                w.send(sent)
+        for w in loris:
+            assert w.expect_closed() == AUTH_TIMEOUT
+            w.close()
+        p.assert_unharmed()
+        memory.assert_bounded()
+
+
+# -- TLS mismatches --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(kind, spawn, tmp_path, ca):
+    """Factory: a server of this kind with TLS on the client port (extra lines in its block)."""
+
+    def start(extra: str = ""):
+        cert = ca.issue_cert("localhost", "127.0.0.1")
+        cert.cert_chain_pems[0].write_to_path(tmp_path / "cert.pem")
+        cert.private_key_pem.write_to_path(tmp_path / "key.pem")
+        ca.cert_pem.write_to_path(tmp_path / "ca.pem")
+        conf = (f'tls {{ cert_file: "{tmp_path}/cert.pem", key_file: "{tmp_path}/key.pem", '
+                f"timeout: 0.5 {extra} }}\n")
+        return spawn(kind, "-c", write_config(tmp_path, conf))
+
+    return start
+
+
+def _client_hello() -> bytes:
+    """The first bytes a TLS client sends (a ClientHello record), taken from a real handshake."""
+    ctx = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return outgoing.read()
+
+
+TLS_ATTACKS = {
+    # name: bytes sent after the plain-text INFO (None: the start of a real ClientHello)
+    "plain CONNECT where TLS is required": b'CONNECT {"verbose":false}\r\nPING\r\n',
+    "garbage where the ClientHello is due": bytes(range(256)),
+    "half a ClientHello, then nothing": None,
+    "nothing at all (handshake timeout)": b"",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(TLS_ATTACKS))
+def test_tls_mismatch_costs_only_the_offender(tls_server, attack):
+    srv = tls_server()
+    data = TLS_ATTACKS[attack]
+    if data is None:
+        data = _client_hello()[:20]
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    with MemoryWatch(srv.proc.pid) as memory:
+        bystander = TlsBystander(srv, tls)
+        for _ in range(10):
+            with Wire(srv.host, srv.port, timeout=5) as offender:
+                offender.read_info()
+                if data:
+                    offender.send(data)
+                # Both hang up without a word (at once, or at the TLS handshake timeout).
+                assert offender.expect_closed() == b""
+            bystander.round_trip()
+        bystander.round_trip()
+        bystander.close()
+        memory.assert_bounded()
+
+
+def test_tls_client_against_a_plain_server(server):
+    """A TLS client that starts with its ClientHello on a plain port gets what nats-server
+    sends for an unknown operation, and the server goes on."""
+    with Pinger(server.host, server.port) as p:
+        for _ in range(10):
+            with Wire(server.host, server.port) as w:
+                w.read_info()
+                w.send(_client_hello())
+                assert w.expect_closed() == b"-ERR 'Unknown Protocol Operation'\r\n"
+        p.assert_unharmed()
+
+
+class TlsBystander:
+    """A TLS client that pings through the probe (the bystander of the TLS probes)."""
+
+    def __init__(self, srv, ctx: ssl.SSLContext):
+        raw = socket.create_connection((srv.host, srv.port), timeout=5)
+        raw.recv(4096)  # the plain-text INFO
+        self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        self.sock.sendall(b'CONNECT {"verbose":false}\r\n')
+
+    def round_trip(self) -> None:
+        self.sock.sendall(b"PING\r\n")
+        got = b""
+        while not got.endswith(b"PONG\r\n"):
+            chunk = self.sock.recv(4096)
+            assert chunk, got
+            got += chunk
+        assert re.fullmatch(rb"(PING\r\n)*PONG\r\n", got), got
+
+    def close(self) -> None:
+        self.sock.close()
