@@ -1,7 +1,15 @@
 """The INFO and CONNECT JSON bodies as msgspec Structs, with nats-server's field names and its
-defaults for fields a client leaves out of CONNECT (verbose, pedantic and echo true)."""
+defaults for fields a client leaves out of CONNECT (verbose, pedantic and echo true).
+
+A CONNECT is read as nats-server's JSON decoder (Go's) reads it: invalid UTF-8 and lone UTF-16
+surrogate escapes in strings become U+FFFD, and nesting is allowed up to 10,000 levels."""
 
 from __future__ import annotations
+
+import codecs
+import re
+import sys
+from itertools import accumulate
 
 import msgspec
 
@@ -56,6 +64,7 @@ class Connect(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 _info_encoder = msgspec.json.Encoder()
 _connect_decoder = msgspec.json.Decoder(Connect)
+_any_decoder = msgspec.json.Decoder()
 _CONNECT_KEYS = [(f.name, f.encode_name) for f in msgspec.structs.fields(Connect)]
 _info_decoder = msgspec.json.Decoder(Info)
 
@@ -69,12 +78,70 @@ def decode_connect(arg: bytes, previous: Connect | None = None) -> Connect:
     """Decodes a CONNECT argument; raises msgspec.DecodeError on malformed JSON or wrong types.
     With `previous` (a later CONNECT on the same connection), the fields this one leaves out
     keep their previous values, as nats-server decodes into the options it already has."""
-    fresh = _connect_decoder.decode(arg)
+    fresh = _decode_as_go(_connect_decoder, arg)
     if previous is None:
         return fresh
-    present = msgspec.json.decode(arg)  # an object: the typed decode above checked that
+    present = _decode_as_go(_any_decoder, arg)  # an object: the typed decode checked that
     return msgspec.structs.replace(previous, **{
         name: getattr(fresh, name) for name, key in _CONNECT_KEYS if key in present})
+
+
+_MAX_DEPTH = 10_000  # Go's encoding/json nesting limit
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_DEPTH_STEP = [0] * 256
+_DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
+_DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
+# An escaped backslash, a surrogate pair, or a surrogate escape on its own (high or low).
+_SURROGATE_ESCAPE = re.compile(
+    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _replace_each_byte(exc: UnicodeDecodeError) -> tuple[str, int]:
+    return "\ufffd" * (exc.end - exc.start), exc.end
+
+
+codecs.register_error("zats.replace_each_byte", _replace_each_byte)
+
+
+def _lone_surrogate(m: re.Match) -> bytes:
+    return b"\\ufffd" if len(m.group()) == 6 else m.group()
+
+
+def _as_go_reads(arg: bytes) -> bytes:
+    """The JSON text with what Go's decoder replaces replaced: each byte of invalid UTF-8, and
+    each surrogate escape that is not half of a pair, by U+FFFD."""
+    text = arg.decode("utf-8", "zats.replace_each_byte").encode()
+    return _SURROGATE_ESCAPE.sub(_lone_surrogate, text)
+
+
+def _depth(arg: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text (strings skipped)."""
+    brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", arg))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def _decode_as_go(decoder: msgspec.json.Decoder, arg: bytes):
+    """decoder.decode(arg), accepting what Go's JSON decoder accepts (see the module doc)."""
+    try:
+        return decoder.decode(arg)
+    except msgspec.DecodeError:
+        fixed = _as_go_reads(arg)
+        if fixed == arg:
+            raise
+    except RecursionError:
+        fixed = _as_go_reads(arg)
+    if _depth(fixed) > _MAX_DEPTH:
+        raise msgspec.DecodeError("JSON nested over 10000 levels")
+    # msgspec recurses once per level, against the interpreter's recursion limit.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + _MAX_DEPTH)
+    try:
+        return decoder.decode(fixed)
+    except RecursionError:
+        raise msgspec.DecodeError("JSON nested deeper than this interpreter allows") from None
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def encode_connect(connect: Connect) -> bytes:

@@ -948,3 +948,33 @@ def test_an_err_from_a_client_closes_it_after_the_rest_of_that_read(server):
         assert w.expect_closed() == b"+OK\r\n"
         observer.send(b"PING\r\n")
         observer.expect(rb"MSG errread\.a 1 1\r\nA\r\nMSG errread\.c 1 1\r\nC\r\nPONG\r\n")
+
+
+# CONNECT JSON as nats-server's decoder (Go's encoding/json) reads it: invalid UTF-8 and lone
+# surrogate escapes become U+FFFD, nesting is allowed to 10,000 levels (beyond: closed silently).
+ODD_CONNECTS = {
+    "invalid UTF-8 in a string": (b'{"verbose":false,"name":"a\xff\xe2\x82b"}', b"PONG\r\n"),
+    "a lone high surrogate": (b'{"verbose":false,"name":"\\ud800x"}', b"PONG\r\n"),
+    "a lone low surrogate, then a high one": (b'{"verbose":false,"name":"\\udc00\\ud800"}', b"PONG\r\n"),
+    "nested 2,000 deep": (b'{"verbose":false,"x":' + b"[" * 1999 + b"]" * 1999 + b"}", b"PONG\r\n"),
+    "nested 10,000 deep": (b'{"verbose":false,"x":' + b"[" * 9999 + b"]" * 9999 + b"}", b"PONG\r\n"),
+    "nested 10,001 deep": (b'{"verbose":false,"x":' + b"[" * 10000 + b"]" * 10000 + b"}", b""),
+    "nested 20,000 deep": (b'{"verbose":false,"x":' + b"{\"a\":" * 19999 + b"1" + b"}" * 19999 + b"}", b""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_CONNECTS))
+def test_odd_connect_json_is_read_as_nats_server_reads_it(kind, spawn, tmp_path, case):
+    from support.servers import write_config
+
+    arg, answer = ODD_CONNECTS[case]
+    srv = spawn(kind, "-c", write_config(tmp_path, "max_control_line: 262144\n"))
+    with Wire(srv.host, srv.port) as w:
+        w.read_info()
+        w.send(b"CONNECT " + arg + b"\r\nPING\r\n")
+        if answer:
+            w.expect(re.escape(answer))
+            w.send(b"SUB a 1\r\nPUB a 1\r\nx\r\nPING\r\n")
+            w.expect(rb"MSG a 1 1\r\nx\r\nPONG\r\n")
+        else:
+            assert w.expect_closed() == b""

@@ -86,6 +86,17 @@ def test_a_second_bcrypt_connect_keeps_order(auth_server):
         w.expect(rb"\+OK\r\n\+OK\r\n\+OK\r\nMSG a 1 1\r\nx\r\nPONG\r\n")
 
 
+@pytest.mark.parametrize("password", [b"plain\xff", b"pl\xe2\x82ain", b"plain\\ud800", b"\\udc00"])
+@pytest.mark.parametrize("user", [b"by", b"u"])
+def test_a_password_that_is_not_valid_unicode_is_an_authorization_violation(auth_server, user, password):
+    """Not a malformed CONNECT: nats-server reads such strings with U+FFFD in place."""
+    srv = auth_server()
+    with Wire(srv.host, srv.port, timeout=5) as w:
+        w.read_info()
+        w.send(b'CONNECT {"verbose":false,"user":"' + user + b'","pass":"' + password + b'"}\r\nPING\r\n')
+        assert w.expect_closed() == AUTH_VIOLATION
+
+
 def test_bcrypt_flood_does_not_block_others(auth_server):
     """Bad passwords from many connections at once: each costs a bcrypt check, none may hold
     up the bystander. Checks that cannot be done within the auth timeout end in a timeout."""
