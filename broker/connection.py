@@ -116,19 +116,21 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             self.ip, self.port = peer[0], peer[1]
         broker = self.broker
         transport.set_write_buffer_limits(high=write_buffer_high(broker.options.max_pending))
+        auth = broker.auth
+        if auth.needs_nonce:
+            self.nonce = auth.new_nonce()
+        tls = broker.options.tls
         if not broker.register(self):
-            transport.write(err_frame(errors.MAX_CONNECTIONS))
+            # As nats-server: the (plain-text) INFO, then the error.
+            info = broker.info_frame(self) if tls is None or not tls.handshake_first else b""
+            transport.write(info + err_frame(errors.MAX_CONNECTIONS))
             self.closed = True
             transport.close()
             return
-        auth = broker.auth
         if auth.required:
             # Nothing but CONNECT is processed until the client authenticates.
             self.parser.auth_pending = True
-            if auth.needs_nonce:
-                self.nonce = auth.new_nonce()
             self.auth_timer = broker.loop.call_later(auth.timeout, self._auth_timeout)
-        tls = broker.options.tls
         if tls is not None and not tls.handshake_first:
             # The NATS upgrade: TLS starts right after the plain-text INFO, which _start_tls
             # writes in the same step that hands the socket to the TLS layer, so that a client's
@@ -137,7 +139,10 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             broker.loop.create_task(self._start_tls(tls.timeout))
         else:
             transport.write(broker.info_frame(self))
-        self._schedule_ping(broker.options.first_ping_interval * (1 + random.random() * 0.2))
+        # nats-server: the first PING after the shorter of the two intervals, plus up to 20%.
+        opts = broker.options
+        first = min(opts.ping_interval, opts.first_ping_interval)
+        self._schedule_ping(first * (1 + random.random() * 0.2))
 
     async def _start_tls(self, timeout: float) -> None:
         broker = self.broker
