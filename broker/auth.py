@@ -172,6 +172,17 @@ class Authenticator:
             return ANONYMOUS
         return None
 
+    def moved(self, connect: Connect, account: str) -> bool:
+        """After a reload: whether the user or nkey these options name is gone or now belongs
+        to another account than `account` (nats-server closes such a connection silently)."""
+        if connect.nkey:
+            entry = self.by_nkey.get(connect.nkey)
+        elif connect.user:
+            entry = self.by_user.get(connect.user)
+        else:
+            return False
+        return entry is None or entry.identity.account != account
+
     def costly(self, connect: Connect) -> bool:
         """Whether `authenticate` would run a bcrypt check (one not remembered) for these
         options: then it belongs in check_pool, not on the event loop."""

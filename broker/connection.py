@@ -412,23 +412,27 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             self.queue(OK)
 
     def reconfigure(self) -> None:
-        """After a configuration reload: new limits, and the credentials checked again; a
-        connection that no longer authorises (or would land in another account) is closed."""
+        """After a configuration reload: new limits, and the credentials checked again. As
+        nats-server: a connection whose user (or nkey) is gone or now in another account is
+        closed without a word; one whose credentials no longer authorise gets an Authorization
+        Violation."""
         if self.closed:
             return
         broker = self.broker
         opts = broker.options
         self.parser.max_payload = opts.max_payload
         self.parser.max_control_line = opts.max_control_line
-        # nats-server closes a connection that no longer authorises without an -ERR.
         if self.identity is None:  # no CONNECT yet: authenticates when it comes, if required
             if broker.auth.required and not self.parser.auth_pending:
-                self.close_with_error(None, "no longer authorised after reload")
+                self.close_with_error(errors.AUTH_VIOLATION, "no longer authorised after reload")
             return
         if self.auth_check is not None:  # a later CONNECT being checked: see _checked
             return
         auth = broker.auth
         opts = self.connect_opts
+        if auth.moved(opts, self.identity.account):
+            self.close_with_error(None, "user gone or in another account after reload")
+            return
         if self.recheck is not None:
             self.recheck.cancel()
             self.recheck = None
@@ -448,10 +452,9 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             self._reauthorised(check.result())
 
     def _reauthorised(self, identity) -> None:
-        """After a reload: the connection as who it authenticates as now (closed if nobody, or
-        somebody in another account)."""
+        """After a reload: the connection as who it authenticates as now."""
         if identity is None or identity.account != self.identity.account:
-            self.close_with_error(None, "no longer authorised after reload")
+            self.close_with_error(errors.AUTH_VIOLATION, "no longer authorised after reload")
             return
         self.identity = identity
         self.perms = ConnectionPermissions(identity.permissions) if identity.permissions else None

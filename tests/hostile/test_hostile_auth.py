@@ -6,9 +6,12 @@ messages and its responsiveness, and that the server's memory stays bounded."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import ssl
+import time
 
 import bcrypt
 import pytest
@@ -25,15 +28,19 @@ BYSTANDER = b'{"verbose":false,"pedantic":false,"user":"by","pass":"plain"}'
 PASSWORD_HASH = bcrypt.hashpw(b"good", bcrypt.gensalt(12)).decode()
 
 
+def auth_conf(extra: str = "", password_hash: str = PASSWORD_HASH) -> str:
+    """A bcrypt user `u` (password `good`), a plain user `by` for the bystanders, and the given
+    extra authorization settings."""
+    return (f'authorization {{ {extra}\n users = [ {{user: u, password: "{password_hash}"}},'
+            ' {user: by, password: plain} ] }\n')
+
+
 @pytest.fixture
 def auth_server(kind, spawn, tmp_path):
-    """Factory: a server of this kind with a bcrypt user `u` (password `good`), a plain user
-    `by` for the bystanders, and the given extra authorization settings."""
+    """Factory: a server of this kind started with auth_conf(extra)."""
 
     def start(extra: str = ""):
-        conf = (f'authorization {{ {extra}\n users = [ {{user: u, password: "{PASSWORD_HASH}"}},'
-                ' {user: by, password: plain} ] }\n')
-        return spawn(kind, "-c", write_config(tmp_path, conf))
+        return spawn(kind, "-c", write_config(tmp_path, auth_conf(extra)))
 
     return start
 
@@ -131,6 +138,70 @@ def test_clients_that_hang_up_during_the_check(auth_server):
             w.connect(b'{"verbose":false,"user":"u","pass":"good"}')
         p.assert_unharmed()
         memory.assert_bounded()
+
+
+@pytest.mark.parametrize("new_password", [None, b"other"])
+def test_reload_checks_bcrypt_users_again_without_blocking(auth_server, tmp_path, new_password):
+    """A reload authenticates every connection again: with the bcrypt hash unchanged all stay,
+    with a new one all get an Authorization Violation. The bystander is never held up (zats
+    checks off the loop; nats-server holds up new connections meanwhile, not open ones)."""
+    srv = auth_server()
+    users = [Wire(srv.host, srv.port, timeout=10).connect(b'{"verbose":false,"user":"u","pass":"good"}')
+             for _ in range(12)]
+    with pinger(srv) as p:
+        new_hash = PASSWORD_HASH if new_password is None else \
+            bcrypt.hashpw(new_password, bcrypt.gensalt(12)).decode()
+        write_config(tmp_path, auth_conf(password_hash=new_hash) + "max_payload: 4096\n")
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        # The reload is done once a new connection sees the new max_payload.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with Wire(srv.host, srv.port, timeout=15) as w:
+                if b'"max_payload":4096' in w.read_info():
+                    break
+            time.sleep(0.05)
+        for w in users:
+            if new_password is None:
+                w.send(b"PING\r\n")
+                w.expect(rb"(PING\r\n)*PONG\r\n")
+            else:
+                assert re.fullmatch(rb"(PING\r\n)*" + re.escape(AUTH_VIOLATION), w.expect_closed())
+            w.close()
+        p.assert_unharmed()
+
+
+RELOADS = {
+    # name: (configuration before, after, CONNECT sent before the reload or None, answer)
+    "password changed": ("authorization { users: [ {user: a, password: one} ] }",
+                         "authorization { users: [ {user: a, password: two} ] }",
+                         b'{"verbose":false,"user":"a","pass":"one"}', AUTH_VIOLATION),
+    "user removed": ("authorization { users: [ {user: a, password: one} ] }",
+                     "authorization { users: [ {user: b, password: one} ] }",
+                     b'{"verbose":false,"user":"a","pass":"one"}', b""),
+    "user moved to another account": ("accounts { A { users: [ {user: a, password: one} ] } }",
+                                      "accounts { B { users: [ {user: a, password: one} ] } }",
+                                      b'{"verbose":false,"user":"a","pass":"one"}', b""),
+    "token changed": ("authorization { token: one }", "authorization { token: two }",
+                      b'{"verbose":false,"auth_token":"one"}', AUTH_VIOLATION),
+    "auth enabled": ("max_payload: 2048", "authorization { token: t }",
+                     b'{"verbose":false}', AUTH_VIOLATION),
+    "auth enabled, no CONNECT yet": ("max_payload: 2048", "authorization { token: t }", None,
+                                     AUTH_VIOLATION),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RELOADS))
+def test_what_a_reload_answers_a_connection_it_no_longer_lets_in(kind, spawn, tmp_path, case):
+    before, after, connect, answer = RELOADS[case]
+    srv = spawn(kind, "-c", write_config(tmp_path, before + "\n"))
+    with Wire(srv.host, srv.port, timeout=5) as w:
+        if connect is None:
+            w.read_info()
+        else:
+            w.connect(connect)
+        write_config(tmp_path, after + "\n")
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        assert re.fullmatch(rb"(PING\r\n)*" + re.escape(answer), w.expect_closed())
 
 
 def test_plain_bad_login_flood(auth_server):
