@@ -39,19 +39,25 @@ class Bystander:
         self.wire.expect(rb"PONG\r\n")
         self.sent = 0
         self.worst_rtt = 0.0
+        self._lock = threading.Lock()  # a Pinger's thread and the probe may both use it
 
     def round_trip(self) -> float:
         """Seconds for a PING to come back as PONG; records the worst seen."""
-        start = time.monotonic()
-        self.wire.send(b"PING\r\n")
-        self.wire.expect(_PINGS + rb"PONG\r\n")
-        rtt = time.monotonic() - start
+        with self._lock:
+            start = time.monotonic()
+            self.wire.send(b"PING\r\n")
+            self.wire.expect(_PINGS + rb"PONG\r\n")
+            rtt = time.monotonic() - start
         self.worst_rtt = max(self.worst_rtt, rtt)
         return rtt
 
     def check(self, messages: int = 20) -> None:
         """Publishes `messages` to itself and expects every one back in order, then asserts that
         no round trip (this one or any before) stalled."""
+        with self._lock:
+            self._check(messages)
+
+    def _check(self, messages: int) -> None:
         start = self.sent
         frames = b"".join(b"PUB %s %d\r\n%d\r\n" % (self.subject, len(b"%d" % i), i)
                           for i in range(start, start + messages))
