@@ -288,14 +288,16 @@ def test_tls_mismatch_costs_only_the_offender(tls_server, attack):
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
     with MemoryWatch(srv.proc.pid) as memory:
         bystander = TlsBystander(srv, tls)
-        for _ in range(10):
-            with Wire(srv.host, srv.port, timeout=5) as offender:
-                offender.read_info()
-                if data:
-                    offender.send(data)
-                # Both hang up without a word (at once, or at the TLS handshake timeout).
-                assert offender.expect_closed() == b""
-            bystander.round_trip()
+        offenders = [Wire(srv.host, srv.port, timeout=5) for _ in range(20)]
+        for offender in offenders:
+            offender.read_info()
+            if data:
+                offender.send(data)
+        bystander.round_trip()
+        for offender in offenders:
+            # Both hang up without a word (at once, or at the TLS handshake timeout).
+            assert offender.expect_closed() == b""
+            offender.close()
         bystander.round_trip()
         bystander.close()
         memory.assert_bounded()
