@@ -247,13 +247,13 @@ def ca():
 def tls_server(kind, spawn, tmp_path, ca):
     """Factory: a server of this kind with TLS on the client port (extra lines in its block)."""
 
-    def start(extra: str = ""):
+    def start(extra: str = "", conf: str = ""):
         cert = ca.issue_cert("localhost", "127.0.0.1")
         cert.cert_chain_pems[0].write_to_path(tmp_path / "cert.pem")
         cert.private_key_pem.write_to_path(tmp_path / "key.pem")
         ca.cert_pem.write_to_path(tmp_path / "ca.pem")
-        conf = (f'tls {{ cert_file: "{tmp_path}/cert.pem", key_file: "{tmp_path}/key.pem", '
-                f"timeout: 0.5 {extra} }}\n")
+        conf += (f'tls {{ cert_file: "{tmp_path}/cert.pem", key_file: "{tmp_path}/key.pem", '
+                 f"timeout: 0.5 {extra} }}\n")
         return spawn(kind, "-c", write_config(tmp_path, conf))
 
     return start
@@ -301,6 +301,30 @@ def test_tls_mismatch_costs_only_the_offender(tls_server, attack):
         bystander.round_trip()
         bystander.close()
         memory.assert_bounded()
+
+
+@pytest.mark.parametrize("password", [b"good", b"bad"])
+def test_bcrypt_connect_over_tls_with_more_than_a_read_behind_it(tls_server, password):
+    """Over TLS, with far more after the CONNECT than is held while the password is checked
+    (reading pauses, then resumes): everything is answered in order, or only the violation."""
+    srv = tls_server(conf=auth_conf())
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    raw = socket.create_connection((srv.host, srv.port), timeout=10)
+    raw.recv(4096)  # the plain-text INFO
+    with tls.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(b'CONNECT {"verbose":false,"user":"u","pass":"' + password + b'"}\r\nSUB a 1\r\n'
+                  + b"".join(b"PUB a 4\r\n%04d\r\n" % i for i in range(2000)) + b"PING\r\n")
+        got = bytearray()
+        while not got.endswith((b"PONG\r\n", AUTH_VIOLATION)):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    if password == b"bad":
+        assert got == AUTH_VIOLATION
+    else:
+        assert got == b"".join(b"MSG a 1 4\r\n%04d\r\n" % i for i in range(2000)) + b"PONG\r\n"
 
 
 def test_tls_client_against_a_plain_server(server):
