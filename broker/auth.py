@@ -55,8 +55,9 @@ _pool: ThreadPoolExecutor | None = None
 
 def check_pool() -> ThreadPoolExecutor:
     """The threads that run bcrypt checks: few (a flood of bad logins queues behind them instead
-    of taking every core), and never more than one check queued per connection (a connection
-    reads nothing more until its check returns; one that closes cancels its check)."""
+    of taking every core), with at most one check queued per connection (a connection parses
+    nothing more until its check returns), and none for a connection that is gone (closing, at
+    the auth timeout too, cancels a check not yet started)."""
     global _pool
     if _pool is None:
         workers = max(1, min(4, (os.cpu_count() or 2) - 1))

@@ -1,12 +1,14 @@
 """The INFO and CONNECT JSON bodies as msgspec Structs, with nats-server's field names and its
 defaults for fields a client leaves out of CONNECT (verbose, pedantic and echo true).
 
-A CONNECT is read as nats-server's JSON decoder (Go's) reads it: invalid UTF-8 and lone UTF-16
+A CONNECT is read as nats-server's JSON decoder (Go's) reads it: keys match fields ignoring case
+(the last one given wins), null leaves a field as it was, invalid UTF-8 and lone UTF-16
 surrogate escapes in strings become U+FFFD, and nesting is allowed up to 10,000 levels."""
 
 from __future__ import annotations
 
 import codecs
+import json
 import re
 import sys
 from itertools import accumulate
@@ -63,9 +65,10 @@ class Connect(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 _info_encoder = msgspec.json.Encoder()
-_connect_decoder = msgspec.json.Decoder(Connect)
 _any_decoder = msgspec.json.Decoder()
 _CONNECT_KEYS = [(f.name, f.encode_name) for f in msgspec.structs.fields(Connect)]
+_JSON_KEYS = {key for _, key in _CONNECT_KEYS}
+_INT64 = range(-(1 << 63), 1 << 63)  # Go's int
 _info_decoder = msgspec.json.Decoder(Info)
 
 
@@ -75,15 +78,40 @@ def encode_info(info: Info) -> bytes:
 
 
 def decode_connect(arg: bytes, previous: Connect | None = None) -> Connect:
-    """Decodes a CONNECT argument; raises msgspec.DecodeError on malformed JSON or wrong types.
-    With `previous` (a later CONNECT on the same connection), the fields this one leaves out
-    keep their previous values, as nats-server decodes into the options it already has."""
-    fresh = _decode_as_go(_connect_decoder, arg)
+    """Decodes a CONNECT argument; raises msgspec.DecodeError on malformed JSON, or
+    msgspec.ValidationError on wrong types. With `previous` (a later CONNECT on the same
+    connection), the fields this one leaves out keep their previous values, as nats-server
+    decodes into the options it already has."""
+    fields = _connect_fields(arg)
+    fresh = msgspec.convert(fields, Connect)
+    if fresh.protocol not in _INT64:
+        raise msgspec.ValidationError("protocol out of range")
     if previous is None:
         return fresh
-    present = _decode_as_go(_any_decoder, arg)  # an object: the typed decode checked that
     return msgspec.structs.replace(previous, **{
-        name: getattr(fresh, name) for name, key in _CONNECT_KEYS if key in present})
+        name: getattr(fresh, name) for name, key in _CONNECT_KEYS if key in fields})
+
+
+def _fold(key: str) -> str:
+    """A key as Go compares it with a field name (simple case folding, for ASCII names)."""
+    return key.lower().replace("\u017f", "s")  # the long s folds to s
+
+
+def _connect_fields(arg: bytes) -> dict:
+    """The CONNECT fields a JSON text sets, by their JSON names, as Go's decoder sets them."""
+    obj, text = _go_json(arg)
+    if not isinstance(obj, dict):
+        raise msgspec.ValidationError("CONNECT is not a JSON object")
+    if any(key not in _JSON_KEYS and _fold(key) in _JSON_KEYS for key in obj):
+        # Keys that differ from a field name in case only: Go assigns each key in turn, so
+        # the last one given wins (a dict keeps a repeated key at its first place).
+        pairs = _deeply(lambda t: json.loads(t, object_pairs_hook=list), text)
+        obj = {}
+        for key, value in pairs:
+            folded = _fold(key)
+            if folded in _JSON_KEYS:
+                obj[folded] = value
+    return {key: value for key, value in obj.items() if key in _JSON_KEYS and value is not None}
 
 
 _MAX_DEPTH = 10_000  # Go's encoding/json nesting limit
@@ -121,10 +149,11 @@ def _depth(arg: bytes) -> int:
     return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
 
 
-def _decode_as_go(decoder: msgspec.json.Decoder, arg: bytes):
-    """decoder.decode(arg), accepting what Go's JSON decoder accepts (see the module doc)."""
+def _go_json(arg: bytes) -> tuple[object, bytes]:
+    """The value of a JSON text as Go's decoder reads it (see the module doc), and the text
+    it was read from (`arg`, or `arg` with U+FFFD where Go puts it)."""
     try:
-        return decoder.decode(arg)
+        return _any_decoder.decode(arg), arg
     except msgspec.DecodeError:
         fixed = _as_go_reads(arg)
         if fixed == arg:
@@ -133,11 +162,17 @@ def _decode_as_go(decoder: msgspec.json.Decoder, arg: bytes):
         fixed = _as_go_reads(arg)
     if _depth(fixed) > _MAX_DEPTH:
         raise msgspec.DecodeError("JSON nested over 10000 levels")
-    # msgspec recurses once per level, against the interpreter's recursion limit.
+    return _deeply(_any_decoder.decode, fixed), fixed
+
+
+def _deeply(decode, text: bytes):
+    """decode(text) with room for nesting up to _MAX_DEPTH: msgspec and json recurse once per
+    level against the interpreter's recursion limit (on Python 3.11; later versions cap C
+    recursion on their own, and deeper nesting then fails as malformed)."""
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(limit + _MAX_DEPTH)
     try:
-        return decoder.decode(fixed)
+        return decode(text)
     except RecursionError:
         raise msgspec.DecodeError("JSON nested deeper than this interpreter allows") from None
     finally:

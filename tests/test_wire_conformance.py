@@ -978,3 +978,50 @@ def test_odd_connect_json_is_read_as_nats_server_reads_it(kind, spawn, tmp_path,
             w.expect(rb"MSG a 1 1\r\nx\r\nPONG\r\n")
         else:
             assert w.expect_closed() == b""
+
+
+# Keys and values in CONNECT as Go's decoder assigns them: keys match fields ignoring case (the
+# last given wins), null leaves a field as it was, a value of the wrong type closes silently.
+# Each is followed by `PUB a..b 0` (answered while pedantic) and PING.
+CONNECT_FIELDS = {
+    "upper-case key": (b'{"VERBOSE":false}', b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n"),
+    "long s in a key": (b'{"verbo\xc5\xbfe":false}', b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n"),
+    "case variants, the last wins": (b'{"Verbose":false,"verbose":true}',
+                                     b"+OK\r\n-ERR 'Invalid Publish Subject'\r\n+OK\r\nPONG\r\n"),
+    "case variants, the last wins (2)": (b'{"verbose":true,"Verbose":false}',
+                                         b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n"),
+    "repeated key, the last wins": (b'{"verbose":true,"Verbose":true,"verbose":false}',
+                                    b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n"),
+    "mixed case for two fields": (b'{"Verbose":false,"PEDANTIC":false}', b"PONG\r\n"),
+    "null booleans keep defaults": (b'{"verbose":null,"pedantic":null}',
+                                    b"+OK\r\n-ERR 'Invalid Publish Subject'\r\n+OK\r\nPONG\r\n"),
+    "null everywhere else": (b'{"verbose":false,"echo":null,"protocol":null,"headers":null,'
+                             b'"name":null,"no_responders":null}',
+                             b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n"),
+    "a number for a boolean": (b'{"verbose":1}', b""),
+    "a float protocol": (b'{"verbose":false,"protocol":1.0}', b""),
+    "a string protocol": (b'{"verbose":false,"protocol":"1"}', b""),
+    "a protocol over 64 bits": (b'{"verbose":false,"protocol":99999999999999999999}', b""),
+    "a number for a name": (b'{"verbose":false,"name":5}', b""),
+    "an array, not an object": (b"[]", b""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONNECT_FIELDS))
+def test_connect_fields_are_assigned_as_nats_server_assigns_them(server, case):
+    arg, answer = CONNECT_FIELDS[case]
+    with Wire(server.host, server.port) as w:
+        w.read_info()
+        w.send(b"CONNECT " + arg + b"\r\nPUB a..b 0\r\n\r\nPING\r\n")
+        if answer:
+            w.expect(re.escape(answer))
+        else:
+            assert w.expect_closed() == b""
+
+
+def test_a_later_connect_with_null_keeps_what_the_first_set(server):
+    with Wire(server.host, server.port) as w:
+        w.read_info()
+        w.send(b'CONNECT {"verbose":false,"pedantic":false}\r\nCONNECT {"verbose":null,"Pedantic":null}\r\n'
+               b"PUB a..b 0\r\n\r\nPING\r\n")
+        w.expect(rb"PONG\r\n")
