@@ -253,7 +253,7 @@ def tls_server(kind, spawn, tmp_path, ca):
         cert.private_key_pem.write_to_path(tmp_path / "key.pem")
         ca.cert_pem.write_to_path(tmp_path / "ca.pem")
         conf += (f'tls {{ cert_file: "{tmp_path}/cert.pem", key_file: "{tmp_path}/key.pem", '
-                 f"timeout: 0.5 {extra} }}\n")
+                 f"timeout: 0.5\n  {extra}\n}}\n")
         return spawn(kind, "-c", write_config(tmp_path, conf))
 
     return start
@@ -301,6 +301,46 @@ def test_tls_mismatch_costs_only_the_offender(tls_server, attack):
         bystander.round_trip()
         bystander.close()
         memory.assert_bounded()
+
+
+@pytest.mark.parametrize("offer", ["no certificate", "another CA's certificate", "TLS 1.2 only"])
+def test_tls_client_the_server_will_not_accept(tls_server, ca, tmp_path, offer):
+    """Where client certificates are verified, clients that offer none, or one from another
+    CA, fail the handshake or are closed right after it, without a NATS word (a good one over
+    TLS 1.2 is served by both); a client with a good certificate is unharmed meanwhile."""
+    srv = tls_server(f'verify: true, ca_file: "{tmp_path}/ca.pem"')
+    good = ca.issue_cert("client.example")
+    good.cert_chain_pems[0].write_to_path(tmp_path / "client.pem")
+    good.private_key_pem.write_to_path(tmp_path / "client.key")
+    ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    ctx.load_cert_chain(tmp_path / "client.pem", tmp_path / "client.key")
+    bystander = TlsBystander(srv, ctx)
+    bad = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    if offer == "another CA's certificate":
+        other = trustme.CA().issue_cert("client.example")
+        other.cert_chain_pems[0].write_to_path(tmp_path / "other.pem")
+        other.private_key_pem.write_to_path(tmp_path / "other.key")
+        bad.load_cert_chain(tmp_path / "other.pem", tmp_path / "other.key")
+    elif offer == "TLS 1.2 only":
+        bad.load_cert_chain(tmp_path / "client.pem", tmp_path / "client.key")
+        bad.maximum_version = ssl.TLSVersion.TLSv1_2
+    for _ in range(10):
+        raw = socket.create_connection((srv.host, srv.port), timeout=5)
+        raw.recv(4096)  # the plain-text INFO
+        try:
+            with bad.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(b'CONNECT {"verbose":false}\r\nPING\r\n')
+                got = s.recv(4096)
+        except (ssl.SSLError, ConnectionError):
+            got = None  # refused in the handshake, or reset right after it
+        finally:
+            raw.close()
+        if offer == "TLS 1.2 only":  # a good certificate over TLS 1.2 is fine for both
+            assert got == b"PONG\r\n"
+        else:
+            assert got in (None, b"")
+        bystander.round_trip()
+    bystander.close()
 
 
 @pytest.mark.parametrize("password", [b"good", b"bad"])
