@@ -1,11 +1,13 @@
 """Hostile probes: authentication abuse. Floods of bad logins (plain and bcrypt passwords),
 connections that never finish authenticating (slow-loris against the auth timeout), clients that
-hang up while their password is being checked, and TLS mismatches. Each runs against zats and
+hang up while their password is being checked, reloads that check every connection again, and
+TLS mismatches. Each runs against zats and
 nats-server configured alike and checks what the offender gets, that a bystander keeps its
 messages and its responsiveness, and that the server's memory stays bounded."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -24,14 +26,18 @@ from support.wire import Wire
 AUTH_VIOLATION = b"-ERR 'Authorization Violation'\r\n"
 AUTH_TIMEOUT = b"-ERR 'Authentication Timeout'\r\n"
 BYSTANDER = b'{"verbose":false,"pedantic":false,"user":"by","pass":"plain"}'
-# Cost 12: a check takes about a quarter of a second, far longer than a bystander's round trip.
-PASSWORD_HASH = bcrypt.hashpw(b"good", bcrypt.gensalt(12)).decode()
 
 
-def auth_conf(extra: str = "", password_hash: str = PASSWORD_HASH) -> str:
-    """A bcrypt user `u` (password `good`), a plain user `by` for the bystanders, and the given
-    extra authorization settings."""
-    return (f'authorization {{ {extra}\n users = [ {{user: u, password: "{password_hash}"}},'
+@functools.cache
+def bcrypt_hash(password: bytes) -> str:
+    """Cost 12: a check takes about a quarter of a second, far longer than a round trip."""
+    return bcrypt.hashpw(password, bcrypt.gensalt(12)).decode()
+
+
+def auth_conf(extra: str = "", password: bytes = b"good") -> str:
+    """A bcrypt user `u` (password `good` unless told), a plain user `by` for the bystanders,
+    and the given extra authorization settings."""
+    return (f'authorization {{ {extra}\n users = [ {{user: u, password: "{bcrypt_hash(password)}"}},'
             ' {user: by, password: plain} ] }\n')
 
 
@@ -151,9 +157,7 @@ def test_reload_checks_bcrypt_users_again_without_blocking(auth_server, tmp_path
     users = [Wire(srv.host, srv.port, timeout=10).connect(b'{"verbose":false,"user":"u","pass":"good"}')
              for _ in range(12)]
     with pinger(srv) as p:
-        new_hash = PASSWORD_HASH if new_password is None else \
-            bcrypt.hashpw(new_password, bcrypt.gensalt(12)).decode()
-        write_config(tmp_path, auth_conf(password_hash=new_hash) + "max_payload: 4096\n")
+        write_config(tmp_path, auth_conf(password=new_password or b"good") + "max_payload: 4096\n")
         os.kill(srv.proc.pid, signal.SIGHUP)
         # The reload is done once a new connection sees the new max_payload.
         deadline = time.monotonic() + 10
