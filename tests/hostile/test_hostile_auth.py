@@ -90,6 +90,22 @@ def test_ops_after_a_bcrypt_connect_in_the_same_packet(auth_server, password, af
             assert w.expect_closed() == answer
 
 
+@pytest.mark.parametrize("token, answer", [(b"good", b"PONG\r\n"), (b"bad", AUTH_VIOLATION)])
+def test_a_bcrypt_token_is_checked_off_the_loop_too(kind, spawn, tmp_path, token, answer):
+    """nats-server compares tokens as it compares passwords: a bcrypt hash is a bcrypt hash."""
+    srv = spawn(kind, "-c", write_config(tmp_path, f'authorization {{ token: "{bcrypt_hash(b"good")}" }}\n'))
+    with Wire(srv.host, srv.port, timeout=5) as bystander, Wire(srv.host, srv.port, timeout=5) as w:
+        bystander.connect(b'{"verbose":false,"auth_token":"good"}')
+        w.read_info()
+        w.send(b'CONNECT {"verbose":false,"auth_token":"' + token + b'"}\r\nPING\r\n')
+        bystander.send(b"PING\r\n")
+        bystander.expect(rb"PONG\r\n")
+        if answer == AUTH_VIOLATION:
+            assert w.expect_closed() == answer
+        else:
+            w.expect(re.escape(answer))
+
+
 def test_a_second_bcrypt_connect_keeps_order(auth_server):
     """A later CONNECT on an open connection is checked the same way; ops after it wait."""
     srv = auth_server()
