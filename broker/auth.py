@@ -1,13 +1,22 @@
 """Client authentication as nats-server does it: a token, one user/password, a list of users
 (plain or bcrypt passwords, or nkeys that sign the nonce from INFO), users grouped into accounts,
 and `no_auth_user` for clients that present no credentials. `authenticate` turns a CONNECT into
-the identity a connection runs as (user, account, permissions), or None for a violation."""
+the identity a connection runs as (user, account, permissions), or None for a violation.
+
+A bcrypt check costs a tenth of a second or more of CPU: a connection runs it in `check_pool`
+(bcrypt releases the GIL) when `costly` says it would, so that bad logins cannot block the event
+loop. Successful checks are remembered (bounded), so reconnects and the re-authentication of
+every connection after a reload cost bcrypt once per password, not once per connection."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import os
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
 import msgspec
@@ -34,15 +43,57 @@ class Identity:
 ANONYMOUS = Identity("", GLOBAL_ACCOUNT, None)
 
 
+_BCRYPT = re.compile(r"\$2[abxy]\$\d\d\$")  # what nats-server takes for a bcrypt hash
+_VERIFIED_MAX = 4096
+# Successful bcrypt checks, keyed by a keyed hash of the stored hash and the given password (no
+# password is kept); oldest first, for eviction.
+_verified: dict[bytes, None] = {}
+_verified_lock = threading.Lock()
+_verified_key = os.urandom(32)
+_pool: ThreadPoolExecutor | None = None
+
+
+def check_pool() -> ThreadPoolExecutor:
+    """The threads that run bcrypt checks: few (a flood of bad logins queues behind them instead
+    of taking every core), with at most one check queued per connection (a connection parses
+    nothing more until its check returns), and none for a connection that is gone (closing, at
+    the auth timeout too, cancels a check not yet started)."""
+    global _pool
+    if _pool is None:
+        workers = max(1, min(4, (os.cpu_count() or 2) - 1))
+        _pool = ThreadPoolExecutor(workers, thread_name_prefix="bcrypt")
+    return _pool
+
+
+def _verified_id(stored: str, given: str) -> bytes:
+    return hmac.new(_verified_key, stored.encode() + b"\0" + given.encode(), hashlib.sha256).digest()
+
+
 def _password_matches(stored: str, given: str | None) -> bool:
+    """nats-server's comparePasswords: bcrypt when the stored secret is a bcrypt hash, else a
+    constant-time comparison. May run bcrypt: see Authenticator.costly."""
     if given is None:
         return False
-    if stored.startswith("$2"):  # bcrypt ($2a$, $2b$, $2y$)
-        try:
-            return bcrypt.checkpw(given.encode(), stored.encode())
-        except ValueError:
-            return False
-    return hmac.compare_digest(stored.encode(), given.encode())
+    if not _BCRYPT.match(stored):
+        return hmac.compare_digest(stored.encode(), given.encode())
+    key = _verified_id(stored, given)
+    if key in _verified:
+        return True
+    try:
+        ok = bcrypt.checkpw(given.encode(), stored.encode())
+    except ValueError:
+        return False
+    if ok:
+        with _verified_lock:
+            _verified[key] = None
+            if len(_verified) > _VERIFIED_MAX:
+                del _verified[next(iter(_verified))]
+    return ok
+
+
+def _is_costly(stored: str, given: str | None) -> bool:
+    return given is not None and _BCRYPT.match(stored) is not None and \
+        _verified_id(stored, given) not in _verified
 
 
 class _Entry:
@@ -118,6 +169,29 @@ class Authenticator:
                 return None
             return entry.identity
         if connect.auth_token is not None and self.token is not None and \
-                hmac.compare_digest(self.token.encode(), connect.auth_token.encode()):
+                _password_matches(self.token, connect.auth_token):
             return ANONYMOUS
         return None
+
+    def moved(self, connect: Connect, account: str) -> bool:
+        """After a reload: whether the user or nkey these options name is gone or now belongs
+        to another account than `account` (nats-server closes such a connection silently)."""
+        if connect.nkey:
+            entry = self.by_nkey.get(connect.nkey)
+        elif connect.user:
+            entry = self.by_user.get(connect.user)
+        else:
+            return False
+        return entry is None or entry.identity.account != account
+
+    def costly(self, connect: Connect) -> bool:
+        """Whether `authenticate` would run a bcrypt check (one not remembered) for these
+        options: then it belongs in check_pool, not on the event loop."""
+        if not self.required or (connect.nkey and self.by_nkey):
+            return False
+        if connect.user and self.by_user:
+            entry = self.by_user.get(connect.user)
+            return entry is not None and _is_costly(entry.user.password or "", connect.password)
+        if connect.auth_token is not None and self.token is not None:
+            return _is_costly(self.token, connect.auth_token)
+        return False

@@ -7,6 +7,7 @@ touched during a read once, at the end of that read."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import ssl
 import time
@@ -22,12 +23,16 @@ from zats.protocol.structs import decode_connect
 from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
 
 from . import trace
+from .auth import check_pool
 from .delivery import deliver, deliver_run, deliver_sizes, deliver_with_headers
 from .outbound import OutboundMixin, write_buffer_high
 from .permissions import ConnectionPermissions
 from .subscription import Subscription
 
 _RTT_MEASUREMENT_INTERVAL = 3600.0
+# Bytes read and held unparsed while a CONNECT is checked off the loop before reading pauses:
+# reading on sees a client hang up (its check is then cancelled), within a small bound.
+_HELD_WHILE_CHECKING = 4096
 _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
 
 
@@ -39,7 +44,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
         "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
         "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer",
-        "err_from_client",
+        "err_from_client", "auth_check", "recheck",
         "upgrading", "tls_pending", "connect_opts",
         "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
         "__weakref__",
@@ -92,6 +97,10 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.perms: ConnectionPermissions | None = None
         self.nonce: str | None = None
         self.auth_timer: asyncio.TimerHandle | None = None
+        # A bcrypt check of this connection's CONNECT running off the loop: until it returns,
+        # nothing more is parsed (see on_connect). `recheck`: the same after a reload.
+        self.auth_check: asyncio.Future | None = None
+        self.recheck: asyncio.Future | None = None
         # TLS upgrade: `upgrading` until the TLS layer owns the socket (plain text then is an
         # error); `tls_pending` until the handshake is done (nothing may be written before).
         self.upgrading = False
@@ -107,19 +116,21 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         broker = self.broker
         trace.created(self)
         transport.set_write_buffer_limits(high=write_buffer_high(broker.options.max_pending))
+        auth = broker.auth
+        if auth.needs_nonce:
+            self.nonce = auth.new_nonce()
+        tls = broker.options.tls
         if not broker.register(self):
-            transport.write(err_frame(errors.MAX_CONNECTIONS))
+            # As nats-server: the (plain-text) INFO, then the error.
+            info = broker.info_frame(self) if tls is None or not tls.handshake_first else b""
+            transport.write(info + err_frame(errors.MAX_CONNECTIONS))
             self.closed = True
             transport.close()
             return
-        auth = broker.auth
         if auth.required:
             # Nothing but CONNECT is processed until the client authenticates.
             self.parser.auth_pending = True
-            if auth.needs_nonce:
-                self.nonce = auth.new_nonce()
             self.auth_timer = broker.loop.call_later(auth.timeout, self._auth_timeout)
-        tls = broker.options.tls
         if tls is not None and not tls.handshake_first:
             # The NATS upgrade: TLS starts right after the plain-text INFO, which _start_tls
             # writes in the same step that hands the socket to the TLS layer, so that a client's
@@ -128,7 +139,10 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             broker.loop.create_task(self._start_tls(tls.timeout))
         else:
             transport.write(broker.info_frame(self))
-        self._schedule_ping(broker.options.first_ping_interval * (1 + random.random() * 0.2))
+        # nats-server: the first PING after the shorter of the two intervals, plus up to 20%.
+        opts = broker.options
+        first = min(opts.ping_interval, opts.first_ping_interval)
+        self._schedule_ping(first * (1 + random.random() * 0.2))
 
     async def _start_tls(self, timeout: float) -> None:
         broker = self.broker
@@ -170,10 +184,22 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         rbuf = self.rbuf
         rbuf.received(nbytes)
         self.last_activity = time.monotonic()
-        broker = self.broker
-        if broker.log.trace_enabled:
+        if self.broker.log.trace_enabled:
             self._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
+        if self.auth_check is None:
+            self._process()
+        elif rbuf.filled > _HELD_WHILE_CHECKING:
+            self.transport.pause_reading()
+
+    def _process(self, verdict: tuple | None = None) -> None:
+        """Parses and applies what the receive buffer holds; first, with `verdict` (CONNECT
+        options and the finished check of their credentials), the end of that CONNECT."""
+        rbuf = self.rbuf
+        broker = self.broker
         try:
+            if verdict is not None:
+                opts, check = verdict
+                self._authenticated(opts, check.result())
             consumed = self.parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
         except ProtocolError as exc:
             text = exc.text
@@ -209,6 +235,27 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     def eof_received(self) -> bool:
         return False  # close our side too
+
+    def _check_off_loop(self, opts) -> None:
+        """Checks CONNECT options in check_pool; what arrives meanwhile waits in the receive
+        buffer (see buffer_updated) until _checked has the verdict."""
+        auth = self.broker.auth
+        self.auth_check = check = self.broker.loop.run_in_executor(
+            check_pool(), auth.authenticate, opts, self.nonce)
+        check.add_done_callback(functools.partial(self._checked, opts, auth))
+
+    def _checked(self, opts, auth, check: asyncio.Future) -> None:
+        """A check started by _check_off_loop has returned: the CONNECT ends, what came after
+        it in the receive buffer is parsed, and reading resumes if it had paused."""
+        if check is not self.auth_check or check.cancelled() or self.closed:
+            return
+        if auth is not self.broker.auth:  # reloaded meanwhile: the new configuration decides
+            self._check_off_loop(opts)
+            return
+        self.auth_check = None
+        self._process((opts, check))
+        if not self.closed and self.auth_check is None and self.stall_handle is None:
+            self.transport.resume_reading()
 
     def connection_lost(self, exc) -> None:
         if not self.closed:
@@ -277,6 +324,10 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     def _cancel_timers(self) -> None:
         self._release_waiters()
+        for check in (self.auth_check, self.recheck):
+            if check is not None:
+                check.cancel()  # a check not yet started never runs
+        self.auth_check = self.recheck = None
         if self.auth_timer is not None:
             self.auth_timer.cancel()
             self.auth_timer = None
@@ -292,7 +343,9 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     # -- client ops (called by ClientOpsParser) -----------------------------------------
 
-    def on_connect(self, arg: bytes) -> None:
+    def on_connect(self, arg: bytes) -> bool:
+        """Applies a CONNECT; True when its credentials are being checked off the loop (see
+        _check_off_loop): the parser then stops after it until the verdict."""
         if self.err_from_client is not None and (self.broker.auth.by_user or
                                                   self.broker.auth.by_nkey):
             # nats-server cannot register a closed connection as a user again: the read ends.
@@ -311,27 +364,20 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             # subscription the connection had.
             for sub in list(self.subs.values()):
                 self.remove_sub(sub)
-            opts = self._authenticate(opts)
-        elif self.identity is None:
-            opts = self._authenticate(opts)
-        self.connect_opts = opts
-        self.verbose = opts.verbose
-        self.pedantic = self.parser.pedantic = opts.pedantic
-        self.echo = opts.echo
-        self.headers = self.parser.headers = opts.headers
-        self.no_responders = opts.no_responders
-        self.name = opts.name or ""
-        self.lang = opts.lang or ""
-        self.version = opts.version or ""
-        self.connected = True
-        if self.verbose:
-            self.queue(OK)
+        elif self.identity is not None:
+            self._apply_connect(opts)
+            return False
+        auth = self.broker.auth
+        opts = auth.with_no_auth_user(opts)
+        if not auth.costly(opts):
+            self._authenticated(opts, auth.authenticate(opts, self.nonce))
+            return False
+        self._check_off_loop(opts)
+        return True
 
-    def _authenticate(self, opts):
-        """Authenticates the CONNECT options; returns them as kept (see with_no_auth_user)."""
+    def _authenticated(self, opts, identity) -> None:
+        """The end of a CONNECT that was authenticated: `identity` None is a violation."""
         broker = self.broker
-        opts = broker.auth.with_no_auth_user(opts)
-        identity = broker.auth.authenticate(opts, self.nonce)
         if identity is None:
             who = opts.user or opts.nkey or ("token" if opts.auth_token else "anonymous")
             broker.log.error("%s:%d - cid:%d - authentication error - User %r", self.ip, self.port,
@@ -346,25 +392,66 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.auth_timer is not None:
             self.auth_timer.cancel()
             self.auth_timer = None
-        return opts
+        self._apply_connect(opts)
+
+    def _apply_connect(self, opts) -> None:
+        self.connect_opts = opts
+        self.verbose = opts.verbose
+        self.pedantic = self.parser.pedantic = opts.pedantic
+        self.echo = opts.echo
+        self.headers = self.parser.headers = opts.headers
+        self.no_responders = opts.no_responders
+        self.name = opts.name or ""
+        self.lang = opts.lang or ""
+        self.version = opts.version or ""
+        self.connected = True
+        if self.verbose:
+            self.queue(OK)
 
     def reconfigure(self) -> None:
-        """After a configuration reload: new limits, and the credentials checked again; a
-        connection that no longer authorises (or would land in another account) is closed."""
+        """After a configuration reload: new limits, and the credentials checked again. As
+        nats-server: a connection whose user (or nkey) is gone or now in another account is
+        closed without a word; one whose credentials no longer authorise gets an Authorization
+        Violation."""
         if self.closed:
             return
         broker = self.broker
         opts = broker.options
         self.parser.max_payload = opts.max_payload
         self.parser.max_control_line = opts.max_control_line
-        # nats-server closes a connection that no longer authorises without an -ERR.
         if self.identity is None:  # no CONNECT yet: authenticates when it comes, if required
             if broker.auth.required and not self.parser.auth_pending:
-                self.close_with_error(None, "no longer authorised after reload")
+                self.close_with_error(errors.AUTH_VIOLATION, "no longer authorised after reload")
             return
-        identity = broker.auth.authenticate(self.connect_opts, self.nonce)
+        if self.auth_check is not None:  # a later CONNECT being checked: see _checked
+            return
+        auth = broker.auth
+        opts = self.connect_opts
+        if auth.moved(opts, self.identity.account):
+            self.close_with_error(None, "user gone or in another account after reload")
+            return
+        if self.recheck is not None:
+            self.recheck.cancel()
+            self.recheck = None
+        if auth.costly(opts):
+            # As nats-server, the connection keeps running meanwhile with what it had.
+            self.recheck = broker.loop.run_in_executor(check_pool(), auth.authenticate, opts,
+                                                       self.nonce)
+            self.recheck.add_done_callback(functools.partial(self._rechecked, opts))
+            return
+        self._reauthorised(auth.authenticate(opts, self.nonce))
+
+    def _rechecked(self, opts, check: asyncio.Future) -> None:
+        if check is not self.recheck or check.cancelled() or self.closed:
+            return
+        self.recheck = None
+        if opts is self.connect_opts:  # else a later CONNECT authenticated afresh
+            self._reauthorised(check.result())
+
+    def _reauthorised(self, identity) -> None:
+        """After a reload: the connection as who it authenticates as now."""
         if identity is None or identity.account != self.identity.account:
-            self.close_with_error(None, "no longer authorised after reload")
+            self.close_with_error(errors.AUTH_VIOLATION, "no longer authorised after reload")
             return
         self.identity = identity
         self.perms = ConnectionPermissions(identity.permissions) if identity.permissions else None

@@ -22,6 +22,7 @@ def write_buffer_high(max_pending: int) -> int:
 class OutboundMixin:
     __slots__ = ()
     tls_pending = False  # a client connection between INFO and the end of its TLS handshake
+    auth_check = None  # a client connection's CONNECT being checked: reading resumes after it
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.rbuf.get_buffer()
@@ -99,7 +100,7 @@ class OutboundMixin:
             return
         self.stall_handle = None
         handle.cancel()
-        if not self.closed:
+        if not self.closed and self.auth_check is None:
             self.transport.resume_reading()
 
     def _release_waiters(self) -> None:

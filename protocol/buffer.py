@@ -2,7 +2,8 @@
 get_buffer), a parser reads frames straight out of it, and only the unfinished tail of a frame
 split across reads is moved to the front. Its size adapts: small while a connection is idle,
 doubling up to `max_size` (64 KiB) while reads fill it, up to LARGE_MAX_SIZE while large frames
-flow, as large as one frame needs, and back to small after a run of short reads."""
+flow, as large as one frame needs (growing with what has arrived of it), and back to small after
+a run of short reads."""
 
 from __future__ import annotations
 
@@ -71,7 +72,11 @@ class ReceiveBuffer:
         if need >= LARGE_FRAME:
             self._large = True
         if need > len(self.buf):
-            self._resize(need)
+            # Room for the whole frame, but not far ahead of what has arrived of it: a client
+            # that declares a large payload and sends a few bytes must not cost megabytes.
+            size = min(need, max(rest * 4, MAX_SIZE))
+            if size > len(self.buf):
+                self._resize(size)
 
     def _resize(self, size: int) -> None:
         self._replace(size, self.filled)

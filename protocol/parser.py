@@ -164,7 +164,8 @@ class _Parser:
 class ClientOpsParser(_Parser):
     """Parses a client's byte stream for the broker.
 
-    Handler methods: on_connect(arg: bytes), on_pub(subject, reply|None, payload: memoryview),
+    Handler methods: on_connect(arg: bytes) (a true result stops the parse after that CONNECT:
+    parse returns the offset after it), on_pub(subject, reply|None, payload: memoryview),
     on_hpub(subject, reply|None, header_len: int, message: memoryview) where `message` is headers
     and payload together, on_sub(subject, queue|None, sid), on_unsub(sid, max|None), on_ping(),
     on_pong(). All arguments are bytes except where noted. A handler may raise ProtocolError.
@@ -424,7 +425,8 @@ class ClientOpsParser(_Parser):
                     else:
                         raise ProtocolError(None, f"UNSUB with {n - 1} arguments")
                 elif code == _CONNECT:
-                    self._on_connect(_whole_arg(line, b"CONNECT"))
+                    if self._on_connect(_whole_arg(line, b"CONNECT")):
+                        return pos  # the handler resumes parsing when it is ready
                     pub_op = None if self.auth_pending else b"PUB"
                     subj_prefix = rep_line = prev_line = None
                     pedantic = self.pedantic

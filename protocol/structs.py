@@ -1,7 +1,17 @@
 """The INFO and CONNECT JSON bodies as msgspec Structs, with nats-server's field names and its
-defaults for fields a client leaves out of CONNECT (verbose, pedantic and echo true)."""
+defaults for fields a client leaves out of CONNECT (verbose, pedantic and echo true).
+
+A CONNECT is read as nats-server's JSON decoder (Go's) reads it: keys match fields ignoring case
+(the last one given wins), null leaves a field as it was, invalid UTF-8 and lone UTF-16
+surrogate escapes in strings become U+FFFD, and nesting is allowed up to 10,000 levels."""
 
 from __future__ import annotations
+
+import codecs
+import json
+import re
+import sys
+from itertools import accumulate
 
 import msgspec
 
@@ -55,8 +65,10 @@ class Connect(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 _info_encoder = msgspec.json.Encoder()
-_connect_decoder = msgspec.json.Decoder(Connect)
+_any_decoder = msgspec.json.Decoder()
 _CONNECT_KEYS = [(f.name, f.encode_name) for f in msgspec.structs.fields(Connect)]
+_JSON_KEYS = {key for _, key in _CONNECT_KEYS}
+_INT64 = range(-(1 << 63), 1 << 63)  # Go's int
 _info_decoder = msgspec.json.Decoder(Info)
 
 
@@ -66,15 +78,105 @@ def encode_info(info: Info) -> bytes:
 
 
 def decode_connect(arg: bytes, previous: Connect | None = None) -> Connect:
-    """Decodes a CONNECT argument; raises msgspec.DecodeError on malformed JSON or wrong types.
-    With `previous` (a later CONNECT on the same connection), the fields this one leaves out
-    keep their previous values, as nats-server decodes into the options it already has."""
-    fresh = _connect_decoder.decode(arg)
+    """Decodes a CONNECT argument; raises msgspec.DecodeError on malformed JSON, or
+    msgspec.ValidationError on wrong types. With `previous` (a later CONNECT on the same
+    connection), the fields this one leaves out keep their previous values, as nats-server
+    decodes into the options it already has."""
+    fields = _connect_fields(arg)
+    fresh = msgspec.convert(fields, Connect)
+    if fresh.protocol not in _INT64:
+        raise msgspec.ValidationError("protocol out of range")
     if previous is None:
         return fresh
-    present = msgspec.json.decode(arg)  # an object: the typed decode above checked that
     return msgspec.structs.replace(previous, **{
-        name: getattr(fresh, name) for name, key in _CONNECT_KEYS if key in present})
+        name: getattr(fresh, name) for name, key in _CONNECT_KEYS if key in fields})
+
+
+def _fold(key: str) -> str:
+    """A key as Go compares it with a field name (simple case folding, for ASCII names)."""
+    return key.lower().replace("\u017f", "s")  # the long s folds to s
+
+
+def _connect_fields(arg: bytes) -> dict:
+    """The CONNECT fields a JSON text sets, by their JSON names, as Go's decoder sets them."""
+    obj, text = _go_json(arg)
+    if not isinstance(obj, dict):
+        raise msgspec.ValidationError("CONNECT is not a JSON object")
+    if any(key not in _JSON_KEYS and _fold(key) in _JSON_KEYS for key in obj):
+        # Keys that differ from a field name in case only: Go assigns each key in turn, so
+        # the last one given wins (a dict keeps a repeated key at its first place).
+        pairs = _deeply(lambda t: json.loads(t, object_pairs_hook=list), text)
+        obj = {}
+        for key, value in pairs:
+            folded = _fold(key)
+            if folded in _JSON_KEYS:
+                obj[folded] = value
+    return {key: value for key, value in obj.items() if key in _JSON_KEYS and value is not None}
+
+
+_MAX_DEPTH = 10_000  # Go's encoding/json nesting limit
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_DEPTH_STEP = [0] * 256
+_DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
+_DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
+# An escaped backslash, a surrogate pair, or a surrogate escape on its own (high or low).
+_SURROGATE_ESCAPE = re.compile(
+    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _replace_each_byte(exc: UnicodeDecodeError) -> tuple[str, int]:
+    return "\ufffd" * (exc.end - exc.start), exc.end
+
+
+codecs.register_error("zats.replace_each_byte", _replace_each_byte)
+
+
+def _lone_surrogate(m: re.Match) -> bytes:
+    return b"\\ufffd" if len(m.group()) == 6 else m.group()
+
+
+def _as_go_reads(arg: bytes) -> bytes:
+    """The JSON text with what Go's decoder replaces replaced: each byte of invalid UTF-8, and
+    each surrogate escape that is not half of a pair, by U+FFFD."""
+    text = arg.decode("utf-8", "zats.replace_each_byte").encode()
+    return _SURROGATE_ESCAPE.sub(_lone_surrogate, text)
+
+
+def _depth(arg: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text (strings skipped)."""
+    brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", arg))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def _go_json(arg: bytes) -> tuple[object, bytes]:
+    """The value of a JSON text as Go's decoder reads it (see the module doc), and the text
+    it was read from (`arg`, or `arg` with U+FFFD where Go puts it)."""
+    try:
+        return _any_decoder.decode(arg), arg
+    except msgspec.DecodeError:
+        fixed = _as_go_reads(arg)
+        if fixed == arg:
+            raise
+    except RecursionError:
+        fixed = _as_go_reads(arg)
+    if _depth(fixed) > _MAX_DEPTH:
+        raise msgspec.DecodeError("JSON nested over 10000 levels")
+    return _deeply(_any_decoder.decode, fixed), fixed
+
+
+def _deeply(decode, text: bytes):
+    """decode(text) with room for nesting up to _MAX_DEPTH: msgspec and json recurse once per
+    level against the interpreter's recursion limit (on Python 3.11; later versions cap C
+    recursion on their own, and deeper nesting then fails as malformed)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + _MAX_DEPTH)
+    try:
+        return decode(text)
+    except RecursionError:
+        raise msgspec.DecodeError("JSON nested deeper than this interpreter allows") from None
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def encode_connect(connect: Connect) -> bytes:

@@ -55,6 +55,17 @@ def test_stale_connection_is_closed_after_ping_max_unanswered(configured):
         assert w.expect_closed() == b""
 
 
+@pytest.mark.parametrize("ping_max", [1, 2])
+def test_stale_cut_comes_ping_max_intervals_after_connect(configured, ping_max):
+    """With a ping interval shorter than nats-server's first-PING delay (2 s), the first PING
+    comes after the interval: ping_max PINGs, then the cut, all well within two seconds."""
+    srv = configured(ping_interval=0.1, ping_max=ping_max)
+    with Wire(srv.host, srv.port, timeout=1.5) as w:
+        w.read_info()
+        w.send(b'CONNECT {"verbose":false}\r\n')
+        assert w.expect_closed() == b"PING\r\n" * ping_max + b"-ERR 'Stale Connection'\r\n"
+
+
 def test_answered_pings_keep_the_connection(configured):
     srv = configured(ping_interval=0.1, ping_max=1)
     with Wire(srv.host, srv.port, timeout=5) as w:
@@ -70,8 +81,9 @@ def test_max_connections(configured):
     srv = configured(max_connections=2)
     a, b = Wire(srv.host, srv.port).connect(), Wire(srv.host, srv.port).connect()
     with a, b, Wire(srv.host, srv.port) as c:
-        rest = c.expect_closed()
-        assert rest.endswith(b"-ERR 'maximum connections exceeded'\r\n")
+        info = json.loads(c.read_info()[5:])  # nats-server sends INFO first, then the error
+        assert info["max_payload"] > 0 and "client_id" in info
+        assert c.expect_closed() == b"-ERR 'maximum connections exceeded'\r\n"
         a.send(b"PING\r\n")
         a.expect(rb"PONG\r\n")
 

@@ -948,3 +948,80 @@ def test_an_err_from_a_client_closes_it_after_the_rest_of_that_read(server):
         assert w.expect_closed() == b"+OK\r\n"
         observer.send(b"PING\r\n")
         observer.expect(rb"MSG errread\.a 1 1\r\nA\r\nMSG errread\.c 1 1\r\nC\r\nPONG\r\n")
+
+
+# CONNECT JSON as nats-server's decoder (Go's encoding/json) reads it: invalid UTF-8 and lone
+# surrogate escapes become U+FFFD, nesting is allowed to 10,000 levels (beyond: closed silently).
+ODD_CONNECTS = {
+    "invalid UTF-8 in a string": (b'{"verbose":false,"name":"a\xff\xe2\x82b"}', b"PONG\r\n"),
+    "a lone high surrogate": (b'{"verbose":false,"name":"\\ud800x"}', b"PONG\r\n"),
+    "a lone low surrogate, then a high one": (b'{"verbose":false,"name":"\\udc00\\ud800"}', b"PONG\r\n"),
+    "nested 2,000 deep": (b'{"verbose":false,"x":' + b"[" * 1999 + b"]" * 1999 + b"}", b"PONG\r\n"),
+    "nested 10,000 deep": (b'{"verbose":false,"x":' + b"[" * 9999 + b"]" * 9999 + b"}", b"PONG\r\n"),
+    "nested 10,001 deep": (b'{"verbose":false,"x":' + b"[" * 10000 + b"]" * 10000 + b"}", b""),
+    "nested 20,000 deep": (b'{"verbose":false,"x":' + b"{\"a\":" * 19999 + b"1" + b"}" * 19999 + b"}", b""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_CONNECTS))
+def test_odd_connect_json_is_read_as_nats_server_reads_it(kind, spawn, tmp_path, case):
+    from support.servers import write_config
+
+    arg, answer = ODD_CONNECTS[case]
+    srv = spawn(kind, "-c", write_config(tmp_path, "max_control_line: 262144\n"))
+    with Wire(srv.host, srv.port) as w:
+        w.read_info()
+        w.send(b"CONNECT " + arg + b"\r\nPING\r\n")
+        if answer:
+            w.expect(re.escape(answer))
+            w.send(b"SUB a 1\r\nPUB a 1\r\nx\r\nPING\r\n")
+            w.expect(rb"MSG a 1 1\r\nx\r\nPONG\r\n")
+        else:
+            assert w.expect_closed() == b""
+
+
+# Keys and values in CONNECT as Go's decoder assigns them: keys match fields ignoring case (the
+# last given wins), null leaves a field as it was, a value of the wrong type closes silently.
+# Each is followed by `PUB a..b 0` (answered while pedantic) and PING.
+CONNECT_FIELDS = {
+    "upper-case key": (b'{"VERBOSE":false}', b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n"),
+    "long s in a key": (b'{"verbo\xc5\xbfe":false}', b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n"),
+    "case variants, the last wins": (b'{"Verbose":false,"verbose":true}',
+                                     b"+OK\r\n-ERR 'Invalid Publish Subject'\r\n+OK\r\nPONG\r\n"),
+    "case variants, the last wins (2)": (b'{"verbose":true,"Verbose":false}',
+                                         b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n"),
+    "repeated key, the last wins": (b'{"verbose":true,"Verbose":true,"verbose":false}',
+                                    b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n"),
+    "mixed case for two fields": (b'{"Verbose":false,"PEDANTIC":false}', b"PONG\r\n"),
+    "null booleans keep defaults": (b'{"verbose":null,"pedantic":null}',
+                                    b"+OK\r\n-ERR 'Invalid Publish Subject'\r\n+OK\r\nPONG\r\n"),
+    "null everywhere else": (b'{"verbose":false,"echo":null,"protocol":null,"headers":null,'
+                             b'"name":null,"no_responders":null}',
+                             b"-ERR 'Invalid Publish Subject'\r\nPONG\r\n"),
+    "a number for a boolean": (b'{"verbose":1}', b""),
+    "a float protocol": (b'{"verbose":false,"protocol":1.0}', b""),
+    "a string protocol": (b'{"verbose":false,"protocol":"1"}', b""),
+    "a protocol over 64 bits": (b'{"verbose":false,"protocol":99999999999999999999}', b""),
+    "a number for a name": (b'{"verbose":false,"name":5}', b""),
+    "an array, not an object": (b"[]", b""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONNECT_FIELDS))
+def test_connect_fields_are_assigned_as_nats_server_assigns_them(server, case):
+    arg, answer = CONNECT_FIELDS[case]
+    with Wire(server.host, server.port) as w:
+        w.read_info()
+        w.send(b"CONNECT " + arg + b"\r\nPUB a..b 0\r\n\r\nPING\r\n")
+        if answer:
+            w.expect(re.escape(answer))
+        else:
+            assert w.expect_closed() == b""
+
+
+def test_a_later_connect_with_null_keeps_what_the_first_set(server):
+    with Wire(server.host, server.port) as w:
+        w.read_info()
+        w.send(b'CONNECT {"verbose":false,"pedantic":false}\r\nCONNECT {"verbose":null,"Pedantic":null}\r\n'
+               b"PUB a..b 0\r\n\r\nPING\r\n")
+        w.expect(rb"PONG\r\n")

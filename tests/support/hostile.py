@@ -37,6 +37,7 @@ class Bystander:
         self.wire.expect(rb"PONG\r\n")
         self.sent = 0
         self.worst_rtt = 0.0
+        self._lock = threading.Lock()  # a Pinger's thread and the probe may both use it
 
     def _expect(self, pattern: bytes) -> None:
         """Waits for `pattern`, answering the server's keepalive PINGs that come before it."""
@@ -47,16 +48,21 @@ class Bystander:
 
     def round_trip(self) -> float:
         """Seconds for a PING to come back as PONG; records the worst seen."""
-        start = time.monotonic()
-        self.wire.send(b"PING\r\n")
-        self._expect(rb"PONG\r\n")
-        rtt = time.monotonic() - start
+        with self._lock:
+            start = time.monotonic()
+            self.wire.send(b"PING\r\n")
+            self._expect(rb"PONG\r\n")
+            rtt = time.monotonic() - start
         self.worst_rtt = max(self.worst_rtt, rtt)
         return rtt
 
     def check(self, messages: int = 20) -> None:
         """Publishes `messages` to itself and expects every one back in order, then asserts that
         no round trip (this one or any before) stalled."""
+        with self._lock:
+            self._check(messages)
+
+    def _check(self, messages: int) -> None:
         start = self.sent
         frames = b"".join(b"PUB %s %d\r\n%d\r\n" % (self.subject, len(b"%d" % i), i)
                           for i in range(start, start + messages))
@@ -84,8 +90,9 @@ class Pinger:
     """A bystander's round trips measured in a background thread while a probe runs, so a loop
     blocked in the middle of an attack is seen even when it has recovered by the end."""
 
-    def __init__(self, host: str, port: int, interval: float = 0.01):
-        self.bystander = Bystander(host, port)
+    def __init__(self, host: str, port: int, interval: float = 0.01,
+                 connect: bytes = b'{"verbose":false,"pedantic":false}'):
+        self.bystander = Bystander(host, port, connect)
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
