@@ -34,6 +34,13 @@ _RTT_MEASUREMENT_INTERVAL = 3600.0
 # reading on sees a client hang up (its check is then cancelled), within a small bound.
 _HELD_WHILE_CHECKING = 4096
 _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
+# Deliveries one slice of a read may make before the rest of the read waits for the next loop
+# iteration (see _process): nats-server fans a publisher's messages out on that publisher's own
+# goroutine, here one loop serves every connection, and a read of small PUBs to a subject with
+# thousands of subscribers would hold it for seconds. Only messages that reach more than
+# _HEAVY_FANOUT receivers are counted: the others are bounded by the size of a read.
+_SLICE_DELIVERIES = 20_000
+_HEAVY_FANOUT = 64
 
 
 class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
@@ -44,7 +51,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
         "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
         "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer",
-        "err_from_client", "auth_check", "recheck",
+        "err_from_client", "auth_check", "recheck", "slice_work", "next_slice",
         "upgrading", "tls_pending", "connect_opts",
         "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
         "__weakref__",
@@ -100,6 +107,9 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         # A bcrypt check of this connection's CONNECT running off the loop: until it returns,
         # nothing more is parsed (see on_connect). `recheck`: the same after a reload.
         self.auth_check: asyncio.Future | None = None
+        # Heavy fan-out counted in this slice of a read, and the call that parses the rest.
+        self.slice_work = 0
+        self.next_slice: asyncio.Handle | None = None
         self.recheck: asyncio.Future | None = None
         # TLS upgrade: `upgrading` until the TLS layer owns the socket (plain text then is an
         # error); `tls_pending` until the handshake is done (nothing may be written before).
@@ -186,7 +196,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.last_activity = time.monotonic()
         if self.broker.log.trace_enabled:
             self._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
-        if self.auth_check is None:
+        if self.auth_check is None and self.next_slice is None:
             self._process()
         elif rbuf.filled > _HELD_WHILE_CHECKING:
             self.transport.pause_reading()
@@ -196,6 +206,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         options and the finished check of their credentials), the end of that CONNECT."""
         rbuf = self.rbuf
         broker = self.broker
+        self.slice_work = 0
         try:
             if verdict is not None:
                 opts, check = verdict
@@ -224,6 +235,24 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         stalled = broker.flush_touched()
         if stalled:
             self._stall(stalled)
+        if self.slice_work >= _SLICE_DELIVERIES:
+            # The parser stopped after a slice of heavy fan-out: the rest of what was read is
+            # parsed in the next loop iteration, other connections served in between.
+            self.transport.pause_reading()
+            self.next_slice = broker.loop.call_soon(self._next_slice)
+
+    def _next_slice(self) -> None:
+        self.next_slice = None
+        if self.closed:
+            return
+        self._process()
+        if self.may_read():
+            self.transport.resume_reading()
+
+    def _fanned_out(self, deliveries: int) -> bool:
+        """Counts a heavy fan-out; True (stop parsing) when the slice is used up."""
+        self.slice_work += deliveries
+        return self.slice_work >= _SLICE_DELIVERIES
 
     def on_client_err(self) -> None:
         """An -ERR from the client: nats-server closes the connection without a word, but the
@@ -254,7 +283,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             return
         self.auth_check = None
         self._process((opts, check))
-        if not self.closed and self.auth_check is None and self.stall_handle is None:
+        if self.may_read():
             self.transport.resume_reading()
 
     def connection_lost(self, exc) -> None:
@@ -328,6 +357,9 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             if check is not None:
                 check.cancel()  # a check not yet started never runs
         self.auth_check = self.recheck = None
+        if self.next_slice is not None:
+            self.next_slice.cancel()
+            self.next_slice = None
         if self.auth_timer is not None:
             self.auth_timer.cancel()
             self.auth_timer = None
@@ -513,17 +545,21 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.subs.pop(sub.sid, None) is not None:
             self.sublist.remove(sub)
 
-    def on_pub(self, subject: bytes, reply: bytes | None, payload: memoryview) -> None:
+    def on_pub(self, subject: bytes, reply: bytes | None, payload: memoryview) -> bool:
+        """A PUB; True when the parser is to stop after it (see _fanned_out)."""
         self.in_msgs += 1
         self.in_bytes += len(payload)
         # nats-server: a denied publish gets the violation and no +OK.
         if self.perms is not None and not self._may_publish(subject):
-            return
+            return False
         if self.verbose:
             self.queue(OK)
-        if not deliver(self, self.sublist.match(subject), subject, reply, payload) \
-                and reply and self.no_responders:
+        n = deliver(self, self.sublist.match(subject), subject, reply, payload)
+        if n > _HEAVY_FANOUT:
+            return self._fanned_out(n)
+        if not n and reply and self.no_responders:
             self._no_responders(subject, reply)
+        return False
 
     def _may_publish(self, subject: bytes) -> bool:
         if self.perms.can_publish(subject):
@@ -541,45 +577,59 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             self.queue(err_frame(errors.INVALID_PUBLISH_SUBJECT))
 
     def on_pub_run(self, subject: bytes, reply: bytes | None, view: memoryview, first: int,
-                   stride: int, count: int, size: int) -> None:
+                   stride: int, count: int, size: int) -> bool:
         """A run of PUB frames with one control line (see ClientOpsParser): the same as `count`
-        on_pub calls, with the per-message work that the run shares done once."""
+        on_pub calls, with the per-message work that the run shares done once. True when the
+        parser is to stop after it."""
+        stop = False
         if self.pedantic or self.verbose or self.perms is not None or reply is not None:
             for a in range(first, first + count * stride, stride):
-                self.on_pub(subject, reply, view[a:a + size])
-            return
+                stop = self.on_pub(subject, reply, view[a:a + size]) or stop
+            return stop
         self.in_msgs += count
         self.in_bytes += count * size
+        before = self.broker.out_msgs
         deliver_run(self, self.sublist.match(subject), subject, view, first, stride, count, size)
+        n = self.broker.out_msgs - before
+        return n > _HEAVY_FANOUT and self._fanned_out(n)
 
-    def on_pub_sizes(self, subject: bytes, view: memoryview, bounds: list) -> None:
+    def on_pub_sizes(self, subject: bytes, view: memoryview, bounds: list) -> bool:
         """PUB frames for one subject without reply, sizes varying (see ClientOpsParser): the
-        same as one on_pub call per message, with the match done once."""
+        same as one on_pub call per message, with the match done once. True when the parser is
+        to stop after them."""
+        stop = False
         if self.pedantic or self.verbose or self.perms is not None:
             for i in range(0, len(bounds), 2):
-                self.on_pub(subject, None, view[bounds[i]:bounds[i + 1]])
-            return
+                stop = self.on_pub(subject, None, view[bounds[i]:bounds[i + 1]]) or stop
+            return stop
         count = len(bounds) // 2
         self.in_msgs += count
         self.in_bytes += sum(bounds[1::2]) - sum(bounds[::2])
+        before = self.broker.out_msgs
         deliver_sizes(self, self.sublist.match(subject), subject, view, bounds)
+        n = self.broker.out_msgs - before
+        return n > _HEAVY_FANOUT and self._fanned_out(n)
 
-    def on_hpub(self, subject: bytes, reply: bytes | None, header_len: int, message: memoryview) -> None:
+    def on_hpub(self, subject: bytes, reply: bytes | None, header_len: int,
+                message: memoryview) -> bool:
+        """An HPUB; True when the parser is to stop after it (see _fanned_out)."""
         self.in_msgs += 1
         self.in_bytes += len(message)
         # nats-server: a denied publish gets the violation and no +OK.
         if self.perms is not None and not self._may_publish(subject):
-            return
+            return False
         if self.verbose:
             self.queue(OK)
         result = self.sublist.match(subject)
         if not header_len:  # an empty header block: delivered as a plain message, as nats-server
-            if not deliver(self, result, subject, reply, message) and reply and self.no_responders:
-                self._no_responders(subject, reply)
-            return
-        if not deliver_with_headers(self, result, subject, reply, header_len, message) \
-                and reply and self.no_responders:
+            n = deliver(self, result, subject, reply, message)
+        else:
+            n = deliver_with_headers(self, result, subject, reply, header_len, message)
+        if n > _HEAVY_FANOUT:
+            return self._fanned_out(n)
+        if not n and reply and self.no_responders:
             self._no_responders(subject, reply)
+        return False
 
     def _no_responders(self, subject: bytes, reply: bytes) -> None:
         """The 503 status message to the publisher's own subscription on the reply subject."""

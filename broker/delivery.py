@@ -102,11 +102,11 @@ def _count(sub) -> bool:
     return True
 
 
-def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: memoryview) -> bool:
-    """Delivers a message without headers; returns whether any subscription received it."""
+def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: memoryview) -> int:
+    """Delivers a message without headers; returns how many subscriptions received it."""
     subs = result.plain if not result.queues else _receivers(result, publisher, subject)
     if not subs:
-        return False
+        return 0
     size = len(payload)
     # The MSG line around each sid; a burst repeating one PUB line (the parser then passes the
     # same subject and reply objects) reuses the previous message's pieces.
@@ -176,8 +176,7 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
         broker = publisher.broker
         broker.out_msgs += count
         broker.out_bytes += count * size
-        return True
-    return False
+    return count
 
 
 def deliver_run(publisher, result, subject: bytes, view: memoryview, first: int, stride: int,
@@ -354,12 +353,12 @@ def deliver_sizes(publisher, result, subject: bytes, view: memoryview, bounds: l
 
 
 def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
-                         header_len: int, message: memoryview) -> bool:
+                         header_len: int, message: memoryview) -> int:
     """Delivers a message with headers: HMSG to receivers that negotiated headers, MSG with the
-    headers stripped to those that did not. Returns whether any subscription received it."""
+    headers stripped to those that did not. Returns how many subscriptions received it."""
     subs = _receivers(result, publisher, subject)
     if not subs:
-        return False
+        return 0
     total = len(message)
     payload = message[header_len:]
     psize = total - header_len
@@ -419,5 +418,4 @@ def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
         broker = publisher.broker
         broker.out_msgs += count
         broker.out_bytes += out_bytes
-        return True
-    return False
+    return count

@@ -23,6 +23,7 @@ class OutboundMixin:
     __slots__ = ()
     tls_pending = False  # a client connection between INFO and the end of its TLS handshake
     auth_check = None  # a client connection's CONNECT being checked: reading resumes after it
+    next_slice = None  # a client connection's rest of a read, to be parsed: reading waits for it
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.rbuf.get_buffer()
@@ -94,13 +95,19 @@ class OutboundMixin:
             self.transport.pause_reading()
             self.stall_handle = self.broker.loop.call_later(MAX_STALL, self.unstall)
 
+    def may_read(self) -> bool:
+        """Whether nothing holds reading paused: backpressure, a credentials check, or the
+        rest of a read still to be parsed."""
+        return not self.closed and self.stall_handle is None and self.auth_check is None and \
+            self.next_slice is None
+
     def unstall(self) -> None:
         handle = self.stall_handle
         if handle is None:
             return
         self.stall_handle = None
         handle.cancel()
-        if not self.closed and self.auth_check is None:
+        if self.may_read():
             self.transport.resume_reading()
 
     def _release_waiters(self) -> None:

@@ -169,6 +169,9 @@ class ClientOpsParser(_Parser):
     on_hpub(subject, reply|None, header_len: int, message: memoryview) where `message` is headers
     and payload together, on_sub(subject, queue|None, sid), on_unsub(sid, max|None), on_ping(),
     on_pong(). All arguments are bytes except where noted. A handler may raise ProtocolError.
+    A true result from on_pub, on_hpub, on_pub_run or on_pub_sizes stops the parse after that
+    frame (or run): parse returns the offset after it, and the caller parses the rest later
+    (the broker does so to serve other connections between slices of a heavy fan-out).
     An -ERR from a client raises ProtocolError (nats-server closes such a connection silently),
     or goes to the optional on_client_err() and parsing goes on.
 
@@ -266,8 +269,9 @@ class ClientOpsParser(_Parser):
                             count += 1
                             p += stride
                         if count > 1:
-                            on_pub_run(rep_subject, rep_reply, view, pos + rep_len, stride, count,
-                                       rep_size)
+                            if on_pub_run(rep_subject, rep_reply, view, pos + rep_len, stride,
+                                          count, rep_size):
+                                return p
                             pos = p
                             continue
                     pstart = pos + rep_len
@@ -276,7 +280,8 @@ class ClientOpsParser(_Parser):
                         if not self._check_trailer(buf, pend, end):
                             self.need = pend + 2 - pos
                             return pos
-                    on_pub(rep_subject, rep_reply, view[pstart:pend])
+                    if on_pub(rep_subject, rep_reply, view[pstart:pend]):
+                        return pend + 2
                     pos = pend + 2
                     continue
                 rep_line = None
@@ -311,11 +316,12 @@ class ClientOpsParser(_Parser):
                     if not startswith(subj_prefix, p):
                         break
                 if bounds:
-                    if len(bounds) > 2:
-                        on_pub_sizes(subj, view, bounds)
-                    else:
-                        on_pub(subj, None, view[bounds[0]:bounds[1]])
                     pos = bounds[-1] + 2
+                    if len(bounds) > 2:
+                        if on_pub_sizes(subj, view, bounds):
+                            return pos
+                    elif on_pub(subj, None, view[bounds[0]:bounds[1]]):
+                        return pos
                     continue
             eol = find(b"\n", pos, end)
             if eol < 0:
@@ -374,8 +380,9 @@ class ClientOpsParser(_Parser):
                 prev_line = line
                 last_subject = args[1]
                 last_size = size
-                on_pub(args[1], reply, view[pstart:pend])
                 pos = pend + 2
+                if on_pub(args[1], reply, view[pstart:pend]):
+                    return pos
             elif code == _HPUB:
                 n = len(args)
                 if n == 1:
@@ -394,8 +401,9 @@ class ClientOpsParser(_Parser):
                     if pedantic:
                         self._unfinished_publish(args[1], pos == 0 and line_checked)
                     return pos
-                self._on_hpub(args[1], reply, hdr, view[pstart:pend])
                 pos = pend + 2
+                if self._on_hpub(args[1], reply, hdr, view[pstart:pend]):
+                    return pos
             else:
                 pos = eol + 1
                 if code == _PING:

@@ -375,3 +375,65 @@ def test_client_err_goes_to_on_client_err_and_parsing_goes_on():
     data = bytearray(b"-ERR 'x'\r\nSUB a 1\r\nPUB a 1\r\nA\r\n")
     assert ClientOpsParser(rec).parse(data, memoryview(data), len(data)) == len(data)
     assert rec.events == [("client_err",), ("sub", b"a", None, b"1"), ("pub", b"a", None, b"A")]
+
+
+class StoppingRecorder(RunRecorder):
+    """A run handler whose publish calls ask the parser to stop after every one of them."""
+
+    def __init__(self):
+        super().__init__()
+        self.stops = 0
+
+    def _stop(self) -> bool:
+        self.stops += 1
+        return True
+
+    def on_pub(self, subject, reply, payload):
+        self.events.append(("pub", subject, reply, bytes(payload)))
+        return self._stop()
+
+    def on_hpub(self, subject, reply, header_len, message):
+        self.events.append(("hpub", subject, reply, header_len, bytes(message)))
+        return self._stop()
+
+    def on_pub_run(self, *args):
+        super().on_pub_run(*args)
+        return self._stop()
+
+    def on_pub_sizes(self, *args):
+        super().on_pub_sizes(*args)
+        return self._stop()
+
+
+MIXED_PUBLISHES = (
+    b"PUB a 1\r\nx\r\n" * 3                                               # a run
+    + b"".join(b"PUB s %d\r\n%s\r\n" % (n, b"y" * n) for n in (1, 2, 3, 4))  # sizes vary
+    + b"PUB r reply 2\r\nhi\r\nSUB a 1\r\n"                               # ordinary
+    + b"HPUB h 12 14\r\nNATS/1.0\r\n\r\nok\r\nPING\r\n"
+)
+
+
+def test_a_publish_handler_stops_the_parse_after_its_frame():
+    """A true result from on_pub, on_hpub, on_pub_run or on_pub_sizes ends the parse after that
+    frame or run; parsing from the returned offset gives the rest, the same events in the same
+    order as one parse that never stops."""
+    plain = RunRecorder()
+    parser = ClientOpsParser(plain)
+    parser.headers = True
+    buf = bytearray(MIXED_PUBLISHES)
+    assert parser.parse(buf, memoryview(buf), len(buf)) == len(buf)
+
+    stopping = StoppingRecorder()
+    parser = ClientOpsParser(stopping)
+    parser.headers = True
+    rb = ReceiveBuffer()
+    rb.get_buffer()[:len(buf)] = buf
+    rb.received(len(buf))
+    calls = 0
+    while rb.filled:
+        calls += 1
+        consumed = parser.parse(rb.buf, rb.view, rb.filled)
+        assert consumed and parser.need == 0
+        rb.consume(consumed, parser.need)
+    assert stopping.events == plain.events
+    assert calls == stopping.stops + 1  # the last call ends at the buffer's end (SUB, PING)

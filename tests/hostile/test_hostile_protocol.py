@@ -79,7 +79,7 @@ def test_fan_out_bomb_does_not_stall_others(server):
     connections are served in between. Every message still arrives."""
     import threading
 
-    subscribers, subs_each, messages = 3, 10_000, 250
+    subscribers, subs_each, messages = 3, 20_000, 150
     socks, counts, readers = [], [0] * subscribers, []
     with Pinger(server.host, server.port) as pinger:
         try:
