@@ -1,0 +1,119 @@
+"""The monitoring listener (`-m/--http_port`): one task per HTTP connection, requests routed as
+nats-server's ServeMux routes them (exact paths, `/` the index, unclean paths redirected, any
+method). Answers are built one at a time, so concurrent large requests queue instead of piling
+up their memory, and each build yields to the event loop between slices."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import inspect
+import posixpath
+from urllib.parse import quote
+
+from ..server import ZATS_VERSION
+from . import endpoints
+from .http import HEADER_TIMEOUT, Connection, Refused, Request, expectation_failed, response
+from .index import index_page
+from .params import BadParam, parse_query
+
+_JSON = [("Access-Control-Allow-Origin", "*"), ("Content-Type", "application/json")]
+_TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+_HTML = [("Content-Type", "text/html; charset=utf-8")]
+_NOT_FOUND = [*_TEXT, ("X-Content-Type-Options", "nosniff")]
+# A handler's own error text: net/http adds the type it sniffs after the length.
+_ERROR = [("Date", None), ("Content-Length", None), *_TEXT]
+
+
+def clean_path(path: str) -> str:
+    """The path ServeMux redirects an unclean one to: no empty, `.` or `..` segments."""
+    if not path.startswith("/"):
+        path = "/" + path
+    cleaned = posixpath.normpath(path)
+    if cleaned.startswith("//"):  # normpath keeps a leading double slash
+        cleaned = "/" + cleaned.lstrip("/")
+    if path.endswith("/") and cleaned != "/":
+        cleaned += "/"
+    return cleaned
+
+
+class MonitorServer:
+    def __init__(self, broker):
+        self.broker = broker
+        self.cpu = endpoints.CPU()
+        self._server: asyncio.base_events.Server | None = None
+        self._building = asyncio.Lock()
+        self._index = index_page(ZATS_VERSION)
+        self.routes = {
+            "/varz": lambda q: endpoints.varz(broker, q, self.cpu),
+            "/connz": lambda q: endpoints.connz(broker, q),
+            "/subsz": lambda q: endpoints.subsz(broker, q),
+            "/subscriptionsz": lambda q: endpoints.subsz(broker, q),
+            "/routez": lambda q: endpoints.routez(broker, q),
+            "/leafz": lambda q: endpoints.leafz(broker, q),
+            "/healthz": lambda q: endpoints.healthz(broker, q),
+        }
+
+    async def start(self, host: str, port: int) -> int:
+        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        conn = Connection(reader)
+        deadline = loop.time() + HEADER_TIMEOUT
+        try:
+            while True:
+                try:
+                    req = await conn.next_request(deadline)
+                except Refused as refused:
+                    writer.write(refused.answer)
+                    return
+                if req is None:
+                    return
+                answer, close = await self._answer(req)
+                writer.write(answer)
+                await writer.drain()
+                if close or req.close or not await conn.skip_body(req):
+                    return
+                if not await conn.wait_next():
+                    return
+                deadline = loop.time() + HEADER_TIMEOUT
+        except (ConnectionError, OSError):
+            return
+        finally:
+            writer.close()
+
+    async def _answer(self, req: Request) -> tuple[bytes, bool]:
+        """The response to one request, and whether the connection closes after it."""
+        expect = req.header("expect")
+        if expect and expect.lower() != "100-continue":
+            return expectation_failed(), True
+        path = req.path
+        clean = clean_path(path)
+        if clean != path:
+            location = quote(clean, safe="/:@!$&'()*+,;=~") + (f"?{req.query}" if req.query else "")
+            if req.method in ("GET", "HEAD"):
+                body = f'<a href="{html.escape(location)}">Temporary Redirect</a>.\n\n'.encode()
+                return response(req, 307, [*_HTML, ("Location", location)], body), False
+            return response(req, 307, [("Location", location)], b""), False
+        if path == "/":
+            return response(req, 200, _HTML, self._index), False
+        handler = self.routes.get(path)
+        if handler is None:
+            return response(req, 404, _NOT_FOUND, b"404 page not found\n"), False
+        try:
+            async with self._building:
+                body = handler(parse_query(req.query))
+                if inspect.isawaitable(body):
+                    body = await body
+        except BadParam as bad:
+            return response(req, 400, _ERROR, str(bad).encode()), False
+        except Exception as exc:  # a bug here must cost one answer, never the server
+            self.broker.log.error("monitoring %s: %r", path, exc)
+            return response(req, 500, _TEXT, b"internal error"), True
+        return response(req, 200, _JSON, body), False
