@@ -13,7 +13,7 @@ import time
 from ..server import VERSION, ZATS_VERSION
 from ..subscription import Subscription
 from .params import BadParam, get_bool, get_int, get_state, get_subs, get_uint
-from .render import Pacer, pretty, pretty_paced, rfc3339, seconds, uptime
+from .render import SLICE, Pacer, pretty, pretty_paced, rfc3339, seconds, uptime
 
 DEFAULT_LIST_SIZE = 1024  # nats-server's default (and only) page size for /connz and /subsz
 GLOBAL_ACCOUNT = "$G"
@@ -159,6 +159,12 @@ def _sub_detail(sub) -> dict:
     return detail
 
 
+def _account_sub_detail(sub) -> dict:
+    """One subscription as nats-server details it in /subsz."""
+    name = sub.conn.account.name
+    return {"account": name, "account_tag": name, **_sub_detail(sub)}
+
+
 def _page(offset: int, limit: int, total: int) -> slice:
     start = min(max(offset, 0), total)
     return slice(start, start + min(limit, total - start))
@@ -204,17 +210,17 @@ async def connz(broker, query) -> bytes:
         key, reverse = _CONNZ_SORT.get(sort or "cid", _CONNZ_SORT["cid"])
         conns.sort(key=key, reverse=reverse)
     conns = conns[_page(offset, limit, len(conns))]
+    body["num_connections"] = len(conns)
+    body["connections"] = conns
     pacer = Pacer()
-    infos = []
-    for c in conns:
-        infos.append(_conn_info(c, now, mono, with_auth, with_subs, detail))
-        await pacer.spend(1 + (len(c.subs) if with_subs else 0))
-    body["num_connections"] = len(infos)
-    body["connections"] = infos
-    return await pretty_paced(body, "connections")
+    return await pretty_paced(
+        body, "connections", conns,
+        lambda c: _conn_info(c, now, mono, with_auth, with_subs, detail, pacer),
+        (lambda c: 1 + len(c.subs)) if with_subs else None)
 
 
-def _conn_info(c, now: float, mono: float, with_auth: bool, with_subs: bool, detail: bool) -> dict:
+async def _conn_info(c, now: float, mono: float, with_auth: bool, with_subs: bool, detail: bool,
+                     pacer: Pacer) -> dict:
     idle = mono - c.last_activity
     info = {
         "cid": c.cid,
@@ -241,10 +247,15 @@ def _conn_info(c, now: float, mono: float, with_auth: bool, with_subs: bool, det
         info["version"] = c.version
     if with_subs and c.subs:
         subs = list(c.subs.values())
-        if detail:
-            info["subscriptions_list_detail"] = [_sub_detail(s) for s in subs]
-        else:
-            info["subscriptions_list"] = [s.subject.decode(errors="replace") for s in subs]
+        made = []
+        for start in range(0, len(subs), SLICE):
+            batch = subs[start:start + SLICE]
+            if detail:
+                made += [_sub_detail(s) for s in batch]
+            else:
+                made += [s.subject.decode(errors="replace") for s in batch]
+            await pacer.spend(len(batch))
+        info["subscriptions_list_detail" if detail else "subscriptions_list"] = made
     if with_auth:  # ?auth=1, as nats-server: who the client is, never its secret
         if c.identity is not None and c.identity.name:
             info["authorized_user"] = c.identity.name
@@ -325,13 +336,8 @@ async def subsz(broker, query) -> bytes:
     page = subs[_page(offset, limit, len(subs))]
     if not page:
         return pretty(body)
-    details = []
-    for s in page:
-        name = s.conn.account.name
-        details.append({"account": name, "account_tag": name, **_sub_detail(s)})
-        await pacer.spend()
-    body["subscriptions_list"] = details
-    return await pretty_paced(body, "subscriptions_list")
+    body["subscriptions_list"] = page
+    return await pretty_paced(body, "subscriptions_list", page, _account_sub_detail)
 
 
 async def routez(broker, query) -> bytes:

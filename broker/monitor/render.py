@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import inspect
 
 import msgspec
 
@@ -34,22 +35,36 @@ def pretty(body: dict) -> bytes:
     return msgspec.json.format(_encode(body), indent=2)
 
 
-async def pretty_paced(body: dict, key: str) -> bytes:
-    """`body` indented like pretty(), its list under `key` (its last key) encoded SLICE items at a
-    time with a yield to the loop between slices."""
-    items = body[key]
+async def pretty_paced(body: dict, key: str, items: list, make, weight=None) -> bytes:
+    """`body` indented like pretty(), with `make(item)` (a value, or an awaitable of one, for
+    items that pace their own making) for each of `items` as the list under `key` (its last key).
+    Items are made and encoded a slice at a time (SLICE units of work, an
+    item weighing `weight(item)`, else 1) with a yield to the loop between slices, so neither
+    the time nor the objects of the whole list pile up at once."""
     head = pretty({**body, key: []})
     if not items:
         return head
     assert head.endswith(b"[]\n}"), "the list must be the last key"
     parts = [head[:-4], b"[\n"]
-    for start in range(0, len(items), SLICE):
-        if start:
+
+    def encode(made: list) -> None:
+        if len(parts) > 2:
             parts.append(b",\n")
-            await asyncio.sleep(0)
         # "[\n  item,\n  item\n]" -> the items, one level deeper
-        chunk = msgspec.json.format(_encode(items[start:start + SLICE]), indent=2)[2:-2]
+        chunk = msgspec.json.format(_encode(made), indent=2)[2:-2]
         parts.append(b"  " + chunk.replace(b"\n", b"\n  "))
+
+    made, load = [], 0
+    for item in items:
+        value = make(item)
+        made.append(await value if inspect.isawaitable(value) else value)
+        load += 1 if weight is None else weight(item)
+        if load >= SLICE:
+            encode(made)
+            made, load = [], 0
+            await asyncio.sleep(0)
+    if made:
+        encode(made)
     parts.append(b"\n  ]\n}")
     return b"".join(parts)
 
