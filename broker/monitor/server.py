@@ -20,6 +20,7 @@ from .params import BadParam, parse_query
 _JSON = [("Access-Control-Allow-Origin", "*"), ("Content-Type", "application/json")]
 _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 _HTML = [("Content-Type", "text/html; charset=utf-8")]
+_LINGER = 0.5  # net/http's wait for the peer's close after refusing a request
 _NOT_FOUND = [*_TEXT, ("X-Content-Type-Options", "nosniff")]
 # A handler's own error text: net/http adds the type it sniffs after the length.
 _ERROR = [("Date", None), ("Content-Length", None), *_TEXT]
@@ -35,6 +36,20 @@ def clean_path(path: str) -> str:
     if path.endswith("/") and cleaned != "/":
         cleaned += "/"
     return cleaned
+
+
+async def _close_gently(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Half-closes after a refusal and discards what the peer still sends for a moment, as
+    net/http does, so that closing with unread input (a reset) does not destroy the answer."""
+    await writer.drain()
+    if writer.can_write_eof():
+        writer.write_eof()
+    try:
+        async with asyncio.timeout(_LINGER):
+            while await reader.read(65536):
+                pass
+    except TimeoutError:
+        pass
 
 
 class MonitorServer:
@@ -72,6 +87,7 @@ class MonitorServer:
                     req = await conn.next_request(deadline)
                 except Refused as refused:
                     writer.write(refused.answer)
+                    await _close_gently(reader, writer)
                     return
                 if req is None:
                     return
