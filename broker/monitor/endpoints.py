@@ -13,7 +13,7 @@ import time
 from ..server import VERSION, ZATS_VERSION
 from ..subscription import Subscription
 from .params import BadParam, get_bool, get_int, get_state, get_subs, get_uint
-from .render import SLICE, Pacer, pretty, pretty_paced, rfc3339, seconds, uptime
+from .render import SLICE, Pacer, pretty, pretty_paced, seconds, uptime, utc
 
 DEFAULT_LIST_SIZE = 1024  # nats-server's default (and only) page size for /connz and /subsz
 GLOBAL_ACCOUNT = "$G"
@@ -102,8 +102,8 @@ def varz(broker, query, cpu: CPU) -> bytes:
         "write_deadline": int(o.write_deadline * _NS),
         "lame_duck_duration": int(o.lame_duck_duration * _NS),
         "lame_duck_grace_period": int(o.lame_duck_grace_period * _NS),
-        "start": rfc3339(b.start_time),
-        "now": rfc3339(now),
+        "start": utc(b.start_time),
+        "now": utc(now),
         "uptime": uptime(now - b.start_time),
         "mem": _rss_bytes(),
         "cores": os.cpu_count() or 1,
@@ -189,7 +189,7 @@ async def connz(broker, query) -> bytes:
     user, acc, mqtt = query.get("user", ""), query.get("acc", ""), query.get("mqtt_client", "")
     now = time.time()
     mono = time.monotonic()
-    body = {"server_id": broker.server_id, "now": rfc3339(now), "num_connections": 0, "total": 0,
+    body = {"server_id": broker.server_id, "now": utc(now), "num_connections": 0, "total": 0,
             "offset": offset, "limit": limit}
     if acc and acc not in broker.accounts:
         return pretty({**body, "connections": None})
@@ -228,8 +228,8 @@ async def _conn_info(c, now: float, mono: float, with_auth: bool, with_subs: boo
         "type": "nats",
         "ip": c.ip,
         "port": c.port,
-        "start": rfc3339(c.start),
-        "last_activity": rfc3339(now - idle),
+        "start": utc(c.start),
+        "last_activity": utc(now - idle),
         "uptime": uptime(now - c.start),
         "idle": uptime(idle),
         "pending_bytes": c.pending_bytes(),
@@ -313,7 +313,7 @@ async def subsz(broker, query) -> bytes:
     if test and not _valid_test_subject(test):
         raise BadParam(f"invalid test subject, must be valid publish subject: {test}")
     accounts = [a for name, a in broker.accounts.items() if not acc or name == acc]
-    body = {"server_id": broker.server_id, "now": rfc3339(time.time()),
+    body = {"server_id": broker.server_id, "now": utc(time.time()),
             **_sublist_stats([a.sublist for a in accounts]), "total": 0, "offset": offset,
             "limit": limit}
     if not with_subs:
@@ -350,12 +350,12 @@ async def routez(broker, query) -> bytes:
         for conn in sorted(broker.cluster.routes.values(), key=lambda c: c.cid):
             info = route_info(conn, now, with_subs)
             for key in ("start", "last_activity"):
-                info[key] = rfc3339(info[key])
+                info[key] = utc(info[key])
             info["uptime"] = uptime(info["uptime"])
             info["idle"] = uptime(info["idle"])
             routes.append(info)
     return pretty({"server_id": broker.server_id, "server_name": broker.server_name,
-                   "now": rfc3339(now), "num_routes": len(routes), "routes": routes})
+                   "now": utc(now), "num_routes": len(routes), "routes": routes})
 
 
 async def leafz(broker, query) -> bytes:
@@ -366,5 +366,5 @@ async def leafz(broker, query) -> bytes:
         from ..leafnode import leaf_info
 
         leafs = [leaf_info(conn, now, with_subs) for conn in broker.leafnodes.registered()]
-    return pretty({"server_id": broker.server_id, "now": rfc3339(now), "leafnodes": len(leafs),
+    return pretty({"server_id": broker.server_id, "now": utc(now), "leafnodes": len(leafs),
                    "leafs": leafs})

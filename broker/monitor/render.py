@@ -69,8 +69,9 @@ async def pretty_paced(body: dict, key: str, items: list, make, weight=None) -> 
     return b"".join(parts)
 
 
-def rfc3339(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat().replace("+00:00", "Z")
+def utc(ts: float) -> datetime.datetime:
+    """A time for a JSON answer: the encoder writes it as RFC 3339 in UTC (`...Z`)."""
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC)
 
 
 def uptime(seconds: float) -> str:

@@ -1,7 +1,8 @@
 """The monitoring listener (`-m/--http_port`): one task per HTTP connection, requests routed as
 nats-server's ServeMux routes them (exact paths, `/` the index, unclean paths redirected, any
 method). Answers are built one at a time, so concurrent large requests queue instead of piling
-up their memory, and each build yields to the event loop between slices."""
+up their memory (identical ones share one build), and each build yields to the event loop between
+slices."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ class MonitorServer:
         self.cpu = endpoints.CPU()
         self._server: asyncio.base_events.Server | None = None
         self._building = asyncio.Lock()
+        self._pending: dict[tuple[str, str], asyncio.Future] = {}
         self._index = index_page(ZATS_VERSION)
         self.routes = {
             "/varz": lambda q: endpoints.varz(broker, q, self.cpu),
@@ -104,6 +106,30 @@ class MonitorServer:
         finally:
             writer.close()
 
+    async def _build(self, path: str, query: str, handler) -> bytes:
+        """The body for `path?query`. Builds run one at a time; a request identical to one whose
+        build has not finished shares that build's answer instead of queueing its own."""
+        key = (path, query)
+        shared = self._pending.get(key)
+        if shared is None:
+            shared = self._pending[key] = asyncio.get_running_loop().create_future()
+            try:
+                async with self._building:
+                    body = handler(parse_query(query))
+                    if inspect.isawaitable(body):
+                        body = await body
+                shared.set_result((body, None))
+            except Exception as exc:
+                shared.set_result((None, exc))
+            finally:
+                del self._pending[key]
+                if not shared.done():  # this build was cancelled: so are those sharing it
+                    shared.cancel()
+        body, error = await asyncio.shield(shared)
+        if error is not None:
+            raise error
+        return body
+
     async def _answer(self, req: Request) -> tuple[bytes, bool]:
         """The response to one request, and whether the connection closes after it."""
         expect = req.header("expect")
@@ -123,10 +149,7 @@ class MonitorServer:
         if handler is None:
             return response(req, 404, _NOT_FOUND, b"404 page not found\n"), False
         try:
-            async with self._building:
-                body = handler(parse_query(req.query))
-                if inspect.isawaitable(body):
-                    body = await body
+            body = await self._build(path, req.query, handler)
         except BadParam as bad:
             return response(req, 400, _ERROR, str(bad).encode()), False
         except Exception as exc:  # a bug here must cost one answer, never the server
