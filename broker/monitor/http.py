@@ -126,7 +126,7 @@ class _Head:
             raise BAD_REQUEST
         if _BAD_URI.search(target):
             raise BAD_REQUEST
-        if target.startswith("/"):
+        if target.startswith("/") or target == "*":
             rest = target
         elif m := _ABSOLUTE.match(target):
             rest = target[m.end():] or "/"
@@ -268,7 +268,9 @@ def response(req: Request, status: int, headers: list[tuple[str, str]], body: by
     headers = headers + [(k, None) for k in filled if k not in names]
     lines = [f"HTTP/1.{req.minor} {status} {REASONS[status]}"]
     lines += [f"{k}: {filled[k] if v is None else v}" for k, v in headers]
-    if req.close or close:
+    if "Connection" in names:
+        pass
+    elif req.close or close:
         if req.minor >= 1:
             lines.append("Connection: close")
     elif req.minor == 0:

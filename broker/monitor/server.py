@@ -135,6 +135,12 @@ class MonitorServer:
         expect = req.header("expect")
         if expect and expect.lower() != "100-continue":
             return expectation_failed(), True
+        if req.target == "*":  # the whole server as target: only OPTIONS means anything
+            if req.method == "OPTIONS":
+                return response(req, 200, [("Content-Length", None)], b""), False
+            if req.minor >= 1:
+                return response(req, 400, [("Connection", "close")], b""), True
+            return response(req, 400, [], b""), True
         path = req.path
         clean = clean_path(path)
         if clean != path:
