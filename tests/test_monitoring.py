@@ -415,3 +415,19 @@ def test_connz_by_cid_and_account_filter(monitored):
         assert get(monitored, "/connz?acc=nope")["connections"] is None
         assert get(monitored, "/connz?acc=$G")["total"] == 2
         assert get(monitored, "/connz?state=closed&sort=stop")["limit"] == 1024
+
+
+def test_stop_closes_kept_alive_monitoring_connections():
+    """There is no idle limit between requests, so stopping the broker closes them."""
+    from support.inprocess import ThreadedBroker
+
+    broker = ThreadedBroker(http_port=-1).start()
+    try:
+        with socket.create_connection((broker.host, broker.http_port)) as sock:
+            sock.sendall(_get("/healthz"))
+            got, closed = read_until_closed(sock, 0.5)
+            assert got.endswith(b'{"status":"ok"}') and not closed
+            broker.stop()
+            assert read_until_closed(sock, 5) == (b"", True)
+    finally:
+        broker.stop()

@@ -55,11 +55,11 @@ TOO_LARGE = _refusal(431)
 class Request:
     """One parsed request head."""
 
-    __slots__ = ("method", "target", "path", "raw_path", "query", "minor", "headers", "close",
-                 "body_length", "chunked")
+    __slots__ = ("method", "target", "path", "query", "minor", "headers", "close", "body_length",
+                 "chunked")
 
     def __init__(self):
-        self.method = self.target = self.path = self.raw_path = self.query = ""
+        self.method = self.target = self.path = self.query = ""
         self.minor = 1
         self.headers: dict[str, list[str]] = {}  # lower-case names
         self.close = False  # no further request on this connection
@@ -70,7 +70,8 @@ class Request:
         values = self.headers.get(name)
         return values[0] if values else ""
 
-    def _connection_has(self, token: str) -> bool:
+    def connection_has(self, token: str) -> bool:
+        """Whether the Connection header lists `token` (close, keep-alive)."""
         return any(token in (t.strip().lower() for t in v.split(","))
                    for v in self.headers.get("connection", ()))
 
@@ -81,7 +82,8 @@ class _Head:
     def __init__(self):
         self.req = Request()
         self.started = False
-        self.names: list[bytes] = []
+        self.version = (1, 1)
+        self.names: list[bytes] = []  # header names as sent
 
     def feed(self, line: bytes) -> bool:
         """Takes one line (without its line end); True when the head is complete."""
@@ -135,7 +137,7 @@ class _Head:
         raw_path, _, query = rest.partition("?")
         if _BAD_ESCAPE.search(raw_path):
             raise BAD_REQUEST
-        req.method, req.target, req.raw_path, req.query = method, target, raw_path, query
+        req.method, req.target, req.query = method, target, query
         req.path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
         self.version = (major, minor)
         req.minor = minor
@@ -159,9 +161,9 @@ class _Head:
         if any(b" " in name for name in self.names):
             raise _refusal(400, "invalid header name")
         if req.minor >= 1:
-            req.close = req._connection_has("close")
+            req.close = req.connection_has("close")
         else:
-            req.close = not req._connection_has("keep-alive")
+            req.close = not req.connection_has("keep-alive")
         # A body the handlers would leave unread and that is not cheap to skip ends the connection.
         req.close = req.close or req.chunked or req.body_length > MAX_SKIPPED_BODY
 

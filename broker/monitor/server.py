@@ -58,6 +58,7 @@ class MonitorServer:
         self.broker = broker
         self.cpu = endpoints.CPU()
         self._server: asyncio.base_events.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()  # connections, closed at stop
         self._building = asyncio.Lock()
         self._pending: dict[tuple[str, str], asyncio.Future] = {}
         self._index = index_page(ZATS_VERSION)
@@ -78,11 +79,14 @@ class MonitorServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+        for writer in list(self._open):  # kept-alive connections have no idle limit
+            writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
         conn = Connection(reader)
         deadline = loop.time() + HEADER_TIMEOUT
+        self._open.add(writer)
         try:
             while True:
                 try:
@@ -104,6 +108,7 @@ class MonitorServer:
         except (ConnectionError, OSError):
             return
         finally:
+            self._open.discard(writer)
             writer.close()
 
     async def _build(self, path: str, query: str, handler) -> bytes:
