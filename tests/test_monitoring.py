@@ -431,3 +431,18 @@ def test_stop_closes_kept_alive_monitoring_connections():
             assert read_until_closed(sock, 5) == (b"", True)
     finally:
         broker.stop()
+
+
+def test_connz_sort_by_uptime_start_and_cid(monitored):
+    with Wire(monitored.host, monitored.port) as old, Wire(monitored.host, monitored.port) as new:
+        old.connect()
+        time.sleep(1.1)  # uptimes a whole second apart
+        new.connect()
+        cids = [c["cid"] for c in get(monitored, "/connz")["connections"]]
+        assert cids == sorted(cids)
+
+        def order(sort):
+            return [c["cid"] for c in get(monitored, f"/connz?sort={sort}")["connections"]]
+
+        assert order("uptime") == cids[::-1]  # the newest first
+        assert order("start") == order("cid") == cids
