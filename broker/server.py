@@ -8,6 +8,7 @@ the INFO it sends, and its lifecycle (start, graceful stop). Usable in-process:
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import secrets
 import string
@@ -24,7 +25,10 @@ from .options import RANDOM_PORT, OptionsError, ServerOptions, client_advertise_
 from .tls import server_context
 
 VERSION = "2.10.0"  # the nats-server protocol level zats implements; clients check major 2
-ZATS_VERSION = "0.1.0"
+try:
+    ZATS_VERSION = importlib.metadata.version("zats")  # one source: the package's own metadata
+except importlib.metadata.PackageNotFoundError:  # run from a source tree that is not installed
+    ZATS_VERSION = "0.0.0"
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
