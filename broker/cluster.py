@@ -29,7 +29,7 @@ from urllib.parse import unquote
 from zats.protocol.route_structs import RouteInfo, encode_route_info
 
 from .listeners import listen
-from .route import RouteConnection, RouteSub
+from .route import RouteConnection, RouteSub, interest_weight
 from .sublist import Sublist
 
 _NUID_ALPHABET = string.ascii_letters + string.digits
@@ -104,16 +104,21 @@ class ClusterSublist(Sublist):
         before = len(self)
         super().insert(sub)
         if len(self) != before:
-            self._cluster.local_interest(self._account, sub, 1)
+            self._cluster.local_interest(self._account, sub, interest_weight(sub))
 
     def remove(self, sub) -> bool:
         removed = super().remove(sub)
         if removed and not isinstance(sub, RouteSub):
-            self._cluster.local_interest(self._account, sub, -1)
+            self._cluster.local_interest(self._account, sub, -interest_weight(sub))
         return removed
 
     def remove_many(self, subs) -> int:
         return sum(1 for sub in list(subs) if self.remove(sub))
+
+    def weight_changed(self, sub, delta: int) -> None:
+        """A leaf's queue member changed weight (see route.reweigh)."""
+        if not isinstance(sub, RouteSub):
+            self._cluster.local_interest(self._account, sub, delta)
 
 
 class Cluster:
@@ -514,8 +519,9 @@ class Cluster:
     # -- interest ----------------------------------------------------------------------------------
 
     def local_interest(self, account, sub, delta: int) -> None:
-        """A local subscription was added (+1) or removed (-1): RS+/RS- to every route as the
-        collapsing and queue-weight rules say."""
+        """A local subscription was added (delta > 0: 1, or a leaf queue member's weight) or
+        removed (delta < 0): RS+/RS- to every route as the collapsing and queue-weight rules
+        say."""
         rm = self.interest.get(account.name)
         if rm is None:
             rm = self.interest[account.name] = {}

@@ -47,7 +47,7 @@ from zats.protocol.subjects import is_valid_subject
 
 from .cluster import ClusterSublist, _join, _local_ips, _nuid, split_url
 from .listeners import listen
-from .route import MAX_QUEUE_WEIGHT, RouteConnection, RouteSub, forward
+from .route import RouteConnection, RouteSub, forward, interest_weight, reweigh
 from .sublist import Sublist
 
 _MAX_BACKOFF = 30.0
@@ -58,13 +58,15 @@ _CRLF = b"\r\n"
 class LeafSub:
     """Interest of a leaf we are the hub for: local interest as far as routes are concerned."""
 
-    __slots__ = ("conn", "account", "subject", "queue", "sid", "max", "delivered")
+    __slots__ = ("conn", "account", "subject", "queue", "weight", "sid", "max", "delivered")
 
-    def __init__(self, conn, account: bytes, subject: bytes, queue: bytes | None):
+    def __init__(self, conn, account: bytes, subject: bytes, queue: bytes | None,
+                 weight: int = 1):
         self.conn = conn
         self.account = account
         self.subject = subject
         self.queue = queue
+        self.weight = weight
         self.sid = b""
         self.max = 0
         self.delivered = 0
@@ -90,13 +92,20 @@ def _sublist_class(base):
             before = len(self)
             super().insert(sub)
             if len(self) != before:
-                self._leafs.interest_changed(self._leaf_account, sub, 1)
+                self._leafs.interest_changed(self._leaf_account, sub, interest_weight(sub))
 
         def remove(self, sub) -> bool:
             removed = super().remove(sub)
             if removed:
-                self._leafs.interest_changed(self._leaf_account, sub, -1)
+                self._leafs.interest_changed(self._leaf_account, sub, -interest_weight(sub))
             return removed
+
+        def weight_changed(self, sub, delta: int) -> None:
+            """A remote queue member changed weight (see route.reweigh)."""
+            self._leafs.interest_changed(self._leaf_account, sub, delta)
+            changed = getattr(super(), "weight_changed", None)
+            if changed is not None:
+                changed(sub, delta)
 
         def remove_many(self, subs) -> int:
             return sum(1 for sub in list(subs) if self.remove(sub))
@@ -131,7 +140,7 @@ class LeafConnection(RouteConnection):
         from zats.protocol.buffer import ReceiveBuffer
 
         self.rbuf = ReceiveBuffer()
-        self.parser = LeafOpsParser(self)
+        self.parser = LeafOpsParser(self, max_payload=self.broker.options.max_payload)
         self.out = bytearray()
         self.touched = False
         self.closed = False
@@ -294,42 +303,30 @@ class LeafConnection(RouteConnection):
             self.close(text, "Loop Detected")
             return
         if not is_valid_subject(subject):
+            self.invalid_subscription(subject)
             return
         key = (self.acc_name, subject, queue)
-        subs = self.rsubs.get(key)
-        sublist = self.acc.sublist
-        cls = HubSub if self.solicited else LeafSub
-        if queue is None:
-            if subs is None:
-                sub = cls(self, self.acc_name, subject, None)
-                self.rsubs[key] = [sub]
-                sublist.insert(sub)
-            return
-        weight = min(max(weight, 1), MAX_QUEUE_WEIGHT)
-        if subs is None:
-            subs = self.rsubs[key] = []
-        while len(subs) < weight:
-            sub = cls(self, self.acc_name, subject, queue)
-            subs.append(sub)
-            sublist.insert(sub)
-        while len(subs) > weight:
-            sublist.remove(subs.pop())
+        sub = self.rsubs.get(key)
+        if sub is None:
+            cls = HubSub if self.solicited else LeafSub
+            sub = self.rsubs[key] = cls(self, self.acc_name, subject, queue,
+                                        weight if queue is not None else 1)
+            self.acc.sublist.insert(sub)
+        elif queue is not None and sub.weight != weight:
+            reweigh(self.acc.sublist, sub, weight)
 
     def on_lunsub(self, subject: bytes, queue: bytes | None) -> None:
-        subs = self.rsubs.pop((self.acc_name, subject, queue), None)
-        if subs:
-            sublist = self.acc.sublist
-            for sub in subs:
-                sublist.remove(sub)
+        sub = self.rsubs.pop((self.acc_name, subject, queue), None)
+        if sub is not None:
+            self.acc.sublist.remove(sub)
 
     def remove_interest(self) -> None:
         rsubs, self.rsubs = self.rsubs, {}
         if self.acc is None:
             return
         sublist = self.acc.sublist
-        for subs in rsubs.values():
-            for sub in subs:
-                sublist.remove(sub)
+        for sub in rsubs.values():
+            sublist.remove(sub)
 
     # -- interest to the peer -----------------------------------------------------------------
 
@@ -366,8 +363,6 @@ class LeafConnection(RouteConnection):
             raise ProtocolError(None, "LMSG before CONNECT")
         self.in_msgs += 1
         self.in_bytes += len(message)
-        if len(message) > self.broker.options.max_payload:
-            raise ProtocolError(errors.MAX_PAYLOAD, "leaf message over max_payload")
         result = self.acc.sublist.match(subject)
         if not (result.plain or result.queues):
             return
@@ -552,7 +547,7 @@ class Leafnodes:
         conn.queue(b"LS+ " + self.lds + _CRLF)
         for sub in account.sublist.subscriptions():
             if conn.shows(sub):
-                conn.count(sub.subject, sub.queue or None, 1)
+                conn.count(sub.subject, sub.queue or None, interest_weight(sub))
         conn.start_pinging()
         self.schedule_flush()
 

@@ -10,9 +10,11 @@ The handshake, as nats-server does it:
   send their whole local interest as RS+ lines.
 
 Interest the peer announces (RS+/RS-) becomes RouteSub objects in the account's Sublist, whose
-`conn` is this route: one match serves local and remote delivery. A queue subscription with
-weight w is stored as w entries ("shadows"), so that the uniform pick among a queue group's
-members is weighted as nats-server's is. When a client's message matches route subscriptions,
+`conn` is this route: one match serves local and remote delivery. A queue subscription is one
+entry carrying its weight (the number of members behind it, as the peer says); the Sublist makes
+queue groups with weighted members pick by weight, as nats-server's shadow entries do, and a
+member of weight 0 or less (nats-server's reading of a weight that is not a number) is never
+picked. A subject that is not valid gets `-ERR 'Invalid Subscription'`, the route stays up. When a client's message matches route subscriptions,
 `forward` sends one RMSG/HMSG per route naming the queue groups picked on it; a message that
 arrives from a route is delivered to local subscribers only (one hop), to local queue members
 only of the groups it names.
@@ -31,9 +33,9 @@ import msgspec
 
 from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
-from zats.protocol.errors import ProtocolError, err_frame
+from zats.protocol.errors import INVALID_SUBSCRIPTION, ProtocolError, err_frame
 from zats.protocol.frames import PING, PONG
-from zats.protocol.route_parser import RouteOpsParser
+from zats.protocol.route_parser import RouteOpsParser, room_for
 from zats.protocol.route_structs import (
     RouteConnect,
     decode_route_connect,
@@ -43,13 +45,10 @@ from zats.protocol.route_structs import (
 from zats.protocol.subjects import is_valid_subject
 
 from .outbound import OutboundMixin, write_buffer_high
-from .sublist import SublistResult
+from .sublist import Sublist, SublistResult
 
 _CRLF = b"\r\n"
 _TRACE_MAX = 512
-# Most shadow entries one remote queue subscription gets (its weight beyond this still counts
-# as this many): bounds what a peer can make us allocate.
-MAX_QUEUE_WEIGHT = 1024
 # First PING on a route about a second after it comes up (as nats-server), then this interval
 # at most.
 _FIRST_PING = 1.0
@@ -58,15 +57,17 @@ _MAX_PING_INTERVAL = 30.0
 
 class RouteSub:
     """Interest of a peer server: a subscription in an account's Sublist owned by a route. One per
-    (route, account, subject) for plain interest; `weight` entries for a queue group."""
+    (route, account, subject, queue); `weight` is a queue member's weight (1 for plain)."""
 
-    __slots__ = ("conn", "account", "subject", "queue", "sid", "max", "delivered")
+    __slots__ = ("conn", "account", "subject", "queue", "weight", "sid", "max", "delivered")
 
-    def __init__(self, conn: RouteConnection, account: bytes, subject: bytes, queue: bytes | None):
+    def __init__(self, conn: RouteConnection, account: bytes, subject: bytes, queue: bytes | None,
+                 weight: int = 1):
         self.conn = conn
         self.account = account
         self.subject = subject
         self.queue = queue
+        self.weight = weight
         self.sid = b""
         self.max = 0
         self.delivered = 0
@@ -74,6 +75,27 @@ class RouteSub:
     def __repr__(self) -> str:
         q = f" queue={self.queue!r}" if self.queue else ""
         return f"<RouteSub {self.subject!r}{q} rid={self.conn.cid}>"
+
+
+def interest_weight(sub) -> int:
+    """How much a subscription adds to the interest counts told to peers: a queue member its
+    weight (at least 1, as nats-server counts a new member), anything else 1."""
+    if sub.queue:
+        return max(getattr(sub, "weight", 1), 1)
+    return 1
+
+
+def reweigh(sublist, sub, weight: int) -> None:
+    """Gives a remote queue member a new weight. It is taken out and put back so that cached
+    matches (which carry the weights) are dropped; the interest counts change once, by the
+    difference, through the sublist's `weight_changed` hook when it has one."""
+    before = interest_weight(sub)
+    Sublist.remove(sublist, sub)
+    sub.weight = weight
+    Sublist.insert(sublist, sub)
+    changed = getattr(sublist, "weight_changed", None)
+    if changed is not None and interest_weight(sub) != before:
+        changed(sub, interest_weight(sub) - before)
 
 
 def forward(routed: list, subject: bytes, reply: bytes | None, header_len: int,
@@ -234,7 +256,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.closed:
             broker.flush_touched()
             return
-        rbuf.consume(consumed, self.parser.need)
+        rbuf.consume(consumed, room_for(self.parser.need, rbuf.filled - consumed))
         stalled = broker.flush_touched()
         if stalled:
             self._stall(stalled)
@@ -475,42 +497,37 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     def on_rsub(self, account: bytes, subject: bytes, queue: bytes | None, weight: int) -> None:
         acc = self._account(account)
-        if acc is None or not is_valid_subject(subject):
+        if acc is None:
             # nats-server ignores interest in accounts it does not have ($SYS, for one).
             return
-        key = (account, subject, queue)
-        subs = self.rsubs.get(key)
-        sublist = acc.sublist
-        if queue is None:
-            if subs is None:
-                sub = RouteSub(self, account, subject, None)
-                self.rsubs[key] = [sub]
-                sublist.insert(sub)
+        if not is_valid_subject(subject):
+            self.invalid_subscription(subject)
             return
-        weight = min(max(weight, 1), MAX_QUEUE_WEIGHT)
-        if subs is None:
-            subs = self.rsubs[key] = []
-        while len(subs) < weight:
-            sub = RouteSub(self, account, subject, queue)
-            subs.append(sub)
-            sublist.insert(sub)
-        while len(subs) > weight:
-            sublist.remove(subs.pop())
+        key = (account, subject, queue)
+        sub = self.rsubs.get(key)
+        if sub is None:
+            sub = self.rsubs[key] = RouteSub(self, account, subject, queue,
+                                              weight if queue is not None else 1)
+            acc.sublist.insert(sub)
+        elif queue is not None and sub.weight != weight:
+            reweigh(acc.sublist, sub, weight)
+
+    def invalid_subscription(self, subject: bytes) -> None:
+        """Interest in a subject that is not valid: nats-server's answer, the connection stays."""
+        self.broker.log.error("%s:%d - rid:%d - Could not insert subscription: invalid subject %r",
+                              self.ip, self.port, self.cid, subject[:64])
+        self.queue(err_frame(INVALID_SUBSCRIPTION))
 
     def on_runsub(self, account: bytes, subject: bytes, queue: bytes | None) -> None:
-        subs = self.rsubs.pop((account, subject, queue), None)
-        if subs:
-            sublist = self._account(account).sublist
-            for sub in subs:
-                sublist.remove(sub)
+        sub = self.rsubs.pop((account, subject, queue), None)
+        if sub is not None:
+            self._account(account).sublist.remove(sub)
 
     def remove_interest(self) -> None:
         """Drops everything learned from this route (it closed)."""
         rsubs, self.rsubs = self.rsubs, {}
-        for (account, _, _), subs in rsubs.items():
-            sublist = self._account(account).sublist
-            for sub in subs:
-                sublist.remove(sub)
+        for (account, _, _), sub in rsubs.items():
+            self._account(account).sublist.remove(sub)
 
     def subscription_count(self) -> int:
         return len(self.rsubs)

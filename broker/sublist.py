@@ -7,17 +7,22 @@ b".a", b"a..b", b"a.") matches nothing; a `*` or `>` token in a publish subject 
 token there, reached only by subscriptions with a wildcard in that position.
 
 Subject validation lives in `zats.protocol.subjects`; `insert` assumes a valid subject.
+A queue member may carry a `weight` (a route or leaf member stands for that many subscribers
+behind it): a group with a weight other than 1 in it is a WeightedGroup, whose `start()` picks
+by weight, and a member of weight 0 or less is left out of match results (never picked).
 Subscriptions are any objects with `.subject` (bytes) and `.queue` (bytes, or None / b"" for a
 plain subscription), compared by identity. Not thread-safe: use from one event loop.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from random import random
 from typing import Any
 
-__all__ = ["Sublist", "SublistResult", "EMPTY_RESULT", "CACHE_MAX", "CACHE_SWEEP"]
+__all__ = ["Sublist", "SublistResult", "WeightedGroup", "EMPTY_RESULT", "CACHE_MAX", "CACHE_SWEEP"]
 
 # Cache bound, as nats-server's slCacheMax / slCacheSweep: past CACHE_MAX entries the cache
 # drops its oldest entries down to CACHE_SWEEP.
@@ -49,6 +54,38 @@ class SublistResult:
 
 
 EMPTY_RESULT = SublistResult((), ())
+
+
+class WeightedGroup(tuple):
+    """A queue group's members when some weigh other than 1; `cum` holds the running total of
+    their weights. Made once per cached match, never per message."""
+
+    def start(self) -> int:
+        """The index of a member picked with probability proportional to its weight."""
+        cum = self.cum
+        return bisect_right(cum, random() * cum[-1])
+
+
+def _group(members: Iterable[Any]) -> tuple | None:
+    """A queue group of a match result: a plain tuple when every member weighs 1 (members
+    without `weight` do), else a WeightedGroup of the members that weigh more than 0; None when
+    none does."""
+    group = tuple(members)
+    for sub in group:
+        if getattr(sub, "weight", 1) != 1:
+            break
+    else:
+        return group
+    weighted = WeightedGroup(s for s in group if getattr(s, "weight", 1) > 0)
+    if not weighted:
+        return None
+    cum = []
+    total = 0
+    for sub in weighted:
+        total += getattr(sub, "weight", 1)
+        cum.append(total)
+    weighted.cum = cum
+    return weighted
 
 
 class _Node:
@@ -136,7 +173,8 @@ class Sublist:
                 node = matched[0]
                 plain = tuple(node.psubs.values()) if node.psubs else ()
                 queues = (
-                    tuple([tuple(m.values()) for m in node.qsubs.values()]) if node.qsubs else ()
+                    tuple([g for m in node.qsubs.values() if (g := _group(m.values()))])
+                    if node.qsubs else ()
                 )
             else:
                 plain, queues = _merge_nodes(matched)
@@ -365,4 +403,4 @@ def _merge_nodes(nodes: list[_Node]) -> tuple[tuple, tuple]:
                     queues[name] = list(members.values())
                 else:
                     group.extend(members.values())
-    return tuple(plain), tuple(map(tuple, queues.values()))
+    return tuple(plain), tuple([g for m in queues.values() if (g := _group(m))])

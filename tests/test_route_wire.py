@@ -8,90 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 
+from support.peers import ROUTE_PEER_ID as PEER_ID
+from support.peers import RoutePeer, cluster_flags
+from support.peers import route_handshake as handshake
 from support.servers import free_port
 from support.wire import Wire
 
 pytestmark = pytest.mark.timeout(30)
 
-PEER_ID = "NPEERZATSTESTROUTE0000000000000000000000000000000000000"
-
-
-def cluster_flags(port: int, name: str = "C1", auth: str = "") -> list[str]:
-    return ["--cluster", f"nats://{auth}127.0.0.1:{port}", "--cluster_name", name]
-
-
-class RoutePeer(Wire):
-    """A raw route connection. `op()` returns the next protocol op the server sent, answering
-    its PINGs and skipping what is not about the test ($SYS interest of nats-server, gossip)."""
-
-    def op(self, timeout: float = 5.0) -> tuple[bytes, bytes | None]:
-        deadline = time.monotonic() + timeout
-        while True:
-            eol = self.buf.find(b"\r\n")
-            if eol < 0:
-                if not self._fill(deadline):
-                    raise AssertionError(f"no op in time; have {self.buf[:300]!r}")
-                continue
-            line = self.buf[:eol]
-            args = line.split()
-            payload = None
-            end = eol + 2
-            if args and args[0] in (b"RMSG", b"HMSG"):
-                size = int(args[-1])
-                if len(self.buf) < end + size + 2:
-                    if not self._fill(deadline):
-                        raise AssertionError(f"payload not in time; have {self.buf[:300]!r}")
-                    continue
-                payload = self.buf[end:end + size]
-                end += size + 2
-            self.buf = self.buf[end:]
-            if line == b"PING":
-                self.send(b"PONG\r\n")
-                continue
-            if line == b"PONG" or b"$SYS" in line or line.startswith((b"INFO ", b"A+", b"A-")):
-                continue
-            return line, payload
-
-    def expect_op(self, pattern: bytes, timeout: float = 5.0) -> tuple[re.Match, bytes | None]:
-        line, payload = self.op(timeout)
-        m = re.fullmatch(pattern, line)
-        assert m, f"expected {pattern!r}, got {line!r}"
-        return m, payload
-
-    def barrier(self) -> None:
-        """Everything the peer sent before has been processed by the server."""
-        self.send(b"PING\r\n")
-        deadline = time.monotonic() + 5
-        while True:
-            eol = self.buf.find(b"PONG\r\n")
-            if eol >= 0:
-                self.buf = self.buf[:eol] + self.buf[eol + 6:]
-                return
-            if not self._fill(deadline):
-                raise AssertionError("no PONG")
-
-
-def handshake(peer: RoutePeer, *, cluster: str = "C1", user: str = "", password: str = "",
-              info: dict | None = None) -> dict:
-    """As nats-server's accept side expects it: read INFO, send CONNECT then INFO (no pooling,
-    no compression: one plain-text connection for every account)."""
-    if info is None:
-        info = json.loads(peer.read_info()[5:])
-    connect = {"echo": True, "verbose": False, "pedantic": False, "tls_required": False,
-               "headers": True, "name": PEER_ID, "cluster": cluster}
-    if user:
-        connect.update(user=user, **{"pass": password})
-    peer.send(b"CONNECT " + json.dumps(connect).encode() + b"\r\n")
-    ours = {"server_id": PEER_ID, "server_name": "peer", "version": "2.10.0", "proto": 2,
-            "host": "127.0.0.1", "port": 1, "headers": True, "max_payload": 1048576,
-            "cluster": cluster}
-    peer.send(b"INFO " + json.dumps(ours).encode() + b"\r\n")
-    peer.barrier()
-    return info
 
 
 @pytest.fixture
