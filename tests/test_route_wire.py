@@ -138,3 +138,98 @@ def test_route_to_a_peer_with_the_same_server_name_is_closed(kind, spawn):
                   b'"port":1,"cluster":"C1"}\r\n')
         peer.expect_closed()
     assert srv.proc.poll() is None
+
+
+def _subscriber(srv, subs: bytes = b"SUB foo 1\r\n") -> Wire:
+    client = Wire("127.0.0.1", srv.port)
+    client.connect()
+    client.send(subs + b"PING\r\n")
+    client.expect(rb"PONG\r\n")
+    return client
+
+
+def test_wrong_cluster_name_rejects_before_a_message_in_the_same_packet(kind, spawn):
+    cport = free_port()
+    srv = spawn(kind, *cluster_flags(cport, auth="ru:rp@"))
+    with _subscriber(srv) as client, RoutePeer("127.0.0.1", cport) as peer:
+        peer.read_info()
+        connect = {"name": PEER_ID, "cluster": "OTHER", "headers": True, "user": "ru",
+                   "pass": "rp"}
+        peer.send(b"CONNECT " + json.dumps(connect).encode() + b"\r\nRMSG $G foo 2\r\nhi\r\n")
+        peer.expect(rb"-ERR 'Rejecting connection, cluster name \"OTHER\" does not match \"C1\"'\r\n")
+        peer.expect_closed()
+        client.send(b"PING\r\n")
+        client.expect(rb"PONG\r\n")
+        client.expect_nothing()
+
+
+def test_invalid_interest_subject_gets_invalid_subscription_and_stays(node, kind):
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"RS+ $G foo..bar\r\nRS+ $G foo. q 1\r\n")
+        peer.expect_op(rb"-ERR 'Invalid Subscription'")
+        peer.expect_op(rb"-ERR 'Invalid Subscription'")
+        peer.barrier()
+
+
+def test_client_ops_on_a_route_are_ignored(node, kind):
+    # nats-server reads a PUB past its payload and drops it (no account), and drops a SUB.
+    with _subscriber(node) as client, RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"PUB foo 2\r\nhi\r\nHPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\nSUB bar 1\r\n"
+                  b"RMSG $G foo 3\r\nyes\r\n")
+        peer.barrier()
+        client.expect(rb"MSG foo 1 3\r\nyes\r\n")
+        client.expect_nothing()
+
+
+def test_routed_message_over_max_payload_is_delivered(node, kind):
+    # Routes have no payload limit in nats-server: the message is read as its bytes arrive.
+    size = 1048576 + 10
+    with _subscriber(node) as client, RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"RMSG $G foo %d\r\n" % size)
+        for _ in range(size // 65536):
+            peer.send(b"x" * 65536)
+        peer.send(b"x" * (size % 65536) + b"\r\n")
+        peer.barrier()
+        client.expect(rb"MSG foo 1 %d\r\n" % size, timeout=10)
+
+
+def test_many_weighted_queue_groups_are_cheap(node, kind):
+    # 2,000 groups of weight 1,000: one entry each, not a thousand (which took seconds).
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"".join(b"RS+ $G q.x g%d 1000\r\n" % i for i in range(2000)))
+        peer.barrier()
+    with Wire("127.0.0.1", node.port) as client:
+        client.connect()
+
+
+def _queue_split(srv, peer, weight: bytes, n: int = 200) -> int:
+    """How many of `n` messages published on q.x go to the route (queue group g, weight
+    `weight`) rather than to a local member of g."""
+    with _subscriber(srv, b"SUB q.x g 1\r\n") as client:
+        peer.expect_op(rb"RS\+ \$G q.x g 1")
+        peer.send(b"RS+ $G q.x g " + weight + b"\r\n")
+        peer.barrier()
+        client.send(b"PUB q.x 1\r\nm\r\n" * n + b"PING\r\n")
+        local = 0
+        while True:
+            m = client.expect(rb"MSG q.x 1 1\r\nm\r\n|PONG\r\n")
+            if m.group(0) == b"PONG\r\n":
+                break
+            local += 1
+        routed = 0
+        while routed + local < n:
+            peer.expect_op(rb"RMSG \$G q.x \| g 1")
+            routed += 1
+        return routed
+
+
+@pytest.mark.parametrize("weight, lo, hi", [(b"9", 150, 199), (b"1", 60, 140), (b"0", 0, 0),
+                                            (b"abc", 0, 0), (b"-3", 0, 0)])
+def test_queue_pick_weights_the_route(node, kind, weight, lo, hi):
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        assert lo <= _queue_split(node, peer, weight) <= hi
