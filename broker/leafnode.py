@@ -59,6 +59,7 @@ class LeafSub:
     """Interest of a leaf we are the hub for: local interest as far as routes are concerned."""
 
     __slots__ = ("conn", "account", "subject", "queue", "weight", "sid", "max", "delivered")
+    last_resort = True  # a client's message goes to a leaf's queue member only if no other
 
     def __init__(self, conn, account: bytes, subject: bytes, queue: bytes | None,
                  weight: int = 1):
@@ -79,6 +80,7 @@ class HubSub(RouteSub):
     """Interest of our hub (we are its leaf): never re-advertised to routes."""
 
     __slots__ = ()
+    last_resort = True
 
 
 def _sublist_class(base):

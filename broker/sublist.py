@@ -8,10 +8,10 @@ token there, reached only by subscriptions with a wildcard in that position.
 
 Subject validation lives in `zats.protocol.subjects`; `insert` assumes a valid subject.
 A queue member may carry a `weight` (a route or leaf member stands for that many subscribers
-behind it): a group with a weight other than 1 in it is a WeightedGroup, whose `start()` picks
-by weight, and a member of weight 0 or less is left out of match results (never picked).
-Subscriptions are any objects with `.subject` (bytes) and `.queue` (bytes, or None / b"" for a
-plain subscription), compared by identity. Not thread-safe: use from one event loop.
+behind it) and be a `last_resort` (a leaf's member, which nats-server picks only when the group
+has no other): such a group is a WeightedGroup, whose `start()` picks by weight among the
+members that are not a last resort when there are any, and a member of weight 0 or less is left
+out of match results (never picked).
 """
 
 from __future__ import annotations
@@ -67,23 +67,26 @@ class WeightedGroup(tuple):
 
 
 def _group(members: Iterable[Any]) -> tuple | None:
-    """A queue group of a match result: a plain tuple when every member weighs 1 (members
-    without `weight` do), else a WeightedGroup of the members that weigh more than 0; None when
-    none does."""
+    """A queue group of a match result: a plain tuple when every member weighs 1 and none is a
+    last resort (members without those attributes), else a WeightedGroup (its first members the
+    ones to pick from, by weight; then the last resorts); None when no member weighs more than 0.
+    """
     group = tuple(members)
     for sub in group:
-        if getattr(sub, "weight", 1) != 1:
+        if getattr(sub, "weight", 1) != 1 or getattr(sub, "last_resort", False):
             break
     else:
         return group
-    weighted = WeightedGroup(s for s in group if getattr(s, "weight", 1) > 0)
-    if not weighted:
+    first = [s for s in group if getattr(s, "weight", 1) > 0 and not getattr(s, "last_resort", False)]
+    last = [s for s in group if getattr(s, "weight", 1) > 0 and getattr(s, "last_resort", False)]
+    if not first and not last:
         return None
     cum = []
     total = 0
-    for sub in weighted:
+    for sub in first or last:
         total += getattr(sub, "weight", 1)
         cum.append(total)
+    weighted = WeightedGroup(first + last)
     weighted.cum = cum
     return weighted
 
