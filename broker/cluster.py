@@ -22,12 +22,12 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-import socket
 import string
 from urllib.parse import unquote
 
 from zats.protocol.route_structs import RouteInfo, encode_route_info
 
+from .interfaces import local_ips
 from .listeners import listen
 from .route import RouteConnection, RouteSub, interest_weight
 from .sublist import Sublist
@@ -70,20 +70,6 @@ def _join(host: str, port: int) -> str:
 
 def _nuid() -> str:
     return "".join(secrets.choice(_NUID_ALPHABET) for _ in range(22))
-
-
-def _local_ips() -> list[str]:
-    """The host's non-loopback IPv4 addresses, for a listener bound to every interface."""
-    try:
-        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM)
-    except OSError:
-        return []
-    ips = []
-    for info in infos:
-        ip = info[4][0]
-        if not ip.startswith("127.") and ip not in ips:
-            ips.append(ip)
-    return ips
 
 
 class ClusterSublist(Sublist):
@@ -195,7 +181,7 @@ class Cluster:
             if broker.advertised is not None:
                 self._own_urls = [_join(*broker.advertised)]
             else:
-                hosts = (_local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
+                hosts = (local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
                 self._own_urls = [_join(h, broker.port) for h in hosts]
         return list(self._own_urls)
 

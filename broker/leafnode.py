@@ -45,7 +45,8 @@ from zats.protocol.leaf_structs import (
 from zats.protocol.nkeys import KeyPair
 from zats.protocol.subjects import is_valid_subject
 
-from .cluster import ClusterSublist, _join, _local_ips, _nuid, split_url
+from .cluster import ClusterSublist, _join, _nuid, split_url
+from .interfaces import local_ips
 from .listeners import listen
 from .route import RouteConnection, RouteSub, forward, interest_weight, reweigh
 from .sublist import Sublist
@@ -491,7 +492,7 @@ class Leafnodes:
 
     def leafnode_urls(self) -> list[str]:
         host = self.config.host
-        hosts = (_local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
+        hosts = (local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
         return [_join(h, self.port) for h in hosts]
 
     def info_frame(self, conn: LeafConnection) -> bytes:

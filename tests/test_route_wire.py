@@ -233,3 +233,17 @@ def test_queue_pick_weights_the_route(node, kind, weight, lo, hi):
     with RoutePeer("127.0.0.1", node.cluster_port) as peer:
         handshake(peer)
         assert lo <= _queue_split(node, peer, weight) <= hi
+
+
+def test_connect_urls_list_the_interfaces_when_bound_to_all(kind, spawn):
+    # Not the host name's addresses (127.0.1.1 on Debian-like hosts): every interface's global
+    # unicast ones, IPv4 then IPv6, as nats-server lists them.
+    from zats.broker.interfaces import local_ips
+
+    cport = free_port()
+    srv = spawn(kind, "-a", "0.0.0.0", *cluster_flags(cport))
+    with RoutePeer("127.0.0.1", cport) as peer:
+        urls = json.loads(peer.read_info()[5:]).get("connect_urls", [])
+    expected = [f"[{ip}]:{srv.port}" if ":" in ip else f"{ip}:{srv.port}" for ip in local_ips()]
+    assert urls == expected
+    assert not any(url.startswith(("127.", "[::1]")) for url in urls)
