@@ -418,6 +418,8 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         # with an -ERR: expected, so not an error here.
         log = self.broker.log.debug if self.pinned else self.broker.log.error
         log("%s:%d - rid:%d - Router Error %r", self.ip, self.port, self.cid, text)
+        # nats-server closes a route that sent -ERR, without a word.
+        raise ProtocolError(None, "route error from the peer")
 
     def on_connect(self, arg: bytes) -> None:
         """The peer's CONNECT, on a route we accepted: checks, then wait for its INFO."""
@@ -497,12 +499,14 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
 
     def on_rsub(self, account: bytes, subject: bytes, queue: bytes | None, weight: int) -> None:
         acc = self._account(account)
-        if acc is None:
-            # nats-server ignores interest in accounts it does not have ($SYS, for one).
-            return
         if not is_valid_subject(subject):
-            self.invalid_subscription(subject)
+            # nats-server checks the subject once it has found the account, and it always
+            # has its system account (which zats does not keep).
+            if acc is not None or account == b"$SYS":
+                self.invalid_subscription(subject)
             return
+        if acc is None:
+            return  # nats-server ignores interest in accounts it does not have
         key = (account, subject, queue)
         sub = self.rsubs.get(key)
         if sub is None:

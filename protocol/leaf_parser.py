@@ -24,6 +24,8 @@ from __future__ import annotations
 from .errors import AUTH_VIOLATION, MAX_CONTROL_LINE, MAX_PAYLOAD, UNKNOWN_PROTOCOL, ProtocolError
 from .route_parser import MAX_ROUTE_CONTROL_LINE, _size, _whole_arg, msg_args
 
+_BLANKS = (b" ", b"\t")
+
 _CR = 13
 _LF = 10
 
@@ -47,6 +49,7 @@ _OPS = {
     b"RS-": _LUNSUB,
     b"UNSUB": _LUNSUB,
 }
+_NO_ARGS = (_PING, _PONG, _OK)
 
 
 class LeafOpsParser:
@@ -89,6 +92,9 @@ class LeafOpsParser:
                     raise ProtocolError(UNKNOWN_PROTOCOL, f"unknown leafnode op {op[:32]!r}")
             if self.expect_connect and code != _CONNECT:
                 raise ProtocolError(AUTH_VIOLATION, "leafnode op before CONNECT")
+            if len(args) == 1 and code not in _NO_ARGS and line[len(op):len(op) + 1] not in _BLANKS:
+                # nats-server's parser wants a blank after an op that takes arguments.
+                raise ProtocolError(UNKNOWN_PROTOCOL, f"{op[:32]!r} without arguments")
             if code == _LMSG or code == _HMSG:
                 tail = 1 if code == _LMSG else 2
                 if len(args) < 2 + tail:

@@ -45,6 +45,8 @@ MAX_ROUTE_CONTROL_LINE = 1 << 20
 # bytes that arrive.
 GROW_AS_ARRIVES = 1 << 16
 
+_BLANKS = (b" ", b"\t")
+
 _CR = 13
 _LF = 10
 _MAX_SIZE_DIGITS = 9
@@ -69,6 +71,7 @@ _OPS = {
     b"SUB": _SUB,
     b"UNSUB": _RUNSUB,
 }
+_NO_ARGS = (_PING, _PONG, _OK)
 _WHOLE_ARG = {_CONNECT: b"CONNECT", _INFO: b"INFO", _ERR: b"-ERR"}
 
 
@@ -180,6 +183,9 @@ class RouteOpsParser:
                     raise ProtocolError(UNKNOWN_PROTOCOL, f"unknown route op {op[:32]!r}")
             if self.expect_connect and code != _CONNECT:
                 raise ProtocolError(AUTH_VIOLATION, "route op before CONNECT")
+            if len(args) == 1 and code not in _NO_ARGS and line[len(op):len(op) + 1] not in _BLANKS:
+                # nats-server's parser wants a blank after an op that takes arguments.
+                raise ProtocolError(UNKNOWN_PROTOCOL, f"{op[:32]!r} without arguments")
             if code == _PUB or code == _HPUB:
                 # A client's publish on a route: nats-server reads it past its payload and drops
                 # it (it names no account).

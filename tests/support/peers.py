@@ -97,16 +97,17 @@ RoutePeer = Peer
 LeafPeer = Peer
 
 
-def route_connect(cluster: str = "C1", user: str = "", password: str = "") -> bytes:
+def route_connect(cluster: str = "C1", user: str = "", password: str = "",
+                  peer_id: str = ROUTE_PEER_ID) -> bytes:
     connect = {"echo": True, "verbose": False, "pedantic": False, "tls_required": False,
-               "headers": True, "name": ROUTE_PEER_ID, "cluster": cluster}
+               "headers": True, "name": peer_id, "cluster": cluster}
     if user:
         connect.update(user=user, **{"pass": password})
     return b"CONNECT " + json.dumps(connect).encode() + b"\r\n"
 
 
-def route_info(cluster: str = "C1") -> bytes:
-    ours = {"server_id": ROUTE_PEER_ID, "server_name": "peer", "version": "2.10.0", "proto": 2,
+def route_info(cluster: str = "C1", peer_id: str = ROUTE_PEER_ID, name: str = "peer") -> bytes:
+    ours = {"server_id": peer_id, "server_name": name, "version": "2.10.0", "proto": 2,
             "host": "127.0.0.1", "port": 1, "headers": True, "max_payload": 1048576,
             "cluster": cluster}
     return b"INFO " + json.dumps(ours).encode() + b"\r\n"
@@ -122,8 +123,8 @@ def route_handshake(peer: Peer, *, cluster: str = "C1", user: str = "", password
     return info
 
 
-def leaf_connect(name: str = "SPOKE") -> bytes:
-    connect = {"server_id": LEAF_PEER_ID, "name": name, "headers": True, "cluster": name,
+def leaf_connect(name: str = "SPOKE", peer_id: str = LEAF_PEER_ID) -> bytes:
+    connect = {"server_id": peer_id, "name": name, "headers": True, "cluster": name,
                "proto": 1}
     return b"CONNECT " + json.dumps(connect).encode() + b"\r\n"
 
