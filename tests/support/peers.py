@@ -4,6 +4,7 @@ and reads protocol ops back, answering the server's PINGs."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -114,11 +115,13 @@ def route_info(cluster: str = "C1", peer_id: str = ROUTE_PEER_ID, name: str = "p
 
 
 def route_handshake(peer: Peer, *, cluster: str = "C1", user: str = "", password: str = "",
-                    info: dict | None = None) -> dict:
-    """As nats-server's accept side expects it: read INFO, send CONNECT then INFO."""
+                    info: dict | None = None, peer_id: str = ROUTE_PEER_ID) -> dict:
+    """As nats-server's accept side expects it: read INFO, send CONNECT then INFO. A peer that
+    reconnects at once needs a new `peer_id`: the server may still hold the old route."""
     if info is None:
         info = json.loads(peer.read_info()[5:])
-    peer.send(route_connect(cluster, user, password) + route_info(cluster))
+    peer.send(route_connect(cluster, user, password, peer_id) +
+              route_info(cluster, peer_id, "peer-" + peer_id[-6:]))
     peer.barrier()
     return info
 
@@ -129,12 +132,21 @@ def leaf_connect(name: str = "SPOKE", peer_id: str = LEAF_PEER_ID) -> bytes:
     return b"CONNECT " + json.dumps(connect).encode() + b"\r\n"
 
 
-def leaf_handshake(peer: Peer, name: str = "SPOKE") -> dict:
+def leaf_handshake(peer: Peer, name: str = "SPOKE", peer_id: str = LEAF_PEER_ID) -> dict:
     """A spoke's side: read the hub's INFO, send CONNECT, wait until the hub answers a PING."""
     info = json.loads(peer.read_info()[5:])
-    peer.send(leaf_connect(name))
+    peer.send(leaf_connect(name, peer_id))
     peer.barrier()
     return info
+
+
+_ids = itertools.count()
+
+
+def fresh_id(prefix: str = "NPEERFRESH") -> str:
+    """A server id no earlier peer of this test run used (56 characters, as nats-server's)."""
+    n = next(_ids)
+    return f"{prefix}{n:0{56 - len(prefix)}d}"
 
 
 def route_node(spawn, kind: str, *flags: str):
