@@ -182,6 +182,7 @@ class LeafConnection(RouteConnection):
         self.rsubs = {}
         self.accounts = {}
         self.close_reason = ""
+        self.closing = False  # never set: a leaf's -ERR does not close it
         self.remote = remote  # the RemoteState dialled, when solicited
         self.acc = None  # the bound Account
         self.acc_name = b""

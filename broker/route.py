@@ -158,7 +158,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         "pinned", "remote_id", "remote_name", "info", "route_url", "headers", "ip", "port",
         "start", "last_activity", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "pings_out",
         "ping_timer", "handshake_timer", "ping_sent_at", "rtt", "rsubs", "accounts", "account",
-        "close_reason", "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
+        "close_reason", "closing", "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
         "__weakref__",
     )
 
@@ -207,6 +207,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.rsubs: dict[tuple, list[RouteSub]] = {}
         self.accounts: dict[bytes, object] = {}  # account name on the wire -> Account
         self.close_reason = ""
+        self.closing = False  # sent -ERR: closed once this read is processed
         # The MSG line pieces of the last routed run delivered (see delivery.deliver_run).
         self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
         self.msg_size = -1
@@ -253,8 +254,9 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
             broker.log.error("rid:%d internal error: %r", self.cid, exc)
             self.close(None, "Internal Error", repr(exc))
             return
-        if self.closed:
+        if self.closed or self.closing:
             broker.flush_touched()
+            self.close(None, "Parse Error", "the peer sent -ERR")
             return
         rbuf.consume(consumed, room_for(self.parser.need, rbuf.filled - consumed))
         stalled = broker.flush_touched()
@@ -406,7 +408,8 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
     # -- route ops (called by RouteOpsParser) -------------------------------------------
 
     def on_ping(self) -> None:
-        self.queue(PONG)
+        if not self.closing:
+            self.queue(PONG)
 
     def on_pong(self) -> None:
         if self.pings_out and self.ping_sent_at:
@@ -418,8 +421,9 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         # with an -ERR: expected, so not an error here.
         log = self.broker.log.debug if self.pinned else self.broker.log.error
         log("%s:%d - rid:%d - Router Error %r", self.ip, self.port, self.cid, text)
-        # nats-server closes a route that sent -ERR, without a word.
-        raise ProtocolError(None, "route error from the peer")
+        # nats-server closes a route that sent -ERR, without a word, once it has read the rest
+        # of that read: its messages are still delivered, interest and PINGs are not taken.
+        self.closing = True
 
     def on_connect(self, arg: bytes) -> None:
         """The peer's CONNECT, on a route we accepted: checks, then wait for its INFO."""
@@ -441,8 +445,9 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.handshake_timer is not None:  # the auth timer: CONNECT came in time
             self.handshake_timer.cancel()
             self.handshake_timer = self.broker.loop.call_later(10.0, self._handshake_timeout)
-        if not cluster.check_name(connect.cluster, connect.cluster_dynamic, connect.name,
-                                  static_if_adopted=True):
+        # A CONNECT without a cluster name is a mismatch, unless our name is dynamic.
+        if not (connect.cluster or cluster.dynamic) or not cluster.check_name(
+                connect.cluster, connect.cluster_dynamic, connect.name, static_if_adopted=True):
             text = f'Rejecting connection, cluster name "{connect.cluster}" does not match "{cluster.name}"'
             log.error("%s:%d - rid:%d - %s", self.ip, self.port, self.cid, text)
             self.close(text, "Cluster Name Conflict")
@@ -498,6 +503,8 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         return account
 
     def on_rsub(self, account: bytes, subject: bytes, queue: bytes | None, weight: int) -> None:
+        if self.closing:
+            return
         acc = self._account(account)
         if not is_valid_subject(subject):
             # nats-server checks the subject once it has found the account, and it always
@@ -523,6 +530,8 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.queue(err_frame(INVALID_SUBSCRIPTION))
 
     def on_runsub(self, account: bytes, subject: bytes, queue: bytes | None) -> None:
+        if self.closing:
+            return
         sub = self.rsubs.pop((account, subject, queue), None)
         if sub is not None:
             self._account(account).sublist.remove(sub)

@@ -93,8 +93,10 @@ class LeafOpsParser:
             if self.expect_connect and code != _CONNECT:
                 raise ProtocolError(AUTH_VIOLATION, "leafnode op before CONNECT")
             if len(args) == 1 and code not in _NO_ARGS and line[len(op):len(op) + 1] not in _BLANKS:
-                # nats-server's parser wants a blank after an op that takes arguments.
-                raise ProtocolError(UNKNOWN_PROTOCOL, f"{op[:32]!r} without arguments")
+                # nats-server's parser wants a blank after an op that takes arguments (and
+                # reads CONNECT and INFO without one as an empty, unusable document).
+                text = None if code == _CONNECT or code == _INFO else UNKNOWN_PROTOCOL
+                raise ProtocolError(text, f"{op[:32]!r} without arguments")
             if code == _LMSG or code == _HMSG:
                 tail = 1 if code == _LMSG else 2
                 if len(args) < 2 + tail:

@@ -184,8 +184,10 @@ class RouteOpsParser:
             if self.expect_connect and code != _CONNECT:
                 raise ProtocolError(AUTH_VIOLATION, "route op before CONNECT")
             if len(args) == 1 and code not in _NO_ARGS and line[len(op):len(op) + 1] not in _BLANKS:
-                # nats-server's parser wants a blank after an op that takes arguments.
-                raise ProtocolError(UNKNOWN_PROTOCOL, f"{op[:32]!r} without arguments")
+                # nats-server's parser wants a blank after an op that takes arguments (and
+                # reads CONNECT and INFO without one as an empty, unusable document).
+                text = None if code == _CONNECT or code == _INFO else UNKNOWN_PROTOCOL
+                raise ProtocolError(text, f"{op[:32]!r} without arguments")
             if code == _PUB or code == _HPUB:
                 # A client's publish on a route: nats-server reads it past its payload and drops
                 # it (it names no account).

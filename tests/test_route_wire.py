@@ -12,7 +12,7 @@ import re
 import pytest
 
 from support.peers import ROUTE_PEER_ID as PEER_ID
-from support.peers import RoutePeer, cluster_flags
+from support.peers import RoutePeer, cluster_flags, fresh_id
 from support.peers import route_handshake as handshake
 from support.servers import free_port
 from support.wire import Wire
@@ -247,3 +247,41 @@ def test_connect_urls_list_the_interfaces_when_bound_to_all(kind, spawn):
     expected = [f"[{ip}]:{srv.port}" if ":" in ip else f"{ip}:{srv.port}" for ip in local_ips()]
     assert urls == expected
     assert not any(url.startswith(("127.", "[::1]")) for url in urls)
+
+
+def test_err_from_a_route_closes_it_after_the_rest_of_the_read(node, kind):
+    # Found by differential fuzzing: the messages after the -ERR in the same read are still
+    # delivered; interest and PINGs are not taken; then the route closes without a word.
+    with _subscriber(node) as client, RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"-ERR 'x'\r\nRS+ $G bar\r\nPING\r\nRMSG $G foo 2\r\nhi\r\n")
+        assert b"PONG" not in peer.expect_closed()
+        client.expect(rb"MSG foo 1 2\r\nhi\r\n")
+
+
+@pytest.mark.parametrize("line, answer", [
+    (b"RS+\r\n", b"-ERR 'Unknown Protocol Operation'\r\n"),
+    (b"RMSG\r\n", b"-ERR 'Unknown Protocol Operation'\r\n"),
+    (b"RS-\r\n", b"-ERR 'Unknown Protocol Operation'\r\n"),
+    (b"CONNECT\r\n", b""), (b"INFO\r\n", b""),
+    (b"CONNECT {}\r\n", b"-ERR 'Rejecting connection, cluster name \"\" does not match \"C1\"'\r\n"),
+])
+def test_ops_without_arguments_after_the_handshake(node, kind, line, answer):
+    # Found by differential fuzzing: nats-server's parser wants a blank after such an op, and
+    # checks a later CONNECT's cluster name again.
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer, peer_id=fresh_id())
+        peer.send(line + b"PING\r\n")
+        got = peer.expect_closed()
+        assert b"".join(x + b"\r\n" for x in got.split(b"\r\n")
+                        if x.startswith(b"-ERR") or x == b"PONG") == answer
+
+
+def test_invalid_subject_in_system_account_interest(node, kind):
+    # Found by differential fuzzing: nats-server always has $SYS, so it checks the subject;
+    # an account it does not have is ignored before that.
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"RS+ NOPE a..b\r\nRS+ $SYS a..b\r\n")
+        peer.expect_op(rb"-ERR 'Invalid Subscription'")
+        peer.barrier()
