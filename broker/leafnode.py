@@ -43,6 +43,7 @@ from zats.protocol.leaf_structs import (
     encode_leaf_info,
 )
 from zats.protocol.nkeys import KeyPair
+from zats.protocol.route_parser import PEER_CONTROL_LINE_FACTOR
 from zats.protocol.subjects import is_valid_subject
 
 from .cluster import ClusterSublist, _join, _nuid, split_url
@@ -143,7 +144,9 @@ class LeafConnection(RouteConnection):
         from zats.protocol.buffer import ReceiveBuffer
 
         self.rbuf = ReceiveBuffer()
-        self.parser = LeafOpsParser(self, max_payload=self.broker.options.max_payload)
+        opts = self.broker.options
+        self.parser = LeafOpsParser(self, max_payload=opts.max_payload,
+                                    max_control_line=PEER_CONTROL_LINE_FACTOR * opts.max_control_line)
         self.out = bytearray()
         self.touched = False
         self.closed = False

@@ -35,7 +35,7 @@ from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import INVALID_SUBSCRIPTION, ProtocolError, err_frame
 from zats.protocol.frames import PING, PONG
-from zats.protocol.route_parser import RouteOpsParser, room_for
+from zats.protocol.route_parser import PEER_CONTROL_LINE_FACTOR, RouteOpsParser, room_for
 from zats.protocol.route_structs import (
     RouteConnect,
     decode_route_connect,
@@ -170,7 +170,8 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.cid = cluster.new_rid()
         self.transport: asyncio.Transport | None = None
         self.rbuf = ReceiveBuffer()
-        self.parser = RouteOpsParser(self)
+        self.parser = RouteOpsParser(self, max_control_line=PEER_CONTROL_LINE_FACTOR *
+                                     self.broker.options.max_control_line)
         self.out = bytearray()
         self.touched = False
         self.closed = False

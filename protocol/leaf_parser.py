@@ -78,6 +78,8 @@ class LeafOpsParser:
                 if self.expect_connect and buf[pos] not in b"Cc":
                     raise ProtocolError(AUTH_VIOLATION, "leafnode op before CONNECT")
                 return pos
+            if eol - pos > self.max_control_line:
+                raise ProtocolError(MAX_CONTROL_LINE, "leafnode control line too long")
             line = bytes(view[pos:eol])
             args = line.split()
             if not args or line[0] in b" \t\r":

@@ -37,9 +37,10 @@ from __future__ import annotations
 
 from .errors import AUTH_VIOLATION, MAX_CONTROL_LINE, UNKNOWN_PROTOCOL, ProtocolError
 
-# Route control lines carry whole INFO documents and long queue lists: a generous bound, only
-# there so that a peer cannot make us buffer without limit.
-MAX_ROUTE_CONTROL_LINE = 1 << 20
+# Route and leaf control lines carry whole INFO documents and long queue lists: nats-server
+# allows them 16 times the client's max_control_line (64 KiB by default).
+PEER_CONTROL_LINE_FACTOR = 16
+MAX_ROUTE_CONTROL_LINE = PEER_CONTROL_LINE_FACTOR * 4096
 
 # Unfinished frames up to this size get their whole buffer at once; larger ones grow with the
 # bytes that arrive.
@@ -169,6 +170,8 @@ class RouteOpsParser:
                 if self.expect_connect and buf[pos] not in b"Cc":
                     raise ProtocolError(AUTH_VIOLATION, "route op before CONNECT")
                 return pos
+            if eol - pos > self.max_control_line:
+                raise ProtocolError(MAX_CONTROL_LINE, "route control line too long")
             line = bytes(view[pos:eol])
             args = line.split()
             if not args or line[0] in b" \t\r":

@@ -80,20 +80,21 @@ def _read_until(sock, marker: bytes) -> bytes:
     return got
 
 
-def _handshake(sock, leaf: bool) -> None:
+def _handshake(sock, leaf: bool) -> bytes:
     """The peer's side of the handshake, up to the server's PONG (what came before is dropped:
-    the server's interest, which depends on nothing the stream does)."""
+    the server's interest, which depends on nothing the stream does). Returns the peer's id."""
     info = _read_until(sock, b"\r\n")
     assert info.startswith(b"INFO "), info
     n = next(_ids)
+    peer_id = f"NLEAFFUZZ{n:047d}" if leaf else f"NPEERFUZZ{n:047d}"
     if leaf:
-        hello = leaf_connect(f"SPOKE{n}", f"NLEAFFUZZ{n:047d}")
+        hello = leaf_connect(f"SPOKE{n}", peer_id)
     else:
-        peer_id = f"NPEERFUZZ{n:047d}"
         hello = route_connect(peer_id=peer_id) + route_info(peer_id=peer_id, name=f"peer{n}")
     sock.sendall(hello + b"PING\r\n")
     got = _read_until(sock, b"PONG\r\n")
     assert got.endswith(b"PONG\r\n"), got[-300:]
+    return peer_id.encode()
 
 
 def transcript(srv, writes: list[bytes], leaf: bool) -> tuple[bytes, bool, bytes]:
@@ -105,7 +106,8 @@ def transcript(srv, writes: list[bytes], leaf: bool) -> tuple[bytes, bool, bytes
         _read_until(obs, b"PONG\r\n")
         sock = socket.create_connection((srv.host, srv.peer_port), timeout=5)
         try:
-            _handshake(sock, leaf)
+            peer_id = _handshake(sock, leaf)
+            writes = [chunk.replace(b'"ID"', b'"%s"' % peer_id) for chunk in writes]
             try:
                 for chunk in writes + [SENTINEL]:
                     sock.sendall(chunk)
@@ -184,7 +186,7 @@ def peer_stream(draw, leaf: bool):
     ops = []
     for _ in range(draw(st.integers(1, 12))):
         kind = draw(st.sampled_from(["sub", "sub", "qsub", "unsub", "msg", "msg", "msg", "ping",
-                                     "bad"]))
+                                     "bad", "hello"]))
         acc = b"" if leaf else draw(st.sampled_from([b"$G ", b"$G ", b"$G ", b"NOPE ", b"$SYS "]))
         if kind in ("sub", "qsub"):
             subject = draw(st.one_of(good_subjects, good_subjects, bad_subjects))
@@ -199,6 +201,14 @@ def peer_stream(draw, leaf: bool):
             ops.append(b" ".join(args) + draw(eol))
         elif kind == "msg":
             ops.append(draw(message(msg, b"HMSG", acc)))
+        elif kind == "hello":
+            # A later CONNECT or INFO; ID stands for the peer's server id in this example.
+            ops.append(draw(st.sampled_from([
+                b'CONNECT {"cluster":"C1","name":"ID","headers":true}\r\n', b"CONNECT {}\r\n",
+                b"CONNECT\r\n", b"CONNECT {bad\r\n", b'INFO {"server_id":"ID"}\r\n',
+                b'INFO {"server_id":"ID","connect_urls":["127.0.0.1:1"]}\r\n', b"INFO {bad\r\n",
+                b"INFO\r\n", b'CONNECT {"cluster":"SPOKE","name":"x"}\r\n',
+            ])))
         elif kind == "ping":
             ops.append(draw(st.sampled_from([b"PING\r\n", b"ping\n", b"PONG\r\n"])))
         else:

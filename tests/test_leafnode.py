@@ -266,3 +266,11 @@ def test_queue_pick_takes_a_leaf_member_as_nats_server(leaf_port, weight, local,
                 peer.expect_op(rb"LMSG q.x \| g 1")
             peer.barrier()
             assert b"LMSG" not in peer.buf
+
+
+def test_leaf_control_line_limit_is_sixteen_times_the_clients(leaf_port):
+    with LeafPeer("127.0.0.1", leaf_port.leaf_port) as peer:
+        leaf_handshake(peer)
+        peer.send(b"LS+ " + b"a" * 70000)
+        got = peer.expect_closed()
+        assert got.endswith(b"-ERR 'maximum control line exceeded'\r\n"), got[-200:]

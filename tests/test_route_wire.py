@@ -285,3 +285,16 @@ def test_invalid_subject_in_system_account_interest(node, kind):
         peer.send(b"RS+ NOPE a..b\r\nRS+ $SYS a..b\r\n")
         peer.expect_op(rb"-ERR 'Invalid Subscription'")
         peer.barrier()
+
+
+@pytest.mark.parametrize("end", [b"", b"\r\nPING\r\n"])
+def test_control_line_limit_is_sixteen_times_the_clients(node, kind, end):
+    # nats-server allows route and leaf control lines 16 x max_control_line (64 KiB), whether
+    # the line has ended or not; zats allowed a megabyte.
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer, peer_id=fresh_id())
+        peer.send(b"RS+ $G " + b"a" * 60000 + b"\r\n")
+        peer.barrier()  # 60 KB: taken
+        peer.send(b"RS+ $G " + b"a" * 70000 + end)
+        got = peer.expect_closed()
+        assert got.endswith(b"-ERR 'maximum control line exceeded'\r\n"), got[-200:]
