@@ -538,6 +538,7 @@ class Leafnodes:
             conn.close(f"Unknown account {account_name!r}", "Bad Account")
             return
         self.adopt_accounts()
+        again = conn.registered  # a later CONNECT: nats-server sends all interest anew
         conn.acc = account
         conn.acc_name = account.name.encode()
         conn.registered = True
@@ -546,16 +547,19 @@ class Leafnodes:
             conn.handshake_timer = None
         if conn.remote is not None:
             conn.remote.failures = 0
-        self.by_account.setdefault(account.name, []).append(conn)
-        broker.log.notice("%s:%d - lid:%d - Leafnode connection created%s %r", conn.ip,
-                          conn.port, conn.cid, " for remote" if conn.solicited else " from",
-                          conn.remote_name)
+        if not again:
+            self.by_account.setdefault(account.name, []).append(conn)
+            broker.log.notice("%s:%d - lid:%d - Leafnode connection created%s %r", conn.ip,
+                              conn.port, conn.cid, " for remote" if conn.solicited else " from",
+                              conn.remote_name)
         # Our loop-detection subject, then the interest this connection is told about.
+        conn.counts.clear()
         conn.queue(b"LS+ " + self.lds + _CRLF)
         for sub in account.sublist.subscriptions():
             if conn.shows(sub):
                 conn.count(sub.subject, sub.queue or None, interest_weight(sub))
-        conn.start_pinging()
+        if not again:
+            conn.start_pinging()
         self.schedule_flush()
 
     def interest_changed(self, account, sub, delta: int) -> None:

@@ -248,7 +248,8 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
             consumed = self.parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
         except ProtocolError as exc:
             broker.flush_touched()
-            self.close(exc.text, "Parse Error" if exc.text is None else exc.text, str(exc))
+            text = None if self.closing else exc.text  # after its -ERR a route hears nothing
+            self.close(text, "Parse Error" if exc.text is None else exc.text, str(exc))
             return
         except Exception as exc:  # a bug must cost this route only, never the broker
             broker.flush_touched()

@@ -69,6 +69,22 @@ def _noise(frame: bytes) -> bool:
         b"$SYS" in frame or b"$LDS." in frame
 
 
+def _interest_sorted(frames: list[bytes]) -> list[bytes]:
+    """Runs of interest lines sorted: a leaf that sends CONNECT again is sent all interest anew,
+    in the order of nats-server's map of it (no fixed order)."""
+    out: list[bytes] = []
+    run: list[bytes] = []
+    for frame in frames + [b""]:
+        if frame.startswith((b"LS+ ", b"LS- ")):
+            run.append(frame)
+            continue
+        out.extend(sorted(run))
+        run = []
+        if frame:
+            out.append(frame)
+    return out
+
+
 def _read_until(sock, marker: bytes) -> bytes:
     got = b""
     deadline = time.monotonic() + 5
@@ -134,7 +150,7 @@ def transcript(srv, writes: list[bytes], leaf: bool) -> tuple[bytes, bool, bytes
             sock.close()
         obs.sendall(b"PING\r\n")
         seen = _read_until(obs, b"PONG\r\n")
-    frames = [f for f in _frames(got) if not _noise(f)]
+    frames = _interest_sorted([f for f in _frames(got) if not _noise(f)])
     return b"\r\n".join(frames), closed, b"\r\n".join(_normalised(_frames(seen)))
 
 

@@ -14,7 +14,7 @@ import pytest
 from test_client_support import eventually
 from test_cluster import Inbox, connect, reachable  # noqa: F401  (connect is a fixture)
 
-from support.peers import LeafPeer, leaf_handshake, leaf_hub
+from support.peers import LeafPeer, leaf_connect, leaf_handshake, leaf_hub
 from support.servers import free_port
 from support.wire import Wire
 
@@ -274,3 +274,18 @@ def test_leaf_control_line_limit_is_sixteen_times_the_clients(leaf_port):
         peer.send(b"LS+ " + b"a" * 70000)
         got = peer.expect_closed()
         assert got.endswith(b"-ERR 'maximum control line exceeded'\r\n"), got[-200:]
+
+
+def test_a_later_connect_sends_all_interest_anew(leaf_port):
+    # Found by differential fuzzing: nats-server sends a leaf that repeats CONNECT all interest
+    # again, counted afresh (zats counted it twice, and went on counting every change twice).
+    with _subscriber(leaf_port, b"SUB foo 1\r\nSUB q.x g 2\r\n") as client, \
+            LeafPeer("127.0.0.1", leaf_port.leaf_port) as peer:
+        leaf_handshake(peer)
+        peer.buf = b""
+        peer.send(leaf_connect("SPOKE"))
+        got = sorted(peer.expect_op(rb"LS\+ (foo|q.x g 1)")[0].group(0) for _ in range(2))
+        assert got == [b"LS+ foo", b"LS+ q.x g 1"]
+        client.send(b"SUB q.x g 3\r\nPING\r\n")
+        client.expect(rb"PONG\r\n")
+        peer.expect_op(rb"LS\+ q.x g 2")

@@ -298,3 +298,12 @@ def test_control_line_limit_is_sixteen_times_the_clients(node, kind, end):
         peer.send(b"RS+ $G " + b"a" * 70000 + end)
         got = peer.expect_closed()
         assert got.endswith(b"-ERR 'maximum control line exceeded'\r\n"), got[-200:]
+
+
+def test_after_its_err_a_route_hears_nothing(node, kind):
+    # Found by differential fuzzing: a parse error in the rest of the read that carried the
+    # peer's -ERR gets no -ERR back; the route just closes.
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer, peer_id=fresh_id())
+        peer.send(b"-ERR 'x'\r\n PING\r\n")
+        assert b"-ERR" not in peer.expect_closed()
