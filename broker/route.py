@@ -248,8 +248,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
             consumed = self.parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
         except ProtocolError as exc:
             broker.flush_touched()
-            text = None if self.closing else exc.text  # after its -ERR a route hears nothing
-            self.close(text, "Parse Error" if exc.text is None else exc.text, str(exc))
+            self.close(exc.text, "Parse Error" if exc.text is None else exc.text, str(exc))
             return
         except Exception as exc:  # a bug must cost this route only, never the broker
             broker.flush_touched()
@@ -339,7 +338,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         the log says the route closed for (nats-server's closed-state wording)."""
         if self.closed:
             return
-        if err_text:
+        if err_text and not self.closing:  # after its own -ERR a route hears nothing
             self.out += err_frame(err_text)
         if detail:
             self.broker.log.debug("%s:%d - rid:%d - closing: %s", self.ip, self.port, self.cid,

@@ -305,5 +305,5 @@ def test_after_its_err_a_route_hears_nothing(node, kind):
     # peer's -ERR gets no -ERR back; the route just closes.
     with RoutePeer("127.0.0.1", node.cluster_port) as peer:
         handshake(peer, peer_id=fresh_id())
-        peer.send(b"-ERR 'x'\r\n PING\r\n")
+        peer.send(b"-ERR 'x'\r\nCONNECT {}\r\n PING\r\n")
         assert b"-ERR" not in peer.expect_closed()
