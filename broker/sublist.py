@@ -7,6 +7,9 @@ b".a", b"a..b", b"a.") matches nothing; a `*` or `>` token in a publish subject 
 token there, reached only by subscriptions with a wildcard in that position.
 
 Subject validation lives in `zats.protocol.subjects`; `insert` assumes a valid subject.
+Subscriptions are any objects with `.subject` (bytes) and `.queue` (bytes, or None / b"" for a
+plain subscription), compared by identity. Not thread-safe: use from one event loop.
+
 A queue member may carry a `weight` (a route or leaf member stands for that many subscribers
 behind it) and be a `last_resort` (a leaf's member, which nats-server picks only when the group
 has no other): such a group is a WeightedGroup, whose `start()` picks by weight among the
