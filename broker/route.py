@@ -14,8 +14,9 @@ Interest the peer announces (RS+/RS-) becomes RouteSub objects in the account's 
 entry carrying its weight (the number of members behind it, as the peer says); the Sublist makes
 queue groups with weighted members pick by weight, as nats-server's shadow entries do, and a
 member of weight 0 or less (nats-server's reading of a weight that is not a number) is never
-picked. A subject that is not valid gets `-ERR 'Invalid Subscription'`, the route stays up. When a client's message matches route subscriptions,
-`forward` sends one RMSG/HMSG per route naming the queue groups picked on it; a message that
+picked. A subject that is not valid gets `-ERR 'Invalid Subscription'`, the route stays up.
+When a client's message matches route subscriptions, `forward` sends one RMSG/HMSG per route
+naming the queue groups picked on it; a message that
 arrives from a route is delivered to local subscribers only (one hop), to local queue members
 only of the groups it names.
 
@@ -204,8 +205,8 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.handshake_timer: asyncio.TimerHandle | None = None
         self.ping_sent_at = 0.0
         self.rtt = 0.0
-        # (account, subject, queue) -> the RouteSub entries for it (weight entries for a queue)
-        self.rsubs: dict[tuple, list[RouteSub]] = {}
+        # (account, subject, queue) -> its RouteSub
+        self.rsubs: dict[tuple, RouteSub] = {}
         self.accounts: dict[bytes, object] = {}  # account name on the wire -> Account
         self.close_reason = ""
         self.closing = False  # sent -ERR: closed once this read is processed
