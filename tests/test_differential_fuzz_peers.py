@@ -166,7 +166,9 @@ good_subjects = st.lists(st.sampled_from([b"a", b"foo", b"*", b">"]), min_size=1
 literal_subjects = st.lists(st.sampled_from([b"a", b"foo", b"b"]), min_size=1,
                             max_size=2).map(b".".join)
 bad_subjects = st.sampled_from([b"a..b", b".a", b"a.", b"a.>.b", b"foo..bar"])
-weights = st.sampled_from([b"1", b"1", b"3", b"0", b"-1", b"x", b"1234567890", b"999999999"])
+# Not 999999999: nats-server expands a weight into that many entries when a message matches,
+# which takes it minutes and gigabytes (zats keeps the number; see test_hostile_peers).
+weights = st.sampled_from([b"1", b"1", b"3", b"0", b"-1", b"x", b"1234567890"])
 queues = st.sampled_from([b"q1", b"q2", b"g"])
 eol = st.sampled_from([b"\r\n", b"\r\n", b"\r\n", b"\n"])
 payloads = st.one_of(st.sampled_from([b"", b"hello", b"\r\n", b"PING\r\n"]), st.binary(max_size=12))

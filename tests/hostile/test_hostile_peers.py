@@ -181,3 +181,25 @@ def test_disconnect_in_the_middle_of_a_message(target):
     if target.kind == "zats":
         text = target.stderr_text()
         assert "internal error" not in text and "Traceback" not in text, text[-2000:]
+
+
+def test_huge_queue_weight_is_a_number(target):
+    # zats only: nats-server 2.15.1 expands a remote member's weight into that many entries of
+    # the match result, so a message on q.x after this costs it minutes and gigabytes.
+    if target.kind != "zats":
+        pytest.skip("nats-server expands the weight into 999,999,999 match entries")
+    op = b"RS+ $G " if target.port_kind == "route" else b"LS+ "
+    with MemoryWatch(target.proc.pid) as memory, Pinger(target.host, target.port) as pinger:
+        with peer(target) as p:
+            p.send(op + b"q.x g 999999999\r\n")
+            p.barrier()
+            with Wire(target.host, target.port) as client:
+                client.connect()
+                client.send(b"PUB q.x 2\r\nhi\r\nPING\r\n")
+                client.expect(rb"PONG\r\n")
+            line, payload = p.op()
+            while line.startswith((b"RS+", b"LS+")):
+                line, payload = p.op()
+            assert re.fullmatch(rb"[RL]MSG (?:\$G )?q.x \| g 2", line) and payload == b"hi", line
+        pinger.assert_unharmed()
+        memory.assert_bounded(32 * 1024)
