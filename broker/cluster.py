@@ -22,14 +22,14 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-import socket
 import string
 from urllib.parse import unquote
 
 from zats.protocol.route_structs import RouteInfo, encode_route_info
 
+from .interfaces import local_ips
 from .listeners import listen
-from .route import RouteConnection, RouteSub
+from .route import RouteConnection, RouteSub, interest_weight
 from .sublist import Sublist
 
 _NUID_ALPHABET = string.ascii_letters + string.digits
@@ -72,20 +72,6 @@ def _nuid() -> str:
     return "".join(secrets.choice(_NUID_ALPHABET) for _ in range(22))
 
 
-def _local_ips() -> list[str]:
-    """The host's non-loopback IPv4 addresses, for a listener bound to every interface."""
-    try:
-        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM)
-    except OSError:
-        return []
-    ips = []
-    for info in infos:
-        ip = info[4][0]
-        if not ip.startswith("127.") and ip not in ips:
-            ips.append(ip)
-    return ips
-
-
 class ClusterSublist(Sublist):
     """An account's Sublist while clustering is on: every local subscription added or removed
     updates the interest the routes are told about. Route subscriptions pass through."""
@@ -104,16 +90,21 @@ class ClusterSublist(Sublist):
         before = len(self)
         super().insert(sub)
         if len(self) != before:
-            self._cluster.local_interest(self._account, sub, 1)
+            self._cluster.local_interest(self._account, sub, interest_weight(sub))
 
     def remove(self, sub) -> bool:
         removed = super().remove(sub)
         if removed and not isinstance(sub, RouteSub):
-            self._cluster.local_interest(self._account, sub, -1)
+            self._cluster.local_interest(self._account, sub, -interest_weight(sub))
         return removed
 
     def remove_many(self, subs) -> int:
         return sum(1 for sub in list(subs) if self.remove(sub))
+
+    def weight_changed(self, sub, delta: int) -> None:
+        """A leaf's queue member changed weight (see route.reweigh)."""
+        if not isinstance(sub, RouteSub):
+            self._cluster.local_interest(self._account, sub, delta)
 
 
 class Cluster:
@@ -190,7 +181,7 @@ class Cluster:
             if broker.advertised is not None:
                 self._own_urls = [_join(*broker.advertised)]
             else:
-                hosts = (_local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
+                hosts = (local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
                 self._own_urls = [_join(h, broker.port) for h in hosts]
         return list(self._own_urls)
 
@@ -514,8 +505,9 @@ class Cluster:
     # -- interest ----------------------------------------------------------------------------------
 
     def local_interest(self, account, sub, delta: int) -> None:
-        """A local subscription was added (+1) or removed (-1): RS+/RS- to every route as the
-        collapsing and queue-weight rules say."""
+        """A local subscription was added (delta > 0: 1, or a leaf queue member's weight) or
+        removed (delta < 0): RS+/RS- to every route as the collapsing and queue-weight rules
+        say."""
         rm = self.interest.get(account.name)
         if rm is None:
             rm = self.interest[account.name] = {}

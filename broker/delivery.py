@@ -49,9 +49,10 @@ def _delivered(sub) -> None:
 
 
 def _pick(group, publisher, subject: bytes):
-    """One member of a queue group that accepts the message, from a random start."""
+    """One member of a queue group that accepts the message, from a random start (weighted
+    when route or leaf members weigh other than 1: see sublist.WeightedGroup)."""
     n = len(group)
-    start = int(_random() * n)
+    start = int(_random() * n) if group.__class__ is tuple else group.start()
     sub = group[start]
     conn = sub.conn
     # The common case: the randomly chosen member accepts.

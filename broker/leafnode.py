@@ -43,12 +43,14 @@ from zats.protocol.leaf_structs import (
     encode_leaf_info,
 )
 from zats.protocol.nkeys import KeyPair
+from zats.protocol.route_parser import PEER_CONTROL_LINE_FACTOR
 from zats.protocol.subjects import is_valid_subject
 
-from .cluster import ClusterSublist, _join, _local_ips, _nuid, split_url
+from .cluster import ClusterSublist, _join, _nuid, split_url
+from .interfaces import local_ips
 from .listeners import listen
 from .permissions import delivery_denied
-from .route import MAX_QUEUE_WEIGHT, RouteConnection, RouteSub, forward
+from .route import RouteConnection, RouteSub, forward, interest_weight, reweigh
 from .sublist import Sublist
 
 _MAX_BACKOFF = 30.0
@@ -59,13 +61,16 @@ _CRLF = b"\r\n"
 class LeafSub:
     """Interest of a leaf we are the hub for: local interest as far as routes are concerned."""
 
-    __slots__ = ("conn", "account", "subject", "queue", "sid", "max", "delivered")
+    __slots__ = ("conn", "account", "subject", "queue", "weight", "sid", "max", "delivered")
+    last_resort = True  # a client's message goes to a leaf's queue member only if no other
 
-    def __init__(self, conn, account: bytes, subject: bytes, queue: bytes | None):
+    def __init__(self, conn, account: bytes, subject: bytes, queue: bytes | None,
+                 weight: int = 1):
         self.conn = conn
         self.account = account
         self.subject = subject
         self.queue = queue
+        self.weight = weight
         self.sid = b""
         self.max = 0
         self.delivered = 0
@@ -78,6 +83,7 @@ class HubSub(RouteSub):
     """Interest of our hub (we are its leaf): never re-advertised to routes."""
 
     __slots__ = ()
+    last_resort = True
 
 
 def _sublist_class(base):
@@ -91,13 +97,20 @@ def _sublist_class(base):
             before = len(self)
             super().insert(sub)
             if len(self) != before:
-                self._leafs.interest_changed(self._leaf_account, sub, 1)
+                self._leafs.interest_changed(self._leaf_account, sub, interest_weight(sub))
 
         def remove(self, sub) -> bool:
             removed = super().remove(sub)
             if removed:
-                self._leafs.interest_changed(self._leaf_account, sub, -1)
+                self._leafs.interest_changed(self._leaf_account, sub, -interest_weight(sub))
             return removed
+
+        def weight_changed(self, sub, delta: int) -> None:
+            """A remote queue member changed weight (see route.reweigh)."""
+            self._leafs.interest_changed(self._leaf_account, sub, delta)
+            changed = getattr(super(), "weight_changed", None)
+            if changed is not None:
+                changed(sub, delta)
 
         def remove_many(self, subs) -> int:
             return sum(1 for sub in list(subs) if self.remove(sub))
@@ -133,7 +146,9 @@ class LeafConnection(RouteConnection):
         from zats.protocol.buffer import ReceiveBuffer
 
         self.rbuf = ReceiveBuffer()
-        self.parser = LeafOpsParser(self)
+        opts = self.broker.options
+        self.parser = LeafOpsParser(self, max_payload=opts.max_payload,
+                                    max_control_line=PEER_CONTROL_LINE_FACTOR * opts.max_control_line)
         self.out = bytearray()
         self.touched = False
         self.closed = False
@@ -172,6 +187,7 @@ class LeafConnection(RouteConnection):
         self.rsubs = {}
         self.accounts = {}
         self.close_reason = ""
+        self.closing = False  # never set: a leaf's -ERR does not close it
         self.remote = remote  # the RemoteState dialled, when solicited
         self.acc = None  # the bound Account
         self.acc_name = b""
@@ -292,42 +308,30 @@ class LeafConnection(RouteConnection):
             self.close(text, "Loop Detected")
             return
         if not is_valid_subject(subject):
+            self.invalid_subscription(subject)
             return
         key = (self.acc_name, subject, queue)
-        subs = self.rsubs.get(key)
-        sublist = self.acc.sublist
-        cls = HubSub if self.solicited else LeafSub
-        if queue is None:
-            if subs is None:
-                sub = cls(self, self.acc_name, subject, None)
-                self.rsubs[key] = [sub]
-                sublist.insert(sub)
-            return
-        weight = min(max(weight, 1), MAX_QUEUE_WEIGHT)
-        if subs is None:
-            subs = self.rsubs[key] = []
-        while len(subs) < weight:
-            sub = cls(self, self.acc_name, subject, queue)
-            subs.append(sub)
-            sublist.insert(sub)
-        while len(subs) > weight:
-            sublist.remove(subs.pop())
+        sub = self.rsubs.get(key)
+        if sub is None:
+            cls = HubSub if self.solicited else LeafSub
+            sub = self.rsubs[key] = cls(self, self.acc_name, subject, queue,
+                                        weight if queue is not None else 1)
+            self.acc.sublist.insert(sub)
+        elif queue is not None and sub.weight != weight:
+            reweigh(self.acc.sublist, sub, weight)
 
     def on_lunsub(self, subject: bytes, queue: bytes | None) -> None:
-        subs = self.rsubs.pop((self.acc_name, subject, queue), None)
-        if subs:
-            sublist = self.acc.sublist
-            for sub in subs:
-                sublist.remove(sub)
+        sub = self.rsubs.pop((self.acc_name, subject, queue), None)
+        if sub is not None:
+            self.acc.sublist.remove(sub)
 
     def remove_interest(self) -> None:
         rsubs, self.rsubs = self.rsubs, {}
         if self.acc is None:
             return
         sublist = self.acc.sublist
-        for subs in rsubs.values():
-            for sub in subs:
-                sublist.remove(sub)
+        for sub in rsubs.values():
+            sublist.remove(sub)
 
     # -- interest to the peer -----------------------------------------------------------------
 
@@ -364,8 +368,6 @@ class LeafConnection(RouteConnection):
             raise ProtocolError(None, "LMSG before CONNECT")
         self.in_msgs += 1
         self.in_bytes += len(message)
-        if len(message) > self.broker.options.max_payload:
-            raise ProtocolError(errors.MAX_PAYLOAD, "leaf message over max_payload")
         result = self.acc.sublist.match(subject)
         if not (result.plain or result.queues):
             return
@@ -493,7 +495,7 @@ class Leafnodes:
 
     def leafnode_urls(self) -> list[str]:
         host = self.config.host
-        hosts = (_local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
+        hosts = (local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
         return [_join(h, self.port) for h in hosts]
 
     def info_frame(self, conn: LeafConnection) -> bytes:
@@ -535,6 +537,7 @@ class Leafnodes:
             conn.close(f"Unknown account {account_name!r}", "Bad Account")
             return
         self.adopt_accounts()
+        again = conn.registered  # a later CONNECT: nats-server sends all interest anew
         conn.acc = account
         conn.acc_name = account.name.encode()
         conn.registered = True
@@ -543,16 +546,19 @@ class Leafnodes:
             conn.handshake_timer = None
         if conn.remote is not None:
             conn.remote.failures = 0
-        self.by_account.setdefault(account.name, []).append(conn)
-        broker.log.notice("%s:%d - lid:%d - Leafnode connection created%s %r", conn.ip,
-                          conn.port, conn.cid, " for remote" if conn.solicited else " from",
-                          conn.remote_name)
+        if not again:
+            self.by_account.setdefault(account.name, []).append(conn)
+            broker.log.notice("%s:%d - lid:%d - Leafnode connection created%s %r", conn.ip,
+                              conn.port, conn.cid, " for remote" if conn.solicited else " from",
+                              conn.remote_name)
         # Our loop-detection subject, then the interest this connection is told about.
+        conn.counts.clear()
         conn.queue(b"LS+ " + self.lds + _CRLF)
         for sub in account.sublist.subscriptions():
             if conn.shows(sub):
-                conn.count(sub.subject, sub.queue or None, 1)
-        conn.start_pinging()
+                conn.count(sub.subject, sub.queue or None, interest_weight(sub))
+        if not again:
+            conn.start_pinging()
         self.schedule_flush()
 
     def interest_changed(self, account, sub, delta: int) -> None:

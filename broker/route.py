@@ -10,10 +10,13 @@ The handshake, as nats-server does it:
   send their whole local interest as RS+ lines.
 
 Interest the peer announces (RS+/RS-) becomes RouteSub objects in the account's Sublist, whose
-`conn` is this route: one match serves local and remote delivery. A queue subscription with
-weight w is stored as w entries ("shadows"), so that the uniform pick among a queue group's
-members is weighted as nats-server's is. When a client's message matches route subscriptions,
-`forward` sends one RMSG/HMSG per route naming the queue groups picked on it; a message that
+`conn` is this route: one match serves local and remote delivery. A queue subscription is one
+entry carrying its weight (the number of members behind it, as the peer says); the Sublist makes
+queue groups with weighted members pick by weight, as nats-server's shadow entries do, and a
+member of weight 0 or less (nats-server's reading of a weight that is not a number) is never
+picked. A subject that is not valid gets `-ERR 'Invalid Subscription'`, the route stays up.
+When a client's message matches route subscriptions, `forward` sends one RMSG/HMSG per route
+naming the queue groups picked on it; a message that
 arrives from a route is delivered to local subscribers only (one hop), to local queue members
 only of the groups it names.
 
@@ -31,9 +34,9 @@ import msgspec
 
 from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
-from zats.protocol.errors import ProtocolError, err_frame
+from zats.protocol.errors import INVALID_SUBSCRIPTION, ProtocolError, err_frame
 from zats.protocol.frames import PING, PONG
-from zats.protocol.route_parser import RouteOpsParser
+from zats.protocol.route_parser import PEER_CONTROL_LINE_FACTOR, RouteOpsParser, room_for
 from zats.protocol.route_structs import (
     RouteConnect,
     decode_route_connect,
@@ -45,12 +48,9 @@ from zats.protocol.subjects import is_valid_subject
 from . import trace
 from .outbound import OutboundMixin, write_buffer_high
 from .permissions import delivery_denied
-from .sublist import SublistResult
+from .sublist import Sublist, SublistResult
 
 _CRLF = b"\r\n"
-# Most shadow entries one remote queue subscription gets (its weight beyond this still counts
-# as this many): bounds what a peer can make us allocate.
-MAX_QUEUE_WEIGHT = 1024
 # First PING on a route about a second after it comes up (as nats-server), then this interval
 # at most.
 _FIRST_PING = 1.0
@@ -59,15 +59,17 @@ _MAX_PING_INTERVAL = 30.0
 
 class RouteSub:
     """Interest of a peer server: a subscription in an account's Sublist owned by a route. One per
-    (route, account, subject) for plain interest; `weight` entries for a queue group."""
+    (route, account, subject, queue); `weight` is a queue member's weight (1 for plain)."""
 
-    __slots__ = ("conn", "account", "subject", "queue", "sid", "max", "delivered")
+    __slots__ = ("conn", "account", "subject", "queue", "weight", "sid", "max", "delivered")
 
-    def __init__(self, conn: RouteConnection, account: bytes, subject: bytes, queue: bytes | None):
+    def __init__(self, conn: RouteConnection, account: bytes, subject: bytes, queue: bytes | None,
+                 weight: int = 1):
         self.conn = conn
         self.account = account
         self.subject = subject
         self.queue = queue
+        self.weight = weight
         self.sid = b""
         self.max = 0
         self.delivered = 0
@@ -75,6 +77,27 @@ class RouteSub:
     def __repr__(self) -> str:
         q = f" queue={self.queue!r}" if self.queue else ""
         return f"<RouteSub {self.subject!r}{q} rid={self.conn.cid}>"
+
+
+def interest_weight(sub) -> int:
+    """How much a subscription adds to the interest counts told to peers: a queue member its
+    weight (at least 1, as nats-server counts a new member), anything else 1."""
+    if sub.queue:
+        return max(getattr(sub, "weight", 1), 1)
+    return 1
+
+
+def reweigh(sublist, sub, weight: int) -> None:
+    """Gives a remote queue member a new weight. It is taken out and put back so that cached
+    matches (which carry the weights) are dropped; the interest counts change once, by the
+    difference, through the sublist's `weight_changed` hook when it has one."""
+    before = interest_weight(sub)
+    Sublist.remove(sublist, sub)
+    sub.weight = weight
+    Sublist.insert(sublist, sub)
+    changed = getattr(sublist, "weight_changed", None)
+    if changed is not None and interest_weight(sub) != before:
+        changed(sub, interest_weight(sub) - before)
 
 
 def forward(routed: list, subject: bytes, reply: bytes | None, header_len: int,
@@ -139,7 +162,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         "pinned", "remote_id", "remote_name", "info", "route_url", "headers", "ip", "port",
         "start", "last_activity", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "pings_out",
         "ping_timer", "handshake_timer", "ping_sent_at", "rtt", "rsubs", "accounts", "account",
-        "close_reason", "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
+        "close_reason", "closing", "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
         "__weakref__",
     )
 
@@ -151,7 +174,8 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.cid = cluster.new_rid()
         self.transport: asyncio.Transport | None = None
         self.rbuf = ReceiveBuffer()
-        self.parser = RouteOpsParser(self)
+        self.parser = RouteOpsParser(self, max_control_line=PEER_CONTROL_LINE_FACTOR *
+                                     self.broker.options.max_control_line)
         self.out = bytearray()
         self.touched = False
         self.closed = False
@@ -184,10 +208,11 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.handshake_timer: asyncio.TimerHandle | None = None
         self.ping_sent_at = 0.0
         self.rtt = 0.0
-        # (account, subject, queue) -> the RouteSub entries for it (weight entries for a queue)
-        self.rsubs: dict[tuple, list[RouteSub]] = {}
+        # (account, subject, queue) -> its RouteSub
+        self.rsubs: dict[tuple, RouteSub] = {}
         self.accounts: dict[bytes, object] = {}  # account name on the wire -> Account
         self.close_reason = ""
+        self.closing = False  # sent -ERR: closed once this read is processed
         # The MSG line pieces of the last routed run delivered (see delivery.deliver_run).
         self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
         self.msg_size = -1
@@ -234,10 +259,11 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
             broker.log.error("rid:%d internal error: %r", self.cid, exc)
             self.close(None, "Internal Error", repr(exc))
             return
-        if self.closed:
+        if self.closed or self.closing:
             broker.flush_touched()
+            self.close(None, "Parse Error", "the peer sent -ERR")
             return
-        rbuf.consume(consumed, self.parser.need)
+        rbuf.consume(consumed, room_for(self.parser.need, rbuf.filled - consumed))
         stalled = broker.flush_touched()
         if stalled:
             self._stall(stalled)
@@ -314,7 +340,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         the log says the route closed for (nats-server's closed-state wording)."""
         if self.closed:
             return
-        if err_text:
+        if err_text and not self.closing:  # after its own -ERR a route hears nothing
             self.out += err_frame(err_text)
         if detail:
             self.broker.log.debug("%s:%d - rid:%d - closing: %s", self.ip, self.port, self.cid,
@@ -385,7 +411,8 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
     # -- route ops (called by RouteOpsParser) -------------------------------------------
 
     def on_ping(self) -> None:
-        self.queue(PONG)
+        if not self.closing:
+            self.queue(PONG)
 
     def on_pong(self) -> None:
         if self.pings_out and self.ping_sent_at:
@@ -397,6 +424,9 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         # with an -ERR: expected, so not an error here.
         log = self.broker.log.debug if self.pinned else self.broker.log.error
         log("%s:%d - rid:%d - Router Error %r", self.ip, self.port, self.cid, text)
+        # nats-server closes a route that sent -ERR, without a word, once it has read the rest
+        # of that read: its messages are still delivered, interest and PINGs are not taken.
+        self.closing = True
 
     def on_connect(self, arg: bytes) -> None:
         """The peer's CONNECT, on a route we accepted: checks, then wait for its INFO."""
@@ -418,8 +448,9 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.handshake_timer is not None:  # the auth timer: CONNECT came in time
             self.handshake_timer.cancel()
             self.handshake_timer = self.broker.loop.call_later(10.0, self._handshake_timeout)
-        if not cluster.check_name(connect.cluster, connect.cluster_dynamic, connect.name,
-                                  static_if_adopted=True):
+        # A CONNECT without a cluster name is a mismatch, unless our name is dynamic.
+        if not (connect.cluster or cluster.dynamic) or not cluster.check_name(
+                connect.cluster, connect.cluster_dynamic, connect.name, static_if_adopted=True):
             text = f'Rejecting connection, cluster name "{connect.cluster}" does not match "{cluster.name}"'
             log.error("%s:%d - rid:%d - %s", self.ip, self.port, self.cid, text)
             self.close(text, "Cluster Name Conflict")
@@ -475,43 +506,44 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         return account
 
     def on_rsub(self, account: bytes, subject: bytes, queue: bytes | None, weight: int) -> None:
+        if self.closing:
+            return
         acc = self._account(account)
-        if acc is None or not is_valid_subject(subject):
-            # nats-server ignores interest in accounts it does not have ($SYS, for one).
+        if not is_valid_subject(subject):
+            # nats-server checks the subject once it has found the account, and it always
+            # has its system account (which zats does not keep).
+            if acc is not None or account == b"$SYS":
+                self.invalid_subscription(subject)
             return
+        if acc is None:
+            return  # nats-server ignores interest in accounts it does not have
         key = (account, subject, queue)
-        subs = self.rsubs.get(key)
-        sublist = acc.sublist
-        if queue is None:
-            if subs is None:
-                sub = RouteSub(self, account, subject, None)
-                self.rsubs[key] = [sub]
-                sublist.insert(sub)
-            return
-        weight = min(max(weight, 1), MAX_QUEUE_WEIGHT)
-        if subs is None:
-            subs = self.rsubs[key] = []
-        while len(subs) < weight:
-            sub = RouteSub(self, account, subject, queue)
-            subs.append(sub)
-            sublist.insert(sub)
-        while len(subs) > weight:
-            sublist.remove(subs.pop())
+        sub = self.rsubs.get(key)
+        if sub is None:
+            sub = self.rsubs[key] = RouteSub(self, account, subject, queue,
+                                              weight if queue is not None else 1)
+            acc.sublist.insert(sub)
+        elif queue is not None and sub.weight != weight:
+            reweigh(acc.sublist, sub, weight)
+
+    def invalid_subscription(self, subject: bytes) -> None:
+        """Interest in a subject that is not valid: nats-server's answer, the connection stays."""
+        self.broker.log.error("%s:%d - rid:%d - Could not insert subscription: invalid subject %r",
+                              self.ip, self.port, self.cid, subject[:64])
+        self.queue(err_frame(INVALID_SUBSCRIPTION))
 
     def on_runsub(self, account: bytes, subject: bytes, queue: bytes | None) -> None:
-        subs = self.rsubs.pop((account, subject, queue), None)
-        if subs:
-            sublist = self._account(account).sublist
-            for sub in subs:
-                sublist.remove(sub)
+        if self.closing:
+            return
+        sub = self.rsubs.pop((account, subject, queue), None)
+        if sub is not None:
+            self._account(account).sublist.remove(sub)
 
     def remove_interest(self) -> None:
         """Drops everything learned from this route (it closed)."""
         rsubs, self.rsubs = self.rsubs, {}
-        for (account, _, _), subs in rsubs.items():
-            sublist = self._account(account).sublist
-            for sub in subs:
-                sublist.remove(sub)
+        for (account, _, _), sub in rsubs.items():
+            self._account(account).sublist.remove(sub)
 
     def subscription_count(self) -> int:
         return len(self.rsubs)

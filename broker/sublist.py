@@ -9,15 +9,23 @@ token there, reached only by subscriptions with a wildcard in that position.
 Subject validation lives in `zats.protocol.subjects`; `insert` assumes a valid subject.
 Subscriptions are any objects with `.subject` (bytes) and `.queue` (bytes, or None / b"" for a
 plain subscription), compared by identity. Not thread-safe: use from one event loop.
+
+A queue member may carry a `weight` (a route or leaf member stands for that many subscribers
+behind it) and be a `last_resort` (a leaf's member, which nats-server picks only when the group
+has no other): such a group is a WeightedGroup, whose `start()` picks by weight among the
+members that are not a last resort when there are any, and a member of weight 0 or less is left
+out of match results (never picked).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from random import random
 from typing import Any
 
-__all__ = ["Sublist", "SublistResult", "EMPTY_RESULT", "CACHE_MAX", "CACHE_SWEEP"]
+__all__ = ["Sublist", "SublistResult", "WeightedGroup", "EMPTY_RESULT", "CACHE_MAX", "CACHE_SWEEP"]
 
 # Cache bound, as nats-server's slCacheMax / slCacheSweep: past CACHE_MAX entries the cache
 # drops its oldest entries down to CACHE_SWEEP.
@@ -49,6 +57,41 @@ class SublistResult:
 
 
 EMPTY_RESULT = SublistResult((), ())
+
+
+class WeightedGroup(tuple):
+    """A queue group's members when some weigh other than 1; `cum` holds the running total of
+    their weights. Made once per cached match, never per message."""
+
+    def start(self) -> int:
+        """The index of a member picked with probability proportional to its weight."""
+        cum = self.cum
+        return bisect_right(cum, random() * cum[-1])
+
+
+def _group(members: Iterable[Any]) -> tuple | None:
+    """A queue group of a match result: a plain tuple when every member weighs 1 and none is a
+    last resort (members without those attributes), else a WeightedGroup (its first members the
+    ones to pick from, by weight; then the last resorts); None when no member weighs more than 0.
+    """
+    group = tuple(members)
+    for sub in group:
+        if getattr(sub, "weight", 1) != 1 or getattr(sub, "last_resort", False):
+            break
+    else:
+        return group
+    first = [s for s in group if getattr(s, "weight", 1) > 0 and not getattr(s, "last_resort", False)]
+    last = [s for s in group if getattr(s, "weight", 1) > 0 and getattr(s, "last_resort", False)]
+    if not first and not last:
+        return None
+    cum = []
+    total = 0
+    for sub in first or last:
+        total += getattr(sub, "weight", 1)
+        cum.append(total)
+    weighted = WeightedGroup(first + last)
+    weighted.cum = cum
+    return weighted
 
 
 class _Node:
@@ -136,7 +179,8 @@ class Sublist:
                 node = matched[0]
                 plain = tuple(node.psubs.values()) if node.psubs else ()
                 queues = (
-                    tuple([tuple(m.values()) for m in node.qsubs.values()]) if node.qsubs else ()
+                    tuple([g for m in node.qsubs.values() if (g := _group(m.values()))])
+                    if node.qsubs else ()
                 )
             else:
                 plain, queues = _merge_nodes(matched)
@@ -378,4 +422,4 @@ def _merge_nodes(nodes: list[_Node]) -> tuple[tuple, tuple]:
                     queues[name] = list(members.values())
                 else:
                     group.extend(members.values())
-    return tuple(plain), tuple(map(tuple, queues.values()))
+    return tuple(plain), tuple([g for m in queues.values() if (g := _group(m))])

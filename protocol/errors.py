@@ -15,6 +15,7 @@ MAX_SUBSCRIPTIONS = "maximum subscriptions exceeded"
 INVALID_CLIENT_PROTOCOL = "invalid client protocol"
 NO_RESPONDERS_REQUIRES_HEADERS = "no responders requires headers support"
 INVALID_SUBJECT = "Invalid Subject"
+INVALID_SUBSCRIPTION = "Invalid Subscription"  # interest from a route or leaf
 INVALID_PUBLISH_SUBJECT = "Invalid Publish Subject"
 SECURE_CONNECTION_REQUIRED = "Secure Connection - TLS Required"
 

@@ -12,13 +12,21 @@ Ops (names case-insensitive, as nats-server's parser):
     RMSG <acc> <subject> + <reply> <queue>... <size>       RMSG <acc> <subject> | <queue>... <size>
     HMSG <acc> <subject> (any of the three forms, with <hdr_size> <total_size> for <size>)
     A+ / A- (gateway interest, only ever meaningful between gateways: ignored)
+    PUB / HPUB (a client's publish: its payload is skipped and the message ignored), SUB (ignored)
+    and UNSUB (taken as RS-), as nats-server's parser treats them on a route
 
 Handler methods: on_connect(arg: bytes), on_info(arg: bytes), on_ping(), on_pong(), on_err(text),
 on_rsub(account, subject, queue|None, weight: int), on_runsub(account, subject, queue|None),
 on_rmsg(account, subject, reply|None, queues: list|None, payload: memoryview) and
 on_hmsg(account, subject, reply|None, queues|None, header_len: int, message: memoryview) where
 `message` is headers and payload together. `queues` is None for the plain forms and the list of
-queue names (possibly empty) for the `+`/`|` forms.
+queue names (possibly empty) for the `+`/`|` forms. A queue weight that is not a number of at
+most 9 digits is -1, as nats-server parses it (such a member is never picked).
+
+`need` is the size of an unfinished message as declared; the connection decides how much of it
+to make room for (see `room_for`): declared sizes are never allocated before the bytes arrive.
+After CONNECT the parser stops when the handler's `closed` is set (a rejected CONNECT ends the
+read: nothing after it in the same packet takes effect).
 
 While `expect_connect` is set (an accepted route that has not sent CONNECT), any other op is an
 Authorization Violation, as nats-server answers. Malformed RS+/RS-/RMSG lines raise ProtocolError
@@ -29,15 +37,23 @@ from __future__ import annotations
 
 from .errors import AUTH_VIOLATION, MAX_CONTROL_LINE, UNKNOWN_PROTOCOL, ProtocolError
 
-# Route control lines carry whole INFO documents and long queue lists: a generous bound, only
-# there so that a peer cannot make us buffer without limit.
-MAX_ROUTE_CONTROL_LINE = 1 << 20
+# Route and leaf control lines carry whole INFO documents and long queue lists: nats-server
+# allows them 16 times the client's max_control_line (64 KiB by default).
+PEER_CONTROL_LINE_FACTOR = 16
+MAX_ROUTE_CONTROL_LINE = PEER_CONTROL_LINE_FACTOR * 4096
+
+# Unfinished frames up to this size get their whole buffer at once; larger ones grow with the
+# bytes that arrive.
+GROW_AS_ARRIVES = 1 << 16
+
+_BLANKS = (b" ", b"\t")
 
 _CR = 13
 _LF = 10
 _MAX_SIZE_DIGITS = 9
 
-_RMSG, _HMSG, _RSUB, _RUNSUB, _PING, _PONG, _CONNECT, _INFO, _OK, _ERR, _GATEWAY = range(11)
+(_RMSG, _HMSG, _RSUB, _RUNSUB, _PING, _PONG, _CONNECT, _INFO, _OK, _ERR, _GATEWAY, _PUB, _HPUB,
+ _SUB) = range(14)
 _OPS = {
     b"RMSG": _RMSG,
     b"HMSG": _HMSG,
@@ -51,7 +67,12 @@ _OPS = {
     b"-ERR": _ERR,
     b"A+": _GATEWAY,
     b"A-": _GATEWAY,
+    b"PUB": _PUB,
+    b"HPUB": _HPUB,
+    b"SUB": _SUB,
+    b"UNSUB": _RUNSUB,
 }
+_NO_ARGS = (_PING, _PONG, _OK)
 _WHOLE_ARG = {_CONNECT: b"CONNECT", _INFO: b"INFO", _ERR: b"-ERR"}
 
 
@@ -60,6 +81,15 @@ def _size(field: bytes) -> int:
     if field.isdigit() and len(field) <= _MAX_SIZE_DIGITS:
         return int(field)
     return -1
+
+
+def room_for(need: int, filled: int) -> int:
+    """How much buffer to make for an unfinished frame of `need` bytes when `filled` have
+    arrived: all of it when small, otherwise twice what arrived (the buffer then doubles as
+    reads fill it), so that a declared size costs memory only as its bytes come in."""
+    if need <= GROW_AS_ARRIVES:
+        return need
+    return min(need, 2 * filled)
 
 
 def _whole_arg(line: bytes, name: bytes) -> bytes:
@@ -88,7 +118,7 @@ class RouteOpsParser:
     consecutive plain RMSG frames (no reply, no queues) with one identical control line, payload
     i at view[first + i * stride:][:size]; without it they come one by one through on_rmsg."""
 
-    __slots__ = ("need", "expect_connect", "max_control_line", "_on_connect", "_on_info",
+    __slots__ = ("need", "expect_connect", "max_control_line", "_h", "_on_connect", "_on_info",
                  "_on_ping", "_on_pong", "_on_err", "_on_rsub", "_on_runsub", "_on_rmsg",
                  "_on_hmsg", "_on_rmsg_run")
 
@@ -96,6 +126,7 @@ class RouteOpsParser:
         self.need = 0
         self.expect_connect = False
         self.max_control_line = max_control_line
+        self._h = handler
         self._on_connect = handler.on_connect
         self._on_info = handler.on_info
         self._on_ping = handler.on_ping
@@ -139,6 +170,8 @@ class RouteOpsParser:
                 if self.expect_connect and buf[pos] not in b"Cc":
                     raise ProtocolError(AUTH_VIOLATION, "route op before CONNECT")
                 return pos
+            if eol - pos > self.max_control_line:
+                raise ProtocolError(MAX_CONTROL_LINE, "route control line too long")
             line = bytes(view[pos:eol])
             args = line.split()
             if not args or line[0] in b" \t\r":
@@ -153,6 +186,29 @@ class RouteOpsParser:
                     raise ProtocolError(UNKNOWN_PROTOCOL, f"unknown route op {op[:32]!r}")
             if self.expect_connect and code != _CONNECT:
                 raise ProtocolError(AUTH_VIOLATION, "route op before CONNECT")
+            if len(args) == 1 and code not in _NO_ARGS and line[len(op):len(op) + 1] not in _BLANKS:
+                # nats-server's parser wants a blank after an op that takes arguments (and
+                # reads CONNECT and INFO without one as an empty, unusable document).
+                text = None if code == _CONNECT or code == _INFO else UNKNOWN_PROTOCOL
+                raise ProtocolError(text, f"{op[:32]!r} without arguments")
+            if code == _PUB or code == _HPUB:
+                # A client's publish on a route: nats-server reads it past its payload and drops
+                # it (it names no account).
+                tail = 1 if code == _PUB else 2
+                if len(args) not in (2 + tail, 3 + tail):
+                    raise ProtocolError(UNKNOWN_PROTOCOL, f"{op!r} with {len(args) - 1} arguments")
+                size = _size(args[-1])
+                hdr = _size(args[-2]) if tail == 2 else 0
+                if size < 0 or hdr < 0 or hdr > size:
+                    raise ProtocolError(UNKNOWN_PROTOCOL, "publish with a bad size")
+                pend = eol + 1 + size
+                if pend + 2 > end:
+                    self.need = pend + 2 - pos
+                    return pos
+                if buf[pend] != _CR or buf[pend + 1] != _LF:
+                    raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
+                pos = pend + 2
+                continue
             if code == _RMSG or code == _HMSG:
                 tail = 1 if code == _RMSG else 2
                 margs = args[1:]
@@ -190,10 +246,7 @@ class RouteOpsParser:
                 if n == 3:
                     self._on_rsub(args[1], args[2], None, 0)
                 elif n == 5:
-                    weight = _size(args[4])
-                    if weight < 0:
-                        raise ProtocolError(None, "RS+ with a bad queue weight")
-                    self._on_rsub(args[1], args[2], args[3], weight)
+                    self._on_rsub(args[1], args[2], args[3], _size(args[4]))
                 else:
                     raise ProtocolError(None, f"RS+ with {n - 1} arguments")
             elif code == _RUNSUB:
@@ -211,9 +264,11 @@ class RouteOpsParser:
             elif code == _CONNECT:
                 self.expect_connect = False
                 self._on_connect(_whole_arg(line, op))
+                if getattr(self._h, "closed", False):
+                    return pos
             elif code == _INFO:
                 self._on_info(_whole_arg(line, op))
             elif code == _ERR:
                 self._on_err(_whole_arg(line, op).decode(errors="replace").strip("'"))
-            # +OK and gateway interest (A+/A-) are ignored.
+            # +OK, gateway interest (A+/A-) and SUB are ignored.
         return pos

@@ -2,7 +2,8 @@
 every server started from a configuration file that nats-server accepts too. Messages both ways
 through nats-py clients: plain, header, queue-group and request/reply; a hub restart (the spoke
 redials); a loop of leaf connections detected. No sleeps, no timing assertions: connections are
-awaited on /leafz and interest with request barriers."""
+awaited on /leafz and interest with request barriers. Then a raw leaf peer against each kind's
+hub: payload limits, invalid interest, ops of other kinds, queue weights."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 from test_client_support import eventually
 from test_cluster import Inbox, connect, reachable  # noqa: F401  (connect is a fixture)
 
+from support.peers import LeafPeer, leaf_connect, leaf_handshake, leaf_hub
 from support.servers import free_port
+from support.wire import Wire
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -188,3 +191,101 @@ async def test_configuration_is_accepted_by_nats_server(tmp_path):
     out = subprocess.run([sys.executable, "-m", "zats.broker", "-t", "-c", conf],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr + out.stdout
+
+
+# -- a raw leaf peer against each server kind's hub ----------------------------------------------
+
+
+@pytest.fixture
+def leaf_port(kind, spawn, tmp_path):
+    return leaf_hub(spawn, kind, tmp_path)
+
+
+def _subscriber(srv, subs: bytes = b"SUB foo 1\r\n") -> Wire:
+    client = Wire("127.0.0.1", srv.port)
+    client.connect()
+    client.send(subs + b"PING\r\n")
+    client.expect(rb"PONG\r\n")
+    return client
+
+
+def test_leaf_message_over_max_payload_is_refused_from_its_line(leaf_port):
+    with LeafPeer("127.0.0.1", leaf_port.leaf_port) as peer:
+        leaf_handshake(peer)
+        peer.send(b"LMSG foo 2000000\r\n")
+        peer.expect_op(rb"-ERR 'Maximum Payload Violation'")
+        peer.expect_closed()
+
+
+def test_leaf_invalid_interest_subject_gets_invalid_subscription_and_stays(leaf_port):
+    with LeafPeer("127.0.0.1", leaf_port.leaf_port) as peer:
+        leaf_handshake(peer)
+        peer.send(b"LS+ foo..bar\r\nLS+ .foo q 1\r\n")
+        peer.expect_op(rb"-ERR 'Invalid Subscription'")
+        peer.expect_op(rb"-ERR 'Invalid Subscription'")
+        peer.barrier()
+
+
+def test_route_and_client_ops_on_a_leaf_port_are_leaf_ops(leaf_port):
+    # nats-server goes by the first letter: RMSG and PUB are messages like LMSG.
+    with _subscriber(leaf_port) as client, LeafPeer("127.0.0.1", leaf_port.leaf_port) as peer:
+        leaf_handshake(peer)
+        peer.send(b"RMSG foo 2\r\nhi\r\nPUB foo r 3\r\nyes\r\n")
+        peer.barrier()
+        client.expect(rb"MSG foo 1 2\r\nhi\r\nMSG foo 1 r 3\r\nyes\r\n")
+
+
+def test_many_weighted_leaf_queue_groups_are_cheap(leaf_port):
+    with LeafPeer("127.0.0.1", leaf_port.leaf_port) as peer:
+        leaf_handshake(peer)
+        peer.send(b"".join(b"LS+ q.x g%d 1000\r\n" % i for i in range(2000)))
+        peer.barrier()
+    with Wire("127.0.0.1", leaf_port.port) as client:
+        client.connect()
+
+
+@pytest.mark.parametrize("weight, local, routed", [(b"9", True, 0), (b"9", False, 100),
+                                                   (b"0", False, 0), (b"abc", False, 0)])
+def test_queue_pick_takes_a_leaf_member_as_nats_server(leaf_port, weight, local, routed):
+    # A client's message goes to a leaf's queue member only when the group has no local one;
+    # a weight of 0 or one that is not a number is a member never picked.
+    n = 100
+    with LeafPeer("127.0.0.1", leaf_port.leaf_port) as peer:
+        leaf_handshake(peer)
+        with _subscriber(leaf_port, b"SUB q.x g 1\r\n" if local else b"") as client:
+            if local:
+                peer.expect_op(rb"LS\+ q.x g 1")
+            peer.send(b"LS+ q.x g " + weight + b"\r\n")
+            peer.barrier()
+            client.send(b"PUB q.x 1\r\nm\r\n" * n + b"PING\r\n")
+            got_local = 0
+            while client.expect(rb"MSG q.x 1 1\r\nm\r\n|PONG\r\n").group(0) != b"PONG\r\n":
+                got_local += 1
+            assert got_local == (n - routed if local else 0)
+            for _ in range(routed):
+                peer.expect_op(rb"LMSG q.x \| g 1")
+            peer.barrier()
+            assert b"LMSG" not in peer.buf
+
+
+def test_leaf_control_line_limit_is_sixteen_times_the_clients(leaf_port):
+    with LeafPeer("127.0.0.1", leaf_port.leaf_port) as peer:
+        leaf_handshake(peer)
+        peer.send(b"LS+ " + b"a" * 70000)
+        got = peer.expect_closed()
+        assert got.endswith(b"-ERR 'maximum control line exceeded'\r\n"), got[-200:]
+
+
+def test_a_later_connect_sends_all_interest_anew(leaf_port):
+    # Found by differential fuzzing: nats-server sends a leaf that repeats CONNECT all interest
+    # again, counted afresh (zats counted it twice, and went on counting every change twice).
+    with _subscriber(leaf_port, b"SUB foo 1\r\nSUB q.x g 2\r\n") as client, \
+            LeafPeer("127.0.0.1", leaf_port.leaf_port) as peer:
+        leaf_handshake(peer)
+        peer.buf = b""
+        peer.send(leaf_connect("SPOKE"))
+        got = sorted(peer.expect_op(rb"LS\+ (foo|q.x g 1)")[0].group(0) for _ in range(2))
+        assert got == [b"LS+ foo", b"LS+ q.x g 1"]
+        client.send(b"SUB q.x g 3\r\nPING\r\n")
+        client.expect(rb"PONG\r\n")
+        peer.expect_op(rb"LS\+ q.x g 2")

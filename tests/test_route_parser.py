@@ -96,7 +96,6 @@ def test_first_op_must_be_connect_on_an_accepted_route():
 @pytest.mark.parametrize("data", [
     b"RS+ foo\r\n",  # no account
     b"RS+ $G foo grp\r\n",  # queue without a weight
-    b"RS+ $G foo grp x\r\n",  # weight not a number
     b"RS+ $G a b c d\r\n",
     b"RS- $G\r\n",
     b"RS- $G a b c\r\n",
@@ -115,8 +114,38 @@ def test_malformed_lines_close_without_an_error_text(data):
 
 def test_unknown_op():
     with pytest.raises(ProtocolError) as exc:
-        feed([b"PUB foo 1\r\nx\r\n"])
+        feed([b"MSG foo 1 1\r\nx\r\n"])
     assert exc.value.text == errors.UNKNOWN_PROTOCOL
+
+
+def test_client_ops_on_a_route_are_read_as_nats_server_reads_them():
+    # PUB/HPUB are read past their payload and dropped, SUB is dropped, UNSUB is an RS-.
+    data = (b"PUB foo 1\r\nx\r\nHPUB foo r 12 12\r\nNATS/1.0\r\n\r\n\r\nSUB foo 1\r\n"
+            b"UNSUB $G foo\r\nPING\r\n")
+    assert all_splits(data) == [("runsub", b"$G", b"foo", None), ("ping",)]
+
+
+@pytest.mark.parametrize("weight, parsed", [(b"x", -1), (b"-5", -1), (b"1234567890", -1),
+                                            (b"999999999", 999999999), (b"0", 0)])
+def test_queue_weight_is_read_as_nats_server_parses_it(weight, parsed):
+    assert all_splits(b"RS+ $G foo grp " + weight + b"\r\n") == \
+        [("rsub", b"$G", b"foo", b"grp", parsed)]
+
+
+def test_huge_declared_size_asks_for_room_as_bytes_arrive():
+    from zats.protocol.route_parser import GROW_AS_ARRIVES, room_for
+
+    rbuf = ReceiveBuffer()
+    parser = RouteOpsParser(Recorder())
+    line = b"RMSG $G foo 400000000\r\n"
+    rbuf.get_buffer()[:len(line)] = line
+    rbuf.received(len(line))
+    consumed = parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
+    assert consumed == 0 and parser.need == 400000000 + len(line) + 2
+    rbuf.consume(consumed, room_for(parser.need, rbuf.filled - consumed))
+    assert len(rbuf.buf) <= GROW_AS_ARRIVES
+    assert room_for(100, 10) == 100 and room_for(10 * GROW_AS_ARRIVES, 4 * GROW_AS_ARRIVES) == \
+        8 * GROW_AS_ARRIVES
 
 
 def test_info_and_connect_structs():

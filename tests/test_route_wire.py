@@ -8,90 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 
+from support.peers import ROUTE_PEER_ID as PEER_ID
+from support.peers import RoutePeer, cluster_flags, fresh_id
+from support.peers import route_handshake as handshake
 from support.servers import free_port
 from support.wire import Wire
 
 pytestmark = pytest.mark.timeout(30)
 
-PEER_ID = "NPEERZATSTESTROUTE0000000000000000000000000000000000000"
-
-
-def cluster_flags(port: int, name: str = "C1", auth: str = "") -> list[str]:
-    return ["--cluster", f"nats://{auth}127.0.0.1:{port}", "--cluster_name", name]
-
-
-class RoutePeer(Wire):
-    """A raw route connection. `op()` returns the next protocol op the server sent, answering
-    its PINGs and skipping what is not about the test ($SYS interest of nats-server, gossip)."""
-
-    def op(self, timeout: float = 5.0) -> tuple[bytes, bytes | None]:
-        deadline = time.monotonic() + timeout
-        while True:
-            eol = self.buf.find(b"\r\n")
-            if eol < 0:
-                if not self._fill(deadline):
-                    raise AssertionError(f"no op in time; have {self.buf[:300]!r}")
-                continue
-            line = self.buf[:eol]
-            args = line.split()
-            payload = None
-            end = eol + 2
-            if args and args[0] in (b"RMSG", b"HMSG"):
-                size = int(args[-1])
-                if len(self.buf) < end + size + 2:
-                    if not self._fill(deadline):
-                        raise AssertionError(f"payload not in time; have {self.buf[:300]!r}")
-                    continue
-                payload = self.buf[end:end + size]
-                end += size + 2
-            self.buf = self.buf[end:]
-            if line == b"PING":
-                self.send(b"PONG\r\n")
-                continue
-            if line == b"PONG" or b"$SYS" in line or line.startswith((b"INFO ", b"A+", b"A-")):
-                continue
-            return line, payload
-
-    def expect_op(self, pattern: bytes, timeout: float = 5.0) -> tuple[re.Match, bytes | None]:
-        line, payload = self.op(timeout)
-        m = re.fullmatch(pattern, line)
-        assert m, f"expected {pattern!r}, got {line!r}"
-        return m, payload
-
-    def barrier(self) -> None:
-        """Everything the peer sent before has been processed by the server."""
-        self.send(b"PING\r\n")
-        deadline = time.monotonic() + 5
-        while True:
-            eol = self.buf.find(b"PONG\r\n")
-            if eol >= 0:
-                self.buf = self.buf[:eol] + self.buf[eol + 6:]
-                return
-            if not self._fill(deadline):
-                raise AssertionError("no PONG")
-
-
-def handshake(peer: RoutePeer, *, cluster: str = "C1", user: str = "", password: str = "",
-              info: dict | None = None) -> dict:
-    """As nats-server's accept side expects it: read INFO, send CONNECT then INFO (no pooling,
-    no compression: one plain-text connection for every account)."""
-    if info is None:
-        info = json.loads(peer.read_info()[5:])
-    connect = {"echo": True, "verbose": False, "pedantic": False, "tls_required": False,
-               "headers": True, "name": PEER_ID, "cluster": cluster}
-    if user:
-        connect.update(user=user, **{"pass": password})
-    peer.send(b"CONNECT " + json.dumps(connect).encode() + b"\r\n")
-    ours = {"server_id": PEER_ID, "server_name": "peer", "version": "2.10.0", "proto": 2,
-            "host": "127.0.0.1", "port": 1, "headers": True, "max_payload": 1048576,
-            "cluster": cluster}
-    peer.send(b"INFO " + json.dumps(ours).encode() + b"\r\n")
-    peer.barrier()
-    return info
 
 
 @pytest.fixture
@@ -211,3 +138,172 @@ def test_route_to_a_peer_with_the_same_server_name_is_closed(kind, spawn):
                   b'"port":1,"cluster":"C1"}\r\n')
         peer.expect_closed()
     assert srv.proc.poll() is None
+
+
+def _subscriber(srv, subs: bytes = b"SUB foo 1\r\n") -> Wire:
+    client = Wire("127.0.0.1", srv.port)
+    client.connect()
+    client.send(subs + b"PING\r\n")
+    client.expect(rb"PONG\r\n")
+    return client
+
+
+def test_wrong_cluster_name_rejects_before_a_message_in_the_same_packet(kind, spawn):
+    cport = free_port()
+    srv = spawn(kind, *cluster_flags(cport, auth="ru:rp@"))
+    with _subscriber(srv) as client, RoutePeer("127.0.0.1", cport) as peer:
+        peer.read_info()
+        connect = {"name": PEER_ID, "cluster": "OTHER", "headers": True, "user": "ru",
+                   "pass": "rp"}
+        peer.send(b"CONNECT " + json.dumps(connect).encode() + b"\r\nRMSG $G foo 2\r\nhi\r\n")
+        peer.expect(rb"-ERR 'Rejecting connection, cluster name \"OTHER\" does not match \"C1\"'\r\n")
+        peer.expect_closed()
+        client.send(b"PING\r\n")
+        client.expect(rb"PONG\r\n")
+        client.expect_nothing()
+
+
+def test_invalid_interest_subject_gets_invalid_subscription_and_stays(node, kind):
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"RS+ $G foo..bar\r\nRS+ $G foo. q 1\r\n")
+        peer.expect_op(rb"-ERR 'Invalid Subscription'")
+        peer.expect_op(rb"-ERR 'Invalid Subscription'")
+        peer.barrier()
+
+
+def test_client_ops_on_a_route_are_ignored(node, kind):
+    # nats-server reads a PUB past its payload and drops it (no account), and drops a SUB.
+    with _subscriber(node) as client, RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"PUB foo 2\r\nhi\r\nHPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\nSUB bar 1\r\n"
+                  b"RMSG $G foo 3\r\nyes\r\n")
+        peer.barrier()
+        client.expect(rb"MSG foo 1 3\r\nyes\r\n")
+        client.expect_nothing()
+
+
+def test_routed_message_over_max_payload_is_delivered(node, kind):
+    # Routes have no payload limit in nats-server: the message is read as its bytes arrive.
+    size = 1048576 + 10
+    with _subscriber(node) as client, RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"RMSG $G foo %d\r\n" % size)
+        for _ in range(size // 65536):
+            peer.send(b"x" * 65536)
+        peer.send(b"x" * (size % 65536) + b"\r\n")
+        peer.barrier()
+        client.expect(rb"MSG foo 1 %d\r\n" % size, timeout=10)
+
+
+def test_many_weighted_queue_groups_are_cheap(node, kind):
+    # 2,000 groups of weight 1,000: one entry each, not a thousand (which took seconds).
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"".join(b"RS+ $G q.x g%d 1000\r\n" % i for i in range(2000)))
+        peer.barrier()
+    with Wire("127.0.0.1", node.port) as client:
+        client.connect()
+
+
+def _queue_split(srv, peer, weight: bytes, n: int = 200) -> int:
+    """How many of `n` messages published on q.x go to the route (queue group g, weight
+    `weight`) rather than to a local member of g."""
+    with _subscriber(srv, b"SUB q.x g 1\r\n") as client:
+        peer.expect_op(rb"RS\+ \$G q.x g 1")
+        peer.send(b"RS+ $G q.x g " + weight + b"\r\n")
+        peer.barrier()
+        client.send(b"PUB q.x 1\r\nm\r\n" * n + b"PING\r\n")
+        local = 0
+        while True:
+            m = client.expect(rb"MSG q.x 1 1\r\nm\r\n|PONG\r\n")
+            if m.group(0) == b"PONG\r\n":
+                break
+            local += 1
+        routed = 0
+        while routed + local < n:
+            peer.expect_op(rb"RMSG \$G q.x \| g 1")
+            routed += 1
+        return routed
+
+
+@pytest.mark.parametrize("weight, lo, hi", [(b"9", 150, 199), (b"1", 60, 140), (b"0", 0, 0),
+                                            (b"abc", 0, 0), (b"-3", 0, 0)])
+def test_queue_pick_weights_the_route(node, kind, weight, lo, hi):
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        assert lo <= _queue_split(node, peer, weight) <= hi
+
+
+def test_connect_urls_list_the_interfaces_when_bound_to_all(kind, spawn):
+    # Not the host name's addresses (127.0.1.1 on Debian-like hosts): every interface's global
+    # unicast ones, IPv4 then IPv6, as nats-server lists them.
+    from zats.broker.interfaces import local_ips
+
+    cport = free_port()
+    srv = spawn(kind, "-a", "0.0.0.0", *cluster_flags(cport))
+    with RoutePeer("127.0.0.1", cport) as peer:
+        urls = json.loads(peer.read_info()[5:]).get("connect_urls", [])
+    expected = [f"[{ip}]:{srv.port}" if ":" in ip else f"{ip}:{srv.port}" for ip in local_ips()]
+    assert urls == expected
+    assert not any(url.startswith(("127.", "[::1]")) for url in urls)
+
+
+def test_err_from_a_route_closes_it_after_the_rest_of_the_read(node, kind):
+    # Found by differential fuzzing: the messages after the -ERR in the same read are still
+    # delivered; interest and PINGs are not taken; then the route closes without a word.
+    with _subscriber(node) as client, RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"-ERR 'x'\r\nRS+ $G bar\r\nPING\r\nRMSG $G foo 2\r\nhi\r\n")
+        assert b"PONG" not in peer.expect_closed()
+        client.expect(rb"MSG foo 1 2\r\nhi\r\n")
+
+
+@pytest.mark.parametrize("line, answer", [
+    (b"RS+\r\n", b"-ERR 'Unknown Protocol Operation'\r\n"),
+    (b"RMSG\r\n", b"-ERR 'Unknown Protocol Operation'\r\n"),
+    (b"RS-\r\n", b"-ERR 'Unknown Protocol Operation'\r\n"),
+    (b"CONNECT\r\n", b""), (b"INFO\r\n", b""),
+    (b"CONNECT {}\r\n", b"-ERR 'Rejecting connection, cluster name \"\" does not match \"C1\"'\r\n"),
+])
+def test_ops_without_arguments_after_the_handshake(node, kind, line, answer):
+    # Found by differential fuzzing: nats-server's parser wants a blank after such an op, and
+    # checks a later CONNECT's cluster name again.
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer, peer_id=fresh_id())
+        peer.send(line + b"PING\r\n")
+        got = peer.expect_closed()
+        assert b"".join(x + b"\r\n" for x in got.split(b"\r\n")
+                        if x.startswith(b"-ERR") or x == b"PONG") == answer
+
+
+def test_invalid_subject_in_system_account_interest(node, kind):
+    # Found by differential fuzzing: nats-server always has $SYS, so it checks the subject;
+    # an account it does not have is ignored before that.
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer)
+        peer.send(b"RS+ NOPE a..b\r\nRS+ $SYS a..b\r\n")
+        peer.expect_op(rb"-ERR 'Invalid Subscription'")
+        peer.barrier()
+
+
+@pytest.mark.parametrize("end", [b"", b"\r\nPING\r\n"])
+def test_control_line_limit_is_sixteen_times_the_clients(node, kind, end):
+    # nats-server allows route and leaf control lines 16 x max_control_line (64 KiB), whether
+    # the line has ended or not; zats allowed a megabyte.
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer, peer_id=fresh_id())
+        peer.send(b"RS+ $G " + b"a" * 60000 + b"\r\n")
+        peer.barrier()  # 60 KB: taken
+        peer.send(b"RS+ $G " + b"a" * 70000 + end)
+        got = peer.expect_closed()
+        assert got.endswith(b"-ERR 'maximum control line exceeded'\r\n"), got[-200:]
+
+
+def test_after_its_err_a_route_hears_nothing(node, kind):
+    # Found by differential fuzzing: a parse error in the rest of the read that carried the
+    # peer's -ERR gets no -ERR back; the route just closes.
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer:
+        handshake(peer, peer_id=fresh_id())
+        peer.send(b"-ERR 'x'\r\nCONNECT {}\r\n PING\r\n")
+        assert b"-ERR" not in peer.expect_closed()
