@@ -26,7 +26,7 @@ from . import trace
 from .auth import check_pool
 from .delivery import deliver, deliver_run, deliver_sizes, deliver_with_headers
 from .outbound import OutboundMixin, write_buffer_high
-from .permissions import ConnectionPermissions
+from .permissions import RESERVED_FIRST, ConnectionPermissions, reserved_reply, reserved_subject
 from .subscription import Subscription
 
 _RTT_MEASUREMENT_INTERVAL = 3600.0
@@ -552,6 +552,9 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         # nats-server: a denied publish gets the violation and no +OK.
         if self.perms is not None and not self._may_publish(subject):
             return False
+        if (subject[0] in RESERVED_FIRST or reply is not None and reply[0] in RESERVED_FIRST) \
+                and self._reserved(subject, reply):
+            return False
         if self.verbose:
             self.queue(OK)
         n = deliver(self, self.sublist.match(subject), subject, reply, payload)
@@ -570,6 +573,20 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
                               self.port, self.cid, text)
         return False
 
+    def _reserved(self, subject: bytes, reply: bytes | None) -> bool:
+        """A subject or reply subject that nats-server keeps for itself gets a violation."""
+        if reserved_subject(subject):
+            self.queue(err_frame(errors.permissions_publish(subject)))
+            self.broker.log.error("%s:%d - cid:%d - Publish Violation - Subject %r", self.ip,
+                                  self.port, self.cid, subject.decode(errors="replace"))
+            return True
+        if reply is not None and reserved_reply(reply):
+            self.queue(err_frame(errors.permissions_reply(reply)))
+            self.broker.log.error("%s:%d - cid:%d - Publish Violation - Reply %r", self.ip,
+                                  self.port, self.cid, reply.decode(errors="replace"))
+            return True
+        return False
+
     def on_publish_line(self, subject: bytes) -> None:
         """A pedantic client's PUB/HPUB line, before its payload: an invalid subject is
         answered at once, as nats-server does (the message is still delivered)."""
@@ -582,7 +599,8 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         on_pub calls, with the per-message work that the run shares done once. True when the
         parser is to stop after it."""
         stop = False
-        if self.pedantic or self.verbose or self.perms is not None or reply is not None:
+        if self.pedantic or self.verbose or self.perms is not None or reply is not None or \
+                subject[0] in RESERVED_FIRST:
             for a in range(first, first + count * stride, stride):
                 stop = self.on_pub(subject, reply, view[a:a + size]) or stop
             return stop
@@ -598,7 +616,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         same as one on_pub call per message, with the match done once. True when the parser is
         to stop after them."""
         stop = False
-        if self.pedantic or self.verbose or self.perms is not None:
+        if self.pedantic or self.verbose or self.perms is not None or subject[0] in RESERVED_FIRST:
             for i in range(0, len(bounds), 2):
                 stop = self.on_pub(subject, None, view[bounds[i]:bounds[i + 1]]) or stop
             return stop
@@ -617,6 +635,9 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.in_bytes += len(message)
         # nats-server: a denied publish gets the violation and no +OK.
         if self.perms is not None and not self._may_publish(subject):
+            return False
+        if (subject[0] in RESERVED_FIRST or reply is not None and reply[0] in RESERVED_FIRST) \
+                and self._reserved(subject, reply):
             return False
         if self.verbose:
             self.queue(OK)

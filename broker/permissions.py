@@ -24,6 +24,32 @@ from .options import SubjectPermission
 from .sublist import Sublist
 
 _CACHE_MAX = 1024  # per connection: publish subjects already checked
+
+# Names nats-server keeps for its own traffic (internal RAFT groups, gateway and service-import
+# replies, JetStream acks), which no client may publish to or use as a reply subject, whatever
+# its permissions. Every one starts with `$` or `_`, which callers test first (RESERVED_FIRST).
+RESERVED_FIRST = b"$_"
+_RESERVED_SUBJECTS = ((b"$NRG.", 0), (b"_GR_.", 1), (b"$GR.", 1))
+_RESERVED_REPLIES = ((b"_R_.", 0), (b"$JS.ACK.", 1), (b"_GR_.", 1), (b"$GR.", 1))
+
+
+def _reserved(name: bytes, prefixes: tuple) -> bool:
+    """Whether `name` starts with one of `prefixes`, followed by at least as many more bytes
+    as each prefix asks (nats-server takes some prefixes alone, others only with a rest)."""
+    for prefix, rest in prefixes:
+        if name.startswith(prefix) and len(name) >= len(prefix) + rest:
+            return True
+    return False
+
+
+def reserved_subject(subject: bytes) -> bool:
+    """A subject no client may publish to (nats-server: a publish permissions violation)."""
+    return _reserved(subject, _RESERVED_SUBJECTS)
+
+
+def reserved_reply(reply: bytes) -> bool:
+    """A reply subject no client may publish with (nats-server: a reply permissions violation)."""
+    return _reserved(reply, _RESERVED_REPLIES)
 # Per connection: (subject, queue) pairs the delivery filter has decided, and how many of the
 # oldest go when it is full (nats-server's bounds).
 _DENY_CACHE_MAX = 256

@@ -576,3 +576,40 @@ def test_delivery_filter_decisions_are_bounded():
         assert not perms.denies(b"ok.%d" % i, None)
         assert len(perms.deny) <= 256
     assert perms.denies(b"q", b"g.1") and not perms.denies(b"q", b"h") and not perms.denies(b"q", None)
+
+
+_RESERVED_CASES = [
+    # (what the client publishes, what comes back before the PONG), a SUB > 1 in place
+    (b"PUB foo _R_.x 1\r\na\r\n", b"-ERR 'Permissions Violation for Publish with Reply of \"_R_.x\"'\r\n"),
+    (b"PUB foo _R_. 1\r\na\r\n", b"-ERR 'Permissions Violation for Publish with Reply of \"_R_.\"'\r\n"),
+    (b"PUB foo $JS.ACK.s.c.1.2.3.4.5.x 1\r\na\r\n",
+     b"-ERR 'Permissions Violation for Publish with Reply of \"$JS.ACK.s.c.1.2.3.4.5.x\"'\r\n"),
+    (b"PUB foo $JS.ACK. 1\r\na\r\n", b"MSG foo 1 $JS.ACK. 1\r\na\r\n"),
+    (b"PUB foo _GR_.x 1\r\na\r\n", b"-ERR 'Permissions Violation for Publish with Reply of \"_GR_.x\"'\r\n"),
+    (b"PUB foo _GR_. 1\r\na\r\n", b"MSG foo 1 _GR_. 1\r\na\r\n"),
+    (b"PUB foo $GR.x 1\r\na\r\n", b"-ERR 'Permissions Violation for Publish with Reply of \"$GR.x\"'\r\n"),
+    (b"PUB foo _INBOX.x 1\r\na\r\n", b"MSG foo 1 _INBOX.x 1\r\na\r\n"),
+    (b"PUB $NRG.x 1\r\na\r\n", b"-ERR 'Permissions Violation for Publish to \"$NRG.x\"'\r\n"),
+    (b"PUB $NRG. 1\r\na\r\n", b"-ERR 'Permissions Violation for Publish to \"$NRG.\"'\r\n"),
+    (b"PUB $NRG 1\r\na\r\n", b"MSG $NRG 1 1\r\na\r\n"),
+    (b"PUB _GR_.x 1\r\na\r\n", b"-ERR 'Permissions Violation for Publish to \"_GR_.x\"'\r\n"),
+    (b"PUB $GR.x 1\r\na\r\n", b"-ERR 'Permissions Violation for Publish to \"$GR.x\"'\r\n"),
+    (b"PUB _R_.x 1\r\na\r\n", b"MSG _R_.x 1 1\r\na\r\n"),
+    (b"HPUB foo _R_.y 12 13\r\nNATS/1.0\r\n\r\na\r\n",
+     b"-ERR 'Permissions Violation for Publish with Reply of \"_R_.y\"'\r\n"),
+    # runs of identical frames and one subject with varying sizes take the same checks
+    (b"PUB $NRG.x 1\r\na\r\n" * 3, b"-ERR 'Permissions Violation for Publish to \"$NRG.x\"'\r\n" * 3),
+    (b"PUB $NRG.x 1\r\na\r\nPUB $NRG.x 2\r\nab\r\nPUB $NRG.x 3\r\nabc\r\n",
+     b"-ERR 'Permissions Violation for Publish to \"$NRG.x\"'\r\n" * 3),
+]
+
+
+@pytest.mark.parametrize("frames, answer", _RESERVED_CASES)
+def test_reserved_subjects_and_replies_are_refused(server, frames, answer):
+    """nats-server keeps some names for its own traffic: no client may publish to them or use
+    them as a reply subject, whatever its permissions."""
+    with Wire(server.host, server.port) as w:
+        w.connect(b'{"verbose":false,"pedantic":false,"headers":true}')
+        w.send(b"SUB > 1\r\n" + frames + b"PING\r\n")
+        got = w.expect(rb"(?:PING\r\n)*(.*?)PONG\r\n").group(1)
+        assert got.replace(b"PING\r\n", b"") == answer
