@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import itertools
 import socket
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.servers import KINDS, start_server
+from support.wire import exchange
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -69,31 +69,7 @@ def transcript(srv, writes: list[bytes]) -> tuple[bytes, bool]:
     """What the server answers to `writes` then the sentinel, up to EOF: (bytes without INFO
     and server PING lines, whether EOF came before the timeout)."""
     sock = socket.create_connection((srv.host, srv.port), timeout=5)
-    try:
-        try:
-            for chunk in writes + [SENTINEL]:
-                sock.sendall(chunk)
-                time.sleep(0.001)  # separate writes, as the split says
-        except OSError:
-            pass  # closed by the server: what it wrote before is still there to read
-        got = b""
-        closed = False
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                break
-            except ConnectionResetError:
-                closed = True
-                break
-            if not chunk:
-                closed = True
-                break
-            got += chunk
-    finally:
-        sock.close()
+    got, closed = exchange(sock, writes + [SENTINEL])
     return b"\r\n".join(_normalised(_frames(got))), closed
 
 

@@ -26,6 +26,7 @@ from test_differential_fuzz import SENTINEL, _frames, _normalised
 
 from support.peers import cluster_flags, leaf_config, leaf_connect, route_connect, route_info
 from support.servers import KINDS, free_port, start_server, wait_for_port
+from support.wire import exchange
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -123,31 +124,11 @@ def transcript(srv, writes: list[bytes], leaf: bool) -> tuple[bytes, bool, bytes
         sock = socket.create_connection((srv.host, srv.peer_port), timeout=5)
         try:
             peer_id = _handshake(sock, leaf)
-            writes = [chunk.replace(b'"ID"', b'"%s"' % peer_id) for chunk in writes]
-            try:
-                for chunk in writes + [SENTINEL]:
-                    sock.sendall(chunk)
-                    time.sleep(0.001)
-            except OSError:
-                pass
-            got = b""
-            closed = False
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                sock.settimeout(max(0.01, deadline - time.monotonic()))
-                try:
-                    chunk = sock.recv(65536)
-                except TimeoutError:
-                    break
-                except ConnectionResetError:
-                    closed = True
-                    break
-                if not chunk:
-                    closed = True
-                    break
-                got += chunk
-        finally:
+        except BaseException:
             sock.close()
+            raise
+        writes = [chunk.replace(b'"ID"', b'"%s"' % peer_id) for chunk in writes]
+        got, closed = exchange(sock, writes + [SENTINEL])
         obs.sendall(b"PING\r\n")
         seen = _read_until(obs, b"PONG\r\n")
     frames = _interest_sorted([f for f in _frames(got) if not _noise(f)])

@@ -86,3 +86,32 @@ class Wire:
             if not self._fill(deadline):
                 break
         assert self.buf == b"", f"unexpected bytes {self.buf[:300]!r}"
+
+
+def exchange(sock: socket.socket, writes: list[bytes], timeout: float = 5.0) -> tuple[bytes, bool]:
+    """Sends each chunk as a write of its own, then reads until EOF or `timeout`: (what arrived,
+    whether the server closed). A server that closes while we still write is not an error: what
+    it wrote before is still there to read. The socket is closed afterwards."""
+    try:
+        try:
+            for chunk in writes:
+                sock.sendall(chunk)
+                time.sleep(0.001)  # separate writes, so the server sees the chunks as reads
+        except OSError:
+            pass
+        got = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                return got, False
+            except ConnectionResetError:
+                return got, True
+            if not chunk:
+                return got, True
+            got += chunk
+        return got, False
+    finally:
+        sock.close()
