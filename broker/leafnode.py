@@ -20,7 +20,7 @@ come back means the leaf topology has a cycle: `-ERR 'Loop detected ...'` and cl
 
 A leaf connection is a RouteConnection as far as delivery is concerned (`is_route`, `send_msg`,
 `send_run`): a client's message that matches a leaf's interest is forwarded once per connection
-by route.forward, as LMSG/HMSG without account.
+by forward.forward, as LMSG/HMSG without account.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import time
 import msgspec
 
 from zats.protocol import errors
+from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError
 from zats.protocol.leaf_parser import LeafOpsParser
 from zats.protocol.leaf_structs import (
@@ -46,12 +47,17 @@ from zats.protocol.nkeys import KeyPair
 from zats.protocol.route_parser import PEER_CONTROL_LINE_FACTOR
 from zats.protocol.subjects import is_valid_subject
 
-from .cluster import ClusterSublist, _join, _nuid, split_url
-from .interfaces import local_ips
+from .cluster import ClusterSublist, is_hub_leaf
+from .durations import format_duration
+from .forward import forward
+from .ids import nuid
+from .interfaces import advertise_hosts
 from .listeners import listen
 from .permissions import delivery_denied
-from .route import RouteConnection, RouteSub, forward, interest_weight, reweigh
+from .route import RouteConnection, RouteSub, interest_weight, reweigh
 from .sublist import Sublist
+from .urls import join_host_port, split_url
+from .version import IMPLEMENTATION, VERSION
 
 _MAX_BACKOFF = 30.0
 _LOOP_DELAY = 30.0
@@ -122,11 +128,6 @@ _PlainLeafSublist = _sublist_class(Sublist)
 _ClusterLeafSublist = _sublist_class(ClusterSublist)
 
 
-def _is_hub_leaf(conn) -> bool:
-    """A leaf connection on which we are the hub."""
-    return getattr(conn, "is_leaf", False) and not conn.solicited
-
-
 class LeafConnection(RouteConnection):
     """One leaf connection, either role. Reuses RouteConnection's transport, buffering,
     backpressure, keepalive and closing; `cluster` is the Leafnodes manager."""
@@ -143,8 +144,6 @@ class LeafConnection(RouteConnection):
         self.account = self.broker.global_account
         self.cid = leafs.new_lid()
         self.transport = None
-        from zats.protocol.buffer import ReceiveBuffer
-
         self.rbuf = ReceiveBuffer()
         opts = self.broker.options
         self.parser = LeafOpsParser(self, max_payload=opts.max_payload,
@@ -193,7 +192,7 @@ class LeafConnection(RouteConnection):
         self.acc_name = b""
         self.counts: dict[tuple, int] = {}  # interest advertised: (subject, queue) -> count
         self.loop_error = False
-        self.nonce = _nuid() if not solicited else ""
+        self.nonce = nuid() if not solicited else ""
         self.hub_info = None
 
     def __repr__(self) -> str:
@@ -342,7 +341,7 @@ class LeafConnection(RouteConnection):
         conn = sub.conn
         if conn is self:
             return False
-        if self.solicited and conn.is_route and not _is_hub_leaf(conn):
+        if self.solicited and conn.is_route and not is_hub_leaf(conn):
             return False
         return True
 
@@ -379,7 +378,7 @@ class LeafConnection(RouteConnection):
             if conn is self or conn.closed:
                 continue
             if conn.is_route:
-                if from_hub and not _is_hub_leaf(conn):
+                if from_hub and not is_hub_leaf(conn):
                     continue
                 routed.append(sub)
             else:
@@ -396,7 +395,7 @@ class LeafConnection(RouteConnection):
                     local.append(random.choice(ok))
                     continue
                 ok = [s for s in group if not s.conn.closed and s.conn.is_route
-                      and s.conn is not self and (not from_hub or _is_hub_leaf(s.conn))]
+                      and s.conn is not self and (not from_hub or is_hub_leaf(s.conn))]
                 if ok:
                     routed.append(random.choice(ok))
         if local:
@@ -433,7 +432,7 @@ class Leafnodes:
         self.broker = broker
         self.config = broker.options.leafnodes
         self.port = 0
-        self.lds = b"$LDS." + _nuid().encode()
+        self.lds = b"$LDS." + nuid().encode()
         self.conns: set[LeafConnection] = set()
         self.by_account: dict[str, list[LeafConnection]] = {}
         self.remotes = [RemoteState(r) for r in self.config.remotes]
@@ -479,7 +478,7 @@ class Leafnodes:
             self._server = await self.broker.loop.create_server(
                 lambda: LeafConnection(self, solicited=False), sock=sock, backlog=1024)
             self.port = sock.getsockname()[1]
-            log.notice("Listening for leafnode connections on %s", _join(cfg.host, self.port))
+            log.notice("Listening for leafnode connections on %s", join_host_port(cfg.host, self.port))
         for remote in self.remotes:
             self._dial(remote, 0.0)
 
@@ -494,25 +493,19 @@ class Leafnodes:
             conn.close(None, "Server Shutdown")
 
     def leafnode_urls(self) -> list[str]:
-        host = self.config.host
-        hosts = (local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
-        return [_join(h, self.port) for h in hosts]
+        return [join_host_port(h, self.port) for h in advertise_hosts(self.config.host)]
 
     def info_frame(self, conn: LeafConnection) -> bytes:
-        from .server import VERSION
-
         b = self.broker
         info = LeafInfo(
             server_id=b.server_id, server_name=b.server_name, version=VERSION, proto=1,
-            go="python-zats", host=self.config.host, port=self.port, headers=True,
+            go=IMPLEMENTATION, host=self.config.host, port=self.port, headers=True,
             auth_required=bool(self.config.user), max_payload=b.options.max_payload,
             client_id=conn.cid, nonce=conn.nonce, cluster=self.cluster_name(),
             leafnode_urls=self.leafnode_urls())
         return encode_leaf_info(info)
 
     def connect_frame(self, conn: LeafConnection, info: LeafInfo) -> bytes:
-        from .server import VERSION
-
         b = self.broker
         remote = conn.remote.config
         connect = LeafConnect(
@@ -662,8 +655,6 @@ def _read_creds(path: str) -> tuple[str, str]:
 
 def leaf_info(conn: LeafConnection, now: float, with_subs: bool) -> dict:
     """One leaf connection as nats-server's /leafz lists it."""
-    from .config import format_duration
-
     info = {
         "name": conn.remote_name,
         "is_spoke": conn.solicited,
