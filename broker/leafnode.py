@@ -33,6 +33,7 @@ import msgspec
 
 from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
+from zats.protocol.creds import read_creds
 from zats.protocol.errors import ProtocolError
 from zats.protocol.leaf_parser import LeafOpsParser
 from zats.protocol.leaf_structs import (
@@ -136,7 +137,7 @@ class LeafConnection(RouteConnection):
     msg_op = b"LMSG"
     trace_kind = "lid"
 
-    __slots__ = ("remote", "acc", "acc_name", "counts", "loop_error", "nonce", "hub_info")
+    __slots__ = ("remote", "acc", "acc_name", "counts", "loop_error", "nonce")
 
     def __init__(self, leafs: Leafnodes, *, solicited: bool, remote=None, url: str = ""):
         self.cluster = leafs
@@ -193,7 +194,6 @@ class LeafConnection(RouteConnection):
         self.counts: dict[tuple, int] = {}  # interest advertised: (subject, queue) -> count
         self.loop_error = False
         self.nonce = nuid() if not solicited else ""
-        self.hub_info = None
 
     def __repr__(self) -> str:
         return f"<LeafConnection lid={self.cid} {self.ip}:{self.port} remote={self.remote_name!r}>"
@@ -287,7 +287,6 @@ class LeafConnection(RouteConnection):
                                   self.port, self.cid)
             self.close(None, "Wrong Port")
             return
-        self.hub_info = info
         self.remote_id = info.server_id
         self.remote_name = info.server_name or info.server_id
         self.headers = info.headers
@@ -516,7 +515,8 @@ class Leafnodes:
         if user is not None:
             connect.user, connect.password = user, password
         if remote.credentials:
-            jwt, seed = _read_creds(remote.credentials)
+            with open(remote.credentials) as f:
+                jwt, seed = read_creds(f.read())
             connect.jwt = jwt
             connect.sig = KeyPair(seed).sign_nonce(info.nonce or "")
         return encode_leaf_connect(connect)
@@ -630,27 +630,6 @@ class Leafnodes:
 
     def registered(self) -> list[LeafConnection]:
         return sorted((c for conns in self.by_account.values() for c in conns), key=lambda c: c.cid)
-
-
-def _read_creds(path: str) -> tuple[str, str]:
-    """The user JWT and nkey seed of a .creds file."""
-    with open(path) as f:
-        text = f.read()
-    blocks = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        if lines[i].startswith("-----BEGIN"):
-            j = i + 1
-            while j < len(lines) and not lines[j].strip():
-                j += 1
-            if j < len(lines):
-                blocks.append(lines[j].strip())
-            i = j
-        i += 1
-    if len(blocks) < 2:
-        raise ValueError(f"credentials file {path!r} has no JWT and seed")
-    return blocks[0], blocks[1]
 
 
 def leaf_info(conn: LeafConnection, now: float, with_subs: bool) -> dict:

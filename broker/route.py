@@ -510,9 +510,6 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         for (account, _, _), sub in rsubs.items():
             self._account(account).sublist.remove(sub)
 
-    def subscription_count(self) -> int:
-        return len(self.rsubs)
-
     # -- routed messages ------------------------------------------------------------------
 
     def on_rmsg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
