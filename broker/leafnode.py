@@ -1,5 +1,5 @@
 """Leafnodes: nats-server's leafnode protocol, both roles (see protocol/leaf_parser.py and
-../shared/research/routes-leafnodes.md, section 5).
+docs/routes-and-leafnodes.md, "Leafnodes").
 
 - As a hub (`leafnodes { listen, authorization }`): we accept leaf connections, send INFO at
   once (with `client_id`, `leafnode_urls` and a `nonce`, without `compression` nor

@@ -1,5 +1,5 @@
 """One route: a connection to another server of the cluster, speaking nats-server's route
-protocol (see protocol/route_parser.py and ../shared/research/routes-leafnodes.md).
+protocol (see protocol/route_parser.py and docs/routes-and-leafnodes.md).
 
 The handshake, as nats-server does it:
 - the accepting side sends its INFO at once and takes CONNECT as the first op (anything else is
