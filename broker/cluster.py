@@ -27,6 +27,7 @@ from zats.protocol.route_structs import RouteInfo, encode_route_info
 from .ids import nuid
 from .interfaces import advertise_hosts
 from .listeners import listen
+from .peers import PeerManager
 from .route import RouteConnection, RouteSub, interest_weight
 from .sublist import Sublist
 from .urls import join_host_port, split_url
@@ -73,7 +74,7 @@ class ClusterSublist(Sublist):
             self._cluster.local_interest(self._account, sub, delta)
 
 
-class Cluster:
+class Cluster(PeerManager):
     def __init__(self, broker):
         self.broker = broker
         self.config = broker.options.cluster
@@ -113,16 +114,6 @@ class Cluster:
         log.notice("Listening for route connections on %s", join_host_port(cfg.host, self.port))
         for url in cfg.routes:
             self.dial(url, explicit=True)
-
-    def stop(self) -> None:
-        self.stopping = True
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for conn in list(self.conns):
-            conn.flush()
-            conn.close(None, "Server Shutdown")
 
     def new_rid(self) -> int:
         rid = self._next_rid
@@ -198,16 +189,6 @@ class Cluster:
             if not conn.closed and conn.connect_opts is not None and conn.connect_opts.protocol >= 1:
                 conn.queue(broker.info_frame(conn))
         self.schedule_flush()
-
-    def schedule_flush(self) -> None:
-        """Flushes what was queued outside a read (a closing client's RS-, a timer) soon."""
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.broker.loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        self.broker.flush_touched()
 
     # -- names and auth ------------------------------------------------------------------------
 

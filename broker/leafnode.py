@@ -54,6 +54,7 @@ from .forward import forward
 from .ids import nuid
 from .interfaces import advertise_hosts
 from .listeners import listen
+from .peers import PeerManager
 from .permissions import delivery_denied
 from .route import RouteConnection, RouteSub, interest_weight, reweigh
 from .sublist import Sublist
@@ -426,7 +427,7 @@ class RemoteState:
         return url
 
 
-class Leafnodes:
+class Leafnodes(PeerManager):
     def __init__(self, broker):
         self.broker = broker
         self.config = broker.options.leafnodes
@@ -480,16 +481,6 @@ class Leafnodes:
             log.notice("Listening for leafnode connections on %s", join_host_port(cfg.host, self.port))
         for remote in self.remotes:
             self._dial(remote, 0.0)
-
-    def stop(self) -> None:
-        self.stopping = True
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for conn in list(self.conns):
-            conn.flush()
-            conn.close(None, "Server Shutdown")
 
     def leafnode_urls(self) -> list[str]:
         return [join_host_port(h, self.port) for h in advertise_hosts(self.config.host)]
@@ -588,15 +579,6 @@ class Leafnodes:
                     delay = min(self.config.reconnect * (2 ** remote.failures), _MAX_BACKOFF)
                     remote.failures += 1
                 self._dial(remote, delay * (1 + random.random() * 0.1))
-
-    def schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.broker.loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        self.broker.flush_touched()
 
     # -- dialling -------------------------------------------------------------------------------
 
