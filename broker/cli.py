@@ -10,13 +10,14 @@ import asyncio
 import signal
 import sys
 
-from .cluster import split_url
 from .config import ConfigError, LoadedConfig, check_config, load_config, valid_message
 from .listeners import ListenError
 from .log import LogFileError
 from .options import Authorization, ClusterConfig, OptionsError, ServerOptions, TLSConfig
-from .server import VERSION, ZATS_VERSION, Broker
+from .server import Broker
 from .signals import send_signal
+from .urls import split_url
+from .version import VERSION, ZATS_VERSION
 
 # nats-server flags that exist but that zats does not implement yet.
 UNSUPPORTED = {

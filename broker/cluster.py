@@ -21,55 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
-import string
-from urllib.parse import unquote
 
 from zats.protocol.route_structs import RouteInfo, encode_route_info
 
-from .interfaces import local_ips
+from .ids import nuid
+from .interfaces import advertise_hosts
 from .listeners import listen
+from .peers import PeerManager
 from .route import RouteConnection, RouteSub, interest_weight
 from .sublist import Sublist
+from .urls import join_host_port, split_url
+from .version import IMPLEMENTATION, VERSION
 
-_NUID_ALPHABET = string.ascii_letters + string.digits
 _ROUTE_CONNECT_DELAY = 1.0  # nats-server's DEFAULT_ROUTE_CONNECT / DEFAULT_ROUTE_RECONNECT
 _VIEW_CACHE_MAX = 1024
 
 GOSSIP_DEFAULT, GOSSIP_DISABLED, GOSSIP_OVERRIDE = 0, 1, 2
-
-
-def split_url(text: str) -> tuple[str, int, str | None, str | None]:
-    """host, port, user, password of `nats-route://[user:pass@]host:port`, `nats://...` or
-    `host:port` (port -1 means a random one). Raises ValueError."""
-    rest = text.split("://", 1)[1] if "://" in text else text
-    rest = rest.split("/", 1)[0]
-    user = password = None
-    if "@" in rest:
-        cred, rest = rest.rsplit("@", 1)
-        user, _, password = cred.partition(":")
-        user, password = unquote(user), unquote(password)
-    if rest.startswith("["):
-        host, sep, port = rest[1:].partition("]:")
-    else:
-        host, sep, port = rest.rpartition(":")
-    if not sep:
-        raise ValueError(f"missing port in address {rest!r}")
-    try:
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"invalid port {port!r}") from None
-    if not -1 <= number <= 65535:
-        raise ValueError(f"invalid port {port!r}")
-    return host, number, user, password
-
-
-def _join(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _nuid() -> str:
-    return "".join(secrets.choice(_NUID_ALPHABET) for _ in range(22))
 
 
 class ClusterSublist(Sublist):
@@ -107,11 +74,11 @@ class ClusterSublist(Sublist):
             self._cluster.local_interest(self._account, sub, delta)
 
 
-class Cluster:
+class Cluster(PeerManager):
     def __init__(self, broker):
         self.broker = broker
         self.config = broker.options.cluster
-        self.name = self.config.name or _nuid()
+        self.name = self.config.name or nuid()
         self.dynamic = not self.config.name
         self.port = 0
         self.routes: dict[str, RouteConnection] = {}  # registered, by remote server id
@@ -144,19 +111,9 @@ class Cluster:
         log.notice("Cluster name is %s", self.name)
         if self.dynamic:
             log.warn("Cluster name was dynamically generated, consider setting one")
-        log.notice("Listening for route connections on %s", _join(cfg.host, self.port))
+        log.notice("Listening for route connections on %s", join_host_port(cfg.host, self.port))
         for url in cfg.routes:
             self.dial(url, explicit=True)
-
-    def stop(self) -> None:
-        self.stopping = True
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for conn in list(self.conns):
-            conn.flush()
-            conn.close(None, "Server Shutdown")
 
     def new_rid(self) -> int:
         rid = self._next_rid
@@ -179,10 +136,9 @@ class Cluster:
             broker = self.broker
             host = broker.options.host
             if broker.advertised is not None:
-                self._own_urls = [_join(*broker.advertised)]
+                self._own_urls = [join_host_port(*broker.advertised)]
             else:
-                hosts = (local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
-                self._own_urls = [_join(h, broker.port) for h in hosts]
+                self._own_urls = [join_host_port(h, broker.port) for h in advertise_hosts(host)]
         return list(self._own_urls)
 
     def own_client_urls_changed(self) -> None:
@@ -196,17 +152,15 @@ class Cluster:
     def info(self, gossip_mode: int = 0) -> RouteInfo:
         broker = self.broker
         cfg = self.config
-        from .server import VERSION
-
         info = RouteInfo(
             server_id=broker.server_id, server_name=broker.server_name, version=VERSION,
-            proto=2, go="python-zats", host=cfg.host, port=self.port, headers=True,
+            proto=2, go=IMPLEMENTATION, host=cfg.host, port=self.port, headers=True,
             max_payload=broker.options.max_payload, auth_required=bool(cfg.user),
             cluster=self.name, cluster_dynamic=self.dynamic, ldm=broker.lame_duck_mode,
             gossip_mode=gossip_mode)
         if cfg.advertise:
             host, port, _, _ = split_url(cfg.advertise)
-            info.ip = f"nats-route://{_join(host, port)}/"
+            info.ip = f"nats-route://{join_host_port(host, port)}/"
         if not cfg.no_advertise:
             info.connect_urls = self.own_client_urls()
         return info
@@ -235,16 +189,6 @@ class Cluster:
             if not conn.closed and conn.connect_opts is not None and conn.connect_opts.protocol >= 1:
                 conn.queue(broker.info_frame(conn))
         self.schedule_flush()
-
-    def schedule_flush(self) -> None:
-        """Flushes what was queued outside a read (a closing client's RS-, a timer) soon."""
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.broker.loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        self.broker.flush_touched()
 
     # -- names and auth ------------------------------------------------------------------------
 
@@ -310,7 +254,7 @@ class Cluster:
         conn.remote_name = info.server_name
         conn.headers = info.headers
         if not info.ip:
-            info.ip = f"nats-route://{_join(conn.ip, info.port)}/"
+            info.ip = f"nats-route://{join_host_port(conn.ip, info.port)}/"
         conn.route_url = info.ip
         self.register(conn, info)
 
@@ -418,7 +362,7 @@ class Cluster:
         except ValueError as exc:
             self.broker.log.error("Error parsing route URL %r: %s", url, exc)
             return
-        key = _join(host.lower(), port)
+        key = join_host_port(host.lower(), port)
         if key in self._dialing:
             return
         self._dialing.add(key)
@@ -466,10 +410,10 @@ class Cluster:
         self.dial(url, explicit=False, implicit=True, gossip_mode=info.gossip_mode)
 
     def _configured(self, info: RouteInfo) -> bool:
-        wanted = {_join(info.host.lower(), info.port)}
+        wanted = {join_host_port(info.host.lower(), info.port)}
         try:
             host, port, _, _ = split_url(info.ip)
-            wanted.add(_join(host.lower(), port))
+            wanted.add(join_host_port(host.lower(), port))
         except ValueError:
             pass
         for url in self.config.routes:
@@ -477,7 +421,7 @@ class Cluster:
                 host, port, _, _ = split_url(url)
             except ValueError:
                 continue
-            if _join(host.lower(), port) in wanted:
+            if join_host_port(host.lower(), port) in wanted:
                 return True
         return False
 
@@ -552,10 +496,10 @@ class Cluster:
         view = self._views.get(result)
         if view is None:
             # Leaves we are the hub for get routed messages too (nats-server's isHubLeafNode).
-            plain = tuple(s for s in result.plain if not s.conn.is_route or _hub_leaf(s.conn))
+            plain = tuple(s for s in result.plain if not s.conn.is_route or is_hub_leaf(s.conn))
             groups = {}
             for group in result.queues:
-                members = tuple(s for s in group if not s.conn.is_route or _hub_leaf(s.conn))
+                members = tuple(s for s in group if not s.conn.is_route or is_hub_leaf(s.conn))
                 if members:
                     groups[members[0].queue] = members
             view = (plain, groups)
@@ -573,11 +517,11 @@ class Cluster:
                 host, port, _, _ = split_url(url)
             except ValueError:
                 continue
-            urls.append(_join(host, port))
+            urls.append(join_host_port(host, port))
         return urls
 
 
-def _hub_leaf(conn) -> bool:
+def is_hub_leaf(conn) -> bool:
     """A leaf connection on which we are the hub."""
     return getattr(conn, "is_leaf", False) and not conn.solicited
 

@@ -37,8 +37,9 @@ from typing import Any
 from zats.protocol.nkeys import PREFIX_USER, NkeyError, decode_public
 from zats.protocol.subjects import is_valid_subject
 
-from .cluster import split_url
+from .account import GLOBAL_ACCOUNT
 from .conf_syntax import ConfList, ConfMap, ConfSyntaxError, Pos, digest, parse_file
+from .durations import format_duration, parse_duration
 from .options import (
     AccountConfig,
     Authorization,
@@ -54,10 +55,10 @@ from .options import (
     User,
     validate,
 )
+from .urls import split_url
 
 _MAX_INT32 = 2**31 - 1
 _DEFAULT_HOST = ServerOptions().host
-_GLOBAL_ACCOUNT = "$G"
 _MIN_LAME_DUCK = 30.0
 _MAX_QUIET_AUTH_TIMEOUT = 60.0
 
@@ -187,52 +188,6 @@ def _is(value: Any, kind: str) -> bool:
     return isinstance(value, {"boolean": bool, "string": str, "map": dict, "array": list}[kind])
 
 
-_DURATION_PART = re.compile(r"([0-9]*)(\.[0-9]*)?([^0-9.]*)")
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
-                   "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Go duration string ("1h30m", "500ms", "-1.5s"); ValueError with Go's text."""
-    s = text[1:] if text[:1] in "+-" else text
-    sign = -1.0 if text[:1] == "-" else 1.0
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f'time: invalid duration "{text}"')
-    total, at = 0.0, 0
-    while at < len(s):
-        whole, frac, unit = _DURATION_PART.match(s, at).groups()
-        if not whole and frac in (None, "."):
-            raise ValueError(f'time: invalid duration "{text}"')
-        if not unit:
-            raise ValueError(f'time: missing unit in duration "{text}"')
-        if unit not in _DURATION_UNITS:
-            raise ValueError(f'time: unknown unit "{unit}" in duration "{text}"')
-        total += float((whole or "0") + (frac or "")) * _DURATION_UNITS[unit]
-        at += len(whole) + len(frac or "") + len(unit)
-    return sign * total
-
-
-def format_duration(seconds: float) -> str:
-    """A duration as Go prints one: "30s", "1m30s", "1h0m0s", "500ms"."""
-    ns = round(seconds * 1e9)
-    sign, ns = ("-" if ns < 0 else ""), abs(ns)
-    if ns == 0:
-        return "0s"
-    for unit, size in (("ns", 1), ("µs", 10**3), ("ms", 10**6)):
-        if ns < size * 1000:
-            return sign + _decimal(ns, size) + unit
-    hours, rest = divmod(ns, 3600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    text = _decimal(rest, 10**9) + "s"
-    if hours or minutes:
-        text = f"{minutes}m" + text
-    if hours:
-        text = f"{hours}h" + text
-    return sign + text
-
-
 def _go_value(value: Any) -> str:
     """A number or string as Go's %v prints it: floats shortest, in e-notation from 1e+06."""
     if not isinstance(value, float):
@@ -245,13 +200,6 @@ def _go_value(value: Any) -> str:
     mantissa = "".join(map(str, digits))
     mantissa = mantissa[0] + ("." + mantissa[1:] if len(mantissa) > 1 else "")
     return f"{'-' if sign else ''}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-
-
-def _decimal(n: int, unit: int) -> str:
-    whole, frac = divmod(n, unit)
-    if not frac:
-        return str(whole)
-    return f"{whole}.{frac:0{len(str(unit)) - 1}d}".rstrip("0")
 
 
 def _user_nkey_ok(key: str) -> bool:
@@ -601,7 +549,7 @@ class _Loader:
         for name, p in zip(names, _positions(names, pos), strict=True):
             if not self.want("accounts", name, p, "string"):
                 continue
-            if name == _GLOBAL_ACCOUNT:
+            if name == GLOBAL_ACCOUNT:
                 self.error(p, f'"{name}" is a Reserved Account')
             elif name in seen:
                 self.error(p, f"Duplicate Account Entry: {name}")
@@ -613,7 +561,7 @@ class _Loader:
         if not isinstance(body, dict):
             self.error(pos, "Expected map entries for accounts")
             return
-        if name == _GLOBAL_ACCOUNT:
+        if name == GLOBAL_ACCOUNT:
             self.error(pos, f'"{name}" is a Reserved Account')
             return
         users: list[User] = []

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from random import random as _random
 
+from .forward import forward as _forward
+from .forward import forward_run as _forward_run
 from .permissions import delivery_denied
-from .route import forward as _forward
-from .route import forward_run as _forward_run
 
 _CRLF = b"\r\n"
 

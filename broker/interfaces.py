@@ -62,3 +62,11 @@ def local_ips() -> list[str]:
                 if _usable(ipaddress.ip_address(text)) and text not in ips:
                     ips.append(text)
     return ips
+
+
+def advertise_hosts(host: str) -> list[str]:
+    """The hosts a listener bound to `host` is reached at: every interface's address when bound
+    to all of them (loopback when there is none), else `host` itself."""
+    if host in ("0.0.0.0", "::", ""):
+        return local_ips() or ["127.0.0.1"]
+    return [host]

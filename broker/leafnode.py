@@ -1,5 +1,5 @@
 """Leafnodes: nats-server's leafnode protocol, both roles (see protocol/leaf_parser.py and
-../shared/research/routes-leafnodes.md, section 5).
+docs/routes-and-leafnodes.md, "Leafnodes").
 
 - As a hub (`leafnodes { listen, authorization }`): we accept leaf connections, send INFO at
   once (with `client_id`, `leafnode_urls` and a `nonce`, without `compression` nor
@@ -20,7 +20,7 @@ come back means the leaf topology has a cycle: `-ERR 'Loop detected ...'` and cl
 
 A leaf connection is a RouteConnection as far as delivery is concerned (`is_route`, `send_msg`,
 `send_run`): a client's message that matches a leaf's interest is forwarded once per connection
-by route.forward, as LMSG/HMSG without account.
+by forward.forward, as LMSG/HMSG without account.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ import time
 import msgspec
 
 from zats.protocol import errors
+from zats.protocol.buffer import ReceiveBuffer
+from zats.protocol.creds import read_creds
 from zats.protocol.errors import ProtocolError
 from zats.protocol.leaf_parser import LeafOpsParser
 from zats.protocol.leaf_structs import (
@@ -46,12 +48,18 @@ from zats.protocol.nkeys import KeyPair
 from zats.protocol.route_parser import PEER_CONTROL_LINE_FACTOR
 from zats.protocol.subjects import is_valid_subject
 
-from .cluster import ClusterSublist, _join, _nuid, split_url
-from .interfaces import local_ips
+from .cluster import ClusterSublist, is_hub_leaf
+from .durations import format_duration
+from .forward import forward
+from .ids import nuid
+from .interfaces import advertise_hosts
 from .listeners import listen
+from .peers import PeerManager
 from .permissions import delivery_denied
-from .route import RouteConnection, RouteSub, forward, interest_weight, reweigh
+from .route import RouteConnection, RouteSub, interest_weight, reweigh
 from .sublist import Sublist
+from .urls import join_host_port, split_url
+from .version import IMPLEMENTATION, VERSION
 
 _MAX_BACKOFF = 30.0
 _LOOP_DELAY = 30.0
@@ -122,11 +130,6 @@ _PlainLeafSublist = _sublist_class(Sublist)
 _ClusterLeafSublist = _sublist_class(ClusterSublist)
 
 
-def _is_hub_leaf(conn) -> bool:
-    """A leaf connection on which we are the hub."""
-    return getattr(conn, "is_leaf", False) and not conn.solicited
-
-
 class LeafConnection(RouteConnection):
     """One leaf connection, either role. Reuses RouteConnection's transport, buffering,
     backpressure, keepalive and closing; `cluster` is the Leafnodes manager."""
@@ -135,7 +138,7 @@ class LeafConnection(RouteConnection):
     msg_op = b"LMSG"
     trace_kind = "lid"
 
-    __slots__ = ("remote", "acc", "acc_name", "counts", "loop_error", "nonce", "hub_info")
+    __slots__ = ("remote", "acc", "acc_name", "counts", "loop_error", "nonce")
 
     def __init__(self, leafs: Leafnodes, *, solicited: bool, remote=None, url: str = ""):
         self.cluster = leafs
@@ -143,8 +146,6 @@ class LeafConnection(RouteConnection):
         self.account = self.broker.global_account
         self.cid = leafs.new_lid()
         self.transport = None
-        from zats.protocol.buffer import ReceiveBuffer
-
         self.rbuf = ReceiveBuffer()
         opts = self.broker.options
         self.parser = LeafOpsParser(self, max_payload=opts.max_payload,
@@ -193,8 +194,7 @@ class LeafConnection(RouteConnection):
         self.acc_name = b""
         self.counts: dict[tuple, int] = {}  # interest advertised: (subject, queue) -> count
         self.loop_error = False
-        self.nonce = _nuid() if not solicited else ""
-        self.hub_info = None
+        self.nonce = nuid() if not solicited else ""
 
     def __repr__(self) -> str:
         return f"<LeafConnection lid={self.cid} {self.ip}:{self.port} remote={self.remote_name!r}>"
@@ -288,7 +288,6 @@ class LeafConnection(RouteConnection):
                                   self.port, self.cid)
             self.close(None, "Wrong Port")
             return
-        self.hub_info = info
         self.remote_id = info.server_id
         self.remote_name = info.server_name or info.server_id
         self.headers = info.headers
@@ -342,7 +341,7 @@ class LeafConnection(RouteConnection):
         conn = sub.conn
         if conn is self:
             return False
-        if self.solicited and conn.is_route and not _is_hub_leaf(conn):
+        if self.solicited and conn.is_route and not is_hub_leaf(conn):
             return False
         return True
 
@@ -379,7 +378,7 @@ class LeafConnection(RouteConnection):
             if conn is self or conn.closed:
                 continue
             if conn.is_route:
-                if from_hub and not _is_hub_leaf(conn):
+                if from_hub and not is_hub_leaf(conn):
                     continue
                 routed.append(sub)
             else:
@@ -396,7 +395,7 @@ class LeafConnection(RouteConnection):
                     local.append(random.choice(ok))
                     continue
                 ok = [s for s in group if not s.conn.closed and s.conn.is_route
-                      and s.conn is not self and (not from_hub or _is_hub_leaf(s.conn))]
+                      and s.conn is not self and (not from_hub or is_hub_leaf(s.conn))]
                 if ok:
                     routed.append(random.choice(ok))
         if local:
@@ -428,12 +427,12 @@ class RemoteState:
         return url
 
 
-class Leafnodes:
+class Leafnodes(PeerManager):
     def __init__(self, broker):
         self.broker = broker
         self.config = broker.options.leafnodes
         self.port = 0
-        self.lds = b"$LDS." + _nuid().encode()
+        self.lds = b"$LDS." + nuid().encode()
         self.conns: set[LeafConnection] = set()
         self.by_account: dict[str, list[LeafConnection]] = {}
         self.remotes = [RemoteState(r) for r in self.config.remotes]
@@ -479,40 +478,24 @@ class Leafnodes:
             self._server = await self.broker.loop.create_server(
                 lambda: LeafConnection(self, solicited=False), sock=sock, backlog=1024)
             self.port = sock.getsockname()[1]
-            log.notice("Listening for leafnode connections on %s", _join(cfg.host, self.port))
+            log.notice("Listening for leafnode connections on %s", join_host_port(cfg.host, self.port))
         for remote in self.remotes:
             self._dial(remote, 0.0)
 
-    def stop(self) -> None:
-        self.stopping = True
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for conn in list(self.conns):
-            conn.flush()
-            conn.close(None, "Server Shutdown")
-
     def leafnode_urls(self) -> list[str]:
-        host = self.config.host
-        hosts = (local_ips() or ["127.0.0.1"]) if host in ("0.0.0.0", "::", "") else [host]
-        return [_join(h, self.port) for h in hosts]
+        return [join_host_port(h, self.port) for h in advertise_hosts(self.config.host)]
 
     def info_frame(self, conn: LeafConnection) -> bytes:
-        from .server import VERSION
-
         b = self.broker
         info = LeafInfo(
             server_id=b.server_id, server_name=b.server_name, version=VERSION, proto=1,
-            go="python-zats", host=self.config.host, port=self.port, headers=True,
+            go=IMPLEMENTATION, host=self.config.host, port=self.port, headers=True,
             auth_required=bool(self.config.user), max_payload=b.options.max_payload,
             client_id=conn.cid, nonce=conn.nonce, cluster=self.cluster_name(),
             leafnode_urls=self.leafnode_urls())
         return encode_leaf_info(info)
 
     def connect_frame(self, conn: LeafConnection, info: LeafInfo) -> bytes:
-        from .server import VERSION
-
         b = self.broker
         remote = conn.remote.config
         connect = LeafConnect(
@@ -523,7 +506,8 @@ class Leafnodes:
         if user is not None:
             connect.user, connect.password = user, password
         if remote.credentials:
-            jwt, seed = _read_creds(remote.credentials)
+            with open(remote.credentials) as f:
+                jwt, seed = read_creds(f.read())
             connect.jwt = jwt
             connect.sig = KeyPair(seed).sign_nonce(info.nonce or "")
         return encode_leaf_connect(connect)
@@ -596,15 +580,6 @@ class Leafnodes:
                     remote.failures += 1
                 self._dial(remote, delay * (1 + random.random() * 0.1))
 
-    def schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.broker.loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        self.broker.flush_touched()
-
     # -- dialling -------------------------------------------------------------------------------
 
     def _dial(self, remote: RemoteState, delay: float) -> None:
@@ -639,31 +614,8 @@ class Leafnodes:
         return sorted((c for conns in self.by_account.values() for c in conns), key=lambda c: c.cid)
 
 
-def _read_creds(path: str) -> tuple[str, str]:
-    """The user JWT and nkey seed of a .creds file."""
-    with open(path) as f:
-        text = f.read()
-    blocks = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        if lines[i].startswith("-----BEGIN"):
-            j = i + 1
-            while j < len(lines) and not lines[j].strip():
-                j += 1
-            if j < len(lines):
-                blocks.append(lines[j].strip())
-            i = j
-        i += 1
-    if len(blocks) < 2:
-        raise ValueError(f"credentials file {path!r} has no JWT and seed")
-    return blocks[0], blocks[1]
-
-
 def leaf_info(conn: LeafConnection, now: float, with_subs: bool) -> dict:
     """One leaf connection as nats-server's /leafz lists it."""
-    from .config import format_duration
-
     info = {
         "name": conn.remote_name,
         "is_spoke": conn.solicited,

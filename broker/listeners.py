@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 
 from .log import go_strerror
+from .urls import join_host_port
 
 
 class ListenError(OSError):
@@ -22,12 +23,8 @@ _MESSAGES = {
 }
 
 
-def _join(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def _fatal(what: str, host: str, port: int, reason: str) -> ListenError:
-    return ListenError(_MESSAGES[what].format(addr=_join(host or "0.0.0.0", port), port=port,
+    return ListenError(_MESSAGES[what].format(addr=join_host_port(host or "0.0.0.0", port), port=port,
                                               err=reason))
 
 
@@ -36,7 +33,7 @@ def listen_error(what: str, host: str, port: int, exc: OSError) -> ListenError:
     HOST:PORT: bind: address already in use`."""
     # (asyncio rewrites strerror into a sentence of its own; the errno still says it plainly.)
     return _fatal(what, host, port,
-                  f"listen tcp {_join(host or '0.0.0.0', port)}: bind: {go_strerror(exc)}")
+                  f"listen tcp {join_host_port(host or '0.0.0.0', port)}: bind: {go_strerror(exc)}")
 
 
 def resolve(what: str, host: str, port: int) -> tuple:

@@ -1,5 +1,5 @@
 """One route: a connection to another server of the cluster, speaking nats-server's route
-protocol (see protocol/route_parser.py and ../shared/research/routes-leafnodes.md).
+protocol (see protocol/route_parser.py and docs/routes-and-leafnodes.md).
 
 The handshake, as nats-server does it:
 - the accepting side sends its INFO at once and takes CONNECT as the first op (anything else is
@@ -15,9 +15,8 @@ entry carrying its weight (the number of members behind it, as the peer says); t
 queue groups with weighted members pick by weight, as nats-server's shadow entries do, and a
 member of weight 0 or less (nats-server's reading of a weight that is not a number) is never
 picked. A subject that is not valid gets `-ERR 'Invalid Subscription'`, the route stays up.
-When a client's message matches route subscriptions, `forward` sends one RMSG/HMSG per route
-naming the queue groups picked on it; a message that
-arrives from a route is delivered to local subscribers only (one hop), to local queue members
+When a client's message matches route subscriptions, forward.forward sends one RMSG/HMSG per
+route naming the queue groups picked on it; a message that arrives from a route is delivered to local subscribers only (one hop), to local queue members
 only of the groups it names.
 
 Outbound bytes go through `out` and the broker's `touched` list, like a client's, so that the
@@ -46,6 +45,8 @@ from zats.protocol.route_structs import (
 from zats.protocol.subjects import is_valid_subject
 
 from . import trace
+from .delivery import deliver, deliver_run, deliver_with_headers
+from .durations import format_duration
 from .outbound import OutboundMixin, write_buffer_high
 from .permissions import delivery_denied
 from .sublist import Sublist, SublistResult
@@ -98,42 +99,6 @@ def reweigh(sublist, sub, weight: int) -> None:
     changed = getattr(sublist, "weight_changed", None)
     if changed is not None and interest_weight(sub) != before:
         changed(sub, interest_weight(sub) - before)
-
-
-def forward(routed: list, subject: bytes, reply: bytes | None, header_len: int,
-            message: memoryview) -> int:
-    """Sends a client's message to the routes among the matched subscriptions `routed` (route
-    subscriptions, at most one picked member per queue group): one RMSG/HMSG per route, naming
-    the queue groups picked on that route. Returns the number of routes sent to."""
-    if len(routed) == 1:
-        sub = routed[0]
-        sub.conn.send_msg(sub.account, subject, reply, (sub.queue,) if sub.queue else None,
-                          header_len, message)
-        return 1
-    per_route: dict[RouteConnection, list] = {}
-    for sub in routed:
-        queues = per_route.get(sub.conn)
-        if queues is None:
-            queues = per_route[sub.conn] = []
-        if sub.queue:
-            queues.append(sub.queue)
-    account = routed[0].account
-    for conn, queues in per_route.items():
-        conn.send_msg(account, subject, reply, queues or None, header_len, message)
-    return len(per_route)
-
-
-def forward_run(routed: list, subject: bytes, view: memoryview, first: int, stride: int,
-                count: int, size: int) -> int:
-    """A run of messages without reply or headers that share one subject and size (payload i
-    is view[first + i * stride:][:size], followed by its CRLF in the input), to each route among
-    the plain route subscriptions `routed`: the RMSG line is made once. Returns the number of
-    messages sent."""
-    conns = (routed[0].conn,) if len(routed) == 1 else {sub.conn: None for sub in routed}
-    account = routed[0].account
-    for conn in conns:
-        conn.send_run(account, subject, view, first, stride, count, size)
-    return count * len(conns)
 
 
 def _pick_local(group, subject: bytes):
@@ -545,9 +510,6 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         for (account, _, _), sub in rsubs.items():
             self._account(account).sublist.remove(sub)
 
-    def subscription_count(self) -> int:
-        return len(self.rsubs)
-
     # -- routed messages ------------------------------------------------------------------
 
     def on_rmsg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
@@ -566,8 +528,6 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
                     stride: int, count: int, size: int) -> None:
         """A run of plain routed messages with one control line (see RouteOpsParser): matched
         once and delivered like a client's run, to local subscribers and hub leaves only."""
-        from .delivery import deliver_run  # delivery imports this module
-
         self.in_msgs += count
         self.in_bytes += count * size
         acc = self.accounts.get(account) or self._account(account)
@@ -599,8 +559,6 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         """A routed message to local subscribers: every plain one, and one local member of each
         queue group the message names (one hop: never to another route; hub leaves are in the
         local view and get it through delivery's forwarding)."""
-        from .delivery import deliver, deliver_with_headers  # delivery imports this module
-
         plain, groups = view
         receivers = plain
         if queues and groups:
@@ -623,8 +581,6 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
 
 def route_info(conn: RouteConnection, now: float, with_subs: bool) -> dict:
     """One route as nats-server's /routez lists it (times as numbers; the monitor formats)."""
-    from .config import format_duration
-
     info = {
         "rid": conn.cid,
         "remote_id": conn.remote_id,

@@ -8,34 +8,23 @@ the INFO it sends, and its lifecycle (start, graceful stop). Usable in-process:
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import os
-import secrets
-import string
 import time
 
 from zats.protocol.structs import Info, encode_info
 
 from .account import GLOBAL_ACCOUNT, Account
 from .auth import Authenticator
+from .cluster import Cluster
 from .connection import ClientConnection
+from .ids import server_id
+from .leafnode import Leafnodes
 from .listeners import ListenError, listen, listen_error, resolve
 from .log import Logger
+from .monitor import MonitorServer
 from .options import RANDOM_PORT, OptionsError, ServerOptions, client_advertise_address, validate
 from .tls import server_context
-
-VERSION = "2.10.0"  # the nats-server protocol level zats implements; clients check major 2
-try:
-    ZATS_VERSION = importlib.metadata.version("zats")  # one source: the package's own metadata
-except importlib.metadata.PackageNotFoundError:  # run from a source tree that is not installed
-    ZATS_VERSION = "0.0.0"
-
-_ID_ALPHABET = string.ascii_uppercase + string.digits
-
-
-def _server_id() -> str:
-    # nats-server ids are 56 upper-case characters starting with 'N' (an nkey public key).
-    return "N" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(55))
+from .version import IMPLEMENTATION, VERSION, ZATS_VERSION
 
 
 class Broker:
@@ -52,7 +41,7 @@ class Broker:
         self.log = log or Logger(debug=options.debug, trace=options.trace, logtime=options.logtime,
                                  utc=options.logtime_utc,
                                  path=options.log_file or None)
-        self.server_id = _server_id()
+        self.server_id = server_id()
         self.server_name = options.server_name or self.server_id
         self.auth = Authenticator(options)
         self.tls_context = server_context(options.tls) if options.tls else None
@@ -81,14 +70,10 @@ class Broker:
         self._closed_in_msgs = self._closed_in_bytes = 0
         self.cluster = None
         if options.cluster is not None and options.cluster.port:
-            from .cluster import Cluster
-
             self.cluster = Cluster(self)
         self.leafnodes = None
         leaf = options.leafnodes
         if leaf is not None and (leaf.port or leaf.remotes):
-            from .leafnode import Leafnodes
-
             self.leafnodes = Leafnodes(self)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -131,8 +116,6 @@ class Broker:
         # The client port accepts before the monitoring port answers: clients that wait for
         # /varz then connect at once must find the client listener ready.
         if opts.http_port:
-            from .monitor import MonitorServer
-
             self._monitor = MonitorServer(self)
             http_host = opts.http_host or opts.host
             http_port = 0 if opts.http_port == RANDOM_PORT else opts.http_port
@@ -337,7 +320,7 @@ class Broker:
             server_name=self.server_name,
             version=VERSION,
             proto=1,
-            go="python-zats",
+            go=IMPLEMENTATION,
             host=host,
             port=port,
             headers=True,

@@ -125,8 +125,7 @@ class Sublist:
 
     The cache maps a publish subject to its `SublistResult`. A change to a literal subscription
     can only affect the cache entry for that very subject, so only that entry is dropped; a
-    change to a wildcard subscription clears the whole cache. `generation` is bumped on every
-    change, for callers that keep caches of their own.
+    change to a wildcard subscription clears the whole cache.
     """
 
     __slots__ = (
@@ -138,7 +137,6 @@ class Sublist:
         "_num_removes",
         "_num_matches",
         "_num_misses",
-        "generation",
     )
 
     def __init__(self, cache: bool = True) -> None:
@@ -150,7 +148,6 @@ class Sublist:
         self._num_removes = 0
         self._num_matches = 0
         self._num_misses = 0
-        self.generation = 0
 
     # -- matching -------------------------------------------------------------------------
 
@@ -258,7 +255,6 @@ class Sublist:
             if self._remove(sub) is not None:
                 removed += 1
         if removed:
-            self.generation += 1
             self._cache.clear()
         return removed
 
@@ -310,7 +306,6 @@ class Sublist:
         return tokens
 
     def _changed(self, subject: bytes, tokens: list[bytes]) -> None:
-        self.generation += 1
         if _PWC in tokens or _FWC in tokens:
             self._cache.clear()
         else:

@@ -1,12 +1,12 @@
 """NKey seeds and `.creds` files for the client: the nkey codec and signing come from
-zats.protocol.nkeys (shared with the broker, which verifies); this module adds the client's error
+zats.protocol.nkeys (shared with the broker, which verifies), the `.creds` format from
+zats.protocol.creds (the broker reads it for leaf remotes); this module adds the client's error
 type and reading `.creds` and seed files.
 """
 
 from __future__ import annotations
 
-import re
-
+from zats.protocol import creds as _creds
 from zats.protocol import nkeys as _nkeys
 from zats.protocol.nkeys import (  # noqa: F401  (re-exported for users of zats.client.nkeys)
     PREFIX_ACCOUNT,
@@ -49,16 +49,12 @@ class KeyPair(_nkeys.KeyPair):
             raise InvalidUserCredentialsError(str(exc)) from None
 
 
-_CREDS_BLOCK = re.compile(
-    r"-{3,}[^\n]*BEGIN[^\n]*-{3,}\s*\n\s*(?P<body>[^-\s][^\n]*?)\s*\n\s*-{3,}[^\n]*END[^\n]*-{3,}")
-
-
 def read_creds(text: str) -> tuple[str, str]:
     """(user JWT, user seed) from the contents of a `.creds` file."""
-    blocks = [m.group("body").strip() for m in _CREDS_BLOCK.finditer(text)]
-    if len(blocks) < 2:
-        raise InvalidUserCredentialsError("a .creds file needs a JWT block and a seed block")
-    return blocks[0], blocks[1]
+    try:
+        return _creds.read_creds(text)
+    except _nkeys.NkeyError as exc:
+        raise InvalidUserCredentialsError(str(exc)) from None
 
 
 def _read(path: str) -> str:

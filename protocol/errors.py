@@ -31,10 +31,6 @@ def permissions_subscribe(subject: bytes, queue: bytes | None = None) -> str:
     return f"Permissions Violation for Subscription to {go_quote(subject)}"
 
 
-def permissions_reply(subject: bytes) -> str:
-    return f"Permissions Violation for Publish with Reply of {go_quote(subject)}"
-
-
 _GO_ESCAPES = {0x07: "\\a", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t",
                0x0B: "\\v", 0x22: '\\"', 0x5C: "\\\\"}
 

@@ -1,4 +1,4 @@
-"""Encoders for every frame of the client protocol, both directions. Each returns the whole frame
+"""Encoders for the frames of the client protocol, both directions. Each returns the whole frame
 as bytes, CRLF included; the hot paths in broker and client build MSG/PUB lines inline from the
 same pieces where that saves an allocation."""
 
@@ -40,9 +40,3 @@ def msg(subject: bytes, sid: bytes, payload: bytes, reply: bytes | None = None) 
     head = b"MSG " + subject + b" " + sid + (b" " + reply if reply else b"")
     return b"%s %d\r\n%s\r\n" % (head, len(payload), payload)
 
-
-def hmsg(subject: bytes, sid: bytes, header_block: bytes, payload: bytes,
-         reply: bytes | None = None) -> bytes:
-    head = b"HMSG " + subject + b" " + sid + (b" " + reply if reply else b"")
-    hlen = len(header_block)
-    return b"%s %d %d\r\n%s%s\r\n" % (head, hlen, hlen + len(payload), header_block, payload)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 
 HEADER_LINE = b"NATS/1.0"
-STATUS_NO_RESPONDERS = 503
 
 
 class Headers:

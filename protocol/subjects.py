@@ -42,11 +42,6 @@ def is_valid_publish_subject(subject: bytes) -> bool:
     return is_valid_subject(subject) and is_literal(subject)
 
 
-def is_valid_queue(queue: bytes) -> bool:
-    """A queue group name: non-empty, no whitespace."""
-    return bool(queue) and not _has_whitespace(queue)
-
-
 def _is_wildcard(token: bytes) -> bool:
     return token == b"*" or token == b">"
 

@@ -20,7 +20,8 @@ from support.servers import free_port, nats_server_binary, require_nats_server, 
 from support.wire import Wire
 from zats.broker import cli
 from zats.broker.conf_syntax import ConfSyntaxError, digest, go_json, include_path, parse_text
-from zats.broker.config import ConfigError, check_config, format_duration, load_config, parse_duration
+from zats.broker.config import ConfigError, check_config, load_config
+from zats.broker.durations import format_duration, parse_duration
 from zats.broker.options import ResponsePermission, ServerOptions, SubjectPermission
 
 ZATS = [sys.executable, "-m", "zats.broker"]

@@ -157,8 +157,7 @@ def test_relative_and_guarded_imports_are_edges(tmp_path):
         "typing", "zats.p.sibling", "zats.p.pkg", "zats.p.guarded", "zats.up", "zats.other"}
 
 
-# zats.broker is added here once its import circle is gone.
-@pytest.mark.parametrize("package", ["zats.client", "zats.protocol"])
+@pytest.mark.parametrize("package", ["zats.client", "zats.protocol", "zats.broker"])
 def test_no_import_circles(package):
     cycles = find_cycles(import_graph(package))
     assert not cycles, "import circles: " + "; ".join(

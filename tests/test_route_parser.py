@@ -1,7 +1,7 @@
 """The route protocol parser (protocol/route_parser.py), fed through a real ReceiveBuffer: every
 stream whole and split at every byte offset gives the same events; malformed lines give the
 outcome nats-server has for them (close, with or without an -ERR). The frames in the table are
-the ones captured from nats-server 2.15.1 in ../shared/research/routes-leafnodes.md."""
+the forms nats-server 2.15.1 sends and takes (docs/routes-and-leafnodes.md describes them)."""
 
 from __future__ import annotations
 

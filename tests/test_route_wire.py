@@ -1,8 +1,8 @@
-"""The route protocol on the wire, against each server kind: a fake route peer (a raw socket,
-as in ../shared/research/routes-leafnodes.md) dials the server's cluster port and checks what
-zats does against what the real nats-server does: INFO first on accept, CONNECT required first,
-the rejections, interest collapsing and queue weights (RS+/RS-), the RMSG/HMSG forms with
-queue lists and replies in both directions, and one-hop delivery of routed messages."""
+"""The route protocol on the wire, against each server kind: a fake route peer (a raw socket
+speaking the protocol of docs/routes-and-leafnodes.md) dials the server's cluster port and
+checks what zats does against what the real nats-server does: INFO first on accept, CONNECT
+required first, the rejections, interest collapsing and queue weights (RS+/RS-), the RMSG/HMSG
+forms with queue lists and replies in both directions, and one-hop delivery of routed messages."""
 
 from __future__ import annotations
 

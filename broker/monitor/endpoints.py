@@ -10,13 +10,15 @@ import os
 import resource
 import time
 
-from ..server import VERSION, ZATS_VERSION
+from ..account import GLOBAL_ACCOUNT
+from ..leafnode import leaf_info
+from ..route import route_info
 from ..subscription import Subscription
+from ..version import IMPLEMENTATION, VERSION, ZATS_VERSION
 from .params import BadParam, get_bool, get_int, get_state, get_subs, get_uint
 from .render import SLICE, Pacer, pretty, pretty_paced, seconds, uptime, utc
 
 DEFAULT_LIST_SIZE = 1024  # nats-server's default (and only) page size for /connz and /subsz
-GLOBAL_ACCOUNT = "$G"
 _NS = 1_000_000_000
 
 # sort option: (key on a connection, largest first), as nats-server orders /connz
@@ -80,7 +82,7 @@ def varz(broker, query, cpu: CPU) -> bytes:
         "version": ZATS_VERSION,
         "nats_server_version": VERSION,  # the nats-server protocol level zats matches
         "proto": 1,
-        "go": "python-zats",
+        "go": IMPLEMENTATION,
         "host": o.host,
         "port": b.port,
         "max_connections": o.max_connections,
@@ -345,8 +347,6 @@ async def routez(broker, query) -> bytes:
     now = time.time()
     routes = []
     if broker.cluster is not None:
-        from ..route import route_info
-
         for conn in sorted(broker.cluster.routes.values(), key=lambda c: c.cid):
             info = route_info(conn, now, with_subs)
             for key in ("start", "last_activity"):
@@ -363,8 +363,6 @@ async def leafz(broker, query) -> bytes:
     now = time.time()
     leafs = []
     if broker.leafnodes is not None:
-        from ..leafnode import leaf_info
-
         leafs = [leaf_info(conn, now, with_subs) for conn in broker.leafnodes.registered()]
     return pretty({"server_id": broker.server_id, "now": utc(now), "leafnodes": len(leafs),
                    "leafs": leafs})

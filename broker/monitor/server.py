@@ -12,7 +12,7 @@ import inspect
 import posixpath
 from urllib.parse import quote
 
-from ..server import ZATS_VERSION
+from ..version import ZATS_VERSION
 from . import endpoints
 from .http import HEADER_TIMEOUT, Connection, Refused, Request, expectation_failed, response
 from .index import index_page
