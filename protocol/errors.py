@@ -24,6 +24,10 @@ def permissions_publish(subject: bytes) -> str:
     return f"Permissions Violation for Publish to {go_quote(subject)}"
 
 
+def permissions_reply(reply: bytes) -> str:
+    return f"Permissions Violation for Publish with Reply of {go_quote(reply)}"
+
+
 def permissions_subscribe(subject: bytes, queue: bytes | None = None) -> str:
     if queue:
         return (f"Permissions Violation for Subscription to {go_quote(subject)} "
