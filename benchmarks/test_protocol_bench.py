@@ -170,3 +170,57 @@ def test_route_one_read(benchmark, subscribers, size):
             conn._cancel_timers()
     finally:
         loop.close()
+
+
+class PeerCounter(Counter):
+    """A route/leaf parser handler: counts messages (runs as their messages) and bytes."""
+
+    def on_rmsg(self, account, subject, reply, queues, payload):
+        self.calls += 1
+        self.bytes += len(payload)
+
+    def on_rmsg_run(self, account, subject, view, first, stride, count, size):
+        self.calls += count
+        self.bytes += count * size
+
+    def on_lmsg(self, subject, reply, queues, hdr, message):
+        self.calls += 1
+        self.bytes += len(message)
+
+    on_rsub = on_runsub = on_lsub = on_lunsub = Counter._count
+    closed = False
+
+
+def _peer_frames(kind: str, varied: bool, size: int) -> tuple[bytearray, int]:
+    """One read of RMSG (route) or LMSG (leaf) frames: one repeated line, or subjects varying."""
+    head = b"RMSG $G " if kind == "route" else b"LMSG "
+    payload = b"x" * size
+    frames_ = [head + b"bench.subject.%d %d\r\n%s\r\n" % (i % 10 if varied else 0, size, payload)
+               for i in range(10)]
+    block = b"".join(frames_)
+    count = max(1, READ // len(block))
+    return bytearray(block * count), count * 10
+
+
+def _peer_parser(kind: str, handler):
+    from zats.protocol.leaf_parser import LeafOpsParser
+    from zats.protocol.route_parser import RouteOpsParser
+
+    return RouteOpsParser(handler) if kind == "route" else LeafOpsParser(handler)
+
+
+@pytest.mark.parametrize("kind", ["route", "leaf"])
+@pytest.mark.parametrize("varied", [False, True], ids=["same_line", "varied_subjects"])
+@pytest.mark.parametrize("size", [128, 16384])
+def test_parse_peer_msgs(benchmark, kind, varied, size):
+    """A route's or leaf's read of messages: one repeated line (the run path on a route) or
+    subjects that vary frame to frame."""
+    data, count = _peer_frames(kind, varied, size)
+
+    def parse() -> PeerCounter:
+        handler = PeerCounter()
+        assert _peer_parser(kind, handler).parse(data, memoryview(data), len(data)) == len(data)
+        return handler
+
+    result = benchmark(parse)
+    assert result.calls == count and result.bytes == count * size
