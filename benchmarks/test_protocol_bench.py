@@ -14,6 +14,7 @@ from zats.broker.connection import ClientConnection
 from zats.protocol import frames
 from zats.protocol.headers import Headers, decode_headers, encode_headers
 from zats.protocol.parser import ClientOpsParser, ServerOpsParser
+from zats.protocol.peer_parser import LEAF, ROUTE, PeerOpsParser
 
 READ = 64 * 1024  # one read's worth of frames, as a busy connection receives them
 
@@ -175,20 +176,22 @@ def test_route_one_read(benchmark, subscribers, size):
 class PeerCounter(Counter):
     """A route/leaf parser handler: counts messages (runs as their messages) and bytes."""
 
-    def on_rmsg(self, account, subject, reply, queues, payload):
+    def on_rmsg(self, account, subject, reply, queues, header_len, message):
         self.calls += 1
-        self.bytes += len(payload)
+        self.bytes += len(message)
 
     def on_rmsg_run(self, account, subject, view, first, stride, count, size):
         self.calls += count
         self.bytes += count * size
 
-    def on_lmsg(self, subject, reply, queues, hdr, message):
-        self.calls += 1
-        self.bytes += len(message)
-
-    on_rsub = on_runsub = on_lsub = on_lunsub = Counter._count
+    on_rsub = on_runsub = Counter._count
     closed = False
+
+
+class LeafCounter(PeerCounter):
+    """Takes leaf messages one by one, as LeafConnection does."""
+
+    on_rmsg_run = None
 
 
 def _peer_frames(kind: str, varied: bool, size: int) -> tuple[bytearray, int]:
@@ -202,11 +205,8 @@ def _peer_frames(kind: str, varied: bool, size: int) -> tuple[bytearray, int]:
     return bytearray(block * count), count * 10
 
 
-def _peer_parser(kind: str, handler):
-    from zats.protocol.leaf_parser import LeafOpsParser
-    from zats.protocol.route_parser import RouteOpsParser
-
-    return RouteOpsParser(handler) if kind == "route" else LeafOpsParser(handler)
+def _peer_parser(kind: str, handler) -> PeerOpsParser:
+    return PeerOpsParser(handler, ROUTE if kind == "route" else LEAF)
 
 
 @pytest.mark.parametrize("kind", ["route", "leaf"])
@@ -218,7 +218,7 @@ def test_parse_peer_msgs(benchmark, kind, varied, size):
     data, count = _peer_frames(kind, varied, size)
 
     def parse() -> PeerCounter:
-        handler = PeerCounter()
+        handler = PeerCounter() if kind == "route" else LeafCounter()
         assert _peer_parser(kind, handler).parse(data, memoryview(data), len(data)) == len(data)
         return handler
 

@@ -99,10 +99,19 @@ def _header_frame_args(args: list[bytes], first: int, op: bytes) -> tuple[bytes 
         reply = args[first]
     else:
         raise ProtocolError(None, f"{op.decode()} with {len(args) - 1} arguments")
-    hdr, size = _size(args[-2]), _size(args[-1])
-    if hdr < 0 or size < 0 or hdr > size:
-        raise ProtocolError(None, f"{op.decode()} with bad sizes")
+    hdr, size = _frame_sizes(args, 2, op)
     return reply, hdr, size
+
+
+def _frame_sizes(args: list[bytes], tail: int, op: bytes, text: str | None = None) -> tuple[int, int]:
+    """(header size, total size) of a message line whose last `tail` arguments are its sizes:
+    `<size>` (tail 1, header size 0) or `<header size> <total size>` (tail 2). A size that is
+    not a number, or a header larger than the whole, raises ProtocolError(text)."""
+    size = _size(args[-1])
+    hdr = _size(args[-2]) if tail == 2 else 0
+    if size < 0 or hdr < 0 or hdr > size:
+        raise ProtocolError(text, f"{op[:32].decode(errors='replace')} with bad sizes")
+    return hdr, size
 
 
 def _no_arguments(line: bytes, op: bytes, code: int) -> ProtocolError:
@@ -115,7 +124,15 @@ def _no_arguments(line: bytes, op: bytes, code: int) -> ProtocolError:
 
 
 class _Parser:
+    """What the parsers share: the op table and its lookup, the control-line limit, `need`, and
+    the payload trailer check."""
+
     __slots__ = ("max_control_line", "need", "_table")
+
+    # Ops also recognised by prefix (see _PREFIX_OPS, _WHOLE_ARG_OPS); a subclass whose peers
+    # are held to exact op names empties these.
+    prefix_ops = _PREFIX_OPS
+    whole_arg_ops = _WHOLE_ARG_OPS
 
     def __init__(self, table: dict, max_control_line: int):
         self._table = table
@@ -128,10 +145,10 @@ class _Parser:
             upper = name.upper()
             code = self._table.get(upper)
             if code is None:
-                for prefix in _PREFIX_OPS:
+                for prefix in self.prefix_ops:
                     if upper.startswith(prefix) and prefix in self._table:
                         return self._table[prefix]
-                for prefix in _WHOLE_ARG_OPS:
+                for prefix in self.whole_arg_ops:
                     # CONNECT{...} without a blank is valid for nats-server.
                     if upper.startswith(prefix) and prefix in self._table and len(upper) > len(prefix):
                         return self._table[prefix]
