@@ -248,13 +248,7 @@ class PeerOpsParser(_Parser):
                 if len(margs) < 2 + tail:
                     raise ProtocolError(None, f"{kind.name} message with {len(args) - 1} arguments")
                 reply, queues = msg_args(margs, tail)
-                if tail == 1:  # the common case, without a helper call
-                    hdr = 0
-                    size = _size(margs[-1])
-                    if size < 0:
-                        raise ProtocolError(None, f"{op[:32]!r} with a bad size")
-                else:
-                    hdr, size = _frame_sizes(margs, 2, op)
+                hdr, size = _frame_sizes(margs, tail, op)
                 if size > max_payload:
                     raise ProtocolError(MAX_PAYLOAD, f"{kind.name} message of {size} bytes")
                 pstart = eol + 1
