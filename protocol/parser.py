@@ -120,6 +120,18 @@ def _frame_sizes(args: list[bytes], tail: int, op: bytes, text: str | None = Non
     raise ProtocolError(text, f"{op[:32].decode(errors='replace')} with bad sizes")
 
 
+def _repeats(buf: bytearray, line: bytes, pos: int, end: int, stride: int) -> int:
+    """How many whole frames of `stride` bytes from `pos` on start with the control line `line`
+    (LF included) and end with CRLF: a run of one repeated line, handed over in one call."""
+    startswith = buf.startswith
+    count = 0
+    while pos + stride <= end and startswith(line, pos) and \
+            buf[pos + stride - 2] == _CR and buf[pos + stride - 1] == _LF:
+        count += 1
+        pos += stride
+    return count
+
+
 def _no_arguments(line: bytes, op: bytes, code: int) -> ProtocolError:
     """PUB/HPUB/SUB/UNSUB with nothing after the op: nats-server expects a blank after the op
     name and fails with Unknown Protocol Operation at the line end; with a blank but no
@@ -285,13 +297,9 @@ class ClientOpsParser(_Parser):
                         # in one call. A frame with a bad trailer ends the run and then fails
                         # below, in order.
                         stride = rep_len + rep_size + 2
-                        count = 0
-                        p = pos
-                        while p + stride <= end and startswith(rep_line, p) and \
-                                buf[p + stride - 2] == _CR and buf[p + stride - 1] == _LF:
-                            count += 1
-                            p += stride
+                        count = _repeats(buf, rep_line, pos, end, stride)
                         if count > 1:
+                            p = pos + count * stride
                             if on_pub_run(rep_subject, rep_reply, view, pos + rep_len, stride,
                                           count, rep_size):
                                 return p

@@ -50,6 +50,7 @@ from .parser import (
     MAX_PAYLOAD_SIZE,
     _frame_sizes,
     _Parser,
+    _repeats,
     _size,
     _whole_arg,
 )
@@ -179,7 +180,6 @@ class PeerOpsParser(_Parser):
         pos = 0
         self.need = 0
         find = buf.find
-        startswith = buf.startswith
         h = self._h
         kind = self._kind
         msg_op = kind.msg_op
@@ -199,15 +199,10 @@ class PeerOpsParser(_Parser):
         while pos < end:
             if rep_line is not None:
                 stride = rep_len + rep_size + 2
-                count = 0
-                p = pos
-                while p + stride <= end and startswith(rep_line, p) and \
-                        buf[p + stride - 2] == _CR and buf[p + stride - 1] == _LF:
-                    count += 1
-                    p += stride
+                count = _repeats(buf, rep_line, pos, end, stride)
                 if count > 1:
                     on_run(rep_account, rep_subject, view, pos + rep_len, stride, count, rep_size)
-                    pos = p
+                    pos += count * stride
                     continue
                 rep_line = None
             if stops_when_closed and h.closed:
