@@ -157,6 +157,13 @@ class _Parser:
         self.max_control_line = max_control_line
         self.need = 0
 
+    def _bind(self, handler, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+        """Keeps each handler method `on_x` as `self._on_x` (an optional one missing: None)."""
+        for name in required:
+            setattr(self, "_" + name, getattr(handler, name))
+        for name in optional:
+            setattr(self, "_" + name, getattr(handler, name, None))
+
     def _op_of(self, name: bytes) -> int:
         code = self._table.get(name)
         if code is None:
@@ -238,17 +245,9 @@ class ClientOpsParser(_Parser):
         self.pedantic = False
         # The frame at the start of the next parse call already had that call (it was unfinished).
         self._line_checked = False
-        self._on_connect = handler.on_connect
-        self._on_pub = handler.on_pub
-        self._on_hpub = handler.on_hpub
-        self._on_sub = handler.on_sub
-        self._on_unsub = handler.on_unsub
-        self._on_ping = handler.on_ping
-        self._on_pong = handler.on_pong
-        self._on_pub_run = getattr(handler, "on_pub_run", None)
-        self._on_pub_sizes = getattr(handler, "on_pub_sizes", None)
-        self._on_publish_line = getattr(handler, "on_publish_line", None)
-        self._on_client_err = getattr(handler, "on_client_err", None)
+        self._bind(handler, ("on_connect", "on_pub", "on_hpub", "on_sub", "on_unsub", "on_ping",
+                             "on_pong"),
+                   ("on_pub_run", "on_pub_sizes", "on_publish_line", "on_client_err"))
 
     def _unfinished_publish(self, subject: bytes, reported: bool) -> None:
         """A pedantic PUB/HPUB whose payload has not fully arrived. nats-server, when a read
@@ -506,13 +505,8 @@ class ServerOpsParser(_Parser):
     def __init__(self, handler, *, max_control_line: int = 1 << 20, dispatch=None, runs=None,
                  repeat_cache: bool = True):
         super().__init__(_SERVER_OPS, max_control_line)
-        self._on_msg = handler.on_msg
-        self._on_hmsg = handler.on_hmsg
-        self._on_info = handler.on_info
-        self._on_ok = handler.on_ok
-        self._on_err = handler.on_err
-        self._on_ping = handler.on_ping
-        self._on_pong = handler.on_pong
+        self._bind(handler, ("on_msg", "on_hmsg", "on_info", "on_ok", "on_err", "on_ping",
+                             "on_pong"))
         self._dispatch = dispatch
         self._runs = runs
         self._cache = repeat_cache

@@ -163,15 +163,8 @@ class PeerOpsParser(_Parser):
         self.expect_connect = expect_connect
         self.max_payload = max_payload if kind.checks_max_payload else _NO_PAYLOAD_LIMIT
         self._h = handler
-        self._on_connect = handler.on_connect
-        self._on_info = handler.on_info
-        self._on_ping = handler.on_ping
-        self._on_pong = handler.on_pong
-        self._on_err = handler.on_err
-        self._on_rsub = handler.on_rsub
-        self._on_runsub = handler.on_runsub
-        self._on_rmsg = handler.on_rmsg
-        self._on_rmsg_run = getattr(handler, "on_rmsg_run", None)
+        self._bind(handler, ("on_connect", "on_info", "on_ping", "on_pong", "on_err", "on_rsub",
+                             "on_runsub", "on_rmsg"), ("on_rmsg_run",))
 
     def _before_connect(self) -> ProtocolError:
         return ProtocolError(AUTH_VIOLATION, f"{self._kind.name} op before CONNECT")
