@@ -14,6 +14,7 @@ from zats.broker.connection import ClientConnection
 from zats.protocol import frames
 from zats.protocol.headers import Headers, decode_headers, encode_headers
 from zats.protocol.parser import ClientOpsParser, ServerOpsParser
+from zats.protocol.peer_parser import LEAF, ROUTE, PeerOpsParser
 
 READ = 64 * 1024  # one read's worth of frames, as a busy connection receives them
 
@@ -170,3 +171,56 @@ def test_route_one_read(benchmark, subscribers, size):
             conn._cancel_timers()
     finally:
         loop.close()
+
+
+class PeerCounter(Counter):
+    """A route/leaf parser handler: counts messages (runs as their messages) and bytes."""
+
+    def on_rmsg(self, account, subject, reply, queues, header_len, message):
+        self.calls += 1
+        self.bytes += len(message)
+
+    def on_rmsg_run(self, account, subject, view, first, stride, count, size):
+        self.calls += count
+        self.bytes += count * size
+
+    on_rsub = on_runsub = Counter._count
+    closed = False
+
+
+class LeafCounter(PeerCounter):
+    """Takes leaf messages one by one, as LeafConnection does."""
+
+    on_rmsg_run = None
+
+
+def _peer_frames(kind: str, varied: bool, size: int) -> tuple[bytearray, int]:
+    """One read of RMSG (route) or LMSG (leaf) frames: one repeated line, or subjects varying."""
+    head = b"RMSG $G " if kind == "route" else b"LMSG "
+    payload = b"x" * size
+    frames_ = [head + b"bench.subject.%d %d\r\n%s\r\n" % (i % 10 if varied else 0, size, payload)
+               for i in range(10)]
+    block = b"".join(frames_)
+    count = max(1, READ // len(block))
+    return bytearray(block * count), count * 10
+
+
+def _peer_parser(kind: str, handler) -> PeerOpsParser:
+    return PeerOpsParser(handler, ROUTE if kind == "route" else LEAF)
+
+
+@pytest.mark.parametrize("kind", ["route", "leaf"])
+@pytest.mark.parametrize("varied", [False, True], ids=["same_line", "varied_subjects"])
+@pytest.mark.parametrize("size", [128, 16384])
+def test_parse_peer_msgs(benchmark, kind, varied, size):
+    """A route's or leaf's read of messages: one repeated line (the run path on a route) or
+    subjects that vary frame to frame."""
+    data, count = _peer_frames(kind, varied, size)
+
+    def parse() -> PeerCounter:
+        handler = PeerCounter() if kind == "route" else LeafCounter()
+        assert _peer_parser(kind, handler).parse(data, memoryview(data), len(data)) == len(data)
+        return handler
+
+    result = benchmark(parse)
+    assert result.calls == count and result.bytes == count * size

@@ -1,4 +1,4 @@
-"""Leafnodes: nats-server's leafnode protocol, both roles (see protocol/leaf_parser.py and
+"""Leafnodes: nats-server's leafnode protocol, both roles (see protocol/peer_parser.py and
 docs/routes-and-leafnodes.md, "Leafnodes").
 
 - As a hub (`leafnodes { listen, authorization }`): we accept leaf connections, send INFO at
@@ -35,7 +35,6 @@ from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.creds import read_creds
 from zats.protocol.errors import ProtocolError
-from zats.protocol.leaf_parser import LeafOpsParser
 from zats.protocol.leaf_structs import (
     LeafConnect,
     LeafInfo,
@@ -45,7 +44,7 @@ from zats.protocol.leaf_structs import (
     encode_leaf_info,
 )
 from zats.protocol.nkeys import KeyPair
-from zats.protocol.route_parser import PEER_CONTROL_LINE_FACTOR
+from zats.protocol.peer_parser import LEAF, PeerOpsParser
 from zats.protocol.subjects import is_valid_subject
 
 from .cluster import ClusterSublist, is_hub_leaf
@@ -148,8 +147,10 @@ class LeafConnection(RouteConnection):
         self.transport = None
         self.rbuf = ReceiveBuffer()
         opts = self.broker.options
-        self.parser = LeafOpsParser(self, max_payload=opts.max_payload,
-                                    max_control_line=PEER_CONTROL_LINE_FACTOR * opts.max_control_line)
+        # The hub expects CONNECT before anything else.
+        self.parser = PeerOpsParser(self, LEAF, expect_connect=not solicited,
+                                    max_control_line=opts.max_control_line,
+                                    max_payload=opts.max_payload)
         self.out = bytearray()
         self.touched = False
         self.closed = False
@@ -213,7 +214,6 @@ class LeafConnection(RouteConnection):
         if self.solicited:
             timeout = 2.0  # the hub's INFO
         else:
-            self.parser.expect_connect = True
             transport.write(leafs.info_frame(self))
             timeout = leafs.config.auth_timeout
         self.handshake_timer = broker.loop.call_later(timeout, self._handshake_timeout)
@@ -296,7 +296,7 @@ class LeafConnection(RouteConnection):
 
     # -- interest from the peer -----------------------------------------------------------------
 
-    def on_lsub(self, subject: bytes, queue: bytes | None, weight: int) -> None:
+    def on_rsub(self, account: None, subject: bytes, queue: bytes | None, weight: int) -> None:
         if not self.registered:
             raise ProtocolError(None, "LS+ before CONNECT")
         leafs = self.cluster
@@ -319,7 +319,7 @@ class LeafConnection(RouteConnection):
         elif queue is not None and sub.weight != weight:
             reweigh(self.acc.sublist, sub, weight)
 
-    def on_lunsub(self, subject: bytes, queue: bytes | None) -> None:
+    def on_runsub(self, account: None, subject: bytes, queue: bytes | None) -> None:
         sub = self.rsubs.pop((self.acc_name, subject, queue), None)
         if sub is not None:
             self.acc.sublist.remove(sub)
@@ -361,7 +361,10 @@ class LeafConnection(RouteConnection):
 
     # -- messages from the peer -----------------------------------------------------------------
 
-    def on_lmsg(self, subject: bytes, reply: bytes | None, queues, header_len: int,
+    # Leaf messages come one by one (a route's run path is not for them).
+    on_rmsg_run = None
+
+    def on_rmsg(self, account: None, subject: bytes, reply: bytes | None, queues, header_len: int,
                 message: memoryview) -> None:
         if not self.registered:
             raise ProtocolError(None, "LMSG before CONNECT")

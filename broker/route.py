@@ -1,5 +1,5 @@
 """One route: a connection to another server of the cluster, speaking nats-server's route
-protocol (see protocol/route_parser.py and docs/routes-and-leafnodes.md).
+protocol (see protocol/peer_parser.py and docs/routes-and-leafnodes.md).
 
 The handshake, as nats-server does it:
 - the accepting side sends its INFO at once and takes CONNECT as the first op (anything else is
@@ -35,7 +35,7 @@ from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import INVALID_SUBSCRIPTION, ProtocolError, err_frame
 from zats.protocol.frames import PING, PONG
-from zats.protocol.route_parser import PEER_CONTROL_LINE_FACTOR, RouteOpsParser, room_for
+from zats.protocol.peer_parser import ROUTE, PeerOpsParser, room_for
 from zats.protocol.route_structs import (
     RouteConnect,
     decode_route_connect,
@@ -139,8 +139,9 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.cid = cluster.new_rid()
         self.transport: asyncio.Transport | None = None
         self.rbuf = ReceiveBuffer()
-        self.parser = RouteOpsParser(self, max_control_line=PEER_CONTROL_LINE_FACTOR *
-                                     self.broker.options.max_control_line)
+        # The accepting side expects CONNECT before anything else.
+        self.parser = PeerOpsParser(self, ROUTE, expect_connect=not solicited,
+                                    max_control_line=self.broker.options.max_control_line)
         self.out = bytearray()
         self.touched = False
         self.closed = False
@@ -200,8 +201,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.solicited:
             broker.log.debug("%s:%d - rid:%d - Route connect msg sent", self.ip, self.port, self.cid)
         else:
-            # The accepting side speaks first, and expects CONNECT before anything else.
-            self.parser.expect_connect = True
+            # The accepting side speaks first.
             transport.write(cluster.info_frame(self))
             timeout = cluster.config.auth_timeout
         self.handshake_timer = broker.loop.call_later(timeout, self._handshake_timeout)
@@ -373,7 +373,7 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.ping_timer = self.broker.loop.call_later(
             min(opts.ping_interval, _MAX_PING_INTERVAL), self._ping_due)
 
-    # -- route ops (called by RouteOpsParser) -------------------------------------------
+    # -- route ops (called by PeerOpsParser) --------------------------------------------
 
     def on_ping(self) -> None:
         if not self.closing:
@@ -513,20 +513,21 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
     # -- routed messages ------------------------------------------------------------------
 
     def on_rmsg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
-                payload: memoryview) -> None:
+                header_len: int, message: memoryview) -> None:
         self.in_msgs += 1
-        self.in_bytes += len(payload)
+        self.in_bytes += len(message)
         acc = self.accounts.get(account) or self._account(account)
         if acc is None:
             self.broker.log.debug("Unknown account %r for routed message", account)
             return
         result = acc.sublist.match(subject)
         if result.plain or result.queues:
-            self._deliver(self.cluster.local_view(result), subject, reply, queues, 0, payload)
+            self._deliver(self.cluster.local_view(result), subject, reply, queues, header_len,
+                          message)
 
     def on_rmsg_run(self, account: bytes, subject: bytes, view: memoryview, first: int,
                     stride: int, count: int, size: int) -> None:
-        """A run of plain routed messages with one control line (see RouteOpsParser): matched
+        """A run of plain routed messages with one control line (see PeerOpsParser): matched
         once and delivered like a client's run, to local subscribers and hub leaves only."""
         self.in_msgs += count
         self.in_bytes += count * size
@@ -540,19 +541,6 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
             if plain:
                 deliver_run(self, SublistResult(plain, ()), subject, view, first, stride, count,
                             size)
-
-    def on_hmsg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
-                header_len: int, message: memoryview) -> None:
-        self.in_msgs += 1
-        self.in_bytes += len(message)
-        acc = self.accounts.get(account) or self._account(account)
-        if acc is None:
-            self.broker.log.debug("Unknown account %r for routed message", account)
-            return
-        result = acc.sublist.match(subject)
-        if result.plain or result.queues:
-            self._deliver(self.cluster.local_view(result), subject, reply, queues, header_len,
-                          message)
 
     def _deliver(self, view, subject: bytes, reply: bytes | None, queues, header_len: int,
                  message: memoryview) -> None:

@@ -99,10 +99,37 @@ def _header_frame_args(args: list[bytes], first: int, op: bytes) -> tuple[bytes 
         reply = args[first]
     else:
         raise ProtocolError(None, f"{op.decode()} with {len(args) - 1} arguments")
-    hdr, size = _size(args[-2]), _size(args[-1])
-    if hdr < 0 or size < 0 or hdr > size:
-        raise ProtocolError(None, f"{op.decode()} with bad sizes")
+    hdr, size = _frame_sizes(args, 2, op)
     return reply, hdr, size
+
+
+def _frame_sizes(args: list[bytes], tail: int, op: bytes, text: str | None = None) -> tuple[int, int]:
+    """(header size, total size) of a message line whose last `tail` arguments are its sizes:
+    `<size>` (tail 1, header size 0) or `<header size> <total size>` (tail 2). A size that is
+    not a number, or a header larger than the whole, raises ProtocolError(text)."""
+    # _size's rule, inline: this is on the path of every message with headers.
+    field = args[-1]
+    if field.isdigit() and len(field) <= _MAX_SIZE_DIGITS:
+        if tail == 1:
+            return 0, int(field)
+        hfield = args[-2]
+        if hfield.isdigit() and len(hfield) <= _MAX_SIZE_DIGITS:
+            hdr, size = int(hfield), int(field)
+            if hdr <= size:
+                return hdr, size
+    raise ProtocolError(text, f"{op[:32].decode(errors='replace')} with bad sizes")
+
+
+def _repeats(buf: bytearray, line: bytes, pos: int, end: int, stride: int) -> int:
+    """How many whole frames of `stride` bytes from `pos` on start with the control line `line`
+    (LF included) and end with CRLF: a run of one repeated line, handed over in one call."""
+    startswith = buf.startswith
+    count = 0
+    while pos + stride <= end and startswith(line, pos) and \
+            buf[pos + stride - 2] == _CR and buf[pos + stride - 1] == _LF:
+        count += 1
+        pos += stride
+    return count
 
 
 def _no_arguments(line: bytes, op: bytes, code: int) -> ProtocolError:
@@ -115,12 +142,27 @@ def _no_arguments(line: bytes, op: bytes, code: int) -> ProtocolError:
 
 
 class _Parser:
+    """What the parsers share: the op table and its lookup, the control-line limit, `need`, and
+    the payload trailer check."""
+
     __slots__ = ("max_control_line", "need", "_table")
+
+    # Ops also recognised by prefix (see _PREFIX_OPS, _WHOLE_ARG_OPS); a subclass whose peers
+    # are held to exact op names empties these.
+    prefix_ops = _PREFIX_OPS
+    whole_arg_ops = _WHOLE_ARG_OPS
 
     def __init__(self, table: dict, max_control_line: int):
         self._table = table
         self.max_control_line = max_control_line
         self.need = 0
+
+    def _bind(self, handler, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+        """Keeps each handler method `on_x` as `self._on_x` (an optional one missing: None)."""
+        for name in required:
+            setattr(self, "_" + name, getattr(handler, name))
+        for name in optional:
+            setattr(self, "_" + name, getattr(handler, name, None))
 
     def _op_of(self, name: bytes) -> int:
         code = self._table.get(name)
@@ -128,10 +170,10 @@ class _Parser:
             upper = name.upper()
             code = self._table.get(upper)
             if code is None:
-                for prefix in _PREFIX_OPS:
+                for prefix in self.prefix_ops:
                     if upper.startswith(prefix) and prefix in self._table:
                         return self._table[prefix]
-                for prefix in _WHOLE_ARG_OPS:
+                for prefix in self.whole_arg_ops:
                     # CONNECT{...} without a blank is valid for nats-server.
                     if upper.startswith(prefix) and prefix in self._table and len(upper) > len(prefix):
                         return self._table[prefix]
@@ -203,17 +245,9 @@ class ClientOpsParser(_Parser):
         self.pedantic = False
         # The frame at the start of the next parse call already had that call (it was unfinished).
         self._line_checked = False
-        self._on_connect = handler.on_connect
-        self._on_pub = handler.on_pub
-        self._on_hpub = handler.on_hpub
-        self._on_sub = handler.on_sub
-        self._on_unsub = handler.on_unsub
-        self._on_ping = handler.on_ping
-        self._on_pong = handler.on_pong
-        self._on_pub_run = getattr(handler, "on_pub_run", None)
-        self._on_pub_sizes = getattr(handler, "on_pub_sizes", None)
-        self._on_publish_line = getattr(handler, "on_publish_line", None)
-        self._on_client_err = getattr(handler, "on_client_err", None)
+        self._bind(handler, ("on_connect", "on_pub", "on_hpub", "on_sub", "on_unsub", "on_ping",
+                             "on_pong"),
+                   ("on_pub_run", "on_pub_sizes", "on_publish_line", "on_client_err"))
 
     def _unfinished_publish(self, subject: bytes, reported: bool) -> None:
         """A pedantic PUB/HPUB whose payload has not fully arrived. nats-server, when a read
@@ -262,13 +296,9 @@ class ClientOpsParser(_Parser):
                         # in one call. A frame with a bad trailer ends the run and then fails
                         # below, in order.
                         stride = rep_len + rep_size + 2
-                        count = 0
-                        p = pos
-                        while p + stride <= end and startswith(rep_line, p) and \
-                                buf[p + stride - 2] == _CR and buf[p + stride - 1] == _LF:
-                            count += 1
-                            p += stride
+                        count = _repeats(buf, rep_line, pos, end, stride)
                         if count > 1:
+                            p = pos + count * stride
                             if on_pub_run(rep_subject, rep_reply, view, pos + rep_len, stride,
                                           count, rep_size):
                                 return p
@@ -475,13 +505,8 @@ class ServerOpsParser(_Parser):
     def __init__(self, handler, *, max_control_line: int = 1 << 20, dispatch=None, runs=None,
                  repeat_cache: bool = True):
         super().__init__(_SERVER_OPS, max_control_line)
-        self._on_msg = handler.on_msg
-        self._on_hmsg = handler.on_hmsg
-        self._on_info = handler.on_info
-        self._on_ok = handler.on_ok
-        self._on_err = handler.on_err
-        self._on_ping = handler.on_ping
-        self._on_pong = handler.on_pong
+        self._bind(handler, ("on_msg", "on_hmsg", "on_info", "on_ok", "on_err", "on_ping",
+                             "on_pong"))
         self._dispatch = dispatch
         self._runs = runs
         self._cache = repeat_cache
