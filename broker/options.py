@@ -138,6 +138,7 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     authorization: Authorization | None = None
     accounts: list[AccountConfig] = msgspec.field(default_factory=list)
     no_auth_user: str = ""
+    system_account: str = ""  # see system.system_account_name
     tls: TLSConfig | None = None
     cluster: ClusterConfig | None = None
     leafnodes: LeafConfig | None = None

@@ -23,6 +23,7 @@ from .listeners import ListenError, listen, listen_error, resolve
 from .log import Logger
 from .monitor import MonitorServer
 from .options import RANDOM_PORT, OptionsError, ServerOptions, client_advertise_address, validate
+from .system import SystemService, system_account_name
 from .tls import server_context
 from .version import IMPLEMENTATION, VERSION, ZATS_VERSION
 
@@ -49,6 +50,10 @@ class Broker:
         self.accounts = {self.global_account.name: self.global_account}
         for name in sorted(self.auth.accounts - {GLOBAL_ACCOUNT}):
             self.accounts[name] = Account(name)
+        self.system_account = system_account_name(options)
+        if self.system_account is not None and self.system_account not in self.accounts:
+            self.accounts[self.system_account] = Account(self.system_account)
+        self.system: SystemService | None = None
         self.connections: dict[int, ClientConnection] = {}
         self.touched: list[ClientConnection] = []
         self.next_cid = 1
@@ -90,6 +95,9 @@ class Broker:
         if opts.pid_file:
             with open(opts.pid_file, "w") as f:
                 f.write(str(os.getpid()))
+        if self.system_account is not None:
+            self.system = SystemService(self, self.accounts[self.system_account])
+            self.system.start()
         try:
             await self._listen_all()
         except ListenError:
@@ -138,6 +146,8 @@ class Broker:
             return
         for server in self._servers:
             server.close()
+        if self.system is not None:
+            self.system.stop()
         if self._monitor is not None:
             await self._monitor.stop()
         if self.cluster is not None:
@@ -194,6 +204,8 @@ class Broker:
             raise OptionsError("config reload not supported for enabling or disabling TLS")
         if new.cluster != old.cluster:
             raise OptionsError("config reload not supported for cluster")
+        if system_account_name(new) != self.system_account:
+            raise OptionsError("config reload not supported for system_account")
         if new.leafnodes != old.leafnodes:
             raise OptionsError("config reload not supported for leafnodes")
         auth = Authenticator(new)

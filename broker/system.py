@@ -1,0 +1,196 @@
+"""The system account's server requests, answered as nats-server answers them:
+
+    $SYS.REQ.SERVER.PING                   statsz of every server that hears it
+    $SYS.REQ.SERVER.PING.<Z>               Z in STATSZ, VARZ, CONNZ, SUBSZ, ROUTEZ, LEAFZ, HEALTHZ, IDZ
+    $SYS.REQ.SERVER.<server id>.<Z>        the same, for one server
+
+Each answer is nats-server's envelope, `{"server": {name, host, id, ver, jetstream, flags, seq,
+time}, "data": ...}` (`"statsz": ...` for statsz, the bare {name, host, id} for IDZ), with the
+data built by the monitoring endpoints (one implementation of each). A request body, when there
+is one, must be a JSON object (else a 400 `error` in place of the data, as nats-server); its
+filters `name`, `host` and `cluster` (substrings, as nats-server matches them) make servers that
+do not match stay silent; the endpoints' own options are not read from it. A request without a
+reply subject gets nothing.
+
+The subscriptions are internal ones (see internal.py) in the system account, so only its users
+reach them and routes carry the interest like a client's. Answers that page through many
+connections or subscriptions are built by one task, a bounded queue of requests ahead of it;
+requests over the bound are dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime
+
+import msgspec
+
+from .account import SYSTEM_ACCOUNT
+from .internal import InternalClient
+from .monitor import endpoints
+from .monitor.params import BadParam
+from .version import ZATS_VERSION
+
+_PREFIX = b"$SYS.REQ.SERVER."
+_PING = b"$SYS.REQ.SERVER.PING"
+_MAX_QUEUED = 64  # paced requests (CONNZ, SUBSZ...) waiting for the builder
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+
+
+def _compact(body: bytes) -> bytes:
+    return msgspec.json.format(body, indent=0)
+
+
+def _now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+class SystemService:
+    """The server request handlers of the system account."""
+
+    def __init__(self, broker, account):
+        self.broker = broker
+        self.client = InternalClient(broker, account, broker._new_cid(), name="system")
+        self.cpu = endpoints.CPU()
+        self.seq = 0
+        self._queue: collections.deque = collections.deque()
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task | None = None
+        b = broker
+        self._sync = {
+            b"STATSZ": lambda q: self._statsz(),
+            b"VARZ": lambda q: endpoints.varz(b, q, self.cpu),
+            b"HEALTHZ": lambda q: self._healthz(q),
+        }
+        self._paced = {
+            b"CONNZ": lambda q: endpoints.connz(b, q),
+            b"SUBSZ": lambda q: endpoints.subsz(b, q),
+            b"ROUTEZ": lambda q: endpoints.routez(b, q),
+            b"LEAFZ": lambda q: endpoints.leafz(b, q),
+        }
+
+    def start(self) -> None:
+        sub = self.client.subscribe
+        sub(_PING, self._on_ping)
+        own = _PREFIX + self.broker.server_id.encode() + b"."
+        for name in (*self._sync, *self._paced, b"IDZ"):
+            sub(_PING + b"." + name, self._on_request)
+            sub(own + name, self._on_request)
+        self._worker = asyncio.get_running_loop().create_task(self._build_paced())
+
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            self._worker = None
+        self.client.close()
+
+    # -- the envelope ------------------------------------------------------------------------------
+
+    def _server_info(self) -> bytes:
+        b = self.broker
+        self.seq += 1
+        return _encode({"name": b.server_name, "host": b.options.host, "id": b.server_id,
+                        "ver": ZATS_VERSION, "jetstream": False, "flags": 0, "seq": self.seq,
+                        "time": _now_rfc3339()})
+
+    def _answer(self, reply: bytes, key: bytes, body: bytes) -> None:
+        self.client.publish(reply, None, b'{"server":%s,"%s":%s}' % (self._server_info(), key, body))
+
+    def _error(self, reply: bytes, code: int, description: str) -> None:
+        self._answer(reply, b"error", _encode({"code": code, "description": description}))
+
+    # -- requests -----------------------------------------------------------------------------------
+
+    def _on_ping(self, subject: bytes, reply: bytes | None, headers, payload: memoryview) -> None:
+        self._handle(b"STATSZ", reply, payload)
+
+    def _on_request(self, subject: bytes, reply: bytes | None, headers, payload: memoryview) -> None:
+        self._handle(subject.rpartition(b".")[2], reply, payload)
+
+    def _handle(self, name: bytes, reply: bytes | None, payload: memoryview) -> None:
+        if not reply:
+            return
+        options = {}
+        if len(payload):
+            try:
+                options = _decode(payload)
+            except msgspec.DecodeError as exc:
+                self._error(reply, 400, str(exc))
+                return
+            if not isinstance(options, dict):
+                self._error(reply, 400, f"cannot read a {type(options).__name__} as request options")
+                return
+            if not self._selected(options):
+                return
+        if name == b"IDZ":
+            b = self.broker
+            self.client.publish(reply, None, _encode({"name": b.server_name, "host": b.options.host,
+                                                      "id": b.server_id}))
+            return
+        build = self._sync.get(name)
+        if build is not None:
+            self._reply_with(reply, name, build({}))
+        elif len(self._queue) < _MAX_QUEUED:
+            self._queue.append((reply, name))
+            self._wake.set()
+
+    def _selected(self, options: dict) -> bool:
+        """Whether the request's filters (nats-server's EventFilterOptions) pick this server."""
+        b = self.broker
+        cluster = b.cluster.name if b.cluster is not None else ""
+        for key, value in (("name", b.server_name), ("host", b.options.host), ("cluster", cluster)):
+            wanted = options.get(key)
+            if isinstance(wanted, str) and wanted and wanted not in value:
+                return False
+        return True
+
+    def _reply_with(self, reply: bytes, name: bytes, body: bytes) -> None:
+        self._answer(reply, b"statsz" if name == b"STATSZ" else b"data", _compact(body))
+
+    async def _build_paced(self) -> None:
+        queue = self._queue
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while queue:
+                reply, name = queue.popleft()
+                try:
+                    body = await self._paced[name]({})
+                except BadParam as exc:
+                    self._error(reply, 400, str(exc))
+                    continue
+                self._reply_with(reply, name, body)
+
+    # -- data nats-server has and /varz does not give as such ----------------------------------------
+
+    def _statsz(self) -> bytes:
+        """nats-server's statsz, from the /varz figures."""
+        b = self.broker
+        v = _decode(endpoints.varz(b, {}, self.cpu))
+        accounts = {c.account.name for c in b.connections.values()}
+        return _encode({
+            "start": v["start"], "mem": v["mem"], "cores": v["cores"], "cpu": v["cpu"],
+            "connections": v["connections"], "total_connections": v["total_connections"],
+            "active_accounts": len(accounts), "subscriptions": v["subscriptions"],
+            "sent": {"msgs": v["out_msgs"], "bytes": v["out_bytes"]},
+            "received": {"msgs": v["in_msgs"], "bytes": v["in_bytes"]},
+            "slow_consumers": v["slow_consumers"],
+            "active_servers": 1 + (len(b.cluster.routes) if b.cluster is not None else 0),
+        })
+
+    def _healthz(self, query) -> bytes:
+        """/healthz's answer with the status code nats-server adds over the system account."""
+        return _encode({**_decode(endpoints.healthz(self.broker, query)), "status_code": 200})
+
+
+def system_account_name(options) -> str | None:
+    """The system account: `system_account`, or a configured `$SYS` account (nats-server's
+    default name); None when neither (zats then runs no system services)."""
+    if options.system_account:
+        return options.system_account
+    if any(a.name == SYSTEM_ACCOUNT for a in options.accounts):
+        return SYSTEM_ACCOUNT
+    return None
+
