@@ -8,12 +8,14 @@ Each answer is nats-server's envelope, `{"server": {name, host, id, ver, jetstre
 time}, "data": ...}` (`"statsz": ...` for statsz, the bare {name, host, id} for IDZ), with the
 data built by the monitoring endpoints (one implementation of each). A request body, when there
 is one, must be a JSON object (else a 400 `error` in place of the data, as nats-server); its
-filters `name`, `host` and `cluster` (substrings, as nats-server matches them) make servers that
-do not match stay silent; the endpoints' own options are not read from it. A request without a
-reply subject gets nothing.
+filters (`server_name`, `host`, `cluster`: substrings, or equal with `exact_match`; `tags`,
+`domain`) make servers that do not match stay silent, as nats-server; the endpoints' own options
+are not read from it. IDZ ignores the body. A request without a reply subject gets nothing.
 
 The subscriptions are internal ones (see internal.py) in the system account, so only its users
-reach them and routes carry the interest like a client's. Answers that page through many
+reach them and routes carry the interest like a client's. Every other account gets its own
+internal client answering `$SYS.REQ.SERVER.PING.CONNZ` and `$SYS.REQ.ACCOUNT.PING.CONNZ` with
+that account's connections only, as nats-server's system imports do. Answers that page through many
 connections or subscriptions are built by one task, a bounded queue of requests ahead of it;
 requests over the bound are dropped."""
 
@@ -53,6 +55,9 @@ class SystemService:
     def __init__(self, broker, account):
         self.broker = broker
         self.client = InternalClient(broker, account, broker._new_cid(), name="system")
+        # Every other account's own internal client (nats-server's system service imports).
+        self.account_clients = [InternalClient(broker, acc, broker._new_cid(), name="account")
+                                for acc in broker.accounts.values() if acc is not account]
         self.cpu = endpoints.CPU()
         self.seq = 0
         self._queue: collections.deque = collections.deque()
@@ -78,6 +83,12 @@ class SystemService:
         for name in (*self._sync, *self._paced, b"IDZ"):
             sub(_PING + b"." + name, self._on_request)
             sub(own + name, self._on_request)
+        for client in self.account_clients:
+            # An account's users may ask for their account's connections (nats-server maps both
+            # subjects to that account's CONNZ).
+            on_connz = self._account_connz(client)
+            client.subscribe(_PING + b".CONNZ", on_connz)
+            client.subscribe(b"$SYS.REQ.ACCOUNT.PING.CONNZ", on_connz)
         self._worker = asyncio.get_running_loop().create_task(self._build_paced())
 
     def stop(self) -> None:
@@ -85,6 +96,8 @@ class SystemService:
             self._worker.cancel()
             self._worker = None
         self.client.close()
+        for client in self.account_clients:
+            client.close()
 
     # -- the envelope ------------------------------------------------------------------------------
 
@@ -95,59 +108,82 @@ class SystemService:
                         "ver": ZATS_VERSION, "jetstream": False, "flags": 0, "seq": self.seq,
                         "time": _now_rfc3339()})
 
-    def _answer(self, reply: bytes, key: bytes, body: bytes) -> None:
-        self.client.publish(reply, None, b'{"server":%s,"%s":%s}' % (self._server_info(), key, body))
+    def _answer(self, client, reply: bytes, key: bytes, body: bytes) -> None:
+        client.publish(reply, None, b'{"server":%s,"%s":%s}' % (self._server_info(), key, body))
 
-    def _error(self, reply: bytes, code: int, description: str) -> None:
-        self._answer(reply, b"error", _encode({"code": code, "description": description}))
+    def _error(self, client, reply: bytes, code: int, description: str) -> None:
+        self._answer(client, reply, b"error", _encode({"code": code, "description": description}))
 
     # -- requests -----------------------------------------------------------------------------------
 
     def _on_ping(self, subject: bytes, reply: bytes | None, headers, payload: memoryview) -> None:
-        self._handle(b"STATSZ", reply, payload)
+        self._handle(self.client, b"STATSZ", reply, payload, {})
 
     def _on_request(self, subject: bytes, reply: bytes | None, headers, payload: memoryview) -> None:
-        self._handle(subject.rpartition(b".")[2], reply, payload)
+        self._handle(self.client, subject.rpartition(b".")[2], reply, payload, {})
 
-    def _handle(self, name: bytes, reply: bytes | None, payload: memoryview) -> None:
+    def _account_connz(self, client):
+        query = {"acc": client.account.name}
+
+        def on_connz(subject: bytes, reply: bytes | None, headers, payload: memoryview) -> None:
+            self._handle(client, b"CONNZ", reply, payload, query)
+
+        return on_connz
+
+    def _handle(self, client, name: bytes, reply: bytes | None, payload: memoryview,
+                query: dict) -> None:
+        """Answers request `name` through `client` (the account the answer is published in),
+        with `query` the endpoint's parameters."""
         if not reply:
             return
-        options = {}
+        if name == b"IDZ":
+            b = self.broker
+            client.publish(reply, None, _encode({"name": b.server_name, "host": b.options.host,
+                                                      "id": b.server_id}))
+            return
         if len(payload):
             try:
                 options = _decode(payload)
             except msgspec.DecodeError as exc:
-                self._error(reply, 400, str(exc))
+                self._error(client, reply, 400, str(exc))
                 return
             if not isinstance(options, dict):
-                self._error(reply, 400, f"cannot read a {type(options).__name__} as request options")
+                self._error(client, reply, 400, f"cannot read a {type(options).__name__} as request options")
                 return
-            if not self._selected(options):
+            selected = self._selected(options)
+            if selected is not True:
+                if selected:
+                    self._error(client, reply, 400, selected)
                 return
-        if name == b"IDZ":
-            b = self.broker
-            self.client.publish(reply, None, _encode({"name": b.server_name, "host": b.options.host,
-                                                      "id": b.server_id}))
-            return
         build = self._sync.get(name)
         if build is not None:
-            self._reply_with(reply, name, build({}))
+            self._reply_with(client, reply, name, build(query))
         elif len(self._queue) < _MAX_QUEUED:
-            self._queue.append((reply, name))
+            self._queue.append((client, reply, name, query))
             self._wake.set()
 
-    def _selected(self, options: dict) -> bool:
-        """Whether the request's filters (nats-server's EventFilterOptions) pick this server."""
+    def _selected(self, options: dict) -> bool | str:
+        """Whether the request's filters (nats-server's EventFilterOptions) pick this server: a
+        server without tags or JetStream domain is left out by any asked for. A filter of the
+        wrong type is an error text instead."""
         b = self.broker
         cluster = b.cluster.name if b.cluster is not None else ""
-        for key, value in (("name", b.server_name), ("host", b.options.host), ("cluster", cluster)):
+        exact = options.get("exact_match", False)
+        if not isinstance(exact, bool):
+            return "exact_match must be a boolean"
+        for key, value in (("server_name", b.server_name), ("host", b.options.host),
+                           ("cluster", cluster), ("domain", "")):
             wanted = options.get(key)
-            if isinstance(wanted, str) and wanted and wanted not in value:
+            if wanted is None:
+                continue
+            if not isinstance(wanted, str):
+                return f"{key} must be a string"
+            if wanted and (wanted != value if exact or key == "domain" else wanted not in value):
                 return False
-        return True
+        return not options.get("tags")
 
-    def _reply_with(self, reply: bytes, name: bytes, body: bytes) -> None:
-        self._answer(reply, b"statsz" if name == b"STATSZ" else b"data", _compact(body))
+    def _reply_with(self, client, reply: bytes, name: bytes, body: bytes) -> None:
+        self._answer(client, reply, b"statsz" if name == b"STATSZ" else b"data", _compact(body))
 
     async def _build_paced(self) -> None:
         queue = self._queue
@@ -155,13 +191,13 @@ class SystemService:
             await self._wake.wait()
             self._wake.clear()
             while queue:
-                reply, name = queue.popleft()
+                client, reply, name, query = queue.popleft()
                 try:
-                    body = await self._paced[name]({})
+                    body = await self._paced[name](query)
                 except BadParam as exc:
-                    self._error(reply, 400, str(exc))
+                    self._error(client, reply, 400, str(exc))
                     continue
-                self._reply_with(reply, name, body)
+                self._reply_with(client, reply, name, body)
 
     # -- data nats-server has and /varz does not give as such ----------------------------------------
 
