@@ -35,7 +35,7 @@ from .version import ZATS_VERSION
 
 _PREFIX = b"$SYS.REQ.SERVER."
 _PING = b"$SYS.REQ.SERVER.PING"
-_MAX_QUEUED = 64  # paced requests (CONNZ, SUBSZ...) waiting for the builder
+_MAX_QUEUED = 1024  # paced requests (CONNZ, SUBSZ...) waiting for the builder
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
@@ -144,7 +144,7 @@ class SystemService:
         if len(payload):
             try:
                 options = _decode(payload)
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, RecursionError) as exc:  # nesting too deep: 400 too
                 self._error(client, reply, 400, str(exc))
                 return
             if not isinstance(options, dict):
