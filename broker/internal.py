@@ -75,16 +75,19 @@ class InternalClient:
         return sub
 
     def remove_sub(self, sub: Subscription) -> None:
+        """Unsubscribes. Messages delivered before (an UNSUB max reached within one read) still
+        reach the callback at the next flush, which then forgets it."""
         if self.subs.pop(sub.sid, None) is not None:
-            self.callbacks.pop(sub.sid, None)
             self.sublist.remove(sub)
+            if not self.out:
+                self.callbacks.pop(sub.sid, None)
 
     def close(self) -> None:
         """Drops every subscription (the broker is stopping)."""
         self.closed = True
+        self.out = bytearray()
         for sub in list(self.subs.values()):
             self.remove_sub(sub)
-        self.out = bytearray()
 
     # -- publishing ----------------------------------------------------------------------------
 
@@ -118,6 +121,8 @@ class InternalClient:
             self.parser.parse(out, memoryview(out), len(out))
         finally:
             self.flushing = False
+        if len(self.callbacks) != len(self.subs):
+            self.callbacks = {sid: cb for sid, cb in self.callbacks.items() if sid in self.subs}
 
     def pending_bytes(self) -> int:
         return len(self.out)
@@ -132,7 +137,7 @@ class InternalClient:
     def _call(self, sid: bytes, subject: bytes, reply: bytes | None, headers: bytes | None,
               payload: memoryview) -> None:
         callback = self.callbacks.get(sid)
-        if callback is None:  # unsubscribed since the delivery
+        if callback is None:  # closed
             return
         self.in_msgs += 1
         self.in_bytes += len(payload)
