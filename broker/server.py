@@ -54,6 +54,7 @@ class Broker:
         if self.system_account is not None and self.system_account not in self.accounts:
             self.accounts[self.system_account] = Account(self.system_account)
         self.system: SystemService | None = None
+        self.origin: ClientConnection | None = None  # see flush_touched
         self.connections: dict[int, ClientConnection] = {}
         self.touched: list[ClientConnection] = []
         self.next_cid = 1
@@ -307,12 +308,15 @@ class Broker:
         self._closed_in_msgs += conn.in_msgs
         self._closed_in_bytes += conn.in_bytes
 
-    def flush_touched(self) -> list[ClientConnection] | None:
+    def flush_touched(self, origin: ClientConnection | None = None) -> list[ClientConnection] | None:
         """Flushes every connection that got outbound bytes during the current read; returns
-        those whose transport is now over its high-water mark (for backpressure), if any."""
+        those whose transport is now over its high-water mark (for backpressure), if any.
+        `origin` is the client whose read it was: internal subscriptions' handlers see it as
+        `self.origin` (who published what they receive) while they run."""
         touched = self.touched
         if not touched:
             return None
+        self.origin = origin
         stalled = None
         for conn in touched:
             conn.flush()
@@ -321,6 +325,7 @@ class Broker:
                     stalled = []
                 stalled.append(conn)
         touched.clear()
+        self.origin = None
         return stalled
 
     def info_frame(self, conn: ClientConnection) -> bytes:

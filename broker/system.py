@@ -15,7 +15,10 @@ are not read from it. IDZ ignores the body. A request without a reply subject ge
 The subscriptions are internal ones (see internal.py) in the system account, so only its users
 reach them and routes carry the interest like a client's. Every other account gets its own
 internal client answering `$SYS.REQ.SERVER.PING.CONNZ` and `$SYS.REQ.ACCOUNT.PING.CONNZ` with
-that account's connections only, as nats-server's system imports do. Answers that page through many
+that account's connections only, and every account (the system account too) answers
+`$SYS.REQ.USER.INFO` with the requester's user, account and permissions, as nats-server's
+system imports do. The requester is the client whose read delivered the request
+(`Broker.origin`); a request that came over a route is left to the requester's own server. Answers that page through many
 connections or subscriptions are built by one task, a bounded queue of requests ahead of it;
 requests over the bound are dropped."""
 
@@ -33,8 +36,12 @@ from .monitor import endpoints
 from .monitor.params import BadParam
 from .version import ZATS_VERSION
 
+_NS = 1_000_000_000
+
 _PREFIX = b"$SYS.REQ.SERVER."
 _PING = b"$SYS.REQ.SERVER.PING"
+_USER_INFO = b"$SYS.REQ.USER.INFO"
+_DEFAULT_RESPONSE_TTL = 120 * _NS  # nats-server's allow_responses expiry when none is set
 _MAX_QUEUED = 1024  # paced requests (CONNZ, SUBSZ...) waiting for the builder
 
 _encode = msgspec.json.Encoder().encode
@@ -83,6 +90,8 @@ class SystemService:
         for name in (*self._sync, *self._paced, b"IDZ"):
             sub(_PING + b"." + name, self._on_request)
             sub(own + name, self._on_request)
+        for client in (self.client, *self.account_clients):
+            client.subscribe(_USER_INFO, self._user_info(client))
         for client in self.account_clients:
             # An account's users may ask for their account's connections (nats-server maps both
             # subjects to that account's CONNZ).
@@ -129,6 +138,22 @@ class SystemService:
             self._handle(client, b"CONNZ", reply, payload, query)
 
         return on_connz
+
+    def _user_info(self, client):
+        def on_user_info(subject: bytes, reply: bytes | None, headers, payload: memoryview) -> None:
+            # Only the requester's own server answers: one that got the request over a route
+            # (no client origin) stays silent.
+            conn = self.broker.origin
+            if not reply or conn is None or conn.identity is None:
+                return
+            identity = conn.identity
+            data = {"user": identity.name, "account": identity.account,
+                    "account_name": identity.account}
+            if identity.permissions is not None:
+                data["permissions"] = _public_permissions(identity.permissions.config)
+            self._answer(client, reply, b"data", _encode(data))
+
+        return on_user_info
 
     def _handle(self, client, name: bytes, reply: bytes | None, payload: memoryview,
                 query: dict) -> None:
@@ -219,6 +244,24 @@ class SystemService:
     def _healthz(self, query) -> bytes:
         """/healthz's answer with the status code nats-server adds over the system account."""
         return _encode({**_decode(endpoints.healthz(self.broker, query)), "status_code": 200})
+
+
+def _public_permissions(config) -> dict:
+    """A user's permissions as nats-server shows them: empty parts left out, allow_responses
+    as `responses` with its expiry in nanoseconds; the lists sorted (nats-server's follow no
+    fixed order)."""
+    out = {}
+    for key, perm in (("publish", config.publish), ("subscribe", config.subscribe)):
+        if perm is not None:
+            lists = {name: sorted(subjects) for name, subjects in (("allow", perm.allow),
+                                                                    ("deny", perm.deny)) if subjects}
+            if lists:
+                out[key] = lists
+    resp = config.allow_responses
+    if resp is not None:
+        out["responses"] = {"max": resp.max,
+                            "ttl": int(resp.expires * _NS) if resp.expires else _DEFAULT_RESPONSE_TTL}
+    return out
 
 
 def system_account_name(options) -> str | None:

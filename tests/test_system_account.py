@@ -180,3 +180,55 @@ async def test_every_node_of_a_zats_cluster_answers_a_ping(spawn, tmp_path):
     finally:
         await nc.close()
     await asyncio.sleep(0)
+
+
+USER_INFO_CONF = """
+accounts {
+  SYS { users [ {user: admin, password: pw} ] }
+  A { users [ {user: a, password: pw, permissions: {
+        publish: {allow: ["foo.>", "$SYS.REQ.USER.INFO", "_INBOX.>"]}, subscribe: {deny: "bar"},
+        allow_responses: true}} ] }
+}
+authorization { users [ {user: g, password: pw} ] }
+system_account: SYS
+"""
+
+
+@pytest.mark.parametrize(("user", "data"), [
+    ("a", {"user": "a", "account": "A", "account_name": "A", "permissions": {
+        "publish": {"allow": ["$SYS.REQ.USER.INFO", "_INBOX.>", "foo.>"]},
+        "subscribe": {"deny": ["bar"]}, "responses": {"max": 1, "ttl": 120_000_000_000}}}),
+    ("g", {"user": "g", "account": "$G", "account_name": "$G"}),
+    ("admin", {"user": "admin", "account": "SYS", "account_name": "SYS"}),
+])
+async def test_user_info_answers_any_user_about_itself(kind, spawn, tmp_path, user, data):
+    srv = spawn(kind, "-c", write_config(tmp_path, USER_INFO_CONF))
+    answer = await ask(srv, "$SYS.REQ.USER.INFO", b"ignored body", user=user)
+    check_server(answer)
+    got = answer["data"]
+    # nats-server lists permission subjects in no fixed order (zats sorts them).
+    for part in got.get("permissions", {}).values():
+        for name in ("allow", "deny"):
+            if name in part:
+                part[name] = sorted(part[name])
+    assert got == data
+
+
+async def test_user_info_in_a_cluster_comes_from_the_requesters_server(spawn, tmp_path):
+    conf = write_config(tmp_path, USER_INFO_CONF)
+    a = start(spawn, "zats", extra=("-c", conf))
+    b = start(spawn, "zats", routes=[a], extra=("-c", conf))
+    await wait_mesh([a, b])
+    nc = await nats.connect(b.url, user="g", password="pw", allow_reconnect=False)
+    try:
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        await asyncio.sleep(0.5)  # the routes have exchanged the interest
+        await nc.publish("$SYS.REQ.USER.INFO", b"", reply=inbox)
+        answers = []
+        with pytest.raises(nats.errors.TimeoutError):
+            while True:
+                answers.append(json.loads((await sub.next_msg(timeout=0.5)).data))
+    finally:
+        await nc.close()
+    assert [(x["server"]["id"], x["data"]["user"]) for x in answers] == [(b.server_id, "g")]
