@@ -10,7 +10,8 @@ conf_syntax reads the file into plain values; this module gives the keys nats-se
     authorization { users [ {user: a, password: b, permissions: {publish: "a.>"}} ] }
     accounts { A { users [ {user: c, password: d} ] } }
     no_auth_user: c
-    system_account: SYS             # (alias system) an account above, or $SYS, made if missing
+    system_account: SYS             # (alias system) an account above, or $SYS (the default),
+    no_system_account: false        #   made if missing; or no system account at all
     tls { cert_file: s.pem, key_file: s.key, ca_file: ca.pem, verify: true, timeout: 2 }
     debug, trace, logtime, logtime_utc, log_file, pid_file, lame_duck_duration, lame_duck_grace_period
     cluster { name: C1, listen: 127.0.0.1:6222, routes: [nats-route://127.0.0.1:6223],
@@ -69,8 +70,7 @@ _NATS_ONLY = {
         "gateway", "jetstream", "store_dir",
         "storedir", "websocket", "ws", "mqtt", "operator", "operators", "roots", "root",
         "root_operators", "root_operator", "resolver", "account_resolver", "accounts_resolver",
-        "resolver_tls", "resolver_preload", "resolver_pinned_accounts",
-        "no_system_account", "no_system", "no_sys_acc", "trusted", "trusted_keys", "https",
+        "resolver_tls", "resolver_preload", "resolver_pinned_accounts", "trusted", "trusted_keys", "https",
         "https_port", "http_base_path", "syslog", "remote_syslog", "ports_file_dir", "prof_port",
         "max_traced_msg_len", "max_sub_tokens", "max_subscription_tokens", "trace_verbose",
         "connect_error_reports", "reconnect_error_reports", "no_header_support", "ocsp",
@@ -903,6 +903,9 @@ _TOP_LEVEL: dict[str, Callable[[_Loader, str, Any, Pos], None]] = {
     "no_auth_user": _Loader.no_auth_user,
     "system_account": _Loader.system_account,
     "system": _Loader.system_account,
+    "no_system_account": _simple("no_system_account", "boolean"),
+    "no_system": _simple("no_system_account", "boolean"),
+    "no_sys_acc": _simple("no_system_account", "boolean"),
     "tls": _Loader.tls,
     "cluster": _Loader.cluster,
     "leafnodes": _Loader.leafnodes,

@@ -18,9 +18,12 @@ internal client answering `$SYS.REQ.SERVER.PING.CONNZ` and `$SYS.REQ.ACCOUNT.PIN
 that account's connections only, and every account (the system account too) answers
 `$SYS.REQ.USER.INFO` with the requester's user, account and permissions, as nats-server's
 system imports do. The requester is the client whose read delivered the request
-(`Broker.origin`); a request that came over a route is left to the requester's own server. Answers that page through many
-connections or subscriptions are built by one task, a bounded queue of requests ahead of it;
-requests over the bound are dropped."""
+(`Broker.origin`); a request that came over a route is left to the requester's own server.
+Answers that page through many connections or subscriptions are built by one task, a bounded
+queue of requests ahead of it; requests over the bound are dropped.
+
+As in nats-server the system account always exists (`$SYS` unless `system_account` names
+another) unless `no_system_account` is set; accounts a reload adds get no internal clients."""
 
 from __future__ import annotations
 
@@ -265,11 +268,8 @@ def _public_permissions(config) -> dict:
 
 
 def system_account_name(options) -> str | None:
-    """The system account: `system_account`, or a configured `$SYS` account (nats-server's
-    default name); None when neither (zats then runs no system services)."""
+    """The system account: `system_account`, else nats-server's default `$SYS` (made when no
+    account of that name is configured), unless `no_system_account` says none."""
     if options.system_account:
         return options.system_account
-    if any(a.name == SYSTEM_ACCOUNT for a in options.accounts):
-        return SYSTEM_ACCOUNT
-    return None
-
+    return None if options.no_system_account else SYSTEM_ACCOUNT

@@ -232,3 +232,27 @@ async def test_user_info_in_a_cluster_comes_from_the_requesters_server(spawn, tm
     finally:
         await nc.close()
     assert [(x["server"]["id"], x["data"]["user"]) for x in answers] == [(b.server_id, "g")]
+
+
+async def test_the_default_system_account_answers_user_info(server):
+    """Without configuration nats-server still has its `$SYS` account and system imports."""
+    nc = await nats.connect(server.url, allow_reconnect=False)
+    try:
+        answer = json.loads((await nc.request("$SYS.REQ.USER.INFO", b"", timeout=2)).data)
+        with pytest.raises(nats.errors.NoRespondersError):
+            await nc.request("$SYS.REQ.SERVER.PING", b"", timeout=2)
+    finally:
+        await nc.close()
+    check_server(answer)
+    assert answer["data"] == {"user": "", "account": "$G", "account_name": "$G"}
+
+
+async def test_no_system_account(kind, spawn, tmp_path):
+    srv = spawn(kind, "-c", write_config(tmp_path, "no_system_account: true\n"))
+    nc = await nats.connect(srv.url, allow_reconnect=False)
+    try:
+        for subject in ("$SYS.REQ.USER.INFO", "$SYS.REQ.SERVER.PING.CONNZ"):
+            with pytest.raises(nats.errors.NoRespondersError):
+                await nc.request(subject, b"", timeout=2)
+    finally:
+        await nc.close()
