@@ -52,7 +52,6 @@ class InternalClient:
         self.subs: dict[bytes, Subscription] = {}
         self.callbacks: dict[bytes, Callback] = {}
         self.next_sid = 1
-        self.flushing = False
         # Delivery keeps the last MSG line pieces on its publisher.
         self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
         self.msg_size = -1
@@ -93,8 +92,8 @@ class InternalClient:
 
     def publish(self, subject: bytes, reply: bytes | None, payload: bytes,
                 headers: bytes | None = None) -> int:
-        """Publishes in this client's account as a client would; returns the deliveries. Outside
-        a flush (e.g. from a task) the receivers are flushed at once."""
+        """Publishes in this client's account as a client would; returns the deliveries. The
+        receivers are flushed at once, or by the flush running (see Broker.flush_touched)."""
         if self.closed:
             return 0
         result = self.sublist.match(subject)
@@ -103,8 +102,7 @@ class InternalClient:
                                      memoryview(headers + payload))
         else:
             n = deliver(self, result, subject, reply, memoryview(payload))
-        if not self.flushing:
-            self.broker.flush_touched()
+        self.broker.flush_touched()
         return n
 
     # -- receiving: the broker's flush of this "connection" -----------------------------------
@@ -116,11 +114,7 @@ class InternalClient:
         if not out or self.closed:
             return
         self.out = bytearray()
-        self.flushing = True
-        try:
-            self.parser.parse(out, memoryview(out), len(out))
-        finally:
-            self.flushing = False
+        self.parser.parse(out, memoryview(out), len(out))
         if len(self.callbacks) != len(self.subs):
             self.callbacks = {sid: cb for sid, cb in self.callbacks.items() if sid in self.subs}
 

@@ -27,6 +27,8 @@ from .system import SystemService, system_account_name
 from .tls import server_context
 from .version import IMPLEMENTATION, VERSION, ZATS_VERSION
 
+_NOT_FLUSHING = object()  # Broker.origin between flushes
+
 
 class Broker:
     """A single-node NATS broker."""
@@ -54,7 +56,7 @@ class Broker:
         if self.system_account is not None and self.system_account not in self.accounts:
             self.accounts[self.system_account] = Account(self.system_account)
         self.system: SystemService | None = None
-        self.origin: ClientConnection | None = None  # see flush_touched
+        self.origin: ClientConnection | None = _NOT_FLUSHING  # see flush_touched
         self.connections: dict[int, ClientConnection] = {}
         self.touched: list[ClientConnection] = []
         self.next_cid = 1
@@ -312,20 +314,24 @@ class Broker:
         """Flushes every connection that got outbound bytes during the current read; returns
         those whose transport is now over its high-water mark (for backpressure), if any.
         `origin` is the client whose read it was: internal subscriptions' handlers see it as
-        `self.origin` (who published what they receive) while they run."""
+        `self.origin` (who published what they receive) while they run. A call made while
+        flushing (an internal handler publishing) does nothing: the running loop also flushes
+        the connections touched meanwhile."""
         touched = self.touched
-        if not touched:
+        if not touched or self.origin is not _NOT_FLUSHING:
             return None
         self.origin = origin
         stalled = None
-        for conn in touched:
-            conn.flush()
-            if conn.paused:
-                if stalled is None:
-                    stalled = []
-                stalled.append(conn)
-        touched.clear()
-        self.origin = None
+        try:
+            for conn in touched:
+                conn.flush()
+                if conn.paused:
+                    if stalled is None:
+                        stalled = []
+                    stalled.append(conn)
+        finally:
+            touched.clear()
+            self.origin = _NOT_FLUSHING
         return stalled
 
     def info_frame(self, conn: ClientConnection) -> bytes:

@@ -146,10 +146,9 @@ class SystemService:
         def on_user_info(subject: bytes, reply: bytes | None, headers, payload: memoryview) -> None:
             # Only the requester's own server answers: one that got the request over a route
             # (no client origin) stays silent.
-            conn = self.broker.origin
-            if not reply or conn is None or conn.identity is None:
+            identity = getattr(self.broker.origin, "identity", None)
+            if not reply or identity is None:
                 return
-            identity = conn.identity
             data = {"user": identity.name, "account": identity.account,
                     "account_name": identity.account}
             if identity.permissions is not None:

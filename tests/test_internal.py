@@ -129,3 +129,21 @@ async def test_a_failing_callback_is_logged_and_the_broker_carries_on(broker):
     await nc.publish("ok", b"still")
     assert (await sub.next_msg(timeout=2)).data == b"still"
     await nc.close()
+
+
+async def test_a_handler_publishing_through_another_internal_client(broker):
+    """A publish made while the broker is flushing joins that flush (no nested flush)."""
+    forwarder, relay = internal(broker), internal(broker)
+    rec = Recorder()
+    relay.subscribe(b"relayed", rec)
+    forwarder.subscribe(b"in", lambda s, r, h, p: relay.publish(b"out", None, b"via:" + bytes(p)))
+    forwarder.subscribe(b"in", lambda s, r, h, p: forwarder.publish(b"relayed", None, bytes(p)))
+    nc = await nats.connect(broker.client_url)
+    sub = await nc.subscribe("out")
+    await nc.flush()
+    for i in range(3):
+        await nc.publish("in", b"%d" % i)
+    assert [(await sub.next_msg(timeout=2)).data for _ in range(3)] == [b"via:0", b"via:1", b"via:2"]
+    await rec.wait(3)
+    assert [m[3] for m in rec.got] == [b"0", b"1", b"2"]
+    await nc.close()
