@@ -6,6 +6,7 @@ from __future__ import annotations
 from .sublist import Sublist
 
 GLOBAL_ACCOUNT = "$G"
+SYSTEM_ACCOUNT = "$SYS"  # nats-server's default name for the system account
 
 
 class Account:

@@ -10,6 +10,8 @@ conf_syntax reads the file into plain values; this module gives the keys nats-se
     authorization { users [ {user: a, password: b, permissions: {publish: "a.>"}} ] }
     accounts { A { users [ {user: c, password: d} ] } }
     no_auth_user: c
+    system_account: SYS             # (alias system) an account above, or $SYS (the default),
+    no_system_account: false        #   made if missing; or no system account at all
     tls { cert_file: s.pem, key_file: s.key, ca_file: ca.pem, verify: true, timeout: 2 }
     debug, trace, logtime, logtime_utc, log_file, pid_file, lame_duck_duration, lame_duck_grace_period
     cluster { name: C1, listen: 127.0.0.1:6222, routes: [nats-route://127.0.0.1:6223],
@@ -37,7 +39,7 @@ from typing import Any
 from zats.protocol.nkeys import PREFIX_USER, NkeyError, decode_public
 from zats.protocol.subjects import is_valid_subject
 
-from .account import GLOBAL_ACCOUNT
+from .account import GLOBAL_ACCOUNT, SYSTEM_ACCOUNT
 from .conf_syntax import ConfList, ConfMap, ConfSyntaxError, Pos, digest, parse_file
 from .durations import format_duration, parse_duration
 from .options import (
@@ -68,8 +70,7 @@ _NATS_ONLY = {
         "gateway", "jetstream", "store_dir",
         "storedir", "websocket", "ws", "mqtt", "operator", "operators", "roots", "root",
         "root_operators", "root_operator", "resolver", "account_resolver", "accounts_resolver",
-        "resolver_tls", "resolver_preload", "resolver_pinned_accounts", "system_account", "system",
-        "no_system_account", "no_system", "no_sys_acc", "trusted", "trusted_keys", "https",
+        "resolver_tls", "resolver_preload", "resolver_pinned_accounts", "trusted", "trusted_keys", "https",
         "https_port", "http_base_path", "syslog", "remote_syslog", "ports_file_dir", "prof_port",
         "max_traced_msg_len", "max_sub_tokens", "max_subscription_tokens", "trace_verbose",
         "connect_error_reports", "reconnect_error_reports", "no_header_support", "ocsp",
@@ -263,6 +264,7 @@ class _Loader:
             else:
                 handler(self, key, value, tree.pos[key])
         self.check_no_auth_user()
+        self.check_system_account()
 
     def listen(self, key: str, value: Any, pos: Pos) -> tuple[str, int] | None:
         """`port` or `host:port` ("[::1]:4222", ":4222"), as nats-server's parseListen."""
@@ -328,6 +330,17 @@ class _Loader:
         elif self.users_seen.get(name) != "user":
             self.error(self.no_auth_user_pos, f'no_auth_user: "{name}" not present as user or nkey in '
                                               "authorization block or account configuration")
+
+    def system_account(self, key: str, value: Any, pos: Pos) -> None:
+        if self.want(key, value, pos, "string"):
+            self.opts.system_account = value
+            self.system_account_pos = pos
+
+    def check_system_account(self) -> None:
+        """nats-server creates only `$SYS` by itself: another system account must be configured."""
+        name = self.opts.system_account
+        if name and name != SYSTEM_ACCOUNT and name not in {a.name for a in self.opts.accounts}:
+            self.error(self.system_account_pos, "error resolving system account: account missing")
 
     # -- durations -----------------------------------------------------------------------------
 
@@ -888,6 +901,11 @@ _TOP_LEVEL: dict[str, Callable[[_Loader, str, Any, Pos], None]] = {
     "authorization": _Loader.authorization,
     "accounts": _Loader.accounts,
     "no_auth_user": _Loader.no_auth_user,
+    "system_account": _Loader.system_account,
+    "system": _Loader.system_account,
+    "no_system_account": _simple("no_system_account", "boolean"),
+    "no_system": _simple("no_system_account", "boolean"),
+    "no_sys_acc": _simple("no_system_account", "boolean"),
     "tls": _Loader.tls,
     "cluster": _Loader.cluster,
     "leafnodes": _Loader.leafnodes,

@@ -217,22 +217,22 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             if self.err_from_client is not None:  # closed at its -ERR: nothing more is sent
                 del self.out[self.err_from_client:]
                 text = None
-            broker.flush_touched()
+            broker.flush_touched(self)
             self.close_with_error(text, str(exc))
             return
         except Exception as exc:  # a bug must cost this connection only, never the broker
-            broker.flush_touched()
+            broker.flush_touched(self)
             broker.log.error("cid:%d internal error: %r", self.cid, exc)
             self.close_with_error(None, repr(exc))
             return
         if self.err_from_client is not None:
             # Output for this connection after its -ERR is dropped; what it did still counts.
             del self.out[self.err_from_client:]
-            broker.flush_touched()
+            broker.flush_touched(self)
             self.close_with_error(None, "-ERR from a client")
             return
         rbuf.consume(consumed, self.parser.need)
-        stalled = broker.flush_touched()
+        stalled = broker.flush_touched(self)
         if stalled:
             self._stall(stalled)
         if self.slice_work >= _SLICE_DELIVERIES:

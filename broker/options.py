@@ -138,6 +138,8 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     authorization: Authorization | None = None
     accounts: list[AccountConfig] = msgspec.field(default_factory=list)
     no_auth_user: str = ""
+    system_account: str = ""  # see system.system_account_name
+    no_system_account: bool = False
     tls: TLSConfig | None = None
     cluster: ClusterConfig | None = None
     leafnodes: LeafConfig | None = None

@@ -133,9 +133,10 @@ def _compile(perm: SubjectPermission | None,
 class UserPermissions:
     """A user's permissions compiled once; shared by that user's connections."""
 
-    __slots__ = ("pub_allow", "pub_deny", "sub_allow", "sub_deny", "response")
+    __slots__ = ("pub_allow", "pub_deny", "sub_allow", "sub_deny", "response", "config")
 
     def __init__(self, config: PermissionsConfig):
+        self.config = config  # as configured, for $SYS.REQ.USER.INFO
         publish = config.publish
         if config.allow_responses is not None and (publish is None or publish.allow is None):
             # As nats-server: response permissions without a publish allow list turn the blanket

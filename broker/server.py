@@ -23,8 +23,11 @@ from .listeners import ListenError, listen, listen_error, resolve
 from .log import Logger
 from .monitor import MonitorServer
 from .options import RANDOM_PORT, OptionsError, ServerOptions, client_advertise_address, validate
+from .system import SystemService, system_account_name
 from .tls import server_context
 from .version import IMPLEMENTATION, VERSION, ZATS_VERSION
+
+_NOT_FLUSHING = object()  # Broker.origin between flushes
 
 
 class Broker:
@@ -49,6 +52,11 @@ class Broker:
         self.accounts = {self.global_account.name: self.global_account}
         for name in sorted(self.auth.accounts - {GLOBAL_ACCOUNT}):
             self.accounts[name] = Account(name)
+        self.system_account = system_account_name(options)
+        if self.system_account is not None and self.system_account not in self.accounts:
+            self.accounts[self.system_account] = Account(self.system_account)
+        self.system: SystemService | None = None
+        self.origin: ClientConnection | None = _NOT_FLUSHING  # see flush_touched
         self.connections: dict[int, ClientConnection] = {}
         self.touched: list[ClientConnection] = []
         self.next_cid = 1
@@ -90,6 +98,9 @@ class Broker:
         if opts.pid_file:
             with open(opts.pid_file, "w") as f:
                 f.write(str(os.getpid()))
+        if self.system_account is not None:
+            self.system = SystemService(self, self.accounts[self.system_account])
+            self.system.start()
         try:
             await self._listen_all()
         except ListenError:
@@ -138,6 +149,8 @@ class Broker:
             return
         for server in self._servers:
             server.close()
+        if self.system is not None:
+            self.system.stop()
         if self._monitor is not None:
             await self._monitor.stop()
         if self.cluster is not None:
@@ -194,6 +207,8 @@ class Broker:
             raise OptionsError("config reload not supported for enabling or disabling TLS")
         if new.cluster != old.cluster:
             raise OptionsError("config reload not supported for cluster")
+        if system_account_name(new) != self.system_account:
+            raise OptionsError("config reload not supported for system_account")
         if new.leafnodes != old.leafnodes:
             raise OptionsError("config reload not supported for leafnodes")
         auth = Authenticator(new)
@@ -295,20 +310,28 @@ class Broker:
         self._closed_in_msgs += conn.in_msgs
         self._closed_in_bytes += conn.in_bytes
 
-    def flush_touched(self) -> list[ClientConnection] | None:
+    def flush_touched(self, origin: ClientConnection | None = None) -> list[ClientConnection] | None:
         """Flushes every connection that got outbound bytes during the current read; returns
-        those whose transport is now over its high-water mark (for backpressure), if any."""
+        those whose transport is now over its high-water mark (for backpressure), if any.
+        `origin` is the client whose read it was: internal subscriptions' handlers see it as
+        `self.origin` (who published what they receive) while they run. A call made while
+        flushing (an internal handler publishing) does nothing: the running loop also flushes
+        the connections touched meanwhile."""
         touched = self.touched
-        if not touched:
+        if not touched or self.origin is not _NOT_FLUSHING:
             return None
+        self.origin = origin
         stalled = None
-        for conn in touched:
-            conn.flush()
-            if conn.paused:
-                if stalled is None:
-                    stalled = []
-                stalled.append(conn)
-        touched.clear()
+        try:
+            for conn in touched:
+                conn.flush()
+                if conn.paused:
+                    if stalled is None:
+                        stalled = []
+                    stalled.append(conn)
+        finally:
+            touched.clear()
+            self.origin = _NOT_FLUSHING
         return stalled
 
     def info_frame(self, conn: ClientConnection) -> bytes:
