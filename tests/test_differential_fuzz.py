@@ -210,7 +210,11 @@ def stream(draw):
                 b"-ERR 'x'\r\n", b"INFO {}\r\n", b"PONG\r\n", b"SUB a q\r\n", b"MSG a 1 1\r\nx\r\n",
                 b"HPUB a 2 5\r\nNA\r\n\r\n", b"HPUB a 12 12\r\nNATS/1.0 503\r\n\r\n\r\n",
             ])))
-    data = b"".join(ops)
+    return split_writes(draw, b"".join(ops))
+
+
+def split_writes(draw, data: bytes) -> list[bytes]:
+    """`data` cut at up to three random places: the writes a stream arrives in."""
     cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(data) - 1)), max_size=3))))
     writes, start = [], 0
     for cut in cuts + [len(data)]:

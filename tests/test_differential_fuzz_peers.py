@@ -22,7 +22,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_differential_fuzz import SENTINEL, _frames, _normalised
+from test_differential_fuzz import SENTINEL, _frames, _normalised, split_writes
 
 from support.peers import cluster_flags, leaf_config, leaf_connect, route_connect, route_info
 from support.servers import KINDS, free_port, start_server, wait_for_port
@@ -218,14 +218,7 @@ def peer_stream(draw, leaf: bool):
                 msg + b" " + acc + b"a 1x\r\nx\r\n", b"PUB foo 1\r\nx\r\n", b"SUB foo 1\r\n",
                 msg + b" " + acc + b"foo 2000000\r\n",
             ])))
-    data = b"".join(ops)
-    cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(data) - 1)), max_size=3))))
-    writes, start = [], 0
-    for cut in cuts + [len(data)]:
-        if cut > start:
-            writes.append(data[start:cut])
-            start = cut
-    return writes
+    return split_writes(draw, b"".join(ops))
 
 
 FUZZ_SETTINGS = settings(max_examples=120, deadline=None,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import socket
-import time
+
+from support.wire import read_until_closed
 
 _DATE = re.compile(rb"Date: [^\r\n]*\r\n")
 
@@ -20,25 +21,6 @@ def exchange(port: int, data: bytes, *, timeout: float = 3.0, shut: bool = False
         if shut:
             sock.shutdown(socket.SHUT_WR)
         return read_until_closed(sock, timeout)
-
-
-def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, bool]:
-    deadline = time.monotonic() + timeout
-    got = b""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return got, False
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            return got, False
-        except ConnectionResetError:
-            return got, True
-        if not chunk:
-            return got, True
-        got += chunk
 
 
 def without_date(answer: bytes) -> bytes:

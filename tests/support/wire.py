@@ -99,19 +99,26 @@ def exchange(sock: socket.socket, writes: list[bytes], timeout: float = 5.0) -> 
                 time.sleep(0.001)  # separate writes, so the server sees the chunks as reads
         except OSError:
             pass
-        got = b""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                return got, False
-            except ConnectionResetError:
-                return got, True
-            if not chunk:
-                return got, True
-            got += chunk
-        return got, False
+        return read_until_closed(sock, timeout)
     finally:
         sock.close()
+
+
+def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, bool]:
+    """Reads until EOF or `timeout`: (what arrived, whether the server closed)."""
+    deadline = time.monotonic() + timeout
+    got = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return got, False
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            return got, False
+        except ConnectionResetError:
+            return got, True
+        if not chunk:
+            return got, True
+        got += chunk
