@@ -13,7 +13,14 @@ import sys
 from .config import ConfigError, LoadedConfig, check_config, load_config, valid_message
 from .listeners import ListenError
 from .log import LogFileError
-from .options import Authorization, ClusterConfig, OptionsError, ServerOptions, TLSConfig
+from .options import (
+    Authorization,
+    ClusterConfig,
+    JetStreamConfig,
+    OptionsError,
+    ServerOptions,
+    TLSConfig,
+)
 from .server import Broker
 from .signals import send_signal
 from .urls import split_url
@@ -21,7 +28,7 @@ from .version import VERSION, ZATS_VERSION
 
 # nats-server flags that exist but that zats does not implement yet.
 UNSUPPORTED = {
-    "--ms", "--https_port", "-js", "--jetstream", "-sd", "--store_dir",
+    "--ms", "--https_port",
     "--ports_file_dir", "-r", "--remote_syslog", "-s", "--syslog", "--max_traced_msg_len",
     "--trace_verbose", "-VV", "-DVV", "--log_size_limit", "--log_max_archives", "--profile", "--help_tls",
 }
@@ -95,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no_advertise", nargs="?", const=True, type=_bool,
                    help="do not advertise known cluster information to clients")
     p.add_argument("--connect_retries", type=int, help="for implicit routes, number of connect retries")
+    p.add_argument("-js", "--jetstream", nargs="?", const=True, type=_bool,
+                   help="enable JetStream functionality")
+    p.add_argument("-sd", "--store_dir", help="set the storage directory")
     p.add_argument("-sl", "--signal", help="send a signal to a zats-server process "
                    "(stop, quit, term, reload, ldm, reopen)[=PID|PIDFILE]")
     p.add_argument("-t", dest="check_config", action="store_true",
@@ -192,6 +202,13 @@ def apply_flags(opts: ServerOptions, ns: argparse.Namespace) -> None:
             auth.token = ns.auth
         opts.authorization = auth
     _apply_cluster_flags(opts, ns)
+    if ns.jetstream is not None:
+        if ns.jetstream:
+            opts.jetstream = opts.jetstream or JetStreamConfig()
+        else:
+            opts.jetstream = None
+    if ns.store_dir:
+        opts.store_dir = ns.store_dir
     if ns.tls or ns.tlsverify or ns.tlscert or ns.tlskey or ns.tlscacert:
         tls = opts.tls or TLSConfig()
         tls.cert_file = ns.tlscert or tls.cert_file

@@ -46,6 +46,7 @@ from .options import (
     AccountConfig,
     Authorization,
     ClusterConfig,
+    JetStreamConfig,
     LeafConfig,
     LeafRemote,
     OptionsError,
@@ -67,8 +68,7 @@ _MAX_QUIET_AUTH_TIMEOUT = 60.0
 # Keys nats-server knows that zats does not implement: refused all the same, but said so.
 _NATS_ONLY = {
     "top level": {
-        "gateway", "jetstream", "store_dir",
-        "storedir", "websocket", "ws", "mqtt", "operator", "operators", "roots", "root",
+        "gateway", "websocket", "ws", "mqtt", "operator", "operators", "roots", "root",
         "root_operators", "root_operator", "resolver", "account_resolver", "accounts_resolver",
         "resolver_tls", "resolver_preload", "resolver_pinned_accounts", "trusted", "trusted_keys", "https",
         "https_port", "http_base_path", "syslog", "remote_syslog", "ports_file_dir", "prof_port",
@@ -81,7 +81,13 @@ _NATS_ONLY = {
     },
     "authorization": {"auth_callout", "callout", "auth_users"},
     "user": {"allowed_connection_types", "connection_types", "clients"},
-    "account": {"nkey", "imports", "exports", "jetstream", "mappings", "maps", "limits", "msg_trace"},
+    "account": {"nkey", "imports", "exports", "mappings", "maps", "limits", "msg_trace"},
+    "jetstream": {"strict", "key", "ek", "encryption_key", "prev_key", "prev_ek",
+                  "prev_encryption_key", "cipher", "extension_hint", "limits", "tpm", "unique_tag",
+                  "max_outstanding_catchup", "max_buffered_size", "max_buffered_msgs",
+                  "request_queue_limit"},
+    "account jetstream": {"max_bytes_required", "max_stream_bytes", "memory_max_stream_bytes",
+                          "storage_max_stream_bytes", "tiers"},
     "cluster": {"tls", "permissions", "pool_size", "accounts", "compression", "connect_backoff",
                 "ping_interval", "ping_max", "write_deadline", "no_system_account", "pinned_accounts"},
     "cluster authorization": set(),
@@ -579,15 +585,105 @@ class _Loader:
             return
         users: list[User] = []
         defaults = None
+        js = None
         for k, v in body.items():
             lk = k.lower()
             if lk == "users":
                 users = self.users(k, v, body.pos[k], name)
             elif lk == "default_permissions":
                 defaults = self.permissions(k, v, body.pos[k])
+            elif lk == "jetstream":
+                js = self.account_jetstream(k, v, body.pos[k])
             else:
                 self.unknown(body, k, "account")
-        self.opts.accounts.append(AccountConfig(name=name, users=_with_defaults(users, defaults)))
+        self.opts.accounts.append(AccountConfig(name=name, users=_with_defaults(users, defaults),
+                                                jetstream=js))
+
+    # -- jetstream -----------------------------------------------------------------------------
+
+    def jetstream(self, key: str, value: Any, pos: Pos) -> None:
+        """`jetstream: enabled | disabled | true | false` or `jetstream { store_dir, max_memory_store,
+        max_file_store, domain, sync_interval, enabled }`, as nats-server's parseJetStream."""
+        if isinstance(value, bool):
+            self.opts.jetstream = JetStreamConfig() if value else None
+            return
+        if isinstance(value, str):
+            word = value.lower()
+            if word in ("enabled", "enable"):
+                self.opts.jetstream = JetStreamConfig()
+            elif word in ("disabled", "disable"):
+                self.opts.jetstream = None
+            else:
+                self.error(pos, f"Expected 'enabled' or 'disabled' for string value, got '{value}'")
+            return
+        if not self.want(key, value, pos, "map"):
+            return
+        js = JetStreamConfig()
+        enabled = True
+        for k, v in value.items():
+            lk, p = k.lower(), value.pos[k]
+            if lk in ("store", "store_dir", "storedir"):
+                if self.opts.store_dir:
+                    self.error(p, "Duplicate 'store_dir' configuration")
+                elif self.want(k, v, p, "string"):
+                    self.opts.store_dir = v
+            elif lk in ("max_memory_store", "max_mem_store", "max_mem"):
+                if self.want(k, v, p, "integer"):
+                    js.max_memory_store = v
+            elif lk in ("max_file_store", "max_file"):
+                if self.want(k, v, p, "integer"):
+                    js.max_file_store = v
+            elif lk == "domain":
+                if self.want(k, v, p, "string"):
+                    js.domain = v
+            elif lk in ("enable", "enabled"):
+                if self.want(k, v, p, "boolean"):
+                    enabled = v
+            elif lk in ("sync", "sync_interval"):
+                if isinstance(v, str) and v.lower() == "always":
+                    js.sync_interval = 0.0
+                else:
+                    seconds = self.duration(k, v, p)
+                    if seconds is not None:
+                        js.sync_interval = seconds
+            else:
+                self.unknown(value, k, "jetstream")
+        self.opts.jetstream = js if enabled else None
+
+    def store_dir(self, key: str, value: Any, pos: Pos) -> None:
+        if self.opts.store_dir:
+            self.error(pos, "Duplicate 'store_dir' configuration")
+        elif self.want(key, value, pos, "string"):
+            self.opts.store_dir = value
+
+    def account_jetstream(self, key: str, value: Any, pos: Pos) -> dict | None:
+        """An account's `jetstream: enabled` or its limits `{max_mem, max_file, max_streams,
+        max_consumers, max_ack_pending}` (-1: unlimited)."""
+        if isinstance(value, bool):
+            return {} if value else None
+        if isinstance(value, str):
+            word = value.lower()
+            if word in ("enabled", "enable"):
+                return {}
+            if word in ("disabled", "disable"):
+                return None
+            self.error(pos, f"Expected 'enabled' or 'disabled' for string value, got '{value}'")
+            return None
+        if not self.want(key, value, pos, "map"):
+            return None
+        limits = {}
+        names = {"max_memory": "max_memory", "max_mem": "max_memory",
+                 "max_file": "max_storage", "max_store": "max_storage", "max_disk": "max_storage",
+                 "max_streams": "max_streams", "max_consumers": "max_consumers",
+                 "max_ack_pending": "max_ack_pending"}
+        for k, v in value.items():
+            lk, p = k.lower(), value.pos[k]
+            if lk in names:
+                if self.want(k, v, p, "integer"):
+                    limits[names[lk]] = v
+            else:
+                self.unknown(value, k, "account jetstream")
+        return limits
 
     # -- cluster -------------------------------------------------------------------------------
 
@@ -910,6 +1006,9 @@ _TOP_LEVEL: dict[str, Callable[[_Loader, str, Any, Pos], None]] = {
     "cluster": _Loader.cluster,
     "leafnodes": _Loader.leafnodes,
     "leaf": _Loader.leafnodes,
+    "jetstream": _Loader.jetstream,
+    "store_dir": _Loader.store_dir,
+    "storedir": _Loader.store_dir,
     "debug": _simple("debug", "boolean"),
     "trace": _simple("trace", "boolean"),
     "logtime": _simple("logtime", "boolean"),

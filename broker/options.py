@@ -53,10 +53,23 @@ class Authorization(msgspec.Struct, kw_only=True):
 
 
 class AccountConfig(msgspec.Struct, kw_only=True):
-    """One account of the `accounts { NAME { users [...] } }` block."""
+    """One account of the `accounts { NAME { users [...] } }` block. `jetstream`: None when the
+    account has no JetStream, else its limits (max_memory, max_storage, max_streams,
+    max_consumers, max_ack_pending; absent: unlimited)."""
 
     name: str
     users: list[User] = msgspec.field(default_factory=list)
+    jetstream: dict | None = None
+
+
+class JetStreamConfig(msgspec.Struct, kw_only=True):
+    """The `jetstream { }` block (and -js). Limits of -1: nats-server's defaults (75% of the
+    memory for memory streams, 1 TB for file streams). sync_interval in seconds, 0: always."""
+
+    max_memory_store: int = -1
+    max_file_store: int = -1
+    domain: str = ""
+    sync_interval: float = 120.0
 
 
 class TLSConfig(msgspec.Struct, kw_only=True):
@@ -143,6 +156,8 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     tls: TLSConfig | None = None
     cluster: ClusterConfig | None = None
     leafnodes: LeafConfig | None = None
+    jetstream: JetStreamConfig | None = None  # None: JetStream off
+    store_dir: str = ""  # JetStream's storage directory (-sd, `store_dir`)
     config_file: str = ""
     # The command line as parsed, kept so that a reload applies the same flags over the file.
     flags: object = None

@@ -18,6 +18,7 @@ from .auth import Authenticator
 from .cluster import Cluster
 from .connection import ClientConnection
 from .ids import server_id
+from .jetstream.service import JetStream
 from .leafnode import Leafnodes
 from .listeners import ListenError, listen, listen_error, resolve
 from .log import Logger
@@ -56,6 +57,7 @@ class Broker:
         if self.system_account is not None and self.system_account not in self.accounts:
             self.accounts[self.system_account] = Account(self.system_account)
         self.system: SystemService | None = None
+        self.jetstream: JetStream | None = None
         self.origin: ClientConnection | None = _NOT_FLUSHING  # see flush_touched
         self.connections: dict[int, ClientConnection] = {}
         self.touched: list[ClientConnection] = []
@@ -101,6 +103,9 @@ class Broker:
         if self.system_account is not None:
             self.system = SystemService(self, self.accounts[self.system_account])
             self.system.start()
+        if opts.jetstream is not None:
+            self.jetstream = JetStream(self)
+            self.jetstream.start()
         try:
             await self._listen_all()
         except ListenError:
@@ -151,6 +156,8 @@ class Broker:
             server.close()
         if self.system is not None:
             self.system.stop()
+        if self.jetstream is not None:
+            self.jetstream.stop()
         if self._monitor is not None:
             await self._monitor.stop()
         if self.cluster is not None:
@@ -355,6 +362,7 @@ class Broker:
             tls_verify=bool(opts.tls and opts.tls.verify),
             nonce=conn.nonce,
             ldm=self.lame_duck_mode,
+            jetstream=self.jetstream is not None,
             cluster=cluster.name if cluster is not None else None,
             connect_urls=cluster.client_urls() if cluster is not None else None,
         ))

@@ -1,0 +1,718 @@
+"""A consumer: a cursor over a stream that delivers its messages to pull requests
+(CONSUMER.MSG.NEXT) or to a deliver subject (push), and tracks their acknowledgements.
+
+The state follows nats-server's: `sseq` is the next stream sequence to look at, `dseq` the last
+delivery sequence; `pending` maps the stream sequence of each delivered, unacknowledged message
+to (delivery sequence, delivery time); `rdc` counts deliveries of redelivered messages; `rdq`
+holds the stream sequences waiting for redelivery (ack wait passed, or a NAK). Every delivery
+carries the reply subject `$JS.ACK.<stream>.<consumer>.<delivery count>.<stream seq>.<delivery
+seq>.<timestamp>.<pending>` that clients ack on.
+
+Pull requests wait in `waiting` (at most max_waiting) until served, expired (408 Request
+Timeout), or, with no_wait, the stream has nothing more (404 No Messages); nats-server's 409
+answers refuse requests over the consumer's limits. Timers (asyncio handles on the broker's
+loop) drive ack-wait redelivery, request expiry, idle heartbeats, the inactive threshold of
+ephemeral consumers, and pause."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+
+from msgspec import UNSET
+
+from . import store as st
+from .common import encode, has_interest, now_ns, parse_rfc3339, rfc3339, send, status_headers
+from .consumerconfig import filters_of
+from .structs import ConsumerConfig
+
+_MAX_DELIVERIES_T = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s"
+_TERMINATED_T = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.%s.%s"
+_PUSH_RETRY = 0.1  # seconds between interest checks of a push consumer nobody listens to
+
+
+class PullRequest:
+    __slots__ = ("reply", "batch", "max_bytes", "no_wait", "expires", "heartbeat", "delivered",
+                 "timer", "hb_timer")
+
+    def __init__(self, reply: bytes, batch: int, max_bytes: int, no_wait: bool, expires: int,
+                 heartbeat: int):
+        self.reply = reply
+        self.batch = batch
+        self.max_bytes = max_bytes
+        self.no_wait = no_wait
+        self.expires = expires  # ns deadline, 0: none
+        self.heartbeat = heartbeat
+        self.delivered = 0
+        self.timer = None
+        self.hb_timer = None
+
+    def cancel(self) -> None:
+        for handle in (self.timer, self.hb_timer):
+            if handle is not None:
+                handle.cancel()
+        self.timer = self.hb_timer = None
+
+
+class Consumer:
+    def __init__(self, stream, name: str, cfg: ConsumerConfig, created: int, durable: bool):
+        self.stream = stream
+        self.jsa = stream.jsa
+        self.name = name
+        self.cfg = cfg
+        self.created = created
+        self.durable = durable
+        self.closed = False
+        self.loop = asyncio.get_running_loop()
+        self.sseq = 1
+        self.dseq = 0
+        self.delivered_sseq = 0
+        self.pending: dict[int, list[int]] = {}  # sseq -> [dseq, ts]
+        self.rdc: dict[int, int] = {}
+        self.rdq: collections.deque[int] = collections.deque()
+        self.lps: collections.deque[int] = collections.deque()  # last-per-subject start set
+        self.floor_dseq = 0
+        self.floor_sseq = 0
+        self.waiting: collections.deque[PullRequest] = collections.deque()
+        self.last_active = 0
+        self.pause_until = 0
+        self._ack_timer = None
+        self._push_timer = None
+        self._hb_timer = None
+        self._inactive_timer = None
+        self._pause_timer = None
+        self._pumping = False
+        self.filters = [f.encode() for f in filters_of(cfg)]
+        self.ack_sub = None
+        self.next_sub = None
+        self.store: st.ConsumerStore | None = None
+        self.ack_prefix = f"$JS.ACK.{stream.name}.{name}.".encode()
+        if cfg.pause_until is not UNSET:
+            self.pause_until = parse_rfc3339(cfg.pause_until)
+
+    # -- setup ------------------------------------------------------------------------------------
+
+    @property
+    def is_push(self) -> bool:
+        return self.cfg.deliver_subject is not UNSET
+
+    @property
+    def ack_none(self) -> bool:
+        return self.cfg.ack_policy == "none"
+
+    def start(self, saved: st.ConsumerState | None = None) -> None:
+        """Sets the starting point from the deliver policy, or from the state a restart
+        recovered; subscribes; delivers what it can."""
+        if saved is not None:
+            self._restore(saved)
+        else:
+            self._set_start()
+            self._persist(lambda cs: cs.set_starting(self.delivered_sseq))
+        client = self.jsa.client
+        if not self.ack_none:
+            self.ack_sub = client.subscribe(self.ack_prefix + b">", self.on_ack)
+        if not self.is_push:
+            self.next_sub = client.subscribe(
+                b"$JS.API.CONSUMER.MSG.NEXT.%s.%s" % (self.stream.name.encode(), self.name.encode()),
+                lambda subject, reply, hdr, payload: self.on_next(reply, payload))
+        self.last_active = now_ns()
+        self._arm_inactive()
+        if self.pause_until:
+            self._arm_pause()
+        if self.is_push and self.cfg.idle_heartbeat is not UNSET:
+            self._arm_push_heartbeat()
+        self._arm_ack_timer()
+        self.wake()
+
+    def _restore(self, saved: st.ConsumerState) -> None:
+        self.dseq = saved.delivered.consumer
+        self.delivered_sseq = saved.delivered.stream
+        self.sseq = saved.delivered.stream + 1
+        self.floor_dseq, self.floor_sseq = saved.ack_floor.consumer, saved.ack_floor.stream
+        self.pending = {seq: [p.sequence, p.timestamp] for seq, p in sorted(saved.pending.items())}
+        self.rdc = dict(saved.redelivered)
+
+    def _persist(self, action) -> None:
+        cs = self.store
+        if cs is None:
+            return
+        try:
+            action(cs)
+        except st.StoreError:
+            pass
+
+    def _set_start(self) -> None:
+        store = self.stream.store
+        state = store.state()
+        dp = self.cfg.deliver_policy
+        if dp == "all":
+            self.sseq = max(state.first_seq, 1)
+        elif dp == "new":
+            self.sseq = state.last_seq + 1
+        elif dp == "last":
+            self.sseq = self._last_seq() or state.last_seq + 1
+        elif dp == "by_start_sequence":
+            self.sseq = self.cfg.opt_start_seq
+        elif dp == "by_start_time":
+            self.sseq = store.get_seq_from_time(parse_rfc3339(self.cfg.opt_start_time))
+        elif dp == "last_per_subject":
+            seqs = (store.multi_last_seqs(self.filters) if self.filters else store.all_last_seqs())
+            self.lps.extend(seqs)
+            self.sseq = state.last_seq + 1
+        self.delivered_sseq = self.floor_sseq = max(self.sseq - 1, 0)
+        if self.lps:
+            self.delivered_sseq = self.floor_sseq = max(self.lps[0] - 1, 0)
+
+    def _last_seq(self) -> int:
+        store = self.stream.store
+        best = 0
+        for f in self.filters or [b""]:
+            try:
+                best = max(best, store.load_last_msg(f).seq)
+            except st.StoreError:
+                pass
+        return best
+
+    def update(self, cfg: ConsumerConfig) -> None:
+        self.cfg = cfg
+        self.filters = [f.encode() for f in filters_of(cfg)]
+        self.pause_until = parse_rfc3339(cfg.pause_until) if cfg.pause_until is not UNSET else 0
+        self.wake()
+
+    def close(self, delete: bool = True, notify: bool = True) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for handle in (self._ack_timer, self._push_timer, self._hb_timer, self._inactive_timer,
+                       self._pause_timer):
+            if handle is not None:
+                handle.cancel()
+        for sub in (self.ack_sub, self.next_sub):
+            if sub is not None:
+                self.jsa.client.remove_sub(sub)
+        if not delete and self.store is not None:
+            self._persist(lambda cs: cs.stop())
+        hdr = status_headers(409, "Consumer Deleted")
+        for req in self.waiting:
+            req.cancel()
+            if notify:
+                send(self.jsa.client, req.reply, req.reply, None, hdr, b"")
+        self.waiting.clear()
+        if delete:
+            self.stream.consumers.pop(self.name, None)
+            self.jsa.advisory_consumer(self, "DELETED", "delete")
+            self.jsa.retention_check(self.stream)
+
+    # -- numbers ----------------------------------------------------------------------------------
+
+    def num_pending(self) -> int:
+        store = self.stream.store
+        if self.filters and len(self.filters) > 1:
+            n = store.num_pending_multi(self.sseq, self.filters)[0]
+        else:
+            n = store.num_pending(self.sseq, self.filters[0] if self.filters else b"")[0]
+        return n + len(self.lps)
+
+    def num_redelivered(self) -> int:
+        return sum(1 for seq in self.pending if self.rdc.get(seq, 1) > 1)
+
+    def info(self) -> dict:
+        delivered = {"consumer_seq": self.dseq, "stream_seq": self.delivered_sseq}
+        if self.dseq:
+            delivered["last_active"] = rfc3339(self.last_active)
+        self._update_floor()
+        out = {"stream_name": self.stream.name, "name": self.name, "created": rfc3339(self.created),
+               "config": self.cfg, "delivered": delivered,
+               "ack_floor": {"consumer_seq": self.floor_dseq, "stream_seq": self.floor_sseq},
+               "num_ack_pending": len(self.pending), "num_redelivered": self.num_redelivered(),
+               "num_waiting": len(self.waiting), "num_pending": self.num_pending()}
+        if self.is_push:
+            out["push_bound"] = has_interest(self.jsa.client, self.cfg.deliver_subject.encode())
+        if self.pause_until and self.pause_until > now_ns():
+            out["paused"] = True
+            out["pause_remaining"] = self.pause_until - now_ns()
+        return out
+
+    def _update_floor(self) -> None:
+        if self.ack_none:
+            self.floor_dseq, self.floor_sseq = self.dseq, self.delivered_sseq
+        elif not self.pending:
+            self.floor_dseq, self.floor_sseq = self.dseq, self.delivered_sseq
+        else:
+            low = min(self.pending)
+            self.floor_sseq = low - 1
+            self.floor_dseq = self.pending[low][0] - 1
+
+    # -- pull requests ----------------------------------------------------------------------------
+
+    def on_next(self, reply: bytes | None, payload: memoryview) -> None:
+        if not reply:
+            return
+        client = self.jsa.client
+        if self.is_push:
+            send(client, reply, reply, None, status_headers(409, "Consumer is push based"), b"")
+            return
+        batch, max_bytes, no_wait, expires, hb = 1, 0, False, 0, 0
+        body = bytes(payload).strip()
+        if body:
+            if body.isdigit():
+                batch = int(body)
+            else:
+                try:
+                    req = json.loads(body)
+                    if not isinstance(req, dict):
+                        raise ValueError("not an object")
+                    batch = int(req.get("batch", 0) or 0)
+                    max_bytes = int(req.get("max_bytes", 0) or 0)
+                    no_wait = bool(req.get("no_wait", False))
+                    expires = int(req.get("expires", 0) or 0)
+                    hb = int(req.get("idle_heartbeat", 0) or 0)
+                except (ValueError, TypeError) as exc:
+                    send(client, reply, reply, None,
+                         status_headers(400, f"Bad Request - {exc}"), b"")
+                    return
+                if hb > 0 and (expires == 0 or hb * 2 > expires):
+                    send(client, reply, reply, None, status_headers(
+                        400, "Bad Request - heartbeat value too large"), b"")
+                    return
+        if batch <= 0:
+            batch = 1
+        cfg = self.cfg
+        if cfg.max_batch is not UNSET and batch > cfg.max_batch:
+            send(client, reply, reply, None,
+                 status_headers(409, f"Exceeded MaxRequestBatch of {cfg.max_batch}"), b"")
+            return
+        if expires and cfg.max_expires is not UNSET and expires > cfg.max_expires:
+            send(client, reply, reply, None, status_headers(
+                409, f"Exceeded MaxRequestExpires of {_go_duration(cfg.max_expires)}"), b"")
+            return
+        if max_bytes and cfg.max_bytes is not UNSET and max_bytes > cfg.max_bytes:
+            send(client, reply, reply, None,
+                 status_headers(409, f"Exceeded MaxRequestMaxBytes of {cfg.max_bytes}"), b"")
+            return
+        self.last_active = now_ns()
+        if no_wait:
+            available = self.num_pending() + len(self.rdq)
+            if available == 0 and not expires:
+                send(client, reply, reply, None, status_headers(404, "No Messages"), b"")
+                return
+        max_waiting = cfg.max_waiting if cfg.max_waiting is not UNSET else 0
+        if max_waiting and len(self.waiting) >= max_waiting:
+            self._expire_waiting()
+            if len(self.waiting) >= max_waiting:
+                if not hb:
+                    send(client, reply, reply, None, status_headers(409, "Exceeded MaxWaiting"), b"")
+                return
+        deadline = now_ns() + expires if expires > 0 else 0
+        req = PullRequest(reply, batch, max_bytes, no_wait, deadline, hb)
+        self.waiting.append(req)
+        if deadline:
+            req.timer = self.loop.call_later(expires / 1e9, self._on_request_expired, req)
+        if hb:
+            req.hb_timer = self.loop.call_later(hb / 1e9, self._pull_heartbeat, req)
+        self.wake()
+
+    def _on_request_expired(self, req: PullRequest) -> None:
+        req.timer = None
+        if req in self.waiting:
+            self.waiting.remove(req)
+            req.cancel()
+            self._timeout(req)
+
+    def _timeout(self, req: PullRequest) -> None:
+        send(self.jsa.client, req.reply, req.reply, None, status_headers(
+            408, "Request Timeout", [("Nats-Pending-Messages", req.batch),
+                                     ("Nats-Pending-Bytes", req.max_bytes)]), b"")
+
+    def _expire_waiting(self) -> None:
+        now = now_ns()
+        for req in list(self.waiting):
+            if req.expires and req.expires <= now:
+                self.waiting.remove(req)
+                req.cancel()
+                self._timeout(req)
+            elif not has_interest(self.jsa.client, req.reply):
+                self.waiting.remove(req)
+                req.cancel()
+
+    def _pull_heartbeat(self, req: PullRequest) -> None:
+        req.hb_timer = None
+        if self.closed or req not in self.waiting:
+            return
+        send(self.jsa.client, req.reply, req.reply, None, status_headers(
+            100, "Idle Heartbeat", [("Nats-Pending-Messages", req.batch),
+                                    ("Nats-Pending-Bytes", req.max_bytes)]), b"")
+        req.hb_timer = self.loop.call_later(req.heartbeat / 1e9, self._pull_heartbeat, req)
+
+    # -- delivery ---------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Delivers what can be delivered now."""
+        if self.closed or self._pumping:
+            return
+        self._pumping = True
+        try:
+            self._pump()
+        finally:
+            self._pumping = False
+
+    def paused(self) -> bool:
+        return bool(self.pause_until) and self.pause_until > now_ns()
+
+    def _pump(self) -> None:
+        if self.paused():
+            return
+        client = self.jsa.client
+        while True:
+            if self.is_push:
+                target = self.cfg.deliver_subject.encode()
+                if not has_interest(client, target):
+                    self._retry_push_later()
+                    return
+                req = None
+            else:
+                req = self._next_request()
+                if req is None:
+                    return
+                target = req.reply
+            item = self._next_msg()
+            if item is None:
+                break
+            sm, dc = item
+            size = len(sm.subject) + len(sm.data) + (len(sm.headers) if sm.headers else 0)
+            if req is not None and req.max_bytes:
+                if size > req.max_bytes:
+                    self._unread(sm.seq, dc)
+                    self.waiting.remove(req)
+                    req.cancel()
+                    send(client, req.reply, req.reply, None, status_headers(
+                        409, "Message Size Exceeds MaxBytes",
+                        [("Nats-Pending-Messages", req.batch), ("Nats-Pending-Bytes", req.max_bytes)]), b"")
+                    continue
+                req.max_bytes -= size
+                if req.max_bytes == 0:
+                    req.batch = 1
+            self._deliver(target, sm, dc)
+            if req is not None:
+                req.batch -= 1
+                req.delivered += 1
+                if req.batch <= 0:
+                    self.waiting.remove(req)
+                    req.cancel()
+                elif req.hb_timer is not None:
+                    req.hb_timer.cancel()
+                    req.hb_timer = self.loop.call_later(req.heartbeat / 1e9, self._pull_heartbeat, req)
+        # Nothing more to deliver: no_wait requests end here.
+        if not self.is_push and self.waiting:
+            for req in [r for r in self.waiting if r.no_wait]:
+                if req.expires and req.delivered == 0:
+                    continue
+                self.waiting.remove(req)
+                req.cancel()
+                send(client, req.reply, req.reply, None, status_headers(404, "No Messages"), b"")
+
+    def _next_request(self) -> PullRequest | None:
+        client = self.jsa.client
+        while self.waiting:
+            req = self.waiting[0]
+            if has_interest(client, req.reply):
+                return req
+            self.waiting.popleft()
+            req.cancel()
+        return None
+
+    def _at_max_ack_pending(self) -> bool:
+        limit = self.cfg.max_ack_pending
+        return (not self.ack_none and limit is not UNSET and limit > 0
+                and len(self.pending) >= limit)
+
+    def _next_msg(self):
+        """(message, delivery count) to deliver next, or None."""
+        store = self.stream.store
+        while self.rdq:
+            seq = self.rdq.popleft()
+            if seq not in self.pending:
+                continue
+            try:
+                sm = store.load_msg(seq)
+            except st.StoreError:
+                self.pending.pop(seq, None)
+                self.rdc.pop(seq, None)
+                continue
+            dc = self.rdc.get(seq, 1) + 1
+            self.rdc[seq] = dc
+            return sm, dc
+        if self._at_max_ack_pending():
+            return None
+        while self.lps:
+            seq = self.lps.popleft()
+            try:
+                return store.load_msg(seq), 1
+            except st.StoreError:
+                continue
+        try:
+            if len(self.filters) > 1:
+                sm = store.load_next_msg_multi(self.filters, self.sseq)
+            else:
+                sm = store.load_next_msg(self.filters[0] if self.filters else b"", self.sseq)
+        except st.StoreError:
+            return None
+        self.sseq = sm.seq + 1
+        return sm, 1
+
+    def _unread(self, seq: int, dc: int) -> None:
+        """Puts back a message taken by _next_msg and not delivered."""
+        if dc > 1:
+            self.rdc[seq] = dc - 1
+            self.rdq.appendleft(seq)
+        else:
+            self.sseq = min(self.sseq, seq)
+
+    def _deliver(self, target: bytes, sm: st.StoredMsg, dc: int) -> None:
+        self.dseq += 1
+        ts = now_ns()
+        seq = sm.seq
+        if seq > self.delivered_sseq:
+            self.delivered_sseq = seq
+        self.last_active = ts
+        if not self.ack_none:
+            self.pending[seq] = [self.dseq, ts]
+            self._arm_ack_timer()
+        dseq = self.dseq
+        self._persist(lambda cs: cs.update_delivered(dseq, seq, dc, ts))
+        pending = self.num_pending()
+        reply = b"%s%d.%d.%d.%d.%d" % (self.ack_prefix, dc, seq, self.dseq, sm.ts, pending)
+        hdr = bytes(sm.headers) if sm.headers else None
+        data = bytes(sm.data)
+        if self.cfg.headers_only is True:
+            extra = b"Nats-Msg-Size: %d\r\n" % len(data)
+            hdr = (hdr[:-2] + extra + b"\r\n") if hdr else b"NATS/1.0\r\n" + extra + b"\r\n"
+            data = b""
+        send(self.jsa.client, target, sm.subject, reply, hdr, data)
+        if self.ack_none:
+            self.jsa.acked(self.stream, self, [seq])
+        if self.is_push and self.cfg.idle_heartbeat is not UNSET:
+            self._arm_push_heartbeat()
+
+    def _retry_push_later(self) -> None:
+        if self._push_timer is None and not self.closed:
+            self._push_timer = self.loop.call_later(_PUSH_RETRY, self._push_retry)
+
+    def _push_retry(self) -> None:
+        self._push_timer = None
+        if self.has_work():
+            self.wake()
+
+    def has_work(self) -> bool:
+        return bool(self.rdq or self.lps) or self.num_pending() > 0
+
+    # -- acks -------------------------------------------------------------------------------------
+
+    def on_ack(self, subject: bytes, reply: bytes | None, hdr, payload: memoryview) -> None:
+        tokens = subject[len(self.ack_prefix):].split(b".")
+        if len(tokens) < 3:
+            return
+        try:
+            seq = int(tokens[1])
+        except ValueError:
+            return
+        body = bytes(payload)
+        kind, _, rest = body.partition(b" ")
+        if not body or kind == b"+ACK":
+            self._ack(seq)
+        elif kind == b"-NAK":
+            self._nak(seq, rest.strip())
+        elif kind == b"+WPI":
+            entry = self.pending.get(seq)
+            if entry is not None:
+                entry[1] = now_ns()
+                self._arm_ack_timer()
+        elif kind == b"+NXT":
+            self._ack(seq)
+            if reply:
+                self.on_next(reply, memoryview(rest.strip() or b"1"))
+            reply = None
+        elif kind == b"+TERM":
+            if self.pending.pop(seq, None) is not None:
+                dc = self.rdc.pop(seq, 1)
+                self.jsa.advisory(_TERMINATED_T % (self.stream.name, self.name), {
+                    "type": "io.nats.jetstream.advisory.v1.terminated",
+                    "stream": self.stream.name, "consumer": self.name, "consumer_seq": 0,
+                    "stream_seq": seq, "deliveries": dc,
+                    "reason": rest.strip().decode(errors="replace")})
+                self.jsa.acked(self.stream, self, [seq])
+        if reply:
+            send(self.jsa.client, reply, reply, None, None, b"")
+        self.wake()
+
+    def _ack(self, seq: int) -> None:
+        if self.cfg.ack_policy == "all":
+            done = [s for s in self.pending if s <= seq]
+        else:
+            done = [seq] if seq in self.pending else []
+        for s in done:
+            dseq = self.pending.pop(s)[0]
+            self.rdc.pop(s, None)
+            self._persist(lambda cs, d=dseq, s=s: cs.update_acks(d, s))
+        if done:
+            self.jsa.acked(self.stream, self, done)
+
+    def _nak(self, seq: int, arg: bytes) -> None:
+        if seq not in self.pending:
+            return
+        delay = 0
+        if arg:
+            try:
+                if arg.startswith(b"{"):
+                    delay = int(json.loads(arg).get("delay", 0))
+                else:
+                    from ..durations import parse_duration
+                    delay = int(parse_duration(arg.decode()) * 1e9)
+            except (ValueError, TypeError, AttributeError):
+                delay = 0
+        if delay > 0:
+            # Redelivered when the delay has passed: as if delivered now with that ack wait.
+            entry = self.pending[seq]
+            entry[1] = now_ns() - self._ack_wait(seq) + delay
+            self._arm_ack_timer()
+        else:
+            self._queue_redelivery(seq)
+
+    def _queue_redelivery(self, seq: int) -> None:
+        if seq in self.rdq:
+            return
+        dc = self.rdc.get(seq, 1)
+        max_deliver = self.cfg.max_deliver
+        if max_deliver is not UNSET and max_deliver > 0 and dc >= max_deliver:
+            self.pending.pop(seq, None)
+            self.rdc.pop(seq, None)
+            self.jsa.advisory(_MAX_DELIVERIES_T % (self.stream.name, self.name), {
+                "type": "io.nats.jetstream.advisory.v1.max_deliver",
+                "stream": self.stream.name, "consumer": self.name, "stream_seq": seq,
+                "deliveries": dc})
+            return
+        self.rdq.append(seq)
+
+    def _ack_wait(self, seq: int) -> int:
+        backoff = self.cfg.backoff
+        if backoff is not UNSET and backoff:
+            dc = self.rdc.get(seq, 1)
+            return backoff[min(dc - 1, len(backoff) - 1)]
+        return self.cfg.ack_wait if self.cfg.ack_wait is not UNSET else 30_000_000_000
+
+    def _arm_ack_timer(self) -> None:
+        if self._ack_timer is not None or self.closed or not self.pending:
+            return
+        now = now_ns()
+        first = min(entry[1] + self._ack_wait(seq) for seq, entry in self.pending.items())
+        self._ack_timer = self.loop.call_later(max(first - now, 1_000_000) / 1e9, self._check_pending)
+
+    def _check_pending(self) -> None:
+        self._ack_timer = None
+        if self.closed:
+            return
+        now = now_ns()
+        due = sorted(seq for seq, entry in self.pending.items()
+                     if entry[1] + self._ack_wait(seq) <= now and seq not in self.rdq)
+        for seq in due:
+            self.pending[seq][1] = now  # not due again before it is redelivered
+            self._queue_redelivery(seq)
+        self._arm_ack_timer()
+        self.wake()
+
+    # -- stream events ----------------------------------------------------------------------------
+
+    def on_purge(self) -> None:
+        store = self.stream.store
+        first = store.state().first_seq
+        if self.sseq < first:
+            self.sseq = first
+        for seq in [s for s in self.pending if s < first]:
+            del self.pending[seq]
+            self.rdc.pop(seq, None)
+        while self.lps and self.lps[0] < first:
+            self.lps.popleft()
+
+    def on_removed(self, seq: int) -> None:
+        if self.pending.pop(seq, None) is not None:
+            self.rdc.pop(seq, None)
+
+    def needs(self, seq: int, subject: bytes) -> bool:
+        """Whether this consumer has yet to deliver or see acknowledged message `seq` (interest
+        retention)."""
+        if seq in self.pending:
+            return True
+        if seq < self.sseq and seq not in self.lps:
+            return False
+        if not self.filters:
+            return True
+        from zats.protocol.subjects import is_subset_match
+        return any(is_subset_match(subject, f) for f in self.filters)
+
+    # -- push heartbeats, inactivity, pause -------------------------------------------------------
+
+    def _arm_push_heartbeat(self) -> None:
+        if self._hb_timer is not None:
+            self._hb_timer.cancel()
+        self._hb_timer = self.loop.call_later(self.cfg.idle_heartbeat / 1e9, self._push_heartbeat)
+
+    def _push_heartbeat(self) -> None:
+        self._hb_timer = None
+        if self.closed:
+            return
+        target = self.cfg.deliver_subject.encode()
+        hdr = status_headers(100, "Idle Heartbeat", [("Nats-Last-Consumer", self.dseq),
+                                                     ("Nats-Last-Stream", self.delivered_sseq)])
+        send(self.jsa.client, target, target, None, hdr, b"")
+        self._arm_push_heartbeat()
+
+    def _arm_inactive(self) -> None:
+        threshold = self.cfg.inactive_threshold
+        if threshold is UNSET or not threshold or self.closed:
+            return
+        self._inactive_timer = self.loop.call_later(threshold / 1e9, self._check_inactive)
+
+    def _check_inactive(self) -> None:
+        self._inactive_timer = None
+        if self.closed:
+            return
+        threshold = self.cfg.inactive_threshold
+        active = (self.waiting if not self.is_push
+                  else has_interest(self.jsa.client, self.cfg.deliver_subject.encode()))
+        if active or now_ns() - self.last_active < threshold:
+            if active:
+                self.last_active = now_ns()
+            self._arm_inactive()
+            return
+        self.jsa.delete_consumer(self.stream, self)
+
+    def _arm_pause(self) -> None:
+        if self._pause_timer is not None:
+            self._pause_timer.cancel()
+            self._pause_timer = None
+        remaining = self.pause_until - now_ns()
+        if remaining > 0:
+            self._pause_timer = self.loop.call_later(remaining / 1e9, self._resume)
+
+    def _resume(self) -> None:
+        self._pause_timer = None
+        self.pause_until = 0
+        self.cfg.pause_until = UNSET
+        self.jsa.advisory_pause(self, False)
+        self.wake()
+
+    def set_pause(self, until: int) -> None:
+        self.pause_until = until
+        self.cfg.pause_until = rfc3339(until) if until else UNSET
+        self._arm_pause()
+        self.jsa.advisory_pause(self, bool(until and until > now_ns()))
+        self.wake()
+
+
+def _go_duration(ns: int) -> str:
+    from ..durations import format_duration
+    return format_duration(ns / 1e9)
+
+
+__all__ = ["Consumer", "encode"]

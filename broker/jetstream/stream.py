@@ -1,0 +1,332 @@
+"""A stream: the messages published on its subjects, captured by an internal subscription of the
+account's JetStream client (so routes and leafnodes see the interest as a client's) and kept in a
+store (store.py's interface: memory or file). Publishes are checked as nats-server checks them
+(sealed, Nats-Expected-*, Nats-Msg-Id duplicates, Nats-Rollup, Nats-TTL, sizes, discard new) and
+answered with nats-server's PubAck `{"stream", "seq"[, "duplicate"]}` or its error when they carry
+a reply subject. Stored messages wake the stream's consumers."""
+
+from __future__ import annotations
+
+import base64
+import collections
+
+from msgspec import UNSET
+
+from . import store as st
+from .common import encode, header_value, now_ns, rfc3339
+from .errors import ApiError
+from .structs import NS, StreamConfig
+
+_MSG_ID = b"Nats-Msg-Id"
+_EXP_STREAM = b"Nats-Expected-Stream"
+_EXP_LAST_SEQ = b"Nats-Expected-Last-Sequence"
+_EXP_LAST_SUBJ_SEQ = b"Nats-Expected-Last-Subject-Sequence"
+_EXP_LAST_SUBJ_SEQ_SUBJ = b"Nats-Expected-Last-Subject-Sequence-Subject"
+_EXP_LAST_MSG_ID = b"Nats-Expected-Last-Msg-Id"
+_ROLLUP = b"Nats-Rollup"
+_TTL = b"Nats-TTL"
+_MAX_HEADER = 64 * 1024
+
+_LIMIT_ERRORS = {
+    st.MaxMsgsExceeded: "maximum messages exceeded",
+    st.MaxBytesExceeded: "maximum bytes exceeded",
+    st.MaxMsgsPerSubjectExceeded: "maximum messages per subject exceeded",
+    st.MsgTooLarge: "message size exceeds maximum allowed",
+}
+
+
+def store_config(cfg: StreamConfig) -> st.StoreConfig:
+    return st.StoreConfig(
+        name=cfg.name,
+        storage=st.StorageType.FILE if cfg.storage == "file" else st.StorageType.MEMORY,
+        max_msgs=cfg.max_msgs, max_bytes=cfg.max_bytes, max_age=cfg.max_age,
+        max_msgs_per_subject=cfg.max_msgs_per_subject, max_msg_size=cfg.max_msg_size,
+        discard=st.DiscardPolicy.NEW if cfg.discard == "new" else st.DiscardPolicy.OLD,
+        discard_new_per_subject=cfg.discard_new_per_subject is True,
+        allow_msg_ttl=cfg.allow_msg_ttl,
+        subject_delete_marker_ttl=cfg.subject_delete_marker_ttl or 0)
+
+
+def parse_ttl(value: bytes) -> int:
+    """A Nats-TTL header as seconds (-1: never); ValueError when invalid. Takes "never", a
+    number of seconds or a Go duration of at least one second."""
+    text = value.decode(errors="replace").strip()
+    if text == "never":
+        return -1
+    if text.isdigit():
+        secs = int(text)
+    else:
+        from ..durations import parse_duration
+        try:
+            secs = parse_duration(text)
+        except Exception:
+            raise ValueError(text) from None
+        if secs < 1:
+            raise ValueError(text)
+        secs = int(secs)
+    if secs <= 0:
+        raise ValueError(text)
+    return secs
+
+
+class Stream:
+    """One stream of an account (see JsAccount in api.py)."""
+
+    def __init__(self, jsa, cfg: StreamConfig, store: st.StreamStore, created: int):
+        self.jsa = jsa
+        self.cfg = cfg
+        self.store = store
+        self.created = created
+        self.consumers: dict[str, object] = {}
+        self.subs = []
+        # Nats-Msg-Id -> (seq, ts), oldest first, for the duplicate window.
+        self.dedupe: collections.OrderedDict[bytes, tuple[int, int]] = collections.OrderedDict()
+        self.last_msg_id = b""
+        self.closed = False
+        store.register_storage_updates(self._on_storage_update)
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def subscribe(self) -> None:
+        client = self.jsa.client
+        for subject in self.cfg.subjects:
+            self.subs.append(client.subscribe(subject.encode(), self.on_publish))
+
+    def unsubscribe(self) -> None:
+        for sub in self.subs:
+            self.jsa.client.remove_sub(sub)
+        self.subs = []
+
+    def update(self, cfg: StreamConfig) -> None:
+        subjects_changed = cfg.subjects != self.cfg.subjects
+        self.cfg = cfg
+        self.store.update_config(store_config(cfg))
+        if subjects_changed:
+            self.unsubscribe()
+            self.subscribe()
+        for consumer in list(self.consumers.values()):
+            consumer.wake()
+
+    def close(self, delete: bool) -> None:
+        self.closed = True
+        self.unsubscribe()
+        for consumer in list(self.consumers.values()):
+            consumer.close(delete=False, notify=delete)
+        self.consumers.clear()
+        if delete:
+            self.store.delete()
+        else:
+            self.store.stop()
+
+    # -- publishing -------------------------------------------------------------------------------
+
+    def on_publish(self, subject: bytes, reply: bytes | None, hdr: bytes | None,
+                   payload: memoryview) -> None:
+        try:
+            seq, duplicate = self._store(subject, hdr, payload)
+        except ApiError as exc:
+            if reply:
+                self.jsa.client.publish(reply, None, encode(
+                    {"error": exc.to_json(), "stream": self.name, "seq": 0}))
+            return
+        if reply and self.cfg.no_ack is not True:
+            ack = b'{"stream":%s,"seq":%d' % (encode(self.name), seq)
+            if self.jsa.domain:
+                ack += b',"domain":' + encode(self.jsa.domain)
+            ack += b',"duplicate": true}' if duplicate else b"}"
+            self.jsa.client.publish(reply, None, ack)
+
+    def _store(self, subject: bytes, hdr: bytes | None, payload: memoryview) -> tuple[int, bool]:
+        """Checks and stores a publish; returns (seq, duplicate). Raises ApiError."""
+        cfg = self.cfg
+        if cfg.sealed:
+            raise ApiError.of("StreamSealed")
+        ttl = 0
+        msg_id = None
+        rollup = None
+        if hdr:
+            if len(hdr) > _MAX_HEADER:
+                raise ApiError.of("StreamHeaderExceedsMaximum")
+            expected = header_value(hdr, _EXP_STREAM)
+            if expected is not None and expected and expected.decode(errors="replace") != self.name:
+                raise ApiError.of("StreamNotMatch")
+            raw_ttl = header_value(hdr, _TTL)
+            if raw_ttl is not None:
+                try:
+                    ttl = parse_ttl(raw_ttl)
+                except ValueError:
+                    ttl = None
+                if not cfg.allow_msg_ttl and ttl != 0:
+                    raise ApiError.of("MessageTTLDisabled")
+                if ttl is None:
+                    raise ApiError.of("MessageTTLInvalid")
+            self._check_expected_seqs(subject, hdr)
+            msg_id = header_value(hdr, _MSG_ID)
+            if msg_id:
+                self._expire_dedupe()
+                seen = self.dedupe.get(msg_id)
+                if seen is not None:
+                    return seen[0], True
+            last_id = header_value(hdr, _EXP_LAST_MSG_ID)
+            if last_id and last_id != self.last_msg_id:
+                raise ApiError.of("StreamWrongLastMsgID", id=self.last_msg_id.decode(errors="replace"))
+            rollup = header_value(hdr, _ROLLUP)
+            if rollup:
+                if not cfg.allow_rollup_hdrs or cfg.deny_purge:
+                    raise ApiError.of("StreamRollupFailed", err="rollup not permitted")
+                if rollup not in (b"sub", b"all"):
+                    raise ApiError.of("StreamRollupFailed",
+                                      err=f"rollup value invalid: {rollup.decode(errors='replace')!r}")
+        size = len(payload) + (len(hdr) if hdr else 0)
+        max_payload = self.jsa.broker.options.max_payload
+        if size > max_payload or (cfg.max_msg_size > 0 and size > cfg.max_msg_size):
+            raise ApiError.of("StreamMessageExceedsMaximum")
+        try:
+            seq, ts = self.store.store_msg(subject, hdr or None, bytes(payload), ttl)
+        except tuple(_LIMIT_ERRORS) as exc:
+            raise ApiError.of("StreamStoreFailed", err=_LIMIT_ERRORS[type(exc)]) from None
+        except st.StorageFull:
+            raise ApiError.of("InsufficientResources") from None
+        except st.StoreError as exc:
+            raise ApiError.of("StreamStoreFailed", err=str(exc) or type(exc).__name__) from None
+        if msg_id:
+            self.dedupe[msg_id] = (seq, ts)
+            self.last_msg_id = msg_id
+        if rollup == b"all":
+            self.store.purge_ex(b"", seq, 0)
+        elif rollup == b"sub":
+            self.store.purge_ex(subject, seq, 0)
+        self.jsa.stored(self, seq, subject)
+        return seq, False
+
+    def _check_expected_seqs(self, subject: bytes, hdr: bytes) -> None:
+        raw = header_value(hdr, _EXP_LAST_SUBJ_SEQ)
+        if raw is not None:
+            try:
+                want = int(raw)
+            except ValueError:
+                want = None
+            if want is not None:
+                filt = header_value(hdr, _EXP_LAST_SUBJ_SEQ_SUBJ) or subject
+                try:
+                    have = self.store.load_last_msg(filt).seq
+                except st.StoreError:
+                    have = 0
+                if have != want:
+                    raise ApiError.of("StreamWrongLastSequence", seq=have)
+        elif header_value(hdr, _EXP_LAST_SUBJ_SEQ_SUBJ):
+            raise ApiError.of("StreamExpectedLastSeqPerSubjectInvalid")
+        raw = header_value(hdr, _EXP_LAST_SEQ)
+        if raw is not None:
+            try:
+                want = int(raw)
+            except ValueError:
+                return
+            last = self.store.state().last_seq
+            if want != last:
+                raise ApiError.of("StreamWrongLastSequence", seq=last)
+
+    def _expire_dedupe(self) -> None:
+        horizon = now_ns() - (self.cfg.duplicate_window or 0)
+        dedupe = self.dedupe
+        while dedupe:
+            key, (_, ts) = next(iter(dedupe.items()))
+            if ts >= horizon:
+                break
+            del dedupe[key]
+
+    def _on_storage_update(self, msgs: int, nbytes: int, seq: int, subject: bytes) -> None:
+        self.jsa.usage_changed(self, msgs, nbytes)
+
+    # -- API answers ------------------------------------------------------------------------------
+
+    def state_json(self, deleted_details: bool = False, subjects_filter: str = "") -> dict:
+        s = self.store.state(deleted=deleted_details)
+        out = {"messages": s.msgs, "bytes": s.bytes, "first_seq": s.first_seq,
+               "first_ts": rfc3339(s.first_ts), "last_seq": s.last_seq,
+               "last_ts": rfc3339(s.last_ts)}
+        if subjects_filter:
+            totals = self.store.subjects_totals(subjects_filter.encode())
+            if totals:
+                out["subjects"] = {k.decode(): v for k, v in totals.items()}
+        if s.num_subjects:
+            out["num_subjects"] = s.num_subjects
+        if s.deleted:
+            out["deleted"] = list(s.deleted)
+        if s.num_deleted:
+            out["num_deleted"] = s.num_deleted
+        out["consumer_count"] = len(self.consumers)
+        return out
+
+    def info(self, deleted_details: bool = False, subjects_filter: str = "") -> dict:
+        return {"config": self.cfg, "created": rfc3339(self.created),
+                "state": self.state_json(deleted_details, subjects_filter)}
+
+    def message_json(self, sm: st.StoredMsg, no_hdr: bool = False) -> dict:
+        out = {"subject": sm.subject.decode(errors="replace"), "seq": sm.seq}
+        if sm.headers and not no_hdr:
+            out["hdrs"] = base64.b64encode(bytes(sm.headers)).decode()
+        if len(sm.data):
+            out["data"] = base64.b64encode(bytes(sm.data)).decode()
+        out["time"] = rfc3339(sm.ts)
+        return out
+
+    def get_msg(self, req) -> st.StoredMsg:
+        """STREAM.MSG.GET and DIRECT.GET's lookup; raises ApiError (no message found)."""
+        try:
+            if req.last_by_subj:
+                return self.store.load_last_msg(req.last_by_subj.encode())
+            if req.next_by_subj:
+                return self.store.load_next_msg(req.next_by_subj.encode(), req.seq)
+            if req.start_time:
+                from .common import parse_rfc3339
+                seq = self.store.get_seq_from_time(parse_rfc3339(req.start_time))
+                return self.store.load_next_msg(b"", seq)
+            return self.store.load_msg(req.seq)
+        except st.StoreError:
+            raise ApiError.of("NoMessageFound") from None
+        except ValueError:
+            raise ApiError.of("BadRequest") from None
+
+    def direct_headers(self, sm: st.StoredMsg) -> bytes:
+        """The header block of a DIRECT.GET answer: the message's headers plus Nats-Stream,
+        Nats-Subject, Nats-Sequence and Nats-Time-Stamp, as nats-server adds them."""
+        base = bytes(sm.headers) if sm.headers else b"NATS/1.0\r\n\r\n"
+        extra = (b"Nats-Stream: %s\r\nNats-Subject: %s\r\nNats-Sequence: %d\r\n"
+                 b"Nats-Time-Stamp: %s\r\n") % (self.name.encode(), sm.subject, sm.seq,
+                                                  _go_time(sm.ts).encode())
+        return base[:-2] + extra + b"\r\n"
+
+    def purge(self, req) -> int:
+        if req.filter or req.seq or req.keep:
+            if req.seq and req.keep:
+                raise ApiError.of("BadRequest")
+            purged = self.store.purge_ex(req.filter.encode(), req.seq, req.keep)
+        else:
+            purged = self.store.purge()
+        for consumer in list(self.consumers.values()):
+            consumer.on_purge()
+        return purged
+
+    def delete_msg(self, seq: int, no_erase: bool) -> bool:
+        removed = self.store.remove_msg(seq) if no_erase else self.store.erase_msg(seq)
+        if removed:
+            for consumer in list(self.consumers.values()):
+                consumer.on_removed(seq)
+        return removed
+
+    def limits_ttl(self) -> int:
+        return self.cfg.max_age // NS if self.cfg.max_age else 0
+
+
+def _go_time(ns: int) -> str:
+    """A time as Go's time.Time.String() in UTC (DIRECT.GET's Nats-Time-Stamp is RFC 3339)."""
+    return rfc3339(ns)
+
+
+def config_unset(value) -> bool:
+    return value is UNSET
