@@ -16,7 +16,8 @@ from msgspec import UNSET
 from zats.protocol.subjects import subjects_collide
 
 from . import consumerconfig, streamconfig
-from .common import encode, now_ns, parse_rfc3339, rfc3339, send, status_headers
+from . import store as st
+from .common import encode, has_interest, now_ns, parse_rfc3339, rfc3339, send, status_headers
 from .consumer import Consumer
 from .errors import ApiError
 from .storage import open_stream_store, remove_stream_meta, save_stream_meta
@@ -39,6 +40,7 @@ _T = "io.nats.jetstream.api.v1."
 _NAMES_LIMIT = 1024
 _LIST_LIMIT = 256
 _ADVISORY = "$JS.EVENT.ADVISORY."
+_AUDIT = b"$JS.EVENT.ADVISORY.API"
 
 # The subjects the account's API subscription takes (see the module docstring).
 API_SUBJECTS = (
@@ -127,10 +129,25 @@ class JsAccount:
         if not reply:
             return
         self.api_total += 1
+        origin = self.broker.origin
         kind, body = handler(args, payload, subject)
-        if body is None:
-            return
-        self.client.publish(reply, None, self._response(kind, body))
+        response = self._response(kind, body)
+        self.client.publish(reply, None, response)
+        if has_interest(self.client, _AUDIT):
+            self._audit(origin, subject, payload, response)
+
+    def _audit(self, origin, subject: bytes, payload, response: bytes) -> None:
+        """nats-server's API audit advisory, for each API request answered."""
+        body = {"type": "io.nats.jetstream.advisory.v1.api_audit",
+                "server": self.broker.server_name}
+        client = _client_info(origin, self.broker)
+        if client is not None:
+            body["client"] = client
+        body["subject"] = subject.decode(errors="replace")
+        if len(payload):
+            body["request"] = bytes(payload).decode(errors="replace")
+        body["response"] = response.decode(errors="replace")
+        self.advisory(_AUDIT.decode(), body)
 
     def _response(self, kind: str, body: dict) -> bytes:
         return encode({"type": _T + kind, **body})
@@ -520,9 +537,9 @@ class JsAccount:
         return self._add_consumer(stream, name, cfg, now_ns(), durable)
 
     def _check_workqueue(self, stream: Stream, cfg) -> None:
-        filters = consumerconfig.filters_of(cfg)
+        filters = _effective_filters(cfg, stream)
         for other in stream.consumers.values():
-            theirs = consumerconfig.filters_of(other.cfg)
+            theirs = _effective_filters(other.cfg, stream)
             if not filters and not theirs:
                 raise ApiError.of("ConsumerWQMultipleUnfiltered")
             if not filters or not theirs or any(
@@ -614,12 +631,15 @@ class JsAccount:
     # -- stream events --------------------------------------------------------------------------
 
     def stored(self, stream: Stream, seq: int, subject: bytes) -> None:
-        """A message was stored: consumers deliver it; an interest stream nobody wants it from
-        drops it."""
+        """A message was stored: consumers deliver it."""
         for consumer in list(stream.consumers.values()):
             consumer.wake()
-        if stream.cfg.retention != "limits":
-            self._drop_if_unwanted(stream, [seq], subject)
+
+    @staticmethod
+    def has_interest(stream: Stream, subject: bytes) -> bool:
+        """Whether a consumer of an interest stream would see a message on `subject`."""
+        return any(not c.filters or consumerconfig.is_subset(subject, c.filters)
+                   for c in stream.consumers.values())
 
     def acked(self, stream: Stream, consumer: Consumer, seqs: list[int]) -> None:
         retention = stream.cfg.retention
@@ -631,14 +651,12 @@ class JsAccount:
 
     def _drop_if_unwanted(self, stream: Stream, seqs: list[int], subject: bytes | None) -> None:
         consumers = list(stream.consumers.values())
-        if stream.cfg.retention == "workqueue" and consumers:
-            return
         for seq in seqs:
             subj = subject
             if subj is None:
                 try:
                     subj = stream.store.subject_for_seq(seq)
-                except Exception:
+                except st.StoreError:
                     continue
             if not any(c.needs(seq, subj) for c in consumers):
                 stream.store.remove_msg(seq)
@@ -688,6 +706,33 @@ class JsAccount:
         if paused:
             body["pause_until"] = rfc3339(consumer.pause_until)
         self.advisory(f"{_ADVISORY}CONSUMER.PAUSE.{consumer.stream.name}.{consumer.name}", body)
+
+
+def _effective_filters(cfg, stream: Stream) -> list[str]:
+    """A consumer's filters, none when they take every subject of the stream (nats-server
+    counts such a consumer as unfiltered)."""
+    filters = consumerconfig.filters_of(cfg)
+    raw = [f.encode() for f in filters]
+    if filters and all(consumerconfig.is_subset(s.encode(), raw) for s in stream.cfg.subjects):
+        return []
+    return filters
+
+
+def _client_info(conn, broker) -> dict | None:
+    """The requesting client as nats-server describes it in advisories (ClientInfo)."""
+    start = getattr(conn, "start", None)
+    if start is None:
+        return None
+    out = {"start": rfc3339(int(start * 1e9)), "host": conn.ip, "id": conn.cid,
+           "acc": conn.account.name}
+    opts = conn.connect_opts
+    if opts is not None:
+        if opts.lang:
+            out["lang"] = opts.lang
+        if opts.version:
+            out["ver"] = opts.version
+    out.update({"server": broker.server_name, "kind": "Client", "client_type": "nats"})
+    return out
 
 
 def _same(a, b) -> bool:

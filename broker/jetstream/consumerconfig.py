@@ -147,8 +147,6 @@ def check(cfg: ConsumerConfig, stream_cfg) -> None:
         raw = f.encode()
         if not is_valid_subject(raw):
             raise ApiError.of("StreamInvalidConfig", err="invalid subject")
-        if not any(subjects_collide(raw, s.encode()) for s in stream_cfg.subjects):
-            raise ApiError.of("ConsumerFilterNotSubset")
     _check_deliver_policy(cfg, bool(filters))
     if cfg.flow_control is True and cfg.idle_heartbeat is UNSET:
         raise ApiError.of("ConsumerWithFlowControlNeedsHeartbeats")

@@ -185,6 +185,11 @@ class Stream:
         max_payload = self.jsa.broker.options.max_payload
         if size > max_payload or (cfg.max_msg_size > 0 and size > cfg.max_msg_size):
             raise ApiError.of("StreamMessageExceedsMaximum")
+        if cfg.retention == "interest" and not self.jsa.has_interest(self, subject):
+            # No consumer would see it: nats-server uses up the sequence and stores nothing.
+            seq = self.store.skip_msg()
+            self.last_msg_id = msg_id or b""
+            return seq, False
         try:
             seq, ts = self.store.store_msg(subject, hdr or None, bytes(payload), ttl)
         except tuple(_LIMIT_ERRORS) as exc:
@@ -195,7 +200,7 @@ class Stream:
             raise ApiError.of("StreamStoreFailed", err=str(exc) or type(exc).__name__) from None
         if msg_id:
             self.dedupe[msg_id] = (seq, ts)
-            self.last_msg_id = msg_id
+        self.last_msg_id = msg_id or b""
         if rollup == b"all":
             self.store.purge_ex(b"", seq, 0)
         elif rollup == b"sub":
@@ -319,14 +324,8 @@ class Stream:
                 consumer.on_removed(seq)
         return removed
 
-    def limits_ttl(self) -> int:
-        return self.cfg.max_age // NS if self.cfg.max_age else 0
 
 
 def _go_time(ns: int) -> str:
-    """A time as Go's time.Time.String() in UTC (DIRECT.GET's Nats-Time-Stamp is RFC 3339)."""
+    """DIRECT.GET's Nats-Time-Stamp: RFC 3339 with nanoseconds, as Go's RFC3339Nano."""
     return rfc3339(ns)
-
-
-def config_unset(value) -> bool:
-    return value is UNSET

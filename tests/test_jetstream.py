@@ -1,0 +1,506 @@
+"""JetStream through nats-py's `js` API against zats and nats-server, both started with -js and
+a store directory of their own: streams (create, info, limits, publish checks, purge, message
+get/delete, direct get), consumers (pull fetch, acks, redelivery, push, ordered), retention
+policies and advisories. Each test states nats-server's behaviour and checks zats against it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import nats
+import pytest
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import api
+from nats.js.errors import APIError, BadRequestError, NotFoundError, ServiceUnavailableError
+
+from support.servers import KINDS, start_server
+
+
+@pytest.fixture(scope="session", params=KINDS)
+def js_server(request, tmp_path_factory):
+    srv = start_server(request.param, "-js", "-sd", str(tmp_path_factory.mktemp(f"js-{request.param}")))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+async def js(js_server, request):
+    nc = await nats.connect(js_server.url)
+    ctx = nc.jetstream(timeout=2)
+    ctx.nc = nc
+    yield ctx
+    await nc.close()
+
+
+_counter = iter(range(1, 1_000_000))
+
+
+def unique(prefix: str = "S") -> str:
+    return f"{prefix}{next(_counter)}"
+
+
+# -- streams -----------------------------------------------------------------------------------------
+
+
+async def test_account_info(js):
+    info = await js.account_info()
+    assert info.limits.max_memory == -1 and info.limits.max_streams == -1
+    assert info.api.level >= 1
+
+
+async def test_stream_create_info_delete(js):
+    name = unique()
+    info = await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory")
+    assert info.config.name == name
+    assert info.config.retention == api.RetentionPolicy.LIMITS
+    assert info.config.duplicate_window == 120.0
+    assert info.config.max_msgs == -1 and info.config.max_msg_size == -1
+    assert info.state.messages == 0 and info.state.first_seq == 0
+    # Identical create: the same stream, no error.
+    again = await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory")
+    assert again.config.name == name
+    with pytest.raises(BadRequestError) as exc:
+        await js.add_stream(name=name, subjects=[f"{name}.other"], storage="memory")
+    assert exc.value.err_code == 10058
+    assert await js.delete_stream(name)
+    with pytest.raises(NotFoundError) as exc:
+        await js.stream_info(name)
+    assert exc.value.err_code == 10059
+
+
+async def test_stream_errors(js):
+    with pytest.raises(APIError) as exc:
+        await js.add_stream(name=unique(), num_replicas=3)
+    assert (exc.value.code, exc.value.err_code) == (500, 10074)
+    a = unique()
+    await js.add_stream(name=a, subjects=[f"{a}.*"])
+    with pytest.raises(BadRequestError) as exc:
+        await js.add_stream(name=unique(), subjects=[f"{a}.x"])
+    assert exc.value.err_code == 10065  # subjects overlap
+    raw = await js.nc.request(f"$JS.API.STREAM.CREATE.{a}X", json.dumps(
+        {"name": f"{a}X", "bogus": 1}).encode(), timeout=2)
+    err = json.loads(raw.data)["error"]
+    assert err == {"code": 400, "err_code": 10025, "description": 'invalid JSON: json: unknown field "bogus"'}
+    raw = await js.nc.request(f"$JS.API.STREAM.CREATE.{a}Y", json.dumps({"name": "other"}).encode(), timeout=2)
+    assert json.loads(raw.data)["error"]["err_code"] == 10056
+    await js.delete_stream(a)
+
+
+async def test_publish_acks_and_header_checks(js):
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory")
+    ack = await js.publish(f"{name}.a", b"one", headers={"Nats-Msg-Id": "m1"})
+    assert (ack.stream, ack.seq, ack.duplicate) == (name, 1, None)
+    dup = await js.publish(f"{name}.a", b"one", headers={"Nats-Msg-Id": "m1"})
+    assert (dup.seq, dup.duplicate) == (1, True)
+    with pytest.raises(BadRequestError) as exc:
+        await js.publish(f"{name}.a", b"x", headers={"Nats-Expected-Last-Sequence": "7"})
+    assert (exc.value.err_code, exc.value.description) == (10071, "wrong last sequence: 1")
+    with pytest.raises(BadRequestError) as exc:
+        await js.publish(f"{name}.a", b"x", headers={"Nats-Expected-Stream": "nope"})
+    assert exc.value.err_code == 10060
+    with pytest.raises(BadRequestError) as exc:
+        await js.publish(f"{name}.b", b"x", headers={"Nats-Expected-Last-Subject-Sequence": "1"})
+    assert exc.value.description == "wrong last sequence: 0"
+    ok = await js.publish(f"{name}.a", b"two", headers={"Nats-Expected-Last-Subject-Sequence": "1"})
+    assert ok.seq == 2
+    with pytest.raises(BadRequestError) as exc:
+        await js.publish(f"{name}.a", b"x", headers={"Nats-Expected-Last-Msg-Id": "zz"})
+    # The last message (seq 2) had no Nats-Msg-Id: the last ID is empty.
+    assert (exc.value.err_code, exc.value.description) == (10070, "wrong last msg ID: ")
+    # Core publishes without a reply are stored too.
+    await js.nc.publish(f"{name}.core", b"plain")
+    await js.nc.flush()
+    await asyncio.sleep(0.05)
+    info = await js.stream_info(name)
+    assert (info.state.messages, info.state.last_seq) == (3, 3)
+    await js.delete_stream(name)
+
+
+async def test_no_stream_no_responders(js):
+    with pytest.raises(NoRespondersError):
+        await js.nc.request(unique("nobody.") + ".x", b"", timeout=1)
+
+
+async def test_discard_new_and_max_msgs(js):
+    name = unique()
+    await js.add_stream(name=name, subjects=[name], storage="memory", max_msgs=2, discard="new")
+    await js.publish(name, b"1")
+    await js.publish(name, b"2")
+    with pytest.raises(APIError) as exc:
+        await js.publish(name, b"3")
+    assert (exc.value.code, exc.value.err_code, exc.value.description) == (
+        503, 10077, "maximum messages exceeded")
+    other = unique()
+    await js.add_stream(name=other, subjects=[other], storage="memory", max_msgs=2)
+    for i in range(5):
+        await js.publish(other, b"%d" % i)
+    info = await js.stream_info(other)
+    assert (info.state.messages, info.state.first_seq, info.state.last_seq) == (2, 4, 5)
+    for n in (name, other):
+        await js.delete_stream(n)
+
+
+async def test_max_msg_size_and_sealed(js):
+    name = unique()
+    await js.add_stream(name=name, subjects=[name], storage="memory", max_msg_size=4)
+    with pytest.raises(BadRequestError) as exc:
+        await js.publish(name, b"12345")
+    assert exc.value.err_code == 10054
+    cfg = (await js.stream_info(name)).config
+    cfg.sealed = True
+    await js.update_stream(cfg)
+    with pytest.raises(BadRequestError) as exc:
+        await js.publish(name, b"1")
+    assert exc.value.err_code == 10109
+    await js.delete_stream(name)
+
+
+async def test_rollup(js):
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.*"], storage="memory", allow_rollup_hdrs=True)
+    for i in range(3):
+        await js.publish(f"{name}.a", b"%d" % i)
+    await js.publish(f"{name}.b", b"b")
+    await js.publish(f"{name}.a", b"roll", headers={"Nats-Rollup": "sub"})
+    info = await js.stream_info(name)
+    assert info.state.messages == 2
+    await js.publish(f"{name}.c", b"all", headers={"Nats-Rollup": "all"})
+    assert (await js.stream_info(name)).state.messages == 1
+    plain = unique()
+    await js.add_stream(name=plain, subjects=[plain], storage="memory")
+    with pytest.raises(APIError) as exc:
+        await js.publish(plain, b"x", headers={"Nats-Rollup": "all"})
+    assert (exc.value.err_code, exc.value.description) == (10111, "rollup not permitted")
+    for n in (name, plain):
+        await js.delete_stream(n)
+
+
+async def test_message_ttl(js):
+    name = unique()
+    await js.add_stream(name=name, subjects=[name], storage="memory")
+    with pytest.raises(BadRequestError) as exc:
+        await js.publish(name, b"x", headers={"Nats-TTL": "1s"})
+    assert exc.value.err_code == 10166
+    ttl = unique()
+    await js.add_stream(name=ttl, subjects=[ttl], storage="memory", allow_msg_ttl=True)
+    await js.publish(ttl, b"short", headers={"Nats-TTL": "1s"})
+    await js.publish(ttl, b"stays")
+    assert (await js.stream_info(ttl)).state.messages == 2
+    await asyncio.sleep(1.6)
+    info = await js.stream_info(ttl)
+    assert (info.state.messages, info.state.first_seq) == (1, 2)
+    for n in (name, ttl):
+        await js.delete_stream(n)
+
+
+async def test_purge_get_delete_direct(js):
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.*"], storage="memory", allow_direct=True)
+    for subj in ("a", "b", "a", "c"):
+        await js.publish(f"{name}.{subj}", subj.encode(), headers={"K": subj})
+    msg = await js.get_msg(name, seq=2)
+    assert (msg.subject, msg.seq, msg.data, msg.headers["K"]) == (f"{name}.b", 2, b"b", "b")
+    last = await js.get_last_msg(name, f"{name}.a")
+    assert last.seq == 3
+    direct = await js.get_msg(name, seq=1, direct=True)
+    assert (direct.subject, direct.seq, direct.data) == (f"{name}.a", 1, b"a")
+    direct_last = await js.get_msg(name, subject=f"{name}.a", direct=True)
+    assert direct_last.seq == 3
+    with pytest.raises(NotFoundError):
+        await js.get_msg(name, seq=99, direct=True)
+    with pytest.raises(NotFoundError) as exc:
+        await js.get_msg(name, seq=99)
+    assert exc.value.err_code == 10037
+    assert await js.delete_msg(name, 4)
+    await js.purge_stream(name, subject=f"{name}.a")
+    info = await js.stream_info(name)
+    assert (info.state.messages, info.state.first_seq) == (1, 2)
+    await js.purge_stream(name)
+    info = await js.stream_info(name)
+    assert (info.state.messages, info.state.first_seq, info.state.last_seq) == (0, 5, 4)
+    await js.delete_stream(name)
+
+
+async def test_stream_names_and_list(js):
+    names = sorted(unique("L") for _ in range(3))
+    for n in names:
+        await js.add_stream(name=n, subjects=[n], storage="memory")
+    listed = await js.streams_info()
+    assert set(names) <= {s.config.name for s in listed}
+    raw = await js.nc.request("$JS.API.STREAM.NAMES", json.dumps({"subject": names[1]}).encode(), timeout=2)
+    body = json.loads(raw.data)
+    assert (body["total"], body["streams"]) == (1, [names[1]])
+    for n in names:
+        await js.delete_stream(n)
+
+
+# -- consumers ---------------------------------------------------------------------------------------
+
+
+async def _stream_with(js, count: int, **kw) -> str:
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory", **kw)
+    for i in range(count):
+        await js.publish(f"{name}.{i % 2}", b"m%d" % i)
+    return name
+
+
+async def test_pull_fetch_ack_and_pending(js):
+    name = await _stream_with(js, 5)
+    psub = await js.pull_subscribe(f"{name}.>", durable="D", stream=name)
+    msgs = await psub.fetch(3, timeout=2)
+    assert [m.data for m in msgs] == [b"m0", b"m1", b"m2"]
+    meta = msgs[0].metadata
+    assert (meta.sequence.stream, meta.sequence.consumer, meta.num_delivered, meta.num_pending) == (1, 1, 1, 4)
+    assert (meta.stream, meta.consumer) == (name, "D")
+    await msgs[0].ack()
+    await msgs[1].ack_sync()
+    info = await js.consumer_info(name, "D")
+    assert (info.num_pending, info.num_ack_pending, info.delivered.stream_seq) == (2, 1, 3)
+    assert (info.ack_floor.stream_seq, info.ack_floor.consumer_seq) == (2, 2)
+    await msgs[2].nak()
+    await js.nc.flush()
+    await asyncio.sleep(0.05)  # nats-server queues acks apart from pull requests
+    again = await psub.fetch(1, timeout=2)
+    assert again[0].data == b"m2" and again[0].metadata.num_delivered == 2
+    assert (await js.consumer_info(name, "D")).num_redelivered == 1
+    await js.delete_stream(name)
+
+
+async def test_pull_no_wait_expires_and_status(js):
+    name = await _stream_with(js, 1)
+    await js.add_consumer(name, durable_name="C", ack_policy="explicit")
+    nc = js.nc
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    subject = f"$JS.API.CONSUMER.MSG.NEXT.{name}.C"
+    await nc.publish(subject, json.dumps({"batch": 3, "expires": 200_000_000}).encode(), reply=inbox)
+    first = await sub.next_msg(2)
+    assert first.data == b"m0"
+    timeout = await sub.next_msg(2)
+    assert (timeout.headers["Status"], timeout.headers["Description"],
+            timeout.headers["Nats-Pending-Messages"]) == ("408", "Request Timeout", "2")
+    await nc.publish(subject, json.dumps({"batch": 1, "no_wait": True}).encode(), reply=inbox)
+    none = await sub.next_msg(2)
+    assert (none.headers["Status"], none.headers["Description"]) == ("404", "No Messages")
+    create = {"stream_name": name, "config": {"durable_name": "B", "ack_policy": "explicit", "max_batch": 2}}
+    await nc.request(f"$JS.API.CONSUMER.CREATE.{name}.B", json.dumps(create).encode(), timeout=2)
+    await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{name}.B", b'{"batch": 5}', reply=inbox)
+    over = await sub.next_msg(2)
+    assert (over.headers["Status"], over.headers["Description"]) == ("409", "Exceeded MaxRequestBatch of 2")
+    with pytest.raises(NoRespondersError):
+        await nc.request(f"$JS.API.CONSUMER.MSG.NEXT.{name}.nope", b"", timeout=1)
+    await js.delete_stream(name)
+
+
+async def test_ack_wait_redelivery_and_max_deliver(js):
+    name = await _stream_with(js, 1)
+    adv = await js.nc.subscribe(f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{name}.R")
+    psub = await js.pull_subscribe(f"{name}.>", durable="R", stream=name,
+                                   config=api.ConsumerConfig(ack_wait=0.3, max_deliver=2))
+    first = await psub.fetch(1, timeout=2)
+    second = await psub.fetch(1, timeout=2)
+    assert (first[0].metadata.num_delivered, second[0].metadata.num_delivered) == (1, 2)
+    with pytest.raises(NatsTimeout):
+        await psub.fetch(1, timeout=0.8)
+    event = json.loads((await adv.next_msg(2)).data)
+    assert (event["type"], event["stream_seq"], event["deliveries"]) == (
+        "io.nats.jetstream.advisory.v1.max_deliver", 1, 2)
+    await js.delete_stream(name)
+
+
+async def test_ack_all_and_term_and_in_progress(js):
+    name = await _stream_with(js, 4)
+    psub = await js.pull_subscribe(f"{name}.>", durable="A", stream=name,
+                                   config=api.ConsumerConfig(ack_policy="all"))
+    msgs = await psub.fetch(4, timeout=2)
+    await msgs[2].ack_sync()
+    info = await js.consumer_info(name, "A")
+    assert (info.num_ack_pending, info.ack_floor.stream_seq) == (1, 3)
+    other = await js.pull_subscribe(f"{name}.>", durable="T", stream=name)
+    got = await other.fetch(2, timeout=2)
+    await got[0].term()
+    await got[1].in_progress()
+    await js.nc.flush()
+    info = await js.consumer_info(name, "T")
+    assert info.num_ack_pending == 1
+    await js.delete_stream(name)
+
+
+async def test_filters_and_deliver_policies(js):
+    name = await _stream_with(js, 6)
+    cases = {
+        "all": ({"deliver_policy": "all"}, [1, 3, 5]),
+        "last": ({"deliver_policy": "last"}, [5]),
+        "new": ({"deliver_policy": "new"}, []),
+        "seq": ({"deliver_policy": "by_start_sequence", "opt_start_seq": 4}, [5]),
+    }
+    for durable, (cfg, want) in cases.items():
+        info = await js.add_consumer(name, durable_name=durable, filter_subject=f"{name}.0",
+                                     ack_policy="none", **cfg)
+        assert info.num_pending == len(want), durable
+    lps = await js.add_consumer(name, durable_name="lps", deliver_policy="last_per_subject",
+                                filter_subjects=[f"{name}.0", f"{name}.1"], ack_policy="none")
+    assert lps.num_pending == 2
+    with pytest.raises(BadRequestError) as exc:
+        await js.add_consumer(name, durable_name="bad", deliver_policy="by_start_sequence")
+    assert exc.value.description == (
+        "consumer delivery policy is deliver by start sequence, but optional start sequence is not set")
+    # A filter outside the stream's subjects is taken (nats-server 2.10+), it matches nothing.
+    assert (await js.add_consumer(name, durable_name="out", filter_subject="elsewhere")).num_pending == 0
+    await js.delete_consumer(name, "out")
+    psub = await js.pull_subscribe_bind("all", name)
+    assert [m.metadata.sequence.stream for m in await psub.fetch(3, timeout=2)] == [1, 3, 5]
+    names = await js.nc.request(f"$JS.API.CONSUMER.NAMES.{name}", b"", timeout=2)
+    assert json.loads(names.data)["consumers"] == sorted(["all", "last", "new", "seq", "lps"])
+    await js.delete_consumer(name, "seq")
+    with pytest.raises(NotFoundError) as exc:
+        await js.consumer_info(name, "seq")
+    assert exc.value.err_code == 10014
+    await js.delete_stream(name)
+
+
+async def test_consumer_create_forms(js):
+    name = await _stream_with(js, 2)
+    nc = js.nc
+    # The new form with the filter subject in the request subject.
+    body = {"stream_name": name, "config": {"name": "F", "filter_subject": f"{name}.1",
+                                            "ack_policy": "explicit"}}
+    r = json.loads((await nc.request(f"$JS.API.CONSUMER.CREATE.{name}.F.{name}.1",
+                                     json.dumps(body).encode(), timeout=2)).data)
+    assert (r["name"], r["num_pending"], r["config"]["filter_subject"]) == ("F", 1, f"{name}.1")
+    body["config"]["filter_subject"] = f"{name}.0"
+    r = json.loads((await nc.request(f"$JS.API.CONSUMER.CREATE.{name}.G.{name}.1",
+                                     json.dumps(body).encode(), timeout=2)).data)
+    assert r["error"]["err_code"] == 10131
+    legacy = {"stream_name": name, "config": {"durable_name": "L", "ack_policy": "explicit"}}
+    r = json.loads((await nc.request(f"$JS.API.CONSUMER.DURABLE.CREATE.{name}.L",
+                                     json.dumps(legacy).encode(), timeout=2)).data)
+    assert (r["name"], r["config"]["durable_name"]) == ("L", "L")
+    r = json.loads((await nc.request(f"$JS.API.CONSUMER.DURABLE.CREATE.{name}.X",
+                                     json.dumps(legacy).encode(), timeout=2)).data)
+    assert r["error"]["err_code"] == 10017
+    ephemeral = {"stream_name": name, "config": {"ack_policy": "explicit"}}
+    r = json.loads((await nc.request(f"$JS.API.CONSUMER.CREATE.{name}", json.dumps(ephemeral).encode(),
+                                     timeout=2)).data)
+    assert r["config"]["inactive_threshold"] == 5_000_000_000 and "name" not in r["config"]
+    create = {"stream_name": name, "action": "create",
+              "config": {"name": "F", "ack_policy": "none"}}
+    r = json.loads((await nc.request(f"$JS.API.CONSUMER.CREATE.{name}.F", json.dumps(create).encode(),
+                                     timeout=2)).data)
+    assert r["error"]["err_code"] == 10148
+    await js.delete_stream(name)
+
+
+async def test_max_ack_pending(js):
+    name = await _stream_with(js, 5)
+    psub = await js.pull_subscribe(f"{name}.>", durable="M", stream=name,
+                                   config=api.ConsumerConfig(max_ack_pending=2))
+    msgs = await psub.fetch(5, timeout=0.5)
+    assert len(msgs) == 2
+    await msgs[0].ack_sync()
+    more = await psub.fetch(5, timeout=0.5)
+    assert [m.metadata.sequence.stream for m in more] == [3]
+    await js.delete_stream(name)
+
+
+async def test_push_consumer_and_ordered(js):
+    name = await _stream_with(js, 3)
+    got = []
+    done = asyncio.Event()
+
+    async def handler(msg):
+        got.append(msg.data)
+        await msg.ack()
+        if len(got) == 4:
+            done.set()
+
+    sub = await js.subscribe(f"{name}.>", durable="P", cb=handler, stream=name)
+    await js.publish(f"{name}.0", b"late")
+    await asyncio.wait_for(done.wait(), 3)
+    assert got == [b"m0", b"m1", b"m2", b"late"]
+    await sub.unsubscribe()
+    ordered = await js.subscribe(f"{name}.>", ordered_consumer=True, stream=name)
+    seen = [(await ordered.next_msg(2)).data for _ in range(4)]
+    assert seen == [b"m0", b"m1", b"m2", b"late"]
+    await ordered.unsubscribe()
+    await js.delete_stream(name)
+
+
+async def test_workqueue_and_interest_retention(js):
+    name = await _stream_with(js, 3, retention="workqueue")
+    psub = await js.pull_subscribe(f"{name}.>", durable="W", stream=name)
+    for m in await psub.fetch(2, timeout=2):
+        await m.ack_sync()
+    assert (await js.stream_info(name)).state.messages == 1
+    with pytest.raises(BadRequestError) as exc:
+        await js.add_consumer(name, durable_name="W2", ack_policy="explicit")
+    assert exc.value.err_code == 10099
+    interest = unique()
+    await js.add_stream(name=interest, subjects=[interest], storage="memory", retention="interest")
+    await js.add_consumer(interest, durable_name="I1", ack_policy="explicit")
+    await js.add_consumer(interest, durable_name="I2", ack_policy="explicit")
+    await js.publish(interest, b"x")
+    a = await js.pull_subscribe_bind("I1", interest)
+    b = await js.pull_subscribe_bind("I2", interest)
+    await (await a.fetch(1, timeout=2))[0].ack_sync()
+    assert (await js.stream_info(interest)).state.messages == 1
+    await (await b.fetch(1, timeout=2))[0].ack_sync()
+    assert (await js.stream_info(interest)).state.messages == 0
+    for n in (name, interest):
+        await js.delete_stream(n)
+
+
+async def test_advisories(js):
+    name = unique()
+    sub = await js.nc.subscribe("$JS.EVENT.ADVISORY.*.*.>")
+    audit = await js.nc.subscribe("$JS.EVENT.ADVISORY.API")
+    await js.add_stream(name=name, subjects=[name], storage="memory")
+    await js.add_consumer(name, durable_name="C")
+    await js.delete_consumer(name, "C")
+    await js.delete_stream(name)
+    seen = []
+    for _ in range(4):
+        msg = await sub.next_msg(2)
+        body = json.loads(msg.data)
+        seen.append((msg.subject, body["type"], body.get("action")))
+    assert seen == [
+        (f"$JS.EVENT.ADVISORY.STREAM.CREATED.{name}", "io.nats.jetstream.advisory.v1.stream_action", "create"),
+        (f"$JS.EVENT.ADVISORY.CONSUMER.CREATED.{name}.C", "io.nats.jetstream.advisory.v1.consumer_action", "create"),
+        (f"$JS.EVENT.ADVISORY.CONSUMER.DELETED.{name}.C", "io.nats.jetstream.advisory.v1.consumer_action", "delete"),
+        (f"$JS.EVENT.ADVISORY.STREAM.DELETED.{name}", "io.nats.jetstream.advisory.v1.stream_action", "delete"),
+    ]
+    first = json.loads((await audit.next_msg(2)).data)
+    assert (first["type"], first["subject"]) == ("io.nats.jetstream.advisory.v1.api_audit",
+                                                 f"$JS.API.STREAM.CREATE.{name}")
+    assert json.loads(first["response"])["config"]["name"] == name
+    assert first["client"]["acc"] == "$G" and first["client"]["lang"] == "python3"
+    await sub.unsubscribe()
+    await audit.unsubscribe()
+
+
+async def test_pause_consumer(js):
+    name = await _stream_with(js, 1)
+    await js.add_consumer(name, durable_name="Z", ack_policy="explicit")
+    until = "2099-01-01T00:00:00Z"
+    r = json.loads((await js.nc.request(f"$JS.API.CONSUMER.PAUSE.{name}.Z",
+                                        json.dumps({"pause_until": until}).encode(), timeout=2)).data)
+    assert (r["paused"], r["pause_until"]) == (True, until) and r["pause_remaining"] > 0
+    psub = await js.pull_subscribe_bind("Z", name)
+    with pytest.raises(NatsTimeout):
+        await psub.fetch(1, timeout=0.3)
+    r = json.loads((await js.nc.request(f"$JS.API.CONSUMER.PAUSE.{name}.Z", b"", timeout=2)).data)
+    assert r["paused"] is False
+    assert len(await psub.fetch(1, timeout=2)) == 1
+    await js.delete_stream(name)
+
+
+async def test_not_enabled_without_js(kind, spawn):
+    srv = spawn(kind)
+    nc = await nats.connect(srv.url)
+    with pytest.raises((NoRespondersError, ServiceUnavailableError)):
+        await nc.jetstream().account_info()
+    await nc.close()
