@@ -42,7 +42,7 @@ from zats.broker.jetstream.store import (
     msg_size_memory,
 )
 
-KINDS = ["memory"]
+KINDS = ["memory", "file"]
 
 
 @pytest.fixture(params=KINDS)
@@ -415,15 +415,19 @@ def test_per_message_ttl(make):
     assert s.subjects_totals() == {b"b": 1}
 
 
-def test_ttl_survives_reopen(make):
-    if make.kind == "memory":
-        pytest.skip("nothing to reopen")
-    s = make(allow_msg_ttl=True)
+def test_file_ttl_survives_reopen(tmp_path):
+    from zats.broker.jetstream.filestore import FileStore
+
+    cfg = StoreConfig(storage=StorageType.FILE, allow_msg_ttl=True)
+    s = FileStore(tmp_path, cfg)
     s.store_msg(b"a", None, b"x", ttl=1)
+    s.store_msg(b"b", None, b"x")
     s = reopen(s)
+    assert s.state().msgs == 2
     time.sleep(1.05)
     s.expire()
-    assert s.state().msgs == 0
+    assert s.subjects_totals() == {b"b": 1}
+    s.stop()
 
 
 def test_subject_delete_marker(make):
@@ -431,6 +435,7 @@ def test_subject_delete_marker(make):
     markers = []
     s.register_process_msg(lambda subject, hdr: markers.append((subject, hdr)))
     fill(s, [b"a", b"a", b"b"])
+    s.store_msg(b"m", marker_headers(1_000_000_000), b"")  # a marker expiring gets none
     time.sleep(0.08)
     s.expire()
     assert markers == [(b"a", marker_headers(5_000_000_000)), (b"b", marker_headers(5_000_000_000))]

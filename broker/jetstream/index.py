@@ -502,12 +502,13 @@ class IndexedStore(StreamStore):
             if e is None:
                 continue
             subject = e[SUBJ]
-            last_of_subject = self._fss[subject][0] == 1
-            self._remove(seq, False)
-            if marker_ttl > 0 and last_of_subject and self._on_process is not None:
+            marker = marker_ttl > 0 and self._fss[subject][0] == 1 and self._on_process is not None
+            if marker:
                 hdr = self._get_headers(seq, e)
-                if not (hdr and _MARKER in hdr):
-                    self._on_process(subject, marker_headers(marker_ttl))
+                marker = not (hdr and _MARKER in hdr)
+            self._remove(seq, False)
+            if marker:
+                self._on_process(subject, marker_headers(marker_ttl))
         if next_at:
             self._schedule(next_at)
 
