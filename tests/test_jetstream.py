@@ -504,3 +504,35 @@ async def test_not_enabled_without_js(kind, spawn):
     with pytest.raises((NoRespondersError, ServiceUnavailableError)):
         await nc.jetstream().account_info()
     await nc.close()
+
+
+# -- file storage and restarts ------------------------------------------------------------------------
+
+
+async def test_file_stream_survives_restart(kind, spawn, tmp_path):
+    srv = spawn(kind, "-js", "-sd", str(tmp_path))
+    nc = await nats.connect(srv.url)
+    js = nc.jetstream(timeout=2)
+    await js.add_stream(name="F", subjects=["f.>"], storage="file", max_msgs_per_subject=3)
+    for i in range(10):
+        await js.publish(f"f.{i % 2}", b"%d" % i, headers={"Nats-Msg-Id": f"id{i}"})
+    psub = await js.pull_subscribe("f.>", durable="D", stream="F")
+    msgs = await psub.fetch(4, timeout=2)
+    for m in msgs[:3]:
+        await m.ack_sync()
+    await nc.close()
+    srv.restart()
+    nc = await nats.connect(srv.url)
+    js = nc.jetstream(timeout=2)
+    info = await js.stream_info("F")
+    assert (info.config.storage, info.config.max_msgs_per_subject) == (api.StorageType.FILE, 3)
+    assert (info.state.messages, info.state.first_seq, info.state.last_seq) == (6, 5, 10)
+    cinfo = await js.consumer_info("F", "D")
+    assert (cinfo.delivered.stream_seq, cinfo.ack_floor.stream_seq, cinfo.num_ack_pending) == (8, 7, 1)
+    assert cinfo.num_pending == 2
+    psub = await js.pull_subscribe_bind("D", "F")
+    rest = await psub.fetch(2, timeout=2)
+    assert [m.metadata.sequence.stream for m in rest] == [9, 10]
+    ack = await js.publish("f.0", b"new")
+    assert ack.seq == 11
+    await nc.close()

@@ -15,12 +15,11 @@ from msgspec import UNSET
 
 from zats.protocol.subjects import subjects_collide
 
-from . import consumerconfig, streamconfig
+from . import consumerconfig, storage, streamconfig
 from . import store as st
 from .common import encode, has_interest, now_ns, parse_rfc3339, rfc3339, send, status_headers
 from .consumer import Consumer
 from .errors import ApiError
-from .storage import open_stream_store, remove_stream_meta, save_stream_meta
 from .stream import Stream
 from .structs import (
     API_LEVEL,
@@ -103,7 +102,7 @@ class JsAccount:
     def start(self) -> None:
         for subject in API_SUBJECTS:
             self.client.subscribe(subject, self.on_api)
-        for cfg, created in self.service.recovered(self.account.name):
+        for cfg, created in storage.recovered_streams(self.service, self.account.name):
             try:
                 self._add_stream(cfg, created, recovering=True)
             except Exception as exc:  # a stream that cannot be opened must not stop the server
@@ -238,21 +237,21 @@ class JsAccount:
                 raise ApiError.of("MaximumStreamsLimit")
             self._check_overlap(cfg)
             self._check_resources(cfg)
-        store = open_stream_store(self.service, self.account.name, cfg)
+        store = storage.open_stream_store(self.service, self.account.name, cfg)
         stream = Stream(self, cfg, store, created)
         self.streams[cfg.name] = stream
-        if cfg.storage == "file" and not recovering:
-            save_stream_meta(self.service, self.account.name, cfg, created)
+        if not recovering:
+            storage.save_stream_meta(store, cfg, created)
         stream.subscribe()
         if cfg.allow_direct:
             self._direct_subscribe(stream)
         if recovering:
-            for name, ccfg, ccreated, state in self.service.recovered_consumers(store):
+            for cs, ccfg, ccreated in storage.recovered_consumers(store):
                 try:
-                    self._add_consumer(stream, name, ccfg, ccreated, durable=True, state=state)
+                    self._add_consumer(stream, cs.name, ccfg, ccreated, durable=True, cstore=cs)
                 except Exception as exc:
                     self.broker.log.error("JetStream consumer %s > %s could not be recovered: %r",
-                                          cfg.name, name, exc)
+                                          cfg.name, cs.name, exc)
         else:
             self.advisory_stream(cfg.name, "CREATED", "create")
         return stream
@@ -299,8 +298,7 @@ class JsAccount:
             stream.update(cfg)
             if had_direct != cfg.allow_direct:
                 (self._direct_subscribe if cfg.allow_direct else self._direct_unsubscribe)(stream)
-            if cfg.storage == "file":
-                save_stream_meta(self.service, self.account.name, cfg, stream.created)
+            storage.save_stream_meta(stream.store, cfg, stream.created)
             self.advisory_stream(cfg.name, "UPDATED", "modify")
         except ApiError as exc:
             return kind, self._error(exc)
@@ -329,8 +327,6 @@ class JsAccount:
         self._direct_unsubscribe(stream)
         self.streams.pop(stream.name, None)
         stream.close(delete=True)
-        if stream.cfg.storage == "file":
-            remove_stream_meta(self.service, self.account.name, stream.name)
         self.advisory_stream(stream.name, "DELETED", "delete")
 
     def _list_request(self, payload) -> ListRequest:
@@ -547,14 +543,19 @@ class JsAccount:
                 raise ApiError.of("ConsumerWQConsumerNotUnique")
 
     def _add_consumer(self, stream: Stream, name: str, cfg, created: int, durable: bool,
-                      state=None) -> Consumer:
+                      cstore=None) -> Consumer:
+        """A new consumer, or (with `cstore`) one a restart recovered with its state."""
         cfg = consumerconfig.with_metadata(cfg)
         consumer = Consumer(stream, name, cfg, created, durable)
         stream.consumers[name] = consumer
-        consumer.store = self.service.open_consumer_store(stream, consumer)
-        consumer.start(state)
-        if state is None:
+        if cstore is None:
+            consumer.store = stream.store.consumer_store(
+                name, created, storage.consumer_store_config(cfg), storage.consumer_metadata(consumer))
+            consumer.start()
             self.advisory_consumer(consumer, "CREATED", "create")
+        else:
+            consumer.store = cstore
+            consumer.start(cstore.state())
         return consumer
 
     def _consumer(self, args) -> tuple[Stream, Consumer]:
@@ -584,7 +585,10 @@ class JsAccount:
 
     def delete_consumer(self, stream: Stream, consumer: Consumer) -> None:
         consumer.close(delete=True)
-        self.service.remove_consumer_store(stream, consumer)
+        cs = consumer.store
+        if cs is not None:
+            cs.delete()
+            stream.store.remove_consumer(cs)
 
     def _consumer_names(self, args, payload, subject):
         kind = "consumer_names_response"

@@ -12,7 +12,6 @@ import string
 import tempfile
 
 from ..internal import InternalClient
-from . import storage
 from .api import API_SUBJECTS, JsAccount
 from .common import encode
 from .errors import ApiError
@@ -31,7 +30,7 @@ class JetStream:
         self.max_memory = opts.max_memory_store
         self.max_file = opts.max_file_store
         self.domain = opts.domain
-        self.file_options = {}  # the file store's keyword arguments (sync policy)
+        self.sync_interval = opts.sync_interval  # 0: always
         self.loop = None
         self.accounts: dict[str, JsAccount] = {}
         self.disabled_clients: list[InternalClient] = []
@@ -88,25 +87,6 @@ class JetStream:
     @staticmethod
     def new_name(length: int = 8) -> str:
         return "".join(secrets.choice(_NAME_ALPHABET) for _ in range(length))
-
-    def recovered(self, account: str):
-        return storage.recovered_streams(self, account)
-
-    def recovered_consumers(self, store):
-        return storage.recovered_consumers(store)
-
-    def open_consumer_store(self, stream, consumer):
-        return stream.store.consumer_store(consumer.name, consumer.created,
-                                           storage.consumer_store_config(consumer.cfg),
-                                           storage.consumer_metadata(consumer))
-
-    def remove_consumer_store(self, stream, consumer) -> None:
-        cs = getattr(consumer, "store", None)
-        if cs is not None:
-            try:
-                stream.store.remove_consumer(cs)
-            except Exception:
-                pass
 
     # -- monitoring -------------------------------------------------------------------------------
 

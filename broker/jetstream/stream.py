@@ -10,12 +10,10 @@ from __future__ import annotations
 import base64
 import collections
 
-from msgspec import UNSET
-
 from . import store as st
 from .common import encode, header_value, now_ns, rfc3339
 from .errors import ApiError
-from .structs import NS, StreamConfig
+from .structs import StreamConfig
 
 _MSG_ID = b"Nats-Msg-Id"
 _EXP_STREAM = b"Nats-Expected-Stream"
@@ -83,6 +81,10 @@ class Stream:
         self.dedupe: collections.OrderedDict[bytes, tuple[int, int]] = collections.OrderedDict()
         self.last_msg_id = b""
         self.closed = False
+        # A file stream answers publishes once the store has written them (its flush runs once
+        # per loop iteration): the answers wait here, in order, for the same iteration's end.
+        self._answers: list[tuple[bytes, bytes]] | None = (
+            [] if store.type == st.StorageType.FILE else None)
         store.register_storage_updates(self._on_storage_update)
 
     @property
@@ -130,15 +132,39 @@ class Stream:
             seq, duplicate = self._store(subject, hdr, payload)
         except ApiError as exc:
             if reply:
-                self.jsa.client.publish(reply, None, encode(
-                    {"error": exc.to_json(), "stream": self.name, "seq": 0}))
+                self._answer(reply, encode({"error": exc.to_json(), "stream": self.name, "seq": 0}))
             return
         if reply and self.cfg.no_ack is not True:
             ack = b'{"stream":%s,"seq":%d' % (encode(self.name), seq)
             if self.jsa.domain:
                 ack += b',"domain":' + encode(self.jsa.domain)
             ack += b',"duplicate": true}' if duplicate else b"}"
-            self.jsa.client.publish(reply, None, ack)
+            self._answer(reply, ack)
+
+    def _answer(self, reply: bytes, body: bytes) -> None:
+        answers = self._answers
+        if answers is None:
+            self.jsa.client.publish(reply, None, body)
+            return
+        if not answers:
+            self.jsa.service.loop.call_soon(self._send_answers)
+        answers.append((reply, body))
+
+    def _send_answers(self) -> None:
+        answers, self._answers = self._answers, []
+        if self.closed:
+            return
+        try:
+            self.store.flush()
+        except st.StoreError as exc:
+            # The store took the batch out again: none of it may be acknowledged.
+            error = ApiError.of("InsufficientResources") if isinstance(exc, st.StorageFull) else \
+                ApiError.of("StreamStoreFailed", err=str(exc) or type(exc).__name__)
+            failed = encode({"error": error.to_json(), "stream": self.name, "seq": 0})
+            answers = [(reply, failed) for reply, _ in answers]
+        publish = self.jsa.client.publish
+        for reply, body in answers:
+            publish(reply, None, body)
 
     def _store(self, subject: bytes, hdr: bytes | None, payload: memoryview) -> tuple[int, bool]:
         """Checks and stores a publish; returns (seq, duplicate). Raises ApiError."""
