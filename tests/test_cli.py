@@ -26,7 +26,7 @@ def run(*args: str, timeout: float = 10) -> subprocess.CompletedProcess:
     return subprocess.run(ZATS + list(args), capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("flag", ["--https_port", "-js", "--store_dir", "--ports_file_dir"])
+@pytest.mark.parametrize("flag", ["--https_port", "--ports_file_dir"])
 def test_unsupported_nats_server_flags_are_refused(flag):
     result = run(flag, "x")
     assert result.returncode == 1

@@ -575,7 +575,9 @@ def test_includes_and_variables_feed_the_options(tmp_path):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("port: 1\n\nfoo: 1", '3:1: unknown field "foo"'),
-    ("jetstream {}", '1:1: unknown field "jetstream" (a nats-server option that zats does not support)'),
+    ("jetstream { cipher: aes }", '1:13: unknown field "cipher" (a nats-server option that zats does not support)'),
+    ("jetstream: maybe", "Expected 'enabled' or 'disabled' for string value, got 'maybe'"),
+    ("store_dir: /a\njetstream { store_dir: /b }", "Duplicate 'store_dir' configuration"),
     ("X = 1", '1:1: unknown field "X"'),  # a variable nothing uses is just an unknown key
     ("authorization {\n  user: a\n  bogus: 1\n}", '3:3: unknown field "bogus"'),
     ("authorization { users [ {user: a, foo: 1} ] }", '1:35: unknown field "foo"'),

@@ -38,6 +38,7 @@ from .structs import (
 _T = "io.nats.jetstream.api.v1."
 _NAMES_LIMIT = 1024
 _LIST_LIMIT = 256
+_MAX_SUBJECT_DETAILS = 100_000
 _ADVISORY = "$JS.EVENT.ADVISORY."
 _AUDIT = b"$JS.EVENT.ADVISORY.API"
 
@@ -53,6 +54,49 @@ API_SUBJECTS = (
     b"$JS.API.CONSUMER.DELETE.*.*",
     b"$JS.API.CONSUMER.PAUSE.*.*",
 )
+
+
+# The API's requests: (subject tokens after $JS.API) -> the kind of their answer.
+KINDS = {
+    (b"INFO",): "account_info_response",
+    (b"STREAM", b"CREATE"): "stream_create_response",
+    (b"STREAM", b"UPDATE"): "stream_update_response",
+    (b"STREAM", b"INFO"): "stream_info_response",
+    (b"STREAM", b"DELETE"): "stream_delete_response",
+    (b"STREAM", b"NAMES"): "stream_names_response",
+    (b"STREAM", b"LIST"): "stream_list_response",
+    (b"STREAM", b"PURGE"): "stream_purge_response",
+    (b"STREAM", b"MSG", b"GET"): "stream_msg_get_response",
+    (b"STREAM", b"MSG", b"DELETE"): "stream_msg_delete_response",
+    (b"CONSUMER", b"CREATE"): "consumer_create_response",
+    (b"CONSUMER", b"DURABLE", b"CREATE"): "consumer_create_response",
+    (b"CONSUMER", b"INFO"): "consumer_info_response",
+    (b"CONSUMER", b"DELETE"): "consumer_delete_response",
+    (b"CONSUMER", b"NAMES"): "consumer_names_response",
+    (b"CONSUMER", b"LIST"): "consumer_list_response",
+    (b"CONSUMER", b"PAUSE"): "consumer_pause_response",
+}
+
+
+def request_of(subject: bytes) -> tuple[tuple, list[bytes]] | None:
+    """The request's key in KINDS and the tokens after it, or None for other subjects."""
+    tokens = subject.split(b".")[2:]
+    for size in (3, 2, 1):
+        key = tuple(tokens[:size])
+        if key in KINDS:
+            return key, tokens[size:]
+    return None
+
+
+def paged_empty(kind: str) -> dict:
+    """What nats-server adds to an error answer of a paged request."""
+    if kind == "stream_info_response":
+        return {"total": 0, "offset": 0, "limit": 0}
+    if kind in ("stream_names_response", "stream_list_response"):
+        return {"total": 0, "offset": 0, "limit": 0, "streams": None}
+    if kind in ("consumer_names_response", "consumer_list_response"):
+        return {"total": 0, "offset": 0, "limit": 0, "consumers": None}
+    return {}
 
 
 def _decode(payload, typ):
@@ -117,19 +161,13 @@ class JsAccount:
     # -- dispatch ---------------------------------------------------------------------------------
 
     def on_api(self, subject: bytes, reply: bytes | None, hdr, payload: memoryview) -> None:
-        tokens = subject.split(b".")[2:]
-        for size in (3, 2, 1):
-            handler = self._handlers.get(tuple(tokens[:size]))
-            if handler is not None:
-                args = tokens[size:]
-                break
-        else:
+        found = request_of(subject)
+        if found is None or not reply:
             return
-        if not reply:
-            return
-        self.api_total += 1
+        key, args = found
         origin = self.broker.origin
-        kind, body = handler(args, payload, subject)
+        kind, body = self._handlers[key](args, payload, subject)
+        self.api_total += 1
         response = self._response(kind, body)
         self.client.publish(reply, None, response)
         if has_interest(self.client, _AUDIT):
@@ -194,9 +232,13 @@ class JsAccount:
 
     # -- streams ----------------------------------------------------------------------------------
 
-    def _stream_info_body(self, stream: Stream, deleted=False, subjects_filter="") -> dict:
+    def _stream_info_body(self, stream: Stream, deleted=False, subjects_filter="",
+                          cluster: bool = True) -> dict:
         info = stream.info(deleted, subjects_filter)
-        info["cluster"] = self._cluster_json()
+        if cluster:
+            info["cluster"] = self._cluster_json()
+        if self.domain:
+            info["domain"] = self.domain
         info["ts"] = rfc3339(now_ns())
         return info
 
@@ -224,7 +266,7 @@ class JsAccount:
             if existing is not None:
                 if not streamconfig.same_config(existing.cfg, cfg):
                     raise ApiError.of("StreamNameExist")
-                return kind, {**existing.info(), "ts": rfc3339(now_ns())}
+                return kind, {**existing.info(), "ts": rfc3339(now_ns()), "did_create": True}
             stream = self._add_stream(cfg, now_ns())
         except ApiError as exc:
             return kind, self._error(exc)
@@ -302,7 +344,7 @@ class JsAccount:
             self.advisory_stream(cfg.name, "UPDATED", "modify")
         except ApiError as exc:
             return kind, self._error(exc)
-        return kind, {**self._stream_info_body(stream)}
+        return kind, self._stream_info_body(stream, cluster=False)
 
     def _stream_info(self, args, payload, subject):
         kind = "stream_info_response"
@@ -312,7 +354,11 @@ class JsAccount:
             stream = self._stream(args[0] if args else b"")
         except ApiError as exc:
             return kind, self._error(exc, paged)
-        return kind, {**paged, **self._stream_info_body(stream, req.deleted_details, req.subjects_filter)}
+        info = self._stream_info_body(stream, req.deleted_details, req.subjects_filter)
+        if req.subjects_filter:  # the subjects are paged
+            paged = {"total": len(info["state"].get("subjects", ())), "offset": req.offset,
+                     "limit": _MAX_SUBJECT_DETAILS}
+        return kind, {**paged, **info}
 
     def _stream_delete(self, args, payload, subject):
         kind = "stream_delete_response"
@@ -400,7 +446,7 @@ class JsAccount:
             if stream.cfg.deny_delete:
                 raise ApiError.of("StreamMsgDeleteFailed", err="message delete not permitted")
             if not stream.delete_msg(req.seq, req.no_erase):
-                raise ApiError.of("StreamMsgDeleteFailed", err="no message found")
+                raise ApiError.of("SequenceNotFound", seq=req.seq)
         except ApiError as exc:
             return kind, self._error(exc)
         self.retention_check(stream)

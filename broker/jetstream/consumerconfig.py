@@ -11,7 +11,13 @@ from zats.protocol.subjects import is_literal, is_subset_match, is_valid_subject
 from .common import parse_rfc3339
 from .errors import ApiError
 from .streamconfig import versioned_metadata
-from .structs import DEFAULT_ACK_WAIT, DEFAULT_MAX_ACK_PENDING, DEFAULT_MAX_WAITING, ConsumerConfig
+from .structs import (
+    DEFAULT_ACK_WAIT,
+    DEFAULT_MAX_ACK_PENDING,
+    DEFAULT_MAX_WAITING,
+    ConsumerConfig,
+    enum_error,
+)
 
 _DELIVER = ("all", "last", "new", "by_start_sequence", "by_start_time", "last_per_subject")
 _ACK = ("none", "all", "explicit")
@@ -84,18 +90,16 @@ def check(cfg: ConsumerConfig, stream_cfg) -> None:
         raise ApiError.of("StreamReplicasNotSupported")
     if cfg.num_replicas < 0:
         raise ApiError.of("ReplicasCountCannotBeNegative")
-    if cfg.ack_policy not in _ACK:
-        raise ApiError.of("ConsumerAckPolicyInvalid")
-    if cfg.replay_policy not in _REPLAY:
-        raise ApiError.of("ConsumerReplayPolicyInvalid")
-    if cfg.deliver_policy not in _DELIVER:
-        raise ApiError.of("InvalidJSON", err=f"can not unmarshal deliver policy {cfg.deliver_policy!r}")
+    for value, allowed in ((cfg.deliver_policy, _DELIVER), (cfg.ack_policy, _ACK),
+                           (cfg.replay_policy, _REPLAY)):
+        if value not in allowed:  # nats-server fails to decode the request
+            raise ApiError.of("InvalidJSON", err=enum_error(value))
     backoff = cfg.backoff if cfg.backoff is not UNSET else []
     if any(b <= 0 for b in backoff):
         raise ApiError.of("ConsumerBackOffNegative")
     if cfg.ack_wait is not UNSET and cfg.ack_wait < 0:
         raise ApiError.of("ConsumerAckWaitNegative")
-    if backoff and cfg.max_deliver != -1 and cfg.max_deliver <= len(backoff):
+    if backoff and cfg.max_deliver > 0 and len(backoff) > cfg.max_deliver:
         raise ApiError.of("ConsumerMaxDeliverBackoff")
     if cfg.description is not UNSET and len(cfg.description) > _MAX_DESCRIPTION:
         raise ApiError.of("ConsumerDescriptionTooLong", max=_MAX_DESCRIPTION)

@@ -12,7 +12,7 @@ import string
 import tempfile
 
 from ..internal import InternalClient
-from .api import API_SUBJECTS, JsAccount
+from .api import API_SUBJECTS, KINDS, JsAccount, paged_empty, request_of
 from .common import encode
 from .errors import ApiError
 
@@ -74,12 +74,13 @@ class JetStream:
 
     def _not_enabled(self, client):
         def on_request(subject: bytes, reply: bytes | None, hdr, payload) -> None:
-            if not reply:
+            found = request_of(subject)
+            if not reply or found is None:
                 return
+            kind = KINDS[found[0]]
             error = ApiError.of("NotEnabledForAccount").to_json()
-            client.publish(reply, None, encode({"type": _T + "account_info_response" if
-                                                subject == b"$JS.API.INFO" else _T + "error",
-                                                "error": error}))
+            client.publish(reply, None, encode({"type": _T + kind, "error": error,
+                                                **paged_empty(kind)}))
         return on_request
 
     # -- helpers the accounts use -----------------------------------------------------------------

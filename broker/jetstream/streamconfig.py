@@ -10,7 +10,7 @@ from msgspec import UNSET
 from zats.protocol.subjects import is_valid_subject, subjects_collide
 
 from .errors import ApiError
-from .structs import API_LEVEL, DEFAULT_DUPLICATE_WINDOW, StreamConfig
+from .structs import API_LEVEL, DEFAULT_DUPLICATE_WINDOW, StreamConfig, enum_error, go_quote
 
 VERSION = "2.15.1"  # the nats-server whose API this serves (metadata `_nats.ver`)
 _MAX_NAME = 255
@@ -64,7 +64,7 @@ def check(cfg: StreamConfig, max_msg_size_server: int) -> StreamConfig:
     for key, allowed in _ENUMS.items():
         value = getattr(cfg, key)
         if value not in allowed:
-            raise ApiError.of("InvalidJSON", err=f"can not unmarshal {key} {value!r}")
+            raise ApiError.of("InvalidJSON", err=enum_error(value))
     if cfg.num_replicas == 0:
         cfg.num_replicas = 1
     if cfg.num_replicas > 1:
@@ -132,7 +132,7 @@ def check(cfg: StreamConfig, max_msg_size_server: int) -> StreamConfig:
     for a in subjects:
         for b in subjects:
             if a != b and subjects_collide(a.encode(), b.encode()):
-                raise invalid(f"subject {a!r} overlaps with {b!r}")
+                raise invalid(f"subject {go_quote(a)} overlaps with {go_quote(b)}")
     if cfg.metadata is not UNSET and len(msgspec.json.encode(cfg.metadata)) > _MAX_METADATA:
         raise invalid(f"stream metadata exceeds maximum size of {_MAX_METADATA} bytes")
     cfg.metadata = versioned_metadata(cfg.metadata if cfg.metadata is not UNSET else None,

@@ -171,3 +171,15 @@ def go_error(exc: Exception) -> str:
         field = text.split("`")[1]
         return f'json: unknown field "{field}"'
     return text
+
+
+def go_quote(text: str) -> str:
+    """Go's %q of a string (ASCII cases)."""
+    import json
+    return json.dumps(text)
+
+
+def enum_error(value: str) -> str:
+    """nats-server's error for a policy value it does not know (its UnmarshalJSON)."""
+    import json
+    return f"can not unmarshal {go_quote(json.dumps(value))}"
