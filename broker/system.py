@@ -117,7 +117,7 @@ class SystemService:
         b = self.broker
         self.seq += 1
         return _encode({"name": b.server_name, "host": b.options.host, "id": b.server_id,
-                        "ver": ZATS_VERSION, "jetstream": False, "flags": 0, "seq": self.seq,
+                        "ver": ZATS_VERSION, "jetstream": b.jetstream is not None, "flags": 0, "seq": self.seq,
                         "time": _now_rfc3339()})
 
     def _answer(self, client, reply: bytes, key: bytes, body: bytes) -> None:

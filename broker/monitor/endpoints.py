@@ -15,6 +15,7 @@ from ..leafnode import leaf_info
 from ..route import route_info
 from ..subscription import Subscription
 from ..version import IMPLEMENTATION, VERSION, ZATS_VERSION
+from .jsz import jetstream_varz
 from .params import BadParam, get_bool, get_int, get_state, get_subs, get_uint
 from .render import SLICE, Pacer, pretty, pretty_paced, seconds, uptime, utc
 
@@ -121,6 +122,7 @@ def varz(broker, query, cpu: CPU) -> bytes:
         "out_bytes": out_bytes,
         "slow_consumers": b.slow_consumers,
         "subscriptions": sum(len(a.sublist) for a in b.accounts.values()),
+        **jetstream_varz(b),
     })
 
 

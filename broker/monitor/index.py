@@ -11,6 +11,7 @@ ENDPOINTS = (
     ("Subscriptions", "/subsz"),
     ("Routes", "/routez"),
     ("LeafNodes", "/leafz"),
+    ("JetStream", "/jsz"),
     ("Health Probe", "/healthz"),
 )
 

@@ -16,6 +16,7 @@ from ..version import ZATS_VERSION
 from . import endpoints
 from .http import HEADER_TIMEOUT, Connection, Refused, Request, expectation_failed, response
 from .index import index_page
+from .jsz import jsz
 from .params import BadParam, parse_query
 
 _JSON = [("Access-Control-Allow-Origin", "*"), ("Content-Type", "application/json")]
@@ -70,6 +71,7 @@ class MonitorServer:
             "/routez": lambda q: endpoints.routez(broker, q),
             "/leafz": lambda q: endpoints.leafz(broker, q),
             "/healthz": lambda q: endpoints.healthz(broker, q),
+            "/jsz": lambda q: jsz(broker, q),
         }
 
     async def start(self, host: str, port: int) -> int:
