@@ -84,6 +84,7 @@ BLOCKS = {
         ("docker build", SKIP("needs a Docker engine; tests/test_docker.py runs the image's "
                               "command and the compose services' commands")),
         ("import asyncio", PYTHON),
+        ("jetstream {", CONFIG),
         ("ROUTES=nats://127.0.0.1:6222", SERVE),
         ("import asyncio\nimport msgspec", PYTHON_WITH_BROKER),
         ("protocol/    zats.protocol", SKIP("the layout of the repository, not code")),
