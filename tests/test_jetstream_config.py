@@ -161,3 +161,23 @@ async def test_info_and_store_dir(kind, spawn, tmp_path):
     await js.publish("disk", b"x")
     await nc.close()
     assert os.path.isdir(tmp_path / "jetstream" / "$G" / "streams" / "ON_DISK")
+
+
+async def test_bad_requests_answered_as_nats_server(answers_of):
+    """Malformed and wrongly typed request bodies: the same error codes as nats-server (the text
+    of a JSON syntax error is Go's own and is not compared), and the server carries on."""
+    conf = 'jetstream {{ store_dir: "{dir}" }}'
+    bodies = [b"garbage", b"[1,2]", b'{"name": 5}', b'{"seq": "x"}', b"{", b'{"config": 7}']
+    subjects = ["$JS.API.STREAM.CREATE.B", "$JS.API.STREAM.UPDATE.B", "$JS.API.STREAM.MSG.GET.B",
+                "$JS.API.STREAM.PURGE.B", "$JS.API.STREAM.MSG.DELETE.B", "$JS.API.STREAM.NAMES",
+                "$JS.API.CONSUMER.CREATE.B", "$JS.API.CONSUMER.CREATE.B.C"]
+    requests = [(None, "$JS.API.STREAM.CREATE.B", b'{"name":"B","storage":"memory"}')]
+    requests += [(None, s, b) for s in subjects for b in bodies]
+    requests.append((None, "$JS.API.STREAM.INFO.B", b""))
+    got = await answers_of(conf, requests)
+    for answers in got.values():
+        for _, _, answer in answers:
+            error = answer.get("error") if isinstance(answer, dict) else None
+            if error and error["err_code"] == 10025:
+                error["description"] = "invalid JSON"
+    assert_same(got)

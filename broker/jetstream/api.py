@@ -78,6 +78,14 @@ KINDS = {
 }
 
 
+def _optional(payload, typ):
+    """An optional request body: read only when it looks like a JSON object or array (else
+    ignored, as nats-server's isJSONObjectOrArray)."""
+    if bytes(payload[:64]).lstrip()[:1] in (b"{", b"["):
+        return _decode(payload, typ)
+    return typ()
+
+
 def request_of(subject: bytes) -> tuple[tuple, list[bytes]] | None:
     """The request's key in KINDS and the tokens after it, or None for other subjects."""
     tokens = subject.split(b".")[2:]
@@ -89,7 +97,9 @@ def request_of(subject: bytes) -> tuple[tuple, list[bytes]] | None:
 
 
 def paged_empty(kind: str) -> dict:
-    """What nats-server adds to an error answer of a paged request."""
+    """What nats-server adds to an error answer of some requests (their zero values)."""
+    if kind == "stream_purge_response":
+        return {"purged": 0}
     if kind == "stream_info_response":
         return {"total": 0, "offset": 0, "limit": 0}
     if kind in ("stream_names_response", "stream_list_response"):
@@ -167,6 +177,8 @@ class JsAccount:
         key, args = found
         origin = self.broker.origin
         kind, body = self._handlers[key](args, payload, subject)
+        if "error" in body:
+            body = {**paged_empty(kind), **body}
         self.api_total += 1
         response = self._response(kind, body)
         self.client.publish(reply, None, response)
@@ -350,7 +362,7 @@ class JsAccount:
         kind = "stream_info_response"
         paged = {"total": 0, "offset": 0, "limit": 0}
         try:
-            req = _decode(payload, StreamInfoRequest) if len(payload) else StreamInfoRequest()
+            req = _optional(payload, StreamInfoRequest)
             stream = self._stream(args[0] if args else b"")
         except ApiError as exc:
             return kind, self._error(exc, paged)
@@ -376,7 +388,7 @@ class JsAccount:
         self.advisory_stream(stream.name, "DELETED", "delete")
 
     def _list_request(self, payload) -> ListRequest:
-        return _decode(payload, ListRequest) if len(payload) else ListRequest()
+        return _optional(payload, ListRequest)
 
     def _selected_streams(self, req: ListRequest) -> list[Stream]:
         streams = sorted(self.streams.values(), key=lambda s: s.name)
@@ -412,7 +424,7 @@ class JsAccount:
         kind = "stream_purge_response"
         try:
             stream = self._stream(args[0] if args else b"")
-            req = _decode(payload, PurgeRequest) if len(payload) else PurgeRequest()
+            req = _optional(payload, PurgeRequest)
             if stream.cfg.sealed:
                 raise ApiError.of("StreamSealed")
             if stream.cfg.deny_purge:

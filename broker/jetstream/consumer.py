@@ -227,8 +227,8 @@ class Consumer:
                "ack_floor": {"consumer_seq": self.floor_dseq, "stream_seq": self.floor_sseq},
                "num_ack_pending": len(self.pending), "num_redelivered": self.num_redelivered(),
                "num_waiting": len(self.waiting), "num_pending": self.num_pending()}
-        if self.is_push:
-            out["push_bound"] = has_interest(self.jsa.client, self.cfg.deliver_subject.encode())
+        if self.is_push and has_interest(self.jsa.client, self.cfg.deliver_subject.encode()):
+            out["push_bound"] = True  # omitted when false, as nats-server
         if self.pause_until and self.pause_until > now_ns():
             out["paused"] = True
             out["pause_remaining"] = self.pause_until - now_ns()
