@@ -536,3 +536,44 @@ async def test_file_stream_survives_restart(kind, spawn, tmp_path):
     ack = await js.publish("f.0", b"new")
     assert ack.seq == 11
     await nc.close()
+
+
+async def test_push_group_headers_only_and_pull_heartbeat(js):
+    name = await _stream_with(js, 4)
+    nc = js.nc
+    group_a = await nc.subscribe(f"dl.{name}", queue="g")
+    group_b = await nc.subscribe(f"dl.{name}", queue="g")
+    await js.add_consumer(name, durable_name="G", deliver_subject=f"dl.{name}", deliver_group="g",
+                          ack_policy="none", headers_only=True)
+    await asyncio.sleep(0.3)
+    got = []
+    for sub in (group_a, group_b):
+        while True:
+            try:
+                got.append(await sub.next_msg(0.2))
+            except NatsTimeout:
+                break
+    assert len(got) == 4
+    assert all(m.data == b"" and m.headers["Nats-Msg-Size"] == "2" for m in got)
+    await js.add_consumer(name, durable_name="H", ack_policy="explicit", deliver_policy="new")
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{name}.H", json.dumps(
+        {"batch": 1, "expires": 1_000_000_000, "idle_heartbeat": 200_000_000}).encode(), reply=inbox)
+    beat = await sub.next_msg(1)
+    assert (beat.headers["Status"], beat.headers["Description"]) == ("100", "Idle Heartbeat")
+    await js.delete_stream(name)
+
+
+async def test_ephemeral_inactive_threshold(js):
+    name = await _stream_with(js, 1)
+    info = await js.add_consumer(name, ack_policy="explicit", inactive_threshold=0.3)
+    for _ in range(40):  # gone once inactive for the threshold (nats-server checks on a timer)
+        await asyncio.sleep(0.1)
+        try:
+            await js.consumer_info(name, info.name)
+        except NotFoundError:
+            break
+    else:
+        raise AssertionError("the ephemeral consumer was not removed")
+    await js.delete_stream(name)
