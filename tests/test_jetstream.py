@@ -555,6 +555,8 @@ async def test_push_group_headers_only_and_pull_heartbeat(js):
                 break
     assert len(got) == 4
     assert all(m.data == b"" and m.headers["Nats-Msg-Size"] == "2" for m in got)
+    pushed = await nc.request(f"$JS.API.CONSUMER.MSG.NEXT.{name}.G", b"", timeout=2)
+    assert (pushed.headers["Status"], pushed.headers["Description"]) == ("409", "Consumer is push based")
     await js.add_consumer(name, durable_name="H", ack_policy="explicit", deliver_policy="new")
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox)

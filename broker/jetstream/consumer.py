@@ -112,10 +112,10 @@ class Consumer:
         client = self.jsa.client
         if not self.ack_none:
             self.ack_sub = client.subscribe(self.ack_prefix + b">", self.on_ack)
-        if not self.is_push:
-            self.next_sub = client.subscribe(
-                b"$JS.API.CONSUMER.MSG.NEXT.%s.%s" % (self.stream.name.encode(), self.name.encode()),
-                lambda subject, reply, hdr, payload: self.on_next(reply, payload))
+        # Push consumers too: they answer 409 "Consumer is push based".
+        self.next_sub = client.subscribe(
+            b"$JS.API.CONSUMER.MSG.NEXT.%s.%s" % (self.stream.name.encode(), self.name.encode()),
+            lambda subject, reply, hdr, payload: self.on_next(reply, payload))
         self.last_active = now_ns()
         self._arm_inactive()
         if self.pause_until:
