@@ -218,6 +218,8 @@ class Broker:
             raise OptionsError("config reload not supported for system_account")
         if new.leafnodes != old.leafnodes:
             raise OptionsError("config reload not supported for leafnodes")
+        if new.jetstream != old.jetstream or new.store_dir != old.store_dir:
+            raise OptionsError("config reload not supported for jetstream")
         auth = Authenticator(new)
         tls_context = server_context(new.tls) if new.tls else None
         new.port = old.port
