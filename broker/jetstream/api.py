@@ -740,9 +740,6 @@ class JsAccount:
                 store.remove_msg(sm.seq)
             seq = sm.seq + 1
 
-    def usage_changed(self, stream: Stream, msgs: int, nbytes: int) -> None:
-        pass
-
     # -- advisories -------------------------------------------------------------------------------
 
     def advisory(self, subject: str, body: dict) -> None:

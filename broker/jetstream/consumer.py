@@ -24,7 +24,7 @@ from msgspec import UNSET
 
 from . import store as st
 from .common import encode, has_interest, now_ns, parse_rfc3339, rfc3339, send, status_headers
-from .consumerconfig import filters_of
+from .consumerconfig import filters_of, is_subset
 from .structs import ConsumerConfig
 
 _MAX_DELIVERIES_T = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s"
@@ -66,6 +66,7 @@ class Consumer:
         self.closed = False
         self.loop = asyncio.get_running_loop()
         self.sseq = 1
+        self._npc: int | None = None  # see num_pending
         self.dseq = 0
         self.delivered_sseq = 0
         self.pending: dict[int, list[int]] = {}  # sseq -> [dseq, ts]
@@ -177,6 +178,7 @@ class Consumer:
     def update(self, cfg: ConsumerConfig) -> None:
         self.cfg = cfg
         self.filters = [f.encode() for f in filters_of(cfg)]
+        self._npc = None
         self.pause_until = parse_rfc3339(cfg.pause_until) if cfg.pause_until is not UNSET else 0
         self.wake()
 
@@ -207,12 +209,25 @@ class Consumer:
     # -- numbers ----------------------------------------------------------------------------------
 
     def num_pending(self) -> int:
-        store = self.stream.store
-        if self.filters and len(self.filters) > 1:
-            n = store.num_pending_multi(self.sseq, self.filters)[0]
-        else:
-            n = store.num_pending(self.sseq, self.filters[0] if self.filters else b"")[0]
-        return n + len(self.lps)
+        """Matching messages at or after sseq (plus the last-per-subject start set). Counted by
+        the store once, then kept up to date as messages come and go (nats-server's npc): a
+        count per delivery would cost a scan of the stream."""
+        if self._npc is None:
+            store = self.stream.store
+            if self.filters and len(self.filters) > 1:
+                self._npc = store.num_pending_multi(self.sseq, self.filters)[0]
+            else:
+                self._npc = store.num_pending(self.sseq, self.filters[0] if self.filters else b"")[0]
+        return self._npc + len(self.lps)
+
+    def on_stream_change(self, msgs: int, seq: int, subject: bytes) -> None:
+        """The stream stored (msgs > 0) or removed messages: the pending count follows."""
+        if self._npc is None:
+            return
+        if not seq:  # several at once
+            self._npc = None
+        elif seq >= self.sseq and (not self.filters or is_subset(subject, self.filters)):
+            self._npc += msgs
 
     def num_redelivered(self) -> int:
         return sum(1 for seq in self.pending if self.rdc.get(seq, 1) > 1)
@@ -459,6 +474,8 @@ class Consumer:
         except st.StoreError:
             return None
         self.sseq = sm.seq + 1
+        if self._npc is not None:
+            self._npc -= 1
         return sm, 1
 
     def _unread(self, seq: int, dc: int) -> None:
@@ -468,6 +485,7 @@ class Consumer:
             self.rdq.appendleft(seq)
         else:
             self.sseq = min(self.sseq, seq)
+            self._npc = None
 
     def _deliver(self, target: bytes, sm: st.StoredMsg, dc: int) -> None:
         self.dseq += 1
@@ -628,6 +646,7 @@ class Consumer:
         first = store.state().first_seq
         if self.sseq < first:
             self.sseq = first
+        self._npc = None
         for seq in [s for s in self.pending if s < first]:
             del self.pending[seq]
             self.rdc.pop(seq, None)

@@ -271,7 +271,9 @@ class Stream:
             del dedupe[key]
 
     def _on_storage_update(self, msgs: int, nbytes: int, seq: int, subject: bytes) -> None:
-        self.jsa.usage_changed(self, msgs, nbytes)
+        if msgs:
+            for consumer in self.consumers.values():
+                consumer.on_stream_change(msgs, seq, subject)
 
     # -- API answers ------------------------------------------------------------------------------
 
