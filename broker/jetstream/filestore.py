@@ -71,6 +71,7 @@ _STATE_MAGIC = b"ZJS1"
 _FLUSH_AT = 1 << 20  # flush early once this much is buffered
 _IOV_MAX = 1024
 _FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+_TOMB_LEN = HEADER_LEN + CRC_LEN
 
 
 @dataclass(slots=True)
@@ -118,7 +119,9 @@ class _Block:
     """One block file. `written` bytes are on disk; the active block's `end` also counts what is
     in the write buffer."""
 
-    __slots__ = ("index", "path", "fd", "written", "end", "live", "live_bytes", "max_ref", "_map", "_view")
+    __slots__ = (
+        "index", "path", "fd", "written", "end", "live", "live_bytes", "max_ref", "dead", "needed", "_map", "_view",
+    )
 
     def __init__(self, index: int, path: Path) -> None:
         self.index = index
@@ -129,6 +132,8 @@ class _Block:
         self.live = 0  # messages still in the index
         self.live_bytes = 0  # their record bytes
         self.max_ref = 0  # highest sequence any record here refers to
+        self.dead: set[int] = set()  # removed messages whose records are still here
+        self.needed = 0  # tombstones here whose message record still exists
         self._map = None
         self._view = None
 
@@ -188,6 +193,9 @@ class FileStore(IndexedStore):
         self._write_through = False  # after a StorageFull: write every store at once
         self._failed: StorageFull | None = None  # raised by the next flush() call
         self._compact_candidates: set[_Block] = set()
+        # removed message -> (block with its record, block with its tombstone), while the
+        # record is still on disk and above the floor: the tombstone is needed until then
+        self._dead: dict[int, tuple[_Block, _Block]] = {}
         self._dirty_consumers: set[FileConsumerStore] = set()
         self._floor_seq = 0
         self._state_last = 0
@@ -253,7 +261,7 @@ class FileStore(IndexedStore):
                         dlen = rlen - HEADER_LEN - slen - hlen - CRC_LEN
                         size_ = 22 + slen + dlen + 8 + (4 + hlen if hlen else 0)
                         old = msgs.pop(seq, None)
-                        if old is not None:
+                        if old is not None:  # a sequence used again after a failed write
                             old[_BLK].live -= 1
                             old[_BLK].live_bytes -= old[_RLEN]
                         msgs[seq] = (subject, ts, size_, expires, blk, off, rlen, hlen)
@@ -265,8 +273,7 @@ class FileStore(IndexedStore):
                         blk.max_ref = max(blk.max_ref, seq)
                         old = msgs.pop(seq, None)
                         if old is not None:
-                            old[_BLK].live -= 1
-                            old[_BLK].live_bytes -= old[_RLEN]
+                            self._mark_dead(seq, old, blk)
                     else:  # SKIP
                         last = max(last, expires)
                         blk.max_ref = max(blk.max_ref, expires)
@@ -302,7 +309,7 @@ class FileStore(IndexedStore):
             first = next(iter(msgs))
             self._first, self._first_ts = first, msgs[first][TS]
             self._last_ts = msgs[next(reversed(msgs))][TS]
-        else:
+        elif floor or last:
             self._first = max(floor, last + 1)
             self._last = max(last, self._first - 1)
         if ttls:
@@ -409,7 +416,7 @@ class FileStore(IndexedStore):
                 raise
         return (subject, ts, size, expires, blk, off, rlen, len(headers) if headers else 0)
 
-    def _control(self, kind: int, seq: int, arg: int = 0) -> None:
+    def _control(self, kind: int, seq: int, arg: int = 0) -> _Block:
         rec = records.control_record(kind, seq, arg)
         blk = self._active_for(len(rec))
         blk.end += len(rec)
@@ -417,6 +424,7 @@ class FileStore(IndexedStore):
         if ref > blk.max_ref:
             blk.max_ref = ref
         self._append((rec,), len(rec))
+        return blk
 
     def _skipped(self, seq: int, last: int) -> None:
         self._control(SKIP, seq, last)
@@ -476,7 +484,7 @@ class FileStore(IndexedStore):
                 os.fdatasync(fd)
         except OSError as exc:
             err = _storage_error(exc)
-            self._rollback(blk, start)
+            err.first_lost = self._rollback(blk, start)
             self._write_through = isinstance(err, StorageFull)
             self._log.error("JetStream store %s: write failed: %s", self.directory, exc)
             raise err from None
@@ -488,8 +496,9 @@ class FileStore(IndexedStore):
             if self.options.call_later is None and monotonic() - self._last_sync >= self.options.sync_interval:
                 self._sync_all()
 
-    def _rollback(self, blk: _Block, start: int) -> None:
-        """A write failed: cut what reached the file and take out the messages it held."""
+    def _rollback(self, blk: _Block, start: int) -> int:
+        """A write failed: cut what reached the file and take out the messages it held.
+        Returns the first sequence taken out (last_seq + 1 when none)."""
         try:
             os.ftruncate(blk.fd, start)
         except OSError:
@@ -499,6 +508,8 @@ class FileStore(IndexedStore):
         self._unflushed.clear()
         if lost:
             self._truncate_index(lost[0] - 1)
+            return lost[0]
+        return self._last + 1
 
     def _truncate_index(self, seq: int) -> None:
         """Take messages above `seq` out of the index only (their records were not written)."""
@@ -568,16 +579,42 @@ class FileStore(IndexedStore):
 
     def _forget(self, seq: int, e: tuple, erase: bool) -> None:
         blk = e[_BLK]
-        blk.live -= 1
-        blk.live_bytes -= e[_RLEN]
         if e[_OFF] >= blk.written:
             # Still in the write buffer: the record will be written, and the tombstone after it.
             self._unflushed.pop(seq, None)
-        self._control(TOMBSTONE, seq)
+        self._mark_dead(seq, e, self._control(TOMBSTONE, seq))
         if erase:
             self._erase(seq, e)
-        if blk is not self._blocks[-1]:
+        if blk.fd < 0:
             self._consider(blk)
+
+    def _mark_dead(self, seq: int, e: tuple, tomb: _Block) -> None:
+        blk = e[_BLK]
+        blk.live -= 1
+        blk.live_bytes -= e[_RLEN]
+        blk.dead.add(seq)
+        tomb.needed += 1
+        self._dead[seq] = (blk, tomb)
+
+    def _release(self, seq: int, check: bool = True) -> None:
+        """The record of removed message `seq` is gone: its tombstone is no longer needed."""
+        d = self._dead.pop(seq, None)
+        if d is None:  # a sequence used again (truncate, failed write): already let go
+            return
+        blk, tomb = d
+        blk.dead.discard(seq)
+        tomb.needed -= 1
+        if check and tomb is not blk and tomb.fd < 0:
+            self._consider(tomb)
+
+    def _raise_floor(self) -> None:
+        """Persist first_seq as the floor and last_seq, and let go of what they make useless."""
+        first = self._first
+        if self._floor_seq < first or self._state_last < self._last:
+            self._write_state(first, self._last)
+        below = [s for s in self._dead if s < first]
+        for s in below:
+            self._release(s, check=False)
 
     def _erase(self, seq: int, e: tuple) -> None:
         """Overwrite a removed message's payload on disk (its tombstone is written first)."""
@@ -598,13 +635,15 @@ class FileStore(IndexedStore):
             os.close(fd)
 
     def _consider(self, blk: _Block) -> None:
-        """A sealed block lost live messages: delete it or rewrite it when worth it."""
+        """A sealed block lost live messages or needed tombstones: delete it when nothing in it
+        matters any more, rewrite it when more than half of it is dead."""
         if blk.fd >= 0 or blk.index not in self._by_index:
             return
-        if blk.max_ref < self._first:
-            self._write_state(self._first, self._last)
-            self._drop_block(blk)
-        elif blk.live_bytes * 2 < blk.written and blk.written > 4096:
+        if blk.max_ref < self._first or (blk.live == 0 and blk.needed == 0):
+            self._raise_floor()
+            if blk.max_ref < self._first or blk.needed == 0:
+                self._drop_block(blk)
+        elif (blk.live_bytes + blk.needed * _TOMB_LEN) * 2 < blk.written:
             self._compact_candidates.add(blk)
 
     def _drop_block(self, blk: _Block) -> None:
@@ -612,6 +651,8 @@ class FileStore(IndexedStore):
         self._blocks.remove(blk)
         del self._by_index[blk.index]
         self._compact_candidates.discard(blk)
+        for seq in list(blk.dead):
+            self._release(seq)
         try:
             blk.path.unlink()
         except FileNotFoundError:
@@ -620,9 +661,7 @@ class FileStore(IndexedStore):
     def _compact_blocks(self) -> None:
         """Rewrite the sealed blocks that are mostly dead."""
         todo, self._compact_candidates = self._compact_candidates, set()
-        if self._floor_seq < self._first:
-            # Tombstones of messages below first_seq can go once the floor says so.
-            self._write_state(self._first, self._last)
+        self._raise_floor()
         for blk in sorted(todo, key=lambda b: b.index):
             if blk.index in self._by_index and blk.fd < 0:
                 self._rewrite(blk)
@@ -631,8 +670,8 @@ class FileStore(IndexedStore):
         """Write a block anew with its live messages and the records still needed; with `upto`,
         only what lies before that offset (a truncate)."""
         msgs = self._msgs
-        oldest = self._blocks[0] is blk
-        seen = set()
+        dead = self._dead
+        released = []
         blk.remap()
         view = blk._view
         size = blk.written if upto is None else upto
@@ -643,16 +682,18 @@ class FileStore(IndexedStore):
         if view is not None:
             for off, rlen, kind, seq, _ts, expires, _sl, _hl in records.scan(view, size):
                 if kind == MSG:
-                    seen.add(seq)
                     e = msgs.get(seq)
                     if e is None or e[_BLK] is not blk or e[_OFF] != off:
+                        if seq in blk.dead:
+                            released.append(seq)
                         continue
                     moved[seq] = new_off
                     live += 1
                     live_bytes += rlen
                 elif kind == TOMBSTONE:
-                    # Needed while the message it removes may still be in an older block.
-                    if seq < self._floor_seq or seq in seen or oldest:
+                    # Needed while the record of the message it removes is on disk.
+                    d = dead.get(seq)
+                    if d is None or d[1] is not blk or d[0] is blk:
                         continue
                 ref = expires if kind == SKIP else seq
                 max_ref = max(max_ref, ref)
@@ -671,6 +712,9 @@ class FileStore(IndexedStore):
             msgs[seq] = e[:_OFF] + (off,) + e[_OFF + 1 :]
         blk.written = blk.end = len(data)
         blk.live, blk.live_bytes, blk.max_ref = live, live_bytes, max_ref
+        for seq in released:
+            blk.dead.discard(seq)
+            self._release(seq)
 
     # --- bulk removals ---
 
@@ -683,6 +727,7 @@ class FileStore(IndexedStore):
 
     def _floor(self, first: int, last: int) -> None:
         self._write_state(first, last)
+        self._raise_floor()
         if self._unflushed and self._unflushed_first < first:
             for s in [s for s in self._unflushed if s < first]:
                 del self._unflushed[s]
@@ -694,16 +739,13 @@ class FileStore(IndexedStore):
             # Everything in the active block is gone too: start a fresh one.
             self._wbuf, self._wlen = [], 0
             self._unflushed.clear()
-            active.close()
-            self._blocks.remove(active)
-            del self._by_index[active.index]
-            active.path.unlink(missing_ok=True)
+            self._drop_block(active)
             self._new_block()
         self._recount()
 
     def _truncated(self, seq: int) -> None:
         self._flush_writes()
-        self._write_state(0 if seq == 0 else self._floor_seq, seq)
+        self._write_state(0 if seq == 0 else self._first, seq)
         for blk in reversed(list(self._blocks)):
             cut = self._first_offset_above(blk, seq)
             if cut == 0:
@@ -713,14 +755,46 @@ class FileStore(IndexedStore):
                 self._rewrite(blk, cut)
         if self._blocks and self._blocks[-1].fd < 0:
             self._open_active(self._blocks[-1])
+        where = self._rebuild_dead()
         # Tombstones cut away with the tail may have removed messages still below `seq`.
-        msgs = self._msgs
-        if msgs:
-            for s in range(self._first, seq + 1):
-                if s not in msgs:
-                    self._control(TOMBSTONE, s)
+        msgs, dead = self._msgs, self._dead
+        for s, blk in where.items():
+            if s not in msgs and s not in dead:
+                tomb = self._control(TOMBSTONE, s)
+                blk.dead.add(s)
+                tomb.needed += 1
+                dead[s] = (blk, tomb)
         self._recount()
         self._flush_writes()
+
+    def _rebuild_dead(self) -> dict[int, _Block]:
+        """Work out again which tombstones are needed, from the blocks; returns where the
+        record of each message at or above first_seq lies."""
+        self._dead = dead = {}
+        where: dict[int, _Block] = {}
+        first = self._first
+        for blk in self._blocks:
+            blk.dead = set()
+            blk.needed = 0
+        for blk in self._blocks:
+            blk.remap()
+            view = blk._view
+            if view is None:
+                continue
+            for _off, _rlen, kind, seq, _ts, _exp, _sl, _hl in records.scan(view, blk.written):
+                if seq < first:
+                    continue
+                if kind == MSG:
+                    where[seq] = blk
+                elif kind == TOMBSTONE and seq not in dead:
+                    b = where.get(seq)
+                    if b is not None and seq not in self._msgs:
+                        b.dead.add(seq)
+                        blk.needed += 1
+                        dead[seq] = (b, blk)
+            view = None
+            blk.drop_map()
+        return where
 
     def _first_offset_above(self, blk: _Block, seq: int) -> int | None:
         """Where the first record about a sequence above `seq` starts in `blk`, None if none."""

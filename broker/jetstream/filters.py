@@ -17,8 +17,21 @@ def is_all(filter: bytes) -> bool:
     return filter == b"" or filter == b">"
 
 
+_compiled: dict[bytes, Matcher | None] = {}
+
+
 def matcher(filter: bytes) -> Matcher | None:
-    """A predicate for `filter`, or None when it matches every subject."""
+    """A predicate for `filter`, or None when it matches every subject (compiled once per
+    filter: consumers ask for the same few again and again)."""
+    m = _compiled.get(filter, False)
+    if m is False:
+        if len(_compiled) >= 1024:
+            _compiled.clear()
+        m = _compiled[filter] = _compile(filter)
+    return m
+
+
+def _compile(filter: bytes) -> Matcher | None:
     if is_all(filter):
         return None
     if is_literal(filter):

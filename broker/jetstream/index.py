@@ -603,11 +603,23 @@ class IndexedStore(StreamStore):
             if ss[3] or ss[4]:
                 self._recalc(filter, ss)
             start, hi = max(start, ss[1]), ss[2]
-        elif hi - start > 4 * len(self._fss):
-            lo, hi = self._bounds(match, start)
-            if not lo:
+        else:
+            # Matches are usually close: look a little way first, and only then narrow the
+            # range with the per-subject bounds.
+            get = msgs.get
+            near = min(hi, start + 31)
+            for s in range(start, near + 1):
+                e = get(s)
+                if e is not None and match(e[SUBJ]):
+                    return self._get(s, e)
+            start = near + 1
+            if start > hi:
                 raise StoreEOF("stream store EOF")
-            start = max(start, lo)
+            if hi - start > 4 * len(self._fss):
+                lo, hi = self._bounds(match, start)
+                if not lo:
+                    raise StoreEOF("stream store EOF")
+                start = max(start, lo)
         for s in self._range(start, hi):
             e = msgs[s]
             if match(e[SUBJ]):

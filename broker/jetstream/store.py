@@ -139,9 +139,12 @@ class CorruptState(StoreError):
 class StorageFull(StoreError):
     """The disk is full (ENOSPC) or the file size limit was hit (EFBIG) while writing.
 
-    The message that raised it is not stored. The API layer answers the publish as nats-server
-    answers when its storage resources are exhausted: JSInsufficientResourcesErr."""
+    Raised by store_msg: that message is not stored. Raised by flush: the messages from
+    sequence `first_lost` on (the failed batch) are not stored and their sequences will be used
+    again; those below it are. The API layer answers such publishes as nats-server answers when
+    its storage resources are exhausted: JSInsufficientResourcesErr."""
 
+    first_lost = 0
     code = 503
     err_code = 10023
     description = "insufficient resources"
