@@ -83,7 +83,7 @@ class Stream:
         self.closed = False
         # A file stream answers publishes once the store has written them (its flush runs once
         # per loop iteration): the answers wait here, in order, for the same iteration's end.
-        self._answers: list[tuple[bytes, bytes]] | None = (
+        self._answers: list[tuple[bytes, bytes, int]] | None = (
             [] if store.type == st.StorageType.FILE else None)
         store.register_storage_updates(self._on_storage_update)
 
@@ -132,23 +132,24 @@ class Stream:
             seq, duplicate = self._store(subject, hdr, payload)
         except ApiError as exc:
             if reply:
-                self._answer(reply, encode({"error": exc.to_json(), "stream": self.name, "seq": 0}))
+                self._answer(reply, encode({"error": exc.to_json(), "stream": self.name, "seq": 0}), 0)
             return
         if reply and self.cfg.no_ack is not True:
             ack = b'{"stream":%s,"seq":%d' % (encode(self.name), seq)
             if self.jsa.domain:
                 ack += b',"domain":' + encode(self.jsa.domain)
             ack += b',"duplicate": true}' if duplicate else b"}"
-            self._answer(reply, ack)
+            self._answer(reply, ack, 0 if duplicate else seq)
 
-    def _answer(self, reply: bytes, body: bytes) -> None:
+    def _answer(self, reply: bytes, body: bytes, seq: int) -> None:
+        """Answers a publish; `seq`: the sequence it stored (0: nothing stored)."""
         answers = self._answers
         if answers is None:
             self.jsa.client.publish(reply, None, body)
             return
         if not answers:
             self.jsa.service.loop.call_soon(self._send_answers)
-        answers.append((reply, body))
+        answers.append((reply, body, seq))
 
     def _send_answers(self) -> None:
         answers, self._answers = self._answers, []
@@ -157,13 +158,18 @@ class Stream:
         try:
             self.store.flush()
         except st.StoreError as exc:
-            # The store took the batch out again: none of it may be acknowledged.
-            error = ApiError.of("InsufficientResources") if isinstance(exc, st.StorageFull) else \
+            # The store took the failed batch out again: none of it may be acknowledged, and
+            # its Nats-Msg-Ids are not duplicates of anything.
+            full = isinstance(exc, st.StorageFull)
+            lost = exc.first_lost if full and exc.first_lost else 1
+            error = ApiError.of("InsufficientResources") if full else \
                 ApiError.of("StreamStoreFailed", err=str(exc) or type(exc).__name__)
             failed = encode({"error": error.to_json(), "stream": self.name, "seq": 0})
-            answers = [(reply, failed) for reply, _ in answers]
+            answers = [(reply, failed if seq >= lost else body, seq) for reply, body, seq in answers]
+            for msg_id in [k for k, (seq, _) in self.dedupe.items() if seq >= lost]:
+                del self.dedupe[msg_id]
         publish = self.jsa.client.publish
-        for reply, body in answers:
+        for reply, body, _ in answers:
             publish(reply, None, body)
 
     def _store(self, subject: bytes, hdr: bytes | None, payload: memoryview) -> tuple[int, bool]:
