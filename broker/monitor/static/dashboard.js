@@ -27,9 +27,10 @@
 
   function setText(id, text) { const el = $(id); if (el.textContent !== text) el.textContent = text; }
 
+  const HTML_TAGS = new Set(["tr", "td", "dt", "dd"]);  // the rest are drawn in SVG
+
   function el(tag, attrs, text) {
-    const node = document.createElementNS(tag === "td" || tag === "tr" || tag === "dt" || tag === "dd"
-      ? "http://www.w3.org/1999/xhtml" : SVG, tag);
+    const node = HTML_TAGS.has(tag) ? document.createElement(tag) : document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
     if (text !== undefined) node.textContent = text;
     return node;
