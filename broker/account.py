@@ -15,14 +15,12 @@ class AccountStats:
     """What an account's closed client connections counted (the open ones count for themselves)
     and its slow consumers, for /accstatz and /metrics."""
 
-    __slots__ = ("conns", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "slow_consumers")
+    __slots__ = ("in_msgs", "in_bytes", "out_msgs", "out_bytes", "slow_consumers")
 
     def __init__(self):
-        self.conns = self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
-        self.slow_consumers = 0
+        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = self.slow_consumers = 0
 
     def closed(self, conn) -> None:
-        self.conns += 1
         self.in_msgs += conn.in_msgs
         self.in_bytes += conn.in_bytes
         self.out_msgs += conn.out_msgs

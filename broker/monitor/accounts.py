@@ -72,7 +72,7 @@ def account_stat(broker, account) -> dict:
         "name": account.name,
         "conns": len(clients),
         "leafnodes": len(leafs),
-        "total_conns": closed.conns + len(clients),
+        "total_conns": len(clients) + len(leafs),  # as nats-server: open ones, leafs too
         "num_subscriptions": len(account.sublist),
         "sent": {**sent, "gateways": _msg_bytes(0, 0), "routes": _msg_bytes(0, 0), "leafs": leaf_out},
         "received": {**received, "gateways": _msg_bytes(0, 0), "routes": _msg_bytes(0, 0),
