@@ -3,15 +3,35 @@ subscribe within their account only; a single global account exists by default."
 
 from __future__ import annotations
 
+import time
+
 from .sublist import Sublist
 
 GLOBAL_ACCOUNT = "$G"
 SYSTEM_ACCOUNT = "$SYS"  # nats-server's default name for the system account
 
 
+class AccountStats:
+    """What an account's closed client connections counted (the open ones count for themselves)
+    and its slow consumers, for /accstatz and /metrics."""
+
+    __slots__ = ("in_msgs", "in_bytes", "out_msgs", "out_bytes", "slow_consumers")
+
+    def __init__(self):
+        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = self.slow_consumers = 0
+
+    def closed(self, conn) -> None:
+        self.in_msgs += conn.in_msgs
+        self.in_bytes += conn.in_bytes
+        self.out_msgs += conn.out_msgs
+        self.out_bytes += conn.out_bytes
+
+
 class Account:
-    __slots__ = ("name", "sublist")
+    __slots__ = ("name", "sublist", "created", "stats")
 
     def __init__(self, name: str = GLOBAL_ACCOUNT):
         self.name = name
         self.sublist = Sublist()
+        self.created = time.time()
+        self.stats = AccountStats()

@@ -318,6 +318,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             return
         broker = self.broker
         broker.slow_consumers += 1
+        self.account.stats.slow_consumers += 1
         broker.log.notice("%s:%d - cid:%d - Slow Consumer Detected: %s", self.ip, self.port,
                           self.cid, why)
         self.closed = True

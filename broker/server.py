@@ -318,6 +318,7 @@ class Broker:
             conn.sublist.remove(sub)
         self._closed_in_msgs += conn.in_msgs
         self._closed_in_bytes += conn.in_bytes
+        conn.account.stats.closed(conn)
 
     def flush_touched(self, origin: ClientConnection | None = None) -> list[ClientConnection] | None:
         """Flushes every connection that got outbound bytes during the current read; returns

@@ -83,6 +83,9 @@ BLOCKS = {
         ("zats-server --signal reload=", SIGNAL),
         ("docker build", SKIP("needs a Docker engine; tests/test_docker.py runs the image's "
                               "command and the compose services' commands")),
+        ("zats-server -p 4222 -m 8222 &", SERVE_AND_RUN("gnatsd_varz_connections{server_id=")),
+        ("# prometheus.yml", SKIP("a Prometheus server's configuration; tests/test_metrics.py "
+                                 "scrapes /metrics")),
         ("import asyncio", PYTHON),
         ("jetstream {", CONFIG),
         ("ROUTES=nats://127.0.0.1:6222", SERVE),

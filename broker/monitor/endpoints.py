@@ -73,11 +73,16 @@ def healthz(broker, query) -> bytes:
 
 
 def varz(broker, query, cpu: CPU) -> bytes:
+    return pretty(varz_data(broker, cpu))
+
+
+def varz_data(broker, cpu: CPU) -> dict:
+    """/varz as a dict (also what /metrics exports as gnatsd_varz_*)."""
     b = broker
     o = b.options
     now = time.time()
     in_msgs, in_bytes, out_msgs, out_bytes = b.totals()
-    return pretty({
+    return {
         "server_id": b.server_id,
         "server_name": b.server_name,
         "version": ZATS_VERSION,
@@ -123,7 +128,7 @@ def varz(broker, query, cpu: CPU) -> bytes:
         "slow_consumers": b.slow_consumers,
         "subscriptions": sum(len(a.sublist) for a in b.accounts.values()),
         **jetstream_varz(b),
-    })
+    }
 
 
 def _leaf_varz(b) -> dict:
@@ -285,7 +290,7 @@ def _reaches(literal: list[str], subject: bytes) -> bool:
     return len(tokens) == len(literal)
 
 
-def _sublist_stats(sublists) -> dict:
+def sublist_stats(sublists) -> dict:
     """nats-server's sublist statistics summed over the given sublists."""
     stats = [s.stats() for s in sublists]
     if len(stats) == 1:
@@ -318,7 +323,7 @@ async def subsz(broker, query) -> bytes:
         raise BadParam(f"invalid test subject, must be valid publish subject: {test}")
     accounts = [a for name, a in broker.accounts.items() if not acc or name == acc]
     body = {"server_id": broker.server_id, "now": utc(time.time()),
-            **_sublist_stats([a.sublist for a in accounts]), "total": 0, "offset": offset,
+            **sublist_stats([a.sublist for a in accounts]), "total": 0, "offset": offset,
             "limit": limit}
     if not with_subs:
         return pretty(body)

@@ -1,41 +1,37 @@
-"""The monitoring port's front page: an HTML index linking to each endpoint, as nats-server
-serves one at `/`."""
+"""The monitoring port's front page: a live dashboard (connections, subscriptions, slow
+consumers, message and byte rates, the busiest subjects, routes, leafnodes, JetStream when it
+runs) that polls the JSON endpoints, with nats-server's links to each endpoint. It is one
+self-contained page, built once from static/ (the HTML, its stylesheet and script inlined: no
+build step, nothing fetched from elsewhere)."""
 
 from __future__ import annotations
 
 import html
+from importlib.resources import files
 
 ENDPOINTS = (
     ("General", "/varz"),
     ("Connections", "/connz"),
+    ("Accounts", "/accountz"),
+    ("Account Stats", "/accstatz"),
     ("Subscriptions", "/subsz"),
     ("Routes", "/routez"),
     ("LeafNodes", "/leafz"),
     ("JetStream", "/jsz"),
+    ("Gateways", "/gatewayz"),
     ("Health Probe", "/healthz"),
+    ("Busiest Subjects", "/subjectz"),
+    ("Prometheus Metrics", "/metrics"),
 )
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>zats {version} monitoring</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #333 }}
-a {{ display: block; padding: 0.3rem 0; color: #2a4d8f; text-decoration: none }}
-a:hover {{ text-decoration: underline }}
-code {{ color: #888; margin-left: 0.5rem }}
-</style>
-</head>
-<body>
-<h1>zats <small>v{version}</small></h1>
-{links}
-</body>
-</html>
-"""
 
 
 def index_page(version: str) -> bytes:
-    links = "\n".join(f'<a href=".{path}">{html.escape(name)}<code>{path}</code></a>'
+    static = files(__package__) / "static"
+    links = "\n".join(f'    <a href="./{path[1:]}">{html.escape(name)}<code>{path}</code></a>'
                       for name, path in ENDPOINTS)
-    return _PAGE.format(version=html.escape(version), links=links).encode()
+    page = (static / "dashboard.html").read_text(encoding="utf-8")
+    for key, value in (("{version}", html.escape(version)), ("{links}", links),
+                       ("{style}", (static / "dashboard.css").read_text(encoding="utf-8")),
+                       ("{script}", (static / "dashboard.js").read_text(encoding="utf-8"))):
+        page = page.replace(key, value)
+    return page.encode()

@@ -13,11 +13,14 @@ import posixpath
 from urllib.parse import quote
 
 from ..version import ZATS_VERSION
-from . import endpoints
+from . import accounts, endpoints
 from .http import HEADER_TIMEOUT, Connection, Refused, Request, expectation_failed, response
 from .index import index_page
 from .jsz import jsz
+from .metrics import CONTENT_TYPE as _METRICS_TYPE
+from .metrics import Metrics
 from .params import BadParam, parse_query
+from .subjects import BusiestSubjects
 
 _JSON = [("Access-Control-Allow-Origin", "*"), ("Content-Type", "application/json")]
 _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
@@ -63,6 +66,8 @@ class MonitorServer:
         self._building = asyncio.Lock()
         self._pending: dict[tuple[str, str], asyncio.Future] = {}
         self._index = index_page(ZATS_VERSION)
+        self._metrics = Metrics(broker, self.cpu)
+        self._subjects = BusiestSubjects(broker)
         self.routes = {
             "/varz": lambda q: endpoints.varz(broker, q, self.cpu),
             "/connz": lambda q: endpoints.connz(broker, q),
@@ -72,7 +77,13 @@ class MonitorServer:
             "/leafz": lambda q: endpoints.leafz(broker, q),
             "/healthz": lambda q: endpoints.healthz(broker, q),
             "/jsz": lambda q: jsz(broker, q),
+            "/accountz": lambda q: accounts.accountz(broker, q),
+            "/accstatz": lambda q: accounts.accstatz(broker, q),
+            "/gatewayz": lambda q: accounts.gatewayz(broker, q),
+            "/subjectz": self._subjects.subjectz,
+            "/metrics": self._metrics.scrape,
         }
+        self._content_types = {"/metrics": [("Content-Type", _METRICS_TYPE)]}
 
     async def start(self, host: str, port: int) -> int:
         self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
@@ -168,4 +179,4 @@ class MonitorServer:
         except Exception as exc:  # a bug here must cost one answer, never the server
             self.broker.log.error("monitoring %s: %r", path, exc)
             return response(req, 500, _TEXT, b"internal error"), True
-        return response(req, 200, _JSON, body), False
+        return response(req, 200, self._content_types.get(path, _JSON), body), False
