@@ -3,7 +3,9 @@ the name it gives in the `go` field of every INFO and of /varz."""
 
 from __future__ import annotations
 
-from zats import __version__ as ZATS_VERSION  # noqa: F401 (re-exported)
+from zats import __version__ as ZATS_VERSION
+
+__all__ = ["IMPLEMENTATION", "VERSION", "ZATS_VERSION"]
 
 VERSION = "2.10.0"  # the nats-server protocol level zats implements; clients check major 2
 IMPLEMENTATION = "python-zats"  # where nats-server names its Go version
