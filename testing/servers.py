@@ -213,7 +213,8 @@ def start_cluster(size: int = 3, *, name: str = "zats-testing", timeout: float =
     servers: list[NatsServer] = []
     try:
         for i in range(size):
-            routes = [servers[0].cluster_url] if servers else []
+            seed = servers[0].cluster_url if servers else None
+            routes = [seed] if seed is not None else []
             cluster = ClusterConfig(name=name, host=HOST, port=-1, routes=routes)
             servers.append(start_server(cluster=cluster, server_name=f"{name}-{i}", **options))
         loop.run(_meshed([s.broker for s in servers], timeout))

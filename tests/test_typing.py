@@ -1,7 +1,8 @@
 """zats is typed for its users (PEP 561, `py.typed`): `mypy --strict` on code that uses the client
 (connect with its typed options, publish, subscribe, request, `async for`, headers) and the
 Broker reports nothing, infers zats's own types (checked with `assert_type`), and catches a
-misspelt or mistyped `connect()` option. zats.client itself passes `mypy --strict`.
+misspelt or mistyped `connect()` option. zats.client and zats.testing themselves pass
+`mypy --strict`.
 
 mypy sees zats as installed: a site directory laid out as a wheel installs it (links to the
 sources), because mypy cannot follow the import hook of an editable install."""
@@ -145,7 +146,7 @@ def test_mypy_strict_on_code_using_zats(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--show-error-codes",
          "--no-color-output", "--no-error-summary", "uses_client.py", "uses_broker.py",
-         "mistakes.py", str(site / "zats" / "client")],
+         "mistakes.py", str(site / "zats" / "client"), str(site / "zats" / "testing")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=170)
     out = proc.stdout + proc.stderr
     errors = [line for line in out.splitlines() if ": error:" in line]
