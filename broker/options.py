@@ -4,6 +4,7 @@ configuration file) produce it; everything else in the broker only reads it."""
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 
 import msgspec
 
@@ -161,6 +162,45 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     config_file: str = ""
     # The command line as parsed, kept so that a reload applies the same flags over the file.
     flags: object = None
+
+
+class ServerOverrides(TypedDict, total=False):
+    """The keyword options of `Broker(...)`: the fields of `ServerOptions` (but the parsed
+    command line, `flags`), typed so that editors complete them and type checkers check them;
+    tests/test_typing.py keeps it in step with `ServerOptions`."""
+
+    host: str
+    port: int
+    server_name: str
+    client_advertise: str
+    http_host: str
+    http_port: int
+    max_payload: int
+    max_pending: int
+    max_connections: int
+    max_control_line: int
+    max_subscriptions: int
+    ping_interval: float
+    ping_max: int
+    write_deadline: float
+    first_ping_interval: float
+    pid_file: str
+    log_file: str
+    logtime: bool
+    logtime_utc: bool
+    debug: bool
+    trace: bool
+    lame_duck_duration: float
+    lame_duck_grace_period: float
+    authorization: Authorization | None
+    accounts: list[AccountConfig]
+    no_auth_user: str
+    system_account: str
+    no_system_account: bool
+    tls: TLSConfig | None
+    cluster: ClusterConfig | None
+    leafnodes: LeafConfig | None
+    config_file: str
 
 
 _GO_INT = re.compile(r"[+-]?[0-9]+")

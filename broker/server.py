@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from types import TracebackType
+from typing import Unpack
 
 from zats.protocol.structs import Info, encode_info
 
@@ -23,7 +25,14 @@ from .leafnode import Leafnodes
 from .listeners import ListenError, listen, listen_error, resolve
 from .log import Logger
 from .monitor import MonitorServer
-from .options import RANDOM_PORT, OptionsError, ServerOptions, client_advertise_address, validate
+from .options import (
+    RANDOM_PORT,
+    OptionsError,
+    ServerOptions,
+    ServerOverrides,
+    client_advertise_address,
+    validate,
+)
 from .system import SystemService, system_account_name
 from .tls import server_context
 from .version import IMPLEMENTATION, VERSION, ZATS_VERSION
@@ -34,7 +43,10 @@ _NOT_FLUSHING = object()  # Broker.origin between flushes
 class Broker:
     """A single-node NATS broker."""
 
-    def __init__(self, options: ServerOptions | None = None, *, log: Logger | None = None, **overrides):
+    def __init__(self, options: ServerOptions | None = None, *, log: Logger | None = None,
+                 **overrides: Unpack[ServerOverrides]):
+        """`options`, or keyword options (`Broker(port=0, host="127.0.0.1")`), or both: the
+        keywords override the fields of `options`."""
         if options is None:
             options = ServerOptions(**overrides)
         elif overrides:
@@ -73,15 +85,15 @@ class Broker:
         self.advertised: tuple[str, int] | None = None
         self.http_port = 0
         self._servers: list[asyncio.base_events.Server] = []
-        self._monitor = None
+        self._monitor: MonitorServer | None = None
         self._stopped: asyncio.Event | None = None
         # Inbound counters live on each connection (one attribute bump per message); these keep
         # the counts of connections that have closed.
         self._closed_in_msgs = self._closed_in_bytes = 0
-        self.cluster = None
+        self.cluster: Cluster | None = None
         if options.cluster is not None and options.cluster.port:
             self.cluster = Cluster(self)
-        self.leafnodes = None
+        self.leafnodes: Leafnodes | None = None
         leaf = options.leafnodes
         if leaf is not None and (leaf.port or leaf.remotes):
             self.leafnodes = Leafnodes(self)
@@ -282,7 +294,8 @@ class Broker:
     async def __aenter__(self) -> Broker:
         return await self.start()
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
         await self.stop()
 
     @property

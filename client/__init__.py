@@ -25,7 +25,9 @@ valid only during the call; everything else gets owned bytes).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Generator
+from types import TracebackType
+from typing import Any, Unpack
 
 from zats.protocol.headers import Headers
 
@@ -49,7 +51,7 @@ from .errors import (
     ZatsError,
 )
 from .msg import Msg
-from .options import Options
+from .options import ConnectOptions, Options, make_options
 from .status import CLOSED, CONNECTED, CONNECTING, DISCONNECTED, DRAINING_PUBS, DRAINING_SUBS, RECONNECTING
 from .subscription import Subscription
 from .version import __version__ as __version__  # re-exported
@@ -64,17 +66,18 @@ class _Connecting:
     def __init__(self, client: Client):
         self._client = client
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, Client]:
         return self._client.connect().__await__()
 
     async def __aenter__(self) -> Client:
         return await self._client.connect()
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
         await self._client.close()
 
 
-def connect(servers: str | list[str] = "nats://127.0.0.1:4222", **options: Any) -> _Connecting:
+def connect(servers: str | list[str] = "nats://127.0.0.1:4222", **options: Unpack[ConnectOptions]) -> _Connecting:
     """Connects to a NATS server: `nc = await connect(...)` or `async with connect(...) as nc`.
 
     `servers`: one URL or a list ("nats://host:port", "tls://host:port", "host:port";
@@ -102,15 +105,11 @@ def connect(servers: str | list[str] = "nats://127.0.0.1:4222", **options: Any) 
     - events: `error_cb(exc)`, `disconnected_cb()`, `reconnected_cb()`, `closed_cb()`,
       `discovered_server_cb()`, `lame_duck_mode_cb()`; plain or async functions.
     """
-    if "no_echo" in options:
-        options["echo"] = not options.pop("no_echo")
-    if isinstance(servers, str):
-        servers = [s for s in servers.split(",") if s.strip()]
-    return _Connecting(Client(Options(servers=list(servers), **options)))
+    return _Connecting(Client(make_options(servers, **options)))
 
 
 __all__ = [
-    "AuthorizationError", "Client", "ConnectionClosedError", "ConnectionDrainingError",
+    "AuthorizationError", "Client", "ConnectOptions", "ConnectionClosedError", "ConnectionDrainingError",
     "ConnectionLostError", "DrainTimeoutError", "FlushTimeoutError", "Headers", "MaxPayloadError",
     "Msg", "MsgDecodeError", "NoRespondersError", "NoServersError", "Options",
     "OutboundBufferFullError", "SlowConsumerError", "StaleConnectionError", "Subscription",

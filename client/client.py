@@ -24,10 +24,12 @@ import builtins
 import functools
 import ssl
 from collections import deque
-from typing import Any
+from types import TracebackType
+from typing import Any, Unpack
+from urllib.parse import ParseResult
 
 from zats.protocol.frames import unsub
-from zats.protocol.headers import Headers
+from zats.protocol.headers import HeadersLike
 from zats.protocol.structs import Info
 
 from .codec import get_codec
@@ -48,9 +50,9 @@ from .errors import (
 )
 from .events import Events
 from .handshake import Handshake
-from .msg import Msg
+from .msg import Msg, MsgCallback
 from .mux import RequestMux, random_token
-from .options import Options
+from .options import ConnectOptions, Options, make_options
 from .outbound import Outbound, as_token
 from .reconnect import Reconnector
 from .servers import Server
@@ -71,10 +73,11 @@ class Client(Outbound):
     """A NATS client connection. Create it with `await zats.client.connect(...)` (or
     `Client(...)` then `await client.connect()`)."""
 
-    def __init__(self, options: Options | None = None, **kwargs: Any):
+    def __init__(self, options: Options | None = None, *, servers: str | list[str] | None = None,
+                 **kwargs: Unpack[ConnectOptions]):
         if options is None:
-            options = Options(**kwargs)
-        elif kwargs:
+            options = make_options(servers, **kwargs)
+        elif kwargs or servers is not None:
             raise TypeError("pass either an Options or keyword arguments")
         self.options = options
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -91,9 +94,9 @@ class Client(Outbound):
         self._conn: Connection | None = None
         self._info: Info | None = None
         self._mux: RequestMux | None = None
-        self._closed_fut: asyncio.Future | None = None
+        self._closed_fut: asyncio.Future[None] | None = None
         # keepalive / flush
-        self._pongs: deque[asyncio.Future | None] = deque()
+        self._pongs: deque[asyncio.Future[None] | None] = deque()
         self._pings_outstanding = 0
         self._ping_handle: asyncio.TimerHandle | None = None
         self._errors_received = 0
@@ -148,7 +151,7 @@ class Client(Outbound):
         conn.active = True
         self._apply_info(conn.info, initial=True)
         self._status = CONNECTED
-        self._attach_transport(conn.transport, paused=conn.paused)
+        self._attach_transport(conn.transport, paused=conn.paused)  # type: ignore[arg-type]  # handshaken
         self._pings_outstanding = 0
         if not initial:
             self._prepend(self._subs.restore_frames())
@@ -289,7 +292,8 @@ class Client(Outbound):
         if st in (DRAINING_SUBS, DRAINING_PUBS):
             raise ConnectionDrainingError("connection draining: no new subscriptions")
 
-    async def subscribe(self, subject: str, queue: str = "", cb: Any = None, *, type: Any = None,
+    async def subscribe(self, subject: str, queue: str = "", cb: MsgCallback | None = None, *,
+                        type: Any = None,
                         max_msgs: int = 0, pending_msgs_limit: int | None = None,
                         pending_bytes_limit: int | None = None) -> Subscription:
         """Subscribes to `subject` (wildcards allowed), in queue group `queue` when given.
@@ -346,7 +350,7 @@ class Client(Outbound):
         return mux
 
     async def request(self, subject: str | bytes, payload: Any = b"", timeout: float = 2.0,
-                      headers: Headers | dict | None = None, *, type: Any = None,
+                      headers: HeadersLike | None = None, *, type: Any = None,
                       old_style: bool = False) -> Msg:
         """Publishes a request and returns the first reply. Replies come in over one shared
         wildcard inbox subscription. Raises `NoRespondersError` when nobody is subscribed to
@@ -375,7 +379,8 @@ class Client(Outbound):
             handle.cancel()
             mux.forget(token)
 
-    async def _request_old_style(self, subject, payload, timeout, headers, type_) -> Msg:
+    async def _request_old_style(self, subject: str | bytes, payload: Any, timeout: float,
+                                 headers: HeadersLike | None, type_: Any) -> Msg:
         inbox = self.new_inbox()
         sub = await self.subscribe(inbox, max_msgs=1, type=type_)
         self.publish(subject, payload, inbox, headers)
@@ -442,7 +447,7 @@ class Client(Outbound):
         conn = self._conn
         if conn is not None:
             if not conn.closed:
-                self._write_final(conn.transport)
+                self._write_final(conn.transport)  # type: ignore[arg-type]  # not closed
             conn.close()
             await conn.wait_closed(5.0)
         self._conn = None
@@ -471,7 +476,8 @@ class Client(Outbound):
     async def __aenter__(self) -> Client:
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
         await self.close()
 
     # ------------------------------------------------------------------ state
@@ -525,7 +531,7 @@ class Client(Outbound):
         return self._info.client_id if self._info else None
 
     @property
-    def connected_url(self):
+    def connected_url(self) -> ParseResult | None:
         """The parsed URL of the current server, or None while not connected."""
         current = self._rc.current
         return current.uri if (current is not None and self._conn is not None) else None
@@ -535,12 +541,12 @@ class Client(Outbound):
         return self._info.version if self._info else None
 
     @property
-    def servers(self) -> list:
+    def servers(self) -> list[ParseResult]:
         """Parsed URLs of the server pool (configured and discovered)."""
         return [s.uri for s in self._rc.pool]
 
     @property
-    def discovered_servers(self) -> list:
+    def discovered_servers(self) -> list[ParseResult]:
         return [s.uri for s in self._rc.pool if s.discovered]
 
     @property
@@ -553,6 +559,6 @@ class Client(Outbound):
         return f"<zats.client.Client {url} status={self._status}>"
 
 
-def _expire(fut: asyncio.Future, subject: str, timeout: float) -> None:
+def _expire(fut: asyncio.Future[Msg], subject: str, timeout: float) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError(f"no reply on {subject!r} in {timeout}s"))

@@ -19,6 +19,8 @@ class Codec:
     __slots__ = ("name", "encoder", "_decoder_cls", "_decoders")
 
     def __init__(self, name: str):
+        self.encoder: msgspec.json.Encoder | msgspec.msgpack.Encoder
+        self._decoder_cls: type[msgspec.json.Decoder[Any]] | type[msgspec.msgpack.Decoder[Any]]
         if name == "json":
             self.encoder = msgspec.json.Encoder()
             self._decoder_cls = msgspec.json.Decoder
@@ -28,9 +30,9 @@ class Codec:
         else:
             raise ValueError(f"unknown codec {name!r}")
         self.name = name
-        self._decoders: dict[Any, Any] = {}
+        self._decoders: dict[Any, msgspec.json.Decoder[Any] | msgspec.msgpack.Decoder[Any]] = {}
 
-    def decoder(self, type_: Any):
+    def decoder(self, type_: Any) -> msgspec.json.Decoder[Any] | msgspec.msgpack.Decoder[Any]:
         """A decoder for `type_` (cached); its `decode` takes bytes or a memoryview."""
         dec = self._decoders.get(type_)
         if dec is None:

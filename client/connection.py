@@ -88,12 +88,12 @@ class Connection(asyncio.BufferedProtocol):
         self._lost_cb = on_lost
         self._pause_cb = on_pause
         self._resume_cb = on_resume
-        self.transport: asyncio.BaseTransport | None = None
+        self.transport: asyncio.Transport | None = None
         self.rb = ReceiveBuffer(RECEIVE_MIN, RECEIVE_MAX)
         self.info: Info | None = None
-        self.info_fut: asyncio.Future = loop.create_future()
-        self.pong_fut: asyncio.Future = loop.create_future()
-        self.closed_fut: asyncio.Future = loop.create_future()
+        self.info_fut: asyncio.Future[Info] = loop.create_future()
+        self.pong_fut: asyncio.Future[None] = loop.create_future()
+        self.closed_fut: asyncio.Future[None] = loop.create_future()
         self.handshaking = True
         self.active = False
         self.paused = False
@@ -109,8 +109,8 @@ class Connection(asyncio.BufferedProtocol):
 
     # ---- asyncio.BufferedProtocol
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a socket transport
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.rb.get_buffer()
@@ -144,14 +144,14 @@ class Connection(asyncio.BufferedProtocol):
         self._burst = burst
         if burst > READ_BURST and not self._throttled and not self.closed:
             self._throttled = True
-            self.transport.pause_reading()
+            self.transport.pause_reading()  # type: ignore[union-attr]  # connected
 
     def _end_burst(self) -> None:
         self._burst = 0
         if self._throttled:
             self._throttled = False
             if not self.closed:
-                self.transport.resume_reading()
+                self.transport.resume_reading()  # type: ignore[union-attr]  # connected
 
     def eof_received(self) -> bool:
         return False

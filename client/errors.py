@@ -6,6 +6,8 @@ built-in `TimeoutError` (which `asyncio.TimeoutError` is, from Python 3.11 on)."
 
 from __future__ import annotations
 
+import builtins
+
 
 class ZatsError(Exception):
     """Base class of every zats.client error."""
@@ -14,7 +16,7 @@ class ZatsError(Exception):
 Error = ZatsError
 
 
-class TimeoutError(ZatsError, TimeoutError):  # noqa: A001 - same name as nats-py
+class TimeoutError(ZatsError, builtins.TimeoutError):  # noqa: A001 - same name as nats-py
     """An operation did not complete in time (request, next_msg, flush, connect)."""
 
 

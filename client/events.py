@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class Events:
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.last_error: BaseException | None = None
         self._options = options
-        self._bg: set[asyncio.Task] = set()
+        self._bg: set[asyncio.Task[Any]] = set()
 
     def report(self, exc: BaseException) -> None:
         """Sends an asynchronous error to `error_cb` (or the log)."""
@@ -50,7 +51,7 @@ class Events:
             log.exception("zats.client: callback %r raised", cb)
             return
         if inspect.isawaitable(result):
-            self.spawn(result)
+            self.spawn(result)  # type: ignore[arg-type]  # what an async def callback returns
 
     async def fire_and_wait(self, cb: Any, *args: Any) -> None:
         """Calls `cb(*args)` when `cb` is set and awaits an awaitable result."""
@@ -63,7 +64,7 @@ class Events:
         except Exception:
             log.exception("zats.client: callback %r raised", cb)
 
-    def spawn(self, coro) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Runs `coro` as a task, kept referenced until it is done."""
         task = self.loop.create_task(coro)
         self._bg.add(task)

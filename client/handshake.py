@@ -76,13 +76,13 @@ class Handshake:
                 if not conn.tls and (ctx is not None or info.tls_required):
                     if ctx is None:
                         ctx = ssl.create_default_context()
-                    transport = await loop.start_tls(conn.transport, conn, ctx,
+                    transport = await loop.start_tls(conn.transport, conn, ctx,  # type: ignore[arg-type]
                                                      server_hostname=self._tls_name(srv))
                     if transport is None:
                         raise SecureConnFailedError("TLS upgrade failed")
                     conn.transport = transport
                     conn.tls = True
-                conn.transport.write(self.connect_frame(info, conn.tls, srv) + PING)
+                conn.transport.write(self.connect_frame(info, conn.tls, srv) + PING)  # type: ignore[union-attr]
                 await conn.pong_fut
         except builtins.TimeoutError:
             conn.abort()

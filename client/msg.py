@@ -13,11 +13,12 @@ Ownership of `msg.data`:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from typing import Any
 
 import msgspec
 
-from zats.protocol.headers import Headers, decode_headers
+from zats.protocol.headers import Headers, HeadersLike, decode_headers
 
 from .errors import ZatsError
 
@@ -69,14 +70,15 @@ class Msg(msgspec.Struct, dict=False, weakref=False):
         imports this module)."""
         return self._sub
 
-    def respond(self, data: Any = b"", headers: Any = None) -> _Done:
+    def respond(self, data: Any = b"", headers: HeadersLike | None = None) -> _Done:
         """Publishes `data` to this message's reply subject. A plain call (the returned object
         may be awaited, for code written for nats-py, and completes at once)."""
         if not self.reply:
             raise ZatsError("message has no reply subject")
         if self._sub is None:
             raise ZatsError("message is not bound to a connection")
-        return self._sub.client.publish(self.reply, data, headers=headers)
+        done: _Done = self._sub.client.publish(self.reply, data, headers=headers)
+        return done
 
     def copy(self) -> Msg:
         """An owned copy: `data` and the header block as bytes, safe to keep after a callback."""
@@ -103,11 +105,15 @@ class _Done:
 
     __slots__ = ()
 
-    def __await__(self):
-        return iter(())
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())  # type: ignore[return-value]  # an empty iterator: done at once
 
     def __repr__(self) -> str:
         return "<published>"
 
 
 DONE = _Done()
+
+MsgCallback = Callable[[Msg], object]
+"""A subscription callback: an `async def cb(msg)` or a plain `def cb(msg)` (see
+`Client.subscribe`)."""

@@ -35,7 +35,7 @@ class RequestMux:
         self.prefix = f"{inbox_prefix}.{random_token()}."
         self._prefix_b = self.prefix.encode()
         self._plen = len(self._prefix_b)
-        self._waiting: dict[bytes, tuple[asyncio.Future, Any, str]] = {}
+        self._waiting: dict[bytes, tuple[asyncio.Future[Msg], Any, str]] = {}
         self._counter = 0
         self.sub: Subscription | None = None
 
@@ -44,7 +44,7 @@ class RequestMux:
         """The wildcard subject the mux subscribes to."""
         return self.prefix + "*"
 
-    def new_request(self, decode: Any, subject: str) -> tuple[bytes, bytes, asyncio.Future]:
+    def new_request(self, decode: Any, subject: str) -> tuple[bytes, bytes, asyncio.Future[Msg]]:
         """(reply subject, token, future) for a new request to `subject`."""
         self._counter += 1
         token = b"%x" % self._counter
@@ -55,7 +55,7 @@ class RequestMux:
     def forget(self, token: bytes) -> None:
         self._waiting.pop(token, None)
 
-    def deliver(self, subject: bytes, reply, view: memoryview, hview) -> None:
+    def deliver(self, subject: bytes, reply: bytes | None, view: memoryview, hview: memoryview | None) -> None:
         """Dispatch entry of the mux subscription: completes the matching request."""
         entry = self._waiting.pop(subject[self._plen:], None)
         if entry is None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 import ssl
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import urlparse
+from typing import Any, TypedDict, Unpack
+from urllib.parse import ParseResult, urlparse
 
 from .errors import ZatsError
 
@@ -77,7 +77,66 @@ class Options:
             raise ValueError("max_outbound_bytes must be at least flush_threshold")
 
 
-def parse_url(url: str):
+class ConnectOptions(TypedDict, total=False):
+    """The keyword options of `connect()` (and `Client(...)`): the fields of `Options` but
+    `servers`, and `no_echo` (nats-py's name for `echo=False`). Typed so that editors complete
+    them and type checkers check them; `tests/test_typing.py` keeps it in step with `Options`."""
+
+    name: str | None
+    verbose: bool
+    pedantic: bool
+    echo: bool
+    no_echo: bool
+    user: str | None
+    password: str | None
+    token: str | None
+    nkeys_seed: str | None
+    nkeys_seed_str: str | None
+    user_credentials: str | None
+    user_jwt_cb: Callable[[], str | bytes] | None
+    signature_cb: Callable[[str], bytes] | None
+    tls: ssl.SSLContext | None
+    tls_hostname: str | None
+    tls_handshake_first: bool
+    connect_timeout: float
+    ping_interval: float
+    max_outstanding_pings: int
+    allow_reconnect: bool
+    max_reconnect_attempts: int
+    reconnect_time_wait: float
+    reconnect_max_wait: float | None
+    reconnect_jitter: float
+    reconnect_jitter_tls: float
+    dont_randomize: bool
+    reconnect_buffer_size: int
+    max_outbound_bytes: int
+    flush_threshold: int
+    drain_timeout: float
+    inbox_prefix: str
+    pending_msgs_limit: int
+    pending_bytes_limit: int
+    codec: str
+    error_cb: Callable[[Exception], Any] | None
+    disconnected_cb: Callable[[], Any] | None
+    reconnected_cb: Callable[[], Any] | None
+    closed_cb: Callable[[], Any] | None
+    discovered_server_cb: Callable[[], Any] | None
+    lame_duck_mode_cb: Callable[[], Any] | None
+    lame_duck_reconnect: bool
+
+
+def make_options(servers: str | list[str] | None = None, **options: Unpack[ConnectOptions]) -> Options:
+    """`Options` from `connect()`'s arguments (a comma-separated string of URLs is split)."""
+    if "no_echo" in options:
+        options["echo"] = not options.pop("no_echo")
+    if servers is None:
+        return Options(**options)  # type: ignore[misc]  # no_echo was popped
+    if isinstance(servers, str):
+        servers = [s for s in servers.split(",") if s.strip()]
+    return Options(servers=list(servers), **options)  # type: ignore[misc]
+
+
+def parse_url(url: str) -> ParseResult:
     """A server URL as a `urllib.parse.ParseResult` with a scheme (nats or tls) and a port;
     "host", "host:port" and "nats://user:pass@host:port" are accepted."""
     url = url.strip()

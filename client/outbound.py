@@ -28,7 +28,7 @@ import asyncio
 from typing import Any
 
 from zats.protocol.frames import PING
-from zats.protocol.headers import Headers, encode_headers
+from zats.protocol.headers import HeadersLike, encode_headers
 
 from .codec import Codec
 from .errors import (
@@ -78,16 +78,16 @@ class Outbound:
     _status: int
 
     def _init_outbound(self) -> None:
-        self._transport = None
+        self._transport: asyncio.WriteTransport | None = None
         self._max_payload = 1024 * 1024
         self._server_headers = True
         self._out = bytearray()
         self._out_check_at = -1  # publish() calls _make_room() once len(_out) reaches this
         self._can_write = False
         self._flush_scheduled = False
-        self._pub_heads: dict[Any, bytes] = {}
+        self._pub_heads: dict[str | bytes, bytes] = {}
         self._typed_size_guess = b"00"
-        self._writable_waiters: list[asyncio.Future] = []
+        self._writable_waiters: list[asyncio.Future[None]] = []
         self._pings_unsent = 0  # PINGs appended since the last write
         self._out_msgs = 0
         self._out_bytes = 0
@@ -95,7 +95,7 @@ class Outbound:
     # ------------------------------------------------------------------ publish
 
     def publish(self, subject: str | bytes, payload: Any = b"", reply: str | bytes | None = None,
-                headers: Headers | dict | None = None) -> _Done:
+                headers: HeadersLike | None = None) -> _Done:
         """Queues a message for `subject` and returns at once (a plain call: the write happens
         on the next loop iteration, or now when the outbound buffer is past `flush_threshold`).
 
@@ -129,7 +129,7 @@ class Outbound:
         return DONE
 
     async def apublish(self, subject: str | bytes, payload: Any = b"", reply: str | bytes | None = None,
-                       headers: Headers | dict | None = None) -> None:
+                       headers: HeadersLike | None = None) -> None:
         """`publish()` that waits for room in the outbound buffer instead of raising
         `OutboundBufferFullError`."""
         while True:
@@ -206,7 +206,8 @@ class Outbound:
         heads[subject] = head
         return head
 
-    def _publish_slow(self, out: bytearray, subject, payload, reply, headers) -> None:
+    def _publish_slow(self, out: bytearray, subject: str | bytes, payload: Any, reply: str | bytes | None,
+                      headers: HeadersLike | None) -> None:
         head = self._pub_heads.get(subject)
         if head is None:
             head = self._pub_head(subject)
@@ -284,7 +285,7 @@ class Outbound:
         if out:
             self._out = bytearray()
             self._pings_unsent = 0
-            self._transport.write(out)
+            self._transport.write(out)  # type: ignore[union-attr]  # _can_write: attached
 
     def _on_pause_writing(self) -> None:
         self._can_write = False
@@ -305,7 +306,7 @@ class Outbound:
         self._max_payload = max_payload
         self._server_headers = headers
 
-    def _attach_transport(self, transport, *, paused: bool) -> None:
+    def _attach_transport(self, transport: asyncio.WriteTransport, *, paused: bool) -> None:
         """Writes go to `transport` from now on (a connection was installed)."""
         self._transport = transport
         self._can_write = not paused
@@ -354,7 +355,7 @@ class Outbound:
         if self._can_write:
             self._write_out()
 
-    def _write_final(self, transport) -> None:
+    def _write_final(self, transport: asyncio.WriteTransport) -> None:
         """Hands what is buffered to `transport` whether or not it is paused (closing)."""
         out = self._out
         if out:

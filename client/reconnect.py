@@ -41,7 +41,7 @@ class Reconnector:
         self.pool = ServerPool(options.servers, randomize=not options.dont_randomize)
         self.current: Server | None = None
         self.reconnects = 0
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._open = open
         self._install = install
         self._close = close

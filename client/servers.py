@@ -12,7 +12,9 @@ from __future__ import annotations
 import ipaddress
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import ParseResult
 
 from .options import parse_url
 
@@ -21,7 +23,7 @@ from .options import parse_url
 class Server:
     """One pool entry. `uri` is a parsed URL with scheme and port."""
 
-    uri: object
+    uri: ParseResult
     discovered: bool = False
     reconnects: int = 0
     last_attempt: float | None = None
@@ -30,11 +32,11 @@ class Server:
 
     @property
     def host(self) -> str:
-        return self.uri.hostname
+        return self.uri.hostname or ""
 
     @property
     def port(self) -> int:
-        return self.uri.port
+        return self.uri.port or 0
 
     @property
     def netloc(self) -> str:
@@ -69,7 +71,7 @@ class ServerPool:
     def __len__(self) -> int:
         return len(self.servers)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Server]:
         return iter(list(self.servers))
 
     def find(self, netloc: str) -> Server | None:
@@ -115,7 +117,7 @@ class ServerPool:
 
 
 def backoff_delay(server: Server, *, now: float, wait: float, max_wait: float | None,
-                  jitter: float, rng: random.Random = random) -> float:
+                  jitter: float, rng: random.Random = random) -> float:  # type: ignore[assignment]
     """Seconds to sleep before trying `server`: 0 when it was not attempted within the wait
     period, else the rest of that period plus jitter. The period doubles with each consecutive
     failure up to `max_wait` (when it is larger than `wait`)."""

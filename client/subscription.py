@@ -43,10 +43,10 @@ if TYPE_CHECKING:
     from .events import Events
 
 _UNLIMITED = sys.maxsize
-_FAILED = object()
+_FAILED: Any = object()  # a payload that failed to decode
 
 
-def _wake_false(fut: asyncio.Future) -> None:
+def _wake_false(fut: asyncio.Future[bool]) -> None:
     if not fut.done():
         fut.set_result(False)
 
@@ -101,13 +101,13 @@ class Subscription:
         self._decode = decode
         self._pending: deque[Msg] = deque()
         self._pending_bytes = 0
-        self._waiters: list[asyncio.Future] = []
-        self._empty_waiters: list[asyncio.Future] = []
+        self._waiters: list[asyncio.Future[bool]] = []
+        self._empty_waiters: list[asyncio.Future[None]] = []
         self._max = max_msgs if max_msgs and max_msgs > 0 else 0
         self.delivered = 0
         self._closed = False
         self._end_exc: BaseException | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._last_sb: bytes | None = None
         self._last_s = ""
         self.dropped = 0
@@ -140,7 +140,7 @@ class Subscription:
         self._last_s = s
         return s
 
-    def _deliver_queued(self, subject: bytes, reply, view: memoryview, hview) -> None:
+    def _deliver_queued(self, subject: bytes, reply: bytes | None, view: memoryview, hview: memoryview | None) -> None:
         self.delivered += 1
         q = self._pending
         n = len(view)
@@ -160,7 +160,7 @@ class Subscription:
             self._owner.remove(self)
             self.close_delivery(None)
 
-    def _deliver_run_queued(self, subject: bytes, reply, view: memoryview, first: int,
+    def _deliver_run_queued(self, subject: bytes, reply: bytes | None, view: memoryview, first: int,
                             stride: int, count: int, size: int) -> None:
         """`count` messages with the same subject, reply and size, payload i at
         `view[first + i * stride:][:size]` (see protocol.parser.ServerOpsParser). Untyped payloads
@@ -202,7 +202,7 @@ class Subscription:
             self._owner.remove(self)
             self.close_delivery(None)
 
-    def _deliver_run_inline(self, subject: bytes, reply, view: memoryview, first: int,
+    def _deliver_run_inline(self, subject: bytes, reply: bytes | None, view: memoryview, first: int,
                             stride: int, count: int, size: int) -> None:
         s = self._last_s if subject == self._last_sb else self._subject_str(subject)
         r = "" if reply is None else reply.decode()
@@ -233,7 +233,7 @@ class Subscription:
                 self.close_delivery(None)
                 return
 
-    def _append_decoded(self, subject: bytes, reply, view: memoryview, hview, n: int) -> None:
+    def _append_decoded(self, subject: bytes, reply: bytes | None, view: memoryview, hview: memoryview | None, n: int) -> None:
         s = self._last_s if subject == self._last_sb else self._subject_str(subject)
         try:
             data = self._decode(view)
@@ -253,7 +253,7 @@ class Subscription:
             if not w.done():
                 w.set_result(True)
 
-    def _deliver_inline(self, subject: bytes, reply, view: memoryview, hview) -> None:
+    def _deliver_inline(self, subject: bytes, reply: bytes | None, view: memoryview, hview: memoryview | None) -> None:
         self.delivered += 1
         s = self._last_s if subject == self._last_sb else self._subject_str(subject)
         dec = self._decode
@@ -400,7 +400,7 @@ class Subscription:
             self._popped()
         return msg
 
-    def _forget(self, w: asyncio.Future) -> None:
+    def _forget(self, w: asyncio.Future[bool]) -> None:
         try:
             self._waiters.remove(w)
         except ValueError:

@@ -1,3 +1,4 @@
-"""The client's version, sent in CONNECT (`version`) and exported as `zats.client.__version__`."""
+"""The client's version, sent in CONNECT (`version`) and exported as `zats.client.__version__`:
+the distribution's, defined once in the top-level `zats` package."""
 
-__version__ = "0.1.0"
+from zats import __version__ as __version__  # re-exported

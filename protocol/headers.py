@@ -3,7 +3,7 @@ lines and a blank line. Keys keep their case and their order; a key may repeat."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 HEADER_LINE = b"NATS/1.0"
 
@@ -13,7 +13,7 @@ class Headers:
 
     __slots__ = ("_items", "status", "description")
 
-    def __init__(self, items: Mapping[str, str | list[str]] | Iterable[tuple[str, str]] | None = None,
+    def __init__(self, items: HeadersLike | None = None,
                  status: int | None = None, description: str = ""):
         self._items: list[tuple[str, str]] = []
         self.status = status
@@ -92,7 +92,12 @@ class Headers:
         return f"Headers({self._items!r}{status})"
 
 
-def encode_headers(headers: Headers | Mapping | Iterable[tuple[str, str]]) -> bytes:
+HeadersLike = Headers | Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]]
+"""What a publisher may pass as headers: a `Headers`, a dict (a list or tuple value repeats the
+key) or (key, value) pairs."""
+
+
+def encode_headers(headers: HeadersLike) -> bytes:
     """The header block for HPUB, ending with the blank line."""
     if not isinstance(headers, Headers):
         headers = Headers(headers)

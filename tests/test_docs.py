@@ -4,7 +4,8 @@ into a shell, a file or a Python script, in order, in a fresh directory.
 Every fenced block of each file has an entry in BLOCKS, in the file's order: the start of its
 first line (so that a block added, moved or changed shows up here) and what is done with it:
 
-- PYTHON: run as a script; it must exit 0. `PYTHON_WITH_BROKER`: a zats broker is started first
+- PYTHON: run as a script; it must exit 0. PYTEST: saved as a test file and run by pytest (with
+  the plugins installed here, the zats plugin among them); every test must pass. `PYTHON_WITH_BROKER`: a zats broker is started first
   on the port the snippet connects to.
 - SERVE: long-running shell commands (servers started with `&`): the block runs in bash, every
   client port it names must start listening, and its servers stay up for the blocks after it,
@@ -56,7 +57,7 @@ class Check:
     note: str = ""  # SKIP: why; RUN: text the output must hold
 
 
-PYTHON, PYTHON_WITH_BROKER = Check("python"), Check("python with broker")
+PYTHON, PYTHON_WITH_BROKER, PYTEST = Check("python"), Check("python with broker"), Check("pytest")
 SERVE, EACH_SERVES, CONFIG, SIGNAL = Check("serve"), Check("each serves"), Check("config"), Check("signal")
 
 
@@ -90,6 +91,9 @@ BLOCKS = {
         ("jetstream {", CONFIG),
         ("ROUTES=nats://127.0.0.1:6222", SERVE),
         ("import asyncio\nimport msgspec", PYTHON_WITH_BROKER),
+        ("import nats\nimport pytest\n\n\n@pytest.mark.asyncio", PYTEST),
+        ("import asyncio\nimport ssl\n\nimport nats\nimport pytest", PYTEST),
+        ("import asyncio\n\nimport nats\nfrom zats.testing import", PYTHON),
         ("protocol/    zats.protocol", SKIP("the layout of the repository, not code")),
     ],
     "docs/clustering.md": [
@@ -268,6 +272,17 @@ def run_python(session: Session, text: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def run_pytest(session: Session, text: str) -> None:
+    session.logs += 1
+    test_file = session.dir / f"test_block{session.logs}.py"
+    test_file.write_text(session.ports(text))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-p", "no:randomly", test_file.name], cwd=session.dir, env=session.env,
+                            capture_output=True, text=True, timeout=60)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0 and re.search(r"^\d+ passed", out, re.M), out
+
+
 def check_config(session: Session, text: str) -> None:
     first = text.splitlines()[0]
     named = re.fullmatch(r"# (\S+\.conf)", first.strip())
@@ -317,6 +332,8 @@ def test_documentation_code_blocks_work_as_written(name, tmp_path):
                 continue
             if check.action == "python":
                 run_python(session, text)
+            elif check.action == "pytest":
+                run_pytest(session, text)
             elif check.action == "python with broker":
                 session.stop_group()
                 serve(session, "zats-server -a 127.0.0.1 -p 4222 &")
