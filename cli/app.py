@@ -40,12 +40,19 @@ class _Aliases(click.Group):
 
 
 @click.group(cls=_Aliases, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(version(), "--version", "-v", prog_name="zats", message="%(prog)s %(version)s")
+@click.option("-v", "--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, _, value: _print_version(ctx) if value else None,
+              help="Show the version and exit.")
 def cli():
     """A NATS client for zats and any nats-server: the Go nats CLI's commands and flags."""
 
 
-@cli.command("completion")
+def _print_version(ctx: click.Context) -> None:
+    click.echo(f"zats {version()}")
+    ctx.exit()
+
+
+@cli.command("completion", short_help="Print a shell completion script.")
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell):
     from click.shell_completion import get_completion_class

@@ -100,6 +100,10 @@ _OPTIONS = [
 ]
 
 
+_METAVARS = {"servers": "URL", "creds": "FILE", "nkey": "FILE", "tlscert": "FILE", "tlskey": "FILE",
+             "tlsca": "FILE"}
+
+
 def connection_flags(func: Callable, *, context_options: bool = True) -> Callable:
     """Adds the connection options to a command, which gets them as `flags` (Settings field ->
     value, None when not given) and, with `context_options`, `context`/`no_context`."""
@@ -122,7 +126,7 @@ def connection_flags(func: Callable, *, context_options: bool = True) -> Callabl
                                     help="Saved context to use")]
     for decls, field, env, help_ in reversed(_OPTIONS):
         options.append(click.option(*decls, f"opt_{field}", envvar=env, help=help_,
-                                    metavar="URL" if field == "servers" else "TEXT"))
+                                    metavar=_METAVARS.get(field, "TEXT")))
     for option in options:
         wrapper = option(wrapper)
     return wrapper
@@ -181,7 +185,7 @@ def version() -> str:
 
 
 def client_options(s: Settings, **extra) -> dict:
-    opts = dict(name=f"zats CLI {version()}", connect_timeout=s.timeout, user=s.user,
+    opts = dict(name=f"zats CLI {zats.client.__version__}", connect_timeout=s.timeout, user=s.user,
                 password=s.password, token=s.token, tls=tls_context(s), tls_handshake_first=s.tlsfirst,
                 max_reconnect_attempts=-1)
     if s.creds:

@@ -64,7 +64,7 @@ def _bodies(body: str | None, send_on: str, quiet: bool):
 
 # ------------------------------------------------------------------------------------ pub
 
-@click.command("pub")
+@click.command("pub", short_help="Publish messages.")
 @click.argument("subject")
 @click.argument("body", required=False)
 @click.option("--reply", metavar="SUBJECT", help="Reply subject of the messages")
@@ -133,7 +133,7 @@ def _stamp(timestamps: bool, delta: bool, start: float) -> str:
     return ""
 
 
-@click.command("sub")
+@click.command("sub", short_help="Subscribe and print messages.")
 @click.argument("subjects", nargs=-1, required=True)
 @click.option("--queue", metavar="GROUP", help="Join this queue group")
 @click.option("-r", "--raw", is_flag=True, help="Print only the message bodies")
@@ -198,7 +198,7 @@ def _print_msg(msg, n: int, raw: bool, stamp: str, headers_only: bool, subjects_
 
 # ------------------------------------------------------------------------------------ req
 
-@click.command("req")
+@click.command("req", short_help="Send requests and print the replies.")
 @click.argument("subject")
 @click.argument("body", required=False)
 @header_option
@@ -282,7 +282,7 @@ async def _request(nc, settings: Settings, subject: str, data: bytes, headers, r
 
 # ------------------------------------------------------------------------------------ reply
 
-@click.command("reply")
+@click.command("reply", short_help="Answer requests.")
 @click.argument("subject")
 @click.argument("body", required=False)
 @click.option("--echo", is_flag=True, help="Answer with the request itself (the default without BODY)")

@@ -44,14 +44,14 @@ def monitor_option(func):
                         help="Monitoring URL (http://host:8222) for users outside the system account")(func)
 
 
-async def _sys_replies(settings: Settings, subject: str, key: str, expect: int) -> list[Reply]:
+async def _sys_replies(settings: Settings, subject: str, key: str, expect: int, body: bytes = b"") -> list[Reply]:
     """The answers to a system request from every server that hears it: until `expect` of them
     (else as many as the first one counts in `active_servers`) or the timeout."""
     async with connect(settings) as nc:
         inbox = nc.new_inbox()
         sub = await nc.subscribe(inbox)
         start = time.monotonic()
-        nc.publish(subject, b"", inbox)
+        nc.publish(subject, body, inbox)
         replies: list[Reply] = []
         deadline = start + settings.timeout
         while not expect or len(replies) < expect:
@@ -105,12 +105,21 @@ def _from_varz(varz: dict, rtt: float, report: str) -> Reply:
     return Reply(server, statsz, rtt)
 
 
-async def gather(settings: Settings, monitor: str | None, report: str, expect: int = 0) -> list[Reply]:
-    """Every server's statsz (`report="statsz"`) or varz: over NATS from the system account,
-    else from the monitoring port."""
-    subject, key = (PING, "statsz") if report == "statsz" else (f"{PING}.VARZ", "data")
+async def gather(settings: Settings, monitor: str | None, report: str, expect: int = 0,
+                 server_name: str | None = None) -> list[Reply]:
+    """Every server's statsz (`report="statsz"`), or one server's varz (the first to answer, or
+    the one named): over NATS from the system account, else from the monitoring port."""
+    body = b""
+    if report == "statsz":
+        subject, key = PING, "statsz"
+    elif server_name and len(server_name) == 56 and server_name.isupper():
+        subject, key, expect = f"$SYS.REQ.SERVER.{server_name}.VARZ", "data", 1
+    else:
+        subject, key, expect = f"{PING}.VARZ", "data", 1
+        if server_name:
+            body = json.dumps({"server_name": server_name, "exact_match": True}).encode()
     try:
-        replies = await _sys_replies(settings, subject, key, expect)
+        replies = await _sys_replies(settings, subject, key, expect, body)
     except CliError as exc:
         if monitor is None:
             raise
@@ -120,7 +129,7 @@ async def gather(settings: Settings, monitor: str | None, report: str, expect: i
     if replies:
         return replies
     if monitor is None:
-        raise CliError(_NO_SYSTEM)
+        raise CliError(f"no server named {server_name!r} answered" if server_name else _NO_SYSTEM)
     start = time.monotonic()
     varz = await asyncio.to_thread(_fetch, monitor, "/varz", settings.timeout)
     return [_from_varz(varz, time.monotonic() - start, report)]
@@ -234,12 +243,10 @@ def info(name, as_json, monitor, settings):
     """Show one server's details (NAME: a server name or ID; default: the one connected to)."""
 
     async def main(stopped):
-        replies = await gather(settings, monitor, "varz")
-        if name:
-            replies = [r for r in replies if name in (r.server.get("name"), r.server.get("id"))]
-            if not replies:
-                raise CliError(f"no server named {name!r} answered")
+        replies = await gather(settings, monitor, "varz", server_name=name)
         varz = replies[0].data
+        if name and name not in (varz.get("server_name"), varz.get("server_id")):
+            raise CliError(f"no server named {name!r} answered")
         if as_json:
             print_json(varz)
             return
