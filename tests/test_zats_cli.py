@@ -249,3 +249,29 @@ def test_version_help_and_completion(env):
                            env={**env, "_ZATS_COMPLETE": "bash_complete", "COMP_WORDS": "zats se",
                                 "COMP_CWORD": "1"})
     assert "plain,server" in words.stdout.splitlines()
+
+
+def test_tls_options(kind, spawn, tmp_path, env):
+    """--tlsca, --tlscert/--tlskey and --tlsfirst against a server that verifies client
+    certificates and starts with the TLS handshake."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_cert, client_cert = ca.issue_cert("127.0.0.1", "localhost"), ca.issue_cert("client@example.com")
+    files = {}
+    for name, blob in (("server.pem", server_cert.cert_chain_pems[0]), ("server-key.pem", server_cert.private_key_pem),
+                       ("client.pem", client_cert.cert_chain_pems[0]), ("client-key.pem", client_cert.private_key_pem),
+                       ("ca.pem", ca.cert_pem)):
+        blob.write_to_path(str(tmp_path / name))
+        files[name] = str(tmp_path / name)
+    conf = tmp_path / "tls.conf"
+    conf.write_text(f'tls {{ cert_file: "{files["server.pem"]}", key_file: "{files["server-key.pem"]}", '
+                    f'ca_file: "{files["ca.pem"]}", verify: true, handshake_first: true }}\n')
+    srv = spawn(kind, "-c", str(conf))
+    target = ["-s", f"tls://127.0.0.1:{srv.port}", "--tlsfirst"]
+    ok = zats("pub", "x", "y", *target, "--tlsca", files["ca.pem"], "--tlscert", files["client.pem"],
+              "--tlskey", files["client-key.pem"], env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert_one_error(zats("pub", "x", "y", *target, "--tlscert", files["client.pem"], "--tlskey",
+                          files["client-key.pem"], env=env), "certificate verify failed")
+    assert_one_error(zats("pub", "x", "y", *target, "--tlsca", files["ca.pem"], "--tlscert", files["client.pem"],
+                          env=env), "--tlscert and --tlskey go together")
