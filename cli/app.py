@@ -11,6 +11,7 @@ import click
 
 from zats.client import errors
 
+from .bench_cmd import bench
 from .connection import describe, version
 from .context_cmd import context
 from .output import CliError
@@ -63,7 +64,7 @@ def completion(shell):
 
 completion.help = COMPLETION_HELP
 
-for command in (pub, sub, req, reply, context, server):
+for command in (pub, sub, req, reply, context, server, bench):
     cli.add_command(command)
 
 

@@ -27,7 +27,7 @@ from .messages import (
     template_option,
 )
 from .output import CliError, flush_stdout, log, out, print_body
-from .progress import Tracker
+from .progress import Bars
 
 
 def go_duration(seconds: float) -> str:
@@ -87,8 +87,8 @@ def pub(subject, body, reply, headers, count, sleep, send_on, quiet, templates, 
     async def main(stopped: asyncio.Event) -> None:
         errs = _Errors()
         async with connect(settings, error_cb=errs) as nc:
-            tracker = Tracker(count, "Publishing", enabled=count > 20 and not quiet)
-            with tracker:
+            with Bars(enabled=count > 20 and not quiet) as bars:
+                bar = bars.add("Publishing", count)
                 for text in _bodies(body, send_on, quiet):
                     for i in range(1, count + 1):
                         if stopped.is_set():
@@ -102,8 +102,8 @@ def pub(subject, body, reply, headers, count, sleep, send_on, quiet, templates, 
                         if count <= 20 or sleep or i == count:
                             await _flush(nc, settings)
                             errs.check(settings)
-                        if tracker.enabled:
-                            tracker.advance()
+                        if bars.enabled:
+                            bars.update(bar, i)
                         elif not quiet:
                             log(f'Published {len(data)} bytes to "{subj}"')
                         if sleep and i < count:

@@ -8,6 +8,7 @@ One server per kind for the module, with a system account (user `admin`), an app
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -275,3 +276,33 @@ def test_tls_options(kind, spawn, tmp_path, env):
                           files["client-key.pem"], env=env), "certificate verify failed")
     assert_one_error(zats("pub", "x", "y", *target, "--tlsca", files["ca.pem"], "--tlscert", files["client.pem"],
                           env=env), "--tlscert and --tlskey go together")
+
+
+# ------------------------------------------------------------------------------ bench
+
+def test_bench_pub_sub(srv, env, tmp_path):
+    subs = Background("bench", "sub", "b.ps", "--msgs", "3000", "--clients", "2", "-s", url(srv), env=env,
+                      ready="2 subscribers listening on b.ps")
+    pub = zats("bench", "pub", "b.ps", "--msgs", "3000", "--clients", "2", "--size", "1K", "--csv",
+               str(tmp_path / "pub.csv"), "-s", url(srv), env=env)
+    assert pub.returncode == 0, pub.stderr
+    assert "Starting Core NATS publisher benchmark [subject=b.ps, clients=2, msg-size=1K, msgs=3,000]" in pub.stderr
+    assert "Pub stats" in pub.stdout and "\x1b[" not in pub.stdout
+    assert pub.stdout.splitlines()[-1].startswith("Pub stats: ") and " msgs/sec ~ " in pub.stdout
+    rows = (tmp_path / "pub.csv").read_text().splitlines()
+    assert rows[0].startswith("#RunID,ClientID,MsgCount") and [r.split(",")[2] for r in rows[1:]] == ["1500", "1500"]
+    code, out, err = subs.finish()
+    assert code == 0, err
+    assert re.search(r"│ 1 +│ +3,000 │", out) and re.search(r"│ all +│ +6,000 │", out) and "Sub stats: " in out
+
+
+def test_bench_request_reply(srv, env):
+    assert_one_error(zats("bench", "request", "b.rr", "--msgs", "10", "-s", url(srv), env=env),
+                     "no responders", "zats bench reply b.rr")
+    rep = Background("bench", "reply", "b.rr", "--msgs", "400", "--clients", "2", "-s", url(srv), env=env,
+                     ready="2 repliers listening on b.rr")
+    req = zats("bench", "request", "b.rr", "--msgs", "400", "--clients", "2", "--size", "16", "-s", url(srv), env=env)
+    assert req.returncode == 0, req.stderr
+    assert "p50 µs" in req.stdout and "Request stats: " in req.stdout and "Latency: p50 " in req.stdout
+    code, out, _ = rep.finish()
+    assert code == 0 and re.search(r"│ all +│ +400 │", out)
