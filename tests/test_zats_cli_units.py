@@ -4,6 +4,8 @@ flags over a saved context, and the layouts of durations and sizes."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -62,3 +64,12 @@ def test_flags_over_context_over_defaults(tmp_path, monkeypatch):
         contexts.save("../x", {})
     with pytest.raises(CliError, match="unknown context"):
         resolve({}, context="gone")
+
+
+def test_the_cli_does_not_load_the_broker():
+    """The CLI is a client: loading every command (zats-bench's helpers included) brings in no
+    part of zats.broker."""
+    code = ("import sys, zats.cli.app; "
+            "print(sorted(m for m in sys.modules if m.startswith('zats.broker')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result
