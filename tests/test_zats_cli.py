@@ -3,7 +3,8 @@ nats-server, checking what it prints and its exit status, errors included (unrea
 refused credentials, timeout, no responders, a denied publish: one line, non-zero, no traceback).
 
 One server per kind for the module, with a system account (user `admin`), an application account
-(`app`, and `limited`, who may not publish to `secret.>`) and a monitoring port."""
+(`app`, `limited`, who may not publish to `secret.>`, and an nkey user whose seed is
+`srv.seed_file`) and a monitoring port."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 
 from support.servers import KINDS, free_port, start_server
 from support.zats_cli import Background, assert_one_error, clean_env, zats
+from zats.protocol.nkeys import KeyPair, create_seed
 
 CONFIG = """
 accounts {
@@ -24,6 +26,7 @@ accounts {
   APP { users [
     {user: app, password: pw}
     {user: limited, password: pw, permissions: {publish: {deny: "secret.>"}}}
+    {nkey: NKEY_PUBLIC}
   ] }
 }
 system_account: SYS
@@ -32,9 +35,12 @@ system_account: SYS
 
 @pytest.fixture(scope="module", params=KINDS)
 def srv(request, tmp_path_factory):
-    conf = tmp_path_factory.mktemp("conf") / "server.conf"
-    conf.write_text(CONFIG)
-    server = start_server(request.param, "-c", str(conf), http_port=free_port())
+    folder = tmp_path_factory.mktemp("conf")
+    seed = create_seed()
+    (folder / "user.nk").write_text(seed + "\n")
+    (folder / "server.conf").write_text(CONFIG.replace("NKEY_PUBLIC", KeyPair(seed).public_key))
+    server = start_server(request.param, "-c", str(folder / "server.conf"), http_port=free_port())
+    server.seed_file = str(folder / "user.nk")
     yield server
     server.stop()
 
@@ -164,6 +170,18 @@ def test_refused_credentials(srv, env):
     result = zats("pub", "x", "y", "-s", f"nats://{srv.host}:{srv.port}", "--user", "app", "--password",
                   "wrong", env=env)
     assert_one_error(result, "authorization violation")
+
+
+def test_nkey_and_token_auth(srv, spawn, env):
+    plain = f"nats://{srv.host}:{srv.port}"
+    assert zats("pub", "x", "y", "--nkey", srv.seed_file, "-s", plain, env=env).returncode == 0
+    assert_one_error(zats("pub", "x", "y", "-s", plain, env=env), "authorization violation")
+    guarded = spawn(srv.kind, "--auth", "s3cret")
+    plain = f"nats://{guarded.host}:{guarded.port}"
+    assert zats("pub", "x", "y", "--token", "s3cret", "-s", plain, env=env).returncode == 0
+    # as in the nats CLI, --user without --password is a token
+    assert zats("pub", "x", "y", "--user", "s3cret", "-s", plain, env=env).returncode == 0
+    assert_one_error(zats("pub", "x", "y", "--token", "wrong", "-s", plain, env=env), "authorization violation")
 
 
 def test_request_timeout(srv, env):
