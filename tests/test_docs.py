@@ -94,6 +94,12 @@ BLOCKS = {
         ("import nats\nimport pytest\n\n\n@pytest.mark.asyncio", PYTEST),
         ("import asyncio\nimport ssl\n\nimport nats\nimport pytest", PYTEST),
         ("import asyncio\n\nimport nats\nfrom zats.testing import", PYTHON),
+        ("export NATS_URL=nats://127.0.0.1:4222", RUN("hi joe\n")),
+        ("zats context add local", RUN("local*")),
+        ("# sys.conf", CONFIG),
+        ("zats-server -c sys.conf", SERVE),
+        ("zats server ping", RUN("---- ping statistics ----")),
+        ("eval \"$(zats completion bash)\"", RUN()),
         ("protocol/    zats.protocol", SKIP("the layout of the repository, not code")),
     ],
     "docs/clustering.md": [
@@ -148,7 +154,9 @@ class Session:
     def __init__(self, workdir: Path):
         self.dir = workdir
         self.offset = _port_offset()
-        self.env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        # zats contexts the blocks save stay in the fresh directory, not the user's ~/.config
+        self.env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+                    "XDG_CONFIG_HOME": str(workdir / "config")}
         self.group: subprocess.Popen | None = None
         self.logs = 0
         self._certificates()

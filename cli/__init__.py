@@ -1,0 +1,13 @@
+"""zats.cli: the `zats` command line client, a counterpart of the Go `nats` CLI built on
+zats.client (never on zats.broker): connection options and saved contexts, pub/sub/req/reply,
+`server` requests through the system account (or the monitoring port), and `bench`.
+
+Layout: app.py (the command tree and error handling), connection.py (the connection options,
+merged over a context, and connecting), contexts.py (the saved contexts), templates.py (body
+templates), messages.py (bodies, headers, showing a message), output.py (log lines, errors,
+consoles), progress.py (progress bars), aio.py (running a command's event loop), and one module
+per command group: pubsub.py, context_cmd.py, server_cmd.py, bench_cmd.py."""
+
+from .app import main
+
+__all__ = ["main"]

@@ -1,0 +1,5 @@
+"""`python -m zats.cli` runs the `zats` command."""
+
+from .app import main
+
+main()

@@ -1,0 +1,87 @@
+"""The `zats` command tree and its entry point: every failure ends as one `zats: error: ...`
+line on stderr and a non-zero exit status, never a traceback (usage errors keep click's
+message and status 2; Ctrl-C ends with 130)."""
+
+from __future__ import annotations
+
+import ssl
+import sys
+
+import click
+
+from zats.client import errors
+
+from .bench_cmd import bench
+from .connection import describe, version
+from .context_cmd import context
+from .output import CliError
+from .pubsub import pub, reply, req, sub
+from .server_cmd import server
+
+COMPLETION_HELP = """Print the shell completion script for SHELL (bash, zsh or fish).
+
+\b
+  bash:  eval "$(zats completion bash)"   (in ~/.bashrc)
+  zsh:   eval "$(zats completion zsh)"    (in ~/.zshrc)
+"""
+
+
+class _Aliases(click.Group):
+    """Accepts the nats CLI's long names of the commands (`publish`, `subscribe`, `request`,
+    `ctx`)."""
+
+    ALIASES = {"publish": "pub", "subscribe": "sub", "request": "req", "ctx": "context"}
+
+    def get_command(self, ctx, cmd_name):
+        return super().get_command(ctx, self.ALIASES.get(cmd_name, cmd_name))
+
+    def resolve_command(self, ctx, args):
+        _, cmd, rest = super().resolve_command(ctx, args)
+        return cmd.name, cmd, rest
+
+
+@click.group(cls=_Aliases, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, _, value: _print_version(ctx) if value else None,
+              help="Show the version and exit.")
+def cli():
+    """A NATS client for zats and any nats-server: the Go nats CLI's commands and flags."""
+
+
+def _print_version(ctx: click.Context) -> None:
+    click.echo(f"zats {version()}")
+    ctx.exit()
+
+
+@cli.command("completion", short_help="Print a shell completion script.")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell):
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    click.echo(cls(cli, {}, "zats", "_ZATS_COMPLETE").source())
+
+
+completion.help = COMPLETION_HELP
+
+for command in (pub, sub, req, reply, context, server, bench):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        status = cli.main(args=argv, prog_name="zats", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away: nothing more to say
+        sys.exit(1)
+    except (errors.ZatsError, OSError, ssl.SSLError, TimeoutError) as exc:
+        CliError(describe(exc)).show()
+        sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)

@@ -1,0 +1,75 @@
+"""The parts of the `zats` CLI that need no server: body templates, Go durations, the merging of
+flags over a saved context, and the layouts of durations and sizes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from zats.cli import contexts, templates
+from zats.cli.connection import parse_duration, resolve
+from zats.cli.output import CliError, human_bytes
+from zats.cli.pubsub import go_duration
+
+
+def test_templates():
+    assert templates.render("n {{Count}} {{ .Count }} {{Cnt}}", 7) == "n 7 7 7"
+    assert re.fullmatch(r"\d{10} \d{19}", templates.render("{{Unix}} {{UnixNano}}", 1))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)", templates.render("{{TimeStamp}}", 1))
+    assert re.fullmatch(r"\d{1,2}:\d\d(AM|PM)", templates.render("{{Time}}", 1))
+    assert re.fullmatch(r"[A-Za-z0-9]{22}", templates.render("{{ID}}", 1))
+    for _ in range(20):
+        assert 3 <= len(templates.render("{{Random 3 6}}", 1)) <= 6
+    assert templates.render("{{Random 5 5}}{{Request}}", 1, request="!")[5:] == "!"
+    assert templates.render("no actions", 1) == "no actions"
+    with pytest.raises(templates.TemplateError, match="'Nope' not defined"):
+        templates.render("{{Nope}}", 1)
+    with pytest.raises(templates.TemplateError):
+        templates.render("{{Count 3}}", 1)
+
+
+def test_durations():
+    assert parse_duration("5s") == 5 and parse_duration("500ms") == 0.5 and parse_duration("1m30s") == 90
+    assert parse_duration("2") == 2 and parse_duration("1.5h") == 5400
+    for bad in ("", "5x", "s"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    assert go_duration(0.000000812) == "812ns"
+    assert go_duration(0.0002153) == "215.3µs"
+    assert go_duration(0.00152) == "1.52ms"
+    assert go_duration(2.004) == "2.004s"
+    assert human_bytes(512) == "512 B" and human_bytes(1536) == "1.5 KiB" and human_bytes(12 << 20) == "12 MiB"
+
+
+def test_flags_over_context_over_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert resolve({}).servers == "nats://127.0.0.1:4222" and resolve({}).timeout == 5
+    contexts.save("a", {"url": "nats://a:1", "user": "u", "password": "p", "tls_first": True})
+    contexts.save("b", {"url": "nats://b:1"})
+    contexts.select("a")
+    s = resolve({"timeout": 2.0, "user": None})
+    assert (s.servers, s.user, s.password, s.tlsfirst, s.timeout, s.context) == ("nats://a:1", "u", "p", True, 2.0, "a")
+    assert resolve({"servers": "nats://flag:1"}).servers == "nats://flag:1"
+    assert resolve({}, context="b").servers == "nats://b:1"
+    assert resolve({}, no_context=True).servers == "nats://127.0.0.1:4222"
+    # a user without a password is a token, as in the nats CLI
+    lone = resolve({"user": "s3cret"}, no_context=True)
+    assert (lone.user, lone.token) == (None, "s3cret")
+    contexts.remove("a")
+    assert contexts.selected() is None and contexts.names() == ["b"]
+    with pytest.raises(CliError, match="invalid context name"):
+        contexts.save("../x", {})
+    with pytest.raises(CliError, match="unknown context"):
+        resolve({}, context="gone")
+
+
+def test_the_cli_does_not_load_the_broker():
+    """The CLI is a client: loading every command (zats-bench's helpers included) brings in no
+    part of zats.broker."""
+    code = ("import sys, zats.cli.app; "
+            "print(sorted(m for m in sys.modules if m.startswith('zats.broker')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result
