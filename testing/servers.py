@@ -19,7 +19,7 @@ import msgspec
 
 from zats.broker import Broker, ServerOptions
 from zats.broker.log import Logger
-from zats.broker.options import Authorization, ClusterConfig, TLSConfig, User
+from zats.broker.options import Authorization, ClusterConfig, JetStreamConfig, TLSConfig, User
 
 from . import loop
 
@@ -69,13 +69,9 @@ def server_options(
     elif tls_ca or tls_verify:
         raise ValueError("tls_ca/tls_verify without tls_cert and tls_key")
     if jetstream:
-        if "jetstream" not in ServerOptions.__struct_fields__:
-            raise NotImplementedError(
-                "jetstream=True: this zats broker has no JetStream yet (zats-server refuses -js); "
-                "upgrade zats to a version with JetStream")
         if store_dir is None:
             raise ValueError("jetstream=True needs a store_dir (start_server() makes one)")
-        options["jetstream"] = True
+        options["jetstream"] = JetStreamConfig()
         options["store_dir"] = store_dir
     elif store_dir is not None:
         raise ValueError("store_dir without jetstream=True")

@@ -7,6 +7,7 @@ fixture ends. Clients here are nats-py and raw sockets, as a user's tests would 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 
@@ -155,11 +156,22 @@ async def test_factory_tls_with_the_callers_certificates(nats_server_factory, tm
     await nc.close()
 
 
-def test_factory_jetstream_is_refused_clearly_while_the_broker_has_none(nats_server_factory):
-    # The factory passes jetstream/store_dir through the broker's own options; a broker without
-    # them is refused with an error that says so, and the temporary store is removed.
-    with pytest.raises(NotImplementedError, match="no JetStream"):
-        nats_server_factory(jetstream=True)
+async def test_factory_jetstream_runs_on_a_temporary_store(nats_server_factory):
+    # jetstream=True passes JetStream and a new store directory through the broker's own
+    # options; a file stream lives there, and the directory goes when the server stops.
+    server = nats_server_factory(jetstream=True)
+    store = server.store_dir
+    nc = await nats.connect(server.url)
+    js = nc.jetstream()
+    await js.add_stream(name="ORDERS", subjects=["orders.*"])
+    ack = await js.publish("orders.1", b"one")
+    assert (ack.stream, ack.seq) == ("ORDERS", 1)
+    msg = await js.get_msg("ORDERS", 1)
+    assert msg.data == b"one"
+    await nc.close()
+    assert os.path.isdir(os.path.join(store, "jetstream"))
+    server.stop()
+    assert not os.path.exists(store)
     with pytest.raises(ValueError, match="store_dir without jetstream"):
         server_options(store_dir="/tmp/x")
 
