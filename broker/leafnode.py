@@ -53,7 +53,7 @@ from .interfaces import advertise_hosts
 from .listeners import listen
 from .peers import PeerManager
 from .permissions import delivery_denied
-from .route import RouteConnection, RouteSub, interest_weight, reweigh
+from .route import RouteConnection, RouteSub, interest_weight, reweigh, traffic
 from .sublist import Sublist
 from .urls import join_host_port, split_url
 from .version import IMPLEMENTATION, VERSION
@@ -137,6 +137,8 @@ class LeafConnection(RouteConnection):
     msg_op = b"LMSG"
     trace_kind = "lid"
     peer_kind = LEAF
+    decode_connect = staticmethod(decode_leaf_connect)
+    gateway_refusal = "Rejecting connection from gateway on the leafnode port"
 
     __slots__ = ("remote", "acc", "acc_name", "counts", "loop_error", "nonce")
 
@@ -166,15 +168,6 @@ class LeafConnection(RouteConnection):
             timeout = leafs.config.auth_timeout
         self.handshake_timer = self.broker.loop.call_later(timeout, self._handshake_timeout)
 
-    def _handshake_timeout(self) -> None:
-        self.handshake_timer = None
-        if self.closed or self.registered:
-            return
-        if self.parser.expect_connect:
-            self.close(errors.AUTH_TIMEOUT, "Authentication Timeout")
-        else:
-            self.close(None, "Stale Connection", "no leafnode INFO in time")
-
     # -- outbound messages ----------------------------------------------------------------------
 
     def _prefix(self, op: bytes, account: bytes, subject: bytes) -> bytes:
@@ -194,15 +187,7 @@ class LeafConnection(RouteConnection):
         """A spoke's CONNECT (we are the hub)."""
         leafs = self.cluster
         log = self.broker.log
-        try:
-            connect = decode_leaf_connect(arg)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ProtocolError(None, f"malformed leafnode CONNECT: {exc}") from None
-        if connect.lang:
-            raise ProtocolError("attempted to connect to leafnode port", "client on the leaf port")
-        if connect.gateway:
-            raise ProtocolError("Rejecting connection from gateway on the leafnode port",
-                                "gateway on the leaf port")
+        connect = self._decode_connect(arg)
         cfg = leafs.config
         if cfg.user and (connect.user != cfg.user or connect.password != cfg.password):
             log.error("%s:%d - lid:%d - authentication error - User %r", self.ip, self.port,
@@ -576,12 +561,6 @@ def leaf_info(conn: LeafConnection, now: float, with_subs: bool) -> dict:
         "ip": conn.ip,
         "port": conn.port,
         "rtt": format_duration(conn.rtt),
-        "in_msgs": conn.in_msgs,
-        "out_msgs": conn.out_msgs,
-        "in_bytes": conn.in_bytes,
-        "out_bytes": conn.out_bytes,
-        "subscriptions": len(conn.rsubs),
     }
-    if with_subs:
-        info["subscriptions_list"] = sorted({s.decode(errors="replace") for (_, s, _) in conn.rsubs})
+    traffic(conn, info, with_subs)
     return info

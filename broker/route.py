@@ -117,6 +117,8 @@ class RouteConnection(WireConnection):
     perms = None
     msg_op = b"RMSG"  # the op of a message without headers to this peer
     peer_kind = ROUTE  # what the parser reads
+    decode_connect = staticmethod(decode_route_connect)
+    gateway_refusal = "Rejecting connection from gateway {!r} on the Route port"
 
     __slots__ = (
         "cluster", "solicited", "url", "explicit", "implicit", "gossip_mode", "retry",
@@ -232,7 +234,7 @@ class RouteConnection(WireConnection):
         if self.parser.expect_connect:
             self.close(errors.AUTH_TIMEOUT, "Authentication Timeout")
         elif not self.pinned:
-            self.close(None, "Stale Connection", "no route INFO in time")
+            self.close(None, "Stale Connection", f"no {self.peer_kind.name} INFO in time")
 
     # -- keepalive ------------------------------------------------------------------------
 
@@ -257,15 +259,7 @@ class RouteConnection(WireConnection):
         """The peer's CONNECT, on a route we accepted: checks, then wait for its INFO."""
         cluster = self.cluster
         log = self.broker.log
-        try:
-            connect = decode_route_connect(arg)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ProtocolError(None, f"malformed route CONNECT: {exc}") from None
-        if connect.lang:
-            raise ProtocolError("attempted to connect to route port", "client on the route port")
-        if connect.gateway:
-            raise ProtocolError(f"Rejecting connection from gateway {connect.gateway!r} on the Route port",
-                                "gateway on the route port")
+        connect = self._decode_connect(arg)
         if not cluster.authorized(connect):
             log.error("%s:%d - rid:%d - authentication error - User %r", self.ip, self.port,
                       self.cid, connect.user or "")
@@ -282,6 +276,21 @@ class RouteConnection(WireConnection):
             return
         self.remote_id = connect.name
         self.headers = connect.headers
+
+    def _decode_connect(self, arg: bytes):
+        """The peer's CONNECT; a client's or a gateway's on this port is refused as nats-server
+        refuses it."""
+        port = self.peer_kind.name
+        try:
+            connect = self.decode_connect(arg)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ProtocolError(None, f"malformed {port} CONNECT: {exc}") from None
+        if connect.lang:
+            raise ProtocolError(f"attempted to connect to {port} port", f"client on the {port} port")
+        if connect.gateway:
+            raise ProtocolError(self.gateway_refusal.format(connect.gateway),
+                                f"gateway on the {port} port")
+        return connect
 
     def on_info(self, arg: bytes) -> None:
         try:
@@ -450,14 +459,19 @@ def route_info(conn: RouteConnection, now: float, with_subs: bool) -> dict:
         "uptime": now - conn.start,
         "idle": time.monotonic() - conn.last_activity,
         "pending_size": conn.pending_bytes(),
-        "in_msgs": conn.in_msgs,
-        "out_msgs": conn.out_msgs,
-        "in_bytes": conn.in_bytes,
-        "out_bytes": conn.out_bytes,
-        "subscriptions": len(conn.rsubs),
     }
+    traffic(conn, info, with_subs)
+    info["compression"] = "off"
+    return info
+
+
+def traffic(conn: RouteConnection, info: dict, with_subs: bool) -> None:
+    """Adds a route's or leaf's message counts and subscriptions to its monitoring entry."""
+    info["in_msgs"] = conn.in_msgs
+    info["out_msgs"] = conn.out_msgs
+    info["in_bytes"] = conn.in_bytes
+    info["out_bytes"] = conn.out_bytes
+    info["subscriptions"] = len(conn.rsubs)
     if with_subs:
         info["subscriptions_list"] = sorted({subject.decode(errors="replace")
                                              for (_, subject, _) in conn.rsubs})
-    info["compression"] = "off"
-    return info
