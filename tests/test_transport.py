@@ -14,7 +14,7 @@ import nats
 import pytest
 
 import zats.client as zc
-from support.inprocess import RawPeer, in_process
+from support.pipes import RawPeer, in_process
 from zats.broker import Broker
 from zats.broker.options import TLSConfig
 from zats.broker.transport import pipe

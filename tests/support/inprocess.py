@@ -1,70 +1,69 @@
-"""Clients that reach an in-process Broker through Broker.connect_in_process instead of a
-socket. `in_process(broker)` makes the running loop's create_connection (what zats.client and
-nats-py call to connect) open in-process connections to `broker`, so their unchanged code speaks
-to it over the in-process transport. `RawPeer` is a raw client protocol for what a library
-would not do (stop reading, look at the bytes)."""
+"""Runs a zats Broker in-process on its own event loop in a background thread, so blocking test
+code (raw sockets, subprocesses) can talk to a broker built with any ServerOptions."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
+import threading
+
+from zats.broker import Broker, ServerOptions
 
 
-@contextlib.contextmanager
-def in_process(broker):
-    """While active, every create_connection on the running loop goes to `broker` in-process
-    (whatever host and port it names)."""
-    loop = asyncio.get_running_loop()
+class ThreadedBroker:
+    def __init__(self, **options):
+        options.setdefault("host", "127.0.0.1")
+        options.setdefault("port", 0)
+        self.broker = Broker(ServerOptions(**options))
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._error: BaseException | None = None
 
-    async def create_connection(protocol_factory, host=None, port=None, **kwargs):
-        protocol = protocol_factory()
-        return broker.connect_in_process(protocol), protocol
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.broker.start())
+        except BaseException as exc:  # surfaced by start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_until_complete(self.broker.wait_stopped())
 
-    loop.create_connection = create_connection
-    try:
-        yield
-    finally:
-        del loop.create_connection
+    def start(self) -> ThreadedBroker:
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error:
+            raise self._error
+        return self
+
+    def call(self, fn, *args):
+        """Runs fn(*args) on the broker's loop and returns its result."""
+        fut = asyncio.run_coroutine_threadsafe(_call(fn, *args), self.loop)
+        return fut.result(10)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self.broker.stop(), self.loop).result(10)
+            self._thread.join(10)
+        self.loop.close()
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return self.broker.port
+
+    @property
+    def http_port(self) -> int:
+        return self.broker.http_port
+
+    @property
+    def url(self) -> str:
+        return self.broker.client_url
 
 
-class RawPeer(asyncio.Protocol):
-    """A client protocol that keeps what it reads: `await expect(pattern)` consumes up to the
-    match; `lost` is done when the transport is gone."""
-
-    def __init__(self):
-        self.transport = None
-        self.buf = b""
-        self.lost: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._more = asyncio.Event()
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        self._more.set()
-
-    def eof_received(self) -> bool:
-        return False
-
-    def connection_lost(self, exc) -> None:
-        if not self.lost.done():
-            self.lost.set_result(exc)
-        self._more.set()
-
-    def send(self, data: bytes) -> None:
-        self.transport.write(data)
-
-    async def expect(self, pattern: bytes, timeout: float = 5.0) -> re.Match:
-        rx = re.compile(pattern, re.S)
-        async with asyncio.timeout(timeout):
-            while True:
-                m = rx.match(self.buf)
-                if m:
-                    self.buf = self.buf[m.end():]
-                    return m
-                if self.lost.done():
-                    raise AssertionError(f"closed; have {self.buf[:300]!r}")
-                self._more.clear()
-                await self._more.wait()
+async def _call(fn, *args):
+    return fn(*args)
