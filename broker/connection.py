@@ -1,8 +1,7 @@
-"""One client connection: an asyncio.BufferedProtocol that reads with `recv_into` into its own
-ReceiveBuffer, parses client ops with ClientOpsParser, applies them (CONNECT, SUB, UNSUB, PUB,
-HPUB, PING, PONG) and delivers messages into the outbound buffers of the receiving connections.
-Outbound bytes are queued in one bytearray per connection; the broker flushes every connection
-touched during a read once, at the end of that read."""
+"""One client connection: a WireConnection (wire.py: reading, parsing, flushing, keepalive,
+closing) that parses client ops with ClientOpsParser and applies them (CONNECT and
+authentication, SUB, UNSUB, PUB, HPUB, PING, PONG), delivering messages into the outbound
+buffers of the receiving connections, plus the TLS upgrade after INFO."""
 
 from __future__ import annotations
 
@@ -10,14 +9,12 @@ import asyncio
 import functools
 import random
 import ssl
-import time
 
 import msgspec
 
 from zats.protocol import errors
-from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError, err_frame
-from zats.protocol.frames import OK, PING, PONG
+from zats.protocol.frames import OK
 from zats.protocol.parser import ClientOpsParser
 from zats.protocol.structs import decode_connect
 from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
@@ -25,52 +22,27 @@ from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
 from . import trace
 from .auth import check_pool
 from .delivery import deliver, deliver_run, deliver_sizes, deliver_with_headers
-from .outbound import OutboundMixin, write_buffer_high
 from .permissions import RESERVED_FIRST, ConnectionPermissions, reserved_reply, reserved_subject
 from .subscription import Subscription
+from .wire import HEAVY_FANOUT, WireConnection
 
 _RTT_MEASUREMENT_INTERVAL = 3600.0
-# Bytes read and held unparsed while a CONNECT is checked off the loop before reading pauses:
-# reading on sees a client hang up (its check is then cancelled), within a small bound.
-_HELD_WHILE_CHECKING = 4096
 _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
-# Deliveries one slice of a read may make before the rest of the read waits for the next loop
-# iteration (see _process): nats-server fans a publisher's messages out on that publisher's own
-# goroutine, here one loop serves every connection, and a read of small PUBs to a subject with
-# thousands of subscribers would hold it for seconds. Only messages that reach more than
-# _HEAVY_FANOUT receivers are counted: the others are bounded by the size of a read.
-_SLICE_DELIVERIES = 20_000
-_HEAVY_FANOUT = 64
 
 
-class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
-    # Hot attributes first; __slots__ keeps 10,000 idle connections small and lookups fast.
+class ClientConnection(WireConnection):
     __slots__ = (
-        "broker", "account", "sublist", "cid", "transport", "rbuf", "parser", "out", "touched",
-        "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
-        "closed", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "name", "lang", "version",
-        "ip", "port", "start", "last_activity", "pings_out", "ping_timer", "stall_timer",
-        "paused", "rtt_at", "waiters", "stall_handle", "perms", "identity", "nonce", "auth_timer",
-        "err_from_client", "auth_check", "recheck", "slice_work", "next_slice",
-        "upgrading", "tls_pending", "connect_opts",
-        "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
-        "__weakref__",
+        "sublist", "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
+        "name", "lang", "version", "perms", "identity", "nonce", "auth_check", "recheck",
+        "upgrading", "tls_pending", "connect_opts", "in_process",
     )
-    is_route = False  # RouteConnection says True: delivery writes RMSG to those
-    trace_kind = "cid"  # how log lines name the connection (route: rid, leafnode: lid)
 
-    def __init__(self, broker, cid: int):
-        self.broker = broker
-        self.account = broker.global_account
+    def __init__(self, broker, cid: int, *, in_process: bool = False):
+        super().__init__(broker, cid)
         self.sublist = self.account.sublist
-        self.cid = cid
-        self.transport: asyncio.Transport | None = None
-        self.rbuf = ReceiveBuffer()
         opts = broker.options
         self.parser = ClientOpsParser(self, max_control_line=opts.max_control_line,
                                       max_payload=opts.max_payload)
-        self.out = bytearray()
-        self.touched = False
         self.subs: dict[bytes, Subscription] = {}
         # nats-server's defaults, also for a client that never sends CONNECT.
         self.echo = True
@@ -79,57 +51,33 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.headers = False
         self.no_responders = False
         self.connected = False
-        self.closed = False
-        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
         self.name = self.lang = self.version = ""
-        self.ip = ""
-        self.port = 0
-        self.start = time.time()
-        self.last_activity = time.monotonic()
-        self.pings_out = 0
-        self.ping_timer: asyncio.TimerHandle | None = None
-        self.stall_timer: asyncio.TimerHandle | None = None
-        self.paused = False
-        self.rtt_at = 0.0  # when a PONG last answered our PING (monotonic)
-        # Backpressure: publishers whose reading is paused until this connection drains.
-        self.waiters: list[ClientConnection] = []
-        self.stall_handle: asyncio.TimerHandle | None = None
         # Authentication: who this connection is, what it may do, the nonce INFO carried.
-        # The MSG line pieces of this publisher's last message (see delivery.deliver).
-        self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
-        self.msg_size = -1
         self.identity = None
-        self.err_from_client: int | None = None  # see on_client_err: len(out) at the -ERR
         self.connect_opts = None  # the CONNECT options, to authenticate again after a reload
         self.perms: ConnectionPermissions | None = None
         self.nonce: str | None = None
-        self.auth_timer: asyncio.TimerHandle | None = None
         # A bcrypt check of this connection's CONNECT running off the loop: until it returns,
         # nothing more is parsed (see on_connect). `recheck`: the same after a reload.
         self.auth_check: asyncio.Future | None = None
-        # Heavy fan-out counted in this slice of a read, and the call that parses the rest.
-        self.slice_work = 0
-        self.next_slice: asyncio.Handle | None = None
         self.recheck: asyncio.Future | None = None
         # TLS upgrade: `upgrading` until the TLS layer owns the socket (plain text then is an
         # error); `tls_pending` until the handshake is done (nothing may be written before).
         self.upgrading = False
         self.tls_pending = False
+        # Over an in-process transport (Broker.connect_in_process): no TLS, as nats-server's.
+        self.in_process = in_process
 
-    # -- asyncio transport callbacks -------------------------------------------------------
+    # -- the handshake --------------------------------------------------------------------
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
-        if peer:
-            self.ip, self.port = peer[0], peer[1]
+    def _opened(self) -> None:
         broker = self.broker
         trace.created(self)
-        transport.set_write_buffer_limits(high=write_buffer_high(broker.options.max_pending))
         auth = broker.auth
         if auth.needs_nonce:
             self.nonce = auth.new_nonce()
-        tls = broker.options.tls
+        tls = None if self.in_process else broker.options.tls
+        transport = self.transport
         if not broker.register(self):
             # As nats-server: the (plain-text) INFO, then the error.
             info = broker.info_frame(self) if tls is None or not tls.handshake_first else b""
@@ -140,7 +88,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         if auth.required:
             # Nothing but CONNECT is processed until the client authenticates.
             self.parser.auth_pending = True
-            self.auth_timer = broker.loop.call_later(auth.timeout, self._auth_timeout)
+            self.handshake_timer = broker.loop.call_later(auth.timeout, self._auth_timeout)
         if tls is not None and not tls.handshake_first:
             # The NATS upgrade: TLS starts right after the plain-text INFO, which _start_tls
             # writes in the same step that hands the socket to the TLS layer, so that a client's
@@ -183,87 +131,16 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.flush()
 
     def _auth_timeout(self) -> None:
-        self.auth_timer = None
+        self.handshake_timer = None
         if not self.closed:
-            self.close_with_error(errors.AUTH_TIMEOUT, "authentication timeout")
-
-    def buffer_updated(self, nbytes: int) -> None:
-        if self.upgrading:  # plain text where the TLS handshake was due
-            self.close_with_error(None, "plain text before the TLS handshake")
-            return
-        rbuf = self.rbuf
-        rbuf.received(nbytes)
-        self.last_activity = time.monotonic()
-        if self.broker.log.trace_enabled:
-            self._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
-        if self.auth_check is None and self.next_slice is None:
-            self._process()
-        elif rbuf.filled > _HELD_WHILE_CHECKING:
-            self.transport.pause_reading()
-
-    def _process(self, verdict: tuple | None = None) -> None:
-        """Parses and applies what the receive buffer holds; first, with `verdict` (CONNECT
-        options and the finished check of their credentials), the end of that CONNECT."""
-        rbuf = self.rbuf
-        broker = self.broker
-        self.slice_work = 0
-        try:
-            if verdict is not None:
-                opts, check = verdict
-                self._authenticated(opts, check.result())
-            consumed = self.parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
-        except ProtocolError as exc:
-            text = exc.text
-            if self.err_from_client is not None:  # closed at its -ERR: nothing more is sent
-                del self.out[self.err_from_client:]
-                text = None
-            broker.flush_touched(self)
-            self.close_with_error(text, str(exc))
-            return
-        except Exception as exc:  # a bug must cost this connection only, never the broker
-            broker.flush_touched(self)
-            broker.log.error("cid:%d internal error: %r", self.cid, exc)
-            self.close_with_error(None, repr(exc))
-            return
-        if self.err_from_client is not None:
-            # Output for this connection after its -ERR is dropped; what it did still counts.
-            del self.out[self.err_from_client:]
-            broker.flush_touched(self)
-            self.close_with_error(None, "-ERR from a client")
-            return
-        rbuf.consume(consumed, self.parser.need)
-        stalled = broker.flush_touched(self)
-        if stalled:
-            self._stall(stalled)
-        if self.slice_work >= _SLICE_DELIVERIES:
-            # The parser stopped after a slice of heavy fan-out: the rest of what was read is
-            # parsed in the next loop iteration, other connections served in between.
-            self.transport.pause_reading()
-            self.next_slice = broker.loop.call_soon(self._next_slice)
-
-    def _next_slice(self) -> None:
-        self.next_slice = None
-        if self.closed:
-            return
-        self._process()
-        if self.may_read():
-            self.transport.resume_reading()
-
-    def _fanned_out(self, deliveries: int) -> bool:
-        """Counts a heavy fan-out; True (stop parsing) when the slice is used up."""
-        self.slice_work += deliveries
-        return self.slice_work >= _SLICE_DELIVERIES
+            self.close(errors.AUTH_TIMEOUT, "Authentication Timeout", "authentication timeout")
 
     def on_client_err(self) -> None:
         """An -ERR from the client: nats-server closes the connection without a word, but the
         rest of the read it came in is still parsed: its PUBs reach other connections, its SUBs
         are ignored, a CONNECT ends the read where users are configured, and nothing more is
         written to this one. Closed at the end of the read."""
-        if self.err_from_client is None:
-            self.err_from_client = len(self.out)
-
-    def eof_received(self) -> bool:
-        return False  # close our side too
+        self._heard_err()
 
     def _check_off_loop(self, opts) -> None:
         """Checks CONNECT options in check_pool; what arrives meanwhile waits in the receive
@@ -282,104 +159,43 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             self._check_off_loop(opts)
             return
         self.auth_check = None
-        self._process((opts, check))
-        if self.may_read():
-            self.transport.resume_reading()
+        self._process(lambda: self._authenticated(opts, check.result()))
+        self._resume_reading()
 
-    def connection_lost(self, exc) -> None:
-        if not self.closed:
-            trace.closed(self, "Client Closed")
-        self.closed = True
-        self._cancel_timers()
-        self.broker.unregister(self)
+    # -- closing --------------------------------------------------------------------------
 
-    def _trace(self, direction: str, data) -> None:
-        trace.trace(self, direction, data)
+    def _log_close(self, detail: str) -> None:
+        trace.closed(self, detail or self.close_reason)
 
-    def close_with_error(self, text: str | None, detail: str = "") -> None:
-        """Sends `-ERR '<text>'` (when text is given), flushes, and closes."""
-        if self.closed:
-            return
-        if text:
-            self.out += err_frame(text)
-        trace.closed(self, detail or text)
-        self.touched = False
-        if self.out:
-            self.transport.write(self.out)
-            self.out = bytearray()
-        self.closed = True
-        self._cancel_timers()
-        self.transport.close()
-        # Subscriptions go at once, not when the transport finishes closing.
+    def _release(self) -> None:
         self.broker.unregister(self)
 
     def slow_consumer(self, why: str) -> None:
-        if self.closed:
-            return
-        broker = self.broker
-        broker.slow_consumers += 1
-        self.account.stats.slow_consumers += 1
-        broker.log.notice("%s:%d - cid:%d - Slow Consumer Detected: %s", self.ip, self.port,
-                          self.cid, why)
-        self.closed = True
-        self.out = bytearray()
-        self._cancel_timers()
-        self.transport.abort()
-        broker.unregister(self)
-
-    # -- keepalive ------------------------------------------------------------------------
-
-    def _schedule_ping(self, delay: float) -> None:
-        self.ping_timer = self.broker.loop.call_later(delay, self._ping_due)
-
-    def _ping_due(self) -> None:
-        self.ping_timer = None
-        if self.closed:
-            return
-        opts = self.broker.options
-        now = time.monotonic()
-        # As nats-server: a client active within the interval gets no PING, unless its round-trip
-        # time still needs measuring (no PONG yet, or the last one over an hour ago).
-        need_rtt = not self.rtt_at or now - self.rtt_at > _RTT_MEASUREMENT_INTERVAL
-        if not need_rtt and now - self.last_activity < opts.ping_interval:
-            self._schedule_ping(opts.ping_interval)
-            return
-        if self.pings_out + 1 > opts.ping_max:
-            self.close_with_error(errors.STALE_CONNECTION, "stale connection")
-            return
-        self.pings_out += 1
-        self.queue(PING)
-        self.broker.flush_touched()
-        self._schedule_ping(opts.ping_interval)
+        if not self.closed:
+            self.account.stats.slow_consumers += 1  # /accstatz counts them per account
+        super().slow_consumer(why)
 
     def _cancel_timers(self) -> None:
-        self._release_waiters()
         for check in (self.auth_check, self.recheck):
             if check is not None:
                 check.cancel()  # a check not yet started never runs
         self.auth_check = self.recheck = None
-        if self.next_slice is not None:
-            self.next_slice.cancel()
-            self.next_slice = None
-        if self.auth_timer is not None:
-            self.auth_timer.cancel()
-            self.auth_timer = None
-        if self.stall_handle is not None:
-            self.stall_handle.cancel()
-            self.stall_handle = None
-        if self.ping_timer is not None:
-            self.ping_timer.cancel()
-            self.ping_timer = None
-        if self.stall_timer is not None:
-            self.stall_timer.cancel()
-            self.stall_timer = None
+        super()._cancel_timers()
+
+    # -- keepalive ------------------------------------------------------------------------
+
+    def _ping_needless(self, now: float) -> bool:
+        # As nats-server: a client active within the interval gets no PING, unless its
+        # round-trip time still needs measuring (no PONG yet, or the last one over an hour ago).
+        need_rtt = not self.rtt_at or now - self.rtt_at > _RTT_MEASUREMENT_INTERVAL
+        return not need_rtt and now - self.last_activity < self.broker.options.ping_interval
 
     # -- client ops (called by ClientOpsParser) -----------------------------------------
 
     def on_connect(self, arg: bytes) -> bool:
         """Applies a CONNECT; True when its credentials are being checked off the loop (see
         _check_off_loop): the parser then stops after it until the verdict."""
-        if self.err_from_client is not None and (self.broker.auth.by_user or
+        if self.closing and (self.broker.auth.by_user or
                                                   self.broker.auth.by_nkey):
             # nats-server cannot register a closed connection as a user again: the read ends.
             raise ProtocolError(None, "CONNECT after an -ERR from the client")
@@ -422,9 +238,9 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.perms = (ConnectionPermissions(identity.permissions)
                       if identity.permissions is not None else None)
         self.parser.auth_pending = False
-        if self.auth_timer is not None:
-            self.auth_timer.cancel()
-            self.auth_timer = None
+        if self.handshake_timer is not None:
+            self.handshake_timer.cancel()
+            self.handshake_timer = None
         self._apply_connect(opts)
 
     def _apply_connect(self, opts) -> None:
@@ -454,14 +270,14 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.parser.max_control_line = opts.max_control_line
         if self.identity is None:  # no CONNECT yet: authenticates when it comes, if required
             if broker.auth.required and not self.parser.auth_pending:
-                self.close_with_error(errors.AUTH_VIOLATION, "no longer authorised after reload")
+                self.close(errors.AUTH_VIOLATION, "Authentication Failure", "no longer authorised after reload")
             return
         if self.auth_check is not None:  # a later CONNECT being checked: see _checked
             return
         auth = broker.auth
         opts = self.connect_opts
         if auth.moved(opts, self.identity.account):
-            self.close_with_error(None, "user gone or in another account after reload")
+            self.close(None, "Authentication Failure", "user gone or in another account after reload")
             return
         if self.recheck is not None:
             self.recheck.cancel()
@@ -484,7 +300,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
     def _reauthorised(self, identity) -> None:
         """After a reload: the connection as who it authenticates as now."""
         if identity is None or identity.account != self.identity.account:
-            self.close_with_error(errors.AUTH_VIOLATION, "no longer authorised after reload")
+            self.close(errors.AUTH_VIOLATION, "Authentication Failure", "no longer authorised after reload")
             return
         self.identity = identity
         self.perms = ConnectionPermissions(identity.permissions) if identity.permissions else None
@@ -500,16 +316,8 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
                 text = errors.permissions_subscribe(sub.subject, sub.queue)
                 self.queue(err_frame(f"{text} (sid {errors.go_quote(sub.sid)})"))
 
-    def on_ping(self) -> None:
-        self.queue(PONG)
-
-    def on_pong(self) -> None:
-        if self.pings_out:
-            self.rtt_at = time.monotonic()
-        self.pings_out = 0
-
     def on_sub(self, subject: bytes, queue: bytes | None, sid: bytes) -> None:
-        if self.err_from_client is not None:  # closed: nats-server ignores its SUBs
+        if self.closing:  # closed: nats-server ignores its SUBs
             return
         # nats-server's order: permissions, the subscription limit, a known sid (ignored), and
         # only then the subject's validity.
@@ -559,7 +367,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.verbose:
             self.queue(OK)
         n = deliver(self, self.sublist.match(subject), subject, reply, payload)
-        if n > _HEAVY_FANOUT:
+        if n > HEAVY_FANOUT:
             return self._fanned_out(n)
         if not n and reply and self.no_responders:
             self._no_responders(subject, reply)
@@ -610,7 +418,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         before = self.broker.out_msgs
         deliver_run(self, self.sublist.match(subject), subject, view, first, stride, count, size)
         n = self.broker.out_msgs - before
-        return n > _HEAVY_FANOUT and self._fanned_out(n)
+        return n > HEAVY_FANOUT and self._fanned_out(n)
 
     def on_pub_sizes(self, subject: bytes, view: memoryview, bounds: list) -> bool:
         """PUB frames for one subject without reply, sizes varying (see ClientOpsParser): the
@@ -627,7 +435,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
         before = self.broker.out_msgs
         deliver_sizes(self, self.sublist.match(subject), subject, view, bounds)
         n = self.broker.out_msgs - before
-        return n > _HEAVY_FANOUT and self._fanned_out(n)
+        return n > HEAVY_FANOUT and self._fanned_out(n)
 
     def on_hpub(self, subject: bytes, reply: bytes | None, header_len: int,
                 message: memoryview) -> bool:
@@ -647,7 +455,7 @@ class ClientConnection(OutboundMixin, asyncio.BufferedProtocol):
             n = deliver(self, result, subject, reply, message)
         else:
             n = deliver_with_headers(self, result, subject, reply, header_len, message)
-        if n > _HEAVY_FANOUT:
+        if n > HEAVY_FANOUT:
             return self._fanned_out(n)
         if not n and reply and self.no_responders:
             self._no_responders(subject, reply)

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 
 import msgspec
 
 from zats.protocol import errors
-from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.creds import read_creds
 from zats.protocol.errors import ProtocolError
 from zats.protocol.leaf_structs import (
@@ -44,7 +42,7 @@ from zats.protocol.leaf_structs import (
     encode_leaf_info,
 )
 from zats.protocol.nkeys import KeyPair
-from zats.protocol.peer_parser import LEAF, PeerOpsParser
+from zats.protocol.peer_parser import LEAF
 from zats.protocol.subjects import is_valid_subject
 
 from .cluster import ClusterSublist, is_hub_leaf
@@ -55,10 +53,11 @@ from .interfaces import advertise_hosts
 from .listeners import listen
 from .peers import PeerManager
 from .permissions import delivery_denied
-from .route import RouteConnection, RouteSub, interest_weight, reweigh
+from .route import RouteConnection, RouteSub, interest_weight, reweigh, traffic
 from .sublist import Sublist
 from .urls import join_host_port, split_url
 from .version import IMPLEMENTATION, VERSION
+from .wire import HEAVY_FANOUT
 
 _MAX_BACKOFF = 30.0
 _LOOP_DELAY = 30.0
@@ -130,66 +129,23 @@ _ClusterLeafSublist = _sublist_class(ClusterSublist)
 
 
 class LeafConnection(RouteConnection):
-    """One leaf connection, either role. Reuses RouteConnection's transport, buffering,
-    backpressure, keepalive and closing; `cluster` is the Leafnodes manager."""
+    """One leaf connection, either role: a RouteConnection (the message and interest plumbing
+    delivery and forwarding use) speaking the leafnode protocol; `cluster` is the Leafnodes
+    manager."""
 
     is_leaf = True
     msg_op = b"LMSG"
     trace_kind = "lid"
+    peer_kind = LEAF
+    decode_connect = staticmethod(decode_leaf_connect)
+    gateway_refusal = "Rejecting connection from gateway on the leafnode port"
 
     __slots__ = ("remote", "acc", "acc_name", "counts", "loop_error", "nonce")
 
     def __init__(self, leafs: Leafnodes, *, solicited: bool, remote=None, url: str = ""):
-        self.cluster = leafs
-        self.broker = leafs.broker
-        self.account = self.broker.global_account
-        self.cid = leafs.new_lid()
-        self.transport = None
-        self.rbuf = ReceiveBuffer()
-        opts = self.broker.options
         # The hub expects CONNECT before anything else.
-        self.parser = PeerOpsParser(self, LEAF, expect_connect=not solicited,
-                                    max_control_line=opts.max_control_line,
-                                    max_payload=opts.max_payload)
-        self.out = bytearray()
-        self.touched = False
-        self.closed = False
-        self.paused = False
-        self.waiters = []
-        self.stall_handle = None
-        self.stall_timer = None
-        # The MSG line pieces of the last message delivered (see delivery.deliver).
-        self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
-        self.msg_size = -1
-        self.solicited = solicited
-        self.url = url
-        self.explicit = solicited
-        self.implicit = False
-        self.gossip_mode = 0
-        self.retry = False
-        self.no_reconnect = False
-        self.registered = False
-        self.info_received = False
-        self.pinned = False
-        self.remote_id = ""
-        self.remote_name = ""
-        self.info = None
-        self.route_url = ""
-        self.headers = True
-        self.ip = ""
-        self.port = 0
-        self.start = time.time()
-        self.last_activity = time.monotonic()
-        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
-        self.pings_out = 0
-        self.ping_timer = None
-        self.handshake_timer = None
-        self.ping_sent_at = 0.0
-        self.rtt = 0.0
-        self.rsubs = {}
-        self.accounts = {}
-        self.close_reason = ""
-        self.closing = False  # never set: a leaf's -ERR does not close it
+        super().__init__(leafs, solicited=solicited, url=url, explicit=solicited,
+                         cid=leafs.new_lid())
         self.remote = remote  # the RemoteState dialled, when solicited
         self.acc = None  # the bound Account
         self.acc_name = b""
@@ -200,32 +156,17 @@ class LeafConnection(RouteConnection):
     def __repr__(self) -> str:
         return f"<LeafConnection lid={self.cid} {self.ip}:{self.port} remote={self.remote_name!r}>"
 
-    # -- transport ----------------------------------------------------------------------------
+    # -- the handshake --------------------------------------------------------------------------
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
-        if peer:
-            self.ip, self.port = peer[0], peer[1]
+    def _opened(self) -> None:
         leafs = self.cluster
-        broker = self.broker
-        transport.set_write_buffer_limits(high=min(broker.options.max_pending // 2, 1 << 20))
         leafs.conns.add(self)
         if self.solicited:
             timeout = 2.0  # the hub's INFO
         else:
-            transport.write(leafs.info_frame(self))
+            self.transport.write(leafs.info_frame(self))
             timeout = leafs.config.auth_timeout
-        self.handshake_timer = broker.loop.call_later(timeout, self._handshake_timeout)
-
-    def _handshake_timeout(self) -> None:
-        self.handshake_timer = None
-        if self.closed or self.registered:
-            return
-        if self.parser.expect_connect:
-            self.close(errors.AUTH_TIMEOUT, "Authentication Timeout")
-        else:
-            self.close(None, "Stale Connection", "no leafnode INFO in time")
+        self.handshake_timer = self.broker.loop.call_later(timeout, self._handshake_timeout)
 
     # -- outbound messages ----------------------------------------------------------------------
 
@@ -246,15 +187,7 @@ class LeafConnection(RouteConnection):
         """A spoke's CONNECT (we are the hub)."""
         leafs = self.cluster
         log = self.broker.log
-        try:
-            connect = decode_leaf_connect(arg)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ProtocolError(None, f"malformed leafnode CONNECT: {exc}") from None
-        if connect.lang:
-            raise ProtocolError("attempted to connect to leafnode port", "client on the leaf port")
-        if connect.gateway:
-            raise ProtocolError("Rejecting connection from gateway on the leafnode port",
-                                "gateway on the leaf port")
+        connect = self._decode_connect(arg)
         cfg = leafs.config
         if cfg.user and (connect.user != cfg.user or connect.password != cfg.password):
             log.error("%s:%d - lid:%d - authentication error - User %r", self.ip, self.port,
@@ -365,14 +298,15 @@ class LeafConnection(RouteConnection):
     on_rmsg_run = None
 
     def on_rmsg(self, account: None, subject: bytes, reply: bytes | None, queues, header_len: int,
-                message: memoryview) -> None:
+                message: memoryview) -> bool:
+        """A leaf message; True when the parser is to stop after it (see wire._fanned_out)."""
         if not self.registered:
             raise ProtocolError(None, "LMSG before CONNECT")
         self.in_msgs += 1
         self.in_bytes += len(message)
         result = self.acc.sublist.match(subject)
         if not (result.plain or result.queues):
-            return
+            return False
         from_hub = self.solicited
         local = []
         routed = []
@@ -401,10 +335,11 @@ class LeafConnection(RouteConnection):
                       and s.conn is not self and (not from_hub or is_hub_leaf(s.conn))]
                 if ok:
                     routed.append(random.choice(ok))
-        if local:
-            self._deliver((tuple(local), {}), subject, reply, None, header_len, message)
+        n = self._deliver((tuple(local), {}), subject, reply, None, header_len, message) \
+            if local else 0
         if routed:
             forward(routed, subject, reply, header_len, message)
+        return n > HEAVY_FANOUT and self._fanned_out(n)
 
 
 class RemoteState:
@@ -626,12 +561,6 @@ def leaf_info(conn: LeafConnection, now: float, with_subs: bool) -> dict:
         "ip": conn.ip,
         "port": conn.port,
         "rtt": format_duration(conn.rtt),
-        "in_msgs": conn.in_msgs,
-        "out_msgs": conn.out_msgs,
-        "in_bytes": conn.in_bytes,
-        "out_bytes": conn.out_bytes,
-        "subscriptions": len(conn.rsubs),
     }
-    if with_subs:
-        info["subscriptions_list"] = sorted({s.decode(errors="replace") for (_, s, _) in conn.rsubs})
+    traffic(conn, info, with_subs)
     return info

@@ -1,12 +1,12 @@
-"""What every connection the broker serves (client, route, leafnode) shares on its way out: one
+"""The outbound half of a WireConnection (wire.py), for every kind (client, route, leafnode): one
 outbound bytearray that deliveries append to, flushed once at the end of each read (the broker's
 `touched` list); the slow-consumer rules (pending over max_pending, or a write stuck past
 write_deadline); and backpressure, a publisher whose read filled receivers past their high-water
 mark pausing its reading briefly while they drain.
 
-`OutboundMixin` holds the methods; a connection class provides the attributes they use
-(broker, transport, rbuf, out, touched, closed, paused, stall_timer, stall_handle, waiters) and
-the methods `slow_consumer(why)` and `_trace(direction, data)`."""
+`OutboundMixin` holds the methods; WireConnection provides the attributes they use (broker,
+transport, rbuf, out, touched, closed, paused, stall_timer, stall_handle, waiters, next_slice)
+and the methods `slow_consumer(why)` and `_trace(direction, data)`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ class OutboundMixin:
     __slots__ = ()
     tls_pending = False  # a client connection between INFO and the end of its TLS handshake
     auth_check = None  # a client connection's CONNECT being checked: reading resumes after it
-    next_slice = None  # a client connection's rest of a read, to be parsed: reading waits for it
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.rbuf.get_buffer()

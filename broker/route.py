@@ -25,17 +25,14 @@ broker flushes every connection once at the end of each read.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 
 import msgspec
 
 from zats.protocol import errors
-from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import INVALID_SUBSCRIPTION, ProtocolError, err_frame
-from zats.protocol.frames import PING, PONG
-from zats.protocol.peer_parser import ROUTE, PeerOpsParser, room_for
+from zats.protocol.peer_parser import ROUTE, PeerOpsParser
 from zats.protocol.route_structs import (
     RouteConnect,
     decode_route_connect,
@@ -44,12 +41,11 @@ from zats.protocol.route_structs import (
 )
 from zats.protocol.subjects import is_valid_subject
 
-from . import trace
 from .delivery import deliver, deliver_run, deliver_with_headers
 from .durations import format_duration
-from .outbound import OutboundMixin, write_buffer_high
 from .permissions import delivery_denied
 from .sublist import Sublist, SublistResult
+from .wire import HEAVY_FANOUT, WireConnection
 
 _CRLF = b"\r\n"
 # First PING on a route about a second after it comes up (as nats-server), then this interval
@@ -113,42 +109,32 @@ def _pick_local(group, subject: bytes):
     return None
 
 
-class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
+class RouteConnection(WireConnection):
     is_route = True
     trace_kind = "rid"
+    room_as_arrives = True  # a routed message's size has no limit
     echo = True
     perms = None
     msg_op = b"RMSG"  # the op of a message without headers to this peer
+    peer_kind = ROUTE  # what the parser reads
+    decode_connect = staticmethod(decode_route_connect)
+    gateway_refusal = "Rejecting connection from gateway {!r} on the Route port"
 
     __slots__ = (
-        "cluster", "broker", "cid", "transport", "rbuf", "parser", "out", "touched", "closed",
-        "paused", "waiters", "stall_handle", "stall_timer", "solicited", "url", "explicit",
-        "implicit", "gossip_mode", "retry", "no_reconnect", "registered", "info_received",
-        "pinned", "remote_id", "remote_name", "info", "route_url", "headers", "ip", "port",
-        "start", "last_activity", "in_msgs", "in_bytes", "out_msgs", "out_bytes", "pings_out",
-        "ping_timer", "handshake_timer", "ping_sent_at", "rtt", "rsubs", "accounts", "account",
-        "close_reason", "closing", "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
-        "__weakref__",
+        "cluster", "solicited", "url", "explicit", "implicit", "gossip_mode", "retry",
+        "no_reconnect", "registered", "info_received", "pinned", "remote_id", "remote_name",
+        "info", "route_url", "headers", "rsubs", "accounts",
     )
 
     def __init__(self, cluster, *, solicited: bool, url: str = "", explicit: bool = False,
-                 implicit: bool = False, gossip_mode: int = 0):
+                 implicit: bool = False, gossip_mode: int = 0, cid: int | None = None):
+        super().__init__(cluster.broker, cluster.new_rid() if cid is None else cid)
         self.cluster = cluster
-        self.broker = cluster.broker
-        self.account = self.broker.global_account  # for listings that name a connection's account
-        self.cid = cluster.new_rid()
-        self.transport: asyncio.Transport | None = None
-        self.rbuf = ReceiveBuffer()
+        opts = self.broker.options
         # The accepting side expects CONNECT before anything else.
-        self.parser = PeerOpsParser(self, ROUTE, expect_connect=not solicited,
-                                    max_control_line=self.broker.options.max_control_line)
-        self.out = bytearray()
-        self.touched = False
-        self.closed = False
-        self.paused = False
-        self.waiters: list = []
-        self.stall_handle: asyncio.TimerHandle | None = None
-        self.stall_timer: asyncio.TimerHandle | None = None
+        self.parser = PeerOpsParser(self, self.peer_kind, expect_connect=not solicited,
+                                    max_control_line=opts.max_control_line,
+                                    max_payload=opts.max_payload)
         self.solicited = solicited  # we dialled it
         self.url = url  # the URL dialled (with credentials), when solicited
         self.explicit = explicit  # from the configuration: redialled for ever
@@ -164,83 +150,29 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.info = None
         self.route_url = ""  # nats-route://host:port/ others dial to reach the peer
         self.headers = True
-        self.ip = ""
-        self.port = 0
-        self.start = time.time()
-        self.last_activity = time.monotonic()
-        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
-        self.pings_out = 0
-        self.ping_timer: asyncio.TimerHandle | None = None
-        self.handshake_timer: asyncio.TimerHandle | None = None
-        self.ping_sent_at = 0.0
-        self.rtt = 0.0
         # (account, subject, queue) -> its RouteSub
         self.rsubs: dict[tuple, RouteSub] = {}
         self.accounts: dict[bytes, object] = {}  # account name on the wire -> Account
-        self.close_reason = ""
-        self.closing = False  # sent -ERR: closed once this read is processed
-        # The MSG line pieces of the last routed run delivered (see delivery.deliver_run).
-        self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
-        self.msg_size = -1
 
     def __repr__(self) -> str:
         return f"<RouteConnection rid={self.cid} {self.ip}:{self.port} remote={self.remote_name!r}>"
 
-    # -- asyncio transport callbacks -------------------------------------------------------
+    # -- the handshake and closing -------------------------------------------------------------
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
-        if peer:
-            self.ip, self.port = peer[0], peer[1]
+    def _opened(self) -> None:
         cluster = self.cluster
         broker = self.broker
-        transport.set_write_buffer_limits(high=write_buffer_high(broker.options.max_pending))
         cluster.conns.add(self)
         timeout = max(cluster.config.auth_timeout, 2.0)
         if self.solicited:
             broker.log.debug("%s:%d - rid:%d - Route connect msg sent", self.ip, self.port, self.cid)
         else:
             # The accepting side speaks first.
-            transport.write(cluster.info_frame(self))
+            self.transport.write(cluster.info_frame(self))
             timeout = cluster.config.auth_timeout
         self.handshake_timer = broker.loop.call_later(timeout, self._handshake_timeout)
 
-    def buffer_updated(self, nbytes: int) -> None:
-        rbuf = self.rbuf
-        rbuf.received(nbytes)
-        self.last_activity = time.monotonic()
-        broker = self.broker
-        if broker.log.trace_enabled:
-            self._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
-        try:
-            consumed = self.parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
-        except ProtocolError as exc:
-            broker.flush_touched()
-            self.close(exc.text, "Parse Error" if exc.text is None else exc.text, str(exc))
-            return
-        except Exception as exc:  # a bug must cost this route only, never the broker
-            broker.flush_touched()
-            broker.log.error("rid:%d internal error: %r", self.cid, exc)
-            self.close(None, "Internal Error", repr(exc))
-            return
-        if self.closed or self.closing:
-            broker.flush_touched()
-            self.close(None, "Parse Error", "the peer sent -ERR")
-            return
-        rbuf.consume(consumed, room_for(self.parser.need, rbuf.filled - consumed))
-        stalled = broker.flush_touched()
-        if stalled:
-            self._stall(stalled)
-
-    def eof_received(self) -> bool:
-        return False
-
-    def connection_lost(self, exc) -> None:
-        if not self.closed:
-            self.closed = True
-            self.close_reason = self.close_reason or "Client Closed"
-        self._cancel_timers()
+    def _release(self) -> None:
         self.cluster.route_closed(self)
 
     def _prefix(self, op: bytes, account: bytes, subject: bytes) -> bytes:
@@ -295,54 +227,6 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
             self.touched = True
             self.broker.touched.append(self)
 
-    def _trace(self, direction: str, data) -> None:
-        trace.trace(self, direction, data)
-
-    # -- closing --------------------------------------------------------------------------
-
-    def close(self, err_text: str | None = None, reason: str = "", detail: str = "") -> None:
-        """Sends `-ERR '<err_text>'` when given, flushes what is queued, closes. `reason` is what
-        the log says the route closed for (nats-server's closed-state wording)."""
-        if self.closed:
-            return
-        if err_text and not self.closing:  # after its own -ERR a route hears nothing
-            self.out += err_frame(err_text)
-        if detail:
-            self.broker.log.debug("%s:%d - rid:%d - closing: %s", self.ip, self.port, self.cid,
-                                  detail)
-        self.close_reason = reason or "Client Closed"
-        self.touched = False
-        if self.out and self.transport is not None:
-            self.transport.write(self.out)
-            self.out = bytearray()
-        self.closed = True
-        self._cancel_timers()
-        if self.transport is not None:
-            self.transport.close()
-        # Interest goes at once, not when the transport finishes closing.
-        self.cluster.route_closed(self)
-
-    def slow_consumer(self, why: str) -> None:
-        if self.closed:
-            return
-        self.broker.slow_consumers += 1
-        self.broker.log.notice("%s:%d - rid:%d - Slow Consumer Detected: %s", self.ip, self.port,
-                               self.cid, why)
-        self.out = bytearray()
-        self.closed = True
-        self.close_reason = "Slow Consumer"
-        self._cancel_timers()
-        self.transport.abort()
-        self.cluster.route_closed(self)
-
-    def _cancel_timers(self) -> None:
-        for name in ("ping_timer", "handshake_timer", "stall_handle", "stall_timer"):
-            timer = getattr(self, name)
-            if timer is not None:
-                timer.cancel()
-                setattr(self, name, None)
-        self._release_waiters()
-
     def _handshake_timeout(self) -> None:
         self.handshake_timer = None
         if self.closed or self.registered:
@@ -350,39 +234,17 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         if self.parser.expect_connect:
             self.close(errors.AUTH_TIMEOUT, "Authentication Timeout")
         elif not self.pinned:
-            self.close(None, "Stale Connection", "no route INFO in time")
+            self.close(None, "Stale Connection", f"no {self.peer_kind.name} INFO in time")
 
     # -- keepalive ------------------------------------------------------------------------
 
     def start_pinging(self) -> None:
-        delay = _FIRST_PING * (1 + random.random() * 0.2)
-        self.ping_timer = self.broker.loop.call_later(delay, self._ping_due)
+        self._schedule_ping(_FIRST_PING * (1 + random.random() * 0.2))
 
-    def _ping_due(self) -> None:
-        self.ping_timer = None
-        if self.closed:
-            return
-        opts = self.broker.options
-        if self.pings_out + 1 > opts.ping_max:
-            self.close(errors.STALE_CONNECTION, "Stale Connection")
-            return
-        self.pings_out += 1
-        self.ping_sent_at = time.monotonic()
-        self.queue(PING)
-        self.broker.flush_touched()
-        self.ping_timer = self.broker.loop.call_later(
-            min(opts.ping_interval, _MAX_PING_INTERVAL), self._ping_due)
+    def _ping_interval(self) -> float:
+        return min(self.broker.options.ping_interval, _MAX_PING_INTERVAL)
 
     # -- route ops (called by PeerOpsParser) --------------------------------------------
-
-    def on_ping(self) -> None:
-        if not self.closing:
-            self.queue(PONG)
-
-    def on_pong(self) -> None:
-        if self.pings_out and self.ping_sent_at:
-            self.rtt = time.monotonic() - self.ping_sent_at
-        self.pings_out = 0
 
     def on_err(self, text: str) -> None:
         # nats-server refuses its per-account ("pinned") connection to a server without pooling
@@ -391,21 +253,13 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
         log("%s:%d - rid:%d - Router Error %r", self.ip, self.port, self.cid, text)
         # nats-server closes a route that sent -ERR, without a word, once it has read the rest
         # of that read: its messages are still delivered, interest and PINGs are not taken.
-        self.closing = True
+        self._heard_err()
 
     def on_connect(self, arg: bytes) -> None:
         """The peer's CONNECT, on a route we accepted: checks, then wait for its INFO."""
         cluster = self.cluster
         log = self.broker.log
-        try:
-            connect = decode_route_connect(arg)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ProtocolError(None, f"malformed route CONNECT: {exc}") from None
-        if connect.lang:
-            raise ProtocolError("attempted to connect to route port", "client on the route port")
-        if connect.gateway:
-            raise ProtocolError(f"Rejecting connection from gateway {connect.gateway!r} on the Route port",
-                                "gateway on the route port")
+        connect = self._decode_connect(arg)
         if not cluster.authorized(connect):
             log.error("%s:%d - rid:%d - authentication error - User %r", self.ip, self.port,
                       self.cid, connect.user or "")
@@ -422,6 +276,21 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
             return
         self.remote_id = connect.name
         self.headers = connect.headers
+
+    def _decode_connect(self, arg: bytes):
+        """The peer's CONNECT; a client's or a gateway's on this port is refused as nats-server
+        refuses it."""
+        port = self.peer_kind.name
+        try:
+            connect = self.decode_connect(arg)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ProtocolError(None, f"malformed {port} CONNECT: {exc}") from None
+        if connect.lang:
+            raise ProtocolError(f"attempted to connect to {port} port", f"client on the {port} port")
+        if connect.gateway:
+            raise ProtocolError(self.gateway_refusal.format(connect.gateway),
+                                f"gateway on the {port} port")
+        return connect
 
     def on_info(self, arg: bytes) -> None:
         try:
@@ -513,37 +382,45 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
     # -- routed messages ------------------------------------------------------------------
 
     def on_rmsg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
-                header_len: int, message: memoryview) -> None:
+                header_len: int, message: memoryview) -> bool:
+        """A routed message; True when the parser is to stop after it (see wire._fanned_out)."""
         self.in_msgs += 1
         self.in_bytes += len(message)
         acc = self.accounts.get(account) or self._account(account)
         if acc is None:
             self.broker.log.debug("Unknown account %r for routed message", account)
-            return
+            return False
         result = acc.sublist.match(subject)
         if result.plain or result.queues:
-            self._deliver(self.cluster.local_view(result), subject, reply, queues, header_len,
-                          message)
+            n = self._deliver(self.cluster.local_view(result), subject, reply, queues, header_len,
+                              message)
+            return n > HEAVY_FANOUT and self._fanned_out(n)
+        return False
 
     def on_rmsg_run(self, account: bytes, subject: bytes, view: memoryview, first: int,
-                    stride: int, count: int, size: int) -> None:
+                    stride: int, count: int, size: int) -> bool:
         """A run of plain routed messages with one control line (see PeerOpsParser): matched
-        once and delivered like a client's run, to local subscribers and hub leaves only."""
+        once and delivered like a client's run, to local subscribers and hub leaves only. True
+        when the parser is to stop after it."""
         self.in_msgs += count
         self.in_bytes += count * size
         acc = self.accounts.get(account) or self._account(account)
         if acc is None:
             self.broker.log.debug("Unknown account %r for routed message", account)
-            return
+            return False
         result = acc.sublist.match(subject)
         if result.plain:
             plain, _ = self.cluster.local_view(result)
             if plain:
+                before = self.broker.out_msgs
                 deliver_run(self, SublistResult(plain, ()), subject, view, first, stride, count,
                             size)
+                n = self.broker.out_msgs - before
+                return n > HEAVY_FANOUT and self._fanned_out(n)
+        return False
 
     def _deliver(self, view, subject: bytes, reply: bytes | None, queues, header_len: int,
-                 message: memoryview) -> None:
+                 message: memoryview) -> int:
         """A routed message to local subscribers: every plain one, and one local member of each
         queue group the message names (one hop: never to another route; hub leaves are in the
         local view and get it through delivery's forwarding)."""
@@ -560,12 +437,11 @@ class RouteConnection(OutboundMixin, asyncio.BufferedProtocol):
             if picked:
                 receivers = plain + tuple(picked)
         if not receivers:
-            return
+            return 0
         result = SublistResult(receivers, ())
         if header_len:
-            deliver_with_headers(self, result, subject, reply, header_len, message)
-        else:
-            deliver(self, result, subject, reply, message)
+            return deliver_with_headers(self, result, subject, reply, header_len, message)
+        return deliver(self, result, subject, reply, message)
 
 def route_info(conn: RouteConnection, now: float, with_subs: bool) -> dict:
     """One route as nats-server's /routez lists it (times as numbers; the monitor formats)."""
@@ -583,14 +459,19 @@ def route_info(conn: RouteConnection, now: float, with_subs: bool) -> dict:
         "uptime": now - conn.start,
         "idle": time.monotonic() - conn.last_activity,
         "pending_size": conn.pending_bytes(),
-        "in_msgs": conn.in_msgs,
-        "out_msgs": conn.out_msgs,
-        "in_bytes": conn.in_bytes,
-        "out_bytes": conn.out_bytes,
-        "subscriptions": len(conn.rsubs),
     }
+    traffic(conn, info, with_subs)
+    info["compression"] = "off"
+    return info
+
+
+def traffic(conn: RouteConnection, info: dict, with_subs: bool) -> None:
+    """Adds a route's or leaf's message counts and subscriptions to its monitoring entry."""
+    info["in_msgs"] = conn.in_msgs
+    info["out_msgs"] = conn.out_msgs
+    info["in_bytes"] = conn.in_bytes
+    info["out_bytes"] = conn.out_bytes
+    info["subscriptions"] = len(conn.rsubs)
     if with_subs:
         info["subscriptions_list"] = sorted({subject.decode(errors="replace")
                                              for (_, subject, _) in conn.rsubs})
-    info["compression"] = "off"
-    return info

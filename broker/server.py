@@ -35,6 +35,7 @@ from .options import (
 )
 from .system import SystemService, system_account_name
 from .tls import server_context
+from .transport import PipeEnd, pipe
 from .version import IMPLEMENTATION, VERSION, ZATS_VERSION
 
 _NOT_FLUSHING = object()  # Broker.origin between flushes
@@ -307,6 +308,18 @@ class Broker:
 
     # -- connections -----------------------------------------------------------------------
 
+    def connect_in_process(self, protocol) -> PipeEnd:
+        """Connects `protocol` (an asyncio protocol: a client library's, a test's) to this
+        broker as a client, over an in-process pipe instead of a socket (transport.py); returns
+        the transport of `protocol`'s end, as loop.create_connection would. As nats-server's
+        in-process connections: no TLS (INFO says it is available, not required), no address."""
+        if self._stopped is None or self._stopped.is_set() or self.lame_duck_mode:
+            raise ConnectionRefusedError("the broker is not accepting connections")
+        ours, theirs = pipe(self.loop)
+        ours.connect(ClientConnection(self, self._new_cid(), in_process=True))
+        theirs.connect(protocol)
+        return theirs
+
     def _new_cid(self) -> int:
         cid = self.next_cid
         self.next_cid += 1
@@ -374,7 +387,8 @@ class Broker:
             client_id=conn.cid,
             client_ip=conn.ip,
             auth_required=self.auth.required,
-            tls_required=self.tls_context is not None,
+            tls_required=self.tls_context is not None and not conn.in_process,
+            tls_available=self.tls_context is not None and conn.in_process,
             tls_verify=bool(opts.tls and opts.tls.verify),
             nonce=conn.nonce,
             ldm=self.lame_duck_mode,

@@ -26,7 +26,8 @@ weight that is not a number of at most 9 digits is -1, as nats-server parses it 
 is never picked). Optionally on_rmsg_run(account, subject, view, first, stride, count, size) for
 `count` (two or more) consecutive plain messages (no headers, reply or queues) with one identical
 control line, payload i at view[first + i * stride:][:size]; without it (or when it is None)
-they come one by one through on_rmsg.
+they come one by one through on_rmsg. A true result from on_rmsg or on_rmsg_run stops the parse
+after that message or run (the connection parses the rest later: fan-out slices).
 
 `need` is the size of an unfinished message as declared; the connection decides how much of it
 to make room for (see `room_for`): declared sizes are never allocated before the bytes arrive.
@@ -194,8 +195,11 @@ class PeerOpsParser(_Parser):
                 stride = rep_len + rep_size + 2
                 count = _repeats(buf, rep_line, pos, end, stride)
                 if count > 1:
-                    on_run(rep_account, rep_subject, view, pos + rep_len, stride, count, rep_size)
+                    stop = on_run(rep_account, rep_subject, view, pos + rep_len, stride, count,
+                                  rep_size)
                     pos += count * stride
+                    if stop:
+                        return pos
                     continue
                 rep_line = None
             if stops_when_closed and h.closed:
@@ -252,8 +256,9 @@ class PeerOpsParser(_Parser):
                         rep_account, rep_subject = account, margs[1]
                         rep_len, rep_size = pstart - pos, size
                     prev_line = line
-                on_rmsg(account, margs[1], reply, queues, hdr, view[pstart:pend])
                 pos = pend + 2
+                if on_rmsg(account, margs[1], reply, queues, hdr, view[pstart:pend]):
+                    return pos
                 continue
             if code == _DROP_PUB or code == _DROP_HPUB:
                 tail = 1 if code == _DROP_PUB else 2

@@ -118,6 +118,7 @@ BLOCKS = {
     ],
     "docs/architecture.md": [
         (" socket ──recv_into──▶ ReceiveBuffer", SKIP("a diagram, not code")),
+        ("   bytes in ", SKIP("a diagram, not code")),
     ],
 }
 

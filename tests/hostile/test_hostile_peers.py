@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from support.hostile import Bystander, MemoryWatch, Pinger
+from support.hostile import Bystander, FanOutCrowd, MemoryWatch, Pinger
 from support.peers import Peer, fresh_id, leaf_handshake, leaf_hub, route_handshake, route_node
 from support.wire import Wire
 
@@ -181,6 +181,24 @@ def test_disconnect_in_the_middle_of_a_message(target):
     if target.kind == "zats":
         text = target.stderr_text()
         assert "internal error" not in text and "Traceback" not in text, text[-2000:]
+
+
+def test_fan_out_bomb_from_a_peer_does_not_stall_others(target):
+    """A route or leaf peer whose messages reach tens of thousands of local subscriptions each:
+    millions of deliveries from one read. As for a client's (see test_hostile_protocol), the
+    server must deliver them in slices, serving other connections in between, and lose none."""
+    subscribers, subs_each, messages = 3, 20_000, 150
+    op = b"RMSG $G " if target.port_kind == "route" else b"LMSG "
+    with Pinger(target.host, target.port) as pinger:
+        with FanOutCrowd(target.host, target.port, subscribers, subs_each) as crowd:
+            with peer(target) as p:
+                # Each message another subject, as real traffic: no run of identical frames.
+                p.send(b"".join(op + b"fan.%d 5\r\nhello\r\n" % n for n in range(messages)) +
+                       b"PING\r\n")
+                p.expect(rb"(?:[^\r\n]*\r\n)*?PONG\r\n", timeout=60)
+            expected = subs_each * messages
+            assert crowd.wait(expected) == [expected] * subscribers
+        pinger.assert_unharmed()
 
 
 def test_huge_queue_weight_is_a_number(target):

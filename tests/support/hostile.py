@@ -168,3 +168,53 @@ class MemoryWatch:
         self._thread.join(5)
         grown = self.peak - self.before
         assert grown <= slack_kib, f"server memory grew by {grown} KiB (limit {slack_kib} KiB)"
+
+
+class FanOutCrowd:
+    """Connections that each subscribe `subs_each` times to `fan.*` and count, in a reader
+    thread each, the MSG frames they receive: a fan-out bomb's receivers. `wait(expected)` waits
+    until every connection has `expected` messages (or a minute passed) and returns the counts."""
+
+    def __init__(self, host: str, port: int, connections: int, subs_each: int):
+        import socket
+
+        self.counts = [0] * connections
+        self.socks = []
+        for i in range(connections):
+            s = socket.create_connection((host, port))
+            self.socks.append(s)
+            s.recv(4096)
+            s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n' +
+                      b"".join(b"SUB fan.* %d\r\n" % n for n in range(subs_each)) + b"PING\r\n")
+            got = b""
+            while b"PONG\r\n" not in got:
+                got += s.recv(65536)
+            threading.Thread(target=self._drain, args=(s, i), daemon=True).start()
+
+    def _drain(self, sock, index: int) -> None:
+        """Reads until EOF, counting the MSG frames that arrive."""
+        tail = b""
+        try:
+            while True:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    return
+                data = tail + chunk
+                self.counts[index] += data.count(b"MSG fan.")
+                tail = data[-7:]  # a frame head split across reads is counted once, with its end
+                self.counts[index] -= tail.count(b"MSG fan.")
+        except OSError:
+            return
+
+    def wait(self, expected: int) -> list[int]:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.counts != [expected] * len(self.counts):
+            time.sleep(0.05)
+        return self.counts
+
+    def __enter__(self) -> FanOutCrowd:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s in self.socks:
+            s.close()
