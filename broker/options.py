@@ -200,6 +200,8 @@ class ServerOverrides(TypedDict, total=False):
     tls: TLSConfig | None
     cluster: ClusterConfig | None
     leafnodes: LeafConfig | None
+    jetstream: JetStreamConfig | None
+    store_dir: str
     config_file: str
 
 
