@@ -76,7 +76,7 @@ def SKIP(reason: str) -> Check:
 BLOCKS = {
     "README.md": [
         ("pip install . && zats-server", SKIP("an install step; the commands below run zats-server")),
-        ("pip install -e '.[test]' && pytest", SKIP("the test suite itself")),
+        ("pip install -e '.[test]' && pytest -n auto", SKIP("the test suite itself")),
         ("zats-server -a 127.0.0.1 -p 4222 -m 8222", EACH_SERVES),
         ("listen: 127.0.0.1:4222", CONFIG),
         ("accounts {", CONFIG),
