@@ -280,8 +280,8 @@ def _one_hop(result) -> tuple[SublistResult, SublistResult]:
     views = _VIEWS.get(result)
     if views is None:
         plain = tuple(sub for sub in result.plain if sub.kind in ONE_HOP)
-        groups = tuple(g for group in result.queues
-                       if (g := queue_group(s for s in group if s.kind in ONE_HOP)) is not None)
+        groups = tuple(g for group in result.queues  # groups left empty go
+                       if (g := queue_group(s for s in group if s.kind in ONE_HOP)))
         views = (SublistResult(plain, groups), SublistResult(plain, ()))
         if len(_VIEWS) >= _VIEWS_MAX:
             _VIEWS.clear()
