@@ -5,13 +5,13 @@ docs/routes-and-leafnodes.md, "Leafnodes").
   once (with `client_id`, `leafnode_urls` and a `nonce`, without `compression` nor
   `info_on_connect`, so a nats-server spoke stays uncompressed and needs no second INFO), take
   CONNECT first, bind the leaf to an account, then send it all interest of that account (local
-  clients, routes, other leaves) and take its interest (kind LEAF_SUB) like a client's: the cluster's
-  interest listener tells it to routes as RS+. Its messages go to local clients, routes and other
-  leaves; routed messages reach it too.
+  clients, routes, other leaves) and take its interest (kind LEAF_SUB) like a client's: the
+  cluster's interest listener tells it to routes as RS+. Its messages go to local clients,
+  routes and other leaves; routed messages reach it too.
 - As a spoke (`leafnodes { remotes [...] }`): we dial a hub, read its INFO, send CONNECT
   (without `compress_mode`), and advertise only local interest (clients, and leaves we are the
-  hub for). Hub interest is stored as kind HUB_SUB, which is never re-advertised to our routes; hub
-  messages go one hop, to local clients and our own leaves only.
+  hub for). Hub interest is stored as kind HUB_SUB, which is never re-advertised to our
+  routes; hub messages go one hop, to local clients and our own leaves only.
   A dropped hub connection is redialled with back-off (doubling from `reconnect_delay` to 30 s;
   30 s after a loop, cluster-name or permission error).
 
