@@ -181,19 +181,20 @@ def deliver(origin, result, subject: bytes, reply: bytes | None, message: memory
         return 0
     total = len(message)
     size = total - header_len  # the payload
-    if header_len:
-        reply_part = b" " + reply if reply else b""
-        hhead = b"HMSG " + subject + b" "
-        htail = reply_part + b" %d %d\r\n" % (header_len, total)
-        head = b"MSG " + subject + b" "
-        tail = reply_part + b" %d\r\n" % size
-        payload = message[header_len:]
-        with_headers = 0  # receivers that got the header block
-    elif subject is origin.msg_subject and reply is origin.msg_reply and size == origin.msg_size:
+    # The MSG line around the sid: the pieces a run of this line left on the origin (see
+    # _pieces), else made here (not kept: one message rarely repeats the previous one's line).
+    if subject is origin.msg_subject and reply is origin.msg_reply and size == origin.msg_size:
         head = origin.msg_head
         tail = origin.msg_tail
     else:
-        head, tail = _pieces(origin, subject, reply, size)
+        head = b"MSG " + subject + b" "
+        tail = b" " + reply + b" %d\r\n" % size if reply else \
+            _SIZE_TAILS.get(size) or _size_tail(size)
+    if header_len:  # HMSG to receivers that take headers, MSG without them to the others
+        hhead = b"H" + head
+        htail = (b" " + reply if reply else b"") + b" %d %d\r\n" % (header_len, total)
+        payload = message[header_len:]
+        with_headers = 0  # receivers that got the header block
     touched = origin.broker.touched
     no_echo = not origin.echo
     count = 0
@@ -251,7 +252,10 @@ def deliver(origin, result, subject: bytes, reply: bytes | None, message: memory
         n = _forward(routed, subject, reply, header_len, message)
         count += n
         nbytes += n * total
-    _counted(origin.broker, count, nbytes)
+    if count:  # _counted, inline: this is the per-message path
+        broker = origin.broker
+        broker.out_msgs += count
+        broker.out_bytes += nbytes
     return count
 
 
