@@ -15,9 +15,12 @@ processMsgResults does it.
 
 `deliver` is the one fan-out of a message; `deliver_from_peer` narrows the match for a peer's
 message and calls it. `deliver_run` and `deliver_sizes` are the same fan-out for a parsed run of
-client messages sharing a subject (the speed of repeated traffic comes from them); they share the
-line builder (`_pieces`, `_sub_line`), the picker and the counters (`_counted`) with it, and
-hand to it whatever they are not made for.
+client messages sharing a subject (the speed of repeated traffic comes from them): they share
+the picker and the forwarding with it, make their lines with `_pieces` and `_sub_line`, count
+with `_wrote` and `_counted`, and hand to it whatever they are not made for. `deliver` itself, the
+per-message path, does what those helpers do inline (a call per receiver costs a few per cent
+there), with the same rules: the pieces a run left on the origin are reused, a receiver counts
+each message and its payload bytes, the server each delivery and each peer connection sent to.
 
 A receiver whose permissions armed a delivery filter (see permissions.ConnectionPermissions)
 is asked before each delivery; a queue group then tries its next member. Receivers without
