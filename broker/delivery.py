@@ -381,7 +381,11 @@ def _deliver_run_to_group(origin, group, subject: bytes, view: memoryview, first
         out += sub.line
         out += view[a:a + chunk]
         sub.delivered += 1
-        _wrote(conn, 1, size, touched)
+        conn.out_msgs += 1  # _wrote, inline: a member is picked per message
+        conn.out_bytes += size
+        if not conn.touched:
+            conn.touched = True
+            touched.append(conn)
         total += 1
     _counted(origin.broker, total, total * size)
 
