@@ -13,8 +13,9 @@ learned by gossip get one try plus `connect_retries`.
 Interest: local subscriptions are counted per (account, subject, queue); plain interest is sent
 as `RS+` on the first subscription and `RS-` after the last one; a queue group's interest is sent
 on every change with its new total weight (`RS+ acc subj queue weight`, `RS-` at zero). Interest
-learned from routes is never re-advertised to routes. The count is kept by ClusterSublist, the
-Sublist each account gets while clustering is on, which sees every local insert and removal.
+learned from routes is never re-advertised to routes. The count is kept by the cluster's interest
+listener on every account (see account.Account.listen), which sees every insert and removal and
+counts those of clients and of leaves we are the hub for.
 """
 
 from __future__ import annotations
@@ -28,50 +29,14 @@ from .ids import nuid
 from .interfaces import advertise_hosts
 from .listeners import listen
 from .peers import PeerManager
-from .route import RouteConnection, RouteSub, interest_weight
-from .sublist import Sublist
+from .route import RouteConnection
+from .subscription import ONE_HOP
 from .urls import join_host_port, split_url
 from .version import IMPLEMENTATION, VERSION
 
 _ROUTE_CONNECT_DELAY = 1.0  # nats-server's DEFAULT_ROUTE_CONNECT / DEFAULT_ROUTE_RECONNECT
-_VIEW_CACHE_MAX = 1024
 
 GOSSIP_DEFAULT, GOSSIP_DISABLED, GOSSIP_OVERRIDE = 0, 1, 2
-
-
-class ClusterSublist(Sublist):
-    """An account's Sublist while clustering is on: every local subscription added or removed
-    updates the interest the routes are told about. Route subscriptions pass through."""
-
-    __slots__ = ("_cluster", "_account")
-
-    def __init__(self, cluster: Cluster, account) -> None:
-        super().__init__()
-        self._cluster = cluster
-        self._account = account
-
-    def insert(self, sub) -> None:
-        if isinstance(sub, RouteSub):
-            super().insert(sub)
-            return
-        before = len(self)
-        super().insert(sub)
-        if len(self) != before:
-            self._cluster.local_interest(self._account, sub, interest_weight(sub))
-
-    def remove(self, sub) -> bool:
-        removed = super().remove(sub)
-        if removed and not isinstance(sub, RouteSub):
-            self._cluster.local_interest(self._account, sub, -interest_weight(sub))
-        return removed
-
-    def remove_many(self, subs) -> int:
-        return sum(1 for sub in list(subs) if self.remove(sub))
-
-    def weight_changed(self, sub, delta: int) -> None:
-        """A leaf's queue member changed weight (see route.reweigh)."""
-        if not isinstance(sub, RouteSub):
-            self._cluster.local_interest(self._account, sub, delta)
 
 
 class Cluster(PeerManager):
@@ -93,7 +58,6 @@ class Cluster(PeerManager):
         self._server: asyncio.base_events.Server | None = None
         self._dialing: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
-        self._views: dict = {}
         self._flush_scheduled = False
         self._own_urls: list[str] | None = None
         self.adopt_accounts()
@@ -121,11 +85,15 @@ class Cluster(PeerManager):
         return rid
 
     def adopt_accounts(self) -> None:
-        """Gives every account without one a ClusterSublist (at start, and for accounts a reload
-        adds; an account's Sublist is replaced only while it has no subscriptions)."""
+        """Listens to the interest of every account (at start, and accounts a reload adds)."""
         for account in self.broker.accounts.values():
-            if not isinstance(account.sublist, ClusterSublist) and not len(account.sublist):
-                account.sublist = ClusterSublist(self, account)
+            account.listen(self.interest_changed)
+
+    def interest_changed(self, account, sub, delta: int) -> None:
+        """An account's interest changed: local interest (clients', and leaves' we are the hub
+        for) is told to the routes; what routes and our hub told us is not."""
+        if sub.kind in ONE_HOP:
+            self.local_interest(account, sub, delta)
 
     # -- INFO ------------------------------------------------------------------------------
 
@@ -326,7 +294,6 @@ class Cluster(PeerManager):
         if self.routes.get(conn.remote_id) is conn:
             del self.routes[conn.remote_id]
             conn.remove_interest()
-            self._views.clear()
             if self.remote_urls.pop(conn.remote_id, None) is not None:
                 self.notify_clients()
         log.notice("%s:%d - rid:%d - Router connection closed: %s", conn.ip, conn.port, conn.cid,
@@ -490,24 +457,6 @@ class Cluster(PeerManager):
         if parts:
             conn.queue(b"".join(parts))
 
-    def local_view(self, result) -> tuple:
-        """The local part of a match result (routed messages go to local subscribers only):
-        the plain local subscriptions, and queue group name -> its local members."""
-        view = self._views.get(result)
-        if view is None:
-            # Leaves we are the hub for get routed messages too (nats-server's isHubLeafNode).
-            plain = tuple(s for s in result.plain if not s.conn.is_route or is_hub_leaf(s.conn))
-            groups = {}
-            for group in result.queues:
-                members = tuple(s for s in group if not s.conn.is_route or is_hub_leaf(s.conn))
-                if members:
-                    groups[members[0].queue] = members
-            view = (plain, groups)
-            if len(self._views) >= _VIEW_CACHE_MAX:
-                self._views.clear()
-            self._views[result] = view
-        return view
-
     # -- monitoring --------------------------------------------------------------------------------
 
     def configured_urls(self) -> list[str]:
@@ -519,10 +468,4 @@ class Cluster(PeerManager):
                 continue
             urls.append(join_host_port(host, port))
         return urls
-
-
-def is_hub_leaf(conn) -> bool:
-    """A leaf connection on which we are the hub."""
-    return getattr(conn, "is_leaf", False) and not conn.solicited
-
 

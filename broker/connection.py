@@ -21,7 +21,7 @@ from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
 
 from . import trace
 from .auth import check_pool
-from .delivery import deliver, deliver_run, deliver_sizes, deliver_with_headers
+from .delivery import deliver, deliver_run, deliver_sizes
 from .permissions import RESERVED_FIRST, ConnectionPermissions, reserved_reply, reserved_subject
 from .subscription import Subscription
 from .wire import HEAVY_FANOUT, WireConnection
@@ -354,10 +354,12 @@ class ClientConnection(WireConnection):
         if self.subs.pop(sub.sid, None) is not None:
             self.sublist.remove(sub)
 
-    def on_pub(self, subject: bytes, reply: bytes | None, payload: memoryview) -> bool:
-        """A PUB; True when the parser is to stop after it (see _fanned_out)."""
+    def on_pub(self, subject: bytes, reply: bytes | None, message: memoryview,
+               header_len: int = 0) -> bool:
+        """A PUB, or an HPUB (see on_hpub) whose `message` starts with `header_len` bytes of
+        headers; True when the parser is to stop after it (see _fanned_out)."""
         self.in_msgs += 1
-        self.in_bytes += len(payload)
+        self.in_bytes += len(message)
         # nats-server: a denied publish gets the violation and no +OK.
         if self.perms is not None and not self._may_publish(subject):
             return False
@@ -366,7 +368,8 @@ class ClientConnection(WireConnection):
             return False
         if self.verbose:
             self.queue(OK)
-        n = deliver(self, self.sublist.match(subject), subject, reply, payload)
+        # An empty header block (header_len 0) is delivered as a plain message, as nats-server.
+        n = deliver(self, self.sublist.match(subject), subject, reply, message, header_len)
         if n > HEAVY_FANOUT:
             return self._fanned_out(n)
         if not n and reply and self.no_responders:
@@ -439,27 +442,8 @@ class ClientConnection(WireConnection):
 
     def on_hpub(self, subject: bytes, reply: bytes | None, header_len: int,
                 message: memoryview) -> bool:
-        """An HPUB; True when the parser is to stop after it (see _fanned_out)."""
-        self.in_msgs += 1
-        self.in_bytes += len(message)
-        # nats-server: a denied publish gets the violation and no +OK.
-        if self.perms is not None and not self._may_publish(subject):
-            return False
-        if (subject[0] in RESERVED_FIRST or reply is not None and reply[0] in RESERVED_FIRST) \
-                and self._reserved(subject, reply):
-            return False
-        if self.verbose:
-            self.queue(OK)
-        result = self.sublist.match(subject)
-        if not header_len:  # an empty header block: delivered as a plain message, as nats-server
-            n = deliver(self, result, subject, reply, message)
-        else:
-            n = deliver_with_headers(self, result, subject, reply, header_len, message)
-        if n > HEAVY_FANOUT:
-            return self._fanned_out(n)
-        if not n and reply and self.no_responders:
-            self._no_responders(subject, reply)
-        return False
+        """An HPUB: as a PUB (see on_pub)."""
+        return self.on_pub(subject, reply, message, header_len)
 
     def _no_responders(self, subject: bytes, reply: bytes) -> None:
         """The 503 status message to the publisher's own subscription on the reply subject."""

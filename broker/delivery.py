@@ -1,7 +1,26 @@
-"""Delivery of one published message to the subscriptions that match it: every plain
-subscription, and one member of each queue group (random start, first member that accepts).
-The MSG/HMSG frame goes straight into each receiver's outbound buffer, which is the one copy of
-the payload; the receiver is marked touched so the broker flushes it at the end of the read.
+"""The fan-out: one published message to the subscriptions its subject matches, whatever its
+origin (a client, an internal client, a route or a leaf connection), as nats-server's
+processMsgResults does it.
+
+- Local subscribers (kind CLIENT_SUB) get a MSG/HMSG frame written straight into their outbound
+  buffer, which is the one copy of the payload; they are marked touched so that the broker
+  flushes them at the end of the read.
+- Every queue group gets the message once: `_pick` is the one picker, by weight across local
+  members, routes (a route's member weighs what the peer said) and leaves (a last resort).
+- Peer interest (kinds ROUTE_SUB, LEAF_SUB, HUB_SUB) is forwarded once per connection (`_forward`), naming
+  the queue groups picked on it: RMSG/HMSG to a route, LMSG/HMSG to a leaf.
+- A message from a route, or from our hub, goes one hop: only to ONE_HOP kinds (`_one_hop`); a
+  peer's message reaches only the queue groups it names; a leaf connection never gets its own
+  message back (it has no echo).
+
+`deliver` is the one fan-out of a message; `deliver_from_peer` narrows the match for a peer's
+message and calls it. `deliver_run` and `deliver_sizes` are the same fan-out for a parsed run of
+client messages sharing a subject (the speed of repeated traffic comes from them): they share
+the picker and the forwarding with it, make their lines with `_pieces` and `_sub_line`, count
+with `_wrote` and `_counted`, and hand to it whatever they are not made for. `deliver` itself, the
+per-message path, does what those helpers do inline (a call per receiver costs a few per cent
+there), with the same rules: the pieces a run left on the origin are reused, a receiver counts
+each message and its payload bytes, the server each delivery and each peer connection sent to.
 
 A receiver whose permissions armed a delivery filter (see permissions.ConnectionPermissions)
 is asked before each delivery; a queue group then tries its next member. Receivers without
@@ -11,15 +30,19 @@ from __future__ import annotations
 
 from random import random as _random
 
-from .forward import forward as _forward
-from .forward import forward_run as _forward_run
 from .permissions import delivery_denied
+from .sublist import SublistResult, queue_group
+from .subscription import ONE_HOP
 
 _CRLF = b"\r\n"
 
 # b" <size>\r\n", the end of a MSG line without reply, by payload size (bounded).
 _SIZE_TAILS: dict[int, bytes] = {}
 _SIZE_TAILS_MAX = 4096
+
+# Match result -> what a one-hop message may reach of it (see _one_hop), bounded.
+_VIEWS: dict = {}
+_VIEWS_MAX = 1024
 
 
 def _size_tail(size: int) -> bytes:
@@ -30,41 +53,116 @@ def _size_tail(size: int) -> bytes:
     return tail
 
 
-def _accepts(sub, publisher, subject: bytes) -> bool:
+# -- the MSG line --------------------------------------------------------------------------------
+
+def _pieces(origin, subject: bytes, reply: bytes | None, size: int) -> tuple[bytes, bytes]:
+    """The MSG line around the sid, `MSG <subject> ` and ` [<reply> ]<size>\\r\\n`, kept on the
+    origin: a burst repeating one PUB line (the parser then passes the same subject and reply
+    objects) reuses them, and a publisher keeping its subject while sizes vary keeps the head."""
+    if subject is origin.msg_subject and reply is origin.msg_reply and size == origin.msg_size:
+        return origin.msg_head, origin.msg_tail
+    head = origin.msg_head if subject == origin.msg_subject else b"MSG " + subject + b" "
+    if reply:
+        tail = b" " + reply + b" %d\r\n" % size
+    else:
+        tail = _SIZE_TAILS.get(size) or _size_tail(size)
+    origin.msg_subject, origin.msg_reply, origin.msg_size = subject, reply, size
+    origin.msg_head, origin.msg_tail = head, tail
+    return head, tail
+
+
+def _sub_line(sub, head: bytes, tail: bytes) -> bytes:
+    """The whole MSG line for one subscription in a run, kept on it while the head and tail
+    objects stay the same (one PUB line repeated): one append per message instead of three. The
+    subscription holds both, so identity stands for equal content."""
+    if sub.line_tail is tail and sub.line_head is head:
+        return sub.line
+    line = sub.line = head + sub.sid + tail
+    sub.line_head = head
+    sub.line_tail = tail
+    return line
+
+
+# -- counters ------------------------------------------------------------------------------------
+
+def _wrote(conn, msgs: int, nbytes: int, touched: list) -> None:
+    """A receiver's counters after `msgs` messages of `nbytes` payload bytes were written to it;
+    touched, it is flushed at the end of the read."""
+    conn.out_msgs += msgs
+    conn.out_bytes += nbytes
+    if not conn.touched:
+        conn.touched = True
+        touched.append(conn)
+
+
+def _counted(broker, msgs: int, nbytes: int) -> None:
+    """The server's counters, once per fan-out: nats-server counts a message to each local
+    subscriber and one to each route or leaf connection it is forwarded to."""
+    if msgs:
+        broker.out_msgs += msgs
+        broker.out_bytes += nbytes
+
+
+def _count(sub) -> bool:
+    """Counts a delivery to `sub`; False when it is past its UNSUB max (nothing delivered).
+    The subscription that reaches its max is removed."""
+    if sub.delivered >= sub.max:
+        return False
+    sub.delivered += 1
+    if sub.delivered >= sub.max:
+        sub.conn.remove_sub(sub)
+    return True
+
+
+def _note_request(perms, reply: bytes) -> None:
+    """A receiver with allow_responses may answer on this reply subject."""
+    if perms.replies is not None:
+        perms.saw_request(reply)
+
+
+# -- queue groups ----------------------------------------------------------------------------------
+
+def _accepts(sub, origin, subject: bytes) -> bool:
     conn = sub.conn
     if conn.closed:
         return False
-    if conn is publisher and not publisher.echo:
+    if conn is origin and not origin.echo:
         return False
     if sub.max and sub.delivered >= sub.max:
         return False
     return not delivery_denied(conn, subject, sub.queue)
 
 
-def _delivered(sub) -> None:
-    """Counts a delivery; removes a subscription that reached its UNSUB max."""
-    sub.delivered += 1
-    if sub.max and sub.delivered >= sub.max:
-        sub.conn.remove_sub(sub)
-
-
-def _pick(group, publisher, subject: bytes):
-    """One member of a queue group that accepts the message, from a random start (weighted
-    when route or leaf members weigh other than 1: see sublist.WeightedGroup)."""
+def _pick(group, origin, subject: bytes):
+    """One member of a queue group that accepts the message, from a random start: uniform in a
+    plain tuple, by weight in a WeightedGroup (route members weigh what their peer said, leaf
+    members only when no other is left; see sublist.queue_group)."""
     n = len(group)
     start = int(_random() * n) if group.__class__ is tuple else group.start()
     sub = group[start]
     conn = sub.conn
     # The common case: the randomly chosen member accepts.
-    if not conn.closed and not (conn is publisher and not publisher.echo) and \
+    if not conn.closed and not (conn is origin and not origin.echo) and \
             not (sub.max and sub.delivered >= sub.max) and \
             (conn.perms is None or not delivery_denied(conn, subject, sub.queue)):
         return sub
     for i in range(1, n):
         sub = group[(start + i) % n]
-        if _accepts(sub, publisher, subject):
+        if _accepts(sub, origin, subject):
             return sub
     return None
+
+
+def _receivers(result, origin, subject: bytes) -> tuple:
+    """Every plain subscription, then the picked member of each queue group."""
+    queues = result.queues
+    if len(queues) == 1:
+        sub = _pick(queues[0], origin, subject)
+        if sub is None:
+            return result.plain
+        return result.plain + (sub,) if result.plain else (sub,)
+    picked = tuple(sub for sub in (_pick(group, origin, subject) for group in queues) if sub)
+    return result.plain + picked
 
 
 def _one_per_connection(plain: tuple) -> bool:
@@ -74,69 +172,41 @@ def _one_per_connection(plain: tuple) -> bool:
     return len(plain) < 2 or len({sub.conn for sub in plain}) == len(plain)
 
 
-def _note_request(perms, reply: bytes) -> None:
-    """A receiver with allow_responses may answer on this reply subject."""
-    if perms.replies is not None:
-        perms.saw_request(reply)
+# -- one message -------------------------------------------------------------------------------------
 
-
-def _receivers(result, publisher, subject: bytes) -> tuple:
-    """Every plain subscription, then the picked member of each queue group."""
-    queues = result.queues
-    if len(queues) == 1:
-        sub = _pick(queues[0], publisher, subject)
-        if sub is None:
-            return result.plain
-        return result.plain + (sub,) if result.plain else (sub,)
-    picked = tuple(sub for sub in (_pick(group, publisher, subject) for group in queues) if sub)
-    return result.plain + picked
-
-
-def _count(sub) -> bool:
-    """Counts a delivery to `sub`; False when it is past its UNSUB max (nothing delivered)."""
-    if sub.max:
-        if sub.delivered >= sub.max:
-            return False
-        _delivered(sub)
-    else:
-        sub.delivered += 1  # UNSUB <max> compares against it
-    return True
-
-
-def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: memoryview) -> int:
-    """Delivers a message without headers; returns how many subscriptions received it."""
-    subs = result.plain if not result.queues else _receivers(result, publisher, subject)
+def deliver(origin, result, subject: bytes, reply: bytes | None, message: memoryview,
+            header_len: int = 0) -> int:
+    """Delivers one message: `message` is the header block (`header_len` bytes, 0 for none) and
+    the payload. Receivers that negotiated headers get HMSG, the others MSG with the headers
+    stripped. Returns the deliveries: local subscriptions and peer connections."""
+    subs = result.plain if not result.queues else _receivers(result, origin, subject)
     if not subs:
         return 0
-    size = len(payload)
-    # The MSG line around each sid; a burst repeating one PUB line (the parser then passes the
-    # same subject and reply objects) reuses the previous message's pieces.
-    if subject is publisher.msg_subject and reply is publisher.msg_reply and size == publisher.msg_size:
-        head = publisher.msg_head
-        tail = publisher.msg_tail
+    total = len(message)
+    size = total - header_len  # the payload
+    # The MSG line around the sid: the pieces a run of this line left on the origin (see
+    # _pieces), else made here (not kept: one message rarely repeats the previous one's line).
+    if subject is origin.msg_subject and reply is origin.msg_reply and size == origin.msg_size:
+        head = origin.msg_head
+        tail = origin.msg_tail
     else:
-        # A publisher mostly keeps its subject while sizes vary: keep the head by subject.
-        if subject == publisher.msg_subject:
-            head = publisher.msg_head
-        else:
-            head = b"MSG " + subject + b" "
-        if reply:
-            tail = b" " + reply + b" %d\r\n" % size
-        else:
-            tail = _SIZE_TAILS.get(size)
-            if tail is None:
-                tail = _size_tail(size)
-        publisher.msg_subject, publisher.msg_reply, publisher.msg_size = subject, reply, size
-        publisher.msg_head, publisher.msg_tail = head, tail
-    touched = publisher.broker.touched
-    no_echo = not publisher.echo
+        head = b"MSG " + subject + b" "
+        tail = b" " + reply + b" %d\r\n" % size if reply else \
+            _SIZE_TAILS.get(size) or _size_tail(size)
+    if header_len:  # HMSG to receivers that take headers, MSG without them to the others
+        hhead = b"H" + head
+        htail = (b" " + reply if reply else b"") + b" %d %d\r\n" % (header_len, total)
+        payload = message[header_len:]
+        with_headers = 0  # receivers that got the header block
+    touched = origin.broker.touched
+    no_echo = not origin.echo
     count = 0
     routed = None
     for sub in subs:
         conn = sub.conn
-        if conn.closed or no_echo and conn is publisher:
+        if conn.closed or no_echo and conn is origin:
             continue
-        if conn.is_route:  # another server's interest: one RMSG per route, after the loop
+        if sub.kind:  # a peer server's interest: one message per connection, after the loop
             if routed is None:
                 routed = [sub]
             else:
@@ -149,274 +219,286 @@ def deliver(publisher, result, subject: bytes, reply: bytes | None, payload: mem
             if not _count(sub):
                 continue
         else:
-            sub.delivered += 1  # inline _count: this is the per-message path
+            sub.delivered += 1  # UNSUB <max> compares against it
         if reply is not None and perms is not None:
             _note_request(perms, reply)
-        # The whole MSG line, kept on the subscription while the head and tail objects stay
-        # the same (a burst of one PUB line): one append instead of three. The subscription
-        # holds both, so identity stands for equal content.
-        if sub.line_tail is tail and sub.line_head is head:
-            line = sub.line
-        else:
-            line = sub.line = head + sub.sid + tail
-            sub.line_head = head
-            sub.line_tail = tail
         out = conn.out
-        out += line
-        out += payload
+        if not header_len:
+            out += head
+            out += sub.sid
+            out += tail
+            out += message
+            conn.out_bytes += size
+        elif conn.headers:
+            out += hhead
+            out += sub.sid
+            out += htail
+            out += message
+            conn.out_bytes += total
+            with_headers += 1
+        else:
+            out += head
+            out += sub.sid
+            out += tail
+            out += payload
+            conn.out_bytes += size
         out += _CRLF
         conn.out_msgs += 1
-        conn.out_bytes += size
         if not conn.touched:
             conn.touched = True
             touched.append(conn)
         count += 1
+    nbytes = count * size
+    if header_len:
+        nbytes += with_headers * header_len
     if routed is not None:
-        count += _forward(routed, subject, reply, 0, payload)
-    if count:
-        broker = publisher.broker
+        n = _forward(routed, subject, reply, header_len, message)
+        count += n
+        nbytes += n * total
+    if count:  # _counted, inline: this is the per-message path
+        broker = origin.broker
         broker.out_msgs += count
-        broker.out_bytes += count * size
+        broker.out_bytes += nbytes
     return count
 
 
-def deliver_run(publisher, result, subject: bytes, view: memoryview, first: int, stride: int,
+def deliver_from_peer(origin, result, subject: bytes, reply: bytes | None, queues,
+                      header_len: int, message: memoryview) -> int:
+    """A message from a route or leaf connection: the plain subscriptions it may reach, and a
+    member of each queue group it names (`queues`; none without), then `deliver`."""
+    if origin.one_hop:
+        result = _one_hop(result)[0]
+    subs = result.plain
+    if queues and result.queues:
+        picked = [sub for group in result.queues
+                  if group[0].queue in queues and (sub := _pick(group, origin, subject)) is not None]
+        if picked:
+            subs += tuple(picked)
+    if not subs:
+        return 0
+    return deliver(origin, SublistResult(subs, ()), subject, reply, message, header_len)
+
+
+def _one_hop(result) -> tuple[SublistResult, SublistResult]:
+    """What a message from a route or from our hub may reach of a match result: subscriptions of
+    ONE_HOP kinds (local ones, and leaves we are the hub for: nats-server's isHubLeafNode), with
+    their queue groups and without. Cached per result (results are immutable and replaced when
+    the interest changes)."""
+    views = _VIEWS.get(result)
+    if views is None:
+        plain = tuple(sub for sub in result.plain if sub.kind in ONE_HOP)
+        groups = tuple(g for group in result.queues  # groups left empty go
+                       if (g := queue_group(s for s in group if s.kind in ONE_HOP)))
+        views = (SublistResult(plain, groups), SublistResult(plain, ()))
+        if len(_VIEWS) >= _VIEWS_MAX:
+            _VIEWS.clear()
+        _VIEWS[result] = views
+    return views
+
+
+def plain_from_peer(origin, result) -> SublistResult:
+    """The part of a match result a peer's message without queue names reaches (see
+    deliver_from_peer): its plain subscriptions."""
+    if origin.one_hop:
+        return _one_hop(result)[1]
+    return SublistResult(result.plain, ()) if result.queues else result
+
+
+# -- runs of messages --------------------------------------------------------------------------------
+
+def deliver_run(origin, result, subject: bytes, view: memoryview, first: int, stride: int,
                 count: int, size: int) -> None:
     """Delivers a run of messages without reply or headers that share one subject and size
-    (see ClientOpsParser.on_pub_run): payload i is view[first + i * stride:][:size] and is
-    followed by its CRLF in the input, which is copied along with it. Queue groups pick a
-    member per message: a single local group without plain subscribers is served here too,
-    anything else with queues goes message by message."""
+    (see ClientOpsParser.on_pub_run and PeerOpsParser): payload i is view[first + i * stride:]
+    [:size] and is followed by its CRLF in the input, which is copied along with it. Queue
+    groups pick a member per message: a single group of local members without UNSUB max is
+    served here too, anything else with queues goes message by message."""
     plain = result.plain
     queues = result.queues
     if queues and not plain and len(queues) == 1 and \
-            not any(sub.conn.is_route or sub.max for sub in queues[0]):
-        _deliver_run_to_group(publisher, queues[0], subject, view, first, stride, count, size)
+            not any(sub.kind or sub.max for sub in queues[0]):
+        _deliver_run_to_group(origin, queues[0], subject, view, first, stride, count, size)
         return
     if queues or not _one_per_connection(plain):
         for a in range(first, first + count * stride, stride):
-            deliver(publisher, result, subject, None, view[a:a + size])
+            deliver(origin, result, subject, None, view[a:a + size])
         return
     if not plain:
         return
-    head, tail = _run_line_pieces(publisher, subject, size)
-    touched = publisher.broker.touched
-    no_echo = not publisher.echo
+    local, routed = _run_receivers(plain, origin, subject)
+    head, tail = _pieces(origin, subject, None, size)
+    touched = origin.broker.touched
     chunk = size + 2  # payload and its CRLF
     total = 0
-    routed = None
-    for sub in plain:
-        conn = sub.conn
-        if conn.closed or no_echo and conn is publisher:
-            continue
-        if conn.is_route:
-            if routed is None:
-                routed = [sub]
-            else:
-                routed.append(sub)
-            continue
-        perms = conn.perms
-        if perms is not None and perms.deny is not None and perms.denies(subject, sub.queue):
-            continue
+    for sub in local:
         n = count
         if sub.max:
             n = min(n, sub.max - sub.delivered)
             if n <= 0:
                 continue
         sub.delivered += n
-        if sub.line_tail is tail and sub.line_head is head:
-            line = sub.line
-        else:
-            line = sub.line = head + sub.sid + tail
-            sub.line_head = head
-            sub.line_tail = tail
+        line = _sub_line(sub, head, tail)
+        conn = sub.conn
         out = conn.out
         for a in range(first, first + n * stride, stride):
             out += line
             out += view[a:a + chunk]
-        conn.out_msgs += n
-        conn.out_bytes += n * size
-        if not conn.touched:
-            conn.touched = True
-            touched.append(conn)
+        _wrote(conn, n, n * size, touched)
         if sub.max and sub.delivered >= sub.max:
             conn.remove_sub(sub)
         total += n
-    if routed is not None:
+    if routed:
         total += _forward_run(routed, subject, view, first, stride, count, size)
-    if total:
-        broker = publisher.broker
-        broker.out_msgs += total
-        broker.out_bytes += total * size
+    _counted(origin.broker, total, total * size)
 
 
-def _run_line_pieces(publisher, subject: bytes, size: int) -> tuple[bytes, bytes]:
-    """The MSG line around the sid for a run without reply, kept on the publisher."""
-    if subject is publisher.msg_subject and publisher.msg_reply is None and size == publisher.msg_size:
-        return publisher.msg_head, publisher.msg_tail
-    head = b"MSG " + subject + b" "
-    tail = _SIZE_TAILS.get(size) or _size_tail(size)
-    publisher.msg_subject, publisher.msg_reply, publisher.msg_size = subject, None, size
-    publisher.msg_head, publisher.msg_tail = head, tail
-    return head, tail
+def _run_receivers(plain: tuple, origin, subject: bytes) -> tuple[list, list]:
+    """The plain subscriptions a run goes to, as `deliver` chooses them message by message: the
+    local ones the origin may reach and that take it, and the peers' (forwarded)."""
+    no_echo = not origin.echo
+    reached = [sub for sub in plain if not sub.conn.closed and not (no_echo and sub.conn is origin)]
+    local = [sub for sub in reached
+             if not sub.kind and not delivery_denied(sub.conn, subject, sub.queue)]
+    return local, [sub for sub in reached if sub.kind]
 
 
-def _deliver_run_to_group(publisher, group, subject: bytes, view: memoryview, first: int,
+def _deliver_run_to_group(origin, group, subject: bytes, view: memoryview, first: int,
                           stride: int, count: int, size: int) -> None:
     """A run for one queue group of local members without UNSUB max: a member picked per
-    message (as `deliver` picks), its MSG line reused while the run lasts."""
-    head, tail = _run_line_pieces(publisher, subject, size)
-    touched = publisher.broker.touched
+    message (by `_pick`, as `deliver` picks), its MSG line reused while the run lasts."""
+    head, tail = _pieces(origin, subject, None, size)
+    for sub in group:
+        _sub_line(sub, head, tail)  # each member's line, once per run
+    touched = origin.broker.touched
     chunk = size + 2  # payload and its CRLF
     total = 0
     for a in range(first, first + count * stride, stride):
-        sub = _pick(group, publisher, subject)
+        sub = _pick(group, origin, subject)
         if sub is None:
             continue
         conn = sub.conn
-        if sub.line_tail is tail and sub.line_head is head:
-            line = sub.line
-        else:
-            line = sub.line = head + sub.sid + tail
-            sub.line_head = head
-            sub.line_tail = tail
         out = conn.out
-        out += line
+        out += sub.line
         out += view[a:a + chunk]
         sub.delivered += 1
-        conn.out_msgs += 1
+        conn.out_msgs += 1  # _wrote, inline: a member is picked per message
         conn.out_bytes += size
         if not conn.touched:
             conn.touched = True
             touched.append(conn)
         total += 1
-    if total:
-        broker = publisher.broker
-        broker.out_msgs += total
-        broker.out_bytes += total * size
+    _counted(origin.broker, total, total * size)
 
 
-def deliver_sizes(publisher, result, subject: bytes, view: memoryview, bounds: list) -> None:
+def deliver_sizes(origin, result, subject: bytes, view: memoryview, bounds: list) -> None:
     """Delivers messages without reply or headers for one subject whose sizes vary (see
     ClientOpsParser.on_pub_sizes): payload i is view[bounds[2*i]:bounds[2*i+1]], followed by
     its CRLF in the input, which is copied along with it. The match and the head of the MSG
     line are shared; per message and receiver it is the size's line tail and three appends.
-    Queue groups, routes, UNSUB maxes and a connection with several matching subscriptions
+    Queue groups, peers, UNSUB maxes and a connection with several matching subscriptions
     take the per-message path."""
     plain = result.plain
-    if result.queues or any(sub.max or sub.conn.is_route for sub in plain) or \
+    if result.queues or any(sub.max or sub.kind for sub in plain) or \
             not _one_per_connection(plain):
         for i in range(0, len(bounds), 2):
-            deliver(publisher, result, subject, None, view[bounds[i]:bounds[i + 1]])
+            deliver(origin, result, subject, None, view[bounds[i]:bounds[i + 1]])
         return
     if not plain:
         return
-    if subject == publisher.msg_subject:
-        head = publisher.msg_head
-    else:
-        head = b"MSG " + subject + b" "
-        publisher.msg_subject, publisher.msg_reply, publisher.msg_size = subject, None, -1
-        publisher.msg_head, publisher.msg_tail = head, None
     starts = bounds[::2]
     ends = bounds[1::2]
     count = len(starts)
     sizes = sum(ends) - sum(starts)
+    head, _ = _pieces(origin, subject, None, ends[0] - starts[0])
     get_tail = _SIZE_TAILS.get
     tails = [get_tail(end - start) or _size_tail(end - start)
              for start, end in zip(starts, ends, strict=True)]
-    touched = publisher.broker.touched
-    no_echo = not publisher.echo
-    total = 0
-    for sub in plain:
-        conn = sub.conn
-        if conn.closed or no_echo and conn is publisher:
-            continue
-        perms = conn.perms
-        if perms is not None and perms.deny is not None and perms.denies(subject, sub.queue):
-            continue
+    local, _ = _run_receivers(plain, origin, subject)
+    touched = origin.broker.touched
+    for sub in local:
         sub.delivered += count
         line_head = head + sub.sid
+        conn = sub.conn
         out = conn.out
         for tail, start, end in zip(tails, starts, ends, strict=True):
             out += line_head
             out += tail
             out += view[start:end + 2]
-        conn.out_msgs += count
-        conn.out_bytes += sizes
-        if not conn.touched:
-            conn.touched = True
-            touched.append(conn)
-        total += 1
-    if total:
-        broker = publisher.broker
-        broker.out_msgs += total * count
-        broker.out_bytes += total * sizes
+        _wrote(conn, count, sizes, touched)
+    _counted(origin.broker, len(local) * count, len(local) * sizes)
 
 
-def deliver_with_headers(publisher, result, subject: bytes, reply: bytes | None,
-                         header_len: int, message: memoryview) -> int:
-    """Delivers a message with headers: HMSG to receivers that negotiated headers, MSG with the
-    headers stripped to those that did not. Returns how many subscriptions received it."""
-    subs = _receivers(result, publisher, subject)
-    if not subs:
-        return 0
-    total = len(message)
-    payload = message[header_len:]
-    psize = total - header_len
-    reply_part = b" " + reply if reply else b""
-    hhead = b"HMSG " + subject + b" "
-    htail = reply_part + b" %d %d\r\n" % (header_len, total)
-    mhead = b"MSG " + subject + b" "
-    mtail = reply_part + b" %d\r\n" % psize
-    touched = publisher.broker.touched
-    no_echo = not publisher.echo
-    count = 0
-    out_bytes = 0
-    routed = None
-    for sub in subs:
-        conn = sub.conn
-        if conn.closed or no_echo and conn is publisher:
-            continue
-        perms = conn.perms
-        if perms is not None and perms.deny is not None and perms.denies(subject, sub.queue):
-            continue
-        if not _count(sub):
-            continue
-        if conn.is_route:  # another server's interest: one HMSG per route, after the loop
-            if routed is None:
-                routed = [sub]
-            else:
-                routed.append(sub)
-            continue
-        if reply is not None and perms is not None:
-            _note_request(perms, reply)
+# -- peers ------------------------------------------------------------------------------------------
+
+def _forward(routed: list, subject: bytes, reply: bytes | None, header_len: int,
+             message: memoryview) -> int:
+    """Sends a message to the peer connections among the matched subscriptions `routed` (peer
+    interest, at most one picked member per queue group): one message per connection, naming
+    the queue groups picked on it. As nats-server, the first subscription of each connection
+    counts the delivery. Returns the number of connections sent to."""
+    if len(routed) == 1:
+        sub = routed[0]
+        sub.delivered += 1
+        _send(sub.conn, sub.account, subject, reply, (sub.queue,) if sub.queue else None,
+              header_len, message)
+        return 1
+    targets: dict = {}  # connection -> [its first subscription, the queue groups picked on it]
+    for sub in routed:
+        target = targets.get(sub.conn)
+        if target is None:
+            target = targets[sub.conn] = [sub]
+        if sub.queue:
+            target.append(sub.queue)
+    account = routed[0].account
+    for conn, target in targets.items():
+        target[0].delivered += 1
+        _send(conn, account, subject, reply, target[1:] or None, header_len, message)
+    return len(targets)
+
+
+def _send(conn, account: bytes, subject: bytes, reply: bytes | None, queues, header_len: int,
+          message: memoryview) -> None:
+    """One RMSG/LMSG to a peer, or HMSG when the message has headers and the peer takes them
+    (a peer without headers gets the payload alone)."""
+    size = len(message)
+    if header_len and conn.headers:
+        line = conn.line_prefix(b"HMSG", account, subject)
+        sizes = b"%d %d\r\n" % (header_len, size)
+    else:
+        if header_len:
+            message = message[header_len:]
+            size -= header_len
+        line = conn.line_prefix(conn.msg_op, account, subject)
+        sizes = b"%d\r\n" % size
+    if queues:
+        line += (b"+ " + reply + b" " if reply else b"| ") + b" ".join(queues) + b" "
+    elif reply:
+        line += reply + b" "
+    out = conn.out
+    out += line
+    out += sizes
+    out += message
+    out += _CRLF
+    _wrote(conn, 1, size, conn.broker.touched)
+
+
+def _forward_run(routed: list, subject: bytes, view: memoryview, first: int, stride: int,
+                 count: int, size: int) -> int:
+    """A run of messages without reply or headers that share one subject and size (payload i
+    is view[first + i * stride:][:size], followed by its CRLF in the input), to each peer
+    connection among the plain peer subscriptions `routed`, its message line made once.
+    Returns the number of messages sent."""
+    targets: dict = {}  # connection -> its first subscription
+    for sub in routed:
+        targets.setdefault(sub.conn, sub)
+    chunk = size + 2
+    account = routed[0].account
+    for conn, sub in targets.items():
+        sub.delivered += count
+        line = conn.line_prefix(conn.msg_op, account, subject) + b"%d\r\n" % size
         out = conn.out
-        if conn.headers:
-            out += hhead
-            out += sub.sid
-            out += htail
-            out += message
-            n = total
-        else:
-            out += mhead
-            out += sub.sid
-            out += mtail
-            out += payload
-            n = psize
-        out += _CRLF
-        conn.out_msgs += 1
-        conn.out_bytes += n
-        out_bytes += n
-        if not conn.touched:
-            conn.touched = True
-            touched.append(conn)
-        count += 1
-    if routed is not None:
-        n = _forward(routed, subject, reply, header_len, message)
-        count += n
-        out_bytes += n * total
-    if count:
-        broker = publisher.broker
-        broker.out_msgs += count
-        broker.out_bytes += out_bytes
-    return count
+        for a in range(first, first + count * stride, stride):
+            out += line
+            out += view[a:a + chunk]
+        _wrote(conn, count, count * size, conn.broker.touched)
+    return count * len(targets)

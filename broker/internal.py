@@ -2,9 +2,9 @@
 network clients (nats-server's internal clients of kind SYSTEM or ACCOUNT).
 
 Why a connection-shaped object: an InternalClient has every attribute delivery reads on a
-receiver (`out`, `touched`, `closed`, `perms`, `echo`, `headers`, `is_route`, counters) and
-`flush()`, so delivery.py treats it as one more client and every fan-out variant (deliver,
-deliver_run, deliver_sizes, deliver_with_headers, queue picks) serves it unchanged: ordinary
+receiver (`out`, `touched`, `closed`, `perms`, `echo`, `headers`, counters) and `flush()`, and
+its subscriptions are of kind CLIENT_SUB, so delivery.py treats it as one more client and every
+fan-out entry (deliver, deliver_run, deliver_sizes, queue picks) serves it unchanged: ordinary
 deliveries pay nothing for the feature. Delivery writes MSG/HMSG frames into its `out` as for any
 client; the broker flushes touched receivers at the end of each read, and this flush parses its
 own frames back (protocol.ServerOpsParser) and calls each subscription's callback with the
@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from zats.protocol.parser import ServerOpsParser
 
-from .delivery import deliver, deliver_with_headers
+from .delivery import deliver
 from .subscription import Subscription
 
 # callback(subject, reply | None, headers | None, payload: memoryview)
@@ -59,7 +59,6 @@ class InternalClient:
 
     @property
     def sublist(self):
-        # Looked up each time: clustering gives an account its Sublist when it has none.
         return self.account.sublist
 
     # -- subscriptions -----------------------------------------------------------------------
@@ -98,8 +97,7 @@ class InternalClient:
             return 0
         result = self.sublist.match(subject)
         if headers:
-            n = deliver_with_headers(self, result, subject, reply, len(headers),
-                                     memoryview(headers + payload))
+            n = deliver(self, result, subject, reply, memoryview(headers + payload), len(headers))
         else:
             n = deliver(self, result, subject, reply, memoryview(payload))
         self.broker.flush_touched()

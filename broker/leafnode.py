@@ -5,22 +5,27 @@ docs/routes-and-leafnodes.md, "Leafnodes").
   once (with `client_id`, `leafnode_urls` and a `nonce`, without `compression` nor
   `info_on_connect`, so a nats-server spoke stays uncompressed and needs no second INFO), take
   CONNECT first, bind the leaf to an account, then send it all interest of that account (local
-  clients, routes, other leaves) and take its interest like a client's: it reaches routes as RS+
-  through ClusterSublist. Its messages go to local clients, routes and other leaves; routed
-  messages reach it too.
+  clients, routes, other leaves) and take its interest (kind LEAF_SUB) like a client's: the
+  cluster's interest listener tells it to routes as RS+. Its messages go to local clients,
+  routes and other leaves; routed messages reach it too.
 - As a spoke (`leafnodes { remotes [...] }`): we dial a hub, read its INFO, send CONNECT
   (without `compress_mode`), and advertise only local interest (clients, and leaves we are the
-  hub for). Hub interest is stored as HubSub, a RouteSub, so that ClusterSublist never
-  re-advertises it to our routes; hub messages go to local clients and our own leaves only.
+  hub for). Hub interest is stored as kind HUB_SUB, which is never re-advertised to our
+  routes; hub messages go one hop, to local clients and our own leaves only.
   A dropped hub connection is redialled with back-off (doubling from `reconnect_delay` to 30 s;
   30 s after a loop, cluster-name or permission error).
 
 Loop detection: every leaf connection gets `LS+ $LDS.<nuid>` (ours); seeing our own LDS subject
 come back means the leaf topology has a cycle: `-ERR 'Loop detected ...'` and close.
 
-A leaf connection is a RouteConnection as far as delivery is concerned (`is_route`, `send_msg`,
-`send_run`): a client's message that matches a leaf's interest is forwarded once per connection
-by forward.forward, as LMSG/HMSG without account.
+A leaf connection is a RouteConnection as far as delivery is concerned (`line_prefix`, `msg_op`,
+`one_hop`): a message that matches a leaf's interest is forwarded once per connection by the
+fan-out (delivery.py), as LMSG/HMSG without account. A leaf never gets its own messages back
+(`echo` is off, as nats-server's leaf connections).
+
+Interest to the peer follows the account's interest listener (`Leafnodes.interest_changed`,
+registered with account.Account.listen), which counts per (subject, queue) what each leaf
+connection is told (LS+/LS-).
 """
 
 from __future__ import annotations
@@ -45,16 +50,15 @@ from zats.protocol.nkeys import KeyPair
 from zats.protocol.peer_parser import LEAF
 from zats.protocol.subjects import is_valid_subject
 
-from .cluster import ClusterSublist, is_hub_leaf
+from .delivery import deliver_from_peer
 from .durations import format_duration
-from .forward import forward
 from .ids import nuid
 from .interfaces import advertise_hosts
 from .listeners import listen
 from .peers import PeerManager
-from .permissions import delivery_denied
-from .route import RouteConnection, RouteSub, interest_weight, reweigh, traffic
-from .sublist import Sublist
+from .route import RouteConnection, traffic
+from .sublist import interest_weight
+from .subscription import HUB_SUB, LEAF_SUB, ONE_HOP
 from .urls import join_host_port, split_url
 from .version import IMPLEMENTATION, VERSION
 from .wire import HEAVY_FANOUT
@@ -64,81 +68,17 @@ _LOOP_DELAY = 30.0
 _CRLF = b"\r\n"
 
 
-class LeafSub:
-    """Interest of a leaf we are the hub for: local interest as far as routes are concerned."""
-
-    __slots__ = ("conn", "account", "subject", "queue", "weight", "sid", "max", "delivered")
-    last_resort = True  # a client's message goes to a leaf's queue member only if no other
-
-    def __init__(self, conn, account: bytes, subject: bytes, queue: bytes | None,
-                 weight: int = 1):
-        self.conn = conn
-        self.account = account
-        self.subject = subject
-        self.queue = queue
-        self.weight = weight
-        self.sid = b""
-        self.max = 0
-        self.delivered = 0
-
-    def __repr__(self) -> str:
-        return f"<LeafSub {self.subject!r} queue={self.queue!r} lid={self.conn.cid}>"
-
-
-class HubSub(RouteSub):
-    """Interest of our hub (we are its leaf): never re-advertised to routes."""
-
-    __slots__ = ()
-    last_resort = True
-
-
-def _sublist_class(base):
-    class LeafSublist(base):
-        """An account's Sublist while leafnodes are on: every change is shown to the leaf
-        connections bound to the account (LS+/LS-)."""
-
-        __slots__ = ("_leafs", "_leaf_account")
-
-        def insert(self, sub) -> None:
-            before = len(self)
-            super().insert(sub)
-            if len(self) != before:
-                self._leafs.interest_changed(self._leaf_account, sub, interest_weight(sub))
-
-        def remove(self, sub) -> bool:
-            removed = super().remove(sub)
-            if removed:
-                self._leafs.interest_changed(self._leaf_account, sub, -interest_weight(sub))
-            return removed
-
-        def weight_changed(self, sub, delta: int) -> None:
-            """A remote queue member changed weight (see route.reweigh)."""
-            self._leafs.interest_changed(self._leaf_account, sub, delta)
-            changed = getattr(super(), "weight_changed", None)
-            if changed is not None:
-                changed(sub, delta)
-
-        def remove_many(self, subs) -> int:
-            return sum(1 for sub in list(subs) if self.remove(sub))
-
-    return LeafSublist
-
-
-_PlainLeafSublist = _sublist_class(Sublist)
-_ClusterLeafSublist = _sublist_class(ClusterSublist)
-
-
 class LeafConnection(RouteConnection):
     """One leaf connection, either role: a RouteConnection (the message and interest plumbing
     delivery and forwarding use) speaking the leafnode protocol; `cluster` is the Leafnodes
     manager."""
 
-    is_leaf = True
     msg_op = b"LMSG"
     trace_kind = "lid"
     peer_kind = LEAF
     decode_connect = staticmethod(decode_leaf_connect)
     gateway_refusal = "Rejecting connection from gateway on the leafnode port"
+    echo = False  # a leaf's own messages never go back to it
 
     __slots__ = ("remote", "acc", "acc_name", "counts", "loop_error", "nonce")
 
@@ -168,11 +108,22 @@ class LeafConnection(RouteConnection):
             timeout = leafs.config.auth_timeout
         self.handshake_timer = self.broker.loop.call_later(timeout, self._handshake_timeout)
 
-    # -- outbound messages ----------------------------------------------------------------------
+    # -- messages -----------------------------------------------------------------------------
 
-    def _prefix(self, op: bytes, account: bytes, subject: bytes) -> bytes:
+    def line_prefix(self, op: bytes, account: bytes, subject: bytes) -> bytes:
         """`LMSG <subject> ` / `HMSG <subject> `: the connection's account is implied."""
         return op + b" " + subject + b" "
+
+    @property
+    def one_hop(self) -> bool:
+        """A message from our hub goes to local subscribers and our own leaves only; one from a
+        leaf of ours also to routes and other leaves."""
+        return self.solicited
+
+    @property
+    def sub_kind(self) -> int:
+        """The kind of the interest this peer announces: our hub's, or a leaf's of ours."""
+        return HUB_SUB if self.solicited else LEAF_SUB
 
     # -- handshake ----------------------------------------------------------------------------
 
@@ -242,15 +193,7 @@ class LeafConnection(RouteConnection):
         if not is_valid_subject(subject):
             self.invalid_subscription(subject)
             return
-        key = (self.acc_name, subject, queue)
-        sub = self.rsubs.get(key)
-        if sub is None:
-            cls = HubSub if self.solicited else LeafSub
-            sub = self.rsubs[key] = cls(self, self.acc_name, subject, queue,
-                                        weight if queue is not None else 1)
-            self.acc.sublist.insert(sub)
-        elif queue is not None and sub.weight != weight:
-            reweigh(self.acc.sublist, sub, weight)
+        self.add_interest(self.acc, self.acc_name, subject, queue, weight)
 
     def on_runsub(self, account: None, subject: bytes, queue: bytes | None) -> None:
         sub = self.rsubs.pop((self.acc_name, subject, queue), None)
@@ -259,11 +202,8 @@ class LeafConnection(RouteConnection):
 
     def remove_interest(self) -> None:
         rsubs, self.rsubs = self.rsubs, {}
-        if self.acc is None:
-            return
-        sublist = self.acc.sublist
-        for sub in rsubs.values():
-            sublist.remove(sub)
+        if self.acc is not None:
+            self.acc.sublist.remove_many(rsubs.values())
 
     # -- interest to the peer -----------------------------------------------------------------
 
@@ -271,12 +211,9 @@ class LeafConnection(RouteConnection):
         """Whether a subscription is interest this leaf connection is told about: a hub tells
         its spoke everything but the spoke's own; a spoke tells its hub only local interest
         (clients, and leaves it is the hub for)."""
-        conn = sub.conn
-        if conn is self:
+        if sub.conn is self:
             return False
-        if self.solicited and conn.is_route and not is_hub_leaf(conn):
-            return False
-        return True
+        return not self.solicited or sub.kind in ONE_HOP
 
     def count(self, subject: bytes, queue: bytes | None, delta: int) -> None:
         key = (subject, queue)
@@ -302,43 +239,9 @@ class LeafConnection(RouteConnection):
         """A leaf message; True when the parser is to stop after it (see wire._fanned_out)."""
         if not self.registered:
             raise ProtocolError(None, "LMSG before CONNECT")
-        self.in_msgs += 1
-        self.in_bytes += len(message)
-        result = self.acc.sublist.match(subject)
-        if not (result.plain or result.queues):
-            return False
-        from_hub = self.solicited
-        local = []
-        routed = []
-        for sub in result.plain:
-            conn = sub.conn
-            if conn is self or conn.closed:
-                continue
-            if conn.is_route:
-                if from_hub and not is_hub_leaf(conn):
-                    continue
-                routed.append(sub)
-            else:
-                local.append(sub)
-        if queues and result.queues:
-            names = set(queues)
-            for group in result.queues:
-                if group[0].queue not in names:
-                    continue
-                ok = [s for s in group if not s.conn.closed and not s.conn.is_route
-                      and not (s.max and s.delivered >= s.max)
-                      and not delivery_denied(s.conn, subject, s.queue)]
-                if ok:
-                    local.append(random.choice(ok))
-                    continue
-                ok = [s for s in group if not s.conn.closed and s.conn.is_route
-                      and s.conn is not self and (not from_hub or is_hub_leaf(s.conn))]
-                if ok:
-                    routed.append(random.choice(ok))
-        n = self._deliver((tuple(local), {}), subject, reply, None, header_len, message) \
-            if local else 0
-        if routed:
-            forward(routed, subject, reply, header_len, message)
+        self.received(1, len(message))
+        n = deliver_from_peer(self, self.acc.sublist.match(subject), subject, reply, queues,
+                              header_len, message)
         return n > HEAVY_FANOUT and self._fanned_out(n)
 
 
@@ -391,20 +294,9 @@ class Leafnodes(PeerManager):
         return cluster.name if cluster is not None else self.broker.server_name
 
     def adopt_accounts(self) -> None:
-        """Gives every account a Sublist that reports interest changes to the leaves (one whose
-        Sublist still has no subscriptions)."""
-        cluster = self.broker.cluster
+        """Listens to the interest of every account (at start, and accounts a reload adds)."""
         for account in self.broker.accounts.values():
-            current = account.sublist
-            if isinstance(current, (_PlainLeafSublist, _ClusterLeafSublist)) or len(current):
-                continue
-            if cluster is not None:
-                sublist = _ClusterLeafSublist(cluster, account)
-            else:
-                sublist = _PlainLeafSublist()
-            sublist._leafs = self
-            sublist._leaf_account = account
-            account.sublist = sublist
+            account.listen(self.interest_changed)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -484,6 +376,8 @@ class Leafnodes(PeerManager):
         self.schedule_flush()
 
     def interest_changed(self, account, sub, delta: int) -> None:
+        """An account's interest changed: each leaf connection bound to it that is told about
+        such a subscription (LeafConnection.shows) counts it."""
         conns = self.by_account.get(account.name)
         if not conns:
             return
@@ -501,9 +395,6 @@ class Leafnodes(PeerManager):
             if conns and conn in conns:
                 conns.remove(conn)
             conn.remove_interest()
-            cluster = self.broker.cluster
-            if cluster is not None:
-                cluster._views.clear()
             self.broker.log.notice("%s:%d - lid:%d - Leafnode connection closed: %s", conn.ip,
                                    conn.port, conn.cid, conn.close_reason or "Client Closed")
             self.schedule_flush()

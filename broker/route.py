@@ -9,15 +9,16 @@ The handshake, as nats-server does it:
 - the route is registered with the Cluster when the peer's INFO is processed; both sides then
   send their whole local interest as RS+ lines.
 
-Interest the peer announces (RS+/RS-) becomes RouteSub objects in the account's Sublist, whose
-`conn` is this route: one match serves local and remote delivery. A queue subscription is one
-entry carrying its weight (the number of members behind it, as the peer says); the Sublist makes
-queue groups with weighted members pick by weight, as nats-server's shadow entries do, and a
-member of weight 0 or less (nats-server's reading of a weight that is not a number) is never
-picked. A subject that is not valid gets `-ERR 'Invalid Subscription'`, the route stays up.
-When a client's message matches route subscriptions, forward.forward sends one RMSG/HMSG per
-route naming the queue groups picked on it; a message that arrives from a route is delivered to local subscribers only (one hop), to local queue members
-only of the groups it names.
+Interest the peer announces (RS+/RS-) becomes PeerSub entries of kind ROUTE_SUB in the account's
+Sublist, whose `conn` is this route: one match serves local and remote delivery. A queue
+subscription is one entry carrying its weight (the number of members behind it, as the peer
+says); the Sublist makes queue groups with weighted members pick by weight, as nats-server's
+shadow entries do, and a member of weight 0 or less (nats-server's reading of a weight that is
+not a number) is never picked. A subject that is not valid gets `-ERR 'Invalid Subscription'`,
+the route stays up. When a client's message matches route subscriptions, the fan-out
+(delivery.py) sends one RMSG/HMSG per route naming the queue groups picked on it; a message that
+arrives from a route goes one hop (`one_hop`): to local subscribers and leaves we are the hub
+for, to queue members only of the groups it names.
 
 Outbound bytes go through `out` and the broker's `touched` list, like a client's, so that the
 broker flushes every connection once at the end of each read.
@@ -41,72 +42,15 @@ from zats.protocol.route_structs import (
 )
 from zats.protocol.subjects import is_valid_subject
 
-from .delivery import deliver, deliver_run, deliver_with_headers
+from .delivery import deliver_from_peer, deliver_run, plain_from_peer
 from .durations import format_duration
-from .permissions import delivery_denied
-from .sublist import Sublist, SublistResult
+from .subscription import ROUTE_SUB, PeerSub
 from .wire import HEAVY_FANOUT, WireConnection
 
-_CRLF = b"\r\n"
 # First PING on a route about a second after it comes up (as nats-server), then this interval
 # at most.
 _FIRST_PING = 1.0
 _MAX_PING_INTERVAL = 30.0
-
-
-class RouteSub:
-    """Interest of a peer server: a subscription in an account's Sublist owned by a route. One per
-    (route, account, subject, queue); `weight` is a queue member's weight (1 for plain)."""
-
-    __slots__ = ("conn", "account", "subject", "queue", "weight", "sid", "max", "delivered")
-
-    def __init__(self, conn: RouteConnection, account: bytes, subject: bytes, queue: bytes | None,
-                 weight: int = 1):
-        self.conn = conn
-        self.account = account
-        self.subject = subject
-        self.queue = queue
-        self.weight = weight
-        self.sid = b""
-        self.max = 0
-        self.delivered = 0
-
-    def __repr__(self) -> str:
-        q = f" queue={self.queue!r}" if self.queue else ""
-        return f"<RouteSub {self.subject!r}{q} rid={self.conn.cid}>"
-
-
-def interest_weight(sub) -> int:
-    """How much a subscription adds to the interest counts told to peers: a queue member its
-    weight (at least 1, as nats-server counts a new member), anything else 1."""
-    if sub.queue:
-        return max(getattr(sub, "weight", 1), 1)
-    return 1
-
-
-def reweigh(sublist, sub, weight: int) -> None:
-    """Gives a remote queue member a new weight. It is taken out and put back so that cached
-    matches (which carry the weights) are dropped; the interest counts change once, by the
-    difference, through the sublist's `weight_changed` hook when it has one."""
-    before = interest_weight(sub)
-    Sublist.remove(sublist, sub)
-    sub.weight = weight
-    Sublist.insert(sublist, sub)
-    changed = getattr(sublist, "weight_changed", None)
-    if changed is not None and interest_weight(sub) != before:
-        changed(sub, interest_weight(sub) - before)
-
-
-def _pick_local(group, subject: bytes):
-    """A member of a local queue group (no route entries) that accepts a routed message."""
-    n = len(group)
-    start = int(random.random() * n)
-    for i in range(n):
-        sub = group[(start + i) % n]
-        if not sub.conn.closed and not (sub.max and sub.delivered >= sub.max) and \
-                not delivery_denied(sub.conn, subject, sub.queue):
-            return sub
-    return None
 
 
 class RouteConnection(WireConnection):
@@ -119,6 +63,8 @@ class RouteConnection(WireConnection):
     peer_kind = ROUTE  # what the parser reads
     decode_connect = staticmethod(decode_route_connect)
     gateway_refusal = "Rejecting connection from gateway {!r} on the Route port"
+    sub_kind = ROUTE_SUB  # the kind of the interest the peer announces
+    one_hop = True  # a routed message goes to local subscribers and hub leaves only
 
     __slots__ = (
         "cluster", "solicited", "url", "explicit", "implicit", "gossip_mode", "retry",
@@ -150,8 +96,8 @@ class RouteConnection(WireConnection):
         self.info = None
         self.route_url = ""  # nats-route://host:port/ others dial to reach the peer
         self.headers = True
-        # (account, subject, queue) -> its RouteSub
-        self.rsubs: dict[tuple, RouteSub] = {}
+        # (account, subject, queue) -> its PeerSub
+        self.rsubs: dict[tuple, PeerSub] = {}
         self.accounts: dict[bytes, object] = {}  # account name on the wire -> Account
 
     def __repr__(self) -> str:
@@ -175,57 +121,11 @@ class RouteConnection(WireConnection):
     def _release(self) -> None:
         self.cluster.route_closed(self)
 
-    def _prefix(self, op: bytes, account: bytes, subject: bytes) -> bytes:
+    def line_prefix(self, op: bytes, account: bytes, subject: bytes) -> bytes:
         """The start of a message line to this peer: `RMSG <account> <subject> ` (routes name
         the account; LeafConnection overrides this)."""
         return op + b" " + account + b" " + subject + b" "
 
-    def send_msg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
-                 header_len: int, message) -> None:
-        """Queues one RMSG (or HMSG when the message has headers and the peer takes them)."""
-        size = len(message)
-        if header_len and self.headers:
-            line = self._prefix(b"HMSG", account, subject)
-            sizes = b"%d %d\r\n" % (header_len, size)
-        else:
-            if header_len:  # a peer without headers gets the payload alone
-                message = message[header_len:]
-                size -= header_len
-            line = self._prefix(self.msg_op, account, subject)
-            sizes = b"%d\r\n" % size
-        if queues:
-            line += (b"+ " + reply + b" " if reply else b"| ") + b" ".join(queues) + b" "
-        elif reply:
-            line += reply + b" "
-        out = self.out
-        out += line
-        out += sizes
-        out += message
-        out += _CRLF
-        self.out_msgs += 1
-        self.out_bytes += size
-        if not self.touched:
-            self.touched = True
-            self.broker.touched.append(self)
-
-    def send_run(self, account: bytes, subject: bytes, view: memoryview, first: int, stride: int,
-                 count: int, size: int) -> None:
-        """A run of messages (see forward_run) with their message line made once."""
-        self._send_run(self._prefix(self.msg_op, account, subject) + b"%d\r\n" % size, view,
-                       first, stride, count, size)
-
-    def _send_run(self, line: bytes, view: memoryview, first: int, stride: int, count: int,
-                  size: int) -> None:
-        chunk = size + 2
-        out = self.out
-        for a in range(first, first + count * stride, stride):
-            out += line
-            out += view[a:a + chunk]
-        self.out_msgs += count
-        self.out_bytes += count * size
-        if not self.touched:
-            self.touched = True
-            self.broker.touched.append(self)
 
     def _handshake_timeout(self) -> None:
         self.handshake_timer = None
@@ -351,14 +251,19 @@ class RouteConnection(WireConnection):
             return
         if acc is None:
             return  # nats-server ignores interest in accounts it does not have
+        self.add_interest(acc, account, subject, queue, weight)
+
+    def add_interest(self, acc, account: bytes, subject: bytes, queue: bytes | None,
+                     weight: int) -> None:
+        """The peer's interest in `acc` (named `account` on the wire): a new entry, or a queue
+        entry's new weight."""
         key = (account, subject, queue)
         sub = self.rsubs.get(key)
         if sub is None:
-            sub = self.rsubs[key] = RouteSub(self, account, subject, queue,
-                                              weight if queue is not None else 1)
+            sub = self.rsubs[key] = PeerSub(self, self.sub_kind, account, subject, queue, weight)
             acc.sublist.insert(sub)
         elif queue is not None and sub.weight != weight:
-            reweigh(acc.sublist, sub, weight)
+            acc.sublist.reweigh(sub, weight)
 
     def invalid_subscription(self, subject: bytes) -> None:
         """Interest in a subject that is not valid: nats-server's answer, the connection stays."""
@@ -381,67 +286,45 @@ class RouteConnection(WireConnection):
 
     # -- routed messages ------------------------------------------------------------------
 
+    def received(self, msgs: int, nbytes: int) -> None:
+        """Counts messages from the peer, on the connection and the server (nats-server's
+        /varz in_msgs counts every kind of connection)."""
+        self.in_msgs += msgs
+        self.in_bytes += nbytes
+        broker = self.broker
+        broker.peer_in_msgs += msgs
+        broker.peer_in_bytes += nbytes
+
     def on_rmsg(self, account: bytes, subject: bytes, reply: bytes | None, queues,
                 header_len: int, message: memoryview) -> bool:
         """A routed message; True when the parser is to stop after it (see wire._fanned_out)."""
-        self.in_msgs += 1
-        self.in_bytes += len(message)
+        self.received(1, len(message))
         acc = self.accounts.get(account) or self._account(account)
         if acc is None:
             self.broker.log.debug("Unknown account %r for routed message", account)
             return False
-        result = acc.sublist.match(subject)
-        if result.plain or result.queues:
-            n = self._deliver(self.cluster.local_view(result), subject, reply, queues, header_len,
+        n = deliver_from_peer(self, acc.sublist.match(subject), subject, reply, queues, header_len,
                               message)
-            return n > HEAVY_FANOUT and self._fanned_out(n)
-        return False
+        return n > HEAVY_FANOUT and self._fanned_out(n)
 
     def on_rmsg_run(self, account: bytes, subject: bytes, view: memoryview, first: int,
                     stride: int, count: int, size: int) -> bool:
         """A run of plain routed messages with one control line (see PeerOpsParser): matched
-        once and delivered like a client's run, to local subscribers and hub leaves only. True
-        when the parser is to stop after it."""
-        self.in_msgs += count
-        self.in_bytes += count * size
+        once and delivered like a client's run, to what a routed message reaches. True when the
+        parser is to stop after it."""
+        self.received(count, count * size)
         acc = self.accounts.get(account) or self._account(account)
         if acc is None:
             self.broker.log.debug("Unknown account %r for routed message", account)
             return False
-        result = acc.sublist.match(subject)
+        result = plain_from_peer(self, acc.sublist.match(subject))
         if result.plain:
-            plain, _ = self.cluster.local_view(result)
-            if plain:
-                before = self.broker.out_msgs
-                deliver_run(self, SublistResult(plain, ()), subject, view, first, stride, count,
-                            size)
-                n = self.broker.out_msgs - before
-                return n > HEAVY_FANOUT and self._fanned_out(n)
+            before = self.broker.out_msgs
+            deliver_run(self, result, subject, view, first, stride, count, size)
+            n = self.broker.out_msgs - before
+            return n > HEAVY_FANOUT and self._fanned_out(n)
         return False
 
-    def _deliver(self, view, subject: bytes, reply: bytes | None, queues, header_len: int,
-                 message: memoryview) -> int:
-        """A routed message to local subscribers: every plain one, and one local member of each
-        queue group the message names (one hop: never to another route; hub leaves are in the
-        local view and get it through delivery's forwarding)."""
-        plain, groups = view
-        receivers = plain
-        if queues and groups:
-            picked = []
-            for name in queues:
-                group = groups.get(name)
-                if group is not None:
-                    sub = _pick_local(group, subject)
-                    if sub is not None:
-                        picked.append(sub)
-            if picked:
-                receivers = plain + tuple(picked)
-        if not receivers:
-            return 0
-        result = SublistResult(receivers, ())
-        if header_len:
-            return deliver_with_headers(self, result, subject, reply, header_len, message)
-        return deliver(self, result, subject, reply, message)
 
 def route_info(conn: RouteConnection, now: float, with_subs: bool) -> dict:
     """One route as nats-server's /routez lists it (times as numbers; the monitor formats)."""

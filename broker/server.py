@@ -76,7 +76,9 @@ class Broker:
         self.touched: list[ClientConnection] = []
         self.next_cid = 1
         self.total_connections = 0
-        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
+        self.out_msgs = self.out_bytes = 0
+        # Messages from routes and leaf connections (see RouteConnection.received).
+        self.peer_in_msgs = self.peer_in_bytes = 0
         self.slow_consumers = 0
         self.lame_duck_mode = False
         self.start_time = time.time()
@@ -400,10 +402,11 @@ class Broker:
     # -- counters --------------------------------------------------------------------------
 
     def totals(self) -> tuple[int, int, int, int]:
-        """in_msgs, in_bytes, out_msgs, out_bytes over the server's life (client payloads)."""
+        """in_msgs, in_bytes, out_msgs, out_bytes over the server's life (payloads, every kind
+        of connection)."""
         conns = self.connections.values()
-        in_msgs = self._closed_in_msgs + sum(c.in_msgs for c in conns)
-        in_bytes = self._closed_in_bytes + sum(c.in_bytes for c in conns)
+        in_msgs = self._closed_in_msgs + self.peer_in_msgs + sum(c.in_msgs for c in conns)
+        in_bytes = self._closed_in_bytes + self.peer_in_bytes + sum(c.in_bytes for c in conns)
         return in_msgs, in_bytes, self.out_msgs, self.out_bytes
 
 

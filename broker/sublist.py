@@ -15,6 +15,11 @@ behind it) and be a `last_resort` (a leaf's member, which nats-server picks only
 has no other): such a group is a WeightedGroup, whose `start()` picks by weight among the
 members that are not a last resort when there are any, and a member of weight 0 or less is left
 out of match results (never picked).
+
+Interest listeners: `on_change`, when set (Account sets it while it has listeners), is called as
+on_change(sub, delta) after every change of the interest the index holds: +weight for an
+insert, -weight for a removal (remove and remove_many alike), the difference for `reweigh`
+(see interest_weight). Without a listener a change costs one attribute test more.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from itertools import islice
 from random import random
 from typing import Any
 
-__all__ = ["Sublist", "SublistResult", "WeightedGroup", "EMPTY_RESULT", "CACHE_MAX", "CACHE_SWEEP"]
+__all__ = ["Sublist", "SublistResult", "WeightedGroup", "EMPTY_RESULT", "CACHE_MAX", "CACHE_SWEEP",
+           "interest_weight", "queue_group"]
 
 # Cache bound, as nats-server's slCacheMax / slCacheSweep: past CACHE_MAX entries the cache
 # drops its oldest entries down to CACHE_SWEEP.
@@ -69,7 +75,15 @@ class WeightedGroup(tuple):
         return bisect_right(cum, random() * cum[-1])
 
 
-def _group(members: Iterable[Any]) -> tuple | None:
+def interest_weight(sub: Any) -> int:
+    """How much a subscription adds to the interest counts told to peers: a queue member its
+    weight (at least 1, as nats-server counts a new member), anything else 1."""
+    if sub.queue:
+        return max(getattr(sub, "weight", 1), 1)
+    return 1
+
+
+def queue_group(members: Iterable[Any]) -> tuple | None:
     """A queue group of a match result: a plain tuple when every member weighs 1 and none is a
     last resort (members without those attributes), else a WeightedGroup (its first members the
     ones to pick from, by weight; then the last resorts); None when no member weighs more than 0.
@@ -137,6 +151,7 @@ class Sublist:
         "_num_removes",
         "_num_matches",
         "_num_misses",
+        "on_change",
     )
 
     def __init__(self, cache: bool = True) -> None:
@@ -148,6 +163,7 @@ class Sublist:
         self._num_removes = 0
         self._num_matches = 0
         self._num_misses = 0
+        self.on_change = None  # see the module docstring: interest listeners
 
     # -- matching -------------------------------------------------------------------------
 
@@ -176,7 +192,7 @@ class Sublist:
                 node = matched[0]
                 plain = tuple(node.psubs.values()) if node.psubs else ()
                 queues = (
-                    tuple([g for m in node.qsubs.values() if (g := _group(m.values()))])
+                    tuple([g for m in node.qsubs.values() if (g := queue_group(m.values()))])
                     if node.qsubs else ()
                 )
             else:
@@ -201,6 +217,10 @@ class Sublist:
 
     def insert(self, sub: Any) -> None:
         """Add `sub`; inserting a subscription that is already present does nothing."""
+        if self._insert(sub) and self.on_change is not None:
+            self.on_change(sub, interest_weight(sub))
+
+    def _insert(self, sub: Any) -> bool:
         subject = sub.subject
         tokens = subject.split(_SEP)
         node = self._root
@@ -232,12 +252,13 @@ class Sublist:
                 node.psubs = {}
             members = node.psubs
         if key in members:
-            return
+            return False
         members[key] = sub
 
         self._count += 1
         self._num_inserts += 1
         self._changed(subject, tokens)
+        return True
 
     def remove(self, sub: Any) -> bool:
         """Remove `sub`, pruning nodes left empty; False when it was not present."""
@@ -245,18 +266,36 @@ class Sublist:
         if tokens is None:
             return False
         self._changed(sub.subject, tokens)
+        if self.on_change is not None:
+            self.on_change(sub, -interest_weight(sub))
         return True
 
     def remove_many(self, subs: Iterable[Any]) -> int:
         """Remove several subscriptions (a closing connection's), invalidating the cache once;
         returns how many were present."""
         removed = 0
+        on_change = self.on_change
         for sub in subs:
             if self._remove(sub) is not None:
                 removed += 1
+                if on_change is not None:
+                    on_change(sub, -interest_weight(sub))
         if removed:
             self._cache.clear()
         return removed
+
+    def reweigh(self, sub: Any, weight: int) -> None:
+        """Gives a present queue member (a peer's, see subscription.PeerSub) a new weight. Cached
+        matches, which carry the weights, are dropped; listeners hear the difference once."""
+        before = interest_weight(sub)
+        tokens = self._remove(sub)
+        if tokens is not None:
+            self._changed(sub.subject, tokens)
+        sub.weight = weight
+        self._insert(sub)
+        delta = interest_weight(sub) - before
+        if delta and self.on_change is not None:
+            self.on_change(sub, delta)
 
     def _remove(self, sub: Any) -> list[bytes] | None:
         """Unlink `sub` and prune; its subject's tokens, or None when it was not present."""
@@ -417,4 +456,4 @@ def _merge_nodes(nodes: list[_Node]) -> tuple[tuple, tuple]:
                     queues[name] = list(members.values())
                 else:
                     group.extend(members.values())
-    return tuple(plain), tuple([g for m in queues.values() if (g := _group(m))])
+    return tuple(plain), tuple([g for m in queues.values() if (g := queue_group(m))])

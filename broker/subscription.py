@@ -1,12 +1,25 @@
-"""A client's subscription as stored in the subject index: its owner, subject, optional queue
-group, sid and auto-unsubscribe limit."""
+"""The entries of an account's subject index: a client's (or an internal client's)
+Subscription, and PeerSub, interest another server told us about over a route or a leafnode.
+
+Every entry has a `kind` saying where the subscriber is, which is all that delivery and
+interest propagation need to know about it:
+- CLIENT_SUB: a connection of this server (a client, or an internal subscriber);
+- ROUTE_SUB: a server of our cluster, behind a route;
+- LEAF_SUB: a leaf server we are the hub for (local interest as far as our routes are concerned);
+- HUB_SUB: the hub we are a leaf of.
+A message that came over a route or from our hub goes one hop only: to ONE_HOP kinds."""
 
 from __future__ import annotations
+
+CLIENT_SUB, ROUTE_SUB, LEAF_SUB, HUB_SUB = 0, 1, 2, 3
+ONE_HOP = (CLIENT_SUB, LEAF_SUB)  # what a message from a route or from our hub may still reach
+_KIND_NAMES = ("client", "route", "leaf", "hub")
 
 
 class Subscription:
     __slots__ = ("conn", "subject", "queue", "sid", "max", "delivered", "line", "line_head",
                  "line_tail")
+    kind = CLIENT_SUB  # falsy: delivery tests `if sub.kind` for "forwarded to a peer"
 
     def __init__(self, conn, subject: bytes, queue: bytes | None, sid: bytes):
         self.conn = conn
@@ -21,3 +34,31 @@ class Subscription:
     def __repr__(self) -> str:
         q = f" queue={self.queue!r}" if self.queue else ""
         return f"<Subscription {self.subject!r}{q} sid={self.sid!r} cid={self.conn.cid}>"
+
+
+class PeerSub:
+    """Interest of a peer server: one per (connection, account, subject, queue), owned by the
+    route or leaf connection it came over. A queue entry stands for `weight` members behind it
+    (as the peer says); a leaf's or hub's member is a `last_resort`, picked only when its group
+    has no other (see sublist.queue_group)."""
+
+    __slots__ = ("conn", "account", "subject", "queue", "weight", "kind", "last_resort", "sid",
+                 "max", "delivered")
+
+    def __init__(self, conn, kind: int, account: bytes, subject: bytes, queue: bytes | None,
+                 weight: int = 1):
+        self.conn = conn
+        self.kind = kind
+        self.account = account
+        self.subject = subject
+        self.queue = queue
+        self.weight = weight if queue is not None else 1
+        self.last_resort = kind == LEAF_SUB or kind == HUB_SUB
+        self.sid = b""
+        self.max = 0
+        self.delivered = 0
+
+    def __repr__(self) -> str:
+        q = f" queue={self.queue!r}" if self.queue else ""
+        return f"<PeerSub {_KIND_NAMES[self.kind]} {self.subject!r}{q} id={self.conn.cid}>"
+

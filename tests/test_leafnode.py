@@ -14,8 +14,16 @@ import pytest
 from test_client_support import eventually
 from test_cluster import Inbox, connect, reachable  # noqa: F401  (connect is a fixture)
 
-from support.peers import LeafPeer, leaf_connect, leaf_handshake, leaf_hub
-from support.servers import free_port
+from support.peers import (
+    LeafPeer,
+    RoutePeer,
+    leaf_config,
+    leaf_connect,
+    leaf_handshake,
+    leaf_hub,
+    route_handshake,
+)
+from support.servers import free_port, write_config
 from support.wire import Wire
 
 pytestmark = pytest.mark.timeout(60)
@@ -266,6 +274,48 @@ def test_queue_pick_takes_a_leaf_member_as_nats_server(leaf_port, weight, local,
                 peer.expect_op(rb"LMSG q.x \| g 1")
             peer.barrier()
             assert b"LMSG" not in peer.buf
+
+
+def _count_picks(client: Wire, peer, op: bytes, n: int) -> tuple[int, int]:
+    """After `n` messages to queue group g on q.x: how many the client got, how many the peer."""
+    client.send(b"PING\r\n")
+    local = 0
+    while client.expect(rb"MSG q.x 1 1\r\nm\r\n|PONG\r\n").group(0) != b"PONG\r\n":
+        local += 1
+    for _ in range(n - local):
+        line, _ = peer.op()
+        while line.startswith((b"RS", b"LS")):  # interest, not what this counts
+            line, _ = peer.op()
+        assert line.startswith(op) and line.endswith(b"q.x | g 1"), line
+    peer.barrier()
+    assert op not in peer.buf
+    return local, n - local
+
+
+def test_queue_pick_for_a_routed_or_leaf_message_as_nats_server(kind, spawn, tmp_path):
+    # A routed message naming a group goes to a local member before a leaf's; a leaf's message
+    # naming a group picks among the local member and a route's, as a client's does.
+    cport, lport = free_port(), free_port()
+    conf = f"cluster {{ listen: 127.0.0.1:{cport}, name: C1 }}\n" + leaf_config(lport)
+    srv = spawn(kind, "-c", write_config(tmp_path, conf))
+    n = 100
+    with RoutePeer("127.0.0.1", cport) as route, LeafPeer("127.0.0.1", lport) as leaf, \
+            _subscriber(srv, b"SUB q.x g 1\r\n") as client:
+        route_handshake(route)
+        leaf_handshake(leaf)
+        leaf.send(b"LS+ q.x g 1\r\n")
+        leaf.barrier()
+        route.send(b"RMSG $G q.x | g 1\r\nm\r\n" * n)
+        route.barrier()
+        assert _count_picks(client, leaf, b"LMSG", n) == (n, 0)
+
+        leaf.send(b"LS- q.x g\r\n")
+        route.send(b"RS+ $G q.x g 1\r\n")
+        route.barrier()
+        leaf.send(b"LMSG q.x | g 1\r\nm\r\n" * n)
+        leaf.barrier()
+        local, routed = _count_picks(client, route, b"RMSG", n)
+        assert 20 <= local <= 80, (local, routed)
 
 
 def test_leaf_control_line_limit_is_sixteen_times_the_clients(leaf_port):

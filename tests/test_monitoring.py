@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from support.http import exchange, read_until_closed, status_and_body, without_date
+from support.peers import LeafPeer, RoutePeer, leaf_config, leaf_handshake, route_handshake
 from support.servers import KINDS, free_port, start_server, write_config
 from support.wire import Wire
 
@@ -115,6 +116,62 @@ def test_subsz_and_routez(monitored):
         assert next(s for s in mine if s["subject"] == "b")["qgroup"] == "q"
     routez = get(monitored, "/routez")
     assert routez["num_routes"] == 0 and routez["routes"] == []
+
+
+def _counters(srv) -> dict:
+    """The message counters of /varz, of the one client in /connz, of the route and the leaf."""
+    varz = get(srv, "/varz")
+    client = next(c for c in get(srv, "/connz")["connections"] if c.get("name") == "counted")
+    route = get(srv, "/routez")["routes"][0]
+    leafs = get(srv, "/leafz")["leafs"]
+    fields = ("in_msgs", "in_bytes", "out_msgs", "out_bytes")
+    counters = {"varz": [varz[f] for f in fields], "client": [client[f] for f in fields],
+                "route": [route[f] for f in fields]}
+    if leafs:
+        counters["leaf"] = [leafs[0][f] for f in fields]
+    return counters
+
+
+def test_counters_with_a_route_and_a_leaf(kind, spawn, tmp_path):
+    """nats-server counts a message once per local subscriber and once per route or leaf it is
+    forwarded to, with headers or without, and counts messages from routes and leaves in /varz
+    in_msgs."""
+    cport, lport = free_port(), free_port()
+    conf = f"cluster {{ listen: 127.0.0.1:{cport}, name: C1 }}\n" + leaf_config(lport)
+    srv = spawn(kind, "-c", write_config(tmp_path, conf), http_port=free_port())
+    with RoutePeer("127.0.0.1", cport) as route, Wire(srv.host, srv.port) as client:
+        route_handshake(route)
+        client.connect(b'{"verbose":false,"pedantic":false,"headers":true,"name":"counted"}')
+        client.send(b"SUB foo 1\r\nPING\r\n")
+        client.expect(rb"PONG\r\n")
+        route.send(b"RS+ $G foo\r\nRS+ $G qq g 1\r\n")
+        route.barrier()
+        # To the client and the route: a message, one with headers, a run of identical frames.
+        client.send(b"PUB foo 2\r\nhi\r\nHPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n" +
+                    b"PUB foo 3\r\nabc\r\n" * 3 + b"PING\r\n")
+        client.expect(rb"MSG foo 1 2\r\nhi\r\nHMSG foo 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n" +
+                      rb"(MSG foo 1 3\r\nabc\r\n){3}PONG\r\n")
+        # To the route's queue member only, without headers and with.
+        client.send(b"PUB qq 2\r\nhi\r\nHPUB qq 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\n")
+        client.expect(rb"PONG\r\n")
+        # From the route to the client.
+        route.send(b"RMSG $G foo 3\r\nabc\r\n")
+        client.expect(rb"MSG foo 1 3\r\nabc\r\n")
+        assert wait_for(lambda: _counters(srv)["route"][2] == 7)
+        assert _counters(srv) == {"varz": [8, 44, 13, 69], "client": [7, 41, 6, 28],
+                                  "route": [1, 3, 7, 41]}
+        with LeafPeer("127.0.0.1", lport) as leaf:
+            leaf_handshake(leaf)
+            leaf.send(b"LS+ foo\r\n")
+            leaf.barrier()
+            # From the leaf to the client and the route; from the route to the leaf too.
+            leaf.send(b"LMSG foo 4\r\nabcd\r\n")
+            client.expect(rb"MSG foo 1 4\r\nabcd\r\n")
+            route.send(b"RMSG $G foo 1\r\nz\r\n")
+            client.expect(rb"MSG foo 1 1\r\nz\r\n")
+            assert wait_for(lambda: _counters(srv)["leaf"][2] == 1)
+            assert _counters(srv) == {"varz": [10, 49, 17, 79], "client": [7, 41, 8, 33],
+                                      "route": [2, 4, 8, 45], "leaf": [1, 4, 1, 1]}
 
 
 def test_unknown_path_is_404(monitored):

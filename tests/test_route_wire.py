@@ -206,6 +206,21 @@ def test_many_weighted_queue_groups_are_cheap(node, kind):
         client.connect()
 
 
+def test_routed_message_naming_a_group_with_no_local_member(node, kind):
+    # The group's only member is the route's own: no local member gets it, and the route stays.
+    # (nats-server then sends it back over the route to that member; zats does not.)
+    with RoutePeer("127.0.0.1", node.cluster_port) as peer, \
+            _subscriber(node, b"SUB q.x other 1\r\nSUB q.x 2\r\n") as client:
+        handshake(peer)
+        peer.send(b"RS+ $G q.x g 1\r\nRMSG $G q.x | g 1\r\nm\r\nRMSG $G q.x | g other 1\r\nn\r\n")
+        peer.barrier()
+        client.expect(rb"MSG q.x 2 1\r\nm\r\n")
+        client.expect(rb"MSG q.x ([12]) 1\r\nn\r\nMSG q.x ([12]) 1\r\nn\r\n")
+        peer.barrier()
+        client.send(b"PING\r\n")
+        client.expect(rb"PONG\r\n")
+
+
 def _queue_split(srv, peer, weight: bytes, n: int = 200) -> int:
     """How many of `n` messages published on q.x go to the route (queue group g, weight
     `weight`) rather than to a local member of g."""

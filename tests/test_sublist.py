@@ -458,3 +458,35 @@ def test_subjects_collide_and_subset_match():
     assert not is_subset_match(b"q", b"q.*") and not is_subset_match(b"q.a.b", b"q.*")
     deep = b".".join([b"*"] * 5000)
     assert subjects_collide(deep, b">") and is_subset_match(deep, deep)
+
+
+@dataclass(eq=True)
+class WeightedSub:
+    subject: bytes
+    queue: bytes | None = None
+    weight: int = 1
+
+
+def test_account_listeners_hear_every_interest_change():
+    from zats.broker.account import Account
+
+    account = Account("A")
+    heard: list = []
+    account.listen(lambda acc, sub, delta: heard.append((acc.name, sub.subject, delta)))
+    account.listen(lambda acc, sub, delta: heard.append(("second", sub.subject, delta)))
+    sublist = account.sublist
+    plain, member, again = Sub(b"a"), WeightedSub(b"q", b"g", 3), Sub(b"c")
+    sublist.insert(plain)
+    sublist.insert(plain)  # already present: no change
+    sublist.insert(member)
+    sublist.reweigh(member, 5)
+    sublist.reweigh(member, 5)  # the same weight: no change
+    sublist.reweigh(member, 0)  # counted as at least 1, as nats-server counts a member
+    sublist.insert(again)
+    assert sublist.remove(plain) and not sublist.remove(plain)
+    assert sublist.remove_many([member, again, Sub(b"never")]) == 2
+    assert [h for h in heard if h[0] == "A"] == [
+        ("A", b"a", 1), ("A", b"q", 3), ("A", b"q", 2), ("A", b"q", -4), ("A", b"c", 1),
+        ("A", b"a", -1), ("A", b"q", -1), ("A", b"c", -1)]
+    assert len(heard) == 16  # the second listener heard the same, right after the first
+    assert len(sublist) == 0 and sublist.match(b"q").queues == ()

@@ -9,7 +9,7 @@ import time
 
 import msgspec
 
-from ..delivery import deliver, deliver_with_headers
+from ..delivery import deliver
 
 _encode = msgspec.json.Encoder().encode
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -83,7 +83,7 @@ def send(client, to: bytes, subject: bytes, reply: bytes | None, hdr: bytes | No
         return 0
     result = client.sublist.match(to)
     if hdr:
-        n = deliver_with_headers(client, result, subject, reply, len(hdr), memoryview(hdr + payload))
+        n = deliver(client, result, subject, reply, memoryview(hdr + payload), len(hdr))
     else:
         n = deliver(client, result, subject, reply, memoryview(payload))
     client.broker.flush_touched()
