@@ -90,12 +90,14 @@ class InternalClient:
     # -- publishing ----------------------------------------------------------------------------
 
     def publish(self, subject: bytes, reply: bytes | None, payload: bytes,
-                headers: bytes | None = None) -> int:
-        """Publishes in this client's account as a client would; returns the deliveries. The
-        receivers are flushed at once, or by the flush running (see Broker.flush_touched)."""
+                headers: bytes | None = None, to: bytes | None = None) -> int:
+        """Publishes in this client's account as a client would; returns the deliveries. `to`:
+        match the subscribers of that subject instead while the message line says `subject`
+        (JetStream hands a stored message to a pull request's inbox this way). The receivers
+        are flushed at once, or by the flush running (see Broker.flush_touched)."""
         if self.closed:
             return 0
-        result = self.sublist.match(subject)
+        result = self.sublist.match(subject if to is None else to)
         if headers:
             n = deliver(self, result, subject, reply, memoryview(headers + payload), len(headers))
         else:

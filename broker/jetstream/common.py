@@ -9,8 +9,6 @@ import time
 
 import msgspec
 
-from ..delivery import deliver
-
 _encode = msgspec.json.Encoder().encode
 ZERO_TIME = "0001-01-01T00:00:00Z"
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -78,16 +76,8 @@ def status_headers(code: int, description: str, extra: list[tuple[str, str | int
 def send(client, to: bytes, subject: bytes, reply: bytes | None, hdr: bytes | None,
          payload: bytes) -> int:
     """Delivers a message to the subscribers of `to` with `subject` on the wire (the same when
-    equal); returns the deliveries. Flushes as InternalClient.publish does."""
-    if client.closed:
-        return 0
-    result = client.sublist.match(to)
-    if hdr:
-        n = deliver(client, result, subject, reply, memoryview(hdr + payload), len(hdr))
-    else:
-        n = deliver(client, result, subject, reply, memoryview(payload))
-    client.broker.flush_touched()
-    return n
+    equal); returns the deliveries (see InternalClient.publish)."""
+    return client.publish(subject, reply, payload, hdr, to)
 
 
 def has_interest(client, subject: bytes) -> bool:
