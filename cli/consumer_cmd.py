@@ -55,8 +55,8 @@ def add(stream, name, pull, deliver, filter_subject, ack, deliver_policy, ack_wa
         config["filter_subject"] = filter_subject
 
     async def body(nc) -> None:
-        info = await jsapi.call(nc, settings, f"CONSUMER.CREATE.{stream}.{name}",
-                                {"stream_name": stream, "config": config})
+        info = await jsapi.call(nc, settings, "CONSUMER.CREATE", stream, name,
+                                body={"stream_name": stream, "config": config})
         if as_json:
             print_json(info)
         else:
@@ -74,7 +74,7 @@ def info(stream, name, as_json, settings):
     """Show the configuration and state of the consumer NAME of STREAM."""
 
     async def body(nc) -> None:
-        answer = await jsapi.call(nc, settings, f"CONSUMER.INFO.{stream}.{name}")
+        answer = await jsapi.call(nc, settings, "CONSUMER.INFO", stream, name)
         if as_json:
             print_json(answer)
         else:
@@ -129,7 +129,7 @@ def ls(stream, names, as_json, settings):
     """List the consumers of STREAM."""
 
     async def body(nc) -> None:
-        found = await jsapi.paged(nc, settings, f"CONSUMER.LIST.{stream}", "consumers")
+        found = await jsapi.paged(nc, settings, "CONSUMER.LIST", stream, key="consumers")
         found.sort(key=lambda c: c["name"])
         if as_json:
             print_json([c["name"] for c in found] if names else found)
@@ -168,7 +168,7 @@ def rm(stream, name, force, settings):
     confirm(force, f"delete Consumer {stream} > {name}")
 
     async def body(nc) -> None:
-        await jsapi.call(nc, settings, f"CONSUMER.DELETE.{stream}.{name}")
+        await jsapi.call(nc, settings, "CONSUMER.DELETE", stream, name)
 
     js_command(settings, body)
 
@@ -186,7 +186,7 @@ def next_(stream, name, count, no_ack, raw, settings):
     print them and acknowledge each (unless --no-ack)."""
 
     async def body(nc) -> None:
-        info = await jsapi.call(nc, settings, f"CONSUMER.INFO.{stream}.{name}")
+        info = await jsapi.call(nc, settings, "CONSUMER.INFO", stream, name)
         if info.get("config", {}).get("deliver_subject"):
             raise CliError(f"consumer {name} is a push consumer: `next` pulls from pull consumers")
         inbox = nc.new_inbox()

@@ -22,12 +22,22 @@ def api_error(answer: dict) -> str:
     return f"{text} ({err['err_code']})" if err.get("err_code") else text
 
 
-async def call(nc, settings: Settings, subject: str, body: Any = None) -> dict:
-    """The JSON answer to `$JS.API.<subject>`; raises CliError on an API error, no JetStream or
-    no answer."""
+def check_name(name: str) -> str:
+    """A stream or consumer name, which becomes a token of the API subject: one with a dot, a
+    wildcard or whitespace would ask another endpoint, or none (nats-server rejects such names
+    when they are created)."""
+    if not name or any(c in name for c in ".*>") or any(c.isspace() for c in name):
+        raise CliError(f"invalid name {name!r}: names cannot be empty or contain whitespace, '.', '*' or '>'")
+    return name
+
+
+async def call(nc, settings: Settings, api: str, *names: str, body: Any = None) -> dict:
+    """The JSON answer to `$JS.API.<api>.<names...>`; raises CliError on an invalid name, an API
+    error, no JetStream or no answer."""
+    subject = ".".join([PREFIX, api, *map(check_name, names)])
     payload = b"" if body is None else json.dumps(body).encode()
     try:
-        msg = await nc.request(f"{PREFIX}.{subject}", payload, timeout=settings.timeout)
+        msg = await nc.request(subject, payload, timeout=settings.timeout)
     except errors.NoRespondersError:
         raise CliError("JetStream is not enabled on this server or account") from None
     except errors.TimeoutError:
@@ -45,11 +55,11 @@ async def call(nc, settings: Settings, subject: str, body: Any = None) -> dict:
     return answer
 
 
-async def paged(nc, settings: Settings, subject: str, key: str) -> list:
-    """Every item of a paged list request (`STREAM.LIST`, `CONSUMER.NAMES.<stream>`...)."""
+async def paged(nc, settings: Settings, api: str, *names: str, key: str) -> list:
+    """Every item of a paged list request (`STREAM.LIST`, `CONSUMER.LIST <stream>`...)."""
     items: list = []
     while True:
-        answer = await call(nc, settings, subject, {"offset": len(items)})
+        answer = await call(nc, settings, api, *names, body={"offset": len(items)})
         page = answer.get(key) or []
         items.extend(page)
         if not page or len(items) >= answer.get("total", 0):

@@ -61,7 +61,7 @@ def add(name, subjects, storage, retention, max_msgs, max_bytes, max_age, replic
               "max_msgs_per_subject": -1, "max_msg_size": -1, "discard": "old", "num_replicas": replicas}
 
     async def body(nc) -> None:
-        info = await jsapi.call(nc, settings, f"STREAM.CREATE.{name}", config)
+        info = await jsapi.call(nc, settings, "STREAM.CREATE", name, body=config)
         if as_json:
             print_json(info)
             return
@@ -80,7 +80,7 @@ def info(name, as_json, settings):
     """Show the configuration and state of the stream NAME."""
 
     async def body(nc) -> None:
-        answer = await jsapi.call(nc, settings, f"STREAM.INFO.{name}")
+        answer = await jsapi.call(nc, settings, "STREAM.INFO", name)
         if as_json:
             print_json(answer)
         else:
@@ -128,7 +128,7 @@ def ls(names, as_json, settings):
     """List the streams of the account."""
 
     async def body(nc) -> None:
-        streams = await jsapi.paged(nc, settings, "STREAM.LIST", "streams")
+        streams = await jsapi.paged(nc, settings, "STREAM.LIST", key="streams")
         streams.sort(key=lambda s: s["config"]["name"])
         if as_json:
             print_json([s["config"]["name"] for s in streams] if names else streams)
@@ -166,7 +166,7 @@ def rm(name, force, settings):
     confirm(force, f"delete Stream {name}")
 
     async def body(nc) -> None:
-        await jsapi.call(nc, settings, f"STREAM.DELETE.{name}")
+        await jsapi.call(nc, settings, "STREAM.DELETE", name)
 
     js_command(settings, body)
 
@@ -181,8 +181,8 @@ def purge(name, force, as_json, settings):
     confirm(force, f"purge Stream {name}")
 
     async def body(nc) -> None:
-        await jsapi.call(nc, settings, f"STREAM.PURGE.{name}")
-        answer = await jsapi.call(nc, settings, f"STREAM.INFO.{name}")
+        await jsapi.call(nc, settings, "STREAM.PURGE", name)
+        answer = await jsapi.call(nc, settings, "STREAM.INFO", name)
         if as_json:
             print_json(answer)
         else:
@@ -200,7 +200,7 @@ def get(name, seq, as_json, settings):
     """Show the message at sequence SEQ of the stream NAME."""
 
     async def body(nc) -> None:
-        answer = await jsapi.call(nc, settings, f"STREAM.MSG.GET.{name}", {"seq": seq})
+        answer = await jsapi.call(nc, settings, "STREAM.MSG.GET", name, body={"seq": seq})
         if as_json:
             print_json(answer["message"])
         else:

@@ -108,6 +108,10 @@ def test_stream_errors(run):
                      "subjects overlap with an existing stream (10065)")
     assert_one_error(run("stream", "get", name, "7"), "no message found (10037)")
     assert_one_error(run("stream", "purge", "NOPE", "-f"), "stream not found (10059)")
+    # A name with a dot, a wildcard or a space would be another API subject, or none (nats-server
+    # leaves `STREAM.INFO.a.b` unanswered): refused before asking.
+    assert_one_error(run("stream", "info", "a.b"), "invalid name 'a.b'")
+    assert_one_error(run("consumer", "info", name, "a b"), "invalid name 'a b'")
     refused = run("stream", "rm", name)
     assert_one_error(refused, "add -f")
     assert ok(run("stream", "ls", "--names")).split().count(name) == 1  # not deleted
