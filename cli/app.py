@@ -13,10 +13,12 @@ from zats.client import errors
 
 from .bench_cmd import bench
 from .connection import describe, version
+from .consumer_cmd import consumer
 from .context_cmd import context
 from .output import CliError
 from .pubsub import pub, reply, req, sub
 from .server_cmd import server
+from .stream_cmd import stream
 
 COMPLETION_HELP = """Print the shell completion script for SHELL (bash, zsh or fish).
 
@@ -30,7 +32,7 @@ class _Aliases(click.Group):
     """Accepts the nats CLI's long names of the commands (`publish`, `subscribe`, `request`,
     `ctx`)."""
 
-    ALIASES = {"publish": "pub", "subscribe": "sub", "request": "req", "ctx": "context"}
+    ALIASES = {"publish": "pub", "subscribe": "sub", "request": "req", "ctx": "context", "str": "stream", "con": "consumer", "obs": "consumer"}
 
     def get_command(self, ctx, cmd_name):
         return super().get_command(ctx, self.ALIASES.get(cmd_name, cmd_name))
@@ -64,7 +66,7 @@ def completion(shell):
 
 completion.help = COMPLETION_HELP
 
-for command in (pub, sub, req, reply, context, server, bench):
+for command in (pub, sub, req, reply, context, server, bench, stream, consumer):
     cli.add_command(command)
 
 

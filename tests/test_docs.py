@@ -100,6 +100,7 @@ BLOCKS = {
         ("zats-server -c sys.conf", SERVE),
         ("zats server ping", RUN("---- ping statistics ----")),
         ("eval \"$(zats completion bash)\"", RUN()),
+        ("zats-server -js -sd", SERVE_AND_RUN("stream not found (10059)")),
         ("protocol/    zats.protocol", SKIP("the layout of the repository, not code")),
     ],
     "docs/clustering.md": [

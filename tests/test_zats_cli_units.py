@@ -9,8 +9,10 @@ import sys
 
 import pytest
 
-from zats.cli import contexts, templates
+from zats.cli import contexts, jsview, templates
 from zats.cli.connection import parse_duration, resolve
+from zats.cli.consumer_cmd import _ack_metadata
+from zats.cli.jsapi import api_error
 from zats.cli.output import CliError, human_bytes
 from zats.cli.pubsub import go_duration
 
@@ -73,3 +75,19 @@ def test_the_cli_does_not_load_the_broker():
             "print(sorted(m for m in sys.modules if m.startswith('zats.broker')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result
+
+
+def test_jetstream_layouts():
+    assert [jsview.duration(ns) for ns in (0, 500_000_000, 30 * 10**9, 90 * 10**9, 120 * 10**9,
+                                           24 * 3600 * 10**9, 1_500_000_000)] == \
+        ["0s", "500ms", "30s", "1m30s", "2m0s", "24h0m0s", "1.5s"]
+    assert [jsview.limit(v) for v in (-1, 0, 1234)] == ["unlimited", "unlimited", "1,234"]
+    assert jsview.size_limit(1048576) == "1.0 MiB" and jsview.age_limit(-1) == "unlimited"
+    assert jsview.timestamp("0001-01-01T00:00:00Z") == "never"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", jsview.timestamp("2026-12-04T20:41:02.123456789Z"))
+    assert api_error({"error": {"code": 404, "err_code": 10059, "description": "stream not found"}}) == \
+        "stream not found (10059)"
+    old = _ack_metadata("$JS.ACK.ORDERS.C1.2.17.5.1733300000000000000.3")
+    new = _ack_metadata("$JS.ACK.dom.ACCHASH.ORDERS.C1.2.17.5.1733300000000000000.3.tok")
+    assert old == new == {"delivered": "2", "stream_seq": "17", "pending": "3"}
+    assert _ack_metadata("_INBOX.x") is None and _ack_metadata(None) is None
