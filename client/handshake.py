@@ -1,8 +1,10 @@
 """`Handshake`: opening one connection to one server, up to the point where it can be used.
 
 Owns the client's credentials (read once from the options: a `.creds` file, an nkey seed file or
-string) and the steps of the handshake: TCP (or TLS first, with `tls_handshake_first`), the
-server's INFO, the TLS upgrade when asked for (a tls:// URL or `tls=`) or required by the INFO,
+string) and the steps of the handshake: TCP (or TLS first, with `tls_handshake_first`), or a
+WebSocket for ws:// and wss:// URLs (`websocket.open_websocket`; TLS for wss:// is set up before
+the upgrade, never after INFO, as nats.go and nats.py do), the server's INFO, the TLS upgrade
+when asked for (a tls:// URL or `tls=`) or required by the INFO,
 CONNECT with the credentials (user/password or token, from the options or the URL; the nonce
 signed with the nkey, with the user JWT of a `.creds` file, or by `signature_cb`/`user_jwt_cb`)
 and a first PING answered by PONG. Failures raise; the connection is then dropped."""
@@ -28,6 +30,7 @@ from .nkeys import KeyPair, load_creds, load_seed
 from .options import Options
 from .servers import Server, monotonic
 from .version import __version__
+from .websocket import WS_SCHEMES, open_websocket
 
 
 class Handshake:
@@ -54,7 +57,7 @@ class Handshake:
         be required by the server's INFO, see `run`)."""
         if self.options.tls is not None:
             return self.options.tls
-        if srv.uri.scheme == "tls" or self.options.tls_handshake_first:
+        if srv.uri.scheme in ("tls", "wss") or self.options.tls_handshake_first:
             return ssl.create_default_context()
         return None
 
@@ -66,14 +69,18 @@ class Handshake:
         ctx = self._tls_context(srv)
         try:
             async with asyncio.timeout(opts.connect_timeout):
-                if opts.tls_handshake_first:
+                if srv.uri.scheme in WS_SCHEMES:
+                    await open_websocket(conn, srv.uri, ctx if srv.uri.scheme == "wss" else None,
+                                         self._tls_name(srv))
+                    conn.tls = srv.uri.scheme == "wss"
+                elif opts.tls_handshake_first:
                     await loop.create_connection(lambda: conn, srv.host, srv.port, ssl=ctx,
                                                  server_hostname=self._tls_name(srv))
                     conn.tls = True
                 else:
                     await loop.create_connection(lambda: conn, srv.host, srv.port)
                 info: Info = await conn.info_fut
-                if not conn.tls and (ctx is not None or info.tls_required):
+                if srv.uri.scheme not in WS_SCHEMES and not conn.tls and (ctx is not None or info.tls_required):
                     if ctx is None:
                         ctx = ssl.create_default_context()
                     transport = await loop.start_tls(conn.transport, conn, ctx,  # type: ignore[arg-type]
@@ -132,6 +139,6 @@ class Handshake:
                 c.jwt = jwt.decode() if isinstance(jwt, bytes) else jwt
         elif self._keypair is not None and info.auth_required:
             raise AuthorizationError("server sent no nonce to sign")
-        if info.tls_required and not tls:
+        if info.tls_required and not tls and srv.uri.scheme not in WS_SCHEMES:
             raise SecureConnRequiredError("server requires TLS")
         return encode_connect(c)

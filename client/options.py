@@ -13,6 +13,7 @@ from .errors import ZatsError
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 DEFAULT_PORT = 4222
+_DEFAULT_PORTS = {"nats": DEFAULT_PORT, "tls": DEFAULT_PORT, "ws": 80, "wss": 443}
 DEFAULT_INBOX_PREFIX = "_INBOX"
 DEFAULT_PENDING_MSGS_LIMIT = 512 * 1024
 DEFAULT_PENDING_BYTES_LIMIT = 128 * 1024 * 1024
@@ -137,8 +138,9 @@ def make_options(servers: str | list[str] | None = None, **options: Unpack[Conne
 
 
 def parse_url(url: str) -> ParseResult:
-    """A server URL as a `urllib.parse.ParseResult` with a scheme (nats or tls) and a port;
-    "host", "host:port" and "nats://user:pass@host:port" are accepted."""
+    """A server URL as a `urllib.parse.ParseResult` with a scheme (nats, tls, ws or wss) and a
+    port; "host", "host:port" and "nats://user:pass@host:port" are accepted. ws:// and wss://
+    default to ports 80 and 443, as in nats.go."""
     url = url.strip()
     if "://" not in url:
         url = "nats://" + url
@@ -147,10 +149,10 @@ def parse_url(url: str) -> ParseResult:
         port = uri.port
     except ValueError as exc:
         raise ZatsError(f"invalid server URL {url!r}: {exc}") from None
-    if uri.scheme not in ("nats", "tls"):
-        raise ZatsError(f"unsupported scheme in server URL {url!r} (nats:// or tls://)")
+    if uri.scheme not in _DEFAULT_PORTS:
+        raise ZatsError(f"unsupported scheme in server URL {url!r} (nats://, tls://, ws:// or wss://)")
     if not uri.hostname:
         raise ZatsError(f"no host in server URL {url!r}")
     if port is None:
-        uri = uri._replace(netloc=f"{uri.netloc.rstrip(':')}:{DEFAULT_PORT}")
+        uri = uri._replace(netloc=f"{uri.netloc.rstrip(':')}:{_DEFAULT_PORTS[uri.scheme]}")
     return uri

@@ -70,7 +70,7 @@ class Reconnector:
                     events.report(NoServersError("reconnect attempts exhausted"))
                     await self._close(NoServersError("reconnect attempts exhausted"))
                     return
-                jitter = opts.reconnect_jitter_tls if (opts.tls or srv.uri.scheme == "tls") else opts.reconnect_jitter
+                jitter = opts.reconnect_jitter_tls if (opts.tls or srv.uri.scheme in ("tls", "wss")) else opts.reconnect_jitter
                 delay = backoff_delay(srv, now=monotonic(), wait=opts.reconnect_time_wait,
                                       max_wait=opts.reconnect_max_wait, jitter=jitter)
                 if delay > 0:

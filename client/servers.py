@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import ParseResult
 
+from .errors import ZatsError
 from .options import parse_url
+from .websocket import WS_SCHEMES
 
 
 @dataclass(eq=False)
@@ -65,6 +67,9 @@ class ServerPool:
         self._rng = rng or random.Random()
         self.randomize = randomize
         self.servers: list[Server] = [Server(parse_url(u)) for u in urls]
+        if len({s.uri.scheme in WS_SCHEMES for s in self.servers}) > 1:
+            # As nats.go and nats.py: one client speaks WebSocket to all its servers or to none.
+            raise ZatsError("mixing of websocket and non websocket URLs is not allowed")
         if randomize:
             self._rng.shuffle(self.servers)
 
@@ -82,7 +87,8 @@ class ServerPool:
 
     def add_discovered(self, urls: list[str], *, current: Server | None, tls: bool) -> list[Server]:
         """Adds INFO `connect_urls` entries ("host:port") not in the pool yet; returns the new
-        ones. They use the current server's scheme; when TLS is on and the URL is an IP
+        ones. They use the current server's scheme (ws/wss too: nats-server sends a WebSocket
+        client its `ws_connect_urls` as `connect_urls`, and nats.go dials them so); when TLS is on and the URL is an IP
         address, the current server's host name is kept for certificate checks."""
         scheme = current.uri.scheme if current is not None else "nats"
         added = []
