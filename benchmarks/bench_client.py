@@ -14,6 +14,9 @@ Scenarios (128-byte payloads unless --size):
   request    sequential request() calls to a responder in another process (zats.client, the same
              for both); p50/p90/p99 latency in microseconds, and the requesting client's CPU time
              per call.
+  ws         publish and pub-sub (async callback) again with both clients over ws:// to the same
+             nats-server's websocket listener (the publisher process stays on TCP); nats-py needs
+             aiohttp for ws://.
 
 Throughput is shown twice: messages per second of wall-clock time, and messages per CPU-second of
 the client process (its capacity on one core). On a small machine the first can be capped by
@@ -30,6 +33,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 
 from zats.bench.ports import free_port
@@ -62,16 +66,21 @@ def _pin_others() -> None:
         os.sched_setaffinity(0, PIN["others"])
 
 
-def start_nats_server() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([nats_server_path(), "-a", "127.0.0.1", "-p", str(port)],
+def start_nats_server() -> tuple[subprocess.Popen, str, str]:
+    """nats-server with a client port and a (plain) websocket listener: (process, nats URL, ws URL)."""
+    port, ws_port = free_port(), free_port()
+    conf = os.path.join(tempfile.mkdtemp(prefix="bench-client-"), "ws.conf")
+    with open(conf, "w") as f:
+        f.write(f"websocket {{ host: 127.0.0.1, port: {ws_port}, no_tls: true }}\n")
+    proc = subprocess.Popen([nats_server_path(), "-a", "127.0.0.1", "-p", str(port), "-c", conf],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=_pin_others)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, f"nats://127.0.0.1:{port}"
+            for p in (port, ws_port):
+                socket.create_connection(("127.0.0.1", p), timeout=0.2).close()
+            return proc, f"nats://127.0.0.1:{port}", f"ws://127.0.0.1:{ws_port}"
         except OSError:
             time.sleep(0.02)
     proc.kill()
@@ -229,13 +238,14 @@ def make_consumers(marks: Marks):
     return consume_iter, async_cb, plain_cb
 
 
-async def _run_sub(url: str, n: int, size: int, loop: str, setup) -> tuple[float, float]:
+async def _run_sub(url: str, n: int, size: int, loop: str, setup, pub_url: str | None = None) -> tuple[float, float]:
     """Pub-sub driver: `setup(subject, marks)` subscribes with the client under test and returns
-    (client, close coroutine function); a publisher process then sends `n` messages."""
+    (client, close coroutine function); a publisher process (to `pub_url`, default `url`) then
+    sends `n` messages."""
     subject = f"bench.sub.{os.getpid()}.{time.monotonic_ns()}"
     marks = Marks(n, asyncio.get_running_loop().create_future())
     close = await setup(subject, marks)
-    pub = helper("publisher", url, "--subject", subject, "--n", str(n), "--size", str(size), loop=loop)
+    pub = helper("publisher", pub_url or url, "--subject", subject, "--n", str(n), "--size", str(size), loop=loop)
     try:
         pub.stdin.write("go\n")
         pub.stdin.flush()
@@ -246,7 +256,7 @@ async def _run_sub(url: str, n: int, size: int, loop: str, setup) -> tuple[float
     return marks.rates()
 
 
-async def zats_sub(url: str, n: int, size: int, loop: str, mode: str) -> tuple[float, float]:
+async def zats_sub(url: str, n: int, size: int, loop: str, mode: str, pub_url: str | None = None) -> tuple[float, float]:
     import zats.client as zc
 
     async def setup(subject, marks):
@@ -260,10 +270,10 @@ async def zats_sub(url: str, n: int, size: int, loop: str, mode: str) -> tuple[f
         await nc.flush()
         return nc.close
 
-    return await _run_sub(url, n, size, loop, setup)
+    return await _run_sub(url, n, size, loop, setup, pub_url)
 
 
-async def natspy_sub(url: str, n: int, size: int, loop: str, mode: str) -> tuple[float, float]:
+async def natspy_sub(url: str, n: int, size: int, loop: str, mode: str, pub_url: str | None = None) -> tuple[float, float]:
     import nats
 
     async def setup(subject, marks):
@@ -278,7 +288,7 @@ async def natspy_sub(url: str, n: int, size: int, loop: str, mode: str) -> tuple
         await nc.flush()
         return nc.close
 
-    return await _run_sub(url, n, size, loop, setup)
+    return await _run_sub(url, n, size, loop, setup, pub_url)
 
 
 _keep: list = []
@@ -348,7 +358,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer messages (a smoke run)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    ap.add_argument("--only", default="", help="comma list of scenarios: publish,async-for,callback,request")
+    ap.add_argument("--only", default="", help="comma list of scenarios: publish,async-for,callback,request,ws")
     ap.add_argument("--role", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--subject", help=argparse.SUPPRESS)
@@ -381,7 +391,7 @@ def main() -> None:
 
     import zats.client
 
-    server, url = start_nats_server()
+    server, url, ws_url = start_nats_server()
     rows: list[tuple] = []
 
     def row(name, z, p, unit="msgs/s", lower_is_better=False):
@@ -394,7 +404,7 @@ def main() -> None:
         print(line, flush=True)
 
     try:
-        print(f"nats-server {url}, {size} B payloads, loop={loop}, python {sys.version.split()[0]}, "
+        print(f"nats-server {url} and {ws_url}, {size} B payloads, loop={loop}, python {sys.version.split()[0]}, "
               f"zats.client {zats.client.__version__}, nats-py {natspy_client.__version__}, "
               + (f"client pinned to CPU {cpus[-1]}, server and helpers to {cpus[:-1]}" if pinned else "not pinned"),
               flush=True)
@@ -428,6 +438,15 @@ def main() -> None:
             for p_ in (50, 90, 99):
                 row(f"request p{p_}", percentile(zl, p_) * 1e6, percentile(pl, p_) * 1e6, "us", True)
             row("request, client CPU per call", zcpu * 1e6, pcpu * 1e6, "us", True)
+        if not only or "ws" in only:
+            if pinned:
+                os.sched_setaffinity(0, PIN["client"])
+            z = best_of(repeat, lambda: run(lambda: zats_publish(ws_url, n_pub, size), loop))
+            p = best_of(repeat, lambda: run(lambda: natspy_publish(ws_url, n_pub, size), loop))
+            row("ws publish", z, p)
+            z = best_of(repeat, lambda: run(lambda: zats_sub(ws_url, n_sub_zats, size, loop, "callback", url), loop))
+            p = best_of(repeat, lambda: run(lambda: natspy_sub(ws_url, n_sub_natspy, size, loop, "callback", url), loop))
+            row("ws pub-sub, async callback", z, p)
     finally:
         server.terminate()
         server.wait(10)
