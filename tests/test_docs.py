@@ -45,7 +45,7 @@ from support.servers import nats_server_binary, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = str(Path(sys.executable).parent)  # zats-server and python of this environment
-DOC_PORTS = (4222, 4223, 4224, 6222, 6223, 6224, 7422, 8222, 8223, 8224)
+DOC_PORTS = (4222, 4223, 4224, 6222, 6223, 6224, 7422, 8080, 8222, 8223, 8224)  # 8080: websocket
 _PORT = re.compile(r"(?<!\d)(" + "|".join(map(str, DOC_PORTS)) + r")(?!\d)")
 CPUS = len(os.sched_getaffinity(0))  # what `nproc` says
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
@@ -91,6 +91,8 @@ BLOCKS = {
         ("jetstream {", CONFIG),
         ("ROUTES=nats://127.0.0.1:6222", SERVE),
         ("import asyncio\nimport msgspec", PYTHON_WITH_BROKER),
+        ("printf 'websocket {", SERVE),
+        ("import asyncio\nimport zats.client\n", PYTHON),
         ("import nats\nimport pytest\n\n\n@pytest.mark.asyncio", PYTEST),
         ("import asyncio\nimport ssl\n\nimport nats\nimport pytest", PYTEST),
         ("import asyncio\n\nimport nats\nfrom zats.testing import", PYTHON),
@@ -144,7 +146,7 @@ def _port_offset() -> int:
     span = max(CPUS, 3)
     for _ in range(200):
         offset = random.randrange(10000, 24000)
-        if all(_free(base + offset + i) for base in (4222, 6222, 7422, 8222) for i in range(span)):
+        if all(_free(base + offset + i) for base in (4222, 6222, 7422, 8080, 8222) for i in range(span)):
             return offset
     raise RuntimeError("no free port range")
 
@@ -221,7 +223,7 @@ class Session:
 
 
 def _client_ports(session: Session, text: str) -> list[int]:
-    return sorted({session.port(int(p)) for p in _PORT.findall(text) if int(p) in (4222, 4223, 4224)})
+    return sorted({session.port(int(p)) for p in _PORT.findall(text) if int(p) in (4222, 4223, 4224, 8080)})
 
 
 def serve(session: Session, text: str) -> None:
