@@ -71,7 +71,7 @@ class Handshake:
             async with asyncio.timeout(opts.connect_timeout):
                 if srv.uri.scheme in WS_SCHEMES:
                     await open_websocket(conn, srv.uri, ctx if srv.uri.scheme == "wss" else None,
-                                         self._tls_name(srv))
+                                         self._tls_name(srv), opts.connect_timeout)
                     conn.tls = srv.uri.scheme == "wss"
                 elif opts.tls_handshake_first:
                     await loop.create_connection(lambda: conn, srv.host, srv.port, ssl=ctx,

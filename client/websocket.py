@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import picows
 
+from .errors import ProtocolError
+
 if TYPE_CHECKING:
     from .connection import Connection
 
@@ -123,15 +125,20 @@ def websocket_url(uri: Any) -> str:
 
 
 async def open_websocket(conn: Connection, uri: Any, ssl_context: ssl.SSLContext | None,
-                         server_hostname: str | None) -> None:
+                         server_hostname: str | None, timeout: float) -> None:
     """Connects `conn` to the ws:// or wss:// URL `uri` (TLS with `ssl_context` for wss);
-    returns once the upgrade is done and `conn` has its transport."""
+    returns once the upgrade is done and `conn` has its transport. A refused upgrade (an HTTP
+    answer other than 101, a bad one) raises `ProtocolError`; TLS and socket errors pass."""
     kwargs: dict[str, Any] = {}
     if uri.scheme == "wss":
         kwargs["ssl_context"] = ssl_context or ssl.create_default_context()
         if server_hostname:
             kwargs["server_hostname"] = server_hostname
-    # The connect timeout around this call bounds the upgrade; picows has its own as well.
-    await picows.ws_connect(lambda: _FrameReader(conn), websocket_url(uri),
-                            websocket_handshake_timeout=None, max_frame_size=MAX_FRAME,
-                            enable_auto_pong=True, **kwargs)
+    url = websocket_url(uri)
+    try:
+        # picows's own upgrade timeout closes the socket it opened; the caller's timeout (the
+        # same length) would only cancel the wait.
+        await picows.ws_connect(lambda: _FrameReader(conn), url, websocket_handshake_timeout=timeout,
+                                max_frame_size=MAX_FRAME, enable_auto_pong=True, **kwargs)
+    except picows.WSError as exc:
+        raise ProtocolError(f"WebSocket upgrade with {url} failed: {exc}") from exc
