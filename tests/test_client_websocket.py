@@ -120,6 +120,34 @@ async def test_ws_and_tcp_clients_see_each_other(ws_kind, ws_spawn, clients):
     assert [(await tcp_sub.next_msg(TIMEOUT)).data for _ in range(100)] == [b"w%d" % n for n in range(100)]
 
 
+async def test_bursts_both_ways_with_flow_control(ws_kind, ws_spawn, clients):
+    """Tens of megabytes published over ws faster than the socket drains (the transport pauses
+    the writer) and a burst of varied sizes received over ws (reads throttled per loop
+    iteration): every message arrives, in order, intact."""
+    srv = ws_spawn(ws_kind)
+    over_ws = await clients(srv.ws_url, allow_reconnect=False)
+    over_tcp = await clients(srv.url, allow_reconnect=False, pending_bytes_limit=-1,
+                             pending_msgs_limit=-1)
+    sizes = [0, 1, 100, 4_000, 70_000, 300_000]
+    to_tcp = await over_tcp.subscribe("burst.up", pending_bytes_limit=-1, pending_msgs_limit=-1)
+    to_ws = await over_ws.subscribe("burst.down", pending_bytes_limit=-1, pending_msgs_limit=-1)
+    await over_tcp.flush()
+    await over_ws.flush()
+    count = 300
+    for n in range(count):
+        payload = bytes([n % 251]) * sizes[n % len(sizes)]
+        try:
+            over_ws.publish("burst.up", payload)
+        except zc.OutboundBufferFullError:
+            await over_ws.wait_writable()
+            over_ws.publish("burst.up", payload)
+        over_tcp.publish("burst.down", payload)
+    for sub in (to_tcp, to_ws):
+        for n in range(count):
+            msg = await sub.next_msg(TIMEOUT)
+            assert msg.data == bytes([n % 251]) * sizes[n % len(sizes)], n
+
+
 async def test_nats_py_over_ws_talks_to_zats_client_over_ws(ws_kind, ws_spawn, clients):
     nats = pytest.importorskip("nats")
     pytest.importorskip("aiohttp")  # nats-py's WebSocket transport
