@@ -56,6 +56,7 @@ from .options import (
     SubjectPermission,
     TLSConfig,
     User,
+    WebSocketConfig,
     validate,
 )
 from .urls import split_url
@@ -68,7 +69,7 @@ _MAX_QUIET_AUTH_TIMEOUT = 60.0
 # Keys nats-server knows that zats does not implement: refused all the same, but said so.
 _NATS_ONLY = {
     "top level": {
-        "gateway", "websocket", "ws", "mqtt", "operator", "operators", "roots", "root",
+        "gateway", "mqtt", "operator", "operators", "roots", "root",
         "root_operators", "root_operator", "resolver", "account_resolver", "accounts_resolver",
         "resolver_tls", "resolver_preload", "resolver_pinned_accounts", "trusted", "trusted_keys", "https",
         "https_port", "http_base_path", "syslog", "remote_syslog", "ports_file_dir", "prof_port",
@@ -98,6 +99,8 @@ _NATS_ONLY = {
                          "ws_no_masking", "compression", "first_info_timeout", "nkey", "local",
                          "no_randomize", "dont_randomize", "jetstream_cluster_migrate",
                          "disabled", "proxy"},
+    "websocket": {"headers", "ping_interval", "tls_map", "verify_and_map"},
+    "websocket authorization": {"users", "nkeys"},
     "tls": {"insecure", "verify_and_map", "verify_cert_and_check_known_urls", "cipher_suites",
             "curve_preferences", "pinned_certs", "connection_rate_limit", "cert_store", "cert_match",
             "cert_match_by", "ca_certs_match", "cert_match_skip_invalid", "min_version",
@@ -860,6 +863,75 @@ class _Loader:
             return None
         return remote
 
+    # -- websocket -----------------------------------------------------------------------------
+
+    def websocket(self, key: str, value: Any, pos: Pos) -> None:
+        """`websocket { listen | host/net + port, advertise, no_tls, tls {}, compression,
+        same_origin, allowed_origins, handshake_timeout, no_auth_user, jwt_cookie, user_cookie,
+        pass_cookie, token_cookie, authorization { user, password, token, timeout } }`, with
+        nats-server's key names and aliases (opts.go parseWebsocket)."""
+        if not self.want(key, value, pos, "map"):
+            return
+        ws = self.opts.websocket or WebSocketConfig()
+        for k, v in value.items():
+            p, lk = value.pos[k], k.lower()
+            if lk == "listen":
+                hp = self.listen(k, v, p)
+                if hp and self.port_ok(k, hp[1], p):
+                    ws.host = hp[0] or ws.host
+                    ws.port = hp[1]
+            elif lk == "port":
+                if self.want(k, v, p, "integer") and self.port_ok(k, v, p):
+                    ws.port = v
+            elif lk in ("host", "net", "advertise"):
+                if self.want(k, v, p, "string"):
+                    setattr(ws, "advertise" if lk == "advertise" else "host", v)
+            elif lk in ("no_tls", "same_origin", "compress", "compression"):
+                if self.want(k, v, p, "boolean"):
+                    setattr(ws, "compression" if lk.startswith("compress") else lk, v)
+            elif lk == "tls":
+                if self.want(k, v, p, "map"):
+                    tls = TLSConfig()
+                    for tk, tv in v.items():
+                        self.tls_field(tls, tk, tv, v.pos[tk], v)
+                    if self.tls_files_ok(tls, p):
+                        ws.tls = tls
+            elif lk in ("allowed_origins", "allowed_origin", "allow_origins", "allow_origin",
+                        "origins", "origin"):
+                origins = [v] if isinstance(v, str) else v
+                if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+                    self.error(p, f"error parsing allowed origins: unsupported type {_describe(v)}")
+                else:
+                    ws.allowed_origins = list(origins)
+            elif lk == "handshake_timeout":
+                d = self.duration(k, v, p, seconds_ok=True)
+                if d is not None:
+                    ws.handshake_timeout = d
+            elif lk in ("jwt_cookie", "user_cookie", "pass_cookie", "token_cookie", "no_auth_user"):
+                if self.want(k, v, p, "string"):
+                    setattr(ws, _WS_NAMES.get(lk, lk), v)
+            elif lk in ("authorization", "authentication"):
+                ws.authorization = self.ws_authorization(k, v, p)
+            else:
+                self.unknown(value, k, "websocket")
+        self.opts.websocket = ws
+
+    def ws_authorization(self, key: str, value: Any, pos: Pos) -> Authorization | None:
+        if not self.want(key, value, pos, "map"):
+            return None
+        auth = Authorization()
+        for k, v in value.items():
+            p, lk = value.pos[k], k.lower()
+            if lk in _AUTH_ATTR:
+                if self.want(k, v, p, "string"):
+                    setattr(auth, _AUTH_ATTR[lk], v)
+            elif lk == "timeout":
+                auth.timeout = self.auth_timeout(k, v, p, auth.timeout)
+            else:
+                self.unknown(value, k, "websocket authorization")
+        self.check_auth_combination(auth, None, pos)
+        return auth
+
     # -- tls -----------------------------------------------------------------------------------
 
     def tls(self, key: str, value: Any, pos: Pos) -> None:
@@ -954,6 +1026,7 @@ def _with_defaults(users: list[User], defaults: Permissions | None) -> list[User
 
 _AUTH_ATTR = {"user": "user", "username": "user", "pass": "password", "password": "password", "token": "token"}
 _USER_ATTR = {"user": "user", "username": "user", "pass": "password", "password": "password", "nkey": "nkey"}
+_WS_NAMES = {"user_cookie": "username_cookie", "pass_cookie": "password_cookie"}
 _ATTR = {"ping_interval": "ping_interval", "write_deadline": "write_deadline"}
 
 
@@ -1007,6 +1080,8 @@ _TOP_LEVEL: dict[str, Callable[[_Loader, str, Any, Pos], None]] = {
     "leafnodes": _Loader.leafnodes,
     "leaf": _Loader.leafnodes,
     "jetstream": _Loader.jetstream,
+    "websocket": _Loader.websocket,
+    "ws": _Loader.websocket,
     "store_dir": _Loader.store_dir,
     "storedir": _Loader.store_dir,
     "debug": _simple("debug", "boolean"),

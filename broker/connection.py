@@ -34,10 +34,10 @@ class ClientConnection(WireConnection):
     __slots__ = (
         "sublist", "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
         "name", "lang", "version", "perms", "identity", "nonce", "auth_check", "recheck",
-        "upgrading", "tls_pending", "connect_opts", "in_process",
+        "upgrading", "tls_pending", "connect_opts", "in_process", "websocket",
     )
 
-    def __init__(self, broker, cid: int, *, in_process: bool = False):
+    def __init__(self, broker, cid: int, *, in_process: bool = False, websocket=None):
         super().__init__(broker, cid)
         self.sublist = self.account.sublist
         opts = broker.options
@@ -67,16 +67,27 @@ class ClientConnection(WireConnection):
         self.tls_pending = False
         # Over an in-process transport (Broker.connect_in_process): no TLS, as nats-server's.
         self.in_process = in_process
+        # Through the WebSocket listener: what its upgrade said (websocket.Upgrade), else None.
+        self.websocket = websocket
+
+    @property
+    def auth(self):
+        """The Authenticator for this connection: the websocket block's when it overrides."""
+        broker = self.broker
+        if self.websocket is not None and broker.ws_auth is not None:
+            return broker.ws_auth
+        return broker.auth
 
     # -- the handshake --------------------------------------------------------------------
 
     def _opened(self) -> None:
         broker = self.broker
         trace.created(self)
-        auth = broker.auth
+        auth = self.auth
         if auth.needs_nonce:
             self.nonce = auth.new_nonce()
-        tls = None if self.in_process else broker.options.tls
+        # A WebSocket brings its own TLS (the listener's); no NATS TLS upgrade inside it.
+        tls = None if self.in_process or self.websocket is not None else broker.options.tls
         transport = self.transport
         if not broker.register(self):
             # As nats-server: the (plain-text) INFO, then the error.
@@ -145,7 +156,7 @@ class ClientConnection(WireConnection):
     def _check_off_loop(self, opts) -> None:
         """Checks CONNECT options in check_pool; what arrives meanwhile waits in the receive
         buffer (see buffer_updated) until _checked has the verdict."""
-        auth = self.broker.auth
+        auth = self.auth
         self.auth_check = check = self.broker.loop.run_in_executor(
             check_pool(), auth.authenticate, opts, self.nonce)
         check.add_done_callback(functools.partial(self._checked, opts, auth))
@@ -155,7 +166,7 @@ class ClientConnection(WireConnection):
         it in the receive buffer is parsed, and reading resumes if it had paused."""
         if check is not self.auth_check or check.cancelled() or self.closed:
             return
-        if auth is not self.broker.auth:  # reloaded meanwhile: the new configuration decides
+        if auth is not self.auth:  # reloaded meanwhile: the new configuration decides
             self._check_off_loop(opts)
             return
         self.auth_check = None
@@ -195,8 +206,7 @@ class ClientConnection(WireConnection):
     def on_connect(self, arg: bytes) -> bool:
         """Applies a CONNECT; True when its credentials are being checked off the loop (see
         _check_off_loop): the parser then stops after it until the verdict."""
-        if self.closing and (self.broker.auth.by_user or
-                                                  self.broker.auth.by_nkey):
+        if self.closing and (self.auth.by_user or self.auth.by_nkey):
             # nats-server cannot register a closed connection as a user again: the read ends.
             raise ProtocolError(None, "CONNECT after an -ERR from the client")
         try:
@@ -216,7 +226,7 @@ class ClientConnection(WireConnection):
         elif self.identity is not None:
             self._apply_connect(opts)
             return False
-        auth = self.broker.auth
+        auth = self.auth
         opts = auth.with_no_auth_user(opts)
         if not auth.costly(opts):
             self._authenticated(opts, auth.authenticate(opts, self.nonce))
@@ -269,12 +279,12 @@ class ClientConnection(WireConnection):
         self.parser.max_payload = opts.max_payload
         self.parser.max_control_line = opts.max_control_line
         if self.identity is None:  # no CONNECT yet: authenticates when it comes, if required
-            if broker.auth.required and not self.parser.auth_pending:
+            if self.auth.required and not self.parser.auth_pending:
                 self.close(errors.AUTH_VIOLATION, "Authentication Failure", "no longer authorised after reload")
             return
         if self.auth_check is not None:  # a later CONNECT being checked: see _checked
             return
-        auth = broker.auth
+        auth = self.auth
         opts = self.connect_opts
         if auth.moved(opts, self.identity.account):
             self.close(None, "Authentication Failure", "user gone or in another account after reload")

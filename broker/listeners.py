@@ -1,4 +1,4 @@
-"""Listening sockets for the broker's ports (client, route, leafnode, monitor), and the error that
+"""Listening sockets for the broker's ports (client, route, leafnode, monitor, websocket), and the error that
 says which of them could not be bound, in nats-server's words (its fatal line, with the reason
 as Go's net package words it)."""
 
@@ -20,6 +20,7 @@ _MESSAGES = {
     "route": "Error listening on router port: {port} - {err}",
     "leafnode": "Error listening on leafnode port: {port} - {err}",
     "monitor": "Can't start monitoring: can't listen to the monitor port: {err}",
+    "websocket": "Unable to listen for websocket connections: {err}",
 }
 
 

@@ -123,6 +123,28 @@ class LeafConfig(msgspec.Struct, kw_only=True):
     remotes: list[LeafRemote] = msgspec.field(default_factory=list)
 
 
+class WebSocketConfig(msgspec.Struct, kw_only=True):
+    """The `websocket { }` block: a listener for NATS clients speaking RFC 6455 (browsers,
+    nats.ws, nats-py's ws:// transport). nats-server refuses it without `tls` unless `no_tls`."""
+
+    host: str = "0.0.0.0"
+    port: int = 0  # 0: no listener; -1: a random port
+    advertise: str = ""  # host[:port] announced in ws_connect_urls instead of the listen address
+    no_tls: bool = False
+    tls: TLSConfig | None = None
+    compression: bool = False  # permessage-deflate, no context takeover, when the client offers it
+    same_origin: bool = False
+    allowed_origins: list[str] = msgspec.field(default_factory=list)
+    handshake_timeout: float = 0.0  # seconds; 0: no limit (nats-server's default)
+    no_auth_user: str = ""
+    jwt_cookie: str = ""
+    username_cookie: str = ""
+    password_cookie: str = ""
+    token_cookie: str = ""
+    # The block's own `authorization { user, password, token, timeout }`: for ws clients only.
+    authorization: Authorization | None = None
+
+
 class ServerOptions(msgspec.Struct, kw_only=True):
     host: str = "0.0.0.0"
     port: int = DEFAULT_PORT
@@ -158,6 +180,7 @@ class ServerOptions(msgspec.Struct, kw_only=True):
     cluster: ClusterConfig | None = None
     leafnodes: LeafConfig | None = None
     jetstream: JetStreamConfig | None = None  # None: JetStream off
+    websocket: WebSocketConfig | None = None  # None: no WebSocket listener
     store_dir: str = ""  # JetStream's storage directory (-sd, `store_dir`)
     config_file: str = ""
     # The command line as parsed, kept so that a reload applies the same flags over the file.
@@ -201,6 +224,7 @@ class ServerOverrides(TypedDict, total=False):
     cluster: ClusterConfig | None
     leafnodes: LeafConfig | None
     jetstream: JetStreamConfig | None
+    websocket: WebSocketConfig | None
     store_dir: str
     config_file: str
 
@@ -220,6 +244,10 @@ def validate(opts: ServerOptions) -> None:
     if opts.max_control_line <= 0 or opts.max_payload <= 0:
         raise OptionsError("max_control_line and max_payload must be positive")
     client_advertise_address(opts, opts.port)
+    ws = opts.websocket
+    if ws is not None and ws.port:
+        if ws.tls is None and not ws.no_tls:
+            raise OptionsError("websocket requires TLS configuration")
 
 
 def client_advertise_address(opts: ServerOptions, port: int) -> tuple[str, int] | None:

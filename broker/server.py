@@ -16,7 +16,7 @@ from typing import Unpack
 from zats.protocol.structs import Info, encode_info
 
 from .account import GLOBAL_ACCOUNT, Account
-from .auth import Authenticator
+from .auth import Authenticator, ws_authenticator
 from .cluster import Cluster
 from .connection import ClientConnection
 from .ids import server_id
@@ -37,6 +37,7 @@ from .system import SystemService, system_account_name
 from .tls import server_context
 from .transport import PipeEnd, pipe
 from .version import IMPLEMENTATION, VERSION, ZATS_VERSION
+from .websocket import WebSocketListener
 
 _NOT_FLUSHING = object()  # Broker.origin between flushes
 
@@ -61,6 +62,7 @@ class Broker:
         self.server_id = server_id()
         self.server_name = options.server_name or self.server_id
         self.auth = Authenticator(options)
+        self.ws_auth = ws_authenticator(options)
         self.tls_context = server_context(options.tls) if options.tls else None
         self.global_account = Account()
         self.accounts = {self.global_account.name: self.global_account}
@@ -100,6 +102,9 @@ class Broker:
         leaf = options.leafnodes
         if leaf is not None and (leaf.port or leaf.remotes):
             self.leafnodes = Leafnodes(self)
+        self.websocket: WebSocketListener | None = None
+        if options.websocket is not None and options.websocket.port:
+            self.websocket = WebSocketListener(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -156,6 +161,8 @@ class Broker:
             except OSError as exc:
                 raise listen_error("monitor", http_host, http_port, exc) from exc
             log.notice("Starting http monitor on %s:%d", opts.http_host or opts.host, self.http_port)
+        if self.websocket is not None:
+            await self.websocket.start()
         log.notice("Listening for client connections on %s:%d", opts.host, self.port)
         if self.cluster is not None:
             await self.cluster.start()
@@ -179,6 +186,8 @@ class Broker:
             self.cluster.stop()
         if self.leafnodes is not None:
             self.leafnodes.stop()
+        if self.websocket is not None:
+            self.websocket.stop()
         conns = list(self.connections.values())
         for conn in conns:
             conn.flush()
@@ -236,6 +245,7 @@ class Broker:
         if new.jetstream != old.jetstream or new.store_dir != old.store_dir:
             raise OptionsError("config reload not supported for jetstream")
         auth = Authenticator(new)
+        self.ws_auth = ws_authenticator(new)
         tls_context = server_context(new.tls) if new.tls else None
         new.port = old.port
         self.options, self.auth = new, auth
@@ -376,6 +386,14 @@ class Broker:
         opts = self.options
         cluster = self.cluster
         host, port = self.advertised or (opts.host, self.port)
+        auth = self.auth
+        tls = self.tls_context is not None
+        tls_required, tls_available = tls and not conn.in_process, tls and conn.in_process
+        if conn.websocket is not None:  # as nats-server: the websocket listener's address and TLS
+            ws = self.websocket
+            host, port = ws.opts.host, ws.port
+            tls_required = tls_available = ws.tls
+            auth = conn.auth
         return encode_info(Info(
             server_id=self.server_id,
             server_name=self.server_name,
@@ -388,9 +406,9 @@ class Broker:
             max_payload=opts.max_payload,
             client_id=conn.cid,
             client_ip=conn.ip,
-            auth_required=self.auth.required,
-            tls_required=self.tls_context is not None and not conn.in_process,
-            tls_available=self.tls_context is not None and conn.in_process,
+            auth_required=auth.required,
+            tls_required=tls_required,
+            tls_available=tls_available,
             tls_verify=bool(opts.tls and opts.tls.verify),
             nonce=conn.nonce,
             ldm=self.lame_duck_mode,

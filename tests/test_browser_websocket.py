@@ -16,7 +16,8 @@ from test_dashboard import browser, page, shots, until  # noqa: F401  (fixtures)
 
 import zats.client as zc
 from support.js import JS_DIR, js_modules  # noqa: F401  (js_modules is a fixture)
-from support.websocket import WS_KINDS, start_ws_server
+from support.servers import KINDS
+from support.websocket import start_ws_server
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -84,7 +85,7 @@ class Responder:
         self._loop.close()
 
 
-@pytest.mark.parametrize("kind", WS_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 def test_nats_ws_in_chromium(kind, tmp_path, site, page, shots):  # noqa: F811
     srv = start_ws_server(kind, tmp_path)
     try:

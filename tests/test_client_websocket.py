@@ -12,8 +12,8 @@ import pytest
 from test_client_support import TIMEOUT, Recorder
 
 import zats.client as zc
-from support.servers import free_port
-from support.websocket import WS_KINDS, start_ws_server
+from support.servers import KINDS, free_port
+from support.websocket import start_ws_server
 
 trustme = pytest.importorskip("trustme")
 
@@ -23,7 +23,7 @@ FAST = dict(reconnect_time_wait=0.05, reconnect_jitter=0.01, max_reconnect_attem
             connect_timeout=2.0, ping_interval=600)
 
 
-@pytest.fixture(params=WS_KINDS)
+@pytest.fixture(params=KINDS)
 def ws_kind(request) -> str:
     return request.param
 

@@ -14,12 +14,13 @@ from test_client_support import TIMEOUT
 
 import zats.client as zc
 from support.js import js_modules, node_command  # noqa: F401  (js_modules is a fixture)
-from support.websocket import WS_KINDS, start_ws_server
+from support.servers import KINDS
+from support.websocket import start_ws_server
 
 pytestmark = pytest.mark.timeout(90)
 
 
-@pytest.fixture(params=WS_KINDS)
+@pytest.fixture(params=KINDS)
 def ws_server(request, tmp_path):
     srv = start_ws_server(request.param, tmp_path)
     yield srv

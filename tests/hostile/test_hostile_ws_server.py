@@ -20,29 +20,12 @@ import pytest
 from test_client_support import TIMEOUT
 
 import zats.client as zc
-from support.websocket import start_ws_server
+from support.websocket import masked_frame, start_ws_server
 
 pytestmark = pytest.mark.timeout(60)
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 INFO = b'INFO {"server_id":"hostile","version":"2.15.1","proto":1,"headers":true,"max_payload":1048576}\r\n'
-
-
-def frame(payload: bytes, opcode: int = 2, *, mask: bytes | None = None, length: int | None = None) -> bytes:
-    """One final frame; `length` overrides the declared length, `mask` masks it."""
-    n = len(payload) if length is None else length
-    head = bytes([0x80 | opcode])
-    flag = 0x80 if mask else 0
-    if n < 126:
-        head += bytes([flag | n])
-    elif n < 1 << 16:
-        head += bytes([flag | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([flag | 127]) + struct.pack("!Q", n)
-    if mask:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        head += mask
-    return head + payload
 
 
 async def read_frame(reader: asyncio.StreamReader) -> bytes:
@@ -57,6 +40,11 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes:
     mask = await reader.readexactly(4)
     data = await reader.readexactly(n)
     return bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+def frame(payload: bytes, opcode: int = 2, **kw) -> bytes:
+    """A server frame (unmasked), built by hand."""
+    return masked_frame(payload, opcode, mask=False, **kw)
 
 
 class HostilePeer:
@@ -149,7 +137,7 @@ async def test_bad_accept_key(bystander):
 
 
 @pytest.mark.parametrize("bad", [
-    pytest.param(frame(INFO, mask=b"\x01\x02\x03\x04"), id="masked-server-frame"),
+    pytest.param(masked_frame(INFO), id="masked-server-frame"),
     pytest.param(frame(INFO, opcode=3), id="reserved-opcode"),
     pytest.param(frame(b"", length=1 << 62), id="huge-length"),
     pytest.param(frame(b"HELLO THERE\r\n"), id="not-nats"),

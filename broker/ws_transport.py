@@ -1,0 +1,226 @@
+"""WebSocketTransport: the transport (transport.py's `Transport`) of a client connection that came
+through the WebSocket listener (websocket.py), after the HTTP upgrade. It is the asyncio protocol
+of the socket (or TLS) transport and turns RFC 6455 frames into the byte stream the ordinary
+ClientConnection reads, and the bytes it writes into frames; parsing, authentication and
+delivery stay the connection's.
+
+Frames are read and written by `websockets`' sans-I/O Protocol (its C masking makes it about
+twice as fast per frame as wsproto here; see pyproject.toml), with permessage-deflate when the
+upgrade negotiated it. As nats-server (websocket.go):
+- binary and text frames carry the protocol; a NATS op may span frames and a frame many ops;
+- a frame that breaks the protocol (unmasked, a long or fragmented control frame, a bad
+  opcode, ...) gets a close frame 1002 with nats-server's words, and the connection closes;
+- a client's close frame is answered with the same status, and the connection closes;
+- what the connection closes for maps to the close status nats-server sends;
+- frames to a browser are at most 4096 bytes; others carry each flush whole.
+zats refuses a frame larger than max_pending (close 1009) instead of streaming it into the
+parser; nats-server would take it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from websockets.exceptions import PayloadTooBig, ProtocolError
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.protocol import Protocol, Side, State
+
+# nats-server's words for the frames it refuses (websocket.go wsReadLoop), by websockets' words.
+_NATS_WORDS = {
+    "incorrect masking": "mask bit missing",
+    "reserved bits must be 0": "RSV2 and RSV3 must be clear",
+    "control frame too long": "control frame length bigger than maximum allowed of 125 bytes",
+    "fragmented control frame": "control frame does not have final bit set",
+    "expected a continuation frame": ("new message started before final frame for previous "
+                                      "message was received"),
+    "unexpected continuation frame": "invalid continuation frame",
+}
+BROWSER_FRAME_SIZE = 4096  # nats-server's wsFrameSizeForBrowsers
+
+# The close status nats-server sends for why it closes a client (wsEnqueueCloseMessage).
+_POLICY = {"Authentication Timeout", "Authentication Failure", "Slow Consumer",
+           "Maximum Connections Exceeded", "Maximum Control Line Exceeded",
+           "Maximum Subscriptions Exceeded", "Authentication Expired"}
+_PROTOCOL = {"Parse Error", "Protocol Violation", "Bad Client Protocol Version"}
+_GOING_AWAY = {"Write Error", "Read Error", "Stale Connection", "Server Shutdown"}
+
+
+def close_status(reason: str) -> int:
+    if reason == "Client Closed":
+        return CloseCode.NORMAL_CLOSURE
+    if reason in _POLICY:
+        return CloseCode.POLICY_VIOLATION
+    if reason == "TLS Handshake Error":
+        return CloseCode.TLS_HANDSHAKE
+    if reason in _PROTOCOL:
+        return CloseCode.PROTOCOL_ERROR
+    if reason == "Maximum Payload Exceeded":
+        return CloseCode.MESSAGE_TOO_BIG
+    if reason in _GOING_AWAY:
+        return CloseCode.GOING_AWAY
+    return CloseCode.INTERNAL_ERROR
+
+
+def close_frame(status: int, text: str) -> bytes:
+    """An unmasked close frame; the text cut to fit a control frame, with "..." as nats-server."""
+    data = text.encode()
+    if len(data) > 123:
+        data = data[:120] + b"..."
+    return Frame(Opcode.CLOSE, status.to_bytes(2, "big") + data).serialize(mask=False)
+
+
+class WebSocketTransport(asyncio.Protocol):
+    """Frames one client connection over the socket transport `sock`."""
+
+    def __init__(self, sock: asyncio.Transport, *, extensions: list, browser: bool,
+                 peername: tuple | None, max_frame: int):
+        self.sock = sock
+        self.frames = Protocol(Side.SERVER, state=State.OPEN, max_size=max_frame)
+        self.frames.extensions = extensions
+        self.frame_cap = BROWSER_FRAME_SIZE if browser else 0
+        self.peername = peername
+        self.conn = None
+        self.reading = True  # the connection takes bytes (pause_reading / resume_reading)
+        self.held: list[memoryview] = []  # payloads decoded while the connection did not read
+        self.close_sent = False
+        self.closing = False
+        self.keep = None  # the upgrade's StreamWriter (see websocket.py)
+
+    def attach(self, conn) -> None:
+        """Hands this transport to its connection (connection_made), then lets bytes in."""
+        self.conn = conn
+        conn.connection_made(self)
+
+    # -- the socket's calls (asyncio.Protocol) ------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        frames = self.frames
+        frames.receive_data(data)
+        events = frames.events_received()
+        exc = frames.parser_exc
+        if exc is not None:
+            frames.data_to_send()  # websockets' own close frame: nats-server's is sent instead
+        else:
+            self._send(frames.data_to_send())  # pongs, the answer to a close
+        for frame in events:
+            if frame.opcode in (Opcode.BINARY, Opcode.TEXT, Opcode.CONT):
+                if frame.data:
+                    self.held.append(memoryview(frame.data))
+            elif frame.opcode is Opcode.CLOSE:
+                self.close_sent = True  # websockets answered with the same status
+                self._feed()
+                if self.conn is not None:
+                    self.conn.close(None, "Client Closed", "the client sent a close frame")
+                return
+        self._feed()
+        if exc is not None:
+            self._refuse(exc)
+
+    def _refuse(self, exc: Exception) -> None:
+        conn = self.conn
+        if isinstance(exc, PayloadTooBig):
+            status, text = CloseCode.MESSAGE_TOO_BIG, "frame larger than max_pending"
+        else:
+            text = str(exc) if isinstance(exc, ProtocolError) else repr(exc)
+            status, text = CloseCode.PROTOCOL_ERROR, _NATS_WORDS.get(text, text)
+            if text.startswith("invalid opcode: "):
+                text = "unknown opcode " + text[len("invalid opcode: "):]
+        if not self.close_sent:
+            self.close_sent = True
+            self.sock.write(close_frame(status, text))
+        if conn is not None and not conn.closed:
+            conn.close(None, "Read Error", f"websocket: {text}")
+
+    def _feed(self) -> None:
+        """Copies held payloads into the connection's receive buffer while it reads."""
+        conn = self.conn
+        held = self.held
+        while held and self.reading and conn is not None and not conn.closed:
+            view = held[0]
+            buf = conn.get_buffer(len(view))
+            n = min(len(buf), len(view))
+            buf[:n] = view[:n]
+            if n == len(view):
+                held.pop(0)
+            else:
+                held[0] = view[n:]
+            conn.buffer_updated(n)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc) -> None:
+        self.held.clear()
+        if self.conn is not None:
+            self.conn.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.conn is not None:
+            self.conn.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.conn is not None:
+            self.conn.resume_writing()
+
+    # -- the connection's calls (transport.Transport) -----------------------------------------
+
+    def write(self, data) -> None:
+        if self.closing or self.close_sent or not data:
+            return
+        frames = self.frames
+        cap = self.frame_cap
+        if cap and len(data) > cap:
+            view = memoryview(data)
+            for at in range(0, len(view), cap):
+                frames.send_binary(view[at:at + cap])
+        else:
+            frames.send_binary(data)
+        self._send(frames.data_to_send())
+
+    def _send(self, chunks: list[bytes]) -> None:
+        sock = self.sock
+        for chunk in chunks:
+            if chunk:  # b"": websockets' end of file marker, the socket closes with close()
+                sock.write(chunk)
+
+    def get_write_buffer_size(self) -> int:
+        return self.sock.get_write_buffer_size()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self.sock.set_write_buffer_limits(high, low)
+
+    def pause_reading(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.sock.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self.reading:
+            self.reading = True
+            self._feed()
+            if self.reading:
+                self.sock.resume_reading()
+
+    def close(self) -> None:
+        """The close frame nats-server sends for the connection's close reason, then the
+        socket closes once written."""
+        if self.closing:
+            return
+        self.closing = True
+        if not self.close_sent:
+            self.close_sent = True
+            reason = self.conn.close_reason if self.conn is not None else "Client Closed"
+            self.sock.write(close_frame(close_status(reason), reason))
+        self.sock.close()
+
+    def abort(self) -> None:
+        self.closing = True
+        self.sock.abort()
+
+    def is_closing(self) -> bool:
+        return self.closing or self.sock.is_closing()
+
+    def get_extra_info(self, name: str, default=None):
+        if name == "peername":
+            return self.peername
+        return self.sock.get_extra_info(name, default)
+
