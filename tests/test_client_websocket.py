@@ -214,7 +214,8 @@ async def test_discovered_servers_keep_the_ws_scheme(ws_kind, ws_spawn, clients)
     nc = await clients(a.ws_url, **FAST, **rec.callbacks())
     b = ws_spawn(ws_kind, extra=_cluster("b", cb, ca))
     await rec.wait("discovered", timeout=30)
-    assert [(u.scheme, u.port) for u in nc.discovered_servers] == [("ws", b.ws_port)]
+    assert [(u.scheme, u.port) for u in nc.discovered_servers] == [("ws", b.ws_port)], \
+        f"client ports: a={a.proc.port} b={b.proc.port}, ws ports: a={a.ws_port} b={b.ws_port}"
     sub = await nc.subscribe("rc.cluster")
     await nc.flush()
     a.proc.kill()
