@@ -91,7 +91,8 @@ BLOCKS = {
         ("jetstream {", CONFIG),
         ("ROUTES=nats://127.0.0.1:6222", SERVE),
         ("import asyncio\nimport msgspec", PYTHON_WITH_BROKER),
-        ("printf 'websocket {", SERVE),
+        ("# ws.conf", CONFIG),
+        ("zats-server -a 127.0.0.1 -p 4222 -c ws.conf &", SERVE),
         ("import asyncio\nimport zats.client\n", PYTHON),
         ("import nats\nimport pytest\n\n\n@pytest.mark.asyncio", PYTEST),
         ("import asyncio\nimport ssl\n\nimport nats\nimport pytest", PYTEST),
@@ -226,12 +227,24 @@ def _client_ports(session: Session, text: str) -> list[int]:
     return sorted({session.port(int(p)) for p in _PORT.findall(text) if int(p) in (4222, 4223, 4224, 8080)})
 
 
+def _config_client_ports(session: Session, text: str) -> list[int]:
+    """Client ports (websocket listeners among them) in the config files `text` starts servers
+    with (`-c NAME.conf`, saved by a CONFIG block with its ports already moved)."""
+    wanted = {session.port(p) for p in (4222, 4223, 4224, 8080)}
+    found: set[int] = set()
+    for name in re.findall(r"-c (\S+\.conf)", text):
+        path = session.dir / name
+        if path.exists():
+            found |= {int(p) for p in re.findall(r"\d+", path.read_text())} & wanted
+    return sorted(found)
+
+
 def serve(session: Session, text: str) -> None:
     session.stop_group()
     proc, log = session.start(["bash", "-c", session.ports(text) + "\nwait\n"])
     session.group = proc
     session._started = [*getattr(session, "_started", []), proc]
-    for port in _client_ports(session, text):
+    for port in sorted({*_client_ports(session, text), *_config_client_ports(session, text)}):
         try:
             wait_for_port("127.0.0.1", port, proc, timeout=20)
         except (RuntimeError, TimeoutError) as exc:
