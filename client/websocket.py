@@ -101,8 +101,11 @@ class _FrameReader(picows.WSListener):
                 offset += n
                 conn.buffer_updated(n)
         elif frame.msg_type == picows.WSMsgType.CLOSE:
-            # The server ends the connection: answer its close frame, as RFC 6455 asks.
-            transport.send_close(frame.get_close_code())
+            # The server ends the connection: answer its close frame with its code, as RFC 6455
+            # asks. A frame without a code reads as NO_INFO (0), which picows would send as
+            # code 0, not a valid code: answer 1000 then.
+            code = frame.get_close_code()
+            transport.send_close(picows.WSCloseCode.OK if code == picows.WSCloseCode.NO_INFO else code)
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: picows.WSTransport) -> None:
