@@ -174,3 +174,31 @@ async def test_close_frame_in_the_middle_of_a_session(bystander):
             await sub.next_msg(TIMEOUT)
     assert not any(isinstance(e, (TypeError, AttributeError, AssertionError)) for e in errors), errors
     await bystander()
+
+
+@pytest.mark.parametrize("sent, answer", [(b"", b"\x03\xe8"), (b"\x03\xe9bye", b"\x03\xe9")],
+                         ids=["no-code", "going-away"])
+async def test_close_frame_is_answered(sent, answer, bystander):
+    """RFC 6455: the client answers a close frame with one of its own, echoing the code (1000
+    when the server gave none; never an invalid code)."""
+    answers: list[bytes] = []
+
+    async def script(reader, writer):
+        writer.write(frame(INFO))
+        while b"PING\r\n" not in await read_frame(reader):
+            pass
+        writer.write(frame(b"PONG\r\n"))
+        await asyncio.sleep(0.1)
+        writer.write(frame(sent, opcode=8))
+        answers.append(await read_frame(reader))
+
+    closed = asyncio.Event()
+    async with HostilePeer(script) as peer:
+        await zc.connect(peer.url, allow_reconnect=False, connect_timeout=2, closed_cb=closed.set)
+        await asyncio.wait_for(closed.wait(), TIMEOUT)
+        for _ in range(100):
+            if answers:
+                break
+            await asyncio.sleep(0.02)
+    assert answers == [answer]
+    await bystander()
