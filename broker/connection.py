@@ -213,6 +213,8 @@ class ClientConnection(WireConnection):
             opts = decode_connect(arg, self.connect_opts)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ProtocolError(None, f"malformed CONNECT: {exc}") from None
+        if self.websocket is not None:
+            opts = self.websocket.with_cookies(opts)
         if opts.protocol < 0 or opts.protocol > 1:
             raise ProtocolError(errors.INVALID_CLIENT_PROTOCOL, "invalid client protocol")
         if opts.no_responders and not opts.headers:

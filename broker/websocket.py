@@ -300,7 +300,10 @@ class WebSocketListener:
                                                 local_max_window_bits=15))
         peer = sock.get_extra_info("peername")
         if up.client_ip and peer:
-            peer = (up.client_ip, peer[1])
+            # nats-server names the forwarded address in its log lines only: /connz and INFO
+            # keep the socket's.
+            broker.log.debug("%s:%d - websocket client forwarded for %s", peer[0], peer[1],
+                             up.client_ip)
         transport = WebSocketTransport(sock, extensions=extensions, browser=up.browser,
                                        peername=peer, max_frame=broker.options.max_pending)
         # The StreamWriter closes its transport when collected (Python 3.11.5+): it lives as long

@@ -6,15 +6,19 @@ Hostile upgrades and frames are in tests/hostile/test_hostile_websocket.py."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
+import subprocess
+import sys
+import urllib.request
 
 import nats
 import pytest
 import trustme
+from websockets.asyncio.client import connect as ws_connect
 
 from support.http import exchange, status_and_body, without_date
+from support.servers import free_port, require_nats_server, write_config
 from support.websocket import spawn_ws, upgrade_request
 
 
@@ -103,3 +107,170 @@ async def test_info_to_ws_client(kind, spawn, tmp_path):
         assert info["headers"] is True
     finally:
         await nc.close()
+
+
+# -- compression ---------------------------------------------------------------------------------
+
+async def raw_round_trip(url: str, payload: bytes, **kw) -> tuple[str | None, bytes]:
+    """A raw RFC 6455 client (websockets) speaking NATS: the extensions the server accepted and
+    the payload of the message it delivered back."""
+    async with ws_connect(url, max_size=None, **kw) as ws:
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
+        assert (await ws.recv()).startswith(b"INFO ")
+        await ws.send(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB z 1\r\n'
+                      + b"PUB z %d\r\n%s\r\nPING\r\n" % (len(payload), payload))
+        got = b""
+        while not got.endswith(b"PONG\r\n"):
+            got += await ws.recv()
+        head, _, rest = got.partition(b"\r\n")
+        assert head == b"MSG z 1 %d" % len(payload)
+        return extensions, rest[:len(payload)]
+
+
+@pytest.mark.parametrize("compression", [True, False])
+async def test_compression_when_offered(kind, spawn, tmp_path, compression):
+    srv, port = spawn_ws(spawn, kind, tmp_path, compression=str(compression).lower())
+    payload = b"compressible " * 5000
+    extensions, data = await raw_round_trip(f"ws://127.0.0.1:{port}", payload, compression="deflate")
+    assert data == payload
+    expected = ("permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+                if compression else None)
+    assert extensions == expected
+    # A client that offers nothing gets no compression either way.
+    extensions, data = await raw_round_trip(f"ws://127.0.0.1:{port}", payload, compression=None)
+    assert (extensions, data) == (None, payload)
+
+
+# -- origin checks ---------------------------------------------------------------------------------
+
+ORIGIN_CASES = [
+    ({"same_origin": "true"}, "http://127.0.0.1:{port}", 101),
+    ({"same_origin": "true"}, "http://other.example:{port}", 403),
+    ({"same_origin": "true"}, "https://127.0.0.1:{port}", 403),
+    ({"same_origin": "true"}, None, 101),  # no Origin: accepted, as RFC 6455 says
+    ({"allowed_origins": '["http://good.example", "https://also.example:8443"]'}, "http://good.example", 101),
+    ({"allowed_origins": '["http://good.example", "https://also.example:8443"]'}, "https://also.example:8443", 101),
+    ({"allowed_origins": '["http://good.example", "https://also.example:8443"]'}, "http://good.example:81", 403),
+    ({"allowed_origins": '["http://good.example", "https://also.example:8443"]'}, "http://evil.example", 403),
+]
+
+
+@pytest.mark.parametrize(("fields", "origin", "status"), ORIGIN_CASES)
+def test_origin_checks(spawn, tmp_path, fields, origin, status):
+    answers = []
+    for kind in ("zats", "nats-server"):
+        (tmp_path / kind).mkdir()
+        _, port = spawn_ws(spawn, kind, tmp_path / kind, **fields)
+        headers = {"Origin": origin.format(port=port)} if origin else {}
+        request = upgrade_request(host=f"127.0.0.1:{port}", headers=headers)
+        answer, _ = exchange(port, request, timeout=1.0)
+        line, body = status_and_body(answer)
+        assert line.split(b" ")[1] == str(status).encode()
+        if status == 101:
+            answer = answer.split(b"\r\n\r\n")[0]  # then INFO, which differs
+        answers.append(without_date(answer))
+    assert answers[0] == answers[1]
+
+
+# -- authentication --------------------------------------------------------------------------------
+
+async def connect_fails(url: str, **kw) -> str:
+    errors = []
+
+    async def on_error(e):
+        errors.append(e)
+
+    with pytest.raises(Exception):  # noqa: B017 - nats-py's error depends on when it sees it
+        nc = await nats.connect(url, allow_reconnect=False, connect_timeout=2, error_cb=on_error, **kw)
+        await nc.close()
+    return " ".join(str(e) for e in errors)
+
+
+async def connects(url: str, **kw) -> None:
+    nc = await nats.connect(url, allow_reconnect=False, connect_timeout=2, **kw)
+    try:
+        await nc.flush(timeout=2)
+    finally:
+        await nc.close()
+
+
+async def test_token_cookie(kind, spawn, tmp_path):
+    srv, port = spawn_ws(spawn, kind, tmp_path, extra="authorization { token: s3cr3t }\n",
+                         token_cookie="tok")
+    url = f"ws://127.0.0.1:{port}"
+    await connects(url, ws_connection_headers={"Cookie": ["tok=s3cr3t"]})
+    assert "authorization violation" in (await connect_fails(url)).lower()
+    assert "authorization violation" in (
+        await connect_fails(url, ws_connection_headers={"Cookie": ["tok=wrong"]})).lower()
+
+
+async def test_user_and_password_cookies(kind, spawn, tmp_path):
+    extra = "authorization { users: [ {user: alice, password: pw1} ] }\n"
+    srv, port = spawn_ws(spawn, kind, tmp_path, extra=extra, user_cookie="u", pass_cookie="p")
+    url = f"ws://127.0.0.1:{port}"
+    await connects(url, ws_connection_headers={"Cookie": ["u=alice; p=pw1"]})
+    assert "authorization violation" in (
+        await connect_fails(url, ws_connection_headers={"Cookie": ["u=alice; p=nope"]})).lower()
+
+
+async def test_websocket_authorization_block_is_for_ws_clients_only(kind, spawn, tmp_path):
+    srv, port = spawn_ws(spawn, kind, tmp_path,
+                         authorization="{ user: wsuser, password: wspass }")
+    url = f"ws://127.0.0.1:{port}"
+    await connects(url, user="wsuser", password="wspass")
+    assert "authorization violation" in (await connect_fails(url)).lower()
+    await connects(srv.url)  # the client port has no authorization
+
+
+async def test_websocket_no_auth_user(kind, spawn, tmp_path):
+    extra = "authorization { users: [ {user: alice, password: pw1}, {user: bob, password: pw2} ] }\n"
+    srv, port = spawn_ws(spawn, kind, tmp_path, extra=extra, no_auth_user="bob")
+    await connects(f"ws://127.0.0.1:{port}")
+    await connects(f"ws://127.0.0.1:{port}", user="alice", password="pw1")
+    assert "authorization violation" in (await connect_fails(srv.url)).lower()
+
+
+# -- monitoring ----------------------------------------------------------------------------------
+
+def http_json(port: int, path: str) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+async def test_x_forwarded_for_in_connz(kind, spawn, tmp_path):
+    """nats-server 2.15 names an X-Forwarded-For address in its log lines only: /connz and the
+    INFO keep the socket's address."""
+    http_port = free_port()
+    srv, port = spawn_ws(spawn, kind, tmp_path, http_port=http_port)
+    nc = await nats.connect(f"ws://127.0.0.1:{port}", allow_reconnect=False, name="behind-proxy",
+                            ws_connection_headers={"X-Forwarded-For": ["203.0.113.9"]})
+    try:
+        await nc.flush()
+        assert nc._server_info["client_ip"] == "127.0.0.1"
+        conns = http_json(http_port, "/connz")["connections"]
+        assert [c["ip"] for c in conns if c.get("name") == "behind-proxy"] == ["127.0.0.1"]
+    finally:
+        await nc.close()
+
+
+def test_varz_websocket_section(spawn, tmp_path):
+    sections = []
+    for kind in ("zats", "nats-server"):
+        (tmp_path / kind).mkdir()
+        http_port = free_port()
+        _, port = spawn_ws(spawn, kind, tmp_path / kind, http_port=http_port, compression="true",
+                           same_origin="true", handshake_timeout='"3s"',
+                           allowed_origins='["http://a.example"]', advertise='"ws.example:443"')
+        section = http_json(http_port, "/varz")["websocket"]
+        assert section.pop("port") == port
+        sections.append(section)
+    assert sections[0] == sections[1]
+
+
+def test_websocket_requires_tls_unless_no_tls(tmp_path):
+    conf = write_config(tmp_path, "port: -1\nwebsocket { port: -1 }\n")
+    results = [subprocess.run(cmd + ["-c", conf], capture_output=True, text=True, timeout=20)
+               for cmd in ([sys.executable, "-m", "zats.broker"], [require_nats_server()])]
+    assert [r.returncode for r in results] == [1, 1]
+    assert results[0].stderr.endswith("websocket requires TLS configuration\n")
+    assert results[1].stderr.endswith("websocket requires TLS configuration\n")

@@ -106,6 +106,7 @@ def varz_data(broker, cpu: CPU) -> dict:
         **({"connect_urls": urls} if (urls := b.cluster and b.cluster.client_urls()) else {}),
         "gateway": {},
         "leaf": _leaf_varz(b),
+        "websocket": _websocket_varz(b),
         "tls_timeout": seconds(o.tls.timeout if o.tls else 2.0),
         "write_deadline": int(o.write_deadline * _NS),
         "lame_duck_duration": int(o.lame_duck_duration * _NS),
@@ -129,6 +130,29 @@ def varz_data(broker, cpu: CPU) -> dict:
         "subscriptions": sum(len(a.sublist) for a in b.accounts.values()),
         **jetstream_varz(b),
     }
+
+
+def _websocket_varz(b) -> dict:
+    """/varz `websocket`: the websocket block as nats-server shows it (empty fields left out)."""
+    ws = b.options.websocket
+    if ws is None or not ws.port:
+        return {}
+    listener = b.websocket
+    auth = ws.authorization
+    fields = {
+        "host": ws.host,
+        "port": listener.port if listener is not None and listener.port else ws.port,
+        "advertise": ws.advertise,
+        "no_auth_user": ws.no_auth_user,
+        "jwt_cookie": ws.jwt_cookie,
+        "handshake_timeout": int(ws.handshake_timeout * _NS),
+        "auth_timeout": auth.timeout if auth is not None and (auth.user or auth.token) else 0,
+        "no_tls": ws.no_tls,
+        "same_origin": ws.same_origin,
+        "allowed_origins": ws.allowed_origins,
+        "compression": ws.compression,
+    }
+    return {k: v for k, v in fields.items() if v}
 
 
 def _leaf_varz(b) -> dict:

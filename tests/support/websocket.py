@@ -37,11 +37,12 @@ def spawn_ws(spawn, kind: str, tmp_path, *, extra: str = "", http_port: int | No
     return srv, port
 
 
-def upgrade_request(*, path: str = "/", method: str = "GET", key: str | None = KEY,
+def upgrade_request(*, host: str = "127.0.0.1", path: str = "/", method: str = "GET",
+                    key: str | None = KEY,
                     version: str | None = "13", headers: dict | None = None,
                     omit: tuple = ()) -> bytes:
     """An HTTP/1.1 upgrade request; `omit` drops standard headers by name."""
-    fields = {"Host": "127.0.0.1", "Upgrade": "websocket", "Connection": "Upgrade",
+    fields = {"Host": host, "Upgrade": "websocket", "Connection": "Upgrade",
               "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": version}
     fields.update(headers or {})
     lines = [f"{method} {path} HTTP/1.1"]
