@@ -13,11 +13,11 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET
 
-from zats.protocol.subjects import subjects_collide
+from zats.protocol.subjects import is_literal, is_subset_match, subjects_collide
 
-from . import consumerconfig, storage, streamconfig
+from . import consumerconfig, directget, storage, streamconfig
 from . import store as st
-from .common import encode, has_interest, now_ns, parse_rfc3339, rfc3339, send, status_headers
+from .common import encode, has_interest, now_ns, parse_rfc3339, rfc3339, send
 from .consumer import Consumer
 from .errors import ApiError
 from .stream import Stream
@@ -131,6 +131,10 @@ class JsAccount:
         self.limits = limits
         self.domain = service.domain
         self.streams: dict[str, Stream] = {}
+        # Push consumers whose deliver subject has no subscriber, by that subject: a new
+        # subscription wakes them at once (nats-py subscribes after creating the consumer).
+        self.awaiting_interest: dict[bytes, Consumer] = {}
+        account.listen(self._interest_changed)
         self.api_total = 0
         self.api_errors = 0
         self._handlers = {
@@ -470,42 +474,26 @@ class JsAccount:
                 return
             client = self.client
 
-            def fail(code: int, text: str) -> None:
-                send(client, reply, reply, None, status_headers(code, text), b"")
+            def out(hdr_out: bytes, data: bytes) -> None:
+                send(client, reply, reply, None, hdr_out or None, data)
 
-            if by_subject:
-                key = subject.split(b".", 5)[5] if subject.count(b".") >= 5 else b""
-                if len(payload):
-                    try:
-                        req = msgspec.json.decode(payload, type=MsgGetRequest)
-                    except (msgspec.DecodeError, msgspec.ValidationError):
-                        return fail(408, "Malformed Request")
-                    if req.seq or req.last_by_subj or req.next_by_subj or req.batch or req.start_time:
-                        return fail(408, "Bad Request")
-                else:
-                    req = MsgGetRequest()
-                if not key:
-                    return fail(408, "Bad Request")
-                req.last_by_subj = key.decode(errors="replace")
-            else:
-                if not len(payload):
-                    return fail(408, "Empty Request")
-                try:
-                    req = msgspec.json.decode(payload, type=MsgGetRequest)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    return fail(408, "Malformed Request")
-                if not (req.seq or req.last_by_subj or req.next_by_subj or req.start_time):
-                    return fail(408, "Empty Request")
-                if (req.seq and req.last_by_subj) or (req.last_by_subj and req.next_by_subj):
-                    return fail(408, "Bad Request")
-            try:
-                sm = stream.get_msg(req)
-            except ApiError:
-                return fail(404, "Message Not Found")
-            hdr_out = None if req.no_hdr else stream.direct_headers(sm)
-            send(client, reply, reply, None, hdr_out, bytes(sm.data))
+            req = directget.parse(subject, payload, by_subject)
+            if isinstance(req, bytes):
+                return out(req, b"")
+            directget.answer(stream, req, out)
 
         return on_request
+
+    def _interest_changed(self, account, sub, delta: int) -> None:
+        if delta <= 0 or not self.awaiting_interest:
+            return
+        subject = bytes(sub.subject)
+        if subject in self.awaiting_interest:
+            self.awaiting_interest[subject].on_interest()
+        elif not is_literal(subject):
+            for deliver, consumer in list(self.awaiting_interest.items()):
+                if is_subset_match(deliver, subject):
+                    consumer.on_interest()
 
     # -- consumers --------------------------------------------------------------------------------
 

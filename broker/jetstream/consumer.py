@@ -190,6 +190,8 @@ class Consumer:
                        self._pause_timer):
             if handle is not None:
                 handle.cancel()
+        if self.is_push and self.jsa.awaiting_interest.get(self.cfg.deliver_subject.encode()) is self:
+            del self.jsa.awaiting_interest[self.cfg.deliver_subject.encode()]
         for sub in (self.ack_sub, self.next_sub):
             if sub is not None:
                 self.jsa.client.remove_sub(sub)
@@ -514,11 +516,23 @@ class Consumer:
             self._arm_push_heartbeat()
 
     def _retry_push_later(self) -> None:
+        """Nobody listens on the deliver subject: delivery resumes when a subscription for it
+        appears (the account's interest listener calls on_interest, as nats-server delivers
+        the moment a push consumer gains interest), or at the next periodic check."""
         if self._push_timer is None and not self.closed:
             self._push_timer = self.loop.call_later(_PUSH_RETRY, self._push_retry)
+            self.jsa.awaiting_interest[self.cfg.deliver_subject.encode()] = self
+
+    def on_interest(self) -> None:
+        """A subscription matching the deliver subject appeared (see _retry_push_later)."""
+        if self._push_timer is not None:
+            self._push_timer.cancel()
+            self._push_timer = self.loop.call_soon(self._push_retry)
 
     def _push_retry(self) -> None:
         self._push_timer = None
+        if self.jsa.awaiting_interest.get(self.cfg.deliver_subject.encode()) is self:
+            del self.jsa.awaiting_interest[self.cfg.deliver_subject.encode()]
         if self.has_work():
             self.wake()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import json
 
 from . import store as st
 from .common import encode, header_value, now_ns, rfc3339
@@ -86,6 +87,7 @@ class Stream:
         self._answers: list[tuple[bytes, bytes, int]] | None = (
             [] if store.type == st.StorageType.FILE else None)
         store.register_storage_updates(self._on_storage_update)
+        store.register_process_msg(self._on_marker)
 
     @property
     def name(self) -> str:
@@ -140,6 +142,16 @@ class Stream:
                 ack += b',"domain":' + encode(self.jsa.domain)
             ack += b',"duplicate": true}' if duplicate else b"}"
             self._answer(reply, ack, 0 if duplicate else seq)
+
+    def _on_marker(self, subject: bytes, hdr: bytes) -> None:
+        """The store expired the last message of `subject` on a stream with
+        subject_delete_marker_ttl: the marker (Nats-Marker-Reason, Nats-TTL, Nats-Rollup) is
+        stored as a publish, after the store's expiry pass, so consumers and KV watchers see
+        it as nats-server's."""
+        def store_marker() -> None:
+            if not self.closed:
+                self.on_publish(subject, None, hdr, memoryview(b""))
+        self.jsa.service.loop.call_soon(store_marker)
 
     def _answer(self, reply: bytes, body: bytes, seq: int) -> None:
         """Answers a publish; `seq`: the sequence it stored (0: nothing stored)."""
@@ -212,7 +224,7 @@ class Stream:
                     raise ApiError.of("StreamRollupFailed", err="rollup not permitted")
                 if rollup not in (b"sub", b"all"):
                     raise ApiError.of("StreamRollupFailed",
-                                      err=f"rollup value invalid: {rollup.decode(errors='replace')!r}")
+                                      err=f"rollup value invalid: {json.dumps(rollup.decode(errors='replace'))}")
         size = len(payload) + (len(hdr) if hdr else 0)
         max_payload = self.jsa.broker.options.max_payload
         if size > max_payload or (cfg.max_msg_size > 0 and size > cfg.max_msg_size):
@@ -331,13 +343,16 @@ class Stream:
         except ValueError:
             raise ApiError.of("BadRequest") from None
 
-    def direct_headers(self, sm: st.StoredMsg) -> bytes:
+    def direct_headers(self, sm: st.StoredMsg, batch: tuple[int, int] | None = None) -> bytes:
         """The header block of a DIRECT.GET answer: the message's headers plus Nats-Stream,
-        Nats-Subject, Nats-Sequence and Nats-Time-Stamp, as nats-server adds them."""
+        Nats-Subject, Nats-Sequence and Nats-Time-Stamp, as nats-server adds them; in a batch
+        answer also Nats-Num-Pending and Nats-Last-Sequence from `batch` (pending, last seq)."""
         base = bytes(sm.headers) if sm.headers else b"NATS/1.0\r\n\r\n"
         extra = (b"Nats-Stream: %s\r\nNats-Subject: %s\r\nNats-Sequence: %d\r\n"
                  b"Nats-Time-Stamp: %s\r\n") % (self.name.encode(), sm.subject, sm.seq,
                                                   _go_time(sm.ts).encode())
+        if batch is not None:
+            extra += b"Nats-Num-Pending: %d\r\nNats-Last-Sequence: %d\r\n" % batch
         return base[:-2] + extra + b"\r\n"
 
     def purge(self, req) -> int:

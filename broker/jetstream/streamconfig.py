@@ -141,7 +141,9 @@ def check(cfg: StreamConfig, max_msg_size_server: int) -> StreamConfig:
 
 
 def check_update(old: StreamConfig, new: StreamConfig) -> None:
-    """nats-server's rules for what STREAM.UPDATE may change; raises ApiError."""
+    """nats-server's rules for what STREAM.UPDATE may change; raises ApiError. A stream being
+    sealed gets what sealing implies, as nats-server sets it: no max_age, discard new, deny
+    delete and purge, no rollups."""
     if new.storage != old.storage:
         raise ApiError.of("StreamInvalidConfig", err="stream configuration update can not change storage type")
     if new.retention != old.retention:
@@ -156,6 +158,11 @@ def check_update(old: StreamConfig, new: StreamConfig) -> None:
         raise ApiError.of("StreamInvalidConfig", err="stream configuration update can not cancel deny purge")
     if old.allow_msg_ttl and not new.allow_msg_ttl:
         raise ApiError.of("StreamInvalidConfig", err="stream configuration update can not disable message TTL")
+    if new.sealed:
+        new.max_age = 0
+        new.discard = "new"
+        new.deny_delete = new.deny_purge = True
+        new.allow_rollup_hdrs = False
 
 
 def same_config(a: StreamConfig, b: StreamConfig) -> bool:
