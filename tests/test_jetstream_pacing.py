@@ -12,10 +12,11 @@ import json
 import time
 
 import pytest
+import test_jetstream as base
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import api
 
-from test_jetstream import js, js_server, unique  # noqa: F401  (fixtures)
+js_server, js, unique = base.js_server, base.js, base.unique  # both servers, a client on each
 
 _BIG = 64 * 1024
 
