@@ -79,6 +79,14 @@ def set_defaults(cfg: ConsumerConfig, stream_cfg) -> ConsumerConfig:
     return cfg
 
 
+def check_enums(cfg: ConsumerConfig) -> None:
+    """nats-server fails to decode a request with an unknown policy: before any other check."""
+    for value, allowed in ((cfg.deliver_policy, _DELIVER), (cfg.ack_policy, _ACK),
+                           (cfg.replay_policy, _REPLAY)):
+        if value not in allowed:
+            raise ApiError.of("InvalidJSON", err=enum_error(value))
+
+
 def check(cfg: ConsumerConfig, stream_cfg) -> None:
     """Raises ApiError for a consumer config nats-server refuses."""
     for name in (cfg.name, cfg.durable_name):
@@ -90,10 +98,7 @@ def check(cfg: ConsumerConfig, stream_cfg) -> None:
         raise ApiError.of("StreamReplicasNotSupported")
     if cfg.num_replicas < 0:
         raise ApiError.of("ReplicasCountCannotBeNegative")
-    for value, allowed in ((cfg.deliver_policy, _DELIVER), (cfg.ack_policy, _ACK),
-                           (cfg.replay_policy, _REPLAY)):
-        if value not in allowed:  # nats-server fails to decode the request
-            raise ApiError.of("InvalidJSON", err=enum_error(value))
+    check_enums(cfg)
     backoff = cfg.backoff if cfg.backoff is not UNSET else []
     if any(b <= 0 for b in backoff):
         raise ApiError.of("ConsumerBackOffNegative")
