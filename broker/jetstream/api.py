@@ -265,9 +265,8 @@ class JsAccount:
     def _check_create(self, args, payload, creating: bool = False) -> StreamConfig:
         try:
             cfg = _decode(payload, StreamConfig)
-        except ApiError:
-            streamconfig.check_enums_raw(payload)
-            raise
+        finally:
+            streamconfig.check_enums_raw(payload)  # the first error in document order
         name = args[0].decode(errors="replace") if args else ""
         if cfg.name and cfg.name != name:
             raise ApiError.of("StreamMismatch")
@@ -532,7 +531,10 @@ class JsAccount:
     def _consumer_create(self, args, payload, subject):
         kind = "consumer_create_response"
         try:
-            req = _decode(payload, CreateConsumerRequest)
+            try:
+                req = _decode(payload, CreateConsumerRequest)
+            finally:
+                consumerconfig.check_enums_raw(payload)  # the first error in document order
             if req.config is not None:
                 consumerconfig.check_enums(req.config)
             legacy = subject.startswith(b"$JS.API.CONSUMER.DURABLE.")

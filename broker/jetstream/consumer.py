@@ -22,6 +22,8 @@ import json
 
 from msgspec import UNSET
 
+from zats.protocol.subjects import is_subset_match
+
 from . import store as st
 from .common import encode, has_interest, now_ns, parse_rfc3339, rfc3339, send, status_headers
 from .consumerconfig import filters_of, is_subset
@@ -715,15 +717,44 @@ class Consumer:
 
     # -- stream events ----------------------------------------------------------------------------
 
-    def on_purge(self) -> None:
+    def purge_scope(self, subject: str) -> tuple[bool, bool]:
+        """(affected, wider) for a purge of `subject` ("" all): affected when the purge covers
+        one of the filters, wider when the filters reach beyond it (nats-server's
+        isEqualOrSubsetMatch / isFilteredMatch)."""
+        if not subject:
+            return True, False
+        subj = subject.encode()
+        if any(is_subset_match(f, subj) for f in self.filters):
+            return True, False
+        if not self.filters or any(is_subset_match(subj, f) for f in self.filters):
+            return True, True
+        return False, False
+
+    def on_purge(self, start: int, last_seq: int, wider: bool) -> None:
+        """The stream purged: delivery goes on from `start` (0: after `last_seq`), and what
+        was pending below it counts as acknowledged (as nats-server's consumer purge)."""
         store = self.stream.store
-        first = store.state().first_seq
-        if self.sseq < first:
-            self.sseq = first
+        if start == 0 and not wider:
+            start = last_seq + 1
+        self.sseq = max(self.sseq, start)
         self._npc = None
-        for seq in [s for s in self.pending if s < first]:
-            del self.pending[seq]
-            self.rdc.pop(seq, None)
+        floor = start - 1
+        for seq in sorted(self.pending):
+            gone = seq <= floor
+            if not gone and wider:
+                try:
+                    store.load_msg(seq)
+                except st.StoreError:
+                    gone = True
+            if gone:
+                dseq = self.pending.pop(seq)[0]
+                self.rdc.pop(seq, None)
+                self._persist(lambda cs, d=dseq, s=seq: cs.update_acks(d, s))
+        if not self.pending:
+            self.delivered_sseq = max(self.delivered_sseq, self.sseq - 1)
+            self._persist(lambda cs: cs.set_starting(self.delivered_sseq))
+        self.rdq = collections.deque(seq for seq in self.rdq if seq >= self.sseq)
+        first = store.state().first_seq
         while self.lps and self.lps[0] < first:
             self.lps.popleft()
 
@@ -740,7 +771,6 @@ class Consumer:
             return False
         if not self.filters:
             return True
-        from zats.protocol.subjects import is_subset_match
         return any(is_subset_match(subject, f) for f in self.filters)
 
     # -- push heartbeats, inactivity, pause -------------------------------------------------------

@@ -10,7 +10,14 @@ from msgspec import UNSET
 from zats.protocol.subjects import is_valid_subject, subjects_collide
 
 from .errors import ApiError
-from .structs import API_LEVEL, DEFAULT_DUPLICATE_WINDOW, StreamConfig, enum_error, go_quote
+from .structs import (
+    API_LEVEL,
+    DEFAULT_DUPLICATE_WINDOW,
+    StreamConfig,
+    enum_error,
+    first_enum_error,
+    go_quote,
+)
 
 VERSION = "2.15.1"  # the nats-server whose API this serves (metadata `_nats.ver`)
 _MAX_NAME = 255
@@ -60,20 +67,15 @@ def check_enums(cfg: StreamConfig) -> None:
 
 
 def check_enums_raw(payload) -> None:
-    """Go's decoder stops at the first bad enum value or unknown field in document order, where
-    msgspec reports the unknown field first: raises the enum's error when it comes first."""
+    """Go's decoder stops at the first bad enum value or unknown field in document order:
+    raises the enum's error when one comes first."""
     try:
         body = msgspec.json.decode(payload)
     except msgspec.DecodeError:
         return
-    if not isinstance(body, dict):
-        return
-    known = {f.encode_name for f in msgspec.structs.fields(StreamConfig)}
-    for key, value in body.items():
-        if key not in known:
-            return
-        if key in _ENUMS and isinstance(value, str) and value not in _ENUMS[key]:
-            raise ApiError.of("InvalidJSON", err=enum_error(value))
+    err = first_enum_error(body, _ENUMS, StreamConfig)
+    if err:
+        raise ApiError.of("InvalidJSON", err=err)
 
 
 def check(cfg: StreamConfig, max_msg_size_server: int) -> StreamConfig:
@@ -89,10 +91,10 @@ def check(cfg: StreamConfig, max_msg_size_server: int) -> StreamConfig:
     check_enums(cfg)
     if cfg.num_replicas == 0:
         cfg.num_replicas = 1
-    if cfg.num_replicas > 1:
-        raise ApiError.of("StreamReplicasNotSupported")
-    if cfg.num_replicas < 0 or cfg.num_replicas > 5:
-        raise invalid("replicas > 5 not supported")
+    if cfg.num_replicas > 5:
+        raise invalid("maximum replicas is 5")
+    if cfg.num_replicas < 0:
+        raise ApiError.of("ReplicasCountCannotBeNegative")
     if cfg.max_msgs == 0 or cfg.max_msgs < -1:  # nats-server: 0 or below -1 means unlimited
         cfg.max_msgs = -1
     if cfg.max_msgs_per_subject == 0 or cfg.max_msgs_per_subject < -1:  # nats-server: 0 or below -1 means unlimited
@@ -159,6 +161,8 @@ def check(cfg: StreamConfig, max_msg_size_server: int) -> StreamConfig:
         raise invalid(f"stream metadata exceeds maximum size of {_MAX_METADATA} bytes")
     cfg.metadata = versioned_metadata(cfg.metadata if cfg.metadata is not UNSET else None,
                                       required_level(cfg))
+    if cfg.num_replicas > 1:  # nats-server: when it adds the checked stream
+        raise ApiError.of("StreamReplicasNotSupported")
     return cfg
 
 
