@@ -266,18 +266,27 @@ class JsAccount:
         out["leader"] = self.broker.server_name
         return out
 
-    def _check_create(self, args, payload) -> StreamConfig:
-        cfg = _decode(payload, StreamConfig)
+    def _check_create(self, args, payload, creating: bool = False) -> StreamConfig:
+        try:
+            cfg = _decode(payload, StreamConfig)
+        finally:
+            streamconfig.check_enums_raw(payload)  # the first error in document order
         name = args[0].decode(errors="replace") if args else ""
         if cfg.name and cfg.name != name:
             raise ApiError.of("StreamMismatch")
         cfg.name = name
+        streamconfig.check_enums(cfg)
+        if any(c in name for c in "/\\"):
+            raise ApiError.of("StreamNameContainsPathSeparators")
+        if creating and cfg.sealed:
+            raise ApiError.of("StreamInvalidConfig",
+                              err="stream configuration for create can not be sealed")
         return streamconfig.check(cfg, self.broker.options.max_payload)
 
     def _stream_create(self, args, payload, subject):
         kind = "stream_create_response"
         try:
-            cfg = self._check_create(args, payload)
+            cfg = self._check_create(args, payload, creating=True)
             existing = self.streams.get(cfg.name)
             if existing is not None:
                 if not streamconfig.same_config(existing.cfg, cfg):
@@ -427,8 +436,10 @@ class JsAccount:
     def _stream_purge(self, args, payload, subject):
         kind = "stream_purge_response"
         try:
+            req = _optional(payload, PurgeRequest)  # checked before the stream is looked up
+            if req.seq > 0 and req.keep > 0:
+                raise ApiError.of("BadRequest")
             stream = self._stream(args[0] if args else b"")
-            req = _optional(payload, PurgeRequest)
             if stream.cfg.sealed:
                 raise ApiError.of("StreamSealed")
             if stream.cfg.deny_purge:
@@ -442,11 +453,16 @@ class JsAccount:
     def _msg_get(self, args, payload, subject):
         kind = "stream_msg_get_response"
         try:
-            stream = self._stream(args[0] if args else b"")
+            # nats-server checks the request before it looks the stream up.
+            if not bytes(payload).strip():
+                raise ApiError.of("BadRequest")
             req = _decode(payload, MsgGetRequest)
-            if (req.seq and req.last_by_subj) or (req.last_by_subj and req.next_by_subj) or \
+            if req.batch > 0 or req.max_bytes > 0 or \
+                    (req.seq and (req.last_by_subj or req.start_time)) or \
+                    (req.last_by_subj and (req.next_by_subj or req.start_time)) or \
                     not (req.seq or req.last_by_subj or req.next_by_subj or req.start_time):
                 raise ApiError.of("BadRequest")
+            stream = self._stream(args[0] if args else b"")
             sm = stream.get_msg(req)
         except ApiError as exc:
             return kind, self._error(exc)
@@ -455,12 +471,15 @@ class JsAccount:
     def _msg_delete(self, args, payload, subject):
         kind = "stream_msg_delete_response"
         try:
-            stream = self._stream(args[0] if args else b"")
+            if not bytes(payload).strip():  # checked before the stream is looked up
+                raise ApiError.of("BadRequest")
             req = _decode(payload, MsgDeleteRequest)
+            stream = self._stream(args[0] if args else b"")
             if stream.cfg.sealed:
                 raise ApiError.of("StreamSealed")
             if stream.cfg.deny_delete:
                 raise ApiError.of("StreamMsgDeleteFailed", err="message delete not permitted")
+            _check_file_store_range(stream, req.seq)
             if not stream.delete_msg(req.seq, req.no_erase):
                 raise ApiError.of("SequenceNotFound", seq=req.seq)
         except ApiError as exc:
@@ -500,7 +519,12 @@ class JsAccount:
     def _consumer_create(self, args, payload, subject):
         kind = "consumer_create_response"
         try:
-            req = _decode(payload, CreateConsumerRequest)
+            try:
+                req = _decode(payload, CreateConsumerRequest)
+            finally:
+                consumerconfig.check_enums_raw(payload)  # the first error in document order
+            if req.config is not None:
+                consumerconfig.check_enums(req.config)
             legacy = subject.startswith(b"$JS.API.CONSUMER.DURABLE.")
             stream_name = args[0].decode(errors="replace") if args else ""
             consumer_name = ""
@@ -784,3 +808,15 @@ def _client_info(conn, broker) -> dict | None:
 
 def _same(a, b) -> bool:
     return msgspec.structs.asdict(a) == msgspec.structs.asdict(b)
+
+
+def _check_file_store_range(stream: Stream, seq: int) -> None:
+    """nats-server's file store fails a delete outside the stored range with the store's error
+    (sequence 0 or before the first: "no message found"; after the last: "stream store EOF"),
+    where its memory store, like an interior gap, answers "sequence N not found"."""
+    if stream.cfg.storage != "file":
+        return
+    state = stream.store.state()
+    if seq == 0 or seq < state.first_seq or seq > state.last_seq or not state.msgs:
+        text = "stream store EOF" if seq > state.last_seq else "no message found"
+        raise ApiError.of("StreamMsgDeleteFailed", err=text)

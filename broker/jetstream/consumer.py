@@ -22,9 +22,12 @@ import json
 
 from msgspec import UNSET
 
+from zats.protocol.subjects import is_subset_match
+
 from . import store as st
 from .common import encode, has_interest, now_ns, parse_rfc3339, rfc3339, send, status_headers
 from .consumerconfig import filters_of, is_subset
+from .pacing import FlowControl, RateLimiter
 from .structs import ConsumerConfig
 
 _MAX_DELIVERIES_T = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s"
@@ -83,7 +86,18 @@ class Consumer:
         self._hb_timer = None
         self._inactive_timer = None
         self._pause_timer = None
+        self._pace_timer = None  # rate limit or replay delay before the next delivery
         self._pumping = False
+        self.flow = FlowControl(f"$JS.FC.{stream.name}.{name}.") if (
+            cfg.deliver_subject is not UNSET and cfg.flow_control is True) else None
+        self.fc_sub = None
+        self.rate: RateLimiter | None = None
+        self._set_rate_limit()
+        # replay_policy original: until the stream's last message at start is delivered, each
+        # waits as long after the previous as it was stored after it (nats-server's lseq/lts).
+        self._replay_last = 0
+        self._replay_ts = 0
+        self._replay_due = False
         self.filters = [f.encode() for f in filters_of(cfg)]
         self.ack_sub = None
         self.next_sub = None
@@ -113,6 +127,10 @@ class Consumer:
         client = self.jsa.client
         if not self.ack_none:
             self.ack_sub = client.subscribe(self.ack_prefix + b">", self.on_ack)
+        if self.flow is not None:
+            self.fc_sub = client.subscribe(self.flow.prefix.encode() + b"*", self.on_flow_control)
+        if self.cfg.replay_policy == "original":
+            self._replay_last = self.stream.store.state().last_seq
         # Push consumers too: they answer 409 "Consumer is push based".
         self.next_sub = client.subscribe(
             b"$JS.API.CONSUMER.MSG.NEXT.%s.%s" % (self.stream.name.encode(), self.name.encode()),
@@ -175,8 +193,21 @@ class Consumer:
                 pass
         return best
 
+    def _set_rate_limit(self) -> None:
+        bps = self.cfg.rate_limit_bps
+        if bps is UNSET or not bps:
+            self.rate = None
+            return
+        burst = self.stream.cfg.max_msg_size
+        if burst is UNSET or burst <= 0:
+            burst = self.jsa.broker.options.max_payload
+        self.rate = RateLimiter(bps, burst)
+
     def update(self, cfg: ConsumerConfig) -> None:
+        old_bps = self.cfg.rate_limit_bps
         self.cfg = cfg
+        if cfg.rate_limit_bps != old_bps:
+            self._set_rate_limit()
         self.filters = [f.encode() for f in filters_of(cfg)]
         self._npc = None
         self.pause_until = parse_rfc3339(cfg.pause_until) if cfg.pause_until is not UNSET else 0
@@ -187,12 +218,12 @@ class Consumer:
             return
         self.closed = True
         for handle in (self._ack_timer, self._push_timer, self._hb_timer, self._inactive_timer,
-                       self._pause_timer):
+                       self._pause_timer, self._pace_timer):
             if handle is not None:
                 handle.cancel()
         if self.is_push and self.jsa.awaiting_interest.get(self.cfg.deliver_subject.encode()) is self:
             del self.jsa.awaiting_interest[self.cfg.deliver_subject.encode()]
-        for sub in (self.ack_sub, self.next_sub):
+        for sub in (self.ack_sub, self.next_sub, self.fc_sub):
             if sub is not None:
                 self.jsa.client.remove_sub(sub)
         if not delete and self.store is not None:
@@ -357,9 +388,7 @@ class Consumer:
         req.hb_timer = None
         if self.closed or req not in self.waiting:
             return
-        send(self.jsa.client, req.reply, req.reply, None, status_headers(
-            100, "Idle Heartbeat", [("Nats-Pending-Messages", req.batch),
-                                    ("Nats-Pending-Bytes", req.max_bytes)]), b"")
+        send(self.jsa.client, req.reply, req.reply, None, self._heartbeat_headers(), b"")
         req.hb_timer = self.loop.call_later(req.heartbeat / 1e9, self._pull_heartbeat, req)
 
     # -- delivery ---------------------------------------------------------------------------------
@@ -378,7 +407,7 @@ class Consumer:
         return bool(self.pause_until) and self.pause_until > now_ns()
 
     def _pump(self) -> None:
-        if self.paused():
+        if self.paused() or self._pace_timer is not None:
             return
         client = self.jsa.client
         while True:
@@ -387,17 +416,26 @@ class Consumer:
                 if not has_interest(client, target):
                     self._retry_push_later()
                     return
+                if self.flow is not None and self.flow.stalled():
+                    return  # until the client answers the flow-control request
                 req = None
             else:
                 req = self._next_request()
                 if req is None:
                     return
                 target = req.reply
+            if self.rate is not None and self._pace(self.rate.delay()):
+                return
             item = self._next_msg()
             if item is None:
                 break
             sm, dc = item
-            size = len(sm.subject) + len(sm.data) + (len(sm.headers) if sm.headers else 0)
+            if self._replay_last and self._replay_wait(sm, dc):
+                return
+            hdr, data = self._outgoing(sm)
+            reply = b"%s%d.%d.%d.%d.%d" % (self.ack_prefix, dc, sm.seq, self.dseq + 1, sm.ts,
+                                            self.num_pending())
+            size = len(sm.subject) + len(reply) + len(data) + (len(hdr) if hdr else 0)
             if req is not None and req.max_bytes:
                 if size > req.max_bytes:
                     self._unread(sm.seq, dc)
@@ -410,13 +448,17 @@ class Consumer:
                 req.max_bytes -= size
                 if req.max_bytes == 0:
                     req.batch = 1
-            self._deliver(target, sm, dc)
+            self._deliver(target, sm, dc, reply, hdr, data, size)
             if req is not None:
                 req.batch -= 1
                 req.delivered += 1
                 if req.batch <= 0:
                     self.waiting.remove(req)
                     req.cancel()
+                    if req.max_bytes > 0:  # the batch ended before the byte budget did
+                        send(client, req.reply, req.reply, None, status_headers(
+                            409, "Batch Completed", [("Nats-Pending-Messages", 0),
+                                                     ("Nats-Pending-Bytes", req.max_bytes)]), b"")
                 elif req.hb_timer is not None:
                     req.hb_timer.cancel()
                     req.hb_timer = self.loop.call_later(req.heartbeat / 1e9, self._pull_heartbeat, req)
@@ -489,7 +531,42 @@ class Consumer:
             self.sseq = min(self.sseq, seq)
             self._npc = None
 
-    def _deliver(self, target: bytes, sm: st.StoredMsg, dc: int) -> None:
+    def _pace(self, delay: float) -> bool:
+        """Holds deliveries back for `delay` seconds; False when there is no need."""
+        if delay <= 0:
+            return False
+        self._pace_timer = self.loop.call_later(delay, self._paced)
+        return True
+
+    def _paced(self) -> None:
+        self._pace_timer = None
+        self.wake()
+
+    def _replay_wait(self, sm: st.StoredMsg, dc: int) -> bool:
+        """replay_policy original: True (message put back) when `sm` is not due yet."""
+        if self._replay_due:
+            self._replay_due = False
+        elif self._replay_ts and sm.ts - self._replay_ts > 1_000_000:
+            self._unread(sm.seq, dc)
+            self._replay_due = True
+            return self._pace((sm.ts - self._replay_ts) / 1e9)
+        self._replay_ts = sm.ts
+        if sm.seq >= self._replay_last:
+            self._replay_last = 0  # caught up: instant from here on
+        return False
+
+    def _outgoing(self, sm: st.StoredMsg) -> tuple[bytes | None, bytes]:
+        """The header block and payload a delivery of `sm` carries."""
+        hdr = bytes(sm.headers) if sm.headers else None
+        data = bytes(sm.data)
+        if self.cfg.headers_only is True:
+            extra = b"Nats-Msg-Size: %d\r\n" % len(data)
+            hdr = (hdr[:-2] + extra + b"\r\n") if hdr else b"NATS/1.0\r\n" + extra + b"\r\n"
+            data = b""
+        return hdr, data
+
+    def _deliver(self, target: bytes, sm: st.StoredMsg, dc: int, reply: bytes,
+                 hdr: bytes | None, data: bytes, size: int) -> None:
         self.dseq += 1
         ts = now_ns()
         seq = sm.seq
@@ -501,15 +578,14 @@ class Consumer:
             self._arm_ack_timer()
         dseq = self.dseq
         self._persist(lambda cs: cs.update_delivered(dseq, seq, dc, ts))
-        pending = self.num_pending()
-        reply = b"%s%d.%d.%d.%d.%d" % (self.ack_prefix, dc, seq, self.dseq, sm.ts, pending)
-        hdr = bytes(sm.headers) if sm.headers else None
-        data = bytes(sm.data)
-        if self.cfg.headers_only is True:
-            extra = b"Nats-Msg-Size: %d\r\n" % len(data)
-            hdr = (hdr[:-2] + extra + b"\r\n") if hdr else b"NATS/1.0\r\n" + extra + b"\r\n"
-            data = b""
         send(self.jsa.client, target, sm.subject, reply, hdr, data)
+        if self.rate is not None:
+            self.rate.take(size)
+        if self.flow is not None:
+            fc_reply = self.flow.delivered(size)
+            if fc_reply is not None:
+                send(self.jsa.client, target, target, fc_reply.encode(),
+                     b"NATS/1.0 100 FlowControl Request\r\n\r\n", b"")
         if self.ack_none:
             self.jsa.acked(self.stream, self, [seq])
         if self.is_push and self.cfg.idle_heartbeat is not UNSET:
@@ -655,15 +731,44 @@ class Consumer:
 
     # -- stream events ----------------------------------------------------------------------------
 
-    def on_purge(self) -> None:
+    def purge_scope(self, subject: str) -> tuple[bool, bool]:
+        """(affected, wider) for a purge of `subject` ("" all): affected when the purge covers
+        one of the filters, wider when the filters reach beyond it (nats-server's
+        isEqualOrSubsetMatch / isFilteredMatch)."""
+        if not subject:
+            return True, False
+        subj = subject.encode()
+        if any(is_subset_match(f, subj) for f in self.filters):
+            return True, False
+        if not self.filters or any(is_subset_match(subj, f) for f in self.filters):
+            return True, True
+        return False, False
+
+    def on_purge(self, start: int, last_seq: int, wider: bool) -> None:
+        """The stream purged: delivery goes on from `start` (0: after `last_seq`), and what
+        was pending below it counts as acknowledged (as nats-server's consumer purge)."""
         store = self.stream.store
-        first = store.state().first_seq
-        if self.sseq < first:
-            self.sseq = first
+        if start == 0 and not wider:
+            start = last_seq + 1
+        self.sseq = max(self.sseq, start)
         self._npc = None
-        for seq in [s for s in self.pending if s < first]:
-            del self.pending[seq]
-            self.rdc.pop(seq, None)
+        floor = start - 1
+        for seq in sorted(self.pending):
+            gone = seq <= floor
+            if not gone and wider:
+                try:
+                    store.load_msg(seq)
+                except st.StoreError:
+                    gone = True
+            if gone:
+                dseq = self.pending.pop(seq)[0]
+                self.rdc.pop(seq, None)
+                self._persist(lambda cs, d=dseq, s=seq: cs.update_acks(d, s))
+        if not self.pending:
+            self.delivered_sseq = max(self.delivered_sseq, self.sseq - 1)
+            self._persist(lambda cs: cs.set_starting(self.delivered_sseq))
+        self.rdq = collections.deque(seq for seq in self.rdq if seq >= self.sseq)
+        first = store.state().first_seq
         while self.lps and self.lps[0] < first:
             self.lps.popleft()
 
@@ -680,7 +785,6 @@ class Consumer:
             return False
         if not self.filters:
             return True
-        from zats.protocol.subjects import is_subset_match
         return any(is_subset_match(subject, f) for f in self.filters)
 
     # -- push heartbeats, inactivity, pause -------------------------------------------------------
@@ -695,10 +799,20 @@ class Consumer:
         if self.closed:
             return
         target = self.cfg.deliver_subject.encode()
-        hdr = status_headers(100, "Idle Heartbeat", [("Nats-Last-Consumer", self.dseq),
-                                                     ("Nats-Last-Stream", self.delivered_sseq)])
-        send(self.jsa.client, target, target, None, hdr, b"")
+        send(self.jsa.client, target, target, None, self._heartbeat_headers(), b"")
         self._arm_push_heartbeat()
+
+    def _heartbeat_headers(self) -> bytes:
+        """`100 Idle Heartbeat` with the last delivery and stream sequences, and the pending
+        flow-control reply while stalled on it (nats-server's sendIdleHeartbeat)."""
+        extra = [("Nats-Last-Consumer", self.dseq), ("Nats-Last-Stream", max(self.sseq - 1, 0))]
+        if self.flow is not None and self.flow.request_id:
+            extra.append(("Nats-Consumer-Stalled", self.flow.request_id))
+        return status_headers(100, "Idle Heartbeat", extra)
+
+    def on_flow_control(self, subject: bytes, reply, hdr, payload) -> None:
+        if self.flow is not None and self.flow.answered(subject.decode()):
+            self.wake()
 
     def _arm_inactive(self) -> None:
         threshold = self.cfg.inactive_threshold

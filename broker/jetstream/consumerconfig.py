@@ -17,6 +17,7 @@ from .structs import (
     DEFAULT_MAX_WAITING,
     ConsumerConfig,
     enum_error,
+    first_enum_error,
 )
 
 _DELIVER = ("all", "last", "new", "by_start_sequence", "by_start_time", "last_per_subject")
@@ -79,6 +80,30 @@ def set_defaults(cfg: ConsumerConfig, stream_cfg) -> ConsumerConfig:
     return cfg
 
 
+_ENUMS = {"deliver_policy": _DELIVER, "ack_policy": _ACK, "replay_policy": _REPLAY}
+
+
+def check_enums_raw(payload) -> None:
+    """The consumer config's bad enum value that comes first in the request, as Go's decoder
+    stops at it (see streamconfig.check_enums_raw)."""
+    try:
+        body = msgspec.json.decode(payload)
+    except msgspec.DecodeError:
+        return
+    if isinstance(body, dict):
+        err = first_enum_error(body.get("config"), _ENUMS, ConsumerConfig)
+        if err:
+            raise ApiError.of("InvalidJSON", err=err)
+
+
+def check_enums(cfg: ConsumerConfig) -> None:
+    """nats-server fails to decode a request with an unknown policy: before any other check."""
+    for value, allowed in ((cfg.deliver_policy, _DELIVER), (cfg.ack_policy, _ACK),
+                           (cfg.replay_policy, _REPLAY)):
+        if value not in allowed:
+            raise ApiError.of("InvalidJSON", err=enum_error(value))
+
+
 def check(cfg: ConsumerConfig, stream_cfg) -> None:
     """Raises ApiError for a consumer config nats-server refuses."""
     for name in (cfg.name, cfg.durable_name):
@@ -90,10 +115,7 @@ def check(cfg: ConsumerConfig, stream_cfg) -> None:
         raise ApiError.of("StreamReplicasNotSupported")
     if cfg.num_replicas < 0:
         raise ApiError.of("ReplicasCountCannotBeNegative")
-    for value, allowed in ((cfg.deliver_policy, _DELIVER), (cfg.ack_policy, _ACK),
-                           (cfg.replay_policy, _REPLAY)):
-        if value not in allowed:  # nats-server fails to decode the request
-            raise ApiError.of("InvalidJSON", err=enum_error(value))
+    check_enums(cfg)
     backoff = cfg.backoff if cfg.backoff is not UNSET else []
     if any(b <= 0 for b in backoff):
         raise ApiError.of("ConsumerBackOffNegative")
@@ -120,7 +142,7 @@ def check(cfg: ConsumerConfig, stream_cfg) -> None:
         if cfg.idle_heartbeat is not UNSET and cfg.idle_heartbeat < _MIN_HEARTBEAT:
             raise ApiError.of("ConsumerSmallHeartbeat")
     else:
-        if stream_cfg.retention == "workqueue" and cfg.ack_policy != "explicit":
+        if stream_cfg.retention == "workqueue" and cfg.ack_policy == "none":
             raise ApiError.of("ConsumerPullRequiresAck")
         if cfg.rate_limit_bps is not UNSET:
             raise ApiError.of("ConsumerPullWithRateLimit")
@@ -169,7 +191,7 @@ def check(cfg: ConsumerConfig, stream_cfg) -> None:
 
 
 def _check_deliver_policy(cfg: ConsumerConfig, filtered: bool) -> None:
-    seq = cfg.opt_start_seq is not UNSET
+    seq = cfg.opt_start_seq is not UNSET and cfg.opt_start_seq > 0
     when = cfg.opt_start_time is not UNSET
 
     def bad(dp: str, start: str) -> ApiError:
@@ -185,6 +207,8 @@ def _check_deliver_policy(cfg: ConsumerConfig, filtered: bool) -> None:
             raise bad(named[dp], "sequence")
         if when:
             raise bad(named[dp], "time")
+        if dp == "last_per_subject" and not filtered:
+            raise missing("last per subject", "filter subject")
     elif dp == "by_start_sequence":
         if not seq:
             raise missing("by start sequence", "start sequence")

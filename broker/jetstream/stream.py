@@ -362,8 +362,17 @@ class Stream:
             purged = self.store.purge_ex(req.filter.encode(), req.seq, req.keep)
         else:
             purged = self.store.purge()
+        state = self.store.state()
+        start = state.first_seq
+        if req.filter:  # consumers covered by the filter go on from its first message left
+            try:
+                start = self.store.load_next_msg(req.filter.encode(), state.first_seq).seq
+            except st.StoreError:
+                start = 0
         for consumer in list(self.consumers.values()):
-            consumer.on_purge()
+            affected, wider = consumer.purge_scope(req.filter)
+            if affected:
+                consumer.on_purge(state.first_seq if wider else start, state.last_seq, wider)
         return purged
 
     def delete_msg(self, seq: int, no_erase: bool) -> bool:

@@ -10,7 +10,14 @@ from msgspec import UNSET
 from zats.protocol.subjects import is_valid_subject, subjects_collide
 
 from .errors import ApiError
-from .structs import API_LEVEL, DEFAULT_DUPLICATE_WINDOW, StreamConfig, enum_error, go_quote
+from .structs import (
+    API_LEVEL,
+    DEFAULT_DUPLICATE_WINDOW,
+    StreamConfig,
+    enum_error,
+    first_enum_error,
+    go_quote,
+)
 
 VERSION = "2.15.1"  # the nats-server whose API this serves (metadata `_nats.ver`)
 _MAX_NAME = 255
@@ -51,6 +58,26 @@ def required_level(cfg: StreamConfig) -> int:
     return level
 
 
+def check_enums(cfg: StreamConfig) -> None:
+    """nats-server fails an unknown enum value while it decodes the JSON: before any other check."""
+    for key, allowed in _ENUMS.items():
+        value = getattr(cfg, key)
+        if value not in allowed:
+            raise ApiError.of("InvalidJSON", err=enum_error(value))
+
+
+def check_enums_raw(payload) -> None:
+    """Go's decoder stops at the first bad enum value or unknown field in document order:
+    raises the enum's error when one comes first."""
+    try:
+        body = msgspec.json.decode(payload)
+    except msgspec.DecodeError:
+        return
+    err = first_enum_error(body, _ENUMS, StreamConfig)
+    if err:
+        raise ApiError.of("InvalidJSON", err=err)
+
+
 def check(cfg: StreamConfig, max_msg_size_server: int) -> StreamConfig:
     """A copy of `cfg` completed with nats-server's defaults; raises ApiError."""
     cfg = msgspec.structs.replace(cfg)
@@ -61,25 +88,22 @@ def check(cfg: StreamConfig, max_msg_size_server: int) -> StreamConfig:
             else invalid("stream name can not contain whitespace, '.', '*', '>'")
     if cfg.description is not UNSET and len(cfg.description) > _MAX_DESCRIPTION:
         raise invalid(f"stream description is too long, maximum allowed is {_MAX_DESCRIPTION}")
-    for key, allowed in _ENUMS.items():
-        value = getattr(cfg, key)
-        if value not in allowed:
-            raise ApiError.of("InvalidJSON", err=enum_error(value))
+    check_enums(cfg)
     if cfg.num_replicas == 0:
         cfg.num_replicas = 1
-    if cfg.num_replicas > 1:
-        raise ApiError.of("StreamReplicasNotSupported")
-    if cfg.num_replicas < 0 or cfg.num_replicas > 5:
-        raise invalid("replicas > 5 not supported")
-    if cfg.max_msgs == 0:
+    if cfg.num_replicas > 5:
+        raise invalid("maximum replicas is 5")
+    if cfg.num_replicas < 0:
+        raise ApiError.of("ReplicasCountCannotBeNegative")
+    if cfg.max_msgs == 0 or cfg.max_msgs < -1:  # nats-server: 0 or below -1 means unlimited
         cfg.max_msgs = -1
-    if cfg.max_msgs_per_subject == 0:
+    if cfg.max_msgs_per_subject == 0 or cfg.max_msgs_per_subject < -1:  # nats-server: 0 or below -1 means unlimited
         cfg.max_msgs_per_subject = -1
-    if cfg.max_bytes == 0:
+    if cfg.max_bytes == 0 or cfg.max_bytes < -1:  # nats-server: 0 or below -1 means unlimited
         cfg.max_bytes = -1
-    if cfg.max_msg_size is UNSET or cfg.max_msg_size == 0:
+    if cfg.max_msg_size is UNSET or cfg.max_msg_size == 0 or cfg.max_msg_size < -1:
         cfg.max_msg_size = -1
-    if cfg.max_consumers == 0:
+    if cfg.max_consumers == 0 or cfg.max_consumers < -1:  # nats-server: 0 or below -1 means unlimited
         cfg.max_consumers = -1
     if cfg.max_age < 0:
         raise invalid("max age needs to be >= 0")
@@ -137,6 +161,8 @@ def check(cfg: StreamConfig, max_msg_size_server: int) -> StreamConfig:
         raise invalid(f"stream metadata exceeds maximum size of {_MAX_METADATA} bytes")
     cfg.metadata = versioned_metadata(cfg.metadata if cfg.metadata is not UNSET else None,
                                       required_level(cfg))
+    if cfg.num_replicas > 1:  # nats-server: when it adds the checked stream
+        raise ApiError.of("StreamReplicasNotSupported")
     return cfg
 
 

@@ -183,3 +183,17 @@ def enum_error(value: str) -> str:
     """nats-server's error for a policy value it does not know (its UnmarshalJSON)."""
     import json
     return f"can not unmarshal {go_quote(json.dumps(value))}"
+
+
+def first_enum_error(body, enums: dict, struct) -> str | None:
+    """The error Go's decoder stops at in a decoded JSON object: the first bad enum value in
+    document order, unless an unknown field comes before it (None then, or when all is well)."""
+    if not isinstance(body, dict):
+        return None
+    known = {f.encode_name for f in msgspec.structs.fields(struct)}
+    for key, value in body.items():
+        if key not in known:
+            return None
+        if key in enums and isinstance(value, str) and value not in enums[key]:
+            return enum_error(value)
+    return None
