@@ -57,9 +57,14 @@ class JetStreamContext(JetStreamManager):
         """Publishes without waiting for the acknowledgement: returns a future of the `PubAck`
         (or of the typed error). With `publish_async_max_pending` acks outstanding, waits for
         room first (`TimeoutError` after `wait_stall` seconds)."""
-        hdrs = publish_headers(headers, msg_id, expected_stream, expected_last_seq,
-                               expected_last_subject_seq, expected_last_msg_id)
-        return await self._async.publish(subject, payload, hdrs, wait_stall)
+        if (msg_id is not None or expected_stream is not None or expected_last_seq is not None
+                or expected_last_subject_seq is not None or expected_last_msg_id is not None):
+            headers = publish_headers(headers, msg_id, expected_stream, expected_last_seq,
+                                      expected_last_subject_seq, expected_last_msg_id)
+        pub = self._async
+        if pub.full():
+            await pub.wait_room(wait_stall)
+        return pub.send(subject, payload, headers)
 
     def publish_async_pending(self) -> int:
         """How many async publishes wait for their acknowledgement."""

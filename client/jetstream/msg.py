@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from ..msg import Msg
+from ..msg import DONE, Msg
 from .errors import MsgAlreadyAckdError, NotJSMessageError
 
 _ACK = b"+ACK"
@@ -95,7 +95,8 @@ class JsMsg(Msg):
             raise NotJSMessageError("message has no ack subject")
         if final:
             self._acked = True
-        return self._sub.client.publish(self.reply, body)
+        self._sub.client._publish_ack(self.reply.encode(), body)
+        return DONE
 
     def ack(self) -> Any:
         """Acknowledges the message."""

@@ -94,21 +94,25 @@ class AsyncPublisher:
             nc._add_sub(sub)
             self._sub = sub
 
-    async def publish(self, subject: str, payload: Any, headers: HeadersLike | None,
-                      wait_stall: float | None) -> asyncio.Future[PubAck]:
-        pending = self._pending
-        if len(pending) >= self.max_pending:
-            await self._wait_room(wait_stall)
+    def send(self, subject: str, payload: Any, headers: HeadersLike | None) -> asyncio.Future[PubAck]:
+        """Publishes with a reply token of its own and returns the future of its ack (the
+        caller has made room in the window)."""
         if self._sub is None:
             self._ensure_sub()
         self._counter += 1
         token = b"%x" % self._counter
         fut: asyncio.Future[PubAck] = self.nc._loop.create_future()
-        self.nc.publish(subject, payload, self._prefix + token, headers)
-        pending[token] = fut
+        if headers is None and type(payload) is bytes:
+            self.nc._publish_trusted(subject, self._prefix + token, payload)
+        else:
+            self.nc.publish(subject, payload, self._prefix + token, headers)
+        self._pending[token] = fut
         return fut
 
-    async def _wait_room(self, timeout: float | None) -> None:
+    def full(self) -> bool:
+        return len(self._pending) >= self.max_pending
+
+    async def wait_room(self, timeout: float | None) -> None:
         while len(self._pending) >= self.max_pending:
             fut = self._stalled
             if fut is None or fut.done():
