@@ -11,6 +11,7 @@ from .context import JetStreamContext
 from .manager import JetStreamManager, StoredMsg
 from .msg import JsMsg, Metadata, SequencePair
 from .pull import ConsumeIterator, PullSubscription
+from .push import PushSubscription
 from .structs import (
     AccountInfo,
     AckPolicy,
@@ -30,6 +31,6 @@ from .structs import (
 __all__ = [
     "AccountInfo", "AckPolicy", "ConsumeIterator", "ConsumerConfig", "ConsumerInfo", "DeliverPolicy",
     "DiscardPolicy", "JetStreamContext", "JetStreamManager", "JsMsg", "Metadata", "PubAck",
-    "PullSubscription", "ReplayPolicy", "RetentionPolicy", "SequencePair", "StorageType", "StoredMsg",
+    "PullSubscription", "PushSubscription", "ReplayPolicy", "RetentionPolicy", "SequencePair", "StorageType", "StoredMsg",
     "StreamConfig", "StreamInfo", "StreamState", "errors",
 ]

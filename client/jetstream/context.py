@@ -14,6 +14,7 @@ from .errors import NotFoundError
 from .manager import JetStreamManager
 from .publish import AsyncPublisher, publish_headers, publish_sync
 from .pull import PullSubscription
+from .push import PushSubscription
 from .structs import AckPolicy, ConsumerConfig, PubAck
 
 Client = Any  # zats.client.Client (not imported: client.py imports this package)
@@ -108,3 +109,65 @@ class JetStreamContext(JetStreamManager):
         messages)."""
         return PullSubscription(self._nc, self._api, check_name(stream, "stream name"),
                                 check_name(durable, "consumer name"))
+
+    # ---------------------------------------------------------------------------- push
+
+    async def subscribe(self, subject: str, queue: str | None = None, cb: Any = None, durable: str | None = None,
+                        stream: str | None = None, config: ConsumerConfig | None = None, manual_ack: bool = False,
+                        ordered_consumer: bool = False, idle_heartbeat: float | None = None,
+                        flow_control: bool = False, deliver_policy: str | None = None,
+                        pending_msgs_limit: int = 512 * 1024,
+                        pending_bytes_limit: int = 128 * 1024 * 1024) -> PushSubscription:
+        """A push consumer on `subject` (its stream found by subject unless `stream` is given):
+        the durable `durable` (bound to when it exists, created when missing), an ephemeral one,
+        or with `ordered_consumer` an ordered one (see push.py). `queue` makes it a deliver
+        group. `cb` as for `nc.subscribe`; an async callback's message is acked after it returns
+        unless `manual_ack`."""
+        if stream is None:
+            stream = await self.find_stream_name_by_subject(subject)
+        check_name(stream, "stream name")
+        cfg = config if config is not None else ConsumerConfig()
+        changes: dict[str, Any] = {}
+        if cfg.filter_subject is None and not cfg.filter_subjects and subject:
+            changes["filter_subject"] = subject
+        if deliver_policy is not None:
+            changes["deliver_policy"] = deliver_policy
+        if idle_heartbeat is not None:
+            changes["idle_heartbeat"] = idle_heartbeat
+        if flow_control:
+            changes["flow_control"] = True
+        if ordered_consumer:
+            if durable or queue:
+                raise ValueError("an ordered consumer has neither a durable name nor a queue group")
+            changes.update(ack_policy=AckPolicy.NONE, max_deliver=1, flow_control=True,
+                           idle_heartbeat=cfg.idle_heartbeat or idle_heartbeat or 5.0, mem_storage=True,
+                           num_replicas=1, inactive_threshold=cfg.inactive_threshold or 300.0)
+        else:
+            if durable:
+                changes["durable_name"] = durable
+            if queue:
+                changes["deliver_group"] = queue
+                if not durable and not cfg.durable_name:
+                    changes["durable_name"] = queue
+            if cfg.ack_policy is None:
+                changes["ack_policy"] = AckPolicy.EXPLICIT
+        cfg = cfg.evolve(**changes) if changes else cfg
+        deliver_subject: str | None = None
+        name = cfg.durable_name or cfg.name
+        if name:
+            try:
+                info = await self.consumer_info(stream, name)
+            except NotFoundError:
+                pass
+            else:
+                if not info.config.deliver_subject:
+                    raise ValueError(f"consumer {name!r} is a pull consumer")
+                deliver_subject = info.config.deliver_subject
+                cfg = info.config
+        sub = PushSubscription(self, stream, cfg, queue or "", cb, manual_ack=manual_ack,
+                               ordered=ordered_consumer, delete_on_unsubscribe=not name,
+                               pending_msgs_limit=pending_msgs_limit, pending_bytes_limit=pending_bytes_limit)
+        if deliver_subject is not None:
+            sub.consumer = name or ""
+        await sub._start(deliver_subject)
+        return sub
