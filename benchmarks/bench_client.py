@@ -494,11 +494,11 @@ def main() -> None:
     only = set(filter(None, args.only.split(",")))
     size, loop = args.size, args.loop
 
+    import tempfile
+
     import nats.aio.client as natspy_client
 
     import zats.client
-
-    import tempfile
 
     store = tempfile.TemporaryDirectory(prefix="bench-js-")
     server, url = start_nats_server(store.name)

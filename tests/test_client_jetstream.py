@@ -366,7 +366,7 @@ async def test_push_callback_autoack_and_iteration(js):
 
 async def test_push_flow_control_and_heartbeats(js):
     name = await stream_of(js)
-    for i in range(300):
+    for _ in range(300):
         await js.publish_async(f"{name}.x", b"z" * 1000)
     await js.publish_async_completed(timeout=10)
     sub = await js.subscribe(f"{name}.>", flow_control=True, idle_heartbeat=0.5)

@@ -134,7 +134,7 @@ async def test_bogus_pull_answers(server):
             msgs = await psub.fetch(5, timeout=1)
             assert [m.data for m in msgs] == [b"payload"]
             with pytest.raises(jse.NotJSMessageError):
-                msgs[0].metadata
+                _ = msgs[0].metadata
             it = psub.consume(batch=3, expires=1)
             seen = []
             with pytest.raises(jse.FetchError):

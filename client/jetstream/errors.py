@@ -26,7 +26,7 @@ class APIError(JetStreamError):
         super().__init__(f"{description or 'JetStream API error'} (code={code}, err_code={err_code})")
 
     @classmethod
-    def from_error(cls, err: Any) -> APIError:
+    def from_error(cls, err: Any) -> JetStreamError:
         """The exception for the `error` object of an answer (or a status header pair)."""
         if not isinstance(err, dict):
             return InvalidResponseError(f"unexpected error object in JetStream answer: {err!r:.80}")

@@ -14,7 +14,15 @@ from zats.protocol.headers import Headers, decode_headers
 
 from .api import Api, check_name, convert
 from .errors import APIError, InvalidResponseError, MsgNotFoundError, NotFoundError
-from .structs import AccountInfo, ConsumerConfig, ConsumerInfo, RawStreamMsg, StreamConfig, StreamInfo, to_wire
+from .structs import (
+    AccountInfo,
+    ConsumerConfig,
+    ConsumerInfo,
+    RawStreamMsg,
+    StreamConfig,
+    StreamInfo,
+    to_wire,
+)
 
 
 class StoredMsg(msgspec.Struct):

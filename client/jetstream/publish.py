@@ -6,6 +6,7 @@ last token, so a publish costs one PUB/HPUB frame and no subscription."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 from typing import Any
 
 import msgspec
@@ -16,10 +17,10 @@ from ..errors import NoRespondersError, TimeoutError
 from ..mux import random_token
 from ..subscription import Subscription
 from .errors import APIError, InvalidResponseError, NoStreamResponseError
-
-Client = Any  # zats.client.Client (not imported: client.py imports this package)
-
 from .structs import PubAck
+
+_STATUS_503 = b"503"
+Client = Any  # zats.client.Client (not imported: client.py imports this package)
 
 
 class _AckAnswer(msgspec.Struct):
@@ -119,14 +120,14 @@ class AsyncPublisher:
                 fut = self._stalled = self.nc._loop.create_future()
             try:
                 await asyncio.wait_for(asyncio.shield(fut), timeout)
-            except asyncio.TimeoutError:
+            except builtins.TimeoutError:
                 raise TimeoutError(f"{len(self._pending)} publish acks outstanding for {timeout}s") from None
 
     def _deliver(self, subject: bytes, reply: bytes | None, view: memoryview, hview: memoryview | None) -> None:
         pending = self._pending
         fut = pending.pop(subject[self._plen:], None)
         if fut is not None and not fut.done():
-            if hview is not None and len(view) == 0 and hview[9:12] == b"503":
+            if hview is not None and len(view) == 0 and hview[9:12] == _STATUS_503:
                 fut.set_exception(NoStreamResponseError(subject.decode()))
             else:
                 try:
@@ -158,7 +159,7 @@ class AsyncPublisher:
         self._done_waiters.append(fut)
         try:
             await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
+        except builtins.TimeoutError:
             raise TimeoutError(f"{len(self._pending)} publish acks still outstanding after {timeout}s") from None
 
     def fail_all(self, exc: BaseException) -> None:

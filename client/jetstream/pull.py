@@ -30,6 +30,7 @@ from .errors import ConsumerDeletedError, FetchError
 from .msg import JsMsg
 from .structs import ConsumerInfo
 
+_SPACE = b" "  # after "NATS/1.0": a status line follows
 Client = Any  # zats.client.Client (not imported: client.py imports this package)
 
 _encode = msgspec.json.encode
@@ -80,7 +81,7 @@ class PullSubscription:
 
     def _deliver(self, subject: bytes, reply: bytes | None, view: memoryview, hview: memoryview | None) -> None:
         self._active = True
-        if hview is not None and hview[8:9] == b" ":  # "NATS/1.0 408 ...": a status, not a message
+        if hview is not None and hview[8:9] == _SPACE:  # "NATS/1.0 408 ...": a status, not a message
             self._status(subject, hview)
             return
         msgs = self._msgs
@@ -112,7 +113,7 @@ class PullSubscription:
               heartbeat: float | None = None, no_wait: bool = False) -> str:
         """Sends one pull request; returns its reply token."""
         self._counter += 1
-        token = "%x" % self._counter
+        token = f"{self._counter:x}"
         body: dict[str, Any] = {"batch": batch}
         if expires:
             body["expires"] = int(expires * 1e9)

@@ -27,6 +27,7 @@ from .errors import JetStreamError
 from .msg import JsMsg, parse_metadata
 from .structs import AckPolicy, ConsumerConfig, DeliverPolicy
 
+_SPACE = b" "  # after "NATS/1.0": a status line follows
 Client = Any  # zats.client.Client (not imported: client.py imports this package)
 
 
@@ -104,7 +105,7 @@ class PushSubscription:
 
     def _deliver(self, subject: bytes, reply: bytes | None, view: memoryview, hview: memoryview | None) -> None:
         self._active = True
-        if hview is not None and hview[8:9] == b" ":
+        if hview is not None and hview[8:9] == _SPACE:
             self._status(reply, hview)
             return
         msg = JsMsg(subject.decode(), "" if reply is None else reply.decode(), bytes(view),
