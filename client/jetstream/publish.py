@@ -34,20 +34,23 @@ class _AckAnswer(msgspec.Struct):
 
 
 _decode_answer = msgspec.json.Decoder(_AckAnswer).decode
+_decode_pub_ack = msgspec.json.Decoder(PubAck).decode
 
 
 def pub_ack(data: bytes | memoryview) -> PubAck:
     """The `PubAck` of an answer; the typed `APIError` for an error answer,
     `InvalidResponseError` for anything else."""
     try:
+        return _decode_pub_ack(data)  # the usual answer, decoded once
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass
+    try:
         a = _decode_answer(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         raise InvalidResponseError(f"invalid publish acknowledgement: {bytes(data[:80])!r}") from None
     if a.error is not None:
         raise APIError.from_error(a.error)
-    if a.stream is None or a.seq is None:
-        raise InvalidResponseError(f"invalid publish acknowledgement: {bytes(data[:80])!r}")
-    return PubAck(stream=a.stream, seq=a.seq, domain=a.domain, duplicate=a.duplicate)
+    raise InvalidResponseError(f"invalid publish acknowledgement: {bytes(data[:80])!r}")
 
 
 def publish_headers(headers: HeadersLike | None, msg_id: str | None, expected_stream: str | None,
