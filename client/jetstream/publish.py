@@ -37,13 +37,14 @@ _decode_answer = msgspec.json.Decoder(_AckAnswer).decode
 _decode_pub_ack = msgspec.json.Decoder(PubAck).decode
 
 
-def pub_ack(data: bytes | memoryview) -> PubAck:
-    """The `PubAck` of an answer; the typed `APIError` for an error answer,
-    `InvalidResponseError` for anything else."""
-    try:
-        return _decode_pub_ack(data)  # the usual answer, decoded once
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        pass
+def pub_ack(data: bytes) -> PubAck:
+    """The `PubAck` of an answer; the typed `APIError` for an error answer (which may hold
+    `stream` and `seq` too), `InvalidResponseError` for anything else."""
+    if b'"error"' not in data:
+        try:
+            return _decode_pub_ack(data)  # the usual answer, decoded once
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass
     try:
         a = _decode_answer(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
@@ -134,7 +135,7 @@ class AsyncPublisher:
                 fut.set_exception(NoStreamResponseError(subject.decode()))
             else:
                 try:
-                    fut.set_result(pub_ack(view))
+                    fut.set_result(pub_ack(bytes(view)))
                 except Exception as exc:  # a typed error for this publish, never the reader's
                     fut.set_exception(exc)
         n = len(pending)
@@ -181,4 +182,4 @@ async def publish_sync(nc: Client, subject: str, payload: Any, timeout: float,
         msg = await nc.request(subject, payload, timeout=timeout, headers=headers)
     except NoRespondersError:
         raise NoStreamResponseError(subject) from None
-    return pub_ack(msg.data)
+    return pub_ack(bytes(msg.data))
