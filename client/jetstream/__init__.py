@@ -1,6 +1,6 @@
 """zats.client.jetstream: JetStream for zats.client, with nats-py's names. `js = nc.jetstream()`
 gives a `JetStreamContext`: streams and consumers (manager.py), publishing with acks
-(publish.py), pull consumers (pull.py), push and ordered consumers (push.py, ordered.py),
+(publish.py), key/value buckets (kv.py), pull consumers (pull.py), push and ordered consumers (push.py, ordered.py),
 messages with acks and metadata (msg.py); the API's documents are msgspec Structs (structs.py)
 and its errors typed exceptions (errors.py). The one request path is api.py."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import errors
 from .context import JetStreamContext
+from .kv import Entry, KeyValue, KeyValueConfig, KeyWatcher
 from .manager import JetStreamManager, StoredMsg
 from .msg import JsMsg, Metadata, SequencePair
 from .pull import ConsumeIterator, PullSubscription
@@ -30,7 +31,7 @@ from .structs import (
 
 __all__ = [
     "AccountInfo", "AckPolicy", "ConsumeIterator", "ConsumerConfig", "ConsumerInfo", "DeliverPolicy",
-    "DiscardPolicy", "JetStreamContext", "JetStreamManager", "JsMsg", "Metadata", "PubAck",
+    "DiscardPolicy", "Entry", "JetStreamContext", "JetStreamManager", "JsMsg", "KeyValue", "KeyValueConfig", "KeyWatcher", "Metadata", "PubAck",
     "PullSubscription", "PushSubscription", "ReplayPolicy", "RetentionPolicy", "SequencePair", "StorageType", "StoredMsg",
     "StreamConfig", "StreamInfo", "StreamState", "errors",
 ]

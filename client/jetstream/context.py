@@ -10,7 +10,8 @@ from typing import Any
 from zats.protocol.headers import HeadersLike
 
 from .api import Api, check_name
-from .errors import NotFoundError
+from .errors import NotFoundError, StreamNotFoundError
+from .kv import BucketNotFoundError, KeyValue, KeyValueConfig, stream_config
 from .manager import JetStreamManager
 from .publish import AsyncPublisher, publish_headers, publish_sync
 from .pull import PullSubscription
@@ -171,3 +172,28 @@ class JetStreamContext(JetStreamManager):
             sub.consumer = name or ""
         await sub._start(deliver_subject)
         return sub
+
+    # ---------------------------------------------------------------------------- key/value
+
+    async def key_value(self, bucket: str, type: Any = None) -> KeyValue:
+        """The bucket `bucket` (`BucketNotFoundError` when there is none). With `type`, values
+        are encoded and decoded with msgspec JSON as that type."""
+        try:
+            info = await self.stream_info(f"KV_{check_name(bucket, 'bucket name')}")
+        except StreamNotFoundError:
+            raise BucketNotFoundError(f"bucket {bucket!r} not found") from None
+        return KeyValue(self, bucket, info, type)
+
+    async def create_key_value(self, config: KeyValueConfig | None = None, type: Any = None,
+                               **params: Any) -> KeyValue:
+        """Creates a bucket (`config`, or its fields as keywords: bucket, history, ttl,
+        max_value_size, max_bytes, storage, replicas, limit_marker_ttl, description)."""
+        cfg = config if config is not None else KeyValueConfig(**params)
+        info = await self.add_stream(stream_config(cfg))
+        return KeyValue(self, cfg.bucket, info, type)
+
+    async def delete_key_value(self, bucket: str) -> bool:
+        try:
+            return await self.delete_stream(f"KV_{check_name(bucket, 'bucket name')}")
+        except StreamNotFoundError:
+            raise BucketNotFoundError(f"bucket {bucket!r} not found") from None
