@@ -9,7 +9,6 @@ Reads go through direct get (any replica answers) when the bucket allows it. `ke
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 from collections.abc import AsyncIterator
 from typing import Any
@@ -243,8 +242,10 @@ class KeyValue:
 
     async def _read_all(self, subject: str, deliver: str, headers_only: bool) -> list[Entry]:
         """Every message a consumer from `deliver` policy sees, up to the stream's end now."""
-        info = await self._js.stream_info(self._stream)
-        if info.state.messages == 0:
+        # a subject filter: are there messages of it? (">" matches every message)
+        exact = not subject.endswith(">")
+        info = await self._js.stream_info(self._stream, subjects_filter=subject if exact else None)
+        if info.state.messages == 0 or (exact and not info.state.subjects):
             return []
         cfg = ConsumerConfig(deliver_policy=deliver, headers_only=headers_only or None,
                              filter_subject=subject)
@@ -252,10 +253,7 @@ class KeyValue:
         out: list[Entry] = []
         try:
             while True:
-                try:
-                    msg = await sub.next_msg(timeout=2.0)
-                except asyncio.TimeoutError:
-                    return out  # nothing matches the filter
+                msg = await sub.next_msg(timeout=self._js._timeout)
                 meta = msg.metadata  # type: ignore[attr-defined]  # a JsMsg
                 data = b"" if headers_only else msg.data
                 created = _rfc3339(meta.timestamp)
