@@ -39,7 +39,7 @@ import msgspec
 import zats
 import zats.client
 from zats.client import Client, Headers, Msg, Subscription
-from zats.client.jetstream import JetStreamContext, JsMsg, PubAck, StreamConfig, StreamInfo
+from zats.client.jetstream import Entry, JetStreamContext, JsMsg, KeyValue, PubAck, StreamConfig, StreamInfo
 from zats.client.jetstream.errors import StreamNotFoundError
 
 
@@ -111,6 +111,15 @@ async def main() -> None:
         await js.stream_info("NOPE")
     except StreamNotFoundError as exc:
         assert_type(exc.err_code, int | None)
+    kv = await js.create_key_value(bucket="b", history=3)
+    assert_type(kv, KeyValue)
+    assert_type(await kv.put("k", b"v"), int)
+    entry = await kv.get("k")
+    assert_type(entry, Entry)
+    watcher = await kv.watch("k.*")
+    async for change in watcher:
+        assert_type(change, Entry | None)
+        break
     await nc.close()
 
 

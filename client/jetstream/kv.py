@@ -236,7 +236,8 @@ class KeyValue:
 
     async def status(self) -> StreamInfo:
         """The bucket's stream info (values, bytes, history, ttl...)."""
-        return await self._js.stream_info(self._stream)
+        info: StreamInfo = await self._js.stream_info(self._stream)
+        return info
 
     # ---------------------------------------------------------------------------- reads over a consumer
 
@@ -254,7 +255,7 @@ class KeyValue:
         try:
             while True:
                 msg = await sub.next_msg(timeout=self._js._timeout)
-                meta = msg.metadata  # type: ignore[attr-defined]  # a JsMsg
+                meta = msg.metadata
                 data = b"" if headers_only else msg.data
                 created = _rfc3339(meta.timestamp)
                 out.append(self._entry(msg.subject[len(self._prefix):], data, msg.headers,
