@@ -11,6 +11,11 @@ Scenarios (128-byte payloads unless --size):
              last message.
   callback   the same with an `async def` callback (nats-py requires one). zats.client's
              plain-function (inline, zero-copy) callback is shown too, against nats-py's.
+  js-publish JetStream publish_async of N messages to a memory stream (a window of 4000 acks
+             outstanding, nats-py's default too), then waiting for every ack; msgs/s.
+  js-fetch   a pull consumer (explicit ack) on a stream holding N messages: fetch(100) until all
+             came, each message acked; msgs/s. zats.client's consume() (a prefetch window of
+             200) is shown too, against nats-py's fetch (nats-py has no consume).
   request    sequential request() calls to a responder in another process (zats.client, the same
              for both); p50/p90/p99 latency in microseconds, and the requesting client's CPU time
              per call.
@@ -66,13 +71,15 @@ def _pin_others() -> None:
         os.sched_setaffinity(0, PIN["others"])
 
 
-def start_nats_server() -> tuple[subprocess.Popen, str, str]:
-    """nats-server with a client port and a (plain) websocket listener: (process, nats URL, ws URL)."""
+def start_nats_server(store_dir: str) -> tuple[subprocess.Popen, str, str]:
+    """nats-server with JetStream (store in store_dir), a client port and a (plain) websocket
+    listener: (process, nats URL, ws URL)."""
     port, ws_port = free_port(), free_port()
-    conf = os.path.join(tempfile.mkdtemp(prefix="bench-client-"), "ws.conf")
+    conf = os.path.join(store_dir, "ws.conf")
     with open(conf, "w") as f:
         f.write(f"websocket {{ host: 127.0.0.1, port: {ws_port}, no_tls: true }}\n")
-    proc = subprocess.Popen([nats_server_path(), "-a", "127.0.0.1", "-p", str(port), "-c", conf],
+    proc = subprocess.Popen([nats_server_path(), "-a", "127.0.0.1", "-p", str(port), "-c", conf,
+                             "-js", "-sd", store_dir],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=_pin_others)
     deadline = time.monotonic() + 10
@@ -180,6 +187,116 @@ async def natspy_publish(url: str, n: int, size: int) -> float:
     await nc.flush(timeout=60)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     await nc.close()
+    return n / elapsed, n / cpu
+
+
+# JetStream: each run has a stream of its own, memory storage, deleted afterwards
+
+_js_runs = iter(range(1, 1_000_000))
+
+
+async def _js_stream(url: str, n_prefill: int, size: int) -> tuple[str, str]:
+    """A new memory stream (name, subject) holding `n_prefill` messages of varied subjects."""
+    import zats.client as zc
+
+    name = f"BENCH{os.getpid()}x{next(_js_runs)}"
+    async with zc.connect(url) as nc:
+        js = nc.jetstream()
+        await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory")
+        payload = b"x" * size
+        for i in range(n_prefill):
+            await js.publish_async(f"{name}.{i % 16}", payload)
+        await js.publish_async_completed(timeout=120)
+    return name, f"{name}.>"
+
+
+async def _js_delete(url: str, name: str) -> None:
+    import zats.client as zc
+
+    async with zc.connect(url) as nc:
+        await nc.jetstream().delete_stream(name)
+
+
+async def zats_js_publish(url: str, n: int, size: int) -> tuple[float, float]:
+    import zats.client as zc
+
+    name, _ = await _js_stream(url, 0, size)
+    nc = await zc.connect(url)
+    js = nc.jetstream(publish_async_max_pending=4000)
+    payload = b"x" * size
+    subjects = [f"{name}.{i}" for i in range(16)]
+    start, cpu = time.perf_counter(), time.process_time()
+    for i in range(n):
+        await js.publish_async(subjects[i & 15], payload)
+    await js.publish_async_completed(timeout=120)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    await nc.close()
+    await _js_delete(url, name)
+    return n / elapsed, n / cpu
+
+
+async def natspy_js_publish(url: str, n: int, size: int) -> tuple[float, float]:
+    import nats
+
+    name, _ = await _js_stream(url, 0, size)
+    nc = await nats.connect(url, pending_size=64 * 1024 * 1024)
+    js = nc.jetstream(publish_async_max_pending=4000)
+    payload = b"x" * size
+    subjects = [f"{name}.{i}" for i in range(16)]
+    start, cpu = time.perf_counter(), time.process_time()
+    for i in range(n):
+        await js.publish_async(subjects[i & 15], payload)
+    await asyncio.wait_for(js.publish_async_completed(), 120)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    await nc.close()
+    await _js_delete(url, name)
+    return n / elapsed, n / cpu
+
+
+async def zats_js_fetch(url: str, n: int, size: int, mode: str) -> tuple[float, float]:
+    import zats.client as zc
+
+    name, subject = await _js_stream(url, n, size)
+    nc = await zc.connect(url)
+    js = nc.jetstream()
+    psub = await js.pull_subscribe(subject, durable="bench")
+    got = 0
+    start, cpu = time.perf_counter(), time.process_time()
+    if mode == "consume":
+        async for msg in psub.consume(batch=200):
+            msg.ack()
+            got += 1
+            if got == n:
+                break
+    else:
+        while got < n:
+            for msg in await psub.fetch(100, timeout=10):
+                msg.ack()
+                got += 1
+    await nc.flush(timeout=60)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    await nc.close()
+    await _js_delete(url, name)
+    return n / elapsed, n / cpu
+
+
+async def natspy_js_fetch(url: str, n: int, size: int) -> tuple[float, float]:
+    import nats
+
+    name, subject = await _js_stream(url, n, size)
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    psub = await js.pull_subscribe(subject, durable="bench")
+    got = 0
+    start, cpu = time.perf_counter(), time.process_time()
+    while got < n:
+        for msg in await psub.fetch(100, timeout=10):
+            await msg.ack()
+            got += 1
+    await nc.flush(timeout=60)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    await nc.close()
+    await _js_delete(url, name)
     return n / elapsed, n / cpu
 
 
@@ -358,7 +475,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer messages (a smoke run)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    ap.add_argument("--only", default="", help="comma list of scenarios: publish,async-for,callback,request,ws")
+    ap.add_argument("--only", default="", help="comma list of scenarios: publish,async-for,callback,request,ws,js-publish,js-fetch")
     ap.add_argument("--role", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--subject", help=argparse.SUPPRESS)
@@ -383,15 +500,20 @@ def main() -> None:
     n_sub_zats = int(1_000_000 * scale)
     n_sub_natspy = int(200_000 * scale)
     n_req = int(5_000 * scale)
+    n_js = int(200_000 * scale)
+    n_js_natspy = int(50_000 * scale)
     repeat = 1 if args.quick else args.repeat
     only = set(filter(None, args.only.split(",")))
     size, loop = args.size, args.loop
+
+    import tempfile
 
     import nats.aio.client as natspy_client
 
     import zats.client
 
-    server, url, ws_url = start_nats_server()
+    store = tempfile.TemporaryDirectory(prefix="bench-js-")
+    server, url, ws_url = start_nats_server(store.name)
     rows: list[tuple] = []
 
     def row(name, z, p, unit="msgs/s", lower_is_better=False):
@@ -422,6 +544,16 @@ def main() -> None:
             row("pub-sub, async callback", z, p)
             zi = best_of(repeat, lambda: run(lambda: zats_sub(url, n_sub_zats, size, loop, "inline"), loop))
             row("pub-sub, plain callback (zats) vs async callback (nats-py)", zi, p)
+        if not only or "js-publish" in only:
+            z = best_of(repeat, lambda: run(lambda: zats_js_publish(url, n_js, size), loop))
+            p = best_of(repeat, lambda: run(lambda: natspy_js_publish(url, n_js_natspy, size), loop))
+            row("JetStream publish_async", z, p)
+        if not only or "js-fetch" in only:
+            z = best_of(repeat, lambda: run(lambda: zats_js_fetch(url, n_js, size, "fetch"), loop))
+            p = best_of(repeat, lambda: run(lambda: natspy_js_fetch(url, n_js_natspy, size), loop))
+            row("JetStream pull fetch(100) + ack", z, p)
+            zc_ = best_of(repeat, lambda: run(lambda: zats_js_fetch(url, n_js, size, "consume"), loop))
+            row("JetStream pull consume() (zats) vs fetch(100) (nats-py), + ack", zc_, p)
         if not only or "request" in only:
             subject = "bench.req"
             # Latency: nats-server and the responder get their own CPUs when there are enough.
@@ -450,6 +582,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
+        store.cleanup()
 
     print()
     name_w = max(len(r[0]) for r in rows)

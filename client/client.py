@@ -24,6 +24,7 @@ import builtins
 import functools
 import ssl
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Unpack
 from urllib.parse import ParseResult
@@ -50,6 +51,7 @@ from .errors import (
 )
 from .events import Events
 from .handshake import Handshake
+from .jetstream import JetStreamContext, JetStreamManager
 from .msg import Msg, MsgCallback
 from .mux import RequestMux, random_token
 from .options import ConnectOptions, Options, make_options
@@ -100,6 +102,9 @@ class Client(Outbound):
         self._pings_outstanding = 0
         self._ping_handle: asyncio.TimerHandle | None = None
         self._errors_received = 0
+        # package interface: called after each reconnect, once subscriptions are restored (the
+        # JetStream consumers re-issue their pull requests, the server having dropped them)
+        self._reconnect_listeners: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ connect
 
@@ -155,6 +160,11 @@ class Client(Outbound):
         self._pings_outstanding = 0
         if not initial:
             self._prepend(self._subs.restore_frames())
+            for listener in list(self._reconnect_listeners):
+                try:
+                    listener()
+                except Exception as exc:
+                    self._events.report(exc)
         self._write_out()
         self._schedule_ping()
         self._wake_writable()
@@ -332,6 +342,17 @@ class Client(Outbound):
         if self._status == CLOSED:
             return
         self._append_control(unsub(sub.sid, limit))
+
+    # ------------------------------------------------------------------ JetStream
+
+    def jetstream(self, prefix: str = "$JS.API", domain: str | None = None, timeout: float = 5.0,
+                  publish_async_max_pending: int = 4000) -> JetStreamContext:
+        """A `JetStreamContext` on this connection (see zats.client.jetstream)."""
+        return JetStreamContext(self, prefix, domain, timeout, publish_async_max_pending)
+
+    def jsm(self, prefix: str = "$JS.API", domain: str | None = None, timeout: float = 5.0) -> JetStreamManager:
+        """A `JetStreamManager` (management only) on this connection."""
+        return JetStreamContext(self, prefix, domain, timeout)
 
     # ------------------------------------------------------------------ request
 

@@ -128,6 +128,49 @@ class Outbound:
             self._loop.call_soon(self._write_out)
         return DONE
 
+    def _publish_trusted(self, subject: str | bytes, reply: bytes, payload: bytes) -> None:
+        """`publish(subject, payload, reply)` for the package's own frames whose `reply` it
+        built or got from the server (a JetStream publish's ack inbox, a message's ack
+        subject): no check of `reply`, no header, `payload` bytes."""
+        out = self._out
+        if len(out) >= self._out_check_at:
+            out = self._make_room()
+        n = len(payload)
+        if n > self._max_payload:
+            raise MaxPayloadError(f"payload of {n} bytes exceeds max_payload {self._max_payload}")
+        head = self._pub_heads.get(subject)
+        if head is None:
+            head = self._pub_head(subject)
+        out += head
+        out += reply
+        out += b" "
+        out += _SIZE_LINES[n] if n < 4096 else b"%d\r\n" % n
+        out += payload
+        out += _CRLF
+        self._out_msgs += 1
+        self._out_bytes += n
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._write_out)
+
+    def _publish_ack(self, subject: bytes, body: bytes) -> None:
+        """Publishes `body` to `subject`, an ack subject the server sent (no check, no
+        cache of its head: each is used once)."""
+        out = self._out
+        if len(out) >= self._out_check_at:
+            out = self._make_room()
+        out += b"PUB "
+        out += subject
+        out += b" "
+        out += _SIZE_LINES[len(body)]
+        out += body
+        out += _CRLF
+        self._out_msgs += 1
+        self._out_bytes += len(body)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._write_out)
+
     async def apublish(self, subject: str | bytes, payload: Any = b"", reply: str | bytes | None = None,
                        headers: HeadersLike | None = None) -> None:
         """`publish()` that waits for room in the outbound buffer instead of raising

@@ -160,6 +160,19 @@ class Subscription:
             self._owner.remove(self)
             self.close_delivery(None)
 
+    def enqueue(self, msg: Msg) -> None:
+        """Package interface: queues a message built elsewhere (a JetStream push consumer's),
+        under the pending limits, for the callback task or `async for`."""
+        self.delivered += 1
+        n = msg._size
+        if self._pending_bytes + n > self._bmax or len(self._pending) >= self._pmax:
+            self._drop()
+            return
+        self._pending.append(msg)
+        self._pending_bytes += n
+        if self._waiters:
+            self._wake()
+
     def _deliver_run_queued(self, subject: bytes, reply: bytes | None, view: memoryview, first: int,
                             stride: int, count: int, size: int) -> None:
         """`count` messages with the same subject, reply and size, payload i at

@@ -106,6 +106,13 @@ BLOCKS = {
         ("zats-server -js -sd", SERVE_AND_RUN("stream not found (10059)")),
         ("protocol/    zats.protocol", SKIP("the layout of the repository, not code")),
     ],
+    "client/README.md": [
+        ("import asyncio\nimport msgspec\nimport zats.client", PYTHON_WITH_BROKER),
+        ("zats-server -a 127.0.0.1 -p 4222 -js -sd js-store &", SERVE),
+        ("import asyncio\nimport zats.client\nfrom zats.client.jetstream import", PYTHON),
+        ("import asyncio\nimport msgspec\nimport zats.client\nfrom zats.client.jetstream import kv", PYTHON),
+        ("scenario ", SKIP("a benchmark's output; benchmarks/bench_client.py makes it")),
+    ],
     "docs/clustering.md": [
         ("ROUTES=nats://127.0.0.1:6222", SERVE),
         ("until curl -s http://127.0.0.1:8222/routez", RUN('"num_routes": 2')),
@@ -382,6 +389,6 @@ def test_documentation_code_blocks_work_as_written(name, tmp_path):
 def test_every_document_with_code_blocks_is_in_the_table():
     """A new page in docs/ (or the README) whose fenced blocks BLOCKS does not list fails here,
     instead of going unchecked."""
-    pages = ["README.md"] + sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))
+    pages = ["README.md", "client/README.md"] + sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))
     unlisted = [page for page in pages if blocks(page) and page not in BLOCKS]
     assert not unlisted, f"fenced code blocks not in BLOCKS: {unlisted}"

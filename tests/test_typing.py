@@ -39,6 +39,8 @@ import msgspec
 import zats
 import zats.client
 from zats.client import Client, Headers, Msg, Subscription
+from zats.client.jetstream import Entry, JetStreamContext, JsMsg, KeyValue, PubAck, StreamConfig, StreamInfo
+from zats.client.jetstream.errors import StreamNotFoundError
 
 
 class Order(msgspec.Struct):
@@ -83,6 +85,41 @@ async def main() -> None:
         assert_type(nc2, Client)
         await nc2.drain()
     print(nc.stats["in_msgs"], nc.is_connected, nc.connected_url, zats.__version__)
+    js = nc.jetstream(timeout=2)
+    assert_type(js, JetStreamContext)
+    info = await js.add_stream(StreamConfig(name="ORDERS", subjects=["orders.>"], max_age=3600.0))
+    assert_type(info, StreamInfo)
+    assert_type(info.state.messages, int)
+    ack = await js.publish("orders.1", b"x", msg_id="1", expected_last_seq=0)
+    assert_type(ack, PubAck)
+    fut = await js.publish_async("orders.2", b"y")
+    assert_type(fut, asyncio.Future[PubAck])
+    await js.publish_async_completed(timeout=5)
+    psub = await js.pull_subscribe("orders.>", durable="worker")
+    for jm in await psub.fetch(10, timeout=1):
+        assert_type(jm, JsMsg)
+        assert_type(jm.metadata.sequence.stream, int)
+        jm.ack()
+    async for jm in psub.consume(batch=50):
+        jm.nak(delay=1.5)
+        await jm.ack_sync()
+        break
+    push = await js.subscribe("orders.>", ordered_consumer=True)
+    pm = await push.next_msg(1)
+    assert_type(pm, Msg)
+    try:
+        await js.stream_info("NOPE")
+    except StreamNotFoundError as exc:
+        assert_type(exc.err_code, int | None)
+    kv = await js.create_key_value(bucket="b", history=3)
+    assert_type(kv, KeyValue)
+    assert_type(await kv.put("k", b"v"), int)
+    entry = await kv.get("k")
+    assert_type(entry, Entry)
+    watcher = await kv.watch("k.*")
+    async for change in watcher:
+        assert_type(change, Entry | None)
+        break
     await nc.close()
 
 
