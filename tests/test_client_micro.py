@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import uuid
 
@@ -366,3 +367,22 @@ async def test_concurrent_requests_keep_order_and_counts(clients):
     assert sorted(order) == list(range(50))
     assert svc.stats().endpoints[0].num_requests == 50
     await svc.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# the documented example (client/README.md), run as written
+
+
+async def test_readme_services_example(server, capsys):
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "client", "README.md")
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    section = text.split("## Services (`zats.client.micro`)", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("nats://127.0.0.1:4222", server.url).replace("asyncio.run(main())", "")
+    namespace: dict = {}
+    exec(compile(code, "README services example", "exec"), namespace)
+    await namespace["main"]()
+    assert capsys.readouterr().out.splitlines() == [
+        "b'5'", "('500', \"ZeroDivisionError('integer division or modulo by zero')\")",
+        "calc 1.0.0 True", "[('math.add', 1, 0), ('math.div', 1, 1)]"]
