@@ -43,8 +43,8 @@ async def _gather(nc: Client, verb: str, report: type[_Report], name: str | None
                 continue  # 503: nobody listens; any other status is no answer either
             try:
                 found.append(decode(msg.data))
-            except msgspec.ValidationError:
-                continue  # not a service's answer
+            except msgspec.DecodeError:  # malformed, or not a service's answer
+                continue
             if id is not None:
                 break
         return found
