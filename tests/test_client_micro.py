@@ -386,3 +386,25 @@ async def test_readme_services_example(server, capsys):
     assert capsys.readouterr().out.splitlines() == [
         "b'5'", "('500', \"ZeroDivisionError('integer division or modulo by zero')\")",
         "calc 1.0.0 True", "[('math.add', 1, 0), ('math.div', 1, 1)]"]
+
+
+async def test_api_prefix_and_a_failing_stats_handler(clients):
+    zats_client, natspy_client = clients
+    nc, py = await zats_client(), await natspy_client()
+
+    def bad_stats(endpoint: micro.Endpoint) -> object:
+        raise KeyError("gone")
+
+    svc = await micro.add_service(nc, name=unique("prefixed"), version="1.0.0", api_prefix="$APP.SRV",
+                                  stats_handler=bad_stats)
+    await svc.add_endpoint("e", echo)
+    await nc.flush()
+    [found] = await micro.ping(nc, svc.name, prefix="$APP.SRV", timeout=TIMEOUT)
+    assert found.id == svc.id
+    assert await micro.ping(nc, svc.name, timeout=0.3) == []  # not under $SRV
+    reply = await py.request(f"$APP.SRV.STATS.{svc.name}", b"", timeout=TIMEOUT)
+    assert reply.headers["Nats-Service-Error-Code"] == "500"
+    assert reply.headers["Nats-Service-Error"] == "Error handling STATS request: 'gone'"
+    info = json.loads((await py.request(f"$APP.SRV.INFO.{svc.name}.{svc.id}", b"", timeout=TIMEOUT)).data)
+    assert info["id"] == svc.id  # the other verbs are unaffected
+    await svc.stop()

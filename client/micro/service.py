@@ -22,7 +22,7 @@ from ..msg import Msg
 from ..mux import random_token
 from ..subscription import Subscription
 from .endpoint import Endpoint
-from .request import Handler
+from .request import Handler, Request
 from .schema import InfoResponse, PingResponse, StatsResponse, utc_timestamp
 from .validate import (
     check_group_prefix,
@@ -107,8 +107,9 @@ class Service(_EndpointOwner):
 
     def __init__(self, nc: Client, name: str, version: str, *, description: str = "",
                  metadata: Mapping[str, str] | None = None, queue_group: str | None = None,
-                 stats_handler: StatsHandler | None = None):
+                 stats_handler: StatsHandler | None = None, api_prefix: str = API_PREFIX):
         self.name = check_name(name, "service")
+        self.api_prefix = check_group_prefix(api_prefix) or API_PREFIX
         self.version = check_version(version)
         if not isinstance(description, str):
             raise ZatsError("description must be a str")
@@ -134,8 +135,9 @@ class Service(_EndpointOwner):
         answers: dict[str, Callable[[Msg], None]] = {
             "PING": self._answer_ping, "INFO": self._answer_info, "STATS": self._answer_stats}
         for verb in VERBS:
-            for subject in (control_subject(verb), control_subject(verb, self.name),
-                            control_subject(verb, self.name, self.id)):
+            prefix = self.api_prefix
+            for subject in (control_subject(verb, prefix=prefix), control_subject(verb, self.name, prefix=prefix),
+                            control_subject(verb, self.name, self.id, prefix)):
                 self._verb_subs.append(await self._nc.subscribe(subject, cb=answers[verb]))
         self._started = datetime.datetime.now(datetime.UTC)
         await self._nc.flush()
@@ -197,8 +199,14 @@ class Service(_EndpointOwner):
             msg.respond(_encode(self.info()))
 
     def _answer_stats(self, msg: Msg) -> None:
-        if msg.reply:
-            msg.respond(_encode(self.stats()))
+        if not msg.reply:
+            return
+        try:
+            body = _encode(self.stats())
+        except Exception as exc:  # the stats handler failed, or returned what JSON cannot hold
+            Request(msg).respond_error(500, f"Error handling STATS request: {exc}")
+            return
+        msg.respond(body)
 
     async def __aenter__(self) -> Service:
         return await self.start()
@@ -213,10 +221,11 @@ class Service(_EndpointOwner):
 
 async def add_service(nc: Client, name: str, version: str, *, description: str = "",
                       metadata: Mapping[str, str] | None = None, queue_group: str | None = None,
-                      stats_handler: StatsHandler | None = None) -> Service:
+                      stats_handler: StatsHandler | None = None, api_prefix: str = API_PREFIX) -> Service:
     """Creates and starts a service on connection `nc`: it answers `$SRV.PING|INFO|STATS` (for
     all services, for `name`, and for its own id) once this returns. Add endpoints with
     `service.add_endpoint(name, handler, ...)` and groups with `service.add_group(name)`.
-    Raises `ServiceConfigError` for a bad name, version, queue group or metadata."""
+    `api_prefix` replaces `$SRV` (for tools that reach services across accounts). Raises
+    `ServiceConfigError` for a bad name, version, queue group or metadata."""
     return await Service(nc, name, version, description=description, metadata=metadata,
-                         queue_group=queue_group, stats_handler=stats_handler).start()
+                         queue_group=queue_group, stats_handler=stats_handler, api_prefix=api_prefix).start()
