@@ -15,6 +15,7 @@ from .bench_cmd import bench
 from .connection import describe, version
 from .consumer_cmd import consumer
 from .context_cmd import context
+from .micro_cmd import micro_group
 from .output import CliError
 from .pubsub import pub, reply, req, sub
 from .server_cmd import server
@@ -66,7 +67,7 @@ def completion(shell):
 
 completion.help = COMPLETION_HELP
 
-for command in (pub, sub, req, reply, context, server, bench, stream, consumer):
+for command in (pub, sub, req, reply, context, server, bench, stream, consumer, micro_group):
     cli.add_command(command)
 
 

@@ -5,6 +5,7 @@ the figures /varz and /accstatz give."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import pytest
@@ -90,3 +91,77 @@ def test_every_numeric_varz_field_is_a_gauge_of_the_same_name(srv):
         assert f"gnatsd_varz_{key}" in metrics, key
         if key not in moving:
             assert metrics[f"gnatsd_varz_{key}"][0][1] == value, key
+
+
+def test_no_jetstream_metrics_without_jetstream(srv):
+    assert [name for name in scrape(srv) if name.startswith("jetstream_")] == []
+
+
+# The exporter's JetStream collector (collector/jsz.go), as it reads `/jsz?consumers=true&config=true`.
+JS_SERVER = ["jetstream_server_jetstream_disabled", "jetstream_server_total_streams",
+             "jetstream_server_total_consumers", "jetstream_server_total_messages",
+             "jetstream_server_total_message_bytes", "jetstream_server_max_memory",
+             "jetstream_server_max_storage"]
+JS_SERVER_LABELS = {"server_id", "server_name", "cluster", "domain", "meta_leader", "is_meta_leader"}
+JS_STREAM_LABELS = JS_SERVER_LABELS | {"account", "account_id", "stream_name", "stream_leader", "is_stream_leader"}
+JS_CONSUMER_LABELS = JS_STREAM_LABELS | {"consumer_name", "consumer_leader", "is_consumer_leader",
+                                         "consumer_desc", "consumer_created"}
+
+
+async def test_jetstream_metrics_after_publishing_to_a_stream(tmp_path):
+    import nats
+    from nats.js.api import ConsumerConfig
+
+    server = start_server("zats", "-js", "-sd", str(tmp_path), "--server_name", "js-metrics",
+                          http_port=free_port())
+    try:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        await js.add_stream(name="ORDERS", subjects=["orders.>"])
+        await js.add_stream(name="EMPTY", subjects=["empty"])
+        for i in range(5):
+            await js.publish(f"orders.{i}", b"x" * (10 + i))
+        sub = await js.pull_subscribe("orders.>", durable="worker",
+                                      config=ConsumerConfig(description="the workers"))
+        msgs = await sub.fetch(3, timeout=5)
+        await msgs[0].ack_sync()  # acked: one; delivered, not acked: two
+        metrics = scrape(server)
+        jsz = json.loads(_get(server, "/jsz?consumers=true&config=true")[1])
+        await nc.close()
+    finally:
+        server.stop()
+
+    assert [name for name in JS_SERVER if name not in metrics] == []
+    [(labels, _)] = metrics["jetstream_server_total_streams"]
+    assert labels == {"server_id": jsz["server_id"], "server_name": "js-metrics", "cluster": "",
+                      "domain": "", "meta_leader": "", "is_meta_leader": "true"}
+    values = {name: metrics[name][0][1] for name in JS_SERVER}
+    assert values == {"jetstream_server_jetstream_disabled": 0, "jetstream_server_total_streams": 2,
+                      "jetstream_server_total_consumers": 1, "jetstream_server_total_messages": 5,
+                      "jetstream_server_total_message_bytes": jsz["bytes"],
+                      "jetstream_server_max_memory": jsz["config"]["max_memory"],
+                      "jetstream_server_max_storage": jsz["config"]["max_storage"]}
+    assert jsz["bytes"] > 0
+
+    streams = {labels["stream_name"]: (labels, value) for labels, value in metrics["jetstream_stream_total_messages"]}
+    labels, total = streams["ORDERS"]
+    assert set(labels) == JS_STREAM_LABELS and total == 5 and streams["EMPTY"][1] == 0
+    assert (labels["account"], labels["account_id"], labels["stream_leader"], labels["is_stream_leader"]) == (
+        "$G", "$G", "js-metrics", "true")
+    by_stream = {name: {lb["stream_name"]: v for lb, v in metrics[f"jetstream_stream_{name}"]}
+                 for name in ("total_bytes", "first_seq", "last_seq", "consumer_count")}
+    assert by_stream["first_seq"]["ORDERS"] == 1 and by_stream["last_seq"]["ORDERS"] == 5
+    assert by_stream["consumer_count"] == {"ORDERS": 1, "EMPTY": 0}
+    assert by_stream["total_bytes"]["ORDERS"] == jsz["bytes"]
+
+    consumer = {name.removeprefix("jetstream_consumer_"): metrics[name] for name in metrics
+                if name.startswith("jetstream_consumer_")}
+    assert {name: [v for _, v in rows] for name, rows in consumer.items()} == {
+        "delivered_consumer_seq": [3], "delivered_stream_seq": [3], "num_ack_pending": [2],
+        "num_redelivered": [0], "num_waiting": [0], "num_pending": [2], "ack_floor_stream_seq": [1],
+        "ack_floor_consumer_seq": [1]}
+    labels = consumer["num_pending"][0][0]
+    assert set(labels) == JS_CONSUMER_LABELS
+    assert (labels["consumer_name"], labels["consumer_desc"], labels["stream_name"]) == (
+        "worker", "the workers", "ORDERS")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)", labels["consumer_created"])

@@ -38,7 +38,7 @@ import msgspec
 
 import zats
 import zats.client
-from zats.client import Client, Headers, Msg, Subscription
+from zats.client import Client, Headers, Msg, Subscription, micro
 from zats.client.jetstream import Entry, JetStreamContext, JsMsg, KeyValue, PubAck, StreamConfig, StreamInfo
 from zats.client.jetstream.errors import StreamNotFoundError
 
@@ -120,7 +120,30 @@ async def main() -> None:
     async for change in watcher:
         assert_type(change, Entry | None)
         break
+    await services(nc)
     await nc.close()
+
+
+async def add(req: micro.Request) -> None:
+    req.respond(b"%d" % sum(int(x) for x in bytes(req.data).split()))
+
+
+async def services(nc: Client) -> None:
+    svc = await micro.add_service(nc, name="calc", version="1.0.0", metadata={"k": "v"})
+    assert_type(svc, micro.Service)
+    group = svc.add_group("math", queue_group="workers")
+    assert_type(group, micro.Group)
+    endpoint = await group.add_endpoint("add", add, metadata={"unit": "n"})
+    assert_type(endpoint, micro.Endpoint)
+    await svc.add_endpoint("fail", lambda req: req.respond_error(400, "bad"), subject="calc.fail")
+    pings = await micro.ping(nc, "calc", timeout=1)
+    assert_type(pings, list[micro.PingResponse])
+    info = svc.info()
+    assert_type(info.endpoints[0].queue_group, str)
+    stats = (await micro.stats(nc, "calc", svc.id))[0]
+    assert_type(stats.endpoints[0].num_requests, int)
+    svc.reset()
+    await svc.stop()
 
 
 asyncio.run(main())
@@ -151,12 +174,14 @@ asyncio.run(main())
 MISTAKES = '''
 import zats.client
 from zats.broker import Broker
+from zats.client import micro
 
 
 async def main() -> None:
     await zats.client.connect("nats://127.0.0.1:4222", max_reconect_attempts=3)
     await zats.client.connect("nats://127.0.0.1:4222", connect_timeout="2s")
     Broker(prot=4222)
+    await micro.add_service(await zats.client.connect(), name="s", versoin="1.0.0")
 '''
 
 
@@ -188,10 +213,11 @@ def test_mypy_strict_on_code_using_zats(tmp_path):
     out = proc.stdout + proc.stderr
     errors = [line for line in out.splitlines() if ": error:" in line]
     assert not [e for e in errors if not e.startswith("mistakes.py:")], out
-    assert len(errors) == 3, out
-    assert re.search(r'mistakes.py:7: error: Unexpected keyword argument "max_reconect_attempts"', out), out
-    assert re.search(r'mistakes.py:8: error: Argument "connect_timeout" .* "str"; expected "float"', out), out
-    assert re.search(r'mistakes.py:9: error: Unexpected keyword argument "prot"', out), out
+    assert len(errors) == 4, out
+    assert re.search(r'mistakes.py:8: error: Unexpected keyword argument "max_reconect_attempts"', out), out
+    assert re.search(r'mistakes.py:9: error: Argument "connect_timeout" .* "str"; expected "float"', out), out
+    assert re.search(r'mistakes.py:10: error: Unexpected keyword argument "prot"', out), out
+    assert re.search(r'mistakes.py:11: error: Unexpected keyword argument "versoin"', out), out
 
 
 def test_connect_options_match_the_options_dataclass():

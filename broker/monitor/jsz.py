@@ -107,14 +107,19 @@ def _account_detail(jsa, streams: bool, consumers: bool, config: bool, now) -> d
 
 
 def jsz(broker, query) -> bytes:
+    return pretty(jsz_data(broker, query))
+
+
+def jsz_data(broker, query) -> dict:
+    """The /jsz document for `query` (also what /metrics' jetstream_* gauges are made from)."""
     js = broker.jetstream
     now = utc(time.time())
     if js is None:
-        return pretty({"memory": 0, "storage": 0, "reserved_memory": 0, "reserved_storage": 0,
+        return {"memory": 0, "storage": 0, "reserved_memory": 0, "reserved_storage": 0,
                        "accounts": 0, "ha_assets": 0, "api": {"level": 0, "total": 0, "errors": 0},
                        "server_id": broker.server_id, "now": now, "disabled": True,
                        "config": {"max_memory": 0, "max_storage": 0}, "streams": 0,
-                       "consumers": 0, "messages": 0, "bytes": 0, "total": 0})
+                       "consumers": 0, "messages": 0, "bytes": 0, "total": 0}
     acc = query.get("acc", "")
     consumers = get_bool(query, "consumers")
     streams = get_bool(query, "streams") or consumers
@@ -138,7 +143,7 @@ def jsz(broker, query) -> bytes:
     if details:
         body["account_details"] = details
     body["total"] = len(js.accounts)
-    return pretty(body)
+    return body
 
 
 def jetstream_varz(broker) -> dict:

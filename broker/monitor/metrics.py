@@ -9,6 +9,7 @@ prometheus-nats-exporter gives the same figures, so dashboards made for it work 
 - gnatsd_connz_*: totals over the open client connections
 - gnatsd_leafz_*: per leaf connection, labelled as the exporter labels them
 - gnatsd_accstatz_*: per account (all accounts, as the exporter asks with `unused=1`)
+- jetstream_*: servers, streams and consumers, when JetStream is on (jsmetrics.py)
 
 The `server_id` label is the broker's server id (the exporter's -use_internal_server_id).
 Everything is a gauge: prometheus-client would rename a counter `..._total`."""
@@ -24,6 +25,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from ..leafnode import leaf_info
 from .accounts import account_stats
 from .endpoints import DEFAULT_LIST_SIZE, sublist_stats, varz_data
+from .jsmetrics import jetstream_metrics
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the text format every Prometheus reads
 
@@ -91,6 +93,7 @@ class BrokerCollector:
             "limit": DEFAULT_LIST_SIZE}, sid)
         yield from self._leafz(sid)
         yield from self._accstatz(sid)
+        yield from jetstream_metrics(b)
 
     def _connz(self, sid: str):
         conns = [c for c in self.broker.connections.values() if not c.closed]
