@@ -115,8 +115,15 @@ class Traffic:
         """Deliveries to subscriber `slot` per published message (for flow control)."""
         if self.queue is not None:
             return 1.0
-        hit = sum(subject_matches(f, s) for s in self.subjects for f in self.filters[slot])
-        return hit / len(self.subjects)
+        # From the publishers' actual blocks, not the subjects' average: a small error here
+        # grows with every block sent and would stall flow control on a long run.
+        per_subject = [sum(subject_matches(f, s) for f in self.filters[slot]) for s in self.subjects]
+        hits = frames = 0
+        for pub in range(self.pubs):
+            block = self.frames(pub)
+            hits += sum(per_subject[idx] for idx, _, _ in block)
+            frames += len(block)
+        return hits / frames
 
     def mean_frame(self) -> int:
         """The average MSG frame a subscriber receives, in bytes."""
