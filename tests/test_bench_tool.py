@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from zats.bench import cli
+from zats.bench import cli, varied
 from zats.bench.runner import run_scenario
 from zats.bench.scenarios import DEFAULT_MATRIX, format_size, parse_name, parse_size, resolve
 from zats.bench.servers import nats_server_binary, start_broker
-from zats.bench.wire import FrameSkipper, Scanner, payload
+from zats.bench.wire import FrameSkipper, Scanner, ServerError, payload
 
 COUNT = 2000
 
@@ -81,6 +81,38 @@ def test_each_scenario_accounts_for_every_message(zats, name):
     else:
         assert r.expected == COUNT * sc.fanout == r.received
     assert r.broker_cpu is not None
+
+
+@pytest.mark.parametrize("name", ["VariedPubSub", "VariedFanOut3", "VariedMany2x3", "VariedQueue3"])
+def test_varied_scenarios_account_for_every_message(zats, name):
+    sc = parse_name(name)
+    r = run_scenario(sc, zats.url, count=COUNT, broker_pid=zats.pid)
+    assert r.ok, r.errors
+    assert r.published >= COUNT and r.expected == r.received > 0
+
+
+def test_varied_traffic_changes_every_frame_and_is_checked():
+    t = varied.traffic("vmany", "bench.r1", 2, 3)
+    frames = t.frames(0)
+    assert all(a != b for a, b in zip(frames, frames[1:], strict=False))
+    sizes = {size for _, size, _ in frames}
+    assert min(sizes) >= 16 and max(sizes) <= 2048 and len(sizes) > 500  # a mix
+    assert any(reply for _, _, reply in frames) and any(not reply for _, _, reply in frames)
+    assert any(t.deliveries(s) == 0 for s in t.subjects)  # some subjects reach nobody
+    assert varied.subject_matches(b"a.*", b"a.b") and not varied.subject_matches(b"a.*", b"a.b.c")
+    assert varied.subject_matches(b"a.>", b"a.b.c") and not varied.subject_matches(b"a.>", b"a")
+    head = b"MSG bench.r1.0.1 1 20\r\n"
+    for step in (1, 3, 7, 100):  # split anywhere
+        chk = varied.Checker(t, 0)
+        data = head + b"bench.r1.0.1:xxxxxxx\r\nPING\r\n"
+        for pos in range(0, len(data), step):
+            chk.feed(data[pos:pos + step])
+        assert (chk.msgs, chk.pings) == (1, 1)
+    for bad in (b"MSG bench.r1.1.1 1 20\r\nbench.r1.1.1:xxxxxxx\r\n",  # not sid 1's filter
+                b"MSG bench.r1.0.1 1 20\r\nbench.r1.0.2:xxxxxxx\r\n",  # payload of another
+                b"MSG bench.r1.0.1 1 19\r\nbench.r1.0.1:xxxxxxx\r\n"):  # wrong size
+        with pytest.raises(ServerError):
+            varied.Checker(t, 0).feed(bad)
 
 
 def test_duration_mode_and_flow_control(zats):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from .scenarios import format_size
+from .scenarios import VARIED, format_size
 
 
 def si(x: float | None, digits: int = 3) -> str:
@@ -87,7 +87,7 @@ def run_rows(results) -> tuple[list[str], list[list[str]]]:
         if r.errors:
             note = (note + "; " if note else "") + "ERROR: " + r.errors[0]
         rows.append([
-            r.scenario, r.broker or "-", format_size(r.size) if r.kind != "conns" else "-",
+            r.scenario, r.broker or "-", ("16-2K" if r.kind in VARIED else format_size(r.size)) if r.kind != "conns" else "-",
             _clients(r), msgs, si(r.rate), si(r.mb_rate) if r.kind not in ("conns",) else "-",
             f"{r.broker_cpu:.2f}" if r.broker_cpu is not None else "-", si(r.per_cpu),
             f"{r.lost:,}" + (f" (+{r.extra:,})" if r.extra else ""),

@@ -15,7 +15,7 @@ import time
 from array import array
 from dataclasses import asdict, dataclass, field
 
-from . import workers
+from . import varied, workers
 from .cpu import CpuMeter
 from .cpu import total_rss as rss_bytes
 from .progress import Progress
@@ -231,16 +231,24 @@ class _Run:
         sub_slots = list(range(sc.subs))
         pub_slots = list(range(sc.subs, sc.subs + sc.pubs))
         reqrep = sc.kind == "reqrep"
+        vary = varied.traffic(sc.kind, self.subject, sc.pubs, sc.subs) \
+            if sc.kind in varied.KINDS else None
         queue = "bench-q" if sc.kind == "queue" else ("bench-rr" if reqrep and sc.subs > 1 else None)
+        if vary is not None and vary.queue:
+            queue = vary.queue.decode()
         plain = [] if (queue or reqrep) else sub_slots
-        queued = sub_slots if sc.kind == "queue" else []
+        queued = sub_slots if queue and not reqrep else []
+        shares = {s: vary.share(s) for s in plain} if vary is not None else None
         max_lag = 0
         if self.max_lag_bytes and sub_slots and not reqrep:
-            frame = msg_frame_len(self.subject.encode(), b"%d" % sc.subs, sc.size)
+            frame = vary.mean_frame() if vary is not None else \
+                msg_frame_len(self.subject.encode(), b"%d" % sc.subs, sc.size)
             max_lag = max(4, self.max_lag_bytes // frame)
+        shape = {"kind": sc.kind, "pubs": sc.pubs, "subs": sc.subs}
         for s in sub_slots:
             self._spawn(workers.replier if reqrep else workers.subscriber,
-                        {"slot": s, "queue": queue, "size": sc.size}, "rep" if reqrep else "sub")
+                        {"slot": s, "queue": queue, "size": sc.size, **shape},
+                        "rep" if reqrep else "sub")
         if not self._wait(sub_slots, "subscribers to connect",
                           lambda: self.ready.issuperset(sub_slots) or self.errors, 30.0) \
                 or self.errors:
@@ -249,9 +257,11 @@ class _Run:
         for i, s in enumerate(pub_slots):
             job = {"slot": s, "size": sc.size, "count": counts[i] if counts else None,
                    "duration": self.duration, "max_lag": max_lag, "pub_slots": pub_slots,
-                   "plain_slots": plain, "queue_slots": queued, "window": sc.window}
-            self._spawn(workers.requester if reqrep else workers.publisher, job,
-                        "req" if reqrep else "pub")
+                   "plain_slots": plain, "queue_slots": queued, "window": sc.window,
+                   "pub_index": i, "shares": shares, **shape}
+            target = workers.requester if reqrep else \
+                workers.varied_publisher if vary is not None else workers.publisher
+            self._spawn(target, job, "req" if reqrep else "pub")
         if not self._wait(pub_slots, "publishers to connect",
                           lambda: self.ready.issuperset(pub_slots) or self.errors, 30.0) \
                 or self.errors:
@@ -332,7 +342,10 @@ class _Run:
             if sc.kind == "pub":
                 res.elapsed = (max(ends) - t0) if ends and t0 is not None else 0.0
             else:
-                res.expected = res.published * sc.fanout
+                if sc.kind in varied.KINDS:  # what the publishers' frames must cause
+                    res.expected = sum(p.get("expected", 0) for p in pubs)
+                else:
+                    res.expected = res.published * sc.fanout
                 res.received = sum(s.get("received", 0) for s in subs)
                 lasts = [s["t_last"] for s in subs if s.get("t_last") is not None]
                 if lasts and t0 is not None:
@@ -352,7 +365,7 @@ class _Run:
         else:
             res.rate = res.sub_rate
             n = res.received
-        if res.rate is not None:
+        if res.rate is not None and sc.kind not in varied.KINDS:  # varied: sizes are a mix
             res.mb_rate = res.rate * sc.size / 1e6
         if res.broker_cpu is not None and res.broker_cpu >= MIN_CPU_SECONDS:
             res.per_cpu = n / res.broker_cpu

@@ -2,8 +2,10 @@
 
 - `publisher`: sends one pre-encoded PUB frame repeated in large writes (about 64 KiB each), for
   a count or until a deadline, then PING/PONG so the broker has processed every message;
-- `subscriber`: counts MSG frames with `wire.Scanner` (no per-message parse); on DRAIN it sends
-  PING and reads to the PONG, after which every message the broker will ever send it is counted;
+- `varied_publisher`: sends a block of frames that vary in subject, size and reply (varied.py);
+- `subscriber`: counts MSG frames with `wire.Scanner` (no per-message parse), or parses and
+  checks every one with `varied.Checker` for varied traffic; on DRAIN it sends PING and reads
+  to the PONG, after which every message the broker will ever send it is counted;
 - `requester` / `replier`: request/reply round trips with unique reply subjects, latency per
   request, one or `window` requests in flight;
 - `idle_conns`: opens many connections that do nothing (the broker's memory per connection).
@@ -22,6 +24,7 @@ import time
 from array import array
 from collections import deque
 
+from . import varied
 from .wire import PING, PONG, Conn, ServerError, connect_frame, parse_url, payload, pub_frame
 
 SETUP, GO, DRAIN, STOP, ABORT = 0, 1, 2, 3, 4
@@ -55,14 +58,18 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _lag(counters, pub_slots, plain_slots, queue_slots) -> int:
-    """Messages published but not yet received by the slowest receiver."""
+def _lag(counters, pub_slots, plain_slots, queue_slots, shares=None) -> int:
+    """Messages published but not yet received by the slowest receiver. `shares[slot]`: the
+    deliveries a plain subscriber gets per published message, when not 1 (varied traffic)."""
     sent = 0
     for i in pub_slots:
         sent += counters[i]
     got = None
     if plain_slots:
-        got = min(counters[i] for i in plain_slots)
+        if shares:
+            got = int(min(counters[i] / shares[i] for i in plain_slots))
+        else:
+            got = min(counters[i] for i in plain_slots)
     if queue_slots:
         q = 0
         for i in queue_slots:
@@ -136,6 +143,71 @@ def publisher(job: dict, phase, counters, results) -> None:
             conn.close()
 
 
+def varied_publisher(job: dict, phase, counters, results) -> None:
+    """A publisher of varied traffic (see varied.py): its block of frames, cut into writes,
+    sent over and over (a count is rounded up to whole writes). Reports the deliveries its
+    messages must cause as `expected`."""
+    _init_worker()
+    slot = job["slot"]
+    res = {"role": "pub", "slot": slot, "sent": 0, "expected": 0, "t0": None, "t1": None,
+           "error": None}
+    conn = None
+    try:
+        conn = Conn(job["url"], name=f"zats-bench-pub-{slot}")
+        conn.flush()
+        t = varied.traffic(job["kind"], job["subject"], job["pubs"], job["subs"])
+        chunks = t.chunks(job["pub_index"])
+        count = job.get("count")
+        duration = job.get("duration")
+        max_lag = job.get("max_lag") or 0
+        pub_slots, plain, queue = job["pub_slots"], job["plain_slots"], job["queue_slots"]
+        shares = job.get("shares")
+        parent = job["parent"]
+        results.put(("ready", slot))
+        if not _wait_for_go(phase, parent):
+            return
+        sock = conn.sock
+        sock.settimeout(job.get("stall_timeout", 30.0))
+        t0 = time.perf_counter()
+        deadline = t0 + duration if duration else None
+        sent = expected = writes = 0
+        i = 0
+        while True:
+            if deadline is None:
+                if sent >= count:
+                    break
+            elif time.perf_counter() >= deadline:
+                break
+            if max_lag:
+                pause = 0.00005
+                while _lag(counters, pub_slots, plain, queue, shares) >= max_lag:
+                    if phase.value >= STOP or _orphaned(parent):
+                        raise RuntimeError("stopped while waiting for subscribers")
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.002)
+            if phase.value >= STOP:
+                raise RuntimeError("stopped by the parent")
+            data, frames, hits = chunks[i]
+            i = (i + 1) % len(chunks)
+            sock.sendall(data)
+            sent += frames
+            expected += hits
+            counters[slot] = sent
+            writes += 1
+            if not writes & 255:
+                conn.poll()
+        res["sent"], res["expected"] = sent, expected
+        conn.flush(timeout=job.get("stall_timeout", 30.0))
+        res["t0"], res["t1"] = t0, time.perf_counter()
+    except BaseException as exc:
+        res["error"] = _error_text(exc)
+        res["sent"] = int(counters[slot])
+    finally:
+        results.put(("done", slot, res))
+        if conn is not None:
+            conn.close()
+
+
 def subscriber(job: dict, phase, counters, results) -> None:
     _init_worker()
     slot = job["slot"]
@@ -144,11 +216,20 @@ def subscriber(job: dict, phase, counters, results) -> None:
     conn = None
     parent = job["parent"]
     try:
-        conn = Conn(job["url"], name=f"zats-bench-sub-{slot}",
-                    skip_frames=job["size"] >= SKIP_FRAMES_FROM)
         queue = job.get("queue")
-        sub = b"SUB %s%s %d\r\n" % (job["subject"].encode(),
-                                   b" " + queue.encode() if queue else b"", slot + 1)
+        if job.get("kind") in varied.KINDS:
+            # Varied traffic: every frame parsed and checked; one SUB per filter, sids 1..n.
+            t = varied.traffic(job["kind"], job["subject"], job["pubs"], job["subs"])
+            conn = Conn(job["url"], name=f"zats-bench-sub-{slot}",
+                        scanner=varied.Checker(t, slot))
+            qname = b" " + t.queue if t.queue else b""
+            sub = b"".join(b"SUB %s%s %d\r\n" % (f, qname, i + 1)
+                           for i, f in enumerate(t.filters[slot]))
+        else:
+            conn = Conn(job["url"], name=f"zats-bench-sub-{slot}",
+                        skip_frames=job["size"] >= SKIP_FRAMES_FROM)
+            sub = b"SUB %s%s %d\r\n" % (job["subject"].encode(),
+                                       b" " + queue.encode() if queue else b"", slot + 1)
         conn.flush(sub)
         sc = conn.scanner
         base_msgs, base_bytes = sc.msgs, sc.bytes
