@@ -506,7 +506,6 @@ def main() -> None:
     only = set(filter(None, args.only.split(",")))
     size, loop = args.size, args.loop
 
-    import tempfile
 
     import nats.aio.client as natspy_client
 
