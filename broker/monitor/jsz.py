@@ -7,6 +7,7 @@ section of /varz."""
 from __future__ import annotations
 
 import os
+import weakref
 import shutil
 import time
 
@@ -20,9 +21,20 @@ _TB = 1 << 40
 _DEFAULT_MAX_CONSUMERS = 1000  # nats-server's JSLimitOpts default shown in /jsz
 
 
+_resolved_limits: "weakref.WeakKeyDictionary[object, tuple[int, int]]" = weakref.WeakKeyDictionary()
+
+
 def _limits(js) -> tuple[int, int]:
     """max_memory and max_storage as nats-server computes its defaults: 75% of the memory,
-    75% of the store dir's free disk."""
+    75% of the store dir's free disk. Computed once per JetStream, as nats-server fixes them
+    when JetStream is enabled (free disk changes as anything writes)."""
+    limits = _resolved_limits.get(js)
+    if limits is None:
+        limits = _resolved_limits[js] = _compute_limits(js)
+    return limits
+
+
+def _compute_limits(js) -> tuple[int, int]:
     memory, storage = js.max_memory, js.max_file
     if memory < 0:
         try:
