@@ -7,9 +7,9 @@ section of /varz."""
 from __future__ import annotations
 
 import os
-import weakref
 import shutil
 import time
+import weakref
 
 import msgspec
 
@@ -21,7 +21,7 @@ _TB = 1 << 40
 _DEFAULT_MAX_CONSUMERS = 1000  # nats-server's JSLimitOpts default shown in /jsz
 
 
-_resolved_limits: "weakref.WeakKeyDictionary[object, tuple[int, int]]" = weakref.WeakKeyDictionary()
+_resolved_limits: weakref.WeakKeyDictionary[object, tuple[int, int]] = weakref.WeakKeyDictionary()
 
 
 def _limits(js) -> tuple[int, int]:
