@@ -128,7 +128,7 @@ def test_bad_frame_gets_nats_servers_close(spawn, tmp_path, name):
 
 def test_client_close_frame_is_echoed(spawn, tmp_path):
     closes = []
-    for srv, port in both(spawn, tmp_path):
+    for _srv, port in both(spawn, tmp_path):
         with upgraded(port) as sock:
             sock.sendall(masked_frame((1000).to_bytes(2, "big") + b"bye", opcode=8))
             rest, closed = read_until_closed(sock, 5)
@@ -141,7 +141,7 @@ def test_protocol_error_inside_frames(spawn, tmp_path):
     """A NATS protocol error carried in frames: -ERR in a frame, then the close frame for a
     parse error."""
     answers = []
-    for srv, port in both(spawn, tmp_path):
+    for _srv, port in both(spawn, tmp_path):
         with upgraded(port) as sock:
             sock.sendall(masked_frame(b"BOGUS\r\n"))
             answers.append(read_until_closed(sock, 5))
