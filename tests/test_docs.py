@@ -45,7 +45,7 @@ from support.servers import nats_server_binary, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = str(Path(sys.executable).parent)  # zats-server and python of this environment
-DOC_PORTS = (4222, 4223, 4224, 6222, 6223, 6224, 7422, 8222, 8223, 8224)
+DOC_PORTS = (4222, 4223, 4224, 6222, 6223, 6224, 7422, 8080, 8222, 8223, 8224)
 _PORT = re.compile(r"(?<!\d)(" + "|".join(map(str, DOC_PORTS)) + r")(?!\d)")
 CPUS = len(os.sched_getaffinity(0))  # what `nproc` says
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
@@ -81,6 +81,9 @@ BLOCKS = {
         ("listen: 127.0.0.1:4222", CONFIG),
         ("accounts {", CONFIG),
         ("zats-server --tls --tlscert", EACH_SERVES),
+        ("# ws.conf", CONFIG),
+        ("zats-server -c ws.conf", SERVE),
+        ("import asyncio\n\nimport nats\n\n\nasync def main():\n    nc = await nats.connect(\"ws://", PYTHON),
         ("zats-server --signal reload=", SIGNAL),
         ("docker build", SKIP("needs a Docker engine; tests/test_docker.py runs the image's "
                               "command and the compose services' commands")),
