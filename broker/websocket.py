@@ -24,9 +24,7 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 from .connection import ClientConnection
 from .listeners import listen
 from .monitor.http import Connection, Refused, Request
-from .options import parse_host_port
 from .tls import server_context
-from .urls import join_host_port
 from .ws_transport import WebSocketTransport
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -231,18 +229,6 @@ class WebSocketListener:
             self._server.close()
         for writer in list(self._handshakes):
             writer.transport.abort()
-
-    def connect_urls(self) -> list[str]:
-        """ws_connect_urls: the advertise address, else the listen address (every interface's
-        address when listening on all of them, as nats-server's getConnectURLs)."""
-        opts = self.opts
-        if opts.advertise:
-            host, port = parse_host_port(opts.advertise, self.port)
-            return [join_host_port(host, port)]
-        host = opts.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        return [join_host_port(host, self.port)]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()

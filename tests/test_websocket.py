@@ -274,3 +274,24 @@ def test_websocket_requires_tls_unless_no_tls(tmp_path):
     assert [r.returncode for r in results] == [1, 1]
     assert results[0].stderr.endswith("websocket requires TLS configuration\n")
     assert results[1].stderr.endswith("websocket requires TLS configuration\n")
+
+
+async def test_frames_to_browsers_are_capped(kind, spawn, tmp_path):
+    """A client whose User-Agent says Mozilla/ gets frames of at most 4096 bytes, as from
+    nats-server; others get a large message in one frame."""
+    srv, port = spawn_ws(spawn, kind, tmp_path)
+    payload = b"b" * 50_000
+    sizes = {}
+    for agent in ("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0", "zats-test"):
+        async with ws_connect(f"ws://127.0.0.1:{port}", max_size=None,
+                              user_agent_header=agent) as ws:
+            await ws.recv()  # INFO
+            await ws.send(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB big 1\r\n'
+                          + b"PUB big %d\r\n%s\r\nPING\r\n" % (len(payload), payload))
+            frames = []
+            while not b"".join(frames).endswith(b"PONG\r\n"):
+                frames.append(await ws.recv())
+            assert payload in b"".join(frames)
+            sizes[agent.split("/")[0]] = max(len(f) for f in frames)
+    assert sizes["Mozilla"] <= 4096
+    assert sizes["zats-test"] > 50_000
