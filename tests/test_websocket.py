@@ -267,13 +267,29 @@ def test_varz_websocket_section(spawn, tmp_path):
     assert sections[0] == sections[1]
 
 
-def test_websocket_requires_tls_unless_no_tls(tmp_path):
-    conf = write_config(tmp_path, "port: -1\nwebsocket { port: -1 }\n")
+USERS = "authorization { users: [ {user: a, password: b} ] }\n"
+REFUSED = {
+    "no tls": ("", "websocket { port: -1 }"),
+    "allowed origin scheme": ("", 'websocket { port: -1, no_tls: true, allowed_origins: ["ftp://x"] }'),
+    "allowed origin host": ("", 'websocket { port: -1, no_tls: true, allowed_origins: ["http://"] }'),
+    "no_auth_user without users": ("", "websocket { port: -1, no_tls: true, no_auth_user: nobody }"),
+    "no_auth_user unknown": (USERS, "websocket { port: -1, no_tls: true, no_auth_user: nobody }"),
+    "ws user beside users": (USERS, "websocket { port: -1, no_tls: true, authorization { user: u, password: p } }"),
+    "ws token beside users": (USERS, "websocket { port: -1, no_tls: true, authorization { token: t } }"),
+    "jwt cookie without operators": ("", "websocket { port: -1, no_tls: true, jwt_cookie: jw }"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_websocket_blocks_refused_at_startup_as_nats_server(tmp_path, name):
+    extra, block = REFUSED[name]
+    conf = write_config(tmp_path, "port: -1\n" + extra + block + "\n")
     results = [subprocess.run(cmd + ["-c", conf], capture_output=True, text=True, timeout=20)
                for cmd in ([sys.executable, "-m", "zats.broker"], [require_nats_server()])]
     assert [r.returncode for r in results] == [1, 1]
-    assert results[0].stderr.endswith("websocket requires TLS configuration\n")
-    assert results[1].stderr.endswith("websocket requires TLS configuration\n")
+    zats_line = results[0].stderr.strip().splitlines()[-1]
+    nats_line = results[1].stderr.strip().splitlines()[-1]
+    assert zats_line.removeprefix("zats-server: ") == nats_line.removeprefix("nats-server: ")
 
 
 async def test_frames_to_browsers_are_capped(kind, spawn, tmp_path):
