@@ -163,6 +163,7 @@ class Broker:
             log.notice("Starting http monitor on %s:%d", opts.http_host or opts.host, self.http_port)
         if self.websocket is not None:
             await self.websocket.start()
+            self._servers.append(self.websocket.server)  # closed in lame duck mode and at stop
         log.notice("Listening for client connections on %s:%d", opts.host, self.port)
         if self.cluster is not None:
             await self.cluster.start()
@@ -244,6 +245,8 @@ class Broker:
             raise OptionsError("config reload not supported for leafnodes")
         if new.jetstream != old.jetstream or new.store_dir != old.store_dir:
             raise OptionsError("config reload not supported for jetstream")
+        if new.websocket != old.websocket:
+            raise OptionsError("config reload not supported for websocket")
         auth = Authenticator(new)
         self.ws_auth = ws_authenticator(new)
         tls_context = server_context(new.tls) if new.tls else None

@@ -144,6 +144,8 @@ class OriginCheck:
 def check_upgrade(req: Request, opts, origins: OriginCheck, tls: bool) -> tuple[str, bool]:
     """nats-server's checks of an upgrade request, in its order; returns the
     Sec-WebSocket-Accept value and whether to compress. Raises HandshakeError."""
+    if req.target.partition("?")[0].endswith("/mqtt"):  # zats has no MQTT
+        raise HandshakeError(404, "mqtt websocket endpoint not enabled")
     if req.method != "GET":
         raise HandshakeError(405, "request method must be GET")
     if not req.header("host"):
@@ -203,7 +205,7 @@ class WebSocketListener:
         self.tls_context = server_context(self.opts.tls) if self.opts.tls else None
         self.origins = OriginCheck(self.opts.same_origin, self.opts.allowed_origins)
         self.port = 0
-        self._server: asyncio.base_events.Server | None = None
+        self.server: asyncio.base_events.Server | None = None
         self._handshakes: set[asyncio.StreamWriter] = set()
 
     @property
@@ -214,7 +216,7 @@ class WebSocketListener:
         opts = self.opts
         sock = listen("websocket", opts.host, 0 if opts.port == -1 else opts.port)
         tls = self.tls_context
-        self._server = await asyncio.start_server(
+        self.server = await asyncio.start_server(
             self._serve, sock=sock, ssl=tls,
             ssl_handshake_timeout=(opts.tls.timeout if tls else None))
         self.port = sock.getsockname()[1]
@@ -225,8 +227,8 @@ class WebSocketListener:
             log.warn("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!")
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        if self.server is not None:
+            self.server.close()
         for writer in list(self._handshakes):
             writer.transport.abort()
 

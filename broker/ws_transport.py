@@ -246,8 +246,9 @@ class WebSocketTransport(asyncio.Protocol):
         self.closing = True
         if not self.close_sent:
             self.close_sent = True
+            # No reason: the broker is stopping (or in lame duck mode) and closes every client.
             reason = closed_state(self.conn.close_reason if self.conn is not None else "")
-            reason = reason or "Client Closed"
+            reason = reason or "Server Shutdown"
             self.sock.write(close_frame(close_status(reason), reason))
         self.sock.close()
 

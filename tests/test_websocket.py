@@ -16,6 +16,7 @@ import nats
 import pytest
 import trustme
 from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 from support.http import exchange, status_and_body, without_date
 from support.servers import free_port, require_nats_server, write_config
@@ -40,7 +41,7 @@ def pki(ca, tmp_path):
 
 async def exercise(url: str, **kw) -> None:
     """Pub/sub with headers, a payload larger than any one frame or read, a request."""
-    nc = await nats.connect(url, allow_reconnect=False, connect_timeout=3, **kw)
+    nc = await nats.connect(url, allow_reconnect=False, connect_timeout=5, **kw)
     try:
         sub = await nc.subscribe("ws.>")
 
@@ -49,16 +50,16 @@ async def exercise(url: str, **kw) -> None:
 
         await nc.subscribe("svc", cb=echo)
         await nc.publish("ws.small", b"hello", headers={"Trace": "1"})
-        msg = await sub.next_msg(timeout=3)
+        msg = await sub.next_msg(timeout=5)
         assert (msg.subject, msg.data, msg.headers) == ("ws.small", b"hello", {"Trace": "1"})
         big = bytes(range(256)) * 3000  # 768 KB
         await nc.publish("ws.big", big)
         assert (await sub.next_msg(timeout=5)).data == big
         for i in range(200):  # many ops in a frame, ops across frames
             await nc.publish(f"ws.n.{i}", b"%d" % i * (i % 7))
-        got = [await sub.next_msg(timeout=3) for _ in range(200)]
+        got = [await sub.next_msg(timeout=5) for _ in range(200)]
         assert [m.data for m in got] == [b"%d" % i * (i % 7) for i in range(200)]
-        reply = await nc.request("svc", b"ping", timeout=3)
+        reply = await nc.request("svc", b"ping", timeout=5)
         assert reply.data == b"re:ping"
     finally:
         await nc.close()
@@ -85,11 +86,11 @@ async def test_ws_and_tcp_clients_meet(kind, spawn, tmp_path):
         sub = await tcp.subscribe("meet")
         await tcp.flush()
         await ws.publish("meet", b"from ws")
-        assert (await sub.next_msg(timeout=3)).data == b"from ws"
+        assert (await sub.next_msg(timeout=5)).data == b"from ws"
         sub2 = await ws.subscribe("back")
         await ws.flush()
         await tcp.publish("back", b"from tcp")
-        assert (await sub2.next_msg(timeout=3)).data == b"from tcp"
+        assert (await sub2.next_msg(timeout=5)).data == b"from tcp"
     finally:
         await ws.close()
         await tcp.close()
@@ -181,15 +182,15 @@ async def connect_fails(url: str, **kw) -> str:
         errors.append(e)
 
     with pytest.raises(Exception):  # noqa: B017 - nats-py's error depends on when it sees it
-        nc = await nats.connect(url, allow_reconnect=False, connect_timeout=2, error_cb=on_error, **kw)
+        nc = await nats.connect(url, allow_reconnect=False, connect_timeout=5, error_cb=on_error, **kw)
         await nc.close()
     return " ".join(str(e) for e in errors)
 
 
 async def connects(url: str, **kw) -> None:
-    nc = await nats.connect(url, allow_reconnect=False, connect_timeout=2, **kw)
+    nc = await nats.connect(url, allow_reconnect=False, connect_timeout=5, **kw)
     try:
-        await nc.flush(timeout=2)
+        await nc.flush(timeout=5)
     finally:
         await nc.close()
 
@@ -311,3 +312,17 @@ async def test_frames_to_browsers_are_capped(kind, spawn, tmp_path):
             sizes[agent.split("/")[0]] = max(len(f) for f in frames)
     assert sizes["Mozilla"] <= 4096
     assert sizes["zats-test"] > 50_000
+
+
+async def test_shutdown_closes_ws_clients_with_going_away(kind, spawn, tmp_path):
+    """On shutdown a WebSocket client gets nats-server's close frame: 1001 Server Shutdown."""
+    srv, port = spawn_ws(spawn, kind, tmp_path)
+    async with ws_connect(f"ws://127.0.0.1:{port}") as ws:
+        await ws.recv()
+        await ws.send(b'CONNECT {"verbose":false}\r\nPING\r\n')
+        assert await ws.recv() == b"PONG\r\n"
+        srv.stop()
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await ws.recv()
+        assert (ws.close_code, ws.close_reason) == (1001, "Server Shutdown")

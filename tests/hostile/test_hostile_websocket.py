@@ -33,6 +33,7 @@ BAD_UPGRADES = {
     "garbage": b"\x16\x03\x01\x00\xa5garbage\r\n\r\n",
     "nats on the ws port": b"CONNECT {}\r\nPING\r\n",
     "bad header line": b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+    "mqtt path": upgrade_request(path="/mqtt"),
     "connection close": upgrade_request(version="7", headers={"Connection": "close"}),
 }
 
