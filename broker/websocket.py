@@ -196,6 +196,13 @@ def describe_upgrade(req: Request, opts) -> Upgrade:
     return up
 
 
+def max_frame(opts) -> int:
+    """The largest frame a client may send: room for a maximal message and then some, at least
+    8 MiB (a client's whole write buffer in one frame). nats-server streams any frame into its
+    parser; here a frame is decoded whole, so its size is bounded."""
+    return max(8 << 20, 2 * (opts.max_payload + opts.max_control_line))
+
+
 class WebSocketListener:
     """The `websocket { }` port."""
 
@@ -293,7 +300,7 @@ class WebSocketListener:
             broker.log.debug("%s:%d - websocket client forwarded for %s", peer[0], peer[1],
                              up.client_ip)
         transport = WebSocketTransport(sock, extensions=extensions, browser=up.browser,
-                                       peername=peer, max_frame=broker.options.max_pending)
+                                       peername=peer, max_frame=max_frame(broker.options))
         # The StreamWriter closes its transport when collected (Python 3.11.5+): it lives as long
         # as the WebSocketTransport.
         transport.keep = writer

@@ -13,8 +13,8 @@ upgrade negotiated it. As nats-server (websocket.go):
 - a client's close frame is answered with the same status, and the connection closes;
 - what the connection closes for maps to the close status nats-server sends;
 - frames to a browser are at most 4096 bytes; others carry each flush whole.
-zats refuses a frame larger than max_pending (close 1009) instead of streaming it into the
-parser; nats-server would take it."""
+zats refuses a frame larger than websocket.max_frame (close 1009) instead of streaming it into
+the parser; nats-server would take it."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ class WebSocketTransport(asyncio.Protocol):
         if isinstance(exc, PayloadTooBig) and (getattr(exc, "size", 0) or 0) >> 63:
             status, text = CloseCode.PROTOCOL_ERROR, "invalid 64-bit payload length"
         elif isinstance(exc, PayloadTooBig):
-            status, text = CloseCode.MESSAGE_TOO_BIG, "frame larger than max_pending"
+            status, text = CloseCode.MESSAGE_TOO_BIG, "frame too large"
         else:
             text = str(exc) if isinstance(exc, ProtocolError) else repr(exc)
             status, text = CloseCode.PROTOCOL_ERROR, _NATS_WORDS.get(text, text)

@@ -249,7 +249,8 @@ async def test_x_forwarded_for_in_connz(kind, spawn, tmp_path):
         await nc.flush()
         assert nc._server_info["client_ip"] == "127.0.0.1"
         conns = http_json(http_port, "/connz")["connections"]
-        assert [c["ip"] for c in conns if c.get("name") == "behind-proxy"] == ["127.0.0.1"]
+        assert [(c["ip"], c["type"]) for c in conns if c.get("name") == "behind-proxy"] == \
+            [("127.0.0.1", "websocket")]
     finally:
         await nc.close()
 

@@ -152,8 +152,8 @@ def test_protocol_error_inside_frames(spawn, tmp_path):
 
 
 def test_huge_frame_length_is_refused_by_zats(spawn, tmp_path):
-    """A frame announcing more than max_pending: zats closes with 1009 instead of buffering it
-    (nats-server streams such a frame into its parser and waits for the bytes)."""
+    """A frame announcing a terabyte: zats closes with 1009 instead of buffering it (nats-server
+    streams such a frame into its parser and waits for the bytes)."""
     srv, port = spawn_ws(spawn, "zats", tmp_path)
     bystander = Bystander(srv.host, srv.port)
     with upgraded(port) as sock:
