@@ -201,18 +201,15 @@ def ws_authenticator(opts: ServerOptions) -> Authenticator | None:
     """The Authenticator for WebSocket clients when the websocket block overrides the server's
     (its own user/password, token or no_auth_user: nats-server's authOverride); else None, and
     they authenticate as every client does. The server's users stay known (no_auth_user names
-    one of them); nats-server refuses a websocket user or token beside users."""
+    one of them)."""
     ws = opts.websocket
     if ws is None or not ws.port:
         return None
     own = ws.authorization or Authorization()
     if not (own.user or own.token or ws.no_auth_user):
         return None
-    users = opts.authorization.users if opts.authorization else []
-    if (own.user or own.token) and (users or any(a.users for a in opts.accounts)):
-        what = "username" if own.user else "token"
-        raise OptionsError(f"websocket authentication {what} not compatible with presence of "
-                           "users/nkeys")
+    users = opts.authorization.users if opts.authorization else []  # (validate() refused
+    # a websocket user or token beside them)
     auth = Authorization(user=own.user, password=own.password, token=own.token,
                          users=users, timeout=own.timeout)
     return Authenticator(msgspec.structs.replace(opts, authorization=auth,

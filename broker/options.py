@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -244,10 +245,38 @@ def validate(opts: ServerOptions) -> None:
     if opts.max_control_line <= 0 or opts.max_payload <= 0:
         raise OptionsError("max_control_line and max_payload must be positive")
     client_advertise_address(opts, opts.port)
-    ws = opts.websocket
-    if ws is not None and ws.port:
-        if ws.tls is None and not ws.no_tls:
-            raise OptionsError("websocket requires TLS configuration")
+    if opts.websocket is not None and opts.websocket.port:
+        _validate_websocket(opts, opts.websocket)
+
+
+def _validate_websocket(opts: ServerOptions, ws: WebSocketConfig) -> None:
+    """nats-server's validateWebsocketOptions, in its order and words."""
+    if ws.tls is None and not ws.no_tls:
+        raise OptionsError("websocket requires TLS configuration")
+    for origin in ws.allowed_origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https"):
+            raise OptionsError(f'unable to parse allowed origin "{origin}": allowed origins must be '
+                               "absolute URLs with http or https scheme")
+        if not parts.hostname:
+            raise OptionsError(f'unable to parse allowed origin "{origin}": host is required')
+    users = [u.user for u in (opts.authorization.users if opts.authorization else [])]
+    users += [u.user for account in opts.accounts for u in account.users]
+    if ws.no_auth_user:
+        if not users:
+            raise OptionsError(f'no_auth_user: "{ws.no_auth_user}" present, but users/nkeys are '
+                               "not defined")
+        if ws.no_auth_user not in users:
+            raise OptionsError(f'no_auth_user: "{ws.no_auth_user}" not present as user or nkey in '
+                               "authorization block or account configuration")
+    auth = ws.authorization
+    if auth is not None and users and (auth.user or auth.token):
+        what = "username" if auth.user else "token"
+        raise OptionsError(f"websocket authentication {what} not compatible with presence of "
+                           "users/nkeys")
+    if ws.jwt_cookie:  # zats has no operator mode
+        raise OptionsError("trusted operators or trusted keys configuration is required for JWT "
+                           f'authentication via cookie "{ws.jwt_cookie}"')
 
 
 def client_advertise_address(opts: ServerOptions, port: int) -> tuple[str, int] | None:

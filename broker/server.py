@@ -163,6 +163,7 @@ class Broker:
             log.notice("Starting http monitor on %s:%d", opts.http_host or opts.host, self.http_port)
         if self.websocket is not None:
             await self.websocket.start()
+            self._servers.append(self.websocket.server)  # closed in lame duck mode and at stop
         log.notice("Listening for client connections on %s:%d", opts.host, self.port)
         if self.cluster is not None:
             await self.cluster.start()
@@ -244,6 +245,8 @@ class Broker:
             raise OptionsError("config reload not supported for leafnodes")
         if new.jetstream != old.jetstream or new.store_dir != old.store_dir:
             raise OptionsError("config reload not supported for jetstream")
+        if new.websocket != old.websocket:
+            raise OptionsError("config reload not supported for websocket")
         auth = Authenticator(new)
         self.ws_auth = ws_authenticator(new)
         tls_context = server_context(new.tls) if new.tls else None
@@ -389,11 +392,15 @@ class Broker:
         auth = self.auth
         tls = self.tls_context is not None
         tls_required, tls_available = tls and not conn.in_process, tls and conn.in_process
+        connect_urls = cluster.client_urls() if cluster is not None else None
         if conn.websocket is not None:  # as nats-server: the websocket listener's address and TLS
             ws = self.websocket
             host, port = ws.opts.host, ws.port
             tls_required = tls_available = ws.tls
             auth = conn.auth
+            # nats-server gives WebSocket clients the cluster's ws_connect_urls, which zats's
+            # routes do not gossip yet: none rather than the peers' nats:// addresses.
+            connect_urls = None
         return encode_info(Info(
             server_id=self.server_id,
             server_name=self.server_name,
@@ -414,7 +421,7 @@ class Broker:
             ldm=self.lame_duck_mode,
             jetstream=self.jetstream is not None,
             cluster=cluster.name if cluster is not None else None,
-            connect_urls=cluster.client_urls() if cluster is not None else None,
+            connect_urls=connect_urls,
         ))
 
     # -- counters --------------------------------------------------------------------------

@@ -24,9 +24,7 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 from .connection import ClientConnection
 from .listeners import listen
 from .monitor.http import Connection, Refused, Request
-from .options import parse_host_port
 from .tls import server_context
-from .urls import join_host_port
 from .ws_transport import WebSocketTransport
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -146,6 +144,8 @@ class OriginCheck:
 def check_upgrade(req: Request, opts, origins: OriginCheck, tls: bool) -> tuple[str, bool]:
     """nats-server's checks of an upgrade request, in its order; returns the
     Sec-WebSocket-Accept value and whether to compress. Raises HandshakeError."""
+    if req.target.partition("?")[0].endswith("/mqtt"):  # zats has no MQTT
+        raise HandshakeError(404, "mqtt websocket endpoint not enabled")
     if req.method != "GET":
         raise HandshakeError(405, "request method must be GET")
     if not req.header("host"):
@@ -196,6 +196,13 @@ def describe_upgrade(req: Request, opts) -> Upgrade:
     return up
 
 
+def max_frame(opts) -> int:
+    """The largest frame a client may send: room for a maximal message and then some, at least
+    8 MiB (a client's whole write buffer in one frame). nats-server streams any frame into its
+    parser; here a frame is decoded whole, so its size is bounded."""
+    return max(8 << 20, 2 * (opts.max_payload + opts.max_control_line))
+
+
 class WebSocketListener:
     """The `websocket { }` port."""
 
@@ -205,7 +212,7 @@ class WebSocketListener:
         self.tls_context = server_context(self.opts.tls) if self.opts.tls else None
         self.origins = OriginCheck(self.opts.same_origin, self.opts.allowed_origins)
         self.port = 0
-        self._server: asyncio.base_events.Server | None = None
+        self.server: asyncio.base_events.Server | None = None
         self._handshakes: set[asyncio.StreamWriter] = set()
 
     @property
@@ -216,7 +223,7 @@ class WebSocketListener:
         opts = self.opts
         sock = listen("websocket", opts.host, 0 if opts.port == -1 else opts.port)
         tls = self.tls_context
-        self._server = await asyncio.start_server(
+        self.server = await asyncio.start_server(
             self._serve, sock=sock, ssl=tls,
             ssl_handshake_timeout=(opts.tls.timeout if tls else None))
         self.port = sock.getsockname()[1]
@@ -227,22 +234,10 @@ class WebSocketListener:
             log.warn("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!")
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        if self.server is not None:
+            self.server.close()
         for writer in list(self._handshakes):
             writer.transport.abort()
-
-    def connect_urls(self) -> list[str]:
-        """ws_connect_urls: the advertise address, else the listen address (every interface's
-        address when listening on all of them, as nats-server's getConnectURLs)."""
-        opts = self.opts
-        if opts.advertise:
-            host, port = parse_host_port(opts.advertise, self.port)
-            return [join_host_port(host, port)]
-        host = opts.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        return [join_host_port(host, self.port)]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
@@ -305,7 +300,7 @@ class WebSocketListener:
             broker.log.debug("%s:%d - websocket client forwarded for %s", peer[0], peer[1],
                              up.client_ip)
         transport = WebSocketTransport(sock, extensions=extensions, browser=up.browser,
-                                       peername=peer, max_frame=broker.options.max_pending)
+                                       peername=peer, max_frame=max_frame(broker.options))
         # The StreamWriter closes its transport when collected (Python 3.11.5+): it lives as long
         # as the WebSocketTransport.
         transport.keep = writer

@@ -13,8 +13,8 @@ upgrade negotiated it. As nats-server (websocket.go):
 - a client's close frame is answered with the same status, and the connection closes;
 - what the connection closes for maps to the close status nats-server sends;
 - frames to a browser are at most 4096 bytes; others carry each flush whole.
-zats refuses a frame larger than max_pending (close 1009) instead of streaming it into the
-parser; nats-server would take it."""
+zats refuses a frame larger than websocket.max_frame (close 1009) instead of streaming it into
+the parser; nats-server would take it."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ import asyncio
 from websockets.exceptions import PayloadTooBig, ProtocolError
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import Protocol, Side, State
+
+from zats.protocol import errors
 
 # nats-server's words for the frames it refuses (websocket.go wsReadLoop), by websockets' words.
 _NATS_WORDS = {
@@ -44,6 +46,22 @@ _PROTOCOL = {"Parse Error", "Protocol Violation", "Bad Client Protocol Version"}
 _GOING_AWAY = {"Write Error", "Read Error", "Stale Connection", "Server Shutdown"}
 
 
+# A read that ends in a protocol error names the error as the close reason; nats-server's
+# closed state for it (its close frame's words).
+_STATE_OF_ERROR = {
+    errors.UNKNOWN_PROTOCOL: "Parse Error",
+    errors.AUTH_VIOLATION: "Authentication Failure",
+    errors.MAX_PAYLOAD: "Maximum Payload Exceeded",
+    errors.MAX_CONTROL_LINE: "Maximum Control Line Exceeded",
+    errors.INVALID_CLIENT_PROTOCOL: "Bad Client Protocol Version",
+    errors.NO_RESPONDERS_REQUIRES_HEADERS: "Protocol Violation",
+}
+
+
+def closed_state(reason: str) -> str:
+    return _STATE_OF_ERROR.get(reason, reason)
+
+
 def close_status(reason: str) -> int:
     if reason == "Client Closed":
         return CloseCode.NORMAL_CLOSURE
@@ -58,6 +76,18 @@ def close_status(reason: str) -> int:
     if reason in _GOING_AWAY:
         return CloseCode.GOING_AWAY
     return CloseCode.INTERNAL_ERROR
+
+
+def _failed_frame(exc: Exception) -> Frame | None:
+    """The frame whose check raised `exc` (websockets says "reserved bits" for all three;
+    nats-server tells a compressed frame apart)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("self")
+        if isinstance(candidate, Frame):
+            return candidate
+        tb = tb.tb_next
+    return None
 
 
 def close_frame(status: int, text: str) -> bytes:
@@ -117,13 +147,21 @@ class WebSocketTransport(asyncio.Protocol):
 
     def _refuse(self, exc: Exception) -> None:
         conn = self.conn
-        if isinstance(exc, PayloadTooBig):
-            status, text = CloseCode.MESSAGE_TOO_BIG, "frame larger than max_pending"
+        if isinstance(exc, PayloadTooBig) and (getattr(exc, "size", 0) or 0) >> 63:
+            status, text = CloseCode.PROTOCOL_ERROR, "invalid 64-bit payload length"
+        elif isinstance(exc, PayloadTooBig):
+            status, text = CloseCode.MESSAGE_TOO_BIG, "frame too large"
         else:
             text = str(exc) if isinstance(exc, ProtocolError) else repr(exc)
             status, text = CloseCode.PROTOCOL_ERROR, _NATS_WORDS.get(text, text)
-            if text.startswith("invalid opcode: "):
-                text = "unknown opcode " + text[len("invalid opcode: "):]
+            if text == "invalid opcode" and isinstance(exc.__cause__, ValueError):
+                text = f"unknown opcode {exc.__cause__.args[0]}".removesuffix(" is not a valid Opcode")
+            elif text == _NATS_WORDS["reserved bits must be 0"]:
+                frame = _failed_frame(exc)
+                if frame is not None and frame.rsv1 and not (frame.rsv2 or frame.rsv3):
+                    text = "compressed frame received without negotiated permessage-deflate"
+        # nats-server queues this close frame and closes the connection at once: whether the
+        # frame goes out first is a race there; here it always does.
         if not self.close_sent:
             self.close_sent = True
             self.sock.write(close_frame(status, text))
@@ -208,7 +246,9 @@ class WebSocketTransport(asyncio.Protocol):
         self.closing = True
         if not self.close_sent:
             self.close_sent = True
-            reason = self.conn.close_reason if self.conn is not None else "Client Closed"
+            # No reason: the broker is stopping (or in lame duck mode) and closes every client.
+            reason = closed_state(self.conn.close_reason if self.conn is not None else "")
+            reason = reason or "Server Shutdown"
             self.sock.write(close_frame(close_status(reason), reason))
         self.sock.close()
 

@@ -159,3 +159,18 @@ def test_compare_tiny_matrix(tmp_path, capsys):
             assert stats["runs"] == 1 and stats["lost"] == 0 and stats["errors"] == 0, row
     assert len(data["runs"]) == 2 * len(names)
     assert all(run["ok"] for run in data["runs"])
+
+
+@pytest.mark.parametrize("kind", ["zats", "nats-server"])
+@pytest.mark.parametrize("name", ["WsPubSub128B", "WsFanOut3x1K", "WsReqRep128B"])
+def test_websocket_scenarios_account_for_every_message(kind, name):
+    """The Ws scenarios carry the same traffic through each broker's websocket listener."""
+    if kind == "nats-server" and nats_server_binary() is None:
+        pytest.skip("nats-server not installed")
+    sc = parse_name(name)
+    assert sc.transport == "ws" and sc.name == name
+    with start_broker(kind, websocket=True) as broker:
+        r = run_scenario(sc, broker.ws_url, count=COUNT, broker_pid=broker.pid)
+    assert r.ok, r.errors
+    assert r.lost == 0 and r.extra == 0
+    assert r.received == COUNT * (sc.fanout if sc.kind != "reqrep" else 1)

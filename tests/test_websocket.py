@@ -16,6 +16,7 @@ import nats
 import pytest
 import trustme
 from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 from support.http import exchange, status_and_body, without_date
 from support.servers import free_port, require_nats_server, write_config
@@ -40,7 +41,7 @@ def pki(ca, tmp_path):
 
 async def exercise(url: str, **kw) -> None:
     """Pub/sub with headers, a payload larger than any one frame or read, a request."""
-    nc = await nats.connect(url, allow_reconnect=False, connect_timeout=3, **kw)
+    nc = await nats.connect(url, allow_reconnect=False, connect_timeout=5, **kw)
     try:
         sub = await nc.subscribe("ws.>")
 
@@ -49,16 +50,16 @@ async def exercise(url: str, **kw) -> None:
 
         await nc.subscribe("svc", cb=echo)
         await nc.publish("ws.small", b"hello", headers={"Trace": "1"})
-        msg = await sub.next_msg(timeout=3)
+        msg = await sub.next_msg(timeout=5)
         assert (msg.subject, msg.data, msg.headers) == ("ws.small", b"hello", {"Trace": "1"})
         big = bytes(range(256)) * 3000  # 768 KB
         await nc.publish("ws.big", big)
         assert (await sub.next_msg(timeout=5)).data == big
         for i in range(200):  # many ops in a frame, ops across frames
             await nc.publish(f"ws.n.{i}", b"%d" % i * (i % 7))
-        got = [await sub.next_msg(timeout=3) for _ in range(200)]
+        got = [await sub.next_msg(timeout=5) for _ in range(200)]
         assert [m.data for m in got] == [b"%d" % i * (i % 7) for i in range(200)]
-        reply = await nc.request("svc", b"ping", timeout=3)
+        reply = await nc.request("svc", b"ping", timeout=5)
         assert reply.data == b"re:ping"
     finally:
         await nc.close()
@@ -85,11 +86,11 @@ async def test_ws_and_tcp_clients_meet(kind, spawn, tmp_path):
         sub = await tcp.subscribe("meet")
         await tcp.flush()
         await ws.publish("meet", b"from ws")
-        assert (await sub.next_msg(timeout=3)).data == b"from ws"
+        assert (await sub.next_msg(timeout=5)).data == b"from ws"
         sub2 = await ws.subscribe("back")
         await ws.flush()
         await tcp.publish("back", b"from tcp")
-        assert (await sub2.next_msg(timeout=3)).data == b"from tcp"
+        assert (await sub2.next_msg(timeout=5)).data == b"from tcp"
     finally:
         await ws.close()
         await tcp.close()
@@ -181,15 +182,15 @@ async def connect_fails(url: str, **kw) -> str:
         errors.append(e)
 
     with pytest.raises(Exception):  # noqa: B017 - nats-py's error depends on when it sees it
-        nc = await nats.connect(url, allow_reconnect=False, connect_timeout=2, error_cb=on_error, **kw)
+        nc = await nats.connect(url, allow_reconnect=False, connect_timeout=5, error_cb=on_error, **kw)
         await nc.close()
     return " ".join(str(e) for e in errors)
 
 
 async def connects(url: str, **kw) -> None:
-    nc = await nats.connect(url, allow_reconnect=False, connect_timeout=2, **kw)
+    nc = await nats.connect(url, allow_reconnect=False, connect_timeout=5, **kw)
     try:
-        await nc.flush(timeout=2)
+        await nc.flush(timeout=5)
     finally:
         await nc.close()
 
@@ -248,7 +249,8 @@ async def test_x_forwarded_for_in_connz(kind, spawn, tmp_path):
         await nc.flush()
         assert nc._server_info["client_ip"] == "127.0.0.1"
         conns = http_json(http_port, "/connz")["connections"]
-        assert [c["ip"] for c in conns if c.get("name") == "behind-proxy"] == ["127.0.0.1"]
+        assert [(c["ip"], c["type"]) for c in conns if c.get("name") == "behind-proxy"] == \
+            [("127.0.0.1", "websocket")]
     finally:
         await nc.close()
 
@@ -267,10 +269,61 @@ def test_varz_websocket_section(spawn, tmp_path):
     assert sections[0] == sections[1]
 
 
-def test_websocket_requires_tls_unless_no_tls(tmp_path):
-    conf = write_config(tmp_path, "port: -1\nwebsocket { port: -1 }\n")
+USERS = "authorization { users: [ {user: a, password: b} ] }\n"
+REFUSED = {
+    "no tls": ("", "websocket { port: -1 }"),
+    "allowed origin scheme": ("", 'websocket { port: -1, no_tls: true, allowed_origins: ["ftp://x"] }'),
+    "allowed origin host": ("", 'websocket { port: -1, no_tls: true, allowed_origins: ["http://"] }'),
+    "no_auth_user without users": ("", "websocket { port: -1, no_tls: true, no_auth_user: nobody }"),
+    "no_auth_user unknown": (USERS, "websocket { port: -1, no_tls: true, no_auth_user: nobody }"),
+    "ws user beside users": (USERS, "websocket { port: -1, no_tls: true, authorization { user: u, password: p } }"),
+    "ws token beside users": (USERS, "websocket { port: -1, no_tls: true, authorization { token: t } }"),
+    "jwt cookie without operators": ("", "websocket { port: -1, no_tls: true, jwt_cookie: jw }"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_websocket_blocks_refused_at_startup_as_nats_server(tmp_path, name):
+    extra, block = REFUSED[name]
+    conf = write_config(tmp_path, "port: -1\n" + extra + block + "\n")
     results = [subprocess.run(cmd + ["-c", conf], capture_output=True, text=True, timeout=20)
                for cmd in ([sys.executable, "-m", "zats.broker"], [require_nats_server()])]
     assert [r.returncode for r in results] == [1, 1]
-    assert results[0].stderr.endswith("websocket requires TLS configuration\n")
-    assert results[1].stderr.endswith("websocket requires TLS configuration\n")
+    zats_line = results[0].stderr.strip().splitlines()[-1]
+    nats_line = results[1].stderr.strip().splitlines()[-1]
+    assert zats_line.removeprefix("zats-server: ") == nats_line.removeprefix("nats-server: ")
+
+
+async def test_frames_to_browsers_are_capped(kind, spawn, tmp_path):
+    """A client whose User-Agent says Mozilla/ gets frames of at most 4096 bytes, as from
+    nats-server; others get a large message in one frame."""
+    srv, port = spawn_ws(spawn, kind, tmp_path)
+    payload = b"b" * 50_000
+    sizes = {}
+    for agent in ("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0", "zats-test"):
+        async with ws_connect(f"ws://127.0.0.1:{port}", max_size=None,
+                              user_agent_header=agent) as ws:
+            await ws.recv()  # INFO
+            await ws.send(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB big 1\r\n'
+                          + b"PUB big %d\r\n%s\r\nPING\r\n" % (len(payload), payload))
+            frames = []
+            while not b"".join(frames).endswith(b"PONG\r\n"):
+                frames.append(await ws.recv())
+            assert payload in b"".join(frames)
+            sizes[agent.split("/")[0]] = max(len(f) for f in frames)
+    assert sizes["Mozilla"] <= 4096
+    assert sizes["zats-test"] > 50_000
+
+
+async def test_shutdown_closes_ws_clients_with_going_away(kind, spawn, tmp_path):
+    """On shutdown a WebSocket client gets nats-server's close frame: 1001 Server Shutdown."""
+    srv, port = spawn_ws(spawn, kind, tmp_path)
+    async with ws_connect(f"ws://127.0.0.1:{port}") as ws:
+        await ws.recv()
+        await ws.send(b'CONNECT {"verbose":false}\r\nPING\r\n')
+        assert await ws.recv() == b"PONG\r\n"
+        srv.stop()
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await ws.recv()
+        assert (ws.close_code, ws.close_reason) == (1001, "Server Shutdown")

@@ -209,9 +209,10 @@ def run_compare(matrix: list[Scenario], *, rounds: int = 5, count: int | None = 
                            command=command, versions={k: broker_version(k) for k in kinds})
     t_start = time.monotonic()
     brokers = {}
+    websocket = any(sc.transport == "ws" for sc in matrix)
     try:
         for k in kinds:
-            brokers[k] = start_broker(k, cpu=broker_cpu)
+            brokers[k] = start_broker(k, cpu=broker_cpu, websocket=websocket)
         if warmup:
             from .scenarios import make
 
@@ -250,6 +251,7 @@ def _one(sc: Scenario, kind: str, brokers: dict, broker_cpu, count, duration, ma
         progress.note(f"{kind} exited ({broker.proc.returncode}); restarting it:\n"
                       f"{broker.log_tail()}")
         broker.stop()
-        brokers[kind] = broker = start_broker(kind, cpu=broker_cpu)
-    return run_scenario(sc, broker.url, count=count, duration=duration, broker_pid=broker.pid,
+        brokers[kind] = broker = start_broker(kind, cpu=broker_cpu, websocket=bool(broker.ws_port))
+    url = broker.ws_url if sc.transport == "ws" else broker.url
+    return run_scenario(sc, url, count=count, duration=duration, broker_pid=broker.pid,
                         label=kind, max_lag_bytes=max_lag_bytes, progress=progress)

@@ -28,7 +28,7 @@ Sizes: `0b`..`127b` in bytes (lower-case b under 128, as nats-server names them)
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 KINDS = ("pub", "pubsub", "fanout", "fanin", "queue", "reqrep", "conns",
          "vpubsub", "vfanout", "vmany", "vqueue")
@@ -91,9 +91,14 @@ class Scenario:
     subs: int = 0  # subscribers (repliers for reqrep, queue members for queue)
     window: int = 1  # requests in flight (reqrep)
     conns: int = 0  # idle connections (conns)
+    transport: str = "nats"  # "ws": every client over the broker's websocket listener
 
     @property
     def name(self) -> str:
+        return ("Ws" if self.transport == "ws" else "") + self._name
+
+    @property
+    def _name(self) -> str:
         prefix = _PREFIX[self.kind]
         if self.kind == "vpubsub":
             return prefix
@@ -116,6 +121,11 @@ class Scenario:
 
     @property
     def description(self) -> str:
+        over = " over WebSocket" if self.transport == "ws" else ""
+        return self._description + over
+
+    @property
+    def _description(self) -> str:
         k = self.kind
         if k == "pub":
             return f"{self.pubs} publisher(s), no subscriber"
@@ -180,7 +190,9 @@ _CONNS = re.compile(r"(?i)IdleConns(\d+)(k?)")
 
 def parse_name(name: str) -> Scenario:
     """The scenario a nats-style name stands for: `PubSub16K`, `FanOut10x128B`, `ReqRep128B_W16`,
-    `IdleConns10k`, ..."""
+    `IdleConns10k`, ...; a `Ws` prefix (`WsPubSub128B`) runs it over the websocket listener."""
+    if name[:2].lower() == "ws" and name[2:3].isupper():
+        return replace(parse_name(name[2:]), transport="ws")
     m = _VARIED.fullmatch(name)
     if m:
         prefix, a, b = m.groups()
@@ -269,5 +281,6 @@ TARGETS = {
     "PubSub16K": Target("per_cpu", ">=", 0.7, "msgs/CPU-s >= 0.7x"),
     "PubSub1M": Target("per_cpu", ">=", 0.7, "msgs/CPU-s >= 0.7x"),
     "ReqRep128B": Target("p50", "<=", 1.5, "p50 latency <= 1.5x"),
+    "WsPubSub128B": Target("per_cpu", ">=", 1.0, "msgs/CPU-s >= 1.0x"),  # issue 14
     "IdleConns10k": Target("kib_per_conn", "<=", 10.0, "<= 10 KiB RSS/conn"),
 }

@@ -77,10 +77,16 @@ class BrokerProcess:
     args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
     log_path: str = ""
+    ws_port: int = 0  # a websocket listener (no TLS) on this port, when not 0
+    conf_path: str = ""
 
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.ws_port}"
 
     @property
     def pid(self) -> int | None:
@@ -103,7 +109,14 @@ class BrokerProcess:
             base = [binary]
         else:
             raise ValueError(f"unknown broker kind {self.kind!r} (one of {', '.join(KINDS)})")
-        return base + ["-a", self.host, "-p", str(self.port)] + list(self.args)
+        extra = []
+        if self.ws_port:
+            if not self.conf_path:
+                fd, self.conf_path = tempfile.mkstemp(prefix="zats-bench-ws-", suffix=".conf")
+                with os.fdopen(fd, "w") as f:
+                    f.write(f"websocket {{ host: {self.host}, port: {self.ws_port}, no_tls: true }}\n")
+            extra = ["-c", self.conf_path]
+        return base + extra + ["-a", self.host, "-p", str(self.port)] + list(self.args)
 
     def start(self, timeout: float = 15.0) -> BrokerProcess:
         cmd = self.command()
@@ -152,12 +165,13 @@ class BrokerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        if self.log_path:
-            try:
-                os.unlink(self.log_path)
-            except OSError:
-                pass
-            self.log_path = ""
+        for attr in ("log_path", "conf_path"):
+            if getattr(self, attr):
+                try:
+                    os.unlink(getattr(self, attr))
+                except OSError:
+                    pass
+                setattr(self, attr, "")
 
     def __enter__(self) -> BrokerProcess:
         return self
@@ -167,9 +181,11 @@ class BrokerProcess:
 
 
 def start_broker(kind: str, cpu: int | None = None, host: str = "127.0.0.1",
-                 port: int | None = None, args: list[str] | None = None) -> BrokerProcess:
+                 port: int | None = None, args: list[str] | None = None,
+                 websocket: bool = False) -> BrokerProcess:
+    """A broker of `kind`; with `websocket`, also a websocket listener (ws_url)."""
     return BrokerProcess(kind=kind, port=port or free_port(host), host=host, cpu=cpu,
-                         args=list(args or [])).start()
+                         args=list(args or []), ws_port=free_port(host) if websocket else 0).start()
 
 
 def _routez(host: str, port: int) -> dict | None:

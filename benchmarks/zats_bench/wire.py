@@ -14,6 +14,8 @@ import select
 import socket
 from urllib.parse import urlsplit
 
+from .wsock import WsSocket
+
 PING = b"PING\r\n"
 PONG = b"PONG\r\n"
 CRLF = b"\r\n"
@@ -184,13 +186,17 @@ class FrameSkipper(Scanner):
 
 
 class Conn:
-    """One client connection: a blocking socket, its scanner, and the PINGs answered so far."""
+    """One client connection: a blocking socket (a WsSocket for `ws://` URLs), its scanner, and
+    the PINGs answered so far."""
 
     def __init__(self, url: str, name: str = "zats-bench", timeout: float = 10.0,
                  skip_frames: bool = False, scanner=None):
         host, port = parse_url(url)
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if url.startswith("ws://"):
+            self.sock = WsSocket(host, port, timeout)
+        else:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # `scanner`: another counter of the same interface (varied.Checker parses every frame).
         self.scanner = scanner or (FrameSkipper() if skip_frames else Scanner())
         self.answered = 0

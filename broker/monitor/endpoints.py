@@ -258,7 +258,7 @@ async def _conn_info(c, now: float, mono: float, with_auth: bool, with_subs: boo
     info = {
         "cid": c.cid,
         "kind": "Client",
-        "type": "nats",
+        "type": "websocket" if getattr(c, "websocket", None) is not None else "nats",
         "ip": c.ip,
         "port": c.port,
         "start": utc(c.start),
