@@ -197,10 +197,10 @@ def describe_upgrade(req: Request, opts) -> Upgrade:
 
 
 def max_frame(opts) -> int:
-    """The largest frame a client may send: room for a maximal message and then some, at least
-    8 MiB (a client's whole write buffer in one frame). nats-server streams any frame into its
-    parser; here a frame is decoded whole, so its size is bounded."""
-    return max(8 << 20, 2 * (opts.max_payload + opts.max_control_line))
+    """The largest frame a client may send: room for a maximal message and then some, and at
+    least max_pending and 8 MiB (clients send a whole write buffer in one frame). nats-server
+    streams any frame into its parser; here a frame is decoded whole, so its size is bounded."""
+    return max(8 << 20, opts.max_pending, 2 * (opts.max_payload + opts.max_control_line))
 
 
 class WebSocketListener:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from .connection import Connection
 
 WS_SCHEMES = ("ws", "wss")
+# The largest frame written: a flush longer than this goes out as several frames.
+_MAX_SENT_FRAME = 4 << 20
 # nats-server caps a frame it reads at max_payload plus headers; a server may send a whole
 # flush (many messages) in one frame, so the cap here is only against a runaway peer.
 MAX_FRAME = 64 * 1024 * 1024
@@ -44,8 +46,16 @@ class WebSocketTransport(asyncio.WriteTransport):
         self._sock = ws.underlying_transport
 
     def write(self, data: Any) -> None:
-        if not self._sock.is_closing():
+        if self._sock.is_closing():
+            return
+        if len(data) <= _MAX_SENT_FRAME:
             self._ws.send(picows.WSMsgType.BINARY, data)
+            return
+        # Protocol ops need not align with frames; a server that decodes frames whole (zats)
+        # bounds their size, so a large flush goes out in several.
+        view = memoryview(data)
+        for start in range(0, len(view), _MAX_SENT_FRAME):
+            self._ws.send(picows.WSMsgType.BINARY, view[start:start + _MAX_SENT_FRAME])
 
     def writelines(self, list_of_data: Any) -> None:
         self.write(b"".join(list_of_data))
