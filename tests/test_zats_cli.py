@@ -83,10 +83,11 @@ def test_pub_from_stdin_with_reply_and_raw_sub(srv, env):
 
 
 def test_sub_shows_reply_subject_timestamps_and_waits(srv, env):
-    sub = Background("sub", "cli.ts", "-t", "--wait", "1s", "-s", url(srv), env=env, ready="Subscribing")
+    # --wait counts from the subscription: room for the publisher's interpreter to start under load
+    sub = Background("sub", "cli.ts", "-t", "--wait", "5s", "-s", url(srv), env=env, ready="Subscribing")
     assert zats("pub", "cli.ts", "x", "--reply", "r.1", "-s", url(srv), env=env).returncode == 0
     code, out, _ = sub.finish()
-    assert code == 0  # --wait: ended after a second without messages
+    assert code == 0  # --wait: ended after 5 s without messages
     first = out.splitlines()[0]
     assert first.startswith("[#1] @ ") and first.endswith('Received on "cli.ts" with reply "r.1"')
 
