@@ -111,6 +111,8 @@ BLOCKS = {
         ("zats-server -a 127.0.0.1 -p 4222 -js -sd js-store &", SERVE),
         ("import asyncio\nimport zats.client\nfrom zats.client.jetstream import", PYTHON),
         ("import asyncio\nimport msgspec\nimport zats.client\nfrom zats.client.jetstream import kv", PYTHON),
+        ("import asyncio\nimport io\nimport zats.client\nfrom zats.client.jetstream import object_store", PYTHON),
+        ("import asyncio\nimport zats.client\nfrom zats.client import micro", PYTHON),
         ("scenario ", SKIP("a benchmark's output; benchmarks/bench_client.py makes it")),
     ],
     "docs/clustering.md": [
