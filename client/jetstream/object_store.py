@@ -43,6 +43,8 @@ Context = Any  # context.JetStreamContext (not imported: it imports this module)
 DEFAULT_CHUNK_SIZE = 128 * 1024  # ADR-20's default
 # What put() keeps published and not yet acknowledged, and get() asks for ahead of the reader.
 WINDOW_BYTES = 4 * 1024 * 1024
+# put() reads a file this much at a time (a whole number of chunks)
+_READ_BLOCK = 1024 * 1024
 _ROLLUP = {"Nats-Rollup": "sub"}
 # mtime is never stored (ADR-20): nats.go writes Go's zero time, so do we
 _ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -236,34 +238,50 @@ class ObjectStoreStatus(msgspec.Struct):
 # ---------------------------------------------------------------------------------- sources
 
 
-async def _pieces(data: Any, chunk_size: int) -> AsyncIterator[bytes | memoryview]:
+def _fill(source: Any, buf: bytearray, sha: Any) -> int:
+    """Reads `source` into `buf` until it is full or the source ends, hashes what was read,
+    and returns its length (run in a thread: file reads block, and hashing releases the GIL)."""
+    view = memoryview(buf)
+    n = 0
+    while n < len(buf):
+        got = source.readinto(view[n:])
+        if not got:
+            break
+        n += got
+    sha.update(view[:n])
+    return n
+
+
+async def _pieces(data: Any, chunk_size: int, sha: Any) -> AsyncIterator[bytes | memoryview]:
     """`data` (bytes-like, str, a binary file, an iterable or async iterable of bytes) as
-    pieces of `chunk_size` bytes (the last one shorter), one read at a time."""
+    pieces of `chunk_size` bytes (the last one shorter), each hashed into `sha` before it is
+    given. A file is read a block of several chunks at a time (fewer thread hand-offs), into
+    one buffer: a piece is valid until the next one is asked for."""
     if isinstance(data, str):
         data = data.encode()
     if isinstance(data, (bytes, bytearray, memoryview)):
         view = memoryview(data).cast("B")
         for start in range(0, len(view), chunk_size):
-            yield view[start:start + chunk_size]
+            piece = view[start:start + chunk_size]
+            sha.update(piece)
+            yield piece
         return
-    if hasattr(data, "readinto") or hasattr(data, "read"):
-        if isinstance(data, io.TextIOBase):
-            data = data.buffer
-        buf = bytearray(chunk_size)
+    if isinstance(data, io.TextIOBase):
+        data = data.buffer
+    if hasattr(data, "readinto"):
+        buf = bytearray(chunk_size * max(1, _READ_BLOCK // chunk_size))
+        view = memoryview(buf)
         loop = asyncio.get_running_loop()
         in_memory = isinstance(data, io.BytesIO)
         while True:
-            if hasattr(data, "readinto"):
-                n = data.readinto(buf) if in_memory else await loop.run_in_executor(None, data.readinto, buf)
-                piece: bytes | memoryview = memoryview(buf)[:n] if n else b""
-            else:
-                piece = await loop.run_in_executor(None, data.read, chunk_size)
-            if not piece:
+            n = _fill(data, buf, sha) if in_memory else await loop.run_in_executor(None, _fill, data, buf, sha)
+            for start in range(0, n, chunk_size):
+                yield view[start:min(n, start + chunk_size)]
+            if n < len(buf):
                 return
-            if isinstance(piece, str):
-                raise TypeError("put() reads bytes: open the file in binary mode")
-            yield piece
-    if isinstance(data, AsyncIterable):
+    if hasattr(data, "read"):
+        parts: Any = _reads(data, chunk_size)
+    elif isinstance(data, AsyncIterable):
         parts = data
     elif hasattr(data, "__iter__"):
         parts = _aiter(data)
@@ -275,10 +293,20 @@ async def _pieces(data: Any, chunk_size: int) -> AsyncIterator[bytes | memoryvie
             raise TypeError(f"put() reads bytes, not {type(part).__name__}")
         pending += part
         while len(pending) >= chunk_size:
-            yield bytes(pending[:chunk_size])
+            piece = bytes(pending[:chunk_size])
             del pending[:chunk_size]
+            sha.update(piece)
+            yield piece
     if pending:
+        sha.update(pending)
         yield bytes(pending)
+
+
+async def _reads(source: Any, size: int) -> AsyncIterator[Any]:
+    """What `source.read(size)` gives (in a thread), until it gives nothing."""
+    loop = asyncio.get_running_loop()
+    while part := await loop.run_in_executor(None, source.read, size):
+        yield part
 
 
 async def _aiter(items: Any) -> AsyncIterator[Any]:
@@ -364,8 +392,7 @@ class ObjectStore:
         window = max(2, WINDOW_BYTES // size)
         acks: deque[asyncio.Future[Any]] = deque()
         try:
-            async for piece in _pieces(data, size):
-                sha.update(piece)
+            async for piece in _pieces(data, size, sha):
                 total += len(piece)
                 chunks += 1
                 acks.append(await js.publish_async(subject, piece))
