@@ -9,6 +9,7 @@ Reads go through direct get (any replica answers) when the bucket allows it. `ke
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -87,12 +88,14 @@ class KeyValueConfig(msgspec.Struct, kw_only=True):
     limit_marker_ttl: float | None = None
 
 
+_KEY = re.compile(r"[-/_=.a-zA-Z0-9]+")
+_KEY_FILTER = re.compile(r"[-/_=.a-zA-Z0-9*>]+")
+
+
 def _check_key(key: str, wildcards: bool = False) -> str:
-    if not key or key.startswith(".") or key.endswith("."):
+    if (not (_KEY_FILTER if wildcards else _KEY).fullmatch(key) or key.startswith(".")
+            or key.endswith(".")):
         raise InvalidKeyError(f"invalid key {key!r}")
-    for ch in key:
-        if not ((ch.isascii() and ch.isalnum()) or ch in "-/_=." or (wildcards and ch in "*>")):
-            raise InvalidKeyError(f"invalid key {key!r}")
     return key
 
 

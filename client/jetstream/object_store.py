@@ -406,17 +406,26 @@ class ObjectStore:
                               digest=digest_of(sha))
             await js.publish(meta_subject, msgspec.json.encode(info), headers=_ROLLUP)
         except BaseException:
-            for ack in acks:
-                ack.cancel()
             if chunks:
-                try:
-                    await asyncio.shield(self._purge_chunks(nuid))
-                except Exception:  # the original error matters more
-                    pass
+                await asyncio.shield(self._discard(nuid, acks))
             raise
         if existing is not None and not existing.deleted and existing.nuid:
             await self._purge_chunks(existing.nuid)
         return msgspec.structs.replace(info, mtime=_now())
+
+    async def _discard(self, nuid: str, acks: deque[asyncio.Future[Any]]) -> None:
+        """Purges the chunks of a put that failed, once those in flight are stored (nats-server
+        stores publishes and answers the API on different goroutines: a purge sent at once could
+        come before them)."""
+        try:
+            if acks:
+                await asyncio.wait(acks, timeout=self._js._timeout)
+                for ack in acks:  # their errors, if any, are not the put's
+                    if ack.done() and not ack.cancelled():
+                        ack.exception()
+            await self._purge_chunks(nuid)
+        except Exception:  # the put's own error matters more
+            pass
 
     # ---------------------------------------------------------------------------- get
 
