@@ -17,7 +17,8 @@ Scenarios (128-byte payloads unless --size):
              came, each message acked; msgs/s. zats.client's consume() (a prefetch window of
              200) is shown too, against nats-py's fetch (nats-py has no consume).
   kv-get     sequential get() of 100 keys (varied, 128 B values) of a key/value bucket (direct
-             get, both clients); p50/p90/p99 latency in microseconds.
+             get, both clients); p50/p90/p99 latency in microseconds, and the client's CPU time
+             per call (which includes the kernel's loopback work for the call).
   obj        an object store put of a 64 MiB object from a file, then a get of it into a file
              (both clients stream it: nats-py's put(file) and get(writeinto=)); MB/s, and the
              client's resident memory growth during each (peak RSS, reset before each run).
@@ -322,7 +323,7 @@ async def _kv_bucket(url: str, size: int) -> str:
     return name
 
 
-async def zats_kv_get(url: str, bucket: str, n: int) -> list[float]:
+async def zats_kv_get(url: str, bucket: str, n: int) -> tuple[list[float], float]:
     import zats.client as zc
 
     nc = await zc.connect(url)
@@ -331,15 +332,17 @@ async def zats_kv_get(url: str, bucket: str, n: int) -> list[float]:
     for i in range(200):
         await kv.get(keys[i % 100])
     lat = []
+    cpu = time.process_time()
     for i in range(n):
         t0 = time.perf_counter()
         await kv.get(keys[i % 100])
         lat.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu
     await nc.close()
-    return lat
+    return lat, cpu / n
 
 
-async def natspy_kv_get(url: str, bucket: str, n: int) -> list[float]:
+async def natspy_kv_get(url: str, bucket: str, n: int) -> tuple[list[float], float]:
     import nats
 
     nc = await nats.connect(url)
@@ -348,12 +351,14 @@ async def natspy_kv_get(url: str, bucket: str, n: int) -> list[float]:
     for i in range(200):
         await kv.get(keys[i % 100])
     lat = []
+    cpu = time.process_time()
     for i in range(n):
         t0 = time.perf_counter()
         await kv.get(keys[i % 100])
         lat.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu
     await nc.close()
-    return lat
+    return lat, cpu / n
 
 
 def _reset_peak_rss() -> int:
@@ -678,12 +683,13 @@ def main() -> None:
             kv_bucket = run(lambda: _kv_bucket(url, size), loop)
             if pinned:
                 os.sched_setaffinity(0, set(cpus))
-            zl = run(lambda: zats_kv_get(url, kv_bucket, n_req), loop)
-            pl = run(lambda: natspy_kv_get(url, kv_bucket, n_req), loop)
+            zl, zcpu = run(lambda: zats_kv_get(url, kv_bucket, n_req), loop)
+            pl, pcpu = run(lambda: natspy_kv_get(url, kv_bucket, n_req), loop)
             if pinned:
                 os.sched_setaffinity(0, PIN["client"])
             for p_ in (50, 90, 99):
                 row(f"KV get p{p_}", percentile(zl, p_) * 1e6, percentile(pl, p_) * 1e6, "us", True)
+            row("KV get, client CPU per call", zcpu * 1e6, pcpu * 1e6, "us", True)
         if not only or "obj" in only:
             with tempfile.TemporaryDirectory(prefix="bench-obj-") as tmp:
                 src, dst = os.path.join(tmp, "src.bin"), os.path.join(tmp, "dst.bin")

@@ -549,8 +549,11 @@ class ObjectStore:
             policy, empty = DeliverPolicy.NEW, True
         else:
             policy = DeliverPolicy.ALL if include_history else DeliverPolicy.LAST_PER_SUBJECT
-            info = await self._js.stream_info(self._stream, subjects_filter=subject)
-            empty = not info.state.subjects
+            try:  # any info at all? (else the None marker comes first)
+                await self._js.get_msg(self._stream, subject=subject, direct=self._direct)
+                empty = False
+            except MsgNotFoundError:
+                empty = True
         cfg = ConsumerConfig(deliver_policy=policy, filter_subject=subject)
         sub = await self._js.subscribe(subject, stream=self._stream, config=cfg, ordered_consumer=True)
         return ObjectWatcher(sub, empty, ignore_deletes, marker=not updates_only)
