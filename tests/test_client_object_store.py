@@ -119,6 +119,25 @@ async def test_streaming_sources_and_sinks(js, tmp_path):
     assert info.chunks == 11 and info.digest == digest(data)
     info = await obs.put("from-bytesio", io.BytesIO(data))
     assert info.chunks == 6
+    info = await obs.put("from-list", [data[:5], data[5:]], chunk_size=300_000)
+    assert (info.chunks, info.digest) == (3, digest(data))
+
+    class ReadOnly:  # a source with read() only, as some stream wrappers are
+        def __init__(self):
+            self.left = data
+
+        def read(self, n):
+            part, self.left = self.left[:n], self.left[n:]
+            return part
+    info = await obs.put("from-read", ReadOnly(), chunk_size=300_000)
+    assert (info.chunks, info.digest) == (3, digest(data))
+    text = tmp_path / "text.txt"
+    text.write_text("line\n" * 1000)
+    with open(text) as f:  # a text-mode file: its bytes are stored
+        info = await obs.put("from-text", f)
+    assert (await obs.get("from-text")).data == b"line\n" * 1000
+    with pytest.raises(TypeError):
+        await obs.put("bad", 12345)
 
     out = tmp_path / "out.bin"
     with open(out, "wb") as f:

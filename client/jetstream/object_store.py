@@ -266,7 +266,7 @@ async def _pieces(data: Any, chunk_size: int, sha: Any) -> AsyncIterator[bytes |
             sha.update(piece)
             yield piece
         return
-    if isinstance(data, io.TextIOBase):
+    if isinstance(data, io.TextIOWrapper):
         data = data.buffer
     if hasattr(data, "readinto"):
         buf = bytearray(chunk_size * max(1, _READ_BLOCK // chunk_size))
@@ -293,10 +293,10 @@ async def _pieces(data: Any, chunk_size: int, sha: Any) -> AsyncIterator[bytes |
             raise TypeError(f"put() reads bytes, not {type(part).__name__}")
         pending += part
         while len(pending) >= chunk_size:
-            piece = bytes(pending[:chunk_size])
+            full = bytes(pending[:chunk_size])
             del pending[:chunk_size]
-            sha.update(piece)
-            yield piece
+            sha.update(full)
+            yield full
     if pending:
         sha.update(pending)
         yield bytes(pending)
@@ -432,8 +432,8 @@ class ObjectStore:
     async def _target(self, name: str, show_deleted: bool) -> tuple[ObjectStore, ObjectInfo]:
         """The store and info of the object `name` names: itself, or a link's target."""
         info = await self.get_info(name, show_deleted)
-        if info.is_link():
-            link = info.options.link  # type: ignore[union-attr]
+        link = info.options.link if info.options is not None else None
+        if link is not None:
             if not link.name:
                 raise LinkIsABucketError(f"object {name!r} is a link to bucket {link.bucket!r}")
             store = self if link.bucket == self.bucket else await self._js.object_store(link.bucket)
