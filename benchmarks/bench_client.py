@@ -323,29 +323,16 @@ async def _kv_bucket(url: str, size: int) -> str:
     return name
 
 
-async def zats_kv_get(url: str, bucket: str, n: int) -> tuple[list[float], float]:
-    import zats.client as zc
+async def kv_get(client: str, url: str, bucket: str, n: int) -> tuple[list[float], float]:
+    """Latencies of `n` sequential gets by `client` ("zats" or "nats-py"), and its CPU per get."""
+    if client == "zats":
+        import zats.client as zc
 
-    nc = await zc.connect(url)
-    kv = await nc.jetstream().key_value(bucket)
-    keys = _KV_KEYS
-    for i in range(200):
-        await kv.get(keys[i % 100])
-    lat = []
-    cpu = time.process_time()
-    for i in range(n):
-        t0 = time.perf_counter()
-        await kv.get(keys[i % 100])
-        lat.append(time.perf_counter() - t0)
-    cpu = time.process_time() - cpu
-    await nc.close()
-    return lat, cpu / n
+        nc = await zc.connect(url)
+    else:
+        import nats
 
-
-async def natspy_kv_get(url: str, bucket: str, n: int) -> tuple[list[float], float]:
-    import nats
-
-    nc = await nats.connect(url)
+        nc = await nats.connect(url)
     kv = await nc.jetstream().key_value(bucket)
     keys = _KV_KEYS
     for i in range(200):
@@ -683,8 +670,8 @@ def main() -> None:
             kv_bucket = run(lambda: _kv_bucket(url, size), loop)
             if pinned:
                 os.sched_setaffinity(0, set(cpus))
-            zl, zcpu = run(lambda: zats_kv_get(url, kv_bucket, n_req), loop)
-            pl, pcpu = run(lambda: natspy_kv_get(url, kv_bucket, n_req), loop)
+            zl, zcpu = run(lambda: kv_get("zats", url, kv_bucket, n_req), loop)
+            pl, pcpu = run(lambda: kv_get("nats-py", url, kv_bucket, n_req), loop)
             if pinned:
                 os.sched_setaffinity(0, PIN["client"])
             for p_ in (50, 90, 99):
