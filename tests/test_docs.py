@@ -114,6 +114,7 @@ BLOCKS = {
         ("import asyncio\nimport io\nimport zats.client\nfrom zats.client.jetstream import object_store", PYTHON),
         ("import asyncio\nimport zats.client\nfrom zats.client import micro", PYTHON),
         ("scenario ", SKIP("a benchmark's output; benchmarks/bench_client.py makes it")),
+        ("scenario ", SKIP("a benchmark's output; benchmarks/bench_client.py makes it")),
     ],
     "docs/clustering.md": [
         ("ROUTES=nats://127.0.0.1:6222", SERVE),
