@@ -16,6 +16,12 @@ Scenarios (128-byte payloads unless --size):
   js-fetch   a pull consumer (explicit ack) on a stream holding N messages: fetch(100) until all
              came, each message acked; msgs/s. zats.client's consume() (a prefetch window of
              200) is shown too, against nats-py's fetch (nats-py has no consume).
+  kv-get     sequential get() of 100 keys (varied, 128 B values) of a key/value bucket (direct
+             get, both clients); p50/p90/p99 latency in microseconds, and the client's CPU time
+             per call (which includes the kernel's loopback work for the call).
+  obj        an object store put of a 64 MiB object from a file, then a get of it into a file
+             (both clients stream it: nats-py's put(file) and get(writeinto=)); MB/s, and the
+             client's resident memory growth during each (peak RSS, reset before each run).
   request    sequential request() calls to a responder in another process (zats.client, the same
              for both); p50/p90/p99 latency in microseconds, and the requesting client's CPU time
              per call.
@@ -300,6 +306,111 @@ async def natspy_js_fetch(url: str, n: int, size: int) -> tuple[float, float]:
     return n / elapsed, n / cpu
 
 
+# Key/value get latency and object store throughput: a bucket made by zats.client, read by each
+
+
+_KV_KEYS = [f"user.{i % 10}.key-{i}" for i in range(100)]
+
+
+async def _kv_bucket(url: str, size: int) -> str:
+    import zats.client as zc
+
+    name = f"BENCHKV{os.getpid()}x{next(_js_runs)}"
+    async with zc.connect(url) as nc:
+        kv = await nc.jetstream().create_key_value(bucket=name, storage="memory")
+        for i, key in enumerate(_KV_KEYS):
+            await kv.put(key, bytes([i]) * size)
+    return name
+
+
+async def kv_get(client: str, url: str, bucket: str, n: int) -> tuple[list[float], float]:
+    """Latencies of `n` sequential gets by `client` ("zats" or "nats-py"), and its CPU per get."""
+    if client == "zats":
+        import zats.client as zc
+
+        nc = await zc.connect(url)
+    else:
+        import nats
+
+        nc = await nats.connect(url)
+    kv = await nc.jetstream().key_value(bucket)
+    keys = _KV_KEYS
+    for i in range(200):
+        await kv.get(keys[i % 100])
+    lat = []
+    cpu = time.process_time()
+    for i in range(n):
+        t0 = time.perf_counter()
+        await kv.get(keys[i % 100])
+        lat.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu
+    await nc.close()
+    return lat, cpu / n
+
+
+def _reset_peak_rss() -> int:
+    """Resets this process's peak RSS (VmHWM) to its current RSS and returns that, in bytes
+    (Linux: `5` to /proc/self/clear_refs); -1 where that cannot be done."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _rss("VmRSS")
+    except OSError:
+        return -1
+
+
+def _rss(field: str = "VmHWM") -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return -1
+
+
+async def _timed_rss(step) -> tuple[float, int]:
+    """(seconds, peak RSS growth in bytes) of `await step()`."""
+    base = _reset_peak_rss()
+    t0 = time.perf_counter()
+    await step()
+    elapsed = time.perf_counter() - t0
+    return elapsed, (_rss() - base if base >= 0 else -1)
+
+
+async def obj_put_get(client: str, url: str, src: str, dst: str) -> tuple[float, float, int, int]:
+    """(put MB/s, get MB/s, put RSS growth, get RSS growth) of one client on a new bucket."""
+    size = os.path.getsize(src)
+    name = f"BENCHOBJ{os.getpid()}x{next(_js_runs)}"
+    if client == "zats":
+        import zats.client as zc
+
+        nc = await zc.connect(url)
+        js = nc.jetstream()
+        obs = await js.create_object_store(name, storage="memory")
+    else:
+        import nats
+
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        obs = await js.create_object_store(name, storage="memory")
+
+    async def put():
+        with open(src, "rb") as f:
+            await obs.put("big", f)
+
+    async def get():
+        with open(dst, "wb") as f:
+            await obs.get("big", writeinto=f)
+
+    put_s, put_rss = await _timed_rss(put)
+    get_s, get_rss = await _timed_rss(get)
+    if os.path.getsize(dst) != size:
+        sys.exit(f"{client}: the object read back has {os.path.getsize(dst)} bytes, not {size}")
+    await js.delete_object_store(name)
+    await nc.close()
+    mb = size / 1e6
+    return mb / put_s, mb / get_s, put_rss, get_rss
+
+
 class Marks:
     """Wall and CPU time of the first and the last of `n` messages."""
 
@@ -475,7 +586,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer messages (a smoke run)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    ap.add_argument("--only", default="", help="comma list of scenarios: publish,async-for,callback,request,ws,js-publish,js-fetch")
+    ap.add_argument("--only", default="", help="comma list of scenarios: publish,async-for,callback,request,ws,js-publish,js-fetch,"
+                    "kv-get,obj")
     ap.add_argument("--role", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--subject", help=argparse.SUPPRESS)
@@ -502,6 +614,7 @@ def main() -> None:
     n_req = int(5_000 * scale)
     n_js = int(200_000 * scale)
     n_js_natspy = int(50_000 * scale)
+    n_obj_mib = 8 if args.quick else 64
     repeat = 1 if args.quick else args.repeat
     only = set(filter(None, args.only.split(",")))
     size, loop = args.size, args.loop
@@ -553,6 +666,31 @@ def main() -> None:
             row("JetStream pull fetch(100) + ack", z, p)
             zc_ = best_of(repeat, lambda: run(lambda: zats_js_fetch(url, n_js, size, "consume"), loop))
             row("JetStream pull consume() (zats) vs fetch(100) (nats-py), + ack", zc_, p)
+        if not only or "kv-get" in only:
+            kv_bucket = run(lambda: _kv_bucket(url, size), loop)
+            if pinned:
+                os.sched_setaffinity(0, set(cpus))
+            zl, zcpu = run(lambda: kv_get("zats", url, kv_bucket, n_req), loop)
+            pl, pcpu = run(lambda: kv_get("nats-py", url, kv_bucket, n_req), loop)
+            if pinned:
+                os.sched_setaffinity(0, PIN["client"])
+            for p_ in (50, 90, 99):
+                row(f"KV get p{p_}", percentile(zl, p_) * 1e6, percentile(pl, p_) * 1e6, "us", True)
+            row("KV get, client CPU per call", zcpu * 1e6, pcpu * 1e6, "us", True)
+        if not only or "obj" in only:
+            with tempfile.TemporaryDirectory(prefix="bench-obj-") as tmp:
+                src, dst = os.path.join(tmp, "src.bin"), os.path.join(tmp, "dst.bin")
+                with open(src, "wb") as f:
+                    for _ in range(n_obj_mib):
+                        f.write(os.urandom(1 << 20))
+                zr = [run(lambda: obj_put_get("zats", url, src, dst), loop) for _ in range(repeat)]
+                pr = [run(lambda: obj_put_get("nats-py", url, src, dst), loop) for _ in range(repeat)]
+            label = f"{n_obj_mib} MiB"
+            row(f"object store put {label} (file)", max(r[0] for r in zr), max(r[0] for r in pr), "MB/s")
+            row(f"object store get {label} (into a file)", max(r[1] for r in zr), max(r[1] for r in pr), "MB/s")
+            for i, what in ((2, "put"), (3, "get")):  # the worst run of each; at least a page
+                row(f"object store {what}, client RSS growth", max(4096, *(r[i] for r in zr)) / 1024,
+                    max(4096, *(r[i] for r in pr)) / 1024, "KiB", True)
         if not only or "request" in only:
             subject = "bench.req"
             # Latency: nats-server and the responder get their own CPUs when there are enough.

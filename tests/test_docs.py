@@ -81,9 +81,6 @@ BLOCKS = {
         ("listen: 127.0.0.1:4222", CONFIG),
         ("accounts {", CONFIG),
         ("zats-server --tls --tlscert", EACH_SERVES),
-        ("# ws.conf", CONFIG),
-        ("zats-server -c ws.conf", SERVE),
-        ("import asyncio\n\nimport nats\n\n\nasync def main():\n    nc = await nats.connect(\"ws://", PYTHON),
         ("zats-server --signal reload=", SIGNAL),
         ("docker build", SKIP("needs a Docker engine; tests/test_docker.py runs the image's "
                               "command and the compose services' commands")),
@@ -114,7 +111,9 @@ BLOCKS = {
         ("zats-server -a 127.0.0.1 -p 4222 -js -sd js-store &", SERVE),
         ("import asyncio\nimport zats.client\nfrom zats.client.jetstream import", PYTHON),
         ("import asyncio\nimport msgspec\nimport zats.client\nfrom zats.client.jetstream import kv", PYTHON),
+        ("import asyncio\nimport io\nimport zats.client\nfrom zats.client.jetstream import object_store", PYTHON),
         ("import asyncio\nimport zats.client\nfrom zats.client import micro", PYTHON),
+        ("scenario ", SKIP("a benchmark's output; benchmarks/bench_client.py makes it")),
         ("scenario ", SKIP("a benchmark's output; benchmarks/bench_client.py makes it")),
     ],
     "docs/clustering.md": [

@@ -1,11 +1,13 @@
 """`JetStreamContext`, what `nc.jetstream()` returns: the management API (`JetStreamManager`),
 publishing with acknowledgements, and the pull, push and ordered consumers, under nats-py's
-names."""
+names, and key/value and object store buckets."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+import msgspec
 
 from zats.protocol.headers import HeadersLike
 
@@ -13,6 +15,9 @@ from .api import Api, check_name
 from .errors import NotFoundError, StreamNotFoundError
 from .kv import BucketNotFoundError, KeyValue, KeyValueConfig, stream_config
 from .manager import JetStreamManager
+from .object_store import BucketNotFoundError as ObjectBucketNotFoundError
+from .object_store import ObjectStore, ObjectStoreConfig
+from .object_store import stream_config as object_stream_config
 from .publish import AsyncPublisher, publish_headers, publish_sync
 from .pull import PullSubscription
 from .push import PushSubscription
@@ -197,3 +202,30 @@ class JetStreamContext(JetStreamManager):
             return await self.delete_stream(f"KV_{check_name(bucket, 'bucket name')}")
         except StreamNotFoundError:
             raise BucketNotFoundError(f"bucket {bucket!r} not found") from None
+
+    # ---------------------------------------------------------------------------- object stores
+
+    async def object_store(self, bucket: str) -> ObjectStore:
+        """The object store `bucket` (`BucketNotFoundError` when there is none)."""
+        try:
+            info = await self.stream_info(f"OBJ_{check_name(bucket, 'bucket name')}")
+        except StreamNotFoundError:
+            raise ObjectBucketNotFoundError(f"object store {bucket!r} not found") from None
+        return ObjectStore(self, bucket, info)
+
+    async def create_object_store(self, bucket: str | None = None, config: ObjectStoreConfig | None = None,
+                                  **params: Any) -> ObjectStore:
+        """Creates an object store (`config`, or its fields as keywords: bucket, description,
+        ttl, max_bytes, storage, replicas, placement, compression, metadata)."""
+        if config is None:
+            config = ObjectStoreConfig(bucket=bucket or params.pop("bucket", ""), **params)
+        elif bucket or params:
+            config = msgspec.structs.replace(config, **({"bucket": bucket} if bucket else {}), **params)
+        info = await self.add_stream(object_stream_config(config))
+        return ObjectStore(self, config.bucket, info)
+
+    async def delete_object_store(self, bucket: str) -> bool:
+        try:
+            return await self.delete_stream(f"OBJ_{check_name(bucket, 'bucket name')}")
+        except StreamNotFoundError:
+            raise ObjectBucketNotFoundError(f"object store {bucket!r} not found") from None

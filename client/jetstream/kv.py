@@ -9,18 +9,18 @@ Reads go through direct get (any replica answers) when the bucket allows it. `ke
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import AsyncIterator
+import re
 from typing import Any
 
 import msgspec
 
 from zats.protocol.headers import Headers
 
-from ..errors import BadSubscriptionError
 from .errors import JetStreamError, MsgNotFoundError, WrongLastSequenceError
+from .msg import JsMsg, Metadata
 from .push import PushSubscription
 from .structs import ConsumerConfig, DeliverPolicy, DiscardPolicy, StreamConfig, StreamInfo
+from .watch import Watcher, rfc3339
 
 Context = Any  # context.JetStreamContext (not imported: it imports this module)
 
@@ -88,23 +88,18 @@ class KeyValueConfig(msgspec.Struct, kw_only=True):
     limit_marker_ttl: float | None = None
 
 
-def _rfc3339(ns: int) -> str:
-    """A timestamp in nanoseconds as the API writes times (UTC, nanoseconds, `Z`)."""
-    seconds, frac = divmod(ns, 1_000_000_000)
-    base = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}.{frac:09d}Z"
+_KEY = re.compile(r"[-/_=.a-zA-Z0-9]+")
+_KEY_FILTER = re.compile(r"[-/_=.a-zA-Z0-9*>]+")
 
 
 def _check_key(key: str, wildcards: bool = False) -> str:
-    if not key or key.startswith(".") or key.endswith("."):
+    if (not (_KEY_FILTER if wildcards else _KEY).fullmatch(key) or key.startswith(".")
+            or key.endswith(".")):
         raise InvalidKeyError(f"invalid key {key!r}")
-    for ch in key:
-        if not ((ch.isascii() and ch.isalnum()) or ch in "-/_=." or (wildcards and ch in "*>")):
-            raise InvalidKeyError(f"invalid key {key!r}")
     return key
 
 
-def _check_bucket(bucket: str) -> str:
+def check_bucket(bucket: str) -> str:
     if not bucket or not all(ch.isalnum() or ch in "-_" for ch in bucket):
         raise ValueError(f"invalid bucket name {bucket!r}")
     return bucket
@@ -114,7 +109,7 @@ def stream_config(config: KeyValueConfig) -> StreamConfig:
     """The stream of a bucket, as ADR-8 lays it out."""
     if not 1 <= config.history <= _MAX_HISTORY:
         raise ValueError(f"history must be from 1 to {_MAX_HISTORY}")
-    bucket = _check_bucket(config.bucket)
+    bucket = check_bucket(config.bucket)
     window = 120.0 if not config.ttl else min(config.ttl, 120.0)
     return StreamConfig(
         name=f"KV_{bucket}", description=config.description, subjects=[f"$KV.{bucket}.>"],
@@ -257,7 +252,7 @@ class KeyValue:
                 msg = await sub.next_msg(timeout=self._js._timeout)
                 meta = msg.metadata
                 data = b"" if headers_only else msg.data
-                created = _rfc3339(meta.timestamp)
+                created = rfc3339(meta.timestamp)
                 out.append(self._entry(msg.subject[len(self._prefix):], data, msg.headers,
                                        meta.sequence.stream, created, meta.num_pending))
                 if meta.num_pending == 0:
@@ -294,46 +289,20 @@ class KeyValue:
         return await self.watch(">", **kw)
 
 
-class KeyWatcher:
+class KeyWatcher(Watcher[Entry]):
     """What `KeyValue.watch()` returns: `async for entry in watcher` (None marks the end of the
     initial values); `await watcher.updates(timeout)` for one; `await watcher.stop()`."""
 
     def __init__(self, kv: KeyValue, sub: PushSubscription, empty: bool, ignore_deletes: bool, meta_only: bool):
+        super().__init__(sub, empty)
         self._kv = kv
-        self._sub = sub
-        self._init_done = False
-        self._marker_due = empty  # no initial values: the None marker comes first
         self._ignore_deletes = ignore_deletes
         self._meta_only = meta_only
 
-    def __aiter__(self) -> AsyncIterator[Entry | None]:
-        return self._iter()
-
-    async def _iter(self) -> AsyncIterator[Entry | None]:
-        while True:
-            try:
-                yield await self.updates(timeout=None)
-            except BadSubscriptionError:  # stopped
-                return
-
-    async def updates(self, timeout: float | None = 5.0) -> Entry | None:
-        """The next entry (or the None marker); `TimeoutError` after `timeout` seconds."""
+    def _convert(self, msg: JsMsg, meta: Metadata) -> Entry | None:
         kv = self._kv
-        while True:
-            if self._marker_due:
-                self._marker_due = False
-                self._init_done = True
-                return None
-            msg = await self._sub.next_msg(timeout)
-            meta = msg.metadata  # type: ignore[attr-defined]  # a JsMsg
-            if not self._init_done and meta.num_pending == 0:
-                self._marker_due = True
-            created = _rfc3339(meta.timestamp)
-            entry = kv._entry(msg.subject[len(kv._prefix):], b"" if self._meta_only else msg.data,
-                              msg.headers, meta.sequence.stream, created, meta.num_pending)
-            if self._ignore_deletes and entry.operation != PUT:
-                continue
-            return entry
-
-    async def stop(self) -> None:
-        await self._sub.unsubscribe()
+        entry = kv._entry(msg.subject[len(kv._prefix):], b"" if self._meta_only else msg.data,
+                          msg.headers, meta.sequence.stream, rfc3339(meta.timestamp), meta.num_pending)
+        if self._ignore_deletes and entry.operation != PUT:
+            return None
+        return entry

@@ -212,8 +212,14 @@ class JetStreamManager:
         return StoredMsg(raw.subject, raw.seq, data, headers, raw.time)
 
     async def _direct_get(self, stream: str, body: dict[str, Any]) -> StoredMsg:
-        msg = await self._api.nc.request(self._api.subject("DIRECT", "GET", stream),
-                                         msgspec.json.encode(body), timeout=self._api.timeout)
+        last = body.get("last_by_subj")
+        if last is not None and len(body) == 1 and "*" not in last and ">" not in last:
+            # the last message of a subject: the subject in the request's (no JSON to encode
+            # or parse, as nats.go's KV get does)
+            subject, payload = self._api.subject("DIRECT", "GET", stream, last), b""
+        else:
+            subject, payload = self._api.subject("DIRECT", "GET", stream), msgspec.json.encode(body)
+        msg = await self._api.nc.request(subject, payload, timeout=self._api.timeout)
         headers = msg.headers
         if headers is None:
             raise InvalidResponseError("DIRECT.GET answered without headers")
@@ -228,8 +234,10 @@ class JetStreamManager:
         except (KeyError, ValueError):
             raise InvalidResponseError("DIRECT.GET answered without Nats-Subject/Nats-Sequence") from None
         ts = headers.get("Nats-Time-Stamp")
-        own = Headers([(k, v) for k, v in headers.items() if k not in _DIRECT_HEADERS])
-        return StoredMsg(subject, seq, bytes(msg.data), own if len(own) else None, ts)
+        own = None
+        if len(headers) > len(_DIRECT_HEADERS):  # the message has headers of its own
+            own = Headers([(k, v) for k, v in headers.items() if k not in _DIRECT_HEADERS]) or None
+        return StoredMsg(subject, seq, bytes(msg.data), own, ts)
 
     async def delete_msg(self, stream: str, seq: int, erase: bool = False) -> bool:
         """Deletes message `seq` (overwriting its bytes when `erase`)."""
