@@ -81,6 +81,9 @@ BLOCKS = {
         ("listen: 127.0.0.1:4222", CONFIG),
         ("accounts {", CONFIG),
         ("zats-server --tls --tlscert", EACH_SERVES),
+        ("# ws.conf\nport: 4224", CONFIG),
+        ("zats-server -c ws.conf -p 4224 &", SERVE),
+        ("import asyncio\n\nimport nats\n\n\nasync def main():\n    nc = await nats.connect(\"ws://", PYTHON),
         ("zats-server --signal reload=", SIGNAL),
         ("docker build", SKIP("needs a Docker engine; tests/test_docker.py runs the image's "
                               "command and the compose services' commands")),
