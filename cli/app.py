@@ -15,7 +15,10 @@ from .bench_cmd import bench
 from .connection import describe, version
 from .consumer_cmd import consumer
 from .context_cmd import context
+from .groups import AliasGroup
+from .kv_cmd import kv
 from .micro_cmd import micro_group
+from .object_cmd import object_group
 from .output import CliError
 from .pubsub import pub, reply, req, sub
 from .server_cmd import server
@@ -29,18 +32,12 @@ COMPLETION_HELP = """Print the shell completion script for SHELL (bash, zsh or f
 """
 
 
-class _Aliases(click.Group):
+class _Aliases(AliasGroup):
     """Accepts the nats CLI's long names of the commands (`publish`, `subscribe`, `request`,
-    `ctx`)."""
+    `ctx`...)."""
 
-    ALIASES = {"publish": "pub", "subscribe": "sub", "request": "req", "ctx": "context", "str": "stream", "con": "consumer", "obs": "consumer"}
-
-    def get_command(self, ctx, cmd_name):
-        return super().get_command(ctx, self.ALIASES.get(cmd_name, cmd_name))
-
-    def resolve_command(self, ctx, args):
-        _, cmd, rest = super().resolve_command(ctx, args)
-        return cmd.name, cmd, rest
+    ALIASES = {"publish": "pub", "subscribe": "sub", "request": "req", "ctx": "context", "str": "stream",
+               "con": "consumer", "obs": "consumer", "obj": "object"}
 
 
 @click.group(cls=_Aliases, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -67,7 +64,7 @@ def completion(shell):
 
 completion.help = COMPLETION_HELP
 
-for command in (pub, sub, req, reply, context, server, bench, stream, consumer, micro_group):
+for command in (pub, sub, req, reply, context, server, bench, stream, consumer, kv, object_group, micro_group):
     cli.add_command(command)
 
 

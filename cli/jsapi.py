@@ -13,6 +13,7 @@ from .connection import Settings, describe
 from .output import CliError
 
 PREFIX = "$JS.API"
+NO_JETSTREAM = "JetStream is not enabled on this server or account"
 
 
 def api_error(answer: dict) -> str:
@@ -39,7 +40,7 @@ async def call(nc, settings: Settings, api: str, *names: str, body: Any = None) 
     try:
         msg = await nc.request(subject, payload, timeout=settings.timeout)
     except errors.NoRespondersError:
-        raise CliError("JetStream is not enabled on this server or account") from None
+        raise CliError(NO_JETSTREAM) from None
     except errors.TimeoutError:
         raise CliError(f"timeout: JetStream did not answer within {settings.timeout:g}s") from None
     except errors.ZatsError as exc:

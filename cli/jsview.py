@@ -56,14 +56,22 @@ def age_limit(ns: int | None) -> str:
     return limit(ns, duration)
 
 
+def parse_time(text: str | None) -> datetime.datetime | None:
+    """An RFC 3339 time from the API; None for none, Go's zero time, or one that does not
+    parse."""
+    if not text or text.startswith("0001-"):
+        return None
+    try:
+        return datetime.datetime.fromisoformat(_trim(text))
+    except ValueError:
+        return None
+
+
 def timestamp(text: str | None) -> str:
     """An RFC 3339 time from the API in the local zone, `2026-12-04 20:41:02`."""
-    if not text or text.startswith("0001-"):
-        return "never"
-    try:
-        when = datetime.datetime.fromisoformat(_trim(text))
-    except ValueError:
-        return text
+    when = parse_time(text)
+    if when is None:
+        return "never" if not text or text.startswith("0001-") else text
     return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -73,7 +81,7 @@ def _trim(text: str) -> str:
     head, dot, rest = text.partition(".")
     if not dot:
         return text
-    digits = "".join(c for c in rest if c.isdigit())
+    digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]  # those before the zone
     return f"{head}.{digits[:6]}{rest[len(digits):]}"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import sys
 from typing import Any
 
@@ -43,6 +44,13 @@ def console(stderr: bool = False):
     # Piped output is not cut to 80 columns: tables keep their full width.
     width = None if stream.isatty() else 250
     return Console(file=stream, highlight=False, width=width)
+
+
+def paint(text: str, colour: str) -> str:
+    """`text` in `colour` when stdout is a terminal and NO_COLOR is not set, else as it is."""
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        return text
+    return click.style(text, fg=colour)
 
 
 def body_text(data: bytes) -> str:

@@ -5,50 +5,11 @@ with the API's code, a server without JetStream one clear line, never a tracebac
 
 from __future__ import annotations
 
-import itertools
 import json
 
-import pytest
+from support.zats_cli import assert_one_error, clean_env, js_srv, labels, ok, run, unique, zats
 
-from support.servers import KINDS, start_server
-from support.zats_cli import assert_one_error, clean_env, zats
-
-
-@pytest.fixture(scope="module", params=KINDS)
-def js_srv(request, tmp_path_factory):
-    srv = start_server(request.param, "-js", "-sd", str(tmp_path_factory.mktemp(f"store-{request.param}")))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def run(js_srv, tmp_path):
-    env = clean_env(tmp_path)
-    env["NATS_URL"] = js_srv.url
-
-    def _run(*args: str):
-        return zats(*args, env=env)
-
-    return _run
-
-
-def ok(result) -> str:
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
-_names = itertools.count(1)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{next(_names)}"
-
-
-def labels(text: str) -> dict[str, str]:
-    """The `Label: value` lines of an info display."""
-    pairs = (line.strip().split(": ", 1) for line in text.splitlines() if ": " in line)
-    return {k: v for k, v in pairs}
+__all__ = ["js_srv", "run"]  # fixtures
 
 
 def test_stream_add_info_get_purge_rm(run):

@@ -1,13 +1,20 @@
 """Running the `zats` command line client in tests: one-shot commands, long-running ones (sub,
 reply) in the background, the environment of a user with nothing saved, and the shape every
-error must have (one `zats: error:` line, a non-zero status, no traceback)."""
+error must have (one `zats: error:` line, a non-zero status, no traceback); for the JetStream
+commands, a server of each kind with JetStream (`js_srv`, module-scoped) and `run`, a command
+against it."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
 import time
+
+import pytest
+
+from .servers import KINDS, start_server
 
 ZATS = [sys.executable, "-m", "zats.cli"]
 
@@ -19,9 +26,10 @@ def clean_env(tmp_path) -> dict:
     return env
 
 
-def zats(*args: str, env: dict, input: str | None = None, timeout: float = 15) -> subprocess.CompletedProcess:
+def zats(*args: str, env: dict, input: str | None = None, timeout: float = 15,
+         cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([*ZATS, *args], capture_output=True, text=True, env=env,
-                          input=input if input is not None else "", timeout=timeout)
+                          input=input if input is not None else "", timeout=timeout, cwd=cwd)
 
 
 class Background:
@@ -65,3 +73,43 @@ def assert_one_error(result: subprocess.CompletedProcess, *words: str) -> None:
         assert word in lines[-1], lines[-1]
 
 
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def js_srv(request, tmp_path_factory):
+    srv = start_server(request.param, "-js", "-sd", str(tmp_path_factory.mktemp(f"store-{request.param}")))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def run(js_srv, tmp_path):
+    """`run(*args, input=None, cwd=None)`: a zats command against `js_srv`."""
+    env = clean_env(tmp_path)
+    env["NATS_URL"] = js_srv.url
+
+    def _run(*args: str, input: str | None = None, cwd=None):
+        return zats(*args, env=env, input=input, cwd=cwd)
+
+    _run.env = env
+    return _run
+
+
+def ok(result) -> str:
+    """The stdout of a command that must succeed."""
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+_names = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_names)}"
+
+
+def labels(text: str) -> dict[str, str]:
+    """The `Label: value` lines of an info display."""
+    pairs = (line.strip().split(": ", 1) for line in text.splitlines() if ": " in line)
+    return {k: v for k, v in pairs}
