@@ -107,6 +107,7 @@ BLOCKS = {
         ("zats server ping", RUN("---- ping statistics ----")),
         ("eval \"$(zats completion bash)\"", RUN()),
         ("zats-server -js -sd", SERVE_AND_RUN("stream not found (10059)")),
+        ("export NATS_URL=nats://127.0.0.1:4222\nzats kv add CONFIG", RUN("wrong last sequence: 3 (10071)")),
         ("protocol/    zats.protocol", SKIP("the layout of the repository, not code")),
     ],
     "client/README.md": [
