@@ -18,7 +18,7 @@ from zats.client.jetstream import errors as jserrors
 
 from . import aio, jsapi, jsview
 from .connection import connect
-from .output import CliError, console, flush_stdout, human_bytes
+from .output import CliError, console, flush_stdout, human_bytes, out, print_json
 
 _SIZE = re.compile(r"(\d+)([a-zA-Z]*)")
 _SIZE_SHIFTS = {"": 0, "b": 0, "k": 10, "kb": 10, "kib": 10, "m": 20, "mb": 20, "mib": 20,
@@ -100,6 +100,21 @@ async def buckets(js, prefix: str) -> list[dict]:
     """The infos (the API's JSON) of the streams named `prefix` + bucket, by bucket name."""
     found = [info.as_dict() for info in await js.streams_info() if info.config.name.startswith(prefix)]
     return sorted(found, key=lambda s: s["config"]["name"])
+
+
+async def list_buckets(js, prefix: str, kind: str, names: bool, as_json: bool, values: bool) -> None:
+    """`kv ls` and `object ls` without a bucket: the buckets of `kind` (`Key-Value`...) as a
+    table (`values`: with a Values column), names, or JSON."""
+    found = await buckets(js, prefix)
+    if as_json:
+        print_json([s["config"]["name"][len(prefix):] for s in found] if names else found)
+    elif not found:
+        out(f"No {kind} buckets found")
+    elif names:
+        for s in found:
+            out(s["config"]["name"][len(prefix):])
+    else:
+        bucket_table(f"{kind} Buckets", prefix, found, values)
 
 
 def bucket_table(title: str, prefix: str, found: list[dict], values: bool) -> None:

@@ -14,7 +14,7 @@ import click
 from zats.client.jetstream import kv as kvapi
 
 from . import jsview
-from .buckets import SIZE, bucket_command, bucket_table, buckets, follow, printable, show_value
+from .buckets import SIZE, bucket_command, follow, list_buckets, printable, show_value
 from .connection import DURATION, connection_options
 from .groups import AliasGroup
 from .output import body_text, console, flush_stdout, human_bytes, out, paint, print_json
@@ -117,16 +117,7 @@ def ls(bucket, names, as_json, settings):
         if bucket is not None:
             await _keys(js, bucket, as_json)
             return
-        found = await buckets(js, PREFIX)
-        if as_json:
-            print_json([s["config"]["name"][len(PREFIX):] for s in found] if names else found)
-        elif not found:
-            out("No Key-Value buckets found")
-        elif names:
-            for s in found:
-                out(s["config"]["name"][len(PREFIX):])
-        else:
-            bucket_table("Key-Value Buckets", PREFIX, found, values=True)
+        await list_buckets(js, PREFIX, "Key-Value", names, as_json, values=True)
 
     bucket_command(settings, body)
 
@@ -198,10 +189,15 @@ def purge(bucket, key, force, settings):
 @connection_options
 def put(bucket, key, value, settings):
     """Set KEY of BUCKET to VALUE (read from stdin when omitted) and print VALUE."""
+    _set(settings, bucket, key, value, "put")
+
+
+def _set(settings, bucket: str, key: str, value: str | None, how: str) -> None:
+    """`put` or `create` VALUE (or stdin), then print VALUE as the nats CLI does."""
     data = _value(value)
 
     async def body(js) -> None:
-        await (await js.key_value(bucket)).put(key, data)
+        await getattr(await js.key_value(bucket), how)(key, data)
         if value is not None:
             out(value)
 
@@ -215,14 +211,7 @@ def put(bucket, key, value, settings):
 @connection_options
 def create(bucket, key, value, settings):
     """Set KEY of BUCKET to VALUE (or stdin) only if it is new or was deleted."""
-    data = _value(value)
-
-    async def body(js) -> None:
-        await (await js.key_value(bucket)).create(key, data)
-        if value is not None:
-            out(value)
-
-    bucket_command(settings, body)
+    _set(settings, bucket, key, value, "create")
 
 
 @kv.command("update", short_help="Set a key if it is at a revision.")

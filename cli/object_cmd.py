@@ -19,7 +19,7 @@ import msgspec
 from zats.client.jetstream import object_store as obs
 
 from . import jsview
-from .buckets import SIZE, bucket_command, bucket_table, buckets, follow
+from .buckets import SIZE, bucket_command, follow, list_buckets
 from .connection import DURATION, connection_options
 from .groups import AliasGroup
 from .messages import header_option, parse_headers
@@ -139,16 +139,7 @@ def ls(bucket, names, as_json, settings):
         if bucket is not None:
             await _objects(js, bucket, names, as_json)
             return
-        found = await buckets(js, PREFIX)
-        if as_json:
-            print_json([s["config"]["name"][len(PREFIX):] for s in found] if names else found)
-        elif not found:
-            out("No Object Store buckets found")
-        elif names:
-            for s in found:
-                out(s["config"]["name"][len(PREFIX):])
-        else:
-            bucket_table("Object Store Buckets", PREFIX, found, values=False)
+        await list_buckets(js, PREFIX, "Object Store", names, as_json, values=False)
 
     bucket_command(settings, body)
 

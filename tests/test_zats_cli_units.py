@@ -1,20 +1,27 @@
 """The parts of the `zats` CLI that need no server: body templates, Go durations, the merging of
-flags over a saved context, and the layouts of durations and sizes."""
+flags over a saved context, the layouts of durations and sizes, byte sizes as flags, and the
+one-line wording of the client's bucket errors."""
 
 from __future__ import annotations
 
+import datetime
 import re
 import subprocess
 import sys
 
+import click
 import pytest
 
 from zats.cli import contexts, jsview, templates
+from zats.cli.buckets import SIZE, printable, problem, show_value
 from zats.cli.connection import parse_duration, resolve
 from zats.cli.consumer_cmd import _ack_metadata
 from zats.cli.jsapi import api_error
 from zats.cli.output import CliError, human_bytes
 from zats.cli.pubsub import go_duration
+from zats.client import errors
+from zats.client.jetstream import errors as jserrors
+from zats.client.jetstream import kv
 
 
 def test_templates():
@@ -91,3 +98,28 @@ def test_jetstream_layouts():
     new = _ack_metadata("$JS.ACK.dom.ACCHASH.ORDERS.C1.2.17.5.1733300000000000000.3.tok")
     assert old == new == {"delivered": "2", "stream_seq": "17", "pending": "3"}
     assert _ack_metadata("_INBOX.x") is None and _ack_metadata(None) is None
+
+
+def test_api_times_keep_their_zone():
+    """Nanoseconds are cut to microseconds without losing the `Z` after them (a time read as
+    local would be shown hours off wherever the zone is not UTC)."""
+    when = jsview.parse_time("2026-12-04T20:41:02.123456789Z")
+    assert when == datetime.datetime(2026, 12, 4, 20, 41, 2, 123456, tzinfo=datetime.UTC)
+    assert jsview.parse_time("2026-12-04T20:41:02+01:00").utcoffset() == datetime.timedelta(hours=1)
+    assert jsview.parse_time("0001-01-01T00:00:00Z") is None and jsview.parse_time("soon") is None
+
+
+def test_bucket_sizes_values_and_errors():
+    assert [SIZE.convert(v, None, None) for v in ("1024", "1K", "2kb", "1KiB", "10MB", "1g", "1T", "-1")] == \
+        [1024, 1024, 2048, 1024, 10 << 20, 1 << 30, 1 << 40, -1]
+    with pytest.raises(click.BadParameter, match="invalid size '5 apples'"):
+        SIZE.convert("5 apples", None, None)
+    assert printable(b"plain text") == "plain text" and printable(b"a\nb") == "YQpi"  # base64, as nats
+    assert show_value("x" * 40) == "x" * 40 and show_value("a" * 20 + "b" * 30) == "a" * 15 + "..." + "b" * 15
+    wrong = kv.KeyWrongLastSequenceError("wrong last sequence: 3 (code=400, err_code=10071)")
+    assert problem(wrong, 5) == "wrong last sequence: 3 (10071)"
+    assert problem(jserrors.StreamNotFoundError(404, 10059, "stream not found"), 5) == "stream not found (10059)"
+    assert problem(jserrors.JetStreamNotEnabledError("$JS.API.STREAM.LIST"), 5) == \
+        "JetStream is not enabled on this server or account"
+    assert problem(errors.TimeoutError(), 2.5) == "timeout: JetStream did not answer within 2.5s"
+    assert problem(kv.BucketNotFoundError("bucket 'B' not found"), 5) == "bucket 'B' not found"
