@@ -237,9 +237,9 @@ def test_object_del_watch_seal_rm(run, tmp_path):
 
 # ------------------------------------------------------------------------------------ no JetStream
 
-def test_without_jetstream_or_server(server, tmp_path):
-    """A server without -js has nobody on $JS.API; no server at all cannot be reached: one line
-    each."""
+def test_without_jetstream_or_server(server, spawn, tmp_path):
+    """A server without -js has nobody on $JS.API; a silent listener there lets requests time
+    out; no server cannot be reached; a wrong token is refused: one line each."""
     env = clean_env(tmp_path)
     for args in (("kv", "ls"), ("kv", "get", "B", "k"), ("kv", "watch", "B"), ("object", "ls"),
                  ("object", "put", "B", "--name", "x")):
@@ -247,6 +247,16 @@ def test_without_jetstream_or_server(server, tmp_path):
     nobody = f"nats://127.0.0.1:{free_port()}"
     for args in (("kv", "get", "B", "k"), ("object", "ls")):
         assert_one_error(zats(*args, "-s", nobody, env=env), "could not connect to")
+    guarded = spawn(server.kind, "-js", "-sd", str(tmp_path / "store"), "--auth", "s3cret")
+    for args in (("kv", "ls"), ("object", "info", "B")):
+        assert_one_error(zats(*args, "-s", guarded.url, "--token", "wrong", env=env), "authorization violation")
+    silent = Background("sub", "$JS.API.>", "-s", server.url, env=env, ready="Subscribing on")
+    try:
+        for args in (("kv", "info", "B"), ("object", "ls")):
+            assert_one_error(zats(*args, "-s", server.url, "--timeout", "0.5s", env=env),
+                             "timeout: JetStream did not answer within 0.5s")
+    finally:
+        silent.stop()
 
 
 def test_help_is_concise(tmp_path):
