@@ -22,7 +22,14 @@ from zats.protocol.subjects import is_valid_publish_subject, is_valid_subject
 from . import trace
 from .auth import check_pool
 from .delivery import deliver, deliver_run, deliver_sizes
-from .permissions import RESERVED_FIRST, ConnectionPermissions, reserved_reply, reserved_subject
+from .permissions import (
+    RESERVED_FIRST,
+    RESERVED_REPLY_PREFIXES,
+    RESERVED_SUBJECT_PREFIXES,
+    ConnectionPermissions,
+    reserved_reply,
+    reserved_subject,
+)
 from .subscription import Subscription
 from .wire import HEAVY_FANOUT, WireConnection
 
@@ -375,8 +382,10 @@ class ClientConnection(WireConnection):
         # nats-server: a denied publish gets the violation and no +OK.
         if self.perms is not None and not self._may_publish(subject):
             return False
-        if (subject[0] in RESERVED_FIRST or reply is not None and reply[0] in RESERVED_FIRST) \
-                and self._reserved(subject, reply):
+        # The first byte, then the prefixes: an `_INBOX.` reply costs no call.
+        if (subject[0] in RESERVED_FIRST and subject.startswith(RESERVED_SUBJECT_PREFIXES)
+                or reply is not None and reply[0] in RESERVED_FIRST
+                and reply.startswith(RESERVED_REPLY_PREFIXES)) and self._reserved(subject, reply):
             return False
         if self.verbose:
             self.queue(OK)

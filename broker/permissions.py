@@ -31,6 +31,10 @@ _CACHE_MAX = 1024  # per connection: publish subjects already checked
 RESERVED_FIRST = b"$_"
 _RESERVED_SUBJECTS = ((b"$NRG.", 0), (b"_GR_.", 1), (b"$GR.", 1))
 _RESERVED_REPLIES = ((b"_R_.", 0), (b"$JS.ACK.", 1), (b"_GR_.", 1), (b"$GR.", 1))
+# Their prefixes alone, for one startswith before the exact test (`_INBOX.` replies, the common
+# case past RESERVED_FIRST, then cost no Python call).
+RESERVED_SUBJECT_PREFIXES = tuple(prefix for prefix, _ in _RESERVED_SUBJECTS)
+RESERVED_REPLY_PREFIXES = tuple(prefix for prefix, _ in _RESERVED_REPLIES)
 
 
 def _reserved(name: bytes, prefixes: tuple) -> bool:

@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import msgspec
 
+from .structs import PeerInfo, connect_frame, encode_info
 
-class LeafInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
-    server_id: str = ""
-    server_name: str = ""
-    version: str = ""
-    proto: int = 0
-    go: str = ""
-    host: str = ""
-    port: int = 0
-    headers: bool = False
+
+class LeafInfo(PeerInfo, kw_only=True, omit_defaults=True):
     auth_required: bool = False
     max_payload: int = 0
     client_id: int = 0
@@ -43,24 +37,8 @@ class LeafConnect(msgspec.Struct, kw_only=True, omit_defaults=True):
     gateway: str | None = None
 
 
-_encoder = msgspec.json.Encoder()
-_info_decoder = msgspec.json.Decoder(LeafInfo)
-_connect_decoder = msgspec.json.Decoder(LeafConnect)
-
-
-def encode_leaf_info(info: LeafInfo) -> bytes:
-    return b"INFO " + _encoder.encode(info) + b" \r\n"  # a blank before CRLF, as nats-server
-
-
-def decode_leaf_info(arg: bytes) -> LeafInfo:
-    """Raises msgspec.DecodeError / ValidationError on malformed JSON or wrong types."""
-    return _info_decoder.decode(arg)
-
-
-def encode_leaf_connect(connect: LeafConnect) -> bytes:
-    return b"CONNECT " + _encoder.encode(connect) + b"\r\n"
-
-
-def decode_leaf_connect(arg: bytes) -> LeafConnect:
-    """Raises msgspec.DecodeError / ValidationError on malformed JSON or wrong types."""
-    return _connect_decoder.decode(arg)
+encode_leaf_info = encode_info
+encode_leaf_connect = connect_frame
+# Each raises msgspec.DecodeError / ValidationError on malformed JSON or wrong types.
+decode_leaf_info = msgspec.json.Decoder(LeafInfo).decode
+decode_leaf_connect = msgspec.json.Decoder(LeafConnect).decode

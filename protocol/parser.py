@@ -30,30 +30,18 @@ _CR = 13
 _LF = 10
 _BLANKS = b" \t\r"  # an op must start a line; nats-server fails on these at once
 
-# Op codes, looked up by the op name as sent and then upper-cased.
-_PUB, _HPUB, _SUB, _UNSUB, _PING, _PONG, _CONNECT, _INFO, _MSG, _HMSG, _OK, _ERR = range(12)
-_CLIENT_OPS = {
-    b"PUB": _PUB,
-    b"HPUB": _HPUB,
-    b"SUB": _SUB,
-    b"UNSUB": _UNSUB,
-    b"PING": _PING,
-    b"PONG": _PONG,
-    b"CONNECT": _CONNECT,
-    # nats-server accepts and ignores these from a client.
-    b"INFO": _INFO,
-    b"+OK": _OK,
-    b"-ERR": _ERR,
-}
-_SERVER_OPS = {
-    b"MSG": _MSG,
-    b"HMSG": _HMSG,
-    b"PING": _PING,
-    b"PONG": _PONG,
-    b"INFO": _INFO,
-    b"+OK": _OK,
-    b"-ERR": _ERR,
-}
+# Op codes, one set for every parser (peer_parser's too), looked up by the op name as sent and
+# then upper-cased. A peer's interest and message ops (RS+, LMSG, ...) take the codes of SUB,
+# UNSUB, MSG and HMSG; _IGNORED, _DROP_PUB and _DROP_HPUB are ops a peer may send but that
+# carry nothing for it.
+(_PUB, _HPUB, _SUB, _UNSUB, _PING, _PONG, _CONNECT, _INFO, _MSG, _HMSG, _OK, _ERR, _IGNORED,
+ _DROP_PUB, _DROP_HPUB) = range(15)
+# The ops every direction may receive, each handled by _Parser._control.
+_CONTROL_OPS = {b"PING": _PING, b"PONG": _PONG, b"INFO": _INFO, b"+OK": _OK, b"-ERR": _ERR}
+# From a client nats-server accepts INFO, +OK and -ERR too (it ignores the first two).
+_CLIENT_OPS = {b"PUB": _PUB, b"HPUB": _HPUB, b"SUB": _SUB, b"UNSUB": _UNSUB, b"CONNECT": _CONNECT,
+               **_CONTROL_OPS}
+_SERVER_OPS = {b"MSG": _MSG, b"HMSG": _HMSG, **_CONTROL_OPS}
 # Ops whose name is matched by prefix, anything up to the newline ignored (nats-server does so).
 _PREFIX_OPS = (b"PING", b"PONG", b"+OK")
 # Ops whose argument is the rest of the line, not split.
@@ -142,10 +130,12 @@ def _no_arguments(line: bytes, op: bytes, code: int) -> ProtocolError:
 
 
 class _Parser:
-    """What the parsers share: the op table and its lookup, the control-line limit, `need`, and
-    the payload trailer check."""
+    """What the parsers share: the op table and its lookup, the control-line limit, `need`, the
+    payload trailer check, and the ops every direction may receive (PING, PONG, INFO, +OK, -ERR:
+    see _control)."""
 
-    __slots__ = ("max_control_line", "need", "_table")
+    __slots__ = ("max_control_line", "need", "_table", "_on_ping", "_on_pong", "_on_info",
+                 "_on_ok", "_on_err")
 
     # Ops also recognised by prefix (see _PREFIX_OPS, _WHOLE_ARG_OPS); a subclass whose peers
     # are held to exact op names empties these.
@@ -191,16 +181,34 @@ class _Parser:
         if end - pos > self.max_control_line and _arg_length(bytes(buf[pos:end])) > self.max_control_line:
             raise ProtocolError(MAX_CONTROL_LINE, "control line too long")
 
-    def _check_trailer(self, buf: bytearray, pend: int, end: int) -> bool:
-        """True when the CRLF after a payload is complete and correct; raises when it is wrong;
-        False when it has not fully arrived."""
+    def _unfinished(self, buf: bytearray, pos: int, pend: int, end: int) -> bool:
+        """Whether the frame at `pos`, whose payload ends at `pend`, has not fully arrived (its
+        CRLF included); `need` is then the frame's size. Raises when the bytes after the payload
+        are not CRLF."""
         if pend + 2 <= end:
             if buf[pend] != _CR or buf[pend + 1] != _LF:
                 raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
-            return True
+            return False
         if pend < end and buf[pend] != _CR:
             raise ProtocolError(UNKNOWN_PROTOCOL, "payload not followed by CRLF")
-        return False
+        self.need = pend + 2 - pos
+        return True
+
+    def _control(self, code: int, line: bytes) -> None:
+        """PING, PONG, INFO, +OK or -ERR (any other code: nothing): each to its handler method,
+        INFO with its document, -ERR with its text unquoted. A parser whose direction ignores
+        INFO or +OK keeps None for its method."""
+        if code == _PING:
+            self._on_ping()
+        elif code == _PONG:
+            self._on_pong()
+        elif code == _INFO:
+            if self._on_info is not None:
+                self._on_info(_whole_arg(line, b"INFO"))
+        elif code == _ERR:
+            self._on_err(_whole_arg(line, b"-ERR").decode(errors="replace").strip("'"))
+        elif code == _OK and self._on_ok is not None:
+            self._on_ok()
 
 
 class ClientOpsParser(_Parser):
@@ -227,8 +235,8 @@ class ClientOpsParser(_Parser):
     followed by its CRLF. Without it, they are handed over message by message through on_pub."""
 
     __slots__ = ("max_payload", "headers", "auth_pending", "pedantic", "_line_checked",
-                 "_on_connect", "_on_pub", "_on_hpub", "_on_sub", "_on_unsub", "_on_ping",
-                 "_on_pong", "_on_pub_run", "_on_pub_sizes", "_on_publish_line", "_on_client_err")
+                 "_on_connect", "_on_pub", "_on_hpub", "_on_sub", "_on_unsub", "_on_pub_run",
+                 "_on_pub_sizes", "_on_publish_line", "_on_client_err")
 
     def __init__(self, handler, *, max_control_line: int = MAX_CONTROL_LINE_SIZE,
                  max_payload: int = MAX_PAYLOAD_SIZE):
@@ -248,6 +256,14 @@ class ClientOpsParser(_Parser):
         self._bind(handler, ("on_connect", "on_pub", "on_hpub", "on_sub", "on_unsub", "on_ping",
                              "on_pong"),
                    ("on_pub_run", "on_pub_sizes", "on_publish_line", "on_client_err"))
+        # INFO and +OK from a client are ignored, as nats-server does.
+        self._on_info = self._on_ok = None
+        self._on_err = self._err_from_client
+
+    def _err_from_client(self, _text: str) -> None:
+        if self._on_client_err is None:
+            raise ProtocolError(None, "-ERR from a client")
+        self._on_client_err()
 
     def _unfinished_publish(self, subject: bytes, reported: bool) -> None:
         """A pedantic PUB/HPUB whose payload has not fully arrived. nats-server, when a read
@@ -260,13 +276,13 @@ class ClientOpsParser(_Parser):
     def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
         pos = 0
         self.need = 0
+        pub_op = None if self.auth_pending else b"PUB"  # no PUB fast path before CONNECT
         find = buf.find
+        startswith = buf.startswith
         mcl = self.max_control_line
         max_payload = self.max_payload
         on_pub = self._on_pub
         on_pub_run = self._on_pub_run
-        pub_op = None if self.auth_pending else b"PUB"
-        startswith = buf.startswith
         # A publisher's burst often repeats one PUB control line (same subject, reply and size).
         # Once two consecutive PUB lines are equal, `rep_line` (the line with its LF) is tried
         # first: one startswith then replaces find, copy, split and int. A miss turns it off.
@@ -307,8 +323,7 @@ class ClientOpsParser(_Parser):
                     pstart = pos + rep_len
                     pend = pstart + rep_size
                     if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
-                        if not self._check_trailer(buf, pend, end):
-                            self.need = pend + 2 - pos
+                        if self._unfinished(buf, pos, pend, end):
                             return pos
                     if on_pub(rep_subject, rep_reply, view[pstart:pend]):
                         return pend + 2
@@ -394,8 +409,7 @@ class ClientOpsParser(_Parser):
                 pstart = eol + 1
                 pend = pstart + size
                 if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
-                    if not self._check_trailer(buf, pend, end):
-                        self.need = pend + 2 - pos
+                    if self._unfinished(buf, pos, pend, end):
                         if pedantic:
                             self._unfinished_publish(args[1], pos == 0 and line_checked)
                         return pos
@@ -426,8 +440,7 @@ class ClientOpsParser(_Parser):
                     self._on_publish_line(args[1])
                 pstart = eol + 1
                 pend = pstart + size
-                if not self._check_trailer(buf, pend, end):
-                    self.need = pend + 2 - pos
+                if self._unfinished(buf, pos, pend, end):
                     if pedantic:
                         self._unfinished_publish(args[1], pos == 0 and line_checked)
                     return pos
@@ -436,11 +449,7 @@ class ClientOpsParser(_Parser):
                     return pos
             else:
                 pos = eol + 1
-                if code == _PING:
-                    self._on_ping()
-                elif code == _PONG:
-                    self._on_pong()
-                elif code == _SUB:
+                if code == _SUB:
                     n = len(args)
                     if n == 3:
                         self._on_sub(args[1], None, args[2])
@@ -468,11 +477,8 @@ class ClientOpsParser(_Parser):
                     pub_op = None if self.auth_pending else b"PUB"
                     subj_prefix = rep_line = prev_line = None
                     pedantic = self.pedantic
-                elif code == _ERR:
-                    if self._on_client_err is None:
-                        raise ProtocolError(None, "-ERR from a client")
-                    self._on_client_err()
-                # INFO and +OK from a client are ignored, as nats-server does.
+                else:
+                    self._control(code, line)
         return pos
 
 
@@ -498,8 +504,7 @@ class ServerOpsParser(_Parser):
       over first and then the error is raised.
     `msgs` and `bytes` count the MSG frames and payload bytes parsed (the caller resets them)."""
 
-    __slots__ = ("_on_msg", "_on_hmsg", "_on_info", "_on_ok", "_on_err", "_on_ping", "_on_pong",
-                 "_dispatch", "_runs", "_cache", "_run_count", "msgs", "bytes",
+    __slots__ = ("_on_msg", "_on_hmsg", "_dispatch", "_runs", "_cache", "_run_count", "msgs", "bytes",
                  "_last", "_l_subject", "_l_sid", "_l_reply", "_l_size", "_l_len")
 
     def __init__(self, handler, *, max_control_line: int = 1 << 20, dispatch=None, runs=None,
@@ -523,11 +528,11 @@ class ServerOpsParser(_Parser):
     def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
         pos = 0
         self.need = 0
+        dispatch_get = self._dispatch.get if self._dispatch is not None else None
+        runs_get = self._runs.get if self._runs is not None else None
         find = buf.find
         startswith = buf.startswith
         on_msg = self._on_msg
-        dispatch_get = self._dispatch.get if self._dispatch is not None else None
-        runs_get = self._runs.get if self._runs is not None else None
         cache = self._cache
         nmsgs = nbytes = 0
         last = self._last
@@ -559,8 +564,7 @@ class ServerOpsParser(_Parser):
                         nbytes += l_size
                         pos = pend + 2
                         continue
-                    if not self._check_trailer(buf, pend, end):
-                        self.need = pend + 2 - pos
+                    if self._unfinished(buf, pos, pend, end):
                         return pos
                 eol = find(b"\n", pos, end)
                 if eol < 0:
@@ -570,8 +574,7 @@ class ServerOpsParser(_Parser):
                 args = line.split()
                 if not args or line[0] in _BLANKS:
                     raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line or leading blank")
-                op = args[0]
-                code = _MSG if op == b"MSG" else self._op_of(op)
+                code = _MSG if args[0] == b"MSG" else self._op_of(args[0])
                 if code == _MSG:
                     n = len(args)
                     if n == 4:
@@ -591,8 +594,7 @@ class ServerOpsParser(_Parser):
                             args[1], args[2], reply, size, len(last)
                     pstart = eol + 1
                     pend = pstart + size
-                    if not self._check_trailer(buf, pend, end):
-                        self.need = pend + 2 - pos
+                    if self._unfinished(buf, pos, pend, end):
                         return pos
                     if dispatch_get is None:
                         on_msg(args[1], args[2], reply, view[pstart:pend])
@@ -607,23 +609,13 @@ class ServerOpsParser(_Parser):
                     reply, hdr, size = _header_frame_args(args, 3, b"HMSG")
                     pstart = eol + 1
                     pend = pstart + size
-                    if not self._check_trailer(buf, pend, end):
-                        self.need = pend + 2 - pos
+                    if self._unfinished(buf, pos, pend, end):
                         return pos
                     self._on_hmsg(args[1], args[2], reply, hdr, view[pstart:pend])
                     pos = pend + 2
                 else:
                     pos = eol + 1
-                    if code == _PING:
-                        self._on_ping()
-                    elif code == _PONG:
-                        self._on_pong()
-                    elif code == _OK:
-                        self._on_ok()
-                    elif code == _INFO:
-                        self._on_info(_whole_arg(line, b"INFO"))
-                    elif code == _ERR:
-                        self._on_err(_whole_arg(line, b"-ERR").decode(errors="replace").strip("'"))
+                    self._control(code, line)
             return pos
         finally:
             self.msgs += nmsgs

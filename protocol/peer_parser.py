@@ -1,8 +1,8 @@
 """Incremental parser for what one server sends another: nats-server's route protocol (a cluster
 connection) and its leafnode protocol, which differ only in their op names, in whether interest
 and message lines name the account first (a leaf connection is bound to one account), and in a
-few rules listed with ROUTE and LEAF below. In the style of parser.py (and sharing its op lookup,
-size parsing and trailer check): `parse(buf, view, end)` consumes every whole frame in
+few rules listed with ROUTE and LEAF below. In the style of parser.py (and sharing its op codes
+and lookup, size parsing, trailer check, and PING/PONG/INFO/+OK/-ERR handling): `parse(buf, view, end)` consumes every whole frame in
 `buf[:end]`, calls the handler once per frame and returns the offset of the first byte it did
 not consume; `need` is then the full size of an unfinished frame when known. Payloads are
 handed over as memoryviews of the receive buffer, valid only during the call. No I/O.
@@ -45,8 +45,21 @@ from typing import NamedTuple
 
 from .errors import AUTH_VIOLATION, MAX_CONTROL_LINE, MAX_PAYLOAD, UNKNOWN_PROTOCOL, ProtocolError
 from .parser import (
+    _CONNECT,
+    _CONTROL_OPS,
     _CR,
+    _DROP_HPUB,
+    _DROP_PUB,
+    _HMSG,
+    _IGNORED,
+    _INFO,
     _LF,
+    _MSG,
+    _OK,
+    _PING,
+    _PONG,
+    _SUB,
+    _UNSUB,
     MAX_CONTROL_LINE_SIZE,
     MAX_PAYLOAD_SIZE,
     _frame_sizes,
@@ -66,18 +79,9 @@ GROW_AS_ARRIVES = 1 << 16
 
 _BLANKS = (b" ", b"\t")
 
-(_MSG, _HMSG, _SUB, _UNSUB, _PING, _PONG, _CONNECT, _INFO, _OK, _ERR, _IGNORED, _DROP_PUB,
- _DROP_HPUB) = range(13)
+# The op codes are parser.py's: RS+/LS+ take SUB's, RS-/LS- UNSUB's, RMSG/LMSG MSG's.
 _NO_ARGS = (_PING, _PONG, _OK)
-_COMMON_OPS = {
-    b"HMSG": _HMSG,
-    b"PING": _PING,
-    b"PONG": _PONG,
-    b"CONNECT": _CONNECT,
-    b"INFO": _INFO,
-    b"+OK": _OK,
-    b"-ERR": _ERR,
-}
+_COMMON_OPS = {b"HMSG": _HMSG, b"CONNECT": _CONNECT, **_CONTROL_OPS}
 
 # No size has more than 9 digits: a limit no message reaches.
 _NO_PAYLOAD_LIMIT = 10**9
@@ -152,9 +156,8 @@ class PeerOpsParser(_Parser):
     # Op names are matched whole (after upper-casing), never by prefix.
     prefix_ops = whole_arg_ops = ()
 
-    __slots__ = ("expect_connect", "max_payload", "_kind", "_h", "_on_connect", "_on_info",
-                 "_on_ping", "_on_pong", "_on_err", "_on_rsub", "_on_runsub", "_on_rmsg",
-                 "_on_rmsg_run")
+    __slots__ = ("expect_connect", "max_payload", "_kind", "_h", "_on_connect", "_on_rsub",
+                 "_on_runsub", "_on_rmsg", "_on_rmsg_run")
 
     def __init__(self, handler, kind: PeerKind, *, expect_connect: bool = False,
                  max_control_line: int = MAX_CONTROL_LINE_SIZE,
@@ -166,6 +169,7 @@ class PeerOpsParser(_Parser):
         self._h = handler
         self._bind(handler, ("on_connect", "on_info", "on_ping", "on_pong", "on_err", "on_rsub",
                              "on_runsub", "on_rmsg"), ("on_rmsg_run",))
+        self._on_ok = None  # +OK is dropped
 
     def _before_connect(self) -> ProtocolError:
         return ProtocolError(AUTH_VIOLATION, f"{self._kind.name} op before CONNECT")
@@ -175,21 +179,17 @@ class PeerOpsParser(_Parser):
         self.need = 0
         find = buf.find
         h = self._h
-        kind = self._kind
-        msg_op = kind.msg_op
-        table = self._table
-        has_account = kind.account
+        name, msg_op, table, has_account, _, stops_when_closed = self._kind
         first = 1 if has_account else 0  # message fields from args[first]: <acc> <subject> ...
-        stops_when_closed = kind.stops_when_closed
-        max_payload = self.max_payload
-        mcl = self.max_control_line
-        on_rmsg = self._on_rmsg
-        on_run = self._on_rmsg_run
         # As ClientOpsParser: after two equal plain message lines in a row, the frames that
         # repeat the line are counted with startswith and handed over as one run.
         prev_line = rep_line = None
         rep_account = rep_subject = None
         rep_len = rep_size = 0
+        max_payload = self.max_payload
+        mcl = self.max_control_line
+        on_rmsg = self._on_rmsg
+        on_run = self._on_rmsg_run
         while pos < end:
             if rep_line is not None:
                 stride = rep_len + rep_size + 2
@@ -207,16 +207,16 @@ class PeerOpsParser(_Parser):
             eol = find(b"\n", pos, end)
             if eol < 0:
                 if end - pos > mcl:
-                    raise ProtocolError(MAX_CONTROL_LINE, f"{kind.name} control line too long")
+                    raise ProtocolError(MAX_CONTROL_LINE, f"{name} control line too long")
                 if self.expect_connect and buf[pos] not in b"Cc":
                     raise self._before_connect()
                 return pos
             if eol - pos > mcl:
-                raise ProtocolError(MAX_CONTROL_LINE, f"{kind.name} control line too long")
+                raise ProtocolError(MAX_CONTROL_LINE, f"{name} control line too long")
             line = bytes(view[pos:eol])
             args = line.split()
             if not args or line[0] in b" \t\r":
-                raise ProtocolError(UNKNOWN_PROTOCOL, f"empty {kind.name} control line or leading blank")
+                raise ProtocolError(UNKNOWN_PROTOCOL, f"empty {name} control line or leading blank")
             op = args[0]
             code = _MSG if op == msg_op else table.get(op)
             if code is None:
@@ -238,16 +238,15 @@ class PeerOpsParser(_Parser):
                 # On a leaf the op stands where a routed message has its account.
                 margs = args[first:] if first else args
                 if len(margs) < 2 + tail:
-                    raise ProtocolError(None, f"{kind.name} message with {len(args) - 1} arguments")
+                    raise ProtocolError(None, f"{name} message with {len(args) - 1} arguments")
                 reply, queues = msg_args(margs, tail)
                 hdr, size = _frame_sizes(margs, tail, op)
                 if size > max_payload:
-                    raise ProtocolError(MAX_PAYLOAD, f"{kind.name} message of {size} bytes")
+                    raise ProtocolError(MAX_PAYLOAD, f"{name} message of {size} bytes")
                 pstart = eol + 1
                 pend = pstart + size
                 if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
-                    if not self._check_trailer(buf, pend, end):
-                        self.need = pend + 2 - pos
+                    if self._unfinished(buf, pos, pend, end):
                         return pos
                 account = margs[0] if has_account else None
                 if on_run is not None and tail == 1 and reply is None and queues is None:
@@ -266,8 +265,7 @@ class PeerOpsParser(_Parser):
                     raise ProtocolError(UNKNOWN_PROTOCOL, f"{op!r} with {len(args) - 1} arguments")
                 _, size = _frame_sizes(args, tail, op, UNKNOWN_PROTOCOL)
                 pend = eol + 1 + size
-                if not self._check_trailer(buf, pend, end):
-                    self.need = pend + 2 - pos
+                if self._unfinished(buf, pos, pend, end):
                     return pos
                 pos = pend + 2
                 continue
@@ -290,18 +288,11 @@ class PeerOpsParser(_Parser):
                     self._on_runsub(account, args[first + 1], args[first + 2])
                 else:
                     raise ProtocolError(None, f"{op!r} with {len(args) - 1} arguments")
-            elif code == _PING:
-                self._on_ping()
-            elif code == _PONG:
-                self._on_pong()
             elif code == _CONNECT:
                 self.expect_connect = False
-                self._on_connect(_whole_arg(line, op))
+                self._on_connect(_whole_arg(line, b"CONNECT"))
                 if getattr(h, "closed", False):
                     return pos
-            elif code == _INFO:
-                self._on_info(_whole_arg(line, op))
-            elif code == _ERR:
-                self._on_err(_whole_arg(line, op).decode(errors="replace").strip("'"))
-            # +OK and the ignored ops (see ROUTE) are dropped.
+            else:
+                self._control(code, line)  # the ignored ops (see ROUTE) fall through
         return pos

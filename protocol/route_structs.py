@@ -9,16 +9,10 @@ from __future__ import annotations
 
 import msgspec
 
+from .structs import PeerInfo, connect_frame, encode_info
 
-class RouteInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
-    server_id: str = ""
-    server_name: str = ""
-    version: str = ""
-    proto: int = 0
-    go: str = ""
-    host: str = ""
-    port: int = 0
-    headers: bool = False
+
+class RouteInfo(PeerInfo, kw_only=True, omit_defaults=True):
     max_payload: int = 0
     auth_required: bool = False
     tls_required: bool = False
@@ -52,27 +46,15 @@ class RouteConnect(msgspec.Struct, kw_only=True, omit_defaults=True):
     gateway: str | None = None
 
 
-_encoder = msgspec.json.Encoder()
-_info_decoder = msgspec.json.Decoder(RouteInfo)
-_connect_decoder = msgspec.json.Decoder(RouteConnect)
-
-
-def encode_route_info(info: RouteInfo) -> bytes:
-    return b"INFO " + _encoder.encode(info) + b" \r\n"  # a blank before CRLF, as nats-server
-
-
-def decode_route_info(arg: bytes) -> RouteInfo:
-    """Raises msgspec.DecodeError / ValidationError on malformed JSON or wrong types."""
-    return _info_decoder.decode(arg)
+encode_route_info = encode_info
+# Each raises msgspec.DecodeError / ValidationError on malformed JSON or wrong types.
+decode_route_info = msgspec.json.Decoder(RouteInfo).decode
+decode_route_connect = msgspec.json.Decoder(RouteConnect).decode
 
 
 def encode_route_connect(connect: RouteConnect) -> bytes:
     """CONNECT with echo, verbose and pedantic written out, as nats-server writes them."""
-    body = msgspec.json.decode(_encoder.encode(connect))
+    body = msgspec.json.decode(msgspec.json.encode(connect))
     body = {"echo": connect.echo, "verbose": connect.verbose, "pedantic": connect.pedantic,
             "tls_required": connect.tls_required, **body}
-    return b"CONNECT " + _encoder.encode(body) + b"\r\n"
-
-
-def decode_route_connect(arg: bytes) -> RouteConnect:
-    return _connect_decoder.decode(arg)
+    return connect_frame(body)

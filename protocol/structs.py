@@ -43,6 +43,20 @@ class Info(msgspec.Struct, kw_only=True, omit_defaults=True):
     xkey: str | None = None
 
 
+class PeerInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The fields a server's INFO to a route or a leaf starts with (RouteInfo and LeafInfo add
+    theirs after them)."""
+
+    server_id: str = ""
+    server_name: str = ""
+    version: str = ""
+    proto: int = 0
+    go: str = ""
+    host: str = ""
+    port: int = 0
+    headers: bool = False
+
+
 class Connect(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A client's CONNECT options. Unknown fields are ignored."""
 
@@ -72,9 +86,16 @@ _INT64 = range(-(1 << 63), 1 << 63)  # Go's int
 _info_decoder = msgspec.json.Decoder(Info)
 
 
-def encode_info(info: Info) -> bytes:
-    """The whole INFO frame, `INFO {json} \\r\\n` (nats-server puts a blank before CRLF)."""
+def encode_info(info: msgspec.Struct) -> bytes:
+    """The whole INFO frame, `INFO {json} \\r\\n` (nats-server puts a blank before CRLF), of an
+    Info or of the INFO a server sends a route or leaf (route_structs, leaf_structs)."""
     return b"INFO " + _info_encoder.encode(info) + b" \r\n"
+
+
+def connect_frame(body: object) -> bytes:
+    """The whole CONNECT frame of a JSON body (a Struct, or a dict where defaults are written
+    out)."""
+    return b"CONNECT " + _info_encoder.encode(body) + b"\r\n"
 
 
 def decode_connect(arg: bytes, previous: Connect | None = None) -> Connect:
@@ -188,7 +209,7 @@ def encode_connect(connect: Connect) -> bytes:
     obj.setdefault("verbose", connect.verbose)
     obj.setdefault("pedantic", connect.pedantic)
     obj.setdefault("echo", connect.echo)
-    return b"CONNECT " + msgspec.json.encode(obj) + b"\r\n"
+    return connect_frame(obj)
 
 
 def decode_info(arg: bytes) -> Info:
