@@ -6,9 +6,11 @@ from memory, so that neither sockets nor a load generator sharing the machine bl
     python benchmarks/bench_ws_transport.py -n 41 --frame 16384
 
 The WebSocket publisher's bytes arrive as masked binary frames of --frame bytes, in socket reads
-of 256 KiB (uvloop's read size), through broker/ws_transport.py's WebSocketTransport; the plain
-publisher's arrive in reads of 64 KiB straight into the connection's receive buffer, as from
-asyncio's socket transport. What the subscribers are sent is counted and dropped. Figures are
+of --read bytes (default 256 KiB, uvloop's read size: a saturated broker), through
+broker/ws_transport.py's WebSocketTransport; the plain publisher's arrive in reads of as many
+bytes (at most 64 KiB) straight into the connection's receive buffer, as from asyncio's socket
+transport. Small reads (`--frame 4096 --read 4104`) are a broker that keeps up with its
+publisher. What the subscribers are sent is counted and dropped. Figures are
 messages per CPU-second of this process (medians, and the best round), and ws/plain.
 `zats-bench compare --scenarios WsPubSub128B,PubSub128B` measures the same against nats-server
 over real sockets."""
@@ -68,10 +70,10 @@ class Sink:
         return False
 
 
-def ws_reads(data: bytes, frame: int) -> list[bytes]:
+def ws_reads(data: bytes, frame: int, read: int) -> list[bytes]:
     frames = b"".join(Frame(Opcode.BINARY, data[i:i + frame]).serialize(mask=True)
                       for i in range(0, len(data), frame))
-    return [frames[i:i + READ] for i in range(0, len(frames), READ)]
+    return [frames[i:i + read] for i in range(0, len(frames), read)]
 
 
 def ws_client(broker: Broker):
@@ -86,7 +88,7 @@ def ws_client(broker: Broker):
     return sink, send
 
 
-def plain_client(broker: Broker):
+def plain_client(broker: Broker, read: int):
     sink = Sink()
     conn = ClientConnection(broker, broker._new_cid())
     conn.connection_made(sink)
@@ -96,21 +98,22 @@ def plain_client(broker: Broker):
         pos = 0
         while pos < len(view):
             buf = conn.get_buffer(-1)
-            n = min(len(buf), len(view) - pos, PLAIN_READ)
+            n = min(len(buf), len(view) - pos, read)
             buf[:n] = view[pos:pos + n]
             pos += n
             conn.buffer_updated(n)
     return sink, send
 
 
-async def run(rounds: int, msgs: int, frame: int) -> None:
+async def run(rounds: int, msgs: int, frame: int, read: int) -> None:
     broker = Broker(ServerOptions(port=0, host="127.0.0.1", websocket=WebSocketConfig(
         port=-1, host="127.0.0.1", no_tls=True)))
     await broker.start()
     try:
         kinds = {}
-        for name, make, encode in (("ws", ws_client, lambda d: ws_reads(d, frame)),
-                                   ("plain", plain_client, lambda d: d)):
+        for name, make, encode in (
+                ("ws", ws_client, lambda d: ws_reads(d, frame, read)),
+                ("plain", lambda b: plain_client(b, min(read, PLAIN_READ)), lambda d: d)):
             sub_sink, sub_send = make(broker)
             sub_send(encode(CONNECT + b"SUB ws.%s 1\r\n" % name.encode()))
             _, pub_send = make(broker)
@@ -139,8 +142,10 @@ def main() -> None:
     ap.add_argument("-n", "--rounds", type=int, default=21)
     ap.add_argument("--msgs", type=int, default=100_000, help="messages per round")
     ap.add_argument("--frame", type=int, default=65536, help="payload bytes per client frame")
+    ap.add_argument("--read", type=int, default=READ,
+                    help="bytes per socket read (the plain one: at most 64 KiB)")
     args = ap.parse_args()
-    asyncio.run(run(args.rounds, args.msgs, args.frame))
+    asyncio.run(run(args.rounds, args.msgs, args.frame, args.read))
 
 
 if __name__ == "__main__":

@@ -288,15 +288,18 @@ class WebSocketTransport(asyncio.Protocol):
     def write(self, data) -> None:
         if self.closing or self.close_sent or not data:
             return
-        frames = self.frames
+        # The library's frame (and permessage-deflate) encoding, without its Protocol's
+        # send_binary: the state it checks is ours (close_sent), and no list of writes.
+        extensions = self.frames.extensions
+        sock = self.sock
         cap = self.frame_cap
         if cap and len(data) > cap:
             view = memoryview(data)
             for at in range(0, len(view), cap):
-                frames.send_binary(view[at:at + cap])
+                sock.write(Frame(Opcode.BINARY, view[at:at + cap]).serialize(
+                    mask=False, extensions=extensions))
         else:
-            frames.send_binary(data)
-        self._send(frames.data_to_send())
+            sock.write(Frame(Opcode.BINARY, data).serialize(mask=False, extensions=extensions))
 
     def _send(self, chunks: list[bytes]) -> None:
         sock = self.sock
