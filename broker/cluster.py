@@ -2,6 +2,11 @@
 configuration and learned by gossip, the registry of routes by remote server id, interest
 propagation (RS+/RS-), and the client URLs of the cluster that clients learn from INFO.
 
+Client URLs come in two kinds, as in nats-server: the client ports' (`connect_urls`) for TCP
+clients, the websocket ports' (`ws_connect_urls`) for WebSocket clients. Each server's route INFO
+carries its own of both; each kind is kept apart (ClientURLs) and, when it changes, only the
+clients of that kind get an asynchronous INFO.
+
 A full mesh, as nats-server builds it: every server keeps one route to every other. When a server
 registers a new route it tells its other routes about the new peer (an INFO carrying the peer's
 `ip`, the URL to dial), and they dial it; so a node given one seed learns all the others. If
@@ -26,7 +31,7 @@ import random
 from zats.protocol.route_structs import RouteInfo, encode_route_info
 
 from .ids import nuid
-from .interfaces import advertise_hosts
+from .interfaces import listener_urls
 from .listeners import listen
 from .peers import PeerManager
 from .route import RouteConnection
@@ -39,6 +44,59 @@ _ROUTE_CONNECT_DELAY = 1.0  # nats-server's DEFAULT_ROUTE_CONNECT / DEFAULT_ROUT
 GOSSIP_DEFAULT, GOSSIP_DISABLED, GOSSIP_OVERRIDE = 0, 1, 2
 
 
+class ClientURLs:
+    """One kind of URL the cluster gives its clients: ours (worked out once by `own_of`, after
+    the listeners are up) and every routed server's, as its route INFO gave them. Clients get
+    none until another server has given some of this kind (nats-server's INFO holds the list
+    only once it has been updated)."""
+
+    __slots__ = ("own_of", "_own", "remote", "announced")
+
+    def __init__(self, own_of):
+        self.own_of = own_of
+        self._own: list[str] | None = None
+        self.remote: dict[str, list[str]] = {}  # remote server id -> its URLs
+        self.announced = False
+
+    def own(self) -> list[str]:
+        if self._own is None:
+            self._own = self.own_of()
+        return list(self._own)
+
+    def forget_own(self) -> None:
+        self._own = None
+
+    def merged(self, without_own: bool) -> list[str] | None:
+        """Ours, unless `without_own` (lame duck mode), then every other server's, once any."""
+        if not (self.remote or self.announced):
+            return None
+        urls = [] if without_own else self.own()
+        for remote in self.remote.values():
+            for url in remote:
+                if url not in urls:
+                    urls.append(url)
+        return urls or None  # an empty list is left out of INFO, as nats-server's omitempty
+
+    def learn(self, remote_id: str, urls: list[str] | None) -> bool:
+        """A newly registered server's URLs; whether it gave any."""
+        if not urls:
+            return False
+        self.remote[remote_id] = list(urls)
+        self.announced = True
+        return True
+
+    def update(self, remote_id: str, urls: list[str] | None) -> bool:
+        """A later INFO of a server already known (a reload there); whether its URLs changed."""
+        if urls is None or remote_id not in self.remote or self.remote[remote_id] == list(urls):
+            return False
+        self.remote[remote_id] = list(urls)
+        return True
+
+    def forget(self, remote_id: str) -> bool:
+        """A server's route closed or it entered lame duck mode; whether it had given any."""
+        return self.remote.pop(remote_id, None) is not None
+
+
 class Cluster(PeerManager):
     def __init__(self, broker):
         self.broker = broker
@@ -48,8 +106,8 @@ class Cluster(PeerManager):
         self.port = 0
         self.routes: dict[str, RouteConnection] = {}  # registered, by remote server id
         self.conns: set[RouteConnection] = set()  # every open route connection
-        self.remote_urls: dict[str, list[str]] = {}  # remote server id -> its client URLs
-        self.urls_announced = False
+        self.tcp_urls = ClientURLs(self._own_tcp_urls)  # connect_urls
+        self.ws_urls = ClientURLs(self._own_ws_urls)  # ws_connect_urls
         # account name -> (subject, queue) -> number of local subscriptions
         self.interest: dict[str, dict[tuple, int]] = {}
         self.ignored_urls: set[str] = set()  # routes found to lead to ourselves
@@ -59,7 +117,6 @@ class Cluster(PeerManager):
         self._dialing: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._flush_scheduled = False
-        self._own_urls: list[str] | None = None
         self.adopt_accounts()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -97,25 +154,23 @@ class Cluster(PeerManager):
 
     # -- INFO ------------------------------------------------------------------------------
 
-    def own_client_urls(self) -> list[str]:
+    def _own_tcp_urls(self) -> list[str]:
         """Our client listener as `host:port` (every interface's address when bound to all), or
-        the client_advertise address; worked out once, after the client listener is up."""
-        if self._own_urls is None:
-            broker = self.broker
-            host = broker.options.host
-            if broker.advertised is not None:
-                self._own_urls = [join_host_port(*broker.advertised)]
-            else:
-                self._own_urls = [join_host_port(h, broker.port) for h in advertise_hosts(host)]
-        return list(self._own_urls)
+        the client_advertise address."""
+        broker = self.broker
+        return listener_urls(broker.options.host, broker.port, broker.advertised)
+
+    def _own_ws_urls(self) -> list[str]:
+        ws = self.broker.websocket
+        return ws.connect_urls() if ws is not None else []
 
     def own_client_urls_changed(self) -> None:
-        """client_advertise changed on reload: routes get our new INFO, clients theirs."""
-        self._own_urls = None
+        """client_advertise changed on reload: routes get our new INFO, TCP clients theirs."""
+        self.tcp_urls.forget_own()
         frame = self.info_frame()
         for conn in self.routes.values():
             conn.queue(frame)
-        self.notify_clients()
+        self.notify_clients(tcp=True, ws=False)
 
     def info(self, gossip_mode: int = 0) -> RouteInfo:
         broker = self.broker
@@ -130,31 +185,31 @@ class Cluster(PeerManager):
             host, port, _, _ = split_url(cfg.advertise)
             info.ip = f"nats-route://{join_host_port(host, port)}/"
         if not cfg.no_advertise:
-            info.connect_urls = self.own_client_urls()
+            info.connect_urls = self.tcp_urls.own()
+            info.ws_connect_urls = self.ws_urls.own() or None
         return info
 
     def info_frame(self, conn: RouteConnection | None = None) -> bytes:
         mode = conn.gossip_mode if conn is not None and conn.implicit else 0
         return encode_route_info(self.info(mode))
 
-    def client_urls(self) -> list[str] | None:
-        """`connect_urls` for client INFO: our client URLs and every other server's, once any
-        other server has been seen; without ours in lame duck mode."""
-        if self.config.no_advertise or not (self.remote_urls or self.urls_announced):
+    def client_urls(self, websocket: bool = False) -> list[str] | None:
+        """`connect_urls` for the INFO of a TCP client (of a WebSocket client: the websocket
+        URLs): ours and every other server's, once another server has given some; without ours
+        in lame duck mode."""
+        if self.config.no_advertise:
             return None
-        urls = [] if self.broker.lame_duck_mode else self.own_client_urls()
-        for remote in self.remote_urls.values():
-            for url in remote:
-                if url not in urls:
-                    urls.append(url)
-        return urls
+        return (self.ws_urls if websocket else self.tcp_urls).merged(self.broker.lame_duck_mode)
 
-    def notify_clients(self) -> None:
+    def notify_clients(self, tcp: bool, ws: bool) -> None:
         """An asynchronous INFO to every client that takes one (protocol 1), after the cluster's
-        client URLs changed."""
+        client URLs of its kind (TCP, WebSocket) changed."""
+        if not (tcp or ws):
+            return
         broker = self.broker
         for conn in list(broker.connections.values()):
-            if not conn.closed and conn.connect_opts is not None and conn.connect_opts.protocol >= 1:
+            if (not conn.closed and (ws if conn.websocket is not None else tcp)
+                    and conn.connect_opts is not None and conn.connect_opts.protocol >= 1):
                 conn.queue(broker.info_frame(conn))
         self.schedule_flush()
 
@@ -251,10 +306,9 @@ class Cluster(PeerManager):
             conn.handshake_timer = None
         log.notice("%s:%d - rid:%d - Route connection created", conn.ip, conn.port, conn.cid)
         self._gossip(conn, info)
-        if info.connect_urls and not self.config.no_advertise and not info.ldm:
-            self.remote_urls[remote_id] = list(info.connect_urls)
-            self.urls_announced = True
-            self.notify_clients()
+        if not self.config.no_advertise and not info.ldm:
+            self.notify_clients(self.tcp_urls.learn(remote_id, info.connect_urls),
+                                self.ws_urls.learn(remote_id, info.ws_connect_urls))
         self.send_interest(conn)
         conn.start_pinging()
 
@@ -294,8 +348,7 @@ class Cluster(PeerManager):
         if self.routes.get(conn.remote_id) is conn:
             del self.routes[conn.remote_id]
             conn.remove_interest()
-            if self.remote_urls.pop(conn.remote_id, None) is not None:
-                self.notify_clients()
+            self._forget_urls(conn)
         log.notice("%s:%d - rid:%d - Router connection closed: %s", conn.ip, conn.port, conn.cid,
                    conn.close_reason or "Client Closed")
         self._maybe_redial(conn)
@@ -402,16 +455,18 @@ class Cluster(PeerManager):
         self.schedule_flush()
 
     def remote_lame_duck(self, conn: RouteConnection) -> None:
-        if self.remote_urls.pop(conn.remote_id, None) is not None:
-            self.notify_clients()
+        self._forget_urls(conn)
 
-    def remote_client_urls(self, conn: RouteConnection, urls: list[str] | None) -> None:
+    def _forget_urls(self, conn: RouteConnection) -> None:
+        self.notify_clients(self.tcp_urls.forget(conn.remote_id),
+                            self.ws_urls.forget(conn.remote_id))
+
+    def remote_client_urls(self, conn: RouteConnection, info: RouteInfo) -> None:
         """A later INFO of a routed server: its client URLs may have changed (a reload)."""
-        if urls is None or self.config.no_advertise or conn.remote_id not in self.remote_urls:
+        if self.config.no_advertise:
             return
-        if self.remote_urls[conn.remote_id] != list(urls):
-            self.remote_urls[conn.remote_id] = list(urls)
-            self.notify_clients()
+        self.notify_clients(self.tcp_urls.update(conn.remote_id, info.connect_urls),
+                            self.ws_urls.update(conn.remote_id, info.ws_connect_urls))
 
     # -- interest ----------------------------------------------------------------------------------
 

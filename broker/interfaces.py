@@ -1,5 +1,7 @@
-"""The host's own addresses, for the URLs a server bound to every interface (0.0.0.0 or ::)
-advertises: each interface's global unicast addresses, IPv4 then IPv6, in interface order, as
+"""The URLs a listener is advertised at (nats-server's getConnectURLs: the client port's
+connect_urls, the websocket port's ws_connect_urls, the leafnode port's leafnode_urls), and the
+host's own addresses they are made of when the listener is bound to every interface (0.0.0.0 or
+::): each interface's global unicast addresses, IPv4 then IPv6, in interface order, as
 nats-server lists them. Read from the kernel (an ioctl per interface for IPv4, /proc for IPv6),
 never by resolving the host name, which on many hosts names a loopback address."""
 
@@ -9,6 +11,8 @@ import fcntl
 import ipaddress
 import socket
 import struct
+
+from .urls import join_host_port
 
 _SIOCGIFADDR = 0x8915
 _PROC_INET6 = "/proc/net/if_inet6"
@@ -70,3 +74,11 @@ def advertise_hosts(host: str) -> list[str]:
     if host in ("0.0.0.0", "::", ""):
         return local_ips() or ["127.0.0.1"]
     return [host]
+
+
+def listener_urls(host: str, port: int, advertised: tuple[str, int] | None = None) -> list[str]:
+    """`host:port` for each address a listener bound to `host` is reached at, or the one
+    advertised (host, port) when it is configured."""
+    if advertised is not None:
+        return [join_host_port(*advertised)]
+    return [join_host_port(h, port) for h in advertise_hosts(host)]

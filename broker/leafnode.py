@@ -53,7 +53,7 @@ from zats.protocol.subjects import is_valid_subject
 from .delivery import deliver_from_peer
 from .durations import format_duration
 from .ids import nuid
-from .interfaces import advertise_hosts
+from .interfaces import listener_urls
 from .listeners import listen
 from .peers import PeerManager
 from .route import RouteConnection, traffic
@@ -313,7 +313,7 @@ class Leafnodes(PeerManager):
             self._dial(remote, 0.0)
 
     def leafnode_urls(self) -> list[str]:
-        return [join_host_port(h, self.port) for h in advertise_hosts(self.config.host)]
+        return listener_urls(self.config.host, self.port)
 
     def info_frame(self, conn: LeafConnection) -> bytes:
         b = self.broker

@@ -277,6 +277,19 @@ def _validate_websocket(opts: ServerOptions, ws: WebSocketConfig) -> None:
     if ws.jwt_cookie:  # zats has no operator mode
         raise OptionsError("trusted operators or trusted keys configuration is required for JWT "
                            f'authentication via cookie "{ws.jwt_cookie}"')
+    websocket_advertise_address(ws, ws.port)
+
+
+def websocket_advertise_address(ws: WebSocketConfig, port: int) -> tuple[str, int] | None:
+    """(host, port) of the websocket block's `advertise`, its port defaulting to `port` (the
+    listener's); None when not set. Raises OptionsError with the error nats-server stops with
+    (once its listener is up; here before)."""
+    if not ws.advertise:
+        return None
+    try:
+        return parse_host_port(ws.advertise, port)
+    except ValueError as exc:
+        raise OptionsError(f"Unable to get websocket connect URLs: {exc}") from None
 
 
 def client_advertise_address(opts: ServerOptions, port: int) -> tuple[str, int] | None:

@@ -218,7 +218,7 @@ class RouteConnection(WireConnection):
         elif info.ldm:
             self.cluster.remote_lame_duck(self)
         else:
-            self.cluster.remote_client_urls(self, info.connect_urls)
+            self.cluster.remote_client_urls(self, info)
 
     def send_connect(self, user: str | None, password: str | None) -> None:
         """CONNECT, then our INFO (on a route we dialled, after the acceptor's INFO)."""

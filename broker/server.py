@@ -392,15 +392,13 @@ class Broker:
         auth = self.auth
         tls = self.tls_context is not None
         tls_required, tls_available = tls and not conn.in_process, tls and conn.in_process
-        connect_urls = cluster.client_urls() if cluster is not None else None
-        if conn.websocket is not None:  # as nats-server: the websocket listener's address and TLS
+        websocket = conn.websocket is not None
+        connect_urls = cluster.client_urls(websocket) if cluster is not None else None
+        if websocket:  # as nats-server: the websocket listener's address and TLS
             ws = self.websocket
             host, port = ws.opts.host, ws.port
             tls_required = tls_available = ws.tls
             auth = conn.auth
-            # nats-server gives WebSocket clients the cluster's ws_connect_urls, which zats's
-            # routes do not gossip yet: none rather than the peers' nats:// addresses.
-            connect_urls = None
         return encode_info(Info(
             server_id=self.server_id,
             server_name=self.server_name,

@@ -22,8 +22,10 @@ import msgspec
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from .connection import ClientConnection
+from .interfaces import listener_urls
 from .listeners import listen
 from .monitor.http import Connection, Refused, Request
+from .options import websocket_advertise_address
 from .tls import server_context
 from .ws_transport import WebSocketTransport
 
@@ -232,6 +234,12 @@ class WebSocketListener:
                    opts.host, self.port)
         if not tls:
             log.warn("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!")
+
+    def connect_urls(self) -> list[str]:
+        """This server's ws_connect_urls: the advertise address, else the listener's address on
+        each interface it is bound to."""
+        opts = self.opts
+        return listener_urls(opts.host, self.port, websocket_advertise_address(opts, self.port))
 
     def stop(self) -> None:
         if self.server is not None:

@@ -6,7 +6,10 @@ delivery stay the connection's.
 
 Frames are read and written by `websockets`' sans-I/O Protocol (its C masking makes it about
 twice as fast per frame as wsproto here; see pyproject.toml), with permessage-deflate when the
-upgrade negotiated it. As nats-server (websocket.go):
+upgrade negotiated it. The bytes cost little more than over TCP: frames are parsed from views of
+the socket's reads (ViewReader: no copy but the unmasking), and all the payloads of one read go
+to the connection in one receive buffer, so one parse and one flush (one outbound frame) per
+read, not per frame (benchmarks/bench_ws_transport.py). As nats-server (websocket.go):
 - binary and text frames carry the protocol; a NATS op may span frames and a frame many ops;
 - a frame that breaks the protocol (unmasked, a long or fragmented control frame, a bad
   opcode, ...) gets a close frame 1002 with nats-server's words, and the connection closes;
@@ -23,8 +26,11 @@ import asyncio
 from websockets.exceptions import PayloadTooBig, ProtocolError
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import Protocol, Side, State
+from websockets.streams import StreamReader
 
 from zats.protocol import errors
+
+from .transport import READ_SIZE
 
 # nats-server's words for the frames it refuses (websocket.go wsReadLoop), by websockets' words.
 _NATS_WORDS = {
@@ -98,14 +104,81 @@ def close_frame(status: int, text: str) -> bytes:
     return Frame(Opcode.CLOSE, status.to_bytes(2, "big") + data).serialize(mask=False)
 
 
+class ViewReader(StreamReader):
+    """websockets' StreamReader without its copies: a read from the socket is kept as it came
+    and `read_exact` hands out views of it (Frame.parse unmasks a payload into new bytes, so
+    no view outlives the parse); only the bytes of a frame split across reads are gathered in
+    `buffer`. The library's own reader copies every read into its buffer and every payload out
+    of it again."""
+
+    def __init__(self):
+        super().__init__()
+        self.view = memoryview(b"")
+        self.pos = 0  # bytes of `view` read
+        self.size = 0
+
+    def feed_data(self, data: bytes) -> None:
+        if self.eof:
+            raise EOFError("stream ended")
+        # Only called once the parser waits for more: `view` is read to its end.
+        self.view = memoryview(data)
+        self.pos = 0
+        self.size = len(data)
+
+    def read_exact(self, n: int):
+        buffer = self.buffer
+        while True:
+            have = len(buffer)
+            if not have:
+                start = self.pos
+                end = start + n
+                if end <= self.size:
+                    self.pos = end
+                    return self.view[start:end]
+            take = min(n - have, self.size - self.pos)
+            if take > 0:
+                buffer += self.view[self.pos:self.pos + take]
+                self.pos += take
+                have += take
+            if have >= n:
+                data = buffer[:n]
+                del buffer[:n]
+                return data
+            if self.eof:
+                raise EOFError(f"stream ends after {have} bytes, expected {n} bytes")
+            yield
+
+    def at_eof(self):
+        while True:
+            if self.buffer or self.pos < self.size:
+                return False
+            if self.eof:
+                return True
+            yield
+
+    def discard(self) -> None:
+        del self.buffer[:]
+        self.pos = self.size
+
+
+def frame_protocol(max_frame: int, extensions: list) -> Protocol:
+    """websockets' server-side Protocol, open, reading through a ViewReader (its parser is
+    started again on the new reader)."""
+    frames = Protocol(Side.SERVER, state=State.OPEN, max_size=max_frame)
+    frames.extensions = extensions
+    frames.reader = ViewReader()
+    frames.parser = frames.parse()
+    next(frames.parser)
+    return frames
+
+
 class WebSocketTransport(asyncio.Protocol):
     """Frames one client connection over the socket transport `sock`."""
 
     def __init__(self, sock: asyncio.Transport, *, extensions: list, browser: bool,
                  peername: tuple | None, max_frame: int):
         self.sock = sock
-        self.frames = Protocol(Side.SERVER, state=State.OPEN, max_size=max_frame)
-        self.frames.extensions = extensions
+        self.frames = frame_protocol(max_frame, extensions)
         self.frame_cap = BROWSER_FRAME_SIZE if browser else 0
         self.peername = peername
         self.conn = None
@@ -118,6 +191,10 @@ class WebSocketTransport(asyncio.Protocol):
     def attach(self, conn) -> None:
         """Hands this transport to its connection (connection_made), then lets bytes in."""
         self.conn = conn
+        # A read from the socket may hold many frames: the connection takes it in one buffer,
+        # up to what one read brings (one parse and one flush for it; 64 KiB buffers cost a
+        # quarter more parses and outbound frames, and 10% of the broker's CPU at 128 B).
+        conn.rbuf.max_size = max(conn.rbuf.max_size, READ_SIZE)
         conn.connection_made(self)
 
     # -- the socket's calls (asyncio.Protocol) ------------------------------------------------
@@ -169,18 +246,25 @@ class WebSocketTransport(asyncio.Protocol):
             conn.close(None, "Read Error", f"websocket: {text}")
 
     def _feed(self) -> None:
-        """Copies held payloads into the connection's receive buffer while it reads."""
+        """Copies held payloads into the connection's receive buffer while it reads: each
+        buffer is filled from as many payloads as fit before the connection is told, so that
+        frame boundaries do not cut its reads (one parse and one flush per buffer, as over
+        TCP, not an extra one for the few bytes of a frame that did not fit)."""
         conn = self.conn
         held = self.held
         while held and self.reading and conn is not None and not conn.closed:
-            view = held[0]
-            buf = conn.get_buffer(len(view))
-            n = min(len(buf), len(view))
-            buf[:n] = view[:n]
-            if n == len(view):
-                held.pop(0)
-            else:
-                held[0] = view[n:]
+            buf = conn.get_buffer(len(held[0]))
+            room = len(buf)
+            n = 0
+            while held and n < room:
+                view = held[0]
+                take = min(room - n, len(view))
+                buf[n:n + take] = view[:take]
+                n += take
+                if take == len(view):
+                    held.pop(0)
+                else:
+                    held[0] = view[take:]
             conn.buffer_updated(n)
 
     def eof_received(self) -> bool:
@@ -204,15 +288,18 @@ class WebSocketTransport(asyncio.Protocol):
     def write(self, data) -> None:
         if self.closing or self.close_sent or not data:
             return
-        frames = self.frames
+        # The library's frame (and permessage-deflate) encoding, without its Protocol's
+        # send_binary: the state it checks is ours (close_sent), and no list of writes.
+        extensions = self.frames.extensions
+        sock = self.sock
         cap = self.frame_cap
         if cap and len(data) > cap:
             view = memoryview(data)
             for at in range(0, len(view), cap):
-                frames.send_binary(view[at:at + cap])
+                sock.write(Frame(Opcode.BINARY, view[at:at + cap]).serialize(
+                    mask=False, extensions=extensions))
         else:
-            frames.send_binary(data)
-        self._send(frames.data_to_send())
+            sock.write(Frame(Opcode.BINARY, data).serialize(mask=False, extensions=extensions))
 
     def _send(self, chunks: list[bytes]) -> None:
         sock = self.sock

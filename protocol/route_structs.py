@@ -21,7 +21,8 @@ class RouteInfo(PeerInfo, kw_only=True, omit_defaults=True):
     cluster_dynamic: bool = False
     # The URL other servers dial to reach this one (cluster.advertise; filled in on gossip).
     ip: str = ""
-    connect_urls: list[str] | None = None
+    connect_urls: list[str] | None = None  # the client ports' (host:port), for TCP clients
+    ws_connect_urls: list[str] | None = None  # the websocket ports', for WebSocket clients
     ldm: bool = False
     gossip_mode: int = 0
     # Pooling and pinned accounts: read, so that such connections are recognised; never sent.

@@ -205,12 +205,6 @@ def _cluster(name: str, port: int, route_to: int | None) -> str:
     return f"cluster {{ name: wsc, host: 127.0.0.1, port: {port} {routes} }}\nserver_name: {name}"
 
 
-@pytest.mark.parametrize("ws_kind", [
-    pytest.param("zats", marks=pytest.mark.xfail(strict=True, reason=(
-        "broker bug: zats sends a WebSocket client the cluster's client (TCP) connect_urls; "
-        "nats-server sends its ws_connect_urls (client.go)"))),
-    "nats-server",
-])
 async def test_discovered_servers_keep_the_ws_scheme(ws_kind, ws_spawn, clients):
     """The server gives a WebSocket client its cluster's websocket URLs as connect_urls; the
     client dials them with ws://, as nats.go does, and fails over to them."""

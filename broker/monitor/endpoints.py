@@ -104,6 +104,7 @@ def varz_data(broker, cpu: CPU) -> dict:
         "max_subscriptions": o.max_subscriptions,
         "cluster": _cluster_varz(b),
         **({"connect_urls": urls} if (urls := b.cluster and b.cluster.client_urls()) else {}),
+        **({"ws_connect_urls": urls} if (urls := b.cluster and b.cluster.client_urls(True)) else {}),
         "gateway": {},
         "leaf": _leaf_varz(b),
         "websocket": _websocket_varz(b),
