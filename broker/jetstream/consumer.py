@@ -683,6 +683,10 @@ class Consumer:
             # Redelivered when the delay has passed: as if delivered now with that ack wait.
             entry = self.pending[seq]
             entry[1] = now_ns() - self._ack_wait(seq) + delay
+            timer = self._ack_timer
+            if timer is not None and timer.when() > self.loop.time() + delay / 1e9:
+                timer.cancel()  # armed for a later ack wait: the delay ends first
+                self._ack_timer = None
             self._arm_ack_timer()
         else:
             self._queue_redelivery(seq)
