@@ -413,6 +413,44 @@ async def test_max_ack_pending(js):
     await js.delete_stream(name)
 
 
+async def test_no_wait_at_max_ack_pending(js):
+    """A no_wait request that max_ack_pending holds back waits for acks rather than getting 404;
+    one asking for more than is left after the waiting ones gets 408 Requests Pending; the next
+    expiry of a waiting request ends the one-shot requests with 404 No Messages."""
+    name = await _stream_with(js, 3)
+    await js.add_consumer(name, durable_name="M", ack_policy="explicit", max_ack_pending=1)
+    nc = js.nc
+    subject = f"$JS.API.CONSUMER.MSG.NEXT.{name}.M"
+
+    async def pull(body: dict):
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        await nc.publish(subject, json.dumps(body).encode(), reply=inbox)
+        return sub
+
+    def status(msg) -> tuple:
+        return msg.headers["Status"], msg.headers["Description"]
+
+    a = await pull({"batch": 2, "no_wait": True})
+    first = await a.next_msg(2)
+    assert first.data == b"m0"
+    b = await pull({"batch": 1, "no_wait": True})
+    c = await pull({"batch": 1, "no_wait": True})
+    d = await pull({"batch": 1, "no_wait": True})  # 2 messages left, 2 already asked for
+    refused = await d.next_msg(2)
+    assert dict(refused.headers) == {"Status": "408", "Description": "Requests Pending"}
+    info = await js.consumer_info(name, "M")
+    assert info.num_waiting == 3 and info.num_ack_pending == 1
+    await nc.request(first.reply, b"+ACK", timeout=2)
+    assert (await a.next_msg(2)).data == b"m1"
+    e = await pull({"batch": 1, "expires": 200_000_000})
+    assert status(await e.next_msg(2)) == ("408", "Request Timeout")
+    assert status(await b.next_msg(2)) == ("404", "No Messages")
+    assert status(await c.next_msg(2)) == ("404", "No Messages")
+    assert (await js.consumer_info(name, "M")).num_waiting == 0
+    await js.delete_stream(name)
+
+
 async def test_push_consumer_and_ordered(js):
     name = await _stream_with(js, 3)
     got = []

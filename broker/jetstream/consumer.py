@@ -266,6 +266,8 @@ class Consumer:
         return sum(1 for seq in self.pending if self.rdc.get(seq, 1) > 1)
 
     def info(self) -> dict:
+        if self.waiting:
+            self._expire_waiting()  # num_waiting counts live requests only, as nats-server's
         delivered = {"consumer_seq": self.dseq, "stream_seq": self.delivered_sseq}
         if self.dseq:
             delivered["last_active"] = rfc3339(self.last_active)
@@ -345,6 +347,13 @@ class Consumer:
             if available == 0 and not expires:
                 send(client, reply, reply, None, status_headers(404, "No Messages"), b"")
                 return
+            if available:
+                # Fewer messages than the requests already waiting will take: nats-server
+                # refuses the one-shot request rather than leave it waiting for nothing.
+                self._expire_waiting()
+                if available < sum(r.batch for r in self.waiting):
+                    send(client, reply, reply, None, status_headers(408, "Requests Pending"), b"")
+                    return
         max_waiting = cfg.max_waiting if cfg.max_waiting is not UNSET else 0
         if max_waiting and len(self.waiting) >= max_waiting:
             self._expire_waiting()
@@ -362,11 +371,30 @@ class Consumer:
         self.wake()
 
     def _on_request_expired(self, req: PullRequest) -> None:
+        """A request's expiry ends it with 408 and, as nats-server's end of stream pass, ends
+        the one-shot (no_wait) requests left waiting at max_ack_pending too, in queue order."""
         req.timer = None
-        if req in self.waiting:
-            self.waiting.remove(req)
-            req.cancel()
-            self._timeout(req)
+        if req not in self.waiting or self.closed:
+            return
+        now = now_ns()
+        for other in list(self.waiting):
+            if other is req or (other.expires and other.expires <= now):
+                self.waiting.remove(other)
+                other.cancel()
+                self._timeout(other)
+            elif self._one_shot_done(other):
+                self._no_messages(other)
+
+    @staticmethod
+    def _one_shot_done(req: PullRequest) -> bool:
+        """Whether a no_wait request ends when there is nothing (more) to deliver: one that
+        also has an expiry and got nothing yet waits for its first message or its expiry."""
+        return req.no_wait and not (req.expires and req.delivered == 0)
+
+    def _no_messages(self, req: PullRequest) -> None:
+        self.waiting.remove(req)
+        req.cancel()
+        send(self.jsa.client, req.reply, req.reply, None, status_headers(404, "No Messages"), b"")
 
     def _timeout(self, req: PullRequest) -> None:
         send(self.jsa.client, req.reply, req.reply, None, status_headers(
@@ -462,14 +490,11 @@ class Consumer:
                 elif req.hb_timer is not None:
                     req.hb_timer.cancel()
                     req.hb_timer = self.loop.call_later(req.heartbeat / 1e9, self._pull_heartbeat, req)
-        # Nothing more to deliver: no_wait requests end here.
-        if not self.is_push and self.waiting:
-            for req in [r for r in self.waiting if r.no_wait]:
-                if req.expires and req.delivered == 0:
-                    continue
-                self.waiting.remove(req)
-                req.cancel()
-                send(client, req.reply, req.reply, None, status_headers(404, "No Messages"), b"")
+        # Nothing more to deliver: no_wait requests end here. Not when max_ack_pending holds
+        # delivery back: nats-server leaves them waiting for acks (or a request's expiry).
+        if not self.is_push and self.waiting and not self._at_max_ack_pending():
+            for req in [r for r in self.waiting if self._one_shot_done(r)]:
+                self._no_messages(req)
 
     def _next_request(self) -> PullRequest | None:
         client = self.jsa.client
