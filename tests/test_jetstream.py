@@ -451,6 +451,76 @@ async def test_no_wait_at_max_ack_pending(js):
     await js.delete_stream(name)
 
 
+async def test_ack_floor_moves_as_nats_server(js):
+    """The ack floor is where acks moved it, not what is pending: a redelivery keeps its first
+    delivery sequence, ack all and +TERM (an ack) set it, a message dropped at max_deliver
+    leaves it, a deleted message counts as acknowledged, a purge moves it past what it removed."""
+    nc = js.nc
+
+    async def floor(name: str, durable: str) -> tuple:
+        info = await js.consumer_info(name, durable)
+        return (info.ack_floor.consumer_seq, info.ack_floor.stream_seq, info.num_ack_pending)
+
+    async def pull(name: str, durable: str, batch: int) -> list:
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{name}.{durable}",
+                         json.dumps({"batch": batch, "no_wait": True}).encode(), reply=inbox)
+        got = []
+        while len(got) < batch:
+            msg = await sub.next_msg(2)
+            if not msg.reply:
+                break
+            got.append(msg)
+        await sub.unsubscribe()
+        return got
+
+    async def ack(msg, body: bytes = b"+ACK") -> None:
+        await nc.request(msg.reply, body, timeout=2)
+
+    name = await _stream_with(js, 5)
+    await js.add_consumer(name, durable_name="E", ack_policy="explicit")
+    m1, m2 = await pull(name, "E", 2)
+    await ack(m1, b"-NAK")
+    (again,) = await pull(name, "E", 1)  # message 1 as delivery 3
+    await ack(m2)
+    assert await floor(name, "E") == (0, 0, 1)
+    await ack(again)
+    assert await floor(name, "E") == (3, 2, 0)
+    m3, m4, m5 = await pull(name, "E", 3)
+    await js.delete_msg(name, 3)
+    assert await floor(name, "E") == (4, 3, 2)
+    await ack(m5)
+    await nc.request(f"$JS.API.STREAM.PURGE.{name}", json.dumps({"seq": 5}).encode(), timeout=2)
+    assert await floor(name, "E") == (6, 5, 0)
+
+    name = await _stream_with(js, 3)
+    await js.add_consumer(name, durable_name="A", ack_policy="all")
+    a1, a2, a3 = await pull(name, "A", 3)
+    await ack(a1, b"-NAK")
+    (again,) = await pull(name, "A", 1)
+    await ack(again)  # delivery 4 of message 1
+    assert await floor(name, "A") == (4, 1, 2)
+    await ack(a2, b"+TERM")
+    assert await floor(name, "A") == (4, 1, 2)  # delivery 2 is below the floor
+    name = await _stream_with(js, 3)
+    await js.add_consumer(name, durable_name="T", ack_policy="all")
+    t1, t2, t3 = await pull(name, "T", 3)
+    await ack(t2, b"+TERM")
+    assert await floor(name, "T") == (2, 2, 1)
+
+    name = await _stream_with(js, 2)
+    await js.add_consumer(name, durable_name="M", ack_policy="explicit", max_deliver=2)
+    (first,) = await pull(name, "M", 1)
+    await ack(first, b"-NAK")
+    (second,) = await pull(name, "M", 1)
+    await ack(second, b"-NAK")  # delivered max_deliver times: dropped at the next pull
+    assert await floor(name, "M") == (0, 0, 1)
+    (other,) = await pull(name, "M", 1)
+    assert other.data == b"m1"
+    assert await floor(name, "M") == (0, 0, 1)
+
+
 async def test_push_consumer_and_ordered(js):
     name = await _stream_with(js, 3)
     got = []
