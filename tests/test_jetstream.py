@@ -544,6 +544,30 @@ async def test_push_consumer_and_ordered(js):
     await js.delete_stream(name)
 
 
+async def test_workqueue_consumer_rules(js):
+    """A workqueue stream takes one consumer per message: an unfiltered one beside any other
+    gets 10099, a filter overlapping (or beside an unfiltered) one 10100; ack none on a pull
+    consumer 10084, any other non-explicit ack policy 10098 (nats-server's codes and texts)."""
+    name = await _stream_with(js, 0, retention="workqueue")
+    await js.add_consumer(name, durable_name="A", ack_policy="explicit", filter_subject=f"{name}.a")
+    refusals = [
+        ({}, (10099, "multiple non-filtered consumers not allowed on workqueue stream")),
+        ({"filter_subject": f"{name}.>"}, (10100, "filtered consumer not unique on workqueue stream")),
+        ({"filter_subject": f"{name}.b", "ack_policy": "none"},
+         (10084, "consumer in pull mode requires explicit ack policy on workqueue stream")),
+        ({"filter_subject": f"{name}.b", "ack_policy": "all"},
+         (10098, "workqueue stream requires explicit ack")),
+        ({"filter_subject": f"{name}.b", "ack_policy": "none", "deliver_subject": "wq.push"},
+         (10098, "workqueue stream requires explicit ack")),
+    ]
+    for extra, expected in refusals:
+        with pytest.raises(BadRequestError) as exc:
+            await js.add_consumer(name, **{"durable_name": "B", "ack_policy": "explicit", **extra})
+        assert (exc.value.err_code, exc.value.description) == expected, extra
+    await js.add_consumer(name, durable_name="B", ack_policy="explicit", filter_subject=f"{name}.b")
+    await js.delete_stream(name)
+
+
 async def test_workqueue_and_interest_retention(js):
     name = await _stream_with(js, 3, retention="workqueue")
     psub = await js.pull_subscribe(f"{name}.>", durable="W", stream=name)

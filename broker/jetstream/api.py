@@ -606,7 +606,9 @@ class JsAccount:
         filters = _effective_filters(cfg, stream)
         for other in stream.consumers.values():
             theirs = _effective_filters(other.cfg, stream)
-            if not filters and not theirs:
+            if not consumerconfig.filters_of(cfg):
+                # No filter given, beside any other consumer (one filtering on the whole
+                # stream or not): nats-server's "multiple non-filtered" refusal.
                 raise ApiError.of("ConsumerWQMultipleUnfiltered")
             if not filters or not theirs or any(
                     subjects_collide(a.encode(), b.encode()) for a in filters for b in theirs):
