@@ -119,6 +119,37 @@ async def test_publish_acks_and_header_checks(js):
     await js.delete_stream(name)
 
 
+async def test_oversized_publish_refused_before_header_checks(js):
+    """Over max_msg_size (headers count): 10054 whatever the headers ask, duplicates and
+    failing expectations included; an expected sequence that is no number matches nothing."""
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory", max_msg_size=80,
+                        allow_msg_ttl=False)
+    with pytest.raises(BadRequestError) as exc:
+        await js.publish(f"{name}.a", b"1", headers={"Nats-Expected-Last-Sequence": "x"})
+    assert (exc.value.err_code, exc.value.description) == (10071, "wrong last sequence: 0")
+    await js.publish(f"{name}.a", b"1", headers={"Nats-Msg-Id": "d"})
+    for headers in ({"Nats-Expected-Last-Sequence": "5"}, {"Nats-Expected-Stream": "other"},
+                    {"Nats-Expected-Last-Msg-Id": "zz"}, {"Nats-Rollup": "all"},
+                    {"Nats-Expected-Last-Subject-Sequence": "4"}, {"Nats-TTL": "1s"},
+                    {"Nats-Msg-Id": "d"}):
+        with pytest.raises(BadRequestError) as exc:
+            await js.publish(f"{name}.a", b"y" * 90, headers=headers)
+        assert (exc.value.err_code, exc.value.description) == (
+            10054, "message size exceeds maximum allowed"), headers
+    for value in ("x", "-1", "+1"):
+        with pytest.raises(BadRequestError) as exc:
+            await js.publish(f"{name}.a", b"2", headers={"Nats-Expected-Last-Subject-Sequence": value})
+        assert exc.value.description == "wrong last sequence: 1", value
+    cfg = (await js.stream_info(name)).config
+    cfg.sealed = True
+    await js.update_stream(cfg)
+    with pytest.raises(BadRequestError) as exc:
+        await js.publish(f"{name}.a", b"y" * 100)
+    assert exc.value.err_code == 10109
+    await js.delete_stream(name)
+
+
 async def test_no_stream_no_responders(js):
     with pytest.raises(NoRespondersError):
         await js.nc.request(unique("nobody.") + ".x", b"", timeout=1)
