@@ -552,6 +552,26 @@ async def test_ack_floor_moves_as_nats_server(js):
     assert await floor(name, "M") == (0, 0, 1)
 
 
+async def test_deliver_policy_start_points(js):
+    """Where a new consumer starts (delivered stream sequence, pending) on a stream whose
+    first messages were purged and whose last one was deleted, as nats-server."""
+    name = await _stream_with(js, 6)  # m0..m5 on <name>.0 / <name>.1 alternately
+    await js.purge_stream(name, seq=3)
+    await js.delete_msg(name, 6)
+    starts = [
+        ({"deliver_policy": "last"}, (5, 0)),  # the last sequence, though deleted
+        ({"deliver_policy": "last", "filter_subject": f"{name}.1"}, (3, 1)),
+        ({"deliver_policy": "last", "filter_subject": f"{name}.none"}, (2, 0)),
+        ({"deliver_policy": "by_start_sequence", "opt_start_seq": 1}, (2, 3)),
+        ({"deliver_policy": "last_per_subject", "filter_subject": f"{name}.none"}, (5, 0)),
+    ]
+    for i, (cfg, (delivered, pending)) in enumerate(starts):
+        info = await js.add_consumer(name, durable_name=f"D{i}", ack_policy="explicit", **cfg)
+        assert (info.delivered.stream_seq, info.ack_floor.stream_seq, info.num_pending) == (
+            delivered, delivered, pending), cfg
+    await js.delete_stream(name)
+
+
 async def test_push_consumer_and_ordered(js):
     name = await _stream_with(js, 3)
     got = []

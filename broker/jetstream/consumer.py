@@ -170,15 +170,22 @@ class Consumer:
         elif dp == "new":
             self.sseq = state.last_seq + 1
         elif dp == "last":
-            self.sseq = self._last_seq() or state.last_seq + 1
+            # As nats-server: unfiltered, the stream's last sequence even when that message
+            # is gone; filtered, the last match, or where "all" starts when none matches.
+            if self.filters:
+                self.sseq = self._last_seq() or max(state.first_seq, 1)
+            else:
+                self.sseq = max(state.last_seq, state.first_seq, 1)
         elif dp == "by_start_sequence":
-            self.sseq = self.cfg.opt_start_seq
+            self.sseq = max(self.cfg.opt_start_seq, state.first_seq)
         elif dp == "by_start_time":
             self.sseq = store.get_seq_from_time(parse_rfc3339(self.cfg.opt_start_time))
         elif dp == "last_per_subject":
             seqs = (store.multi_last_seqs(self.filters) if self.filters else store.all_last_seqs())
             self.lps.extend(seqs)
-            self.sseq = state.last_seq + 1
+            # With nothing matching yet nats-server starts at the last sequence, which the
+            # filter does not take.
+            self.sseq = state.last_seq + 1 if seqs else max(state.last_seq, state.first_seq, 1)
         self.delivered_sseq = self.floor_sseq = max(self.sseq - 1, 0)
         if self.lps:
             self.delivered_sseq = self.floor_sseq = max(self.lps[0] - 1, 0)
