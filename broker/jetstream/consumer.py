@@ -261,7 +261,12 @@ class Consumer:
         return self._npc + len(self.lps)
 
     def on_stream_change(self, msgs: int, seq: int, subject: bytes) -> None:
-        """The stream stored (msgs > 0) or removed messages: the pending count follows."""
+        """The stream stored (msgs > 0) or removed messages: the pending count follows, and a
+        pending message removed (limits, delete) is taken as acknowledged (on_removed)."""
+        if msgs < 0 and seq and seq in self.pending:
+            # After the store is done (as nats-server, asynchronously): a purge (or rollup)
+            # under way settles what it removed its own way first.
+            self.loop.call_soon(self.on_removed, seq)
         if self._npc is None:
             return
         if not seq:  # several at once
@@ -672,14 +677,16 @@ class Consumer:
             if seq in self.pending:
                 dc = self.rdc.get(seq, 1)
                 self._ack(seq, dseq)  # as nats-server: an ack (of all below, under ack all)
-                self.jsa.advisory(_TERMINATED_T % (self.stream.name, self.name), {
-                    "type": "io.nats.jetstream.advisory.v1.terminated",
-                    "stream": self.stream.name, "consumer": self.name, "consumer_seq": 0,
-                    "stream_seq": seq, "deliveries": dc,
-                    "reason": rest.strip().decode(errors="replace")})
+                self._terminated(seq, dc, rest.strip().decode(errors="replace"))
         if reply:
             send(self.jsa.client, reply, reply, None, None, b"")
         self.wake()
+
+    def _terminated(self, seq: int, dc: int, reason: str) -> None:
+        self.jsa.advisory(_TERMINATED_T % (self.stream.name, self.name), {
+            "type": "io.nats.jetstream.advisory.v1.terminated",
+            "stream": self.stream.name, "consumer": self.name, "consumer_seq": 0,
+            "stream_seq": seq, "deliveries": dc, "reason": reason})
 
     def _ack(self, seq: int, dseq: int) -> None:
         """Acknowledges message `seq` from the delivery `dseq` (the ack subject's) and moves
@@ -845,11 +852,12 @@ class Consumer:
             self.lps.popleft()
 
     def on_removed(self, seq: int) -> None:
-        """Message `seq` was deleted while pending: nats-server takes it as acknowledged (under
-        ack all, with what is pending below it), ack floor included."""
+        """Message `seq` was deleted while pending: nats-server takes it as terminated, so
+        acknowledged (under ack all, with what is pending below it), ack floor included."""
         entry = self.pending.get(seq)
-        if entry is None:
+        if entry is None or self.closed:
             return
+        self._terminated(seq, self.rdc.get(seq, 1), "Unacknowledged message was deleted")
         if self.cfg.ack_policy == "all":
             self._ack(seq, entry[0])
         else:

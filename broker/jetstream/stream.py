@@ -14,7 +14,7 @@ import json
 from . import store as st
 from .common import encode, header_value, now_ns, rfc3339
 from .errors import ApiError
-from .structs import StreamConfig
+from .structs import PurgeRequest, StreamConfig
 
 _MSG_ID = b"Nats-Msg-Id"
 _EXP_STREAM = b"Nats-Expected-Stream"
@@ -247,10 +247,10 @@ class Stream:
         if msg_id:
             self.dedupe[msg_id] = (seq, ts)
         self.last_msg_id = msg_id or b""
-        if rollup == b"all":
-            self.store.purge_ex(b"", seq, 0)
-        elif rollup == b"sub":
-            self.store.purge_ex(subject, seq, 0)
+        if rollup:
+            # A purge up to the new message (of its subject for "sub"), consumers included, as
+            # nats-server's rollup: what they had pending below it counts as acknowledged.
+            self.purge(PurgeRequest(filter=subject.decode() if rollup == b"sub" else "", seq=seq))
         self.jsa.stored(self, seq, subject)
         return seq, False
 
