@@ -603,6 +603,18 @@ async def test_pending_messages_removed_by_limits_or_rollup(js):
     await js.delete_stream(name)
 
 
+async def test_interest_stream_dedupes_what_it_did_not_keep(js):
+    """An interest stream uses up a sequence for a publish no consumer wants; its Nats-Msg-Id
+    still makes a second publish a duplicate of that sequence."""
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory", retention="interest")
+    await js.add_consumer(name, durable_name="C", ack_policy="explicit", filter_subject=f"{name}.b")
+    first = await js.publish(f"{name}.a", b"x", headers={"Nats-Msg-Id": "one"})
+    again = await js.publish(f"{name}.a", b"x", headers={"Nats-Msg-Id": "one"})
+    assert (first.seq, again.seq, again.duplicate) == (1, 1, True)
+    await js.delete_stream(name)
+
+
 async def test_push_consumer_and_ordered(js):
     name = await _stream_with(js, 3)
     got = []

@@ -234,6 +234,8 @@ class Stream:
         if cfg.retention == "interest" and not self.jsa.has_interest(self, subject):
             # No consumer would see it: nats-server uses up the sequence and stores nothing.
             seq = self.store.skip_msg()
+            if msg_id:  # still a duplicate for later publishes, as nats-server's
+                self.dedupe[msg_id] = (seq, now_ns())
             self.last_msg_id = msg_id or b""
             return seq, False
         try:
