@@ -659,6 +659,11 @@ async def test_workqueue_consumer_rules(js):
             await js.add_consumer(name, **{"durable_name": "B", "ack_policy": "explicit", **extra})
         assert (exc.value.err_code, exc.value.description) == expected, extra
     await js.add_consumer(name, durable_name="B", ack_policy="explicit", filter_subject=f"{name}.b")
+    # An existing consumer's update gets the update checks, not the workqueue ones.
+    with pytest.raises(APIError) as exc:
+        await js.add_consumer(name, durable_name="B", ack_policy="explicit",
+                              filter_subject=f"{name}.b", deliver_policy="last")
+    assert (exc.value.err_code, exc.value.description) == (10012, "deliver policy can not be updated")
     await js.delete_stream(name)
 
 

@@ -603,6 +603,12 @@ class JsAccount:
         return self._add_consumer(stream, name, cfg, now_ns(), durable)
 
     def _check_workqueue(self, stream: Stream, cfg) -> None:
+        """A new consumer of a workqueue stream (an existing one's update gets the update
+        checks instead, as nats-server's)."""
+        if cfg.ack_policy != "explicit":
+            raise ApiError.of("ConsumerWQRequiresExplicitAck")
+        if cfg.deliver_policy != "all":
+            raise ApiError.of("ConsumerWQConsumerNotDeliverAll")
         filters = _effective_filters(cfg, stream)
         for other in stream.consumers.values():
             theirs = _effective_filters(other.cfg, stream)
