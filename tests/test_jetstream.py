@@ -615,6 +615,18 @@ async def test_interest_stream_dedupes_what_it_did_not_keep(js):
     await js.delete_stream(name)
 
 
+async def test_purge_that_removes_nothing_leaves_the_ack_floor(js):
+    name = await _stream_with(js, 2)  # m0 on <name>.0, m1 on <name>.1
+    await js.add_consumer(name, durable_name="F", ack_policy="explicit", filter_subject=f"{name}.1")
+    psub = await js.pull_subscribe_bind("F", name)
+    assert [m.data for m in await psub.fetch(1, timeout=2)] == [b"m1"]
+    await js.nc.request(f"$JS.API.STREAM.PURGE.{name}",
+                        json.dumps({"filter": f"{name}.>", "seq": 1}).encode(), timeout=2)
+    info = await js.consumer_info(name, "F")
+    assert (info.ack_floor.consumer_seq, info.ack_floor.stream_seq, info.num_ack_pending) == (0, 0, 1)
+    await js.delete_stream(name)
+
+
 async def test_push_consumer_and_ordered(js):
     name = await _stream_with(js, 3)
     got = []

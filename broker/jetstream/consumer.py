@@ -824,6 +824,7 @@ class Consumer:
         self.sseq = max(self.sseq, start)
         self._npc = None
         floor = start - 1
+        moved = floor > self.floor_sseq
         self.floor_sseq = max(self.floor_sseq, floor)
         for seq in sorted(self.pending):
             gone = seq <= floor
@@ -833,6 +834,7 @@ class Consumer:
                 except st.StoreError:
                     gone = True
             if gone:
+                moved = True
                 dseq = self.pending.pop(seq)[0]
                 self.floor_dseq = max(self.floor_dseq, dseq)
                 self.rdc.pop(seq, None)
@@ -841,9 +843,9 @@ class Consumer:
             self.delivered_sseq = max(self.delivered_sseq, self.sseq - 1)
             self._persist(lambda cs: cs.set_starting(self.delivered_sseq))
             self.floor_dseq, self.floor_sseq = self.dseq, self.sseq - 1
-        elif self.floor_sseq + 1 not in self.pending:
-            # A gap of acknowledged messages above the new floor: it moves up to below the
-            # next message still pending (what nats-server shows after such a purge).
+        elif moved and self.floor_sseq + 1 not in self.pending:
+            # A gap of acknowledged messages above the floor the purge moved: it moves up to
+            # below the next message still pending (what nats-server shows after such a purge).
             above = min(s for s in self.pending if s > self.floor_sseq)
             self.floor_dseq, self.floor_sseq = self.pending[above][0] - 1, above - 1
         self.rdq = collections.deque(seq for seq in self.rdq if seq >= self.sseq)
