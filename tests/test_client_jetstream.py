@@ -269,11 +269,7 @@ async def test_nak_term_in_progress_redelivery(js):
         await psub.fetch(1, timeout=0.5)
 
 
-async def test_nak_with_delay(js, js_server, request):
-    if js_server.kind == "zats":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="zats broker: a message nak'ed with a delay is never redelivered "
-                                "(nats-server redelivers it after the delay)"))
+async def test_nak_with_delay(js):
     name = await stream_of(js, 1)
     psub = await js.pull_subscribe(f"{name}.>", durable="ND", config=ConsumerConfig(ack_wait=30.0))
     (msg,) = await psub.fetch(1, timeout=2)

@@ -119,6 +119,37 @@ async def test_publish_acks_and_header_checks(js):
     await js.delete_stream(name)
 
 
+async def test_oversized_publish_refused_before_header_checks(js):
+    """Over max_msg_size (headers count): 10054 whatever the headers ask, duplicates and
+    failing expectations included; an expected sequence that is no number matches nothing."""
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory", max_msg_size=80,
+                        allow_msg_ttl=False)
+    with pytest.raises(BadRequestError) as exc:
+        await js.publish(f"{name}.a", b"1", headers={"Nats-Expected-Last-Sequence": "x"})
+    assert (exc.value.err_code, exc.value.description) == (10071, "wrong last sequence: 0")
+    await js.publish(f"{name}.a", b"1", headers={"Nats-Msg-Id": "d"})
+    for headers in ({"Nats-Expected-Last-Sequence": "5"}, {"Nats-Expected-Stream": "other"},
+                    {"Nats-Expected-Last-Msg-Id": "zz"}, {"Nats-Rollup": "all"},
+                    {"Nats-Expected-Last-Subject-Sequence": "4"}, {"Nats-TTL": "1s"},
+                    {"Nats-Msg-Id": "d"}):
+        with pytest.raises(BadRequestError) as exc:
+            await js.publish(f"{name}.a", b"y" * 90, headers=headers)
+        assert (exc.value.err_code, exc.value.description) == (
+            10054, "message size exceeds maximum allowed"), headers
+    for value in ("x", "-1", "+1"):
+        with pytest.raises(BadRequestError) as exc:
+            await js.publish(f"{name}.a", b"2", headers={"Nats-Expected-Last-Subject-Sequence": value})
+        assert exc.value.description == "wrong last sequence: 1", value
+    cfg = (await js.stream_info(name)).config
+    cfg.sealed = True
+    await js.update_stream(cfg)
+    with pytest.raises(BadRequestError) as exc:
+        await js.publish(f"{name}.a", b"y" * 100)
+    assert exc.value.err_code == 10109
+    await js.delete_stream(name)
+
+
 async def test_no_stream_no_responders(js):
     with pytest.raises(NoRespondersError):
         await js.nc.request(unique("nobody.") + ".x", b"", timeout=1)
@@ -413,6 +444,189 @@ async def test_max_ack_pending(js):
     await js.delete_stream(name)
 
 
+async def test_no_wait_at_max_ack_pending(js):
+    """A no_wait request that max_ack_pending holds back waits for acks rather than getting 404;
+    one asking for more than is left after the waiting ones gets 408 Requests Pending; the next
+    expiry of a waiting request ends the one-shot requests with 404 No Messages."""
+    name = await _stream_with(js, 3)
+    await js.add_consumer(name, durable_name="M", ack_policy="explicit", max_ack_pending=1)
+    nc = js.nc
+    subject = f"$JS.API.CONSUMER.MSG.NEXT.{name}.M"
+
+    async def pull(body: dict):
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        await nc.publish(subject, json.dumps(body).encode(), reply=inbox)
+        return sub
+
+    def status(msg) -> tuple:
+        return msg.headers["Status"], msg.headers["Description"]
+
+    a = await pull({"batch": 2, "no_wait": True})
+    first = await a.next_msg(2)
+    assert first.data == b"m0"
+    b = await pull({"batch": 1, "no_wait": True})
+    c = await pull({"batch": 1, "no_wait": True})
+    d = await pull({"batch": 1, "no_wait": True})  # 2 messages left, 2 already asked for
+    refused = await d.next_msg(2)
+    assert dict(refused.headers) == {"Status": "408", "Description": "Requests Pending"}
+    info = await js.consumer_info(name, "M")
+    assert info.num_waiting == 3 and info.num_ack_pending == 1
+    await nc.request(first.reply, b"+ACK", timeout=2)
+    assert (await a.next_msg(2)).data == b"m1"
+    e = await pull({"batch": 1, "expires": 200_000_000})
+    assert status(await e.next_msg(2)) == ("408", "Request Timeout")
+    assert status(await b.next_msg(2)) == ("404", "No Messages")
+    assert status(await c.next_msg(2)) == ("404", "No Messages")
+    assert (await js.consumer_info(name, "M")).num_waiting == 0
+    await js.delete_stream(name)
+
+
+async def _floor_once_pending(js, name: str, durable: str, pending: int) -> tuple:
+    """(ack floor consumer seq, stream seq, num_ack_pending) once num_ack_pending is `pending`:
+    nats-server takes a message the stream removed off its consumers' pending asynchronously."""
+    for _ in range(500):
+        info = await js.consumer_info(name, durable)
+        if info.num_ack_pending == pending:
+            break
+        await asyncio.sleep(0.01)
+    return info.ack_floor.consumer_seq, info.ack_floor.stream_seq, info.num_ack_pending
+
+
+async def test_ack_floor_moves_as_nats_server(js):
+    """The ack floor is where acks moved it, not what is pending: a redelivery keeps its first
+    delivery sequence, ack all and +TERM (an ack) set it, a message dropped at max_deliver
+    leaves it, a deleted message counts as acknowledged, a purge moves it past what it removed."""
+    nc = js.nc
+
+    async def floor(name: str, durable: str) -> tuple:
+        info = await js.consumer_info(name, durable)
+        return (info.ack_floor.consumer_seq, info.ack_floor.stream_seq, info.num_ack_pending)
+
+    async def pull(name: str, durable: str, batch: int) -> list:
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{name}.{durable}",
+                         json.dumps({"batch": batch, "no_wait": True}).encode(), reply=inbox)
+        got = []
+        while len(got) < batch:
+            msg = await sub.next_msg(2)
+            if not msg.reply:
+                break
+            got.append(msg)
+        await sub.unsubscribe()
+        return got
+
+    async def ack(msg, body: bytes = b"+ACK") -> None:
+        await nc.request(msg.reply, body, timeout=2)
+
+    name = await _stream_with(js, 5)
+    await js.add_consumer(name, durable_name="E", ack_policy="explicit")
+    m1, m2 = await pull(name, "E", 2)
+    await ack(m1, b"-NAK")
+    (again,) = await pull(name, "E", 1)  # message 1 as delivery 3
+    await ack(m2)
+    assert await floor(name, "E") == (0, 0, 1)
+    await ack(again)
+    assert await floor(name, "E") == (3, 2, 0)
+    m3, m4, m5 = await pull(name, "E", 3)
+    await js.delete_msg(name, 3)
+    assert await _floor_once_pending(js, name, "E", 2) == (4, 3, 2)
+    await ack(m5)
+    await nc.request(f"$JS.API.STREAM.PURGE.{name}", json.dumps({"seq": 5}).encode(), timeout=2)
+    assert await floor(name, "E") == (6, 5, 0)
+
+    name = await _stream_with(js, 3)
+    await js.add_consumer(name, durable_name="A", ack_policy="all")
+    a1, a2, a3 = await pull(name, "A", 3)
+    await ack(a1, b"-NAK")
+    (again,) = await pull(name, "A", 1)
+    await ack(again)  # delivery 4 of message 1
+    assert await floor(name, "A") == (4, 1, 2)
+    await ack(a2, b"+TERM")
+    assert await floor(name, "A") == (4, 1, 2)  # delivery 2 is below the floor
+    name = await _stream_with(js, 3)
+    await js.add_consumer(name, durable_name="T", ack_policy="all")
+    t1, t2, t3 = await pull(name, "T", 3)
+    await ack(t2, b"+TERM")
+    assert await floor(name, "T") == (2, 2, 1)
+
+    name = await _stream_with(js, 2)
+    await js.add_consumer(name, durable_name="M", ack_policy="explicit", max_deliver=2)
+    (first,) = await pull(name, "M", 1)
+    await ack(first, b"-NAK")
+    (second,) = await pull(name, "M", 1)
+    await ack(second, b"-NAK")  # delivered max_deliver times: dropped at the next pull
+    assert await floor(name, "M") == (0, 0, 1)
+    (other,) = await pull(name, "M", 1)
+    assert other.data == b"m1"
+    assert await floor(name, "M") == (0, 0, 1)
+
+
+async def test_deliver_policy_start_points(js):
+    """Where a new consumer starts (delivered stream sequence, pending) on a stream whose
+    first messages were purged and whose last one was deleted, as nats-server."""
+    name = await _stream_with(js, 6)  # m0..m5 on <name>.0 / <name>.1 alternately
+    await js.purge_stream(name, seq=3)
+    await js.delete_msg(name, 6)
+    starts = [
+        ({"deliver_policy": "last"}, (5, 0)),  # the last sequence, though deleted
+        ({"deliver_policy": "last", "filter_subject": f"{name}.1"}, (3, 1)),
+        ({"deliver_policy": "last", "filter_subject": f"{name}.none"}, (2, 0)),
+        ({"deliver_policy": "by_start_sequence", "opt_start_seq": 1}, (2, 3)),
+        ({"deliver_policy": "last_per_subject", "filter_subject": f"{name}.none"}, (5, 0)),
+    ]
+    for i, (cfg, (delivered, pending)) in enumerate(starts):
+        info = await js.add_consumer(name, durable_name=f"D{i}", ack_policy="explicit", **cfg)
+        assert (info.delivered.stream_seq, info.ack_floor.stream_seq, info.num_pending) == (
+            delivered, delivered, pending), cfg
+    await js.delete_stream(name)
+
+
+async def test_pending_messages_removed_by_limits_or_rollup(js):
+    """A pending message the stream's limits remove counts as acknowledged (ack floor up); a
+    rollup purges below it, consumers' pending included, as a purge does."""
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory",
+                        max_msgs_per_subject=1, allow_rollup_hdrs=True)
+    await js.add_consumer(name, durable_name="C", ack_policy="explicit")
+    psub = await js.pull_subscribe_bind("C", name)
+    await js.publish(f"{name}.a", b"1")
+    await js.publish(f"{name}.b", b"2")
+    await psub.fetch(2, timeout=2)
+    await js.publish(f"{name}.a", b"3")  # removes message 1
+    assert await _floor_once_pending(js, name, "C", 1) == (1, 1, 1)
+    await psub.fetch(1, timeout=2)
+    await js.publish(f"{name}.c", b"4", headers={"Nats-Rollup": "all"})
+    assert await _floor_once_pending(js, name, "C", 0) == (3, 3, 0)
+    assert [m.data for m in await psub.fetch(1, timeout=2)] == [b"4"]
+    await js.delete_stream(name)
+
+
+async def test_interest_stream_dedupes_what_it_did_not_keep(js):
+    """An interest stream uses up a sequence for a publish no consumer wants; its Nats-Msg-Id
+    still makes a second publish a duplicate of that sequence."""
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory", retention="interest")
+    await js.add_consumer(name, durable_name="C", ack_policy="explicit", filter_subject=f"{name}.b")
+    first = await js.publish(f"{name}.a", b"x", headers={"Nats-Msg-Id": "one"})
+    again = await js.publish(f"{name}.a", b"x", headers={"Nats-Msg-Id": "one"})
+    assert (first.seq, again.seq, again.duplicate) == (1, 1, True)
+    await js.delete_stream(name)
+
+
+async def test_purge_that_removes_nothing_leaves_the_ack_floor(js):
+    name = await _stream_with(js, 2)  # m0 on <name>.0, m1 on <name>.1
+    await js.add_consumer(name, durable_name="F", ack_policy="explicit", filter_subject=f"{name}.1")
+    psub = await js.pull_subscribe_bind("F", name)
+    assert [m.data for m in await psub.fetch(1, timeout=2)] == [b"m1"]
+    await js.nc.request(f"$JS.API.STREAM.PURGE.{name}",
+                        json.dumps({"filter": f"{name}.>", "seq": 1}).encode(), timeout=2)
+    info = await js.consumer_info(name, "F")
+    assert (info.ack_floor.consumer_seq, info.ack_floor.stream_seq, info.num_ack_pending) == (0, 0, 1)
+    await js.delete_stream(name)
+
+
 async def test_push_consumer_and_ordered(js):
     name = await _stream_with(js, 3)
     got = []
@@ -433,6 +647,35 @@ async def test_push_consumer_and_ordered(js):
     seen = [(await ordered.next_msg(2)).data for _ in range(4)]
     assert seen == [b"m0", b"m1", b"m2", b"late"]
     await ordered.unsubscribe()
+    await js.delete_stream(name)
+
+
+async def test_workqueue_consumer_rules(js):
+    """A workqueue stream takes one consumer per message: an unfiltered one beside any other
+    gets 10099, a filter overlapping (or beside an unfiltered) one 10100; ack none on a pull
+    consumer 10084, any other non-explicit ack policy 10098 (nats-server's codes and texts)."""
+    name = await _stream_with(js, 0, retention="workqueue")
+    await js.add_consumer(name, durable_name="A", ack_policy="explicit", filter_subject=f"{name}.a")
+    refusals = [
+        ({}, (10099, "multiple non-filtered consumers not allowed on workqueue stream")),
+        ({"filter_subject": f"{name}.>"}, (10100, "filtered consumer not unique on workqueue stream")),
+        ({"filter_subject": f"{name}.b", "ack_policy": "none"},
+         (10084, "consumer in pull mode requires explicit ack policy on workqueue stream")),
+        ({"filter_subject": f"{name}.b", "ack_policy": "all"},
+         (10098, "workqueue stream requires explicit ack")),
+        ({"filter_subject": f"{name}.b", "ack_policy": "none", "deliver_subject": "wq.push"},
+         (10098, "workqueue stream requires explicit ack")),
+    ]
+    for extra, expected in refusals:
+        with pytest.raises(BadRequestError) as exc:
+            await js.add_consumer(name, **{"durable_name": "B", "ack_policy": "explicit", **extra})
+        assert (exc.value.err_code, exc.value.description) == expected, extra
+    await js.add_consumer(name, durable_name="B", ack_policy="explicit", filter_subject=f"{name}.b")
+    # An existing consumer's update gets the update checks, not the workqueue ones.
+    with pytest.raises(APIError) as exc:
+        await js.add_consumer(name, durable_name="B", ack_policy="explicit",
+                              filter_subject=f"{name}.b", deliver_policy="last")
+    assert (exc.value.err_code, exc.value.description) == (10012, "deliver policy can not be updated")
     await js.delete_stream(name)
 
 

@@ -603,10 +603,18 @@ class JsAccount:
         return self._add_consumer(stream, name, cfg, now_ns(), durable)
 
     def _check_workqueue(self, stream: Stream, cfg) -> None:
+        """A new consumer of a workqueue stream (an existing one's update gets the update
+        checks instead, as nats-server's)."""
+        if cfg.ack_policy != "explicit":
+            raise ApiError.of("ConsumerWQRequiresExplicitAck")
+        if cfg.deliver_policy != "all":
+            raise ApiError.of("ConsumerWQConsumerNotDeliverAll")
         filters = _effective_filters(cfg, stream)
         for other in stream.consumers.values():
             theirs = _effective_filters(other.cfg, stream)
-            if not filters and not theirs:
+            if not consumerconfig.filters_of(cfg):
+                # No filter given, beside any other consumer (one filtering on the whole
+                # stream or not): nats-server's "multiple non-filtered" refusal.
                 raise ApiError.of("ConsumerWQMultipleUnfiltered")
             if not filters or not theirs or any(
                     subjects_collide(a.encode(), b.encode()) for a in filters for b in theirs):

@@ -170,15 +170,22 @@ class Consumer:
         elif dp == "new":
             self.sseq = state.last_seq + 1
         elif dp == "last":
-            self.sseq = self._last_seq() or state.last_seq + 1
+            # As nats-server: unfiltered, the stream's last sequence even when that message
+            # is gone; filtered, the last match, or where "all" starts when none matches.
+            if self.filters:
+                self.sseq = self._last_seq() or max(state.first_seq, 1)
+            else:
+                self.sseq = max(state.last_seq, state.first_seq, 1)
         elif dp == "by_start_sequence":
-            self.sseq = self.cfg.opt_start_seq
+            self.sseq = max(self.cfg.opt_start_seq, state.first_seq)
         elif dp == "by_start_time":
             self.sseq = store.get_seq_from_time(parse_rfc3339(self.cfg.opt_start_time))
         elif dp == "last_per_subject":
             seqs = (store.multi_last_seqs(self.filters) if self.filters else store.all_last_seqs())
             self.lps.extend(seqs)
-            self.sseq = state.last_seq + 1
+            # With nothing matching yet nats-server starts at the last sequence, which the
+            # filter does not take.
+            self.sseq = state.last_seq + 1 if seqs else max(state.last_seq, state.first_seq, 1)
         self.delivered_sseq = self.floor_sseq = max(self.sseq - 1, 0)
         if self.lps:
             self.delivered_sseq = self.floor_sseq = max(self.lps[0] - 1, 0)
@@ -254,7 +261,12 @@ class Consumer:
         return self._npc + len(self.lps)
 
     def on_stream_change(self, msgs: int, seq: int, subject: bytes) -> None:
-        """The stream stored (msgs > 0) or removed messages: the pending count follows."""
+        """The stream stored (msgs > 0) or removed messages: the pending count follows, and a
+        pending message removed (limits, delete) is taken as acknowledged (on_removed)."""
+        if msgs < 0 and seq and seq in self.pending:
+            # After the store is done (as nats-server, asynchronously): a purge (or rollup)
+            # under way settles what it removed its own way first.
+            self.loop.call_soon(self.on_removed, seq)
         if self._npc is None:
             return
         if not seq:  # several at once
@@ -266,13 +278,16 @@ class Consumer:
         return sum(1 for seq in self.pending if self.rdc.get(seq, 1) > 1)
 
     def info(self) -> dict:
+        if self.waiting:
+            self._expire_waiting()  # num_waiting counts live requests only, as nats-server's
         delivered = {"consumer_seq": self.dseq, "stream_seq": self.delivered_sseq}
         if self.dseq:
             delivered["last_active"] = rfc3339(self.last_active)
-        self._update_floor()
+        floor = ((self.dseq, self.delivered_sseq) if self.ack_none
+                 else (self.floor_dseq, self.floor_sseq))
         out = {"stream_name": self.stream.name, "name": self.name, "created": rfc3339(self.created),
                "config": self.cfg, "delivered": delivered,
-               "ack_floor": {"consumer_seq": self.floor_dseq, "stream_seq": self.floor_sseq},
+               "ack_floor": {"consumer_seq": floor[0], "stream_seq": floor[1]},
                "num_ack_pending": len(self.pending), "num_redelivered": self.num_redelivered(),
                "num_waiting": len(self.waiting), "num_pending": self.num_pending()}
         if self.is_push and has_interest(self.jsa.client, self.cfg.deliver_subject.encode()):
@@ -281,16 +296,6 @@ class Consumer:
             out["paused"] = True
             out["pause_remaining"] = self.pause_until - now_ns()
         return out
-
-    def _update_floor(self) -> None:
-        if self.ack_none:
-            self.floor_dseq, self.floor_sseq = self.dseq, self.delivered_sseq
-        elif not self.pending:
-            self.floor_dseq, self.floor_sseq = self.dseq, self.delivered_sseq
-        else:
-            low = min(self.pending)
-            self.floor_sseq = low - 1
-            self.floor_dseq = self.pending[low][0] - 1
 
     # -- pull requests ----------------------------------------------------------------------------
 
@@ -345,6 +350,13 @@ class Consumer:
             if available == 0 and not expires:
                 send(client, reply, reply, None, status_headers(404, "No Messages"), b"")
                 return
+            if available:
+                # Fewer messages than the requests already waiting will take: nats-server
+                # refuses the one-shot request rather than leave it waiting for nothing.
+                self._expire_waiting()
+                if available < sum(r.batch for r in self.waiting):
+                    send(client, reply, reply, None, status_headers(408, "Requests Pending"), b"")
+                    return
         max_waiting = cfg.max_waiting if cfg.max_waiting is not UNSET else 0
         if max_waiting and len(self.waiting) >= max_waiting:
             self._expire_waiting()
@@ -362,11 +374,30 @@ class Consumer:
         self.wake()
 
     def _on_request_expired(self, req: PullRequest) -> None:
+        """A request's expiry ends it with 408 and, as nats-server's end of stream pass, ends
+        the one-shot (no_wait) requests left waiting at max_ack_pending too, in queue order."""
         req.timer = None
-        if req in self.waiting:
-            self.waiting.remove(req)
-            req.cancel()
-            self._timeout(req)
+        if req not in self.waiting or self.closed:
+            return
+        now = now_ns()
+        for other in list(self.waiting):
+            if other is req or (other.expires and other.expires <= now):
+                self.waiting.remove(other)
+                other.cancel()
+                self._timeout(other)
+            elif self._one_shot_done(other):
+                self._no_messages(other)
+
+    @staticmethod
+    def _one_shot_done(req: PullRequest) -> bool:
+        """Whether a no_wait request ends when there is nothing (more) to deliver: one that
+        also has an expiry and got nothing yet waits for its first message or its expiry."""
+        return req.no_wait and not (req.expires and req.delivered == 0)
+
+    def _no_messages(self, req: PullRequest) -> None:
+        self.waiting.remove(req)
+        req.cancel()
+        send(self.jsa.client, req.reply, req.reply, None, status_headers(404, "No Messages"), b"")
 
     def _timeout(self, req: PullRequest) -> None:
         send(self.jsa.client, req.reply, req.reply, None, status_headers(
@@ -462,14 +493,11 @@ class Consumer:
                 elif req.hb_timer is not None:
                     req.hb_timer.cancel()
                     req.hb_timer = self.loop.call_later(req.heartbeat / 1e9, self._pull_heartbeat, req)
-        # Nothing more to deliver: no_wait requests end here.
-        if not self.is_push and self.waiting:
-            for req in [r for r in self.waiting if r.no_wait]:
-                if req.expires and req.delivered == 0:
-                    continue
-                self.waiting.remove(req)
-                req.cancel()
-                send(client, req.reply, req.reply, None, status_headers(404, "No Messages"), b"")
+        # Nothing more to deliver: no_wait requests end here. Not when max_ack_pending holds
+        # delivery back: nats-server leaves them waiting for acks (or a request's expiry).
+        if not self.is_push and self.waiting and not self._at_max_ack_pending():
+            for req in [r for r in self.waiting if self._one_shot_done(r)]:
+                self._no_messages(req)
 
     def _next_request(self) -> PullRequest | None:
         client = self.jsa.client
@@ -491,7 +519,7 @@ class Consumer:
         store = self.stream.store
         while self.rdq:
             seq = self.rdq.popleft()
-            if seq not in self.pending:
+            if seq not in self.pending or self._delivered_enough(seq):
                 continue
             try:
                 sm = store.load_msg(seq)
@@ -574,7 +602,11 @@ class Consumer:
             self.delivered_sseq = seq
         self.last_active = ts
         if not self.ack_none:
-            self.pending[seq] = [self.dseq, ts]
+            entry = self.pending.get(seq)
+            if entry is None:
+                self.pending[seq] = [self.dseq, ts]
+            else:
+                entry[1] = ts  # a redelivery keeps its first delivery sequence (the ack floor's)
             self._arm_ack_timer()
         dseq = self.dseq
         self._persist(lambda cs: cs.update_delivered(dseq, seq, dc, ts))
@@ -622,13 +654,13 @@ class Consumer:
         if len(tokens) < 3:
             return
         try:
-            seq = int(tokens[1])
+            seq, dseq = int(tokens[1]), int(tokens[2])
         except ValueError:
             return
         body = bytes(payload)
         kind, _, rest = body.partition(b" ")
         if not body or kind == b"+ACK":
-            self._ack(seq)
+            self._ack(seq, dseq)
         elif kind == b"-NAK":
             self._nak(seq, rest.strip())
         elif kind == b"+WPI":
@@ -637,34 +669,65 @@ class Consumer:
                 entry[1] = now_ns()
                 self._arm_ack_timer()
         elif kind == b"+NXT":
-            self._ack(seq)
+            self._ack(seq, dseq)
             if reply:
                 self.on_next(reply, memoryview(rest.strip() or b"1"))
             reply = None
         elif kind == b"+TERM":
-            if self.pending.pop(seq, None) is not None:
-                dc = self.rdc.pop(seq, 1)
-                self.jsa.advisory(_TERMINATED_T % (self.stream.name, self.name), {
-                    "type": "io.nats.jetstream.advisory.v1.terminated",
-                    "stream": self.stream.name, "consumer": self.name, "consumer_seq": 0,
-                    "stream_seq": seq, "deliveries": dc,
-                    "reason": rest.strip().decode(errors="replace")})
-                self.jsa.acked(self.stream, self, [seq])
+            if seq in self.pending:
+                dc = self.rdc.get(seq, 1)
+                self._ack(seq, dseq)  # as nats-server: an ack (of all below, under ack all)
+                self._terminated(seq, dc, rest.strip().decode(errors="replace"))
         if reply:
             send(self.jsa.client, reply, reply, None, None, b"")
         self.wake()
 
-    def _ack(self, seq: int) -> None:
-        if self.cfg.ack_policy == "all":
-            done = [s for s in self.pending if s <= seq]
+    def _terminated(self, seq: int, dc: int, reason: str) -> None:
+        self.jsa.advisory(_TERMINATED_T % (self.stream.name, self.name), {
+            "type": "io.nats.jetstream.advisory.v1.terminated",
+            "stream": self.stream.name, "consumer": self.name, "consumer_seq": 0,
+            "stream_seq": seq, "deliveries": dc, "reason": reason})
+
+    def _ack(self, seq: int, dseq: int) -> None:
+        """Acknowledges message `seq` from the delivery `dseq` (the ack subject's) and moves
+        the ack floor as nats-server does: ack all sets it to that delivery; an explicit ack
+        moves it only when nothing is left pending (to the last delivery) or when it acks the
+        delivery just above the floor (then up to below the next message still pending)."""
+        pending = self.pending
+        explicit = self.cfg.ack_policy != "all"
+        if explicit:
+            if seq not in pending:
+                return
+            done = [seq]
         else:
-            done = [seq] if seq in self.pending else []
+            if dseq <= self.floor_dseq or seq <= self.floor_sseq:
+                return
+            self.floor_dseq, self.floor_sseq = dseq, seq
+            done = [s for s in pending if s <= seq]
         for s in done:
-            dseq = self.pending.pop(s)[0]
+            first = pending.pop(s)[0]
             self.rdc.pop(s, None)
-            self._persist(lambda cs, d=dseq, s=s: cs.update_acks(d, s))
+            self._persist(lambda cs, d=first, s=s: cs.update_acks(d, s))
+        if explicit:
+            self._raise_floor(seq, first)
         if done:
             self.jsa.acked(self.stream, self, done)
+
+    def _raise_floor(self, seq: int, dseq: int) -> None:
+        """The explicit-ack floor rule of `_ack` for message `seq` first delivered as `dseq`."""
+        pending = self.pending
+        if not pending:
+            self.floor_dseq, self.floor_sseq = self.dseq, max(self.sseq - 1, 0)
+            return
+        if dseq != self.floor_dseq + 1:
+            return
+        self.floor_dseq, self.floor_sseq = dseq, seq
+        if self.sseq - seq > len(pending):  # fewer pending than sequences to look through
+            above = min((s for s in pending if s > seq), default=0)
+        else:
+            above = next((s for s in range(seq + 1, self.sseq) if s in pending), 0)
+        if above:
+            self.floor_dseq, self.floor_sseq = pending[above][0] - 1, above - 1
 
     def _nak(self, seq: int, arg: bytes) -> None:
         if seq not in self.pending:
@@ -683,24 +746,32 @@ class Consumer:
             # Redelivered when the delay has passed: as if delivered now with that ack wait.
             entry = self.pending[seq]
             entry[1] = now_ns() - self._ack_wait(seq) + delay
+            timer = self._ack_timer
+            if timer is not None and timer.when() > self.loop.time() + delay / 1e9:
+                timer.cancel()  # armed for a later ack wait: the delay ends first
+                self._ack_timer = None
             self._arm_ack_timer()
         else:
             self._queue_redelivery(seq)
 
     def _queue_redelivery(self, seq: int) -> None:
-        if seq in self.rdq:
-            return
+        if seq not in self.rdq:
+            self.rdq.append(seq)
+
+    def _delivered_enough(self, seq: int) -> bool:
+        """A message due for redelivery that has had max_deliver deliveries leaves pending
+        (without moving the ack floor) when its turn comes, as nats-server drops it then."""
         dc = self.rdc.get(seq, 1)
         max_deliver = self.cfg.max_deliver
-        if max_deliver is not UNSET and max_deliver > 0 and dc >= max_deliver:
-            self.pending.pop(seq, None)
-            self.rdc.pop(seq, None)
-            self.jsa.advisory(_MAX_DELIVERIES_T % (self.stream.name, self.name), {
-                "type": "io.nats.jetstream.advisory.v1.max_deliver",
-                "stream": self.stream.name, "consumer": self.name, "stream_seq": seq,
-                "deliveries": dc})
-            return
-        self.rdq.append(seq)
+        if max_deliver is UNSET or max_deliver <= 0 or dc < max_deliver:
+            return False
+        self.pending.pop(seq, None)
+        self.rdc.pop(seq, None)
+        self.jsa.advisory(_MAX_DELIVERIES_T % (self.stream.name, self.name), {
+            "type": "io.nats.jetstream.advisory.v1.max_deliver",
+            "stream": self.stream.name, "consumer": self.name, "stream_seq": seq,
+            "deliveries": dc})
+        return True
 
     def _ack_wait(self, seq: int) -> int:
         backoff = self.cfg.backoff
@@ -753,6 +824,8 @@ class Consumer:
         self.sseq = max(self.sseq, start)
         self._npc = None
         floor = start - 1
+        moved = floor > self.floor_sseq
+        self.floor_sseq = max(self.floor_sseq, floor)
         for seq in sorted(self.pending):
             gone = seq <= floor
             if not gone and wider:
@@ -761,20 +834,38 @@ class Consumer:
                 except st.StoreError:
                     gone = True
             if gone:
+                moved = True
                 dseq = self.pending.pop(seq)[0]
+                self.floor_dseq = max(self.floor_dseq, dseq)
                 self.rdc.pop(seq, None)
                 self._persist(lambda cs, d=dseq, s=seq: cs.update_acks(d, s))
         if not self.pending:
             self.delivered_sseq = max(self.delivered_sseq, self.sseq - 1)
             self._persist(lambda cs: cs.set_starting(self.delivered_sseq))
+            self.floor_dseq, self.floor_sseq = self.dseq, self.sseq - 1
+        elif moved and self.floor_sseq + 1 not in self.pending:
+            # A gap of acknowledged messages above the floor the purge moved: it moves up to
+            # below the next message still pending (what nats-server shows after such a purge).
+            above = min(s for s in self.pending if s > self.floor_sseq)
+            self.floor_dseq, self.floor_sseq = self.pending[above][0] - 1, above - 1
         self.rdq = collections.deque(seq for seq in self.rdq if seq >= self.sseq)
         first = store.state().first_seq
         while self.lps and self.lps[0] < first:
             self.lps.popleft()
 
     def on_removed(self, seq: int) -> None:
-        if self.pending.pop(seq, None) is not None:
+        """Message `seq` was deleted while pending: nats-server takes it as terminated, so
+        acknowledged (under ack all, with what is pending below it), ack floor included."""
+        entry = self.pending.get(seq)
+        if entry is None or self.closed:
+            return
+        self._terminated(seq, self.rdc.get(seq, 1), "Unacknowledged message was deleted")
+        if self.cfg.ack_policy == "all":
+            self._ack(seq, entry[0])
+        else:
+            del self.pending[seq]
             self.rdc.pop(seq, None)
+            self._raise_floor(seq, entry[0])
 
     def needs(self, seq: int, subject: bytes) -> bool:
         """Whether this consumer has yet to deliver or see acknowledged message `seq` (interest

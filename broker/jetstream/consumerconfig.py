@@ -178,11 +178,6 @@ def check(cfg: ConsumerConfig, stream_cfg) -> None:
         raise ApiError.of("ConsumerWithFlowControlNeedsHeartbeats")
     if cfg.durable_name is not UNSET and cfg.name is not UNSET and cfg.name != cfg.durable_name:
         raise ApiError.of("ConsumerCreateDurableAndNameMismatch")
-    if stream_cfg.retention == "workqueue":
-        if cfg.ack_policy != "explicit":
-            raise ApiError.of("ConsumerWQRequiresExplicitAck")
-        if cfg.deliver_policy != "all":
-            raise ApiError.of("ConsumerWQConsumerNotDeliverAll")
     if cfg.opt_start_time is not UNSET:
         try:
             parse_rfc3339(cfg.opt_start_time)

@@ -14,7 +14,7 @@ import json
 from . import store as st
 from .common import encode, header_value, now_ns, rfc3339
 from .errors import ApiError
-from .structs import StreamConfig
+from .structs import PurgeRequest, StreamConfig
 
 _MSG_ID = b"Nats-Msg-Id"
 _EXP_STREAM = b"Nats-Expected-Stream"
@@ -192,6 +192,12 @@ class Stream:
         ttl = 0
         msg_id = None
         rollup = None
+        # The size first, as nats-server: an oversized publish gets this error whatever its
+        # headers ask (expected sequences, rollup, TTL) and is no duplicate of anything.
+        size = len(payload) + (len(hdr) if hdr else 0)
+        if size > self.jsa.broker.options.max_payload or (
+                cfg.max_msg_size > 0 and size > cfg.max_msg_size):
+            raise ApiError.of("StreamMessageExceedsMaximum")
         if hdr:
             if len(hdr) > _MAX_HEADER:
                 raise ApiError.of("StreamHeaderExceedsMaximum")
@@ -225,13 +231,11 @@ class Stream:
                 if rollup not in (b"sub", b"all"):
                     raise ApiError.of("StreamRollupFailed",
                                       err=f"rollup value invalid: {json.dumps(rollup.decode(errors='replace'))}")
-        size = len(payload) + (len(hdr) if hdr else 0)
-        max_payload = self.jsa.broker.options.max_payload
-        if size > max_payload or (cfg.max_msg_size > 0 and size > cfg.max_msg_size):
-            raise ApiError.of("StreamMessageExceedsMaximum")
         if cfg.retention == "interest" and not self.jsa.has_interest(self, subject):
             # No consumer would see it: nats-server uses up the sequence and stores nothing.
             seq = self.store.skip_msg()
+            if msg_id:  # still a duplicate for later publishes, as nats-server's
+                self.dedupe[msg_id] = (seq, now_ns())
             self.last_msg_id = msg_id or b""
             return seq, False
         try:
@@ -245,38 +249,30 @@ class Stream:
         if msg_id:
             self.dedupe[msg_id] = (seq, ts)
         self.last_msg_id = msg_id or b""
-        if rollup == b"all":
-            self.store.purge_ex(b"", seq, 0)
-        elif rollup == b"sub":
-            self.store.purge_ex(subject, seq, 0)
+        if rollup:
+            # A purge up to the new message (of its subject for "sub"), consumers included, as
+            # nats-server's rollup: what they had pending below it counts as acknowledged.
+            self.purge(PurgeRequest(filter=subject.decode() if rollup == b"sub" else "", seq=seq))
         self.jsa.stored(self, seq, subject)
         return seq, False
 
     def _check_expected_seqs(self, subject: bytes, hdr: bytes) -> None:
         raw = header_value(hdr, _EXP_LAST_SUBJ_SEQ)
-        if raw is not None:
+        if raw:
+            want = _expected_seq(raw)
+            filt = header_value(hdr, _EXP_LAST_SUBJ_SEQ_SUBJ) or subject
             try:
-                want = int(raw)
-            except ValueError:
-                want = None
-            if want is not None:
-                filt = header_value(hdr, _EXP_LAST_SUBJ_SEQ_SUBJ) or subject
-                try:
-                    have = self.store.load_last_msg(filt).seq
-                except st.StoreError:
-                    have = 0
-                if have != want:
-                    raise ApiError.of("StreamWrongLastSequence", seq=have)
+                have = self.store.load_last_msg(filt).seq
+            except st.StoreError:
+                have = 0
+            if have != want:
+                raise ApiError.of("StreamWrongLastSequence", seq=have)
         elif header_value(hdr, _EXP_LAST_SUBJ_SEQ_SUBJ):
             raise ApiError.of("StreamExpectedLastSeqPerSubjectInvalid")
         raw = header_value(hdr, _EXP_LAST_SEQ)
-        if raw is not None:
-            try:
-                want = int(raw)
-            except ValueError:
-                return
+        if raw:
             last = self.store.state().last_seq
-            if want != last:
+            if _expected_seq(raw) != last:
                 raise ApiError.of("StreamWrongLastSequence", seq=last)
 
     def _expire_dedupe(self) -> None:
@@ -382,6 +378,12 @@ class Stream:
                 consumer.on_removed(seq)
         return removed
 
+
+
+def _expected_seq(raw: bytes) -> int:
+    """A Nats-Expected-Last-*Sequence value: decimal digits only; anything else matches no
+    sequence (nats-server reads it as -1, as unsigned the largest)."""
+    return int(raw) if raw.isdigit() else -1
 
 
 def _go_time(ns: int) -> str:
