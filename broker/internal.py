@@ -87,14 +87,17 @@ class InternalClient:
     # -- publishing ----------------------------------------------------------------------------
 
     def publish(self, subject: bytes, reply: bytes | None, payload: bytes,
-                headers: bytes | None = None, to: bytes | None = None) -> int:
+                headers: bytes | None = None, to: bytes | None = None,
+                once: bool = False) -> int:
         """Publishes in this client's account as a client would; returns the deliveries. `to`:
         match the subscribers of that subject instead while the message line says `subject`
-        (JetStream hands a stored message to a pull request's inbox this way). The receivers
+        (JetStream hands a stored message to a pull request's inbox this way). `once`: the
+        subject is a one-off (the answer to a request), its match not cached. The receivers
         are flushed at once, or by the flush running (see Broker.flush_touched)."""
         if self.closed:
             return 0
-        result = self.sublist.match(subject if to is None else to)
+        target = subject if to is None else to
+        result = self.sublist.match_once(target) if once else self.sublist.match(target)
         if headers:
             n = deliver(self, result, subject, reply, memoryview(headers + payload), len(headers))
         else:

@@ -39,6 +39,7 @@ CACHE_MAX = 1024
 CACHE_SWEEP = 512
 
 _SEP = b"."
+_JS_ACK = b"$JS.ACK."
 _PWC = b"*"
 _FWC = b">"
 
@@ -177,7 +178,17 @@ class Sublist:
         except KeyError:
             return self._match_miss(subject)
 
-    def _match_miss(self, subject: bytes) -> SublistResult:
+    def match_once(self, subject: bytes) -> SublistResult:
+        """match() for a subject unlikely to be published to again (a request's reply inbox): the
+        cached result when there is one, else the walk, not cached, so that one-off subjects do
+        not push out the ones that repeat."""
+        self._num_matches += 1
+        result = self._cache.get(subject)
+        if result is not None:
+            return result
+        return self._match_miss(subject, False)
+
+    def _match_miss(self, subject: bytes, cache: bool = True) -> SublistResult:
         self._num_misses += 1
         tokens = subject.split(_SEP)
         if b"" in tokens:
@@ -205,7 +216,8 @@ class Sublist:
             else:
                 result = EMPTY_RESULT  # nodes kept only as a path to deeper ones
 
-        if self._cache_enabled:
+        # A JetStream ack subject names one delivery (sequences, a timestamp): never again.
+        if cache and self._cache_enabled and not subject.startswith(_JS_ACK):
             cache = self._cache
             cache[subject] = result
             if len(cache) > CACHE_MAX:

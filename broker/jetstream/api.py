@@ -185,7 +185,7 @@ class JsAccount:
             body = {**paged_empty(kind), **body}
         self.api_total += 1
         response = self._response(kind, body)
-        self.client.publish(reply, None, response)
+        self.client.publish(reply, None, response, once=True)
         if has_interest(self.client, _AUDIT):
             self._audit(origin, subject, payload, response)
 

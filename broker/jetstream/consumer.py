@@ -576,8 +576,12 @@ class Consumer:
         if not self.ack_none:
             self.pending[seq] = [self.dseq, ts]
             self._arm_ack_timer()
-        dseq = self.dseq
-        self._persist(lambda cs: cs.update_delivered(dseq, seq, dc, ts))
+        cs = self.store
+        if cs is not None:  # _persist, inline: no closure per delivery
+            try:
+                cs.update_delivered(self.dseq, seq, dc, ts)
+            except st.StoreError:
+                pass
         send(self.jsa.client, target, sm.subject, reply, hdr, data)
         if self.rate is not None:
             self.rate.take(size)
@@ -659,10 +663,15 @@ class Consumer:
             done = [s for s in self.pending if s <= seq]
         else:
             done = [seq] if seq in self.pending else []
+        cs = self.store
         for s in done:
             dseq = self.pending.pop(s)[0]
             self.rdc.pop(s, None)
-            self._persist(lambda cs, d=dseq, s=s: cs.update_acks(d, s))
+            if cs is not None:  # _persist, inline: no closure per ack
+                try:
+                    cs.update_acks(dseq, s)
+                except st.StoreError:
+                    pass
         if done:
             self.jsa.acked(self.stream, self, done)
 

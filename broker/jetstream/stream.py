@@ -157,7 +157,7 @@ class Stream:
         """Answers a publish; `seq`: the sequence it stored (0: nothing stored)."""
         answers = self._answers
         if answers is None:
-            self.jsa.client.publish(reply, None, body)
+            self.jsa.client.publish(reply, None, body, once=True)
             return
         if not answers:
             self.jsa.service.loop.call_soon(self._send_answers)
@@ -182,7 +182,7 @@ class Stream:
                 del self.dedupe[msg_id]
         publish = self.jsa.client.publish
         for reply, body, _ in answers:
-            publish(reply, None, body)
+            publish(reply, None, body, once=True)
 
     def _store(self, subject: bytes, hdr: bytes | None, payload: memoryview) -> tuple[int, bool]:
         """Checks and stores a publish; returns (seq, duplicate). Raises ApiError."""
