@@ -116,7 +116,7 @@ class _Node:
     identity semantics even for subscription classes that define __eq__ or are unhashable.
     """
 
-    __slots__ = ("children", "pwc", "fwc", "psubs", "qsubs")
+    __slots__ = ("children", "pwc", "fwc", "psubs", "qsubs", "result")
 
     def __init__(self) -> None:
         self.children: dict[bytes, _Node] = {}
@@ -124,6 +124,7 @@ class _Node:
         self.fwc: _Node | None = None
         self.psubs: dict[int, Any] | None = None
         self.qsubs: dict[bytes, dict[int, Any]] | None = None
+        self.result: SublistResult | None = None  # the match of this node alone, once made
 
     def is_empty(self) -> bool:
         return (
@@ -199,22 +200,28 @@ class Sublist:
         if not matched:
             result = EMPTY_RESULT
         else:
-            if len(matched) == 1:
-                node = matched[0]
-                plain = tuple(node.psubs.values()) if node.psubs else ()
-                queues = (
-                    tuple([g for m in node.qsubs.values() if (g := queue_group(m.values()))])
-                    if node.qsubs else ()
-                )
-            else:
-                plain, queues = _merge_nodes(matched)
-            if plain or queues:
-                # Bypasses __init__: this is the one place results are made, and it is hot.
-                result = _new_object(SublistResult)
-                result.plain = plain
-                result.queues = queues
-            else:
-                result = EMPTY_RESULT  # nodes kept only as a path to deeper ones
+            result = matched[0].result if len(matched) == 1 else None
+            if result is None:
+                if len(matched) == 1:
+                    node = matched[0]
+                    plain = tuple(node.psubs.values()) if node.psubs else ()
+                    queues = (
+                        tuple([g for m in node.qsubs.values() if (g := queue_group(m.values()))])
+                        if node.qsubs else ()
+                    )
+                else:
+                    plain, queues = _merge_nodes(matched)
+                if plain or queues:
+                    # Bypasses __init__: this is the one place results are made, and it is hot.
+                    result = _new_object(SublistResult)
+                    result.plain = plain
+                    result.queues = queues
+                else:
+                    result = EMPTY_RESULT  # nodes kept only as a path to deeper ones
+                if len(matched) == 1:
+                    # Every subject reaching this node alone (a wildcard's: inboxes, acks)
+                    # shares it, cached or not, until the node's subscriptions change.
+                    matched[0].result = result
 
         # A JetStream ack subject names one delivery (sequences, a timestamp): never again.
         if cache and self._cache_enabled and not subject.startswith(_JS_ACK):
@@ -266,6 +273,7 @@ class Sublist:
         if key in members:
             return False
         members[key] = sub
+        node.result = None
 
         self._count += 1
         self._num_inserts += 1
@@ -341,6 +349,7 @@ class Sublist:
             if not members or key not in members:
                 return None
             del members[key]
+        node.result = None
 
         for parent, token, child in reversed(path):
             if not child.is_empty():
