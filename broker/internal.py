@@ -105,6 +105,18 @@ class InternalClient:
         self.broker.flush_touched()
         return n
 
+    def publish_answers(self, answers: list) -> None:
+        """Publishes answers to requests, (reply subject, payload, ...) each, no headers, their
+        matches not cached (see `once`), and flushes the receivers once after the last: a
+        stream's PubAcks of one loop iteration leave in one write per connection."""
+        if self.closed:
+            return
+        match = self.sublist.match_once
+        for answer in answers:
+            subject = answer[0]
+            deliver(self, match(subject), subject, None, memoryview(answer[1]))
+        self.broker.flush_touched()
+
     # -- receiving: the broker's flush of this "connection" -----------------------------------
 
     def flush(self) -> None:

@@ -706,6 +706,8 @@ class JsAccount:
 
     def stored(self, stream: Stream, seq: int, subject: bytes) -> None:
         """A message was stored: consumers deliver it."""
+        if not stream.consumers:
+            return
         for consumer in list(stream.consumers.values()):
             consumer.wake()
 

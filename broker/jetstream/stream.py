@@ -180,9 +180,7 @@ class Stream:
             answers = [(reply, failed if seq >= lost else body, seq) for reply, body, seq in answers]
             for msg_id in [k for k, (seq, _) in self.dedupe.items() if seq >= lost]:
                 del self.dedupe[msg_id]
-        publish = self.jsa.client.publish
-        for reply, body, _ in answers:
-            publish(reply, None, body, once=True)
+        self.jsa.client.publish_answers(answers)
 
     def _store(self, subject: bytes, hdr: bytes | None, payload: memoryview) -> tuple[int, bool]:
         """Checks and stores a publish; returns (seq, duplicate). Raises ApiError."""
