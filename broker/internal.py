@@ -8,7 +8,8 @@ of kind INTERNAL_SUB: delivery takes them out of its per-receiver loop as it doe
 interest (ordinary deliveries pay nothing for the feature) and queues each message, copied, on
 the client's `inbox` (delivery._hand). The broker flushes touched receivers at the end of each
 read, and this flush calls each subscription's callback with the subject, the reply, the header
-block (or None) and the payload as a memoryview valid during the call. No frame is written and
+block (or None) and the payload (a read-only bytes-like object; a memoryview is valid during the
+call only). No frame is written and
 parsed back: JetStream's publishes, acks and API requests all come this way.
 
 Its subscriptions are ordinary Subscription objects in the account's Sublist, so routes and
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from .delivery import deliver
 from .subscription import InternalSub
 
-# callback(subject, reply | None, headers | None, payload: memoryview)
+# callback(subject, reply | None, headers | None, payload: memoryview or bytes, read-only)
 Callback = Callable[[bytes, "bytes | None", "bytes | None", memoryview], None]
 
 
@@ -133,12 +134,11 @@ class InternalClient:
                 continue
             self.in_msgs += 1
             self.in_bytes += len(message) - header_len
-            view = memoryview(message)
             try:
                 if header_len:
-                    callback(subject, reply, message[:header_len], view[header_len:])
-                else:
-                    callback(subject, reply, None, view)
+                    callback(subject, reply, message[:header_len], memoryview(message)[header_len:])
+                else:  # the copy itself: a stream stores it as it is (bytes() of bytes is free)
+                    callback(subject, reply, None, message)
             except Exception as exc:  # a broken handler must not take the broker down
                 self.broker.log.error("Internal subscription %s on %r failed: %r", self.name,
                                       subject.decode(errors="replace"), exc)
