@@ -45,6 +45,7 @@ class InternalClient:
         self.cid = cid
         self.name = name
         self.inbox: list = []  # (sid, subject, reply, message, header length), to flush
+        self._after: list | None = None  # while flushing: what runs after the callbacks
         self.touched = False
         self.closed = False
         self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
@@ -128,6 +129,7 @@ class InternalClient:
             return
         self.inbox = []
         callbacks = self.callbacks
+        self._after = after = []
         for sid, subject, reply, message, header_len in inbox:
             callback = callbacks.get(sid)
             if callback is None:  # unsubscribed
@@ -142,8 +144,23 @@ class InternalClient:
             except Exception as exc:  # a broken handler must not take the broker down
                 self.broker.log.error("Internal subscription %s on %r failed: %r", self.name,
                                       subject.decode(errors="replace"), exc)
+        self._after = None
+        for fn in after:
+            try:
+                fn()
+            except Exception as exc:
+                self.broker.log.error("Internal client %s: %r after its callbacks failed: %r",
+                                      self.name, fn, exc)
         if len(callbacks) != len(self.subs):
             self.callbacks = {sid: cb for sid, cb in callbacks.items() if sid in self.subs}
+
+    def after_flush(self, fn: Callable[[], None]) -> bool:
+        """Runs `fn` once the callbacks of the flush running now are done (their answers then
+        leave with this read's flush); False, and nothing done, when no flush is running."""
+        if self._after is None:
+            return False
+        self._after.append(fn)
+        return True
 
     def pending_bytes(self) -> int:
         return sum(len(item[3]) for item in self.inbox)
