@@ -361,7 +361,7 @@ TARGETS = {
     "ReqRep128B": Target("p50", "<=", 1.5, "p50 latency <= 1.5x"),
     "WsPubSub128B": Target("per_cpu", ">=", 1.0, "msgs/CPU-s >= 1.0x"),  # issue 14
     "IdleConns10k": Target("kib_per_conn", "<=", 10.0, "<= 10 KiB RSS/conn"),
-    # issue 17: JetStream, file streams, each broker at its default sync policy
+    # JetStream (file streams, each broker at its default sync policy)
     "JsPubAsync128B": Target("per_cpu", ">=", 1.0, "msgs/CPU-s >= 1.0x"),
     "JsFetch100": Target("per_cpu", ">=", 1.0, "msgs/CPU-s >= 1.0x"),
     "JsFetch1000": Target("per_cpu", ">=", 1.0, "msgs/CPU-s >= 1.0x"),
