@@ -26,7 +26,7 @@ from array import array
 from collections import deque
 
 from .wire import PING, PONG, Conn, ServerError, payload
-from .workers import STOP, _error_text, _init_worker, _orphaned, _wait_for_go
+from .workers import STOP, _error_text, _init_worker, _orphaned, _wait_for_go, window_room
 
 KINDS = ("jspub", "jsfetch", "jspush", "kvput", "kvget")
 SUBJECTS = 64
@@ -159,12 +159,7 @@ def _acked_publishes(s: Session, frames: list, stream: str, first_seq: int, wind
     seq = first_seq
     while True:
         if not closing:
-            if deadline is not None:
-                closing = time.perf_counter() >= deadline
-                room = 0 if closing else window - (sent - acked)
-            else:
-                room = min(window - (sent - acked), count - sent)
-                closing = sent + room >= count
+            room, closing = window_room(sent, acked, window, count, deadline)
             if room > 0:
                 out = []
                 for k in range(sent, sent + room):
@@ -309,12 +304,7 @@ def _direct_gets(s: Session, stream: str, keys: list, size: int, window: int, co
     closing = False
     while True:
         if not closing:
-            if deadline is not None:
-                closing = time.perf_counter() >= deadline
-                room = 0 if closing else window - (sent - got)
-            else:
-                room = min(window - (sent - got), count - sent)
-                closing = sent + room >= count
+            room, closing = window_room(sent, got, window, count, deadline)
             if room > 0:
                 now = perf_ns()
                 sock.sendall(b"".join([b"%s%d 0\r\n\r\n" % (heads[k % nk][0], k)
