@@ -9,6 +9,9 @@ processMsgResults does it.
   members, routes (a route's member weighs what the peer said) and leaves (a last resort).
 - Peer interest (kinds ROUTE_SUB, LEAF_SUB, HUB_SUB) is forwarded once per connection (`_forward`), naming
   the queue groups picked on it: RMSG/HMSG to a route, LMSG/HMSG to a leaf.
+- Internal subscriptions (INTERNAL_SUB, JetStream's streams and API among them) leave the
+  per-receiver loop with the peers' and get the message itself, queued on their internal
+  client (`_hand`): no frame to write and parse back.
 - A message from a route, or from our hub, goes one hop: only to ONE_HOP kinds (`_one_hop`); a
   peer's message reaches only the queue groups it names; a leaf connection never gets its own
   message back (it has no echo).
@@ -32,7 +35,7 @@ from random import random as _random
 
 from .permissions import delivery_denied
 from .sublist import SublistResult, queue_group
-from .subscription import ONE_HOP
+from .subscription import INTERNAL_SUB, ONE_HOP
 
 _CRLF = b"\r\n"
 
@@ -182,6 +185,9 @@ def deliver(origin, result, subject: bytes, reply: bytes | None, message: memory
     subs = result.plain if not result.queues else _receivers(result, origin, subject)
     if not subs:
         return 0
+    if len(subs) == 1 and subs[0].kind == INTERNAL_SUB:
+        # A stream's subscription alone (a publish to it): no MSG line to make.
+        return 0 if subs[0].conn.closed else _hand(subs[0], subject, reply, header_len, message)
     total = len(message)
     size = total - header_len  # the payload
     # The MSG line around the sid: the pieces a run of this line left on the origin (see
@@ -435,25 +441,50 @@ def _forward(routed: list, subject: bytes, reply: bytes | None, header_len: int,
     """Sends a message to the peer connections among the matched subscriptions `routed` (peer
     interest, at most one picked member per queue group): one message per connection, naming
     the queue groups picked on it. As nats-server, the first subscription of each connection
-    counts the delivery. Returns the number of connections sent to."""
+    counts the delivery. Internal subscriptions among them get it through `_hand`. Returns the
+    number of deliveries: connections sent to, internal subscriptions handed to."""
     if len(routed) == 1:
         sub = routed[0]
+        if sub.kind == INTERNAL_SUB:
+            return _hand(sub, subject, reply, header_len, message)
         sub.delivered += 1
         _send(sub.conn, sub.account, subject, reply, (sub.queue,) if sub.queue else None,
               header_len, message)
         return 1
+    handed = 0
     targets: dict = {}  # connection -> [its first subscription, the queue groups picked on it]
     for sub in routed:
+        if sub.kind == INTERNAL_SUB:
+            handed += _hand(sub, subject, reply, header_len, message)
+            continue
         target = targets.get(sub.conn)
         if target is None:
             target = targets[sub.conn] = [sub]
         if sub.queue:
             target.append(sub.queue)
-    account = routed[0].account
     for conn, target in targets.items():
         target[0].delivered += 1
-        _send(conn, account, subject, reply, target[1:] or None, header_len, message)
-    return len(targets)
+        _send(conn, target[0].account, subject, reply, target[1:] or None, header_len, message)
+    return handed + len(targets)
+
+
+def _hand(sub, subject: bytes, reply: bytes | None, header_len: int, message: memoryview) -> int:
+    """An internal subscription's delivery (1, or 0 past its UNSUB max): a copy of the message
+    queued on its internal client, whose callbacks run when the broker flushes it at the end
+    of the read, as a client's frames are written then (InternalClient.flush)."""
+    if sub.max:
+        if not _count(sub):
+            return 0
+    else:
+        sub.delivered += 1
+    conn = sub.conn
+    conn.inbox.append((sub.sid, subject, reply, bytes(message), header_len))
+    conn.out_msgs += 1
+    conn.out_bytes += len(message)
+    if not conn.touched:
+        conn.touched = True
+        conn.broker.touched.append(conn)
+    return 1
 
 
 def _send(conn, account: bytes, subject: bytes, reply: bytes | None, queues, header_len: int,
@@ -486,19 +517,23 @@ def _forward_run(routed: list, subject: bytes, view: memoryview, first: int, str
                  count: int, size: int) -> int:
     """A run of messages without reply or headers that share one subject and size (payload i
     is view[first + i * stride:][:size], followed by its CRLF in the input), to each peer
-    connection among the plain peer subscriptions `routed`, its message line made once.
-    Returns the number of messages sent."""
+    connection among the plain peer subscriptions `routed`, its message line made once, and to
+    the internal subscriptions among them (`_hand`). Returns the number of messages sent."""
     targets: dict = {}  # connection -> its first subscription
+    handed = 0
     for sub in routed:
-        targets.setdefault(sub.conn, sub)
+        if sub.kind == INTERNAL_SUB:
+            for a in range(first, first + count * stride, stride):
+                handed += _hand(sub, subject, None, 0, view[a:a + size])
+        else:
+            targets.setdefault(sub.conn, sub)
     chunk = size + 2
-    account = routed[0].account
     for conn, sub in targets.items():
         sub.delivered += count
-        line = conn.line_prefix(conn.msg_op, account, subject) + b"%d\r\n" % size
+        line = conn.line_prefix(conn.msg_op, sub.account, subject) + b"%d\r\n" % size
         out = conn.out
         for a in range(first, first + count * stride, stride):
             out += line
             out += view[a:a + chunk]
         _wrote(conn, count, count * size, conn.broker.touched)
-    return count * len(targets)
+    return handed + count * len(targets)

@@ -2,14 +2,15 @@
 network clients (nats-server's internal clients of kind SYSTEM or ACCOUNT).
 
 Why a connection-shaped object: an InternalClient has every attribute delivery reads on a
-receiver (`out`, `touched`, `closed`, `perms`, `echo`, `headers`, counters) and `flush()`, and
-its subscriptions are of kind CLIENT_SUB, so delivery.py treats it as one more client and every
-fan-out entry (deliver, deliver_run, deliver_sizes, queue picks) serves it unchanged: ordinary
-deliveries pay nothing for the feature. Delivery writes MSG/HMSG frames into its `out` as for any
-client; the broker flushes touched receivers at the end of each read, and this flush parses its
-own frames back (protocol.ServerOpsParser) and calls each subscription's callback with the
-subject, the reply, the header block (or None) and the payload as a memoryview valid during the
-call. The cost of the frame round trip falls on internal traffic only, which is small.
+receiver (`touched`, `closed`, `perms`, `echo`, `headers`, counters) and `flush()`, so every
+fan-out entry (deliver, deliver_run, deliver_sizes, queue picks) serves it. Its subscriptions are
+of kind INTERNAL_SUB: delivery takes them out of its per-receiver loop as it does peers'
+interest (ordinary deliveries pay nothing for the feature) and queues each message, copied, on
+the client's `inbox` (delivery._hand). The broker flushes touched receivers at the end of each
+read, and this flush calls each subscription's callback with the subject, the reply, the header
+block (or None) and the payload (a read-only bytes-like object; a memoryview is valid during the
+call only). No frame is written and
+parsed back: JetStream's publishes, acks and API requests all come this way.
 
 Its subscriptions are ordinary Subscription objects in the account's Sublist, so routes and
 leafnodes learn the interest as they do for a client's. Its publishes go through the same match
@@ -20,12 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from zats.protocol.parser import ServerOpsParser
-
 from .delivery import deliver
-from .subscription import Subscription
+from .subscription import InternalSub
 
-# callback(subject, reply | None, headers | None, payload: memoryview)
+# callback(subject, reply | None, headers | None, payload: memoryview or bytes, read-only)
 Callback = Callable[[bytes, "bytes | None", "bytes | None", memoryview], None]
 
 
@@ -45,17 +44,17 @@ class InternalClient:
         self.account = account
         self.cid = cid
         self.name = name
-        self.out = bytearray()
+        self.inbox: list = []  # (sid, subject, reply, message, header length), to flush
+        self._after: list | None = None  # while flushing: what runs after the callbacks
         self.touched = False
         self.closed = False
         self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
-        self.subs: dict[bytes, Subscription] = {}
+        self.subs: dict[bytes, InternalSub] = {}
         self.callbacks: dict[bytes, Callback] = {}
         self.next_sid = 1
         # Delivery keeps the last MSG line pieces on its publisher.
         self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
         self.msg_size = -1
-        self.parser = ServerOpsParser(self)
 
     @property
     def sublist(self):
@@ -63,41 +62,44 @@ class InternalClient:
 
     # -- subscriptions -----------------------------------------------------------------------
 
-    def subscribe(self, subject: bytes, callback: Callback, queue: bytes | None = None) -> Subscription:
+    def subscribe(self, subject: bytes, callback: Callback, queue: bytes | None = None) -> InternalSub:
         sid = b"%d" % self.next_sid
         self.next_sid += 1
-        sub = Subscription(self, subject, queue, sid)
+        sub = InternalSub(self, subject, queue, sid)
         self.subs[sid] = sub
         self.callbacks[sid] = callback
         self.sublist.insert(sub)
         return sub
 
-    def remove_sub(self, sub: Subscription) -> None:
+    def remove_sub(self, sub: InternalSub) -> None:
         """Unsubscribes. Messages delivered before (an UNSUB max reached within one read) still
         reach the callback at the next flush, which then forgets it."""
         if self.subs.pop(sub.sid, None) is not None:
             self.sublist.remove(sub)
-            if not self.out:
+            if not self.inbox:
                 self.callbacks.pop(sub.sid, None)
 
     def close(self) -> None:
         """Drops every subscription (the broker is stopping)."""
         self.closed = True
-        self.out = bytearray()
+        self.inbox = []
         for sub in list(self.subs.values()):
             self.remove_sub(sub)
 
     # -- publishing ----------------------------------------------------------------------------
 
     def publish(self, subject: bytes, reply: bytes | None, payload: bytes,
-                headers: bytes | None = None, to: bytes | None = None) -> int:
+                headers: bytes | None = None, to: bytes | None = None,
+                once: bool = False) -> int:
         """Publishes in this client's account as a client would; returns the deliveries. `to`:
         match the subscribers of that subject instead while the message line says `subject`
-        (JetStream hands a stored message to a pull request's inbox this way). The receivers
+        (JetStream hands a stored message to a pull request's inbox this way). `once`: the
+        subject is a one-off (the answer to a request), its match not cached. The receivers
         are flushed at once, or by the flush running (see Broker.flush_touched)."""
         if self.closed:
             return 0
-        result = self.sublist.match(subject if to is None else to)
+        target = subject if to is None else to
+        result = self.sublist.match_once(target) if once else self.sublist.match(target)
         if headers:
             n = deliver(self, result, subject, reply, memoryview(headers + payload), len(headers))
         else:
@@ -105,54 +107,60 @@ class InternalClient:
         self.broker.flush_touched()
         return n
 
+    def publish_answers(self, answers: list) -> None:
+        """Publishes answers to requests, (reply subject, payload, ...) each, no headers, their
+        matches not cached (see `once`), and flushes the receivers once after the last: a
+        stream's PubAcks of one loop iteration leave in one write per connection."""
+        if self.closed:
+            return
+        match = self.sublist.match_once
+        for answer in answers:
+            subject = answer[0]
+            deliver(self, match(subject), subject, None, memoryview(answer[1]))
+        self.broker.flush_touched()
+
     # -- receiving: the broker's flush of this "connection" -----------------------------------
 
     def flush(self) -> None:
-        """Runs the callbacks for the frames delivery wrote since the last flush."""
+        """Runs the callbacks for the messages delivery queued since the last flush."""
         self.touched = False
-        out = self.out
-        if not out or self.closed:
+        inbox = self.inbox
+        if not inbox or self.closed:
             return
-        self.out = bytearray()
-        self.parser.parse(out, memoryview(out), len(out))
-        if len(self.callbacks) != len(self.subs):
-            self.callbacks = {sid: cb for sid, cb in self.callbacks.items() if sid in self.subs}
+        self.inbox = []
+        callbacks = self.callbacks
+        self._after = after = []
+        for sid, subject, reply, message, header_len in inbox:
+            callback = callbacks.get(sid)
+            if callback is None:  # unsubscribed
+                continue
+            self.in_msgs += 1
+            self.in_bytes += len(message) - header_len
+            try:
+                if header_len:
+                    callback(subject, reply, message[:header_len], memoryview(message)[header_len:])
+                else:  # the copy itself: a stream stores it as it is (bytes() of bytes is free)
+                    callback(subject, reply, None, message)
+            except Exception as exc:  # a broken handler must not take the broker down
+                self.broker.log.error("Internal subscription %s on %r failed: %r", self.name,
+                                      subject.decode(errors="replace"), exc)
+        self._after = None
+        for fn in after:
+            try:
+                fn()
+            except Exception as exc:
+                self.broker.log.error("Internal client %s: %r after its callbacks failed: %r",
+                                      self.name, fn, exc)
+        if len(callbacks) != len(self.subs):
+            self.callbacks = {sid: cb for sid, cb in callbacks.items() if sid in self.subs}
+
+    def after_flush(self, fn: Callable[[], None]) -> bool:
+        """Runs `fn` once the callbacks of the flush running now are done (their answers then
+        leave with this read's flush); False, and nothing done, when no flush is running."""
+        if self._after is None:
+            return False
+        self._after.append(fn)
+        return True
 
     def pending_bytes(self) -> int:
-        return len(self.out)
-
-    def on_msg(self, subject: bytes, sid: bytes, reply: bytes | None, payload: memoryview) -> None:
-        self._call(sid, subject, reply, None, payload)
-
-    def on_hmsg(self, subject: bytes, sid: bytes, reply: bytes | None, header_len: int,
-                message: memoryview) -> None:
-        self._call(sid, subject, reply, bytes(message[:header_len]), message[header_len:])
-
-    def _call(self, sid: bytes, subject: bytes, reply: bytes | None, headers: bytes | None,
-              payload: memoryview) -> None:
-        callback = self.callbacks.get(sid)
-        if callback is None:  # closed
-            return
-        self.in_msgs += 1
-        self.in_bytes += len(payload)
-        try:
-            callback(subject, reply, headers, payload)
-        except Exception as exc:  # a broken handler must not take the broker down
-            self.broker.log.error("Internal subscription %s on %r failed: %r", self.name,
-                                  subject.decode(errors="replace"), exc)
-
-    # Delivery writes only MSG and HMSG frames here; the parser's other handlers have no use.
-    def on_info(self, arg: bytes) -> None:
-        pass
-
-    def on_ok(self) -> None:
-        pass
-
-    def on_err(self, text: str) -> None:
-        pass
-
-    def on_ping(self) -> None:
-        pass
-
-    def on_pong(self) -> None:
-        pass
+        return sum(len(item[3]) for item in self.inbox)

@@ -46,14 +46,22 @@ def _reserved(name: bytes, prefixes: tuple) -> bool:
     return False
 
 
+# The prefixes alone, for one startswith over all of them: most names starting with `$` or
+# `_` (every _INBOX reply) match none.
+_SUBJECT_STARTS = tuple(prefix for prefix, _ in _RESERVED_SUBJECTS)
+_REPLY_STARTS = tuple(prefix for prefix, _ in _RESERVED_REPLIES)
+
+
 def reserved_subject(subject: bytes) -> bool:
     """A subject no client may publish to (nats-server: a publish permissions violation)."""
-    return _reserved(subject, _RESERVED_SUBJECTS)
+    return subject.startswith(_SUBJECT_STARTS) and _reserved(subject, _RESERVED_SUBJECTS)
 
 
 def reserved_reply(reply: bytes) -> bool:
     """A reply subject no client may publish with (nats-server: a reply permissions violation)."""
-    return _reserved(reply, _RESERVED_REPLIES)
+    return reply.startswith(_REPLY_STARTS) and _reserved(reply, _RESERVED_REPLIES)
+
+
 # Per connection: (subject, queue) pairs the delivery filter has decided, and how many of the
 # oldest go when it is full (nats-server's bounds).
 _DENY_CACHE_MAX = 256

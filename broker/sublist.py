@@ -39,6 +39,7 @@ CACHE_MAX = 1024
 CACHE_SWEEP = 512
 
 _SEP = b"."
+_JS_ACK = b"$JS.ACK."
 _PWC = b"*"
 _FWC = b">"
 
@@ -115,7 +116,7 @@ class _Node:
     identity semantics even for subscription classes that define __eq__ or are unhashable.
     """
 
-    __slots__ = ("children", "pwc", "fwc", "psubs", "qsubs")
+    __slots__ = ("children", "pwc", "fwc", "psubs", "qsubs", "result")
 
     def __init__(self) -> None:
         self.children: dict[bytes, _Node] = {}
@@ -123,6 +124,7 @@ class _Node:
         self.fwc: _Node | None = None
         self.psubs: dict[int, Any] | None = None
         self.qsubs: dict[bytes, dict[int, Any]] | None = None
+        self.result: SublistResult | None = None  # the match of this node alone, once made
 
     def is_empty(self) -> bool:
         return (
@@ -177,7 +179,17 @@ class Sublist:
         except KeyError:
             return self._match_miss(subject)
 
-    def _match_miss(self, subject: bytes) -> SublistResult:
+    def match_once(self, subject: bytes) -> SublistResult:
+        """match() for a subject unlikely to be published to again (a request's reply inbox): the
+        cached result when there is one, else the walk, not cached, so that one-off subjects do
+        not push out the ones that repeat."""
+        self._num_matches += 1
+        result = self._cache.get(subject)
+        if result is not None:
+            return result
+        return self._match_miss(subject, False)
+
+    def _match_miss(self, subject: bytes, cache: bool = True) -> SublistResult:
         self._num_misses += 1
         tokens = subject.split(_SEP)
         if b"" in tokens:
@@ -188,24 +200,31 @@ class Sublist:
         if not matched:
             result = EMPTY_RESULT
         else:
-            if len(matched) == 1:
-                node = matched[0]
-                plain = tuple(node.psubs.values()) if node.psubs else ()
-                queues = (
-                    tuple([g for m in node.qsubs.values() if (g := queue_group(m.values()))])
-                    if node.qsubs else ()
-                )
-            else:
-                plain, queues = _merge_nodes(matched)
-            if plain or queues:
-                # Bypasses __init__: this is the one place results are made, and it is hot.
-                result = _new_object(SublistResult)
-                result.plain = plain
-                result.queues = queues
-            else:
-                result = EMPTY_RESULT  # nodes kept only as a path to deeper ones
+            result = matched[0].result if len(matched) == 1 else None
+            if result is None:
+                if len(matched) == 1:
+                    node = matched[0]
+                    plain = tuple(node.psubs.values()) if node.psubs else ()
+                    queues = (
+                        tuple([g for m in node.qsubs.values() if (g := queue_group(m.values()))])
+                        if node.qsubs else ()
+                    )
+                else:
+                    plain, queues = _merge_nodes(matched)
+                if plain or queues:
+                    # Bypasses __init__: this is the one place results are made, and it is hot.
+                    result = _new_object(SublistResult)
+                    result.plain = plain
+                    result.queues = queues
+                else:
+                    result = EMPTY_RESULT  # nodes kept only as a path to deeper ones
+                if len(matched) == 1:
+                    # Every subject reaching this node alone (a wildcard's: inboxes, acks)
+                    # shares it, cached or not, until the node's subscriptions change.
+                    matched[0].result = result
 
-        if self._cache_enabled:
+        # A JetStream ack subject names one delivery (sequences, a timestamp): never again.
+        if cache and self._cache_enabled and not subject.startswith(_JS_ACK):
             cache = self._cache
             cache[subject] = result
             if len(cache) > CACHE_MAX:
@@ -254,6 +273,7 @@ class Sublist:
         if key in members:
             return False
         members[key] = sub
+        node.result = None
 
         self._count += 1
         self._num_inserts += 1
@@ -329,6 +349,7 @@ class Sublist:
             if not members or key not in members:
                 return None
             del members[key]
+        node.result = None
 
         for parent, token, child in reversed(path):
             if not child.is_empty():

@@ -6,14 +6,18 @@ interest propagation need to know about it:
 - CLIENT_SUB: a connection of this server (a client, or an internal subscriber);
 - ROUTE_SUB: a server of our cluster, behind a route;
 - LEAF_SUB: a leaf server we are the hub for (local interest as far as our routes are concerned);
-- HUB_SUB: the hub we are a leaf of.
+- HUB_SUB: the hub we are a leaf of;
+- INTERNAL_SUB: an internal client's (internal.py): local interest, like CLIENT_SUB, but
+  delivery hands it the message itself instead of a MSG frame (see delivery._forward).
 A message that came over a route or from our hub goes one hop only: to ONE_HOP kinds."""
 
 from __future__ import annotations
 
-CLIENT_SUB, ROUTE_SUB, LEAF_SUB, HUB_SUB = 0, 1, 2, 3
-ONE_HOP = (CLIENT_SUB, LEAF_SUB)  # what a message from a route or from our hub may still reach
-_KIND_NAMES = ("client", "route", "leaf", "hub")
+CLIENT_SUB, ROUTE_SUB, LEAF_SUB, HUB_SUB, INTERNAL_SUB = 0, 1, 2, 3, 4
+# What a message from a route or from our hub may still reach; also the local interest that is
+# told to routes (cluster.py) and to a hub (leafnode.py).
+ONE_HOP = (CLIENT_SUB, LEAF_SUB, INTERNAL_SUB)
+_KIND_NAMES = ("client", "route", "leaf", "hub", "internal")
 
 
 class Subscription:
@@ -34,6 +38,15 @@ class Subscription:
     def __repr__(self) -> str:
         q = f" queue={self.queue!r}" if self.queue else ""
         return f"<Subscription {self.subject!r}{q} sid={self.sid!r} cid={self.conn.cid}>"
+
+
+class InternalSub(Subscription):
+    """An internal client's subscription. Not falsy like a client's: delivery takes it out of
+    the per-receiver loop, as it does peers' interest, and queues the message on the internal
+    client (`_forward`), which saves writing a frame and parsing it back."""
+
+    __slots__ = ()
+    kind = INTERNAL_SUB
 
 
 class PeerSub:

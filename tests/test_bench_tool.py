@@ -6,12 +6,13 @@ the tool's accounting (every message delivered, none lost), not the brokers' spe
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from zats.bench import cli, varied
 from zats.bench.runner import run_scenario
-from zats.bench.scenarios import DEFAULT_MATRIX, format_size, parse_name, parse_size, resolve
+from zats.bench.scenarios import DEFAULT_MATRIX, JS_MATRIX, format_size, parse_name, parse_size, resolve
 from zats.bench.servers import nats_server_binary, start_broker
 from zats.bench.wire import FrameSkipper, Scanner, ServerError, payload
 
@@ -174,3 +175,33 @@ def test_websocket_scenarios_account_for_every_message(kind, name):
     assert r.ok, r.errors
     assert r.lost == 0 and r.extra == 0
     assert r.received == COUNT * (sc.fanout if sc.kind != "reqrep" else 1)
+
+
+@pytest.mark.parametrize("kind", ["zats", "nats-server"])
+def test_jetstream_scenarios_account_for_every_message(kind):
+    """Each Js/Kv scenario against a broker started with -js: every publish acknowledged with
+    the next sequence, every stored message fetched or pushed (subject, size, order checked)."""
+    if kind == "nats-server" and nats_server_binary() is None:
+        pytest.skip("nats-server not installed")
+    with start_broker(kind, jetstream=True) as broker:
+        assert broker.store_dir and "-js" in broker.command()
+        for name in JS_MATRIX:
+            sc = parse_name(name)
+            assert sc.name == name
+            r = run_scenario(sc, broker.url, count=1500, broker_pid=broker.pid)
+            assert r.ok, (name, r.errors)
+            assert r.expected == r.received == 1500, name
+            if sc.kind in ("jspub", "kvput", "kvget"):
+                assert r.latency_us["samples"] == 1500
+        store = broker.store_dir
+    assert not os.path.exists(store)
+
+
+def test_jetstream_names_parse():
+    assert parse_name("JsPubAsyncMem128B").storage == "memory"
+    assert parse_name("JsPubAsync128B").window == 256
+    assert parse_name("JsPubAsync1K_W16").name == "JsPubAsync1K_W16"
+    assert parse_name("JsFetch1000").window == 1000
+    assert parse_name("KvGet_W8").window == 8
+    with pytest.raises(ValueError):
+        parse_name("JsPubSync128B_W4")

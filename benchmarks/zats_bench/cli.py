@@ -19,7 +19,18 @@ import sys
 from . import report as rep
 from .progress import Progress
 from .runner import DEFAULT_MAX_LAG_BYTES, run_scenario
-from .scenarios import ALIASES, DEFAULT_MATRIX, KINDS, default_matrix, make, parse_name, parse_size, resolve
+from .scenarios import (
+    ALIASES,
+    DEFAULT_MATRIX,
+    JS,
+    JS_MATRIX,
+    KINDS,
+    default_matrix,
+    make,
+    parse_name,
+    parse_size,
+    resolve,
+)
 
 COMPARE_DEFAULT_DURATION = 1.0
 COMPARE_DEFAULT_ROUNDS = 5
@@ -233,6 +244,10 @@ def cmd_list() -> int:
         rows.append([name, sc.kind, sc.description])
     print("Default compare matrix:\n")
     print(rep.table(["name", "kind", "what"], rows, right=set()))
+    print("\nJetStream rows (`--scenarios js`; brokers started with -js -sd <fresh dir>):\n")
+    print(rep.table(["name", "kind", "what"],
+                    [[n, parse_name(n).kind, parse_name(n).description] for n in JS_MATRIX],
+                    right=set()))
     print("\nFamilies for `run` (with --size/--pubs/--subs/--window/--conns): "
           + ", ".join(KINDS))
     print("Any nats-style name works too: Pub<size>, PubSub<size>, FanOut<N>x<size>, "
@@ -287,7 +302,8 @@ def cmd_run(args) -> int:
         from .servers import start_broker
 
         try:
-            broker = start_broker(args.start, cpu=args.broker_cpu)
+            broker = start_broker(args.start, cpu=args.broker_cpu,
+                                  jetstream=any(sc.kind in JS for sc in scenarios))
         except RuntimeError as exc:
             print(f"zats-bench: {exc}", file=sys.stderr)
             return 1
@@ -328,7 +344,9 @@ def _matrix(args) -> list:
                 items.append(kind)
     out = []
     for item in items:
-        if item.lower() in ALIASES:
+        if item.lower() in ("js", "jetstream"):
+            out.extend(sc for sc in map(parse_name, JS_MATRIX) if sc not in out)
+        elif item.lower() in ALIASES:
             kind = ALIASES[item.lower()]
             defaults = [sc for sc in default_matrix() if sc.kind == kind]
             if kind == "conns":

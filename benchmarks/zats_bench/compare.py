@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from .progress import Progress
 from .runner import DEFAULT_MAX_LAG_BYTES, RunResult, run_scenario
-from .scenarios import TARGETS, Scenario, Target
+from .scenarios import JS, TARGETS, Scenario, Target
 from .servers import (
     KINDS,
     available_cpus,
@@ -57,9 +57,10 @@ class Row:
     ratios: dict
     target: Target | None
     holds: bool | None
+    window: int = 1  # requests in flight (reqrep, JetStream): 1 puts a row in the latency table
 
     def to_dict(self) -> dict:
-        return {"scenario": self.scenario, "kind": self.kind,
+        return {"scenario": self.scenario, "kind": self.kind, "window": self.window,
                 "stats": {k: asdict(v) for k, v in self.stats.items()}, "ratios": self.ratios,
                 "target": asdict(self.target) if self.target else None, "holds": self.holds}
 
@@ -146,7 +147,7 @@ def summarise(matrix: list[Scenario], kinds: tuple, runs: list[RunResult]) -> li
         if target is not None:
             measured = a.kib_per_conn if target.metric == "kib_per_conn" else ratios.get(target.metric)
             holds = target.holds(measured)
-        rows.append(Row(sc.name, sc.kind, stats, ratios, target, holds))
+        rows.append(Row(sc.name, sc.kind, stats, ratios, target, holds, sc.window))
     return rows
 
 
@@ -210,9 +211,10 @@ def run_compare(matrix: list[Scenario], *, rounds: int = 5, count: int | None = 
     t_start = time.monotonic()
     brokers = {}
     websocket = any(sc.transport == "ws" for sc in matrix)
+    jetstream = any(sc.kind in JS for sc in matrix)
     try:
         for k in kinds:
-            brokers[k] = start_broker(k, cpu=broker_cpu, websocket=websocket)
+            brokers[k] = start_broker(k, cpu=broker_cpu, websocket=websocket, jetstream=jetstream)
         if warmup:
             from .scenarios import make
 
@@ -251,7 +253,8 @@ def _one(sc: Scenario, kind: str, brokers: dict, broker_cpu, count, duration, ma
         progress.note(f"{kind} exited ({broker.proc.returncode}); restarting it:\n"
                       f"{broker.log_tail()}")
         broker.stop()
-        brokers[kind] = broker = start_broker(kind, cpu=broker_cpu, websocket=bool(broker.ws_port))
+        brokers[kind] = broker = start_broker(kind, cpu=broker_cpu, websocket=bool(broker.ws_port),
+                                              jetstream=broker.jetstream)
     url = broker.ws_url if sc.transport == "ws" else broker.url
     return run_scenario(sc, url, count=count, duration=duration, broker_pid=broker.pid,
                         label=kind, max_lag_bytes=max_lag_bytes, progress=progress)

@@ -7,6 +7,9 @@ import json
 
 from .scenarios import VARIED, format_size
 
+# JetStream kinds whose one-in-flight rows are latency rows (a fetch batch is not a window).
+JS_LATENCY = ("jspub", "kvput", "kvget")
+
 
 def si(x: float | None, digits: int = 3) -> str:
     """1234567 -> '1.23M', 532100 -> '532k', 950 -> '950'; None -> '-'."""
@@ -125,7 +128,7 @@ def compare_sections(report, markdown: bool = False) -> list[tuple[str, list[str
                              ratio(row.ratios.get("kib_per_conn")), si(sa.rate), si(sb.rate),
                              lost, target, holds])
             continue
-        if row.kind == "reqrep":
+        if row.kind == "reqrep" or (row.kind in JS_LATENCY and row.window == 1):
             lat_rows.append([row.scenario, us(sa.p50), us(sb.p50), ratio(row.ratios.get("p50")),
                              spread(row.ratios.get("p50_range")),
                              us(sa.p90), us(sb.p90), us(sa.p99), us(sb.p99),

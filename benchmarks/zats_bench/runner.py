@@ -15,7 +15,7 @@ import time
 from array import array
 from dataclasses import asdict, dataclass, field
 
-from . import varied, workers
+from . import jetstream, varied, workers
 from .cpu import CpuMeter
 from .cpu import total_rss as rss_bytes
 from .progress import Progress
@@ -228,6 +228,8 @@ class _Run:
         sc = self.sc
         if sc.kind == "conns":
             return self._execute_conns(res, meter)
+        if sc.kind in jetstream.KINDS:
+            return self._execute_js(res, meter)
         sub_slots = list(range(sc.subs))
         pub_slots = list(range(sc.subs, sc.subs + sc.pubs))
         reqrep = sc.kind == "reqrep"
@@ -369,6 +371,46 @@ class _Run:
             res.mb_rate = res.rate * sc.size / 1e6
         if res.broker_cpu is not None and res.broker_cpu >= MIN_CPU_SECONDS:
             res.per_cpu = n / res.broker_cpu
+
+    def _execute_js(self, res: RunResult, meter: CpuMeter) -> None:
+        """One worker does a JetStream scenario's setup (stream, fill) before it reports ready,
+        and only the measured traffic between GO and its report."""
+        sc = self.sc
+        slot = 0
+        self._spawn(jetstream.worker, {"slot": slot, "kind": sc.kind, "size": sc.size,
+                                       "window": sc.window, "storage": sc.storage,
+                                       "count": self.count, "duration": self.duration}, "js")
+        if not self._wait([slot], "the JetStream worker to set up",
+                          lambda: slot in self.ready or slot in self.done or self.errors, 0) \
+                or self.errors:
+            return self._shutdown(workers.ABORT)
+        label = f"{self.label + ' ' if self.label else ''}{sc.name}"
+        t_go = time.monotonic()
+
+        def show() -> None:
+            frac = (time.monotonic() - t_go) / self.duration if self.duration else \
+                self.counters[slot] / max(1, self.count)
+            self.progress.update(label, frac, f"{self.counters[slot]:,} msgs")
+
+        meter.start()
+        self.phase.value = workers.GO
+        ok = self._wait([slot], "the JetStream worker", lambda: slot in self.done, 0, show)
+        res.broker_cpu = meter.stop()
+        self._shutdown(workers.STOP if ok else workers.ABORT)
+        d = self.done.get(slot, {})
+        res.published = d.get("sent", 0)
+        res.expected = d.get("expected", 0)
+        res.received = d.get("received", 0)
+        res.lost = max(0, res.expected - res.received)
+        lat = array("q")
+        lat.frombytes(d.get("latencies_ns") or b"")
+        res.latency_us = percentiles(lat)
+        if d.get("t0") is not None and d.get("t1") is not None:
+            res.elapsed = d["t1"] - d["t0"]
+            res.rate = res.received / max(1e-9, res.elapsed)
+            res.mb_rate = res.rate * sc.size / 1e6
+        if res.broker_cpu is not None and res.broker_cpu >= MIN_CPU_SECONDS:
+            res.per_cpu = res.received / res.broker_cpu
 
     def _execute_conns(self, res: RunResult, meter: CpuMeter) -> None:
         sc = self.sc

@@ -22,6 +22,14 @@ message, and subscribers parse and check every frame:
                        a subset by wildcards; some messages reach nobody, a quarter have replies
     VariedQueue5       one publisher -> a queue group of 5 on a wildcard, 64 subjects
 
+JetStream (jetstream.py; each broker started with `-js -sd <fresh dir>`):
+
+    JsPubSync128B      acknowledged publishes to a file stream, one in flight (latency)
+    JsPubAsync128B     the same with 256 in flight; JsPubAsyncMem128B to a memory stream
+    JsFetch100         a pull consumer reading a filled stream, fetch batches of 100, each acked
+    JsPush             a push consumer reading a filled stream, each message acked
+    KvPut, KvGet       KV puts (PubAck checked) and direct gets, one in flight
+
 Sizes: `0b`..`127b` in bytes (lower-case b under 128, as nats-server names them), `128B`..,
 `1K` = 1024, `1M` = 1048576."""
 
@@ -31,7 +39,10 @@ import re
 from dataclasses import asdict, dataclass, replace
 
 KINDS = ("pub", "pubsub", "fanout", "fanin", "queue", "reqrep", "conns",
-         "vpubsub", "vfanout", "vmany", "vqueue")
+         "vpubsub", "vfanout", "vmany", "vqueue", "jspub", "jsfetch", "jspush", "kvput", "kvget")
+JS = ("jspub", "jsfetch", "jspush", "kvput", "kvget")
+JS_ASYNC_WINDOW = 256
+JS_FETCH_BATCH = 100
 VARIED = ("vpubsub", "vfanout", "vmany", "vqueue")
 
 _PREFIX = {"pub": "Pub", "pubsub": "PubSub", "fanout": "FanOut", "fanin": "FanIn",
@@ -52,6 +63,8 @@ ALIASES = {
     "vfanout": "vfanout", "variedfanout": "vfanout", "varied-fanout": "vfanout",
     "vmany": "vmany", "variedmany": "vmany", "varied-many": "vmany",
     "vqueue": "vqueue", "variedqueue": "vqueue", "varied-queue": "vqueue",
+    "jspub": "jspub", "jsfetch": "jsfetch", "jspush": "jspush", "kvput": "kvput",
+    "kvget": "kvget",
 }
 
 DEFAULT_FANOUT = 10
@@ -92,6 +105,7 @@ class Scenario:
     window: int = 1  # requests in flight (reqrep)
     conns: int = 0  # idle connections (conns)
     transport: str = "nats"  # "ws": every client over the broker's websocket listener
+    storage: str = ""  # JetStream: "file" or "memory"
 
     @property
     def name(self) -> str:
@@ -99,6 +113,8 @@ class Scenario:
 
     @property
     def _name(self) -> str:
+        if self.kind in JS:
+            return self._js_name
         prefix = _PREFIX[self.kind]
         if self.kind == "vpubsub":
             return prefix
@@ -120,6 +136,22 @@ class Scenario:
         return f"{prefix}{_format_count(self.conns)}"
 
     @property
+    def _js_name(self) -> str:
+        k = self.kind
+        size = "" if self.size == 128 else f"_S{format_size(self.size)}"
+        if k == "jspub":
+            mode = "Sync" if self.window == 1 else "Async"
+            w = f"_W{self.window}" if self.window not in (1, JS_ASYNC_WINDOW) else ""
+            mem = "Mem" if self.storage == "memory" else ""
+            return f"JsPub{mode}{mem}{format_size(self.size)}{w}"
+        if k == "jsfetch":
+            return f"JsFetch{self.window}{size}"
+        if k == "jspush":
+            return f"JsPush{size}"
+        name = "KvPut" if k == "kvput" else "KvGet"
+        return name + size + (f"_W{self.window}" if self.window > 1 else "")
+
+    @property
     def description(self) -> str:
         over = " over WebSocket" if self.transport == "ws" else ""
         return self._description + over
@@ -139,6 +171,14 @@ class Scenario:
             return f"1 publisher -> queue group of {self.subs}"
         if k == "reqrep":
             return f"request/reply, {self.window} in flight, {self.subs} replier(s)"
+        if k == "jspub":
+            return f"acked publish to a {self.storage} stream, {self.window} in flight"
+        if k == "jsfetch":
+            return f"pull consumer, fetch {self.window} at a time, each acked"
+        if k == "jspush":
+            return "push consumer, each message acked"
+        if k in ("kvput", "kvget"):
+            return f"KV {'put' if k == 'kvput' else 'direct get'}, {self.window} in flight"
         if k in VARIED:
             return f"varied traffic, {self.pubs} publisher(s) -> {self.subs} subscriber(s)"
         return f"{self.conns} idle connections"
@@ -180,12 +220,21 @@ def make(kind: str, size: int = 128, *, pubs: int | None = None, subs: int | Non
         return Scenario(kind, 0, pubs=1, subs=subs or 5)
     if kind == "vmany":
         return Scenario("vmany", 0, pubs=pubs or 4, subs=subs or 4)
+    if kind == "jspub":
+        return Scenario("jspub", size, pubs=1, subs=0, window=window or 1, storage="file")
+    if kind == "jsfetch":
+        return Scenario("jsfetch", size, pubs=1, subs=0, window=window or JS_FETCH_BATCH,
+                        storage="file")
+    if kind in ("jspush", "kvput", "kvget"):
+        return Scenario(kind, size, pubs=1, subs=0, window=window or 1, storage="file")
     raise ValueError(f"unknown scenario {kind!r}; kinds: {', '.join(KINDS)}")
 
 
 _NAME = re.compile(r"(?i)(PubSub|Pub|FanOut|FanIn|QueueSub|ReqRep)(?:(\d+)x)?(\d+[bkm]?)(?:_W(\d+))?")
 _VARIED = re.compile(r"(?i)(VariedPubSub|VariedFanOut|VariedMany|VariedQueue)(\d+)?(?:x(\d+))?")
 _CONNS = re.compile(r"(?i)IdleConns(\d+)(k?)")
+_JSPUB = re.compile(r"(?i)JsPub(Sync|Async)(Mem)?(\d+[bkm]?)(?:_W(\d+))?")
+_JSREAD = re.compile(r"(?i)(JsFetch|JsPush|KvPut|KvGet)(\d+)?(?:_S(\d+[bkm]?))?(?:_W(\d+))?")
 
 
 def parse_name(name: str) -> Scenario:
@@ -204,6 +253,28 @@ def parse_name(name: str) -> Scenario:
         if b:
             raise ValueError(f"{name!r}: one client count only")
         return make(kind, subs=int(a) if a else None)
+    m = _JSPUB.fullmatch(name)
+    if m:
+        mode, mem, size, window = m.groups()
+        w = int(window) if window else (1 if mode.lower() == "sync" else JS_ASYNC_WINDOW)
+        if mode.lower() == "sync" and w != 1:
+            raise ValueError(f"{name!r}: JsPubSync has one in flight; use JsPubAsync..._W{w}")
+        return replace(make("jspub", parse_size(size), window=w),
+                       storage="memory" if mem else "file")
+    m = _JSREAD.fullmatch(name)
+    if m:
+        prefix, n, size, window = m.groups()
+        kind = prefix.lower()
+        if kind == "jsfetch":
+            if window:
+                raise ValueError(f"{name!r}: the batch is the number (JsFetch1000)")
+            window = n
+        elif n:
+            raise ValueError(f"{name!r}: {prefix} takes no number")
+        if kind == "jspush" and window:
+            raise ValueError(f"{name!r}: JsPush takes no window")
+        return make(kind, parse_size(size) if size else 128,
+                    window=int(window) if window else None)
     m = _CONNS.fullmatch(name)
     if m:
         return make("conns", conns=int(m.group(1)) * (1000 if m.group(2) else 1))
@@ -247,6 +318,13 @@ DEFAULT_MATRIX = (
 )
 
 
+# The JetStream rows (`--scenarios js`): not in the default matrix, whose run they would double.
+JS_MATRIX = (
+    "JsPubSync128B", "JsPubAsync128B", "JsPubAsyncMem128B", "JsFetch100", "JsFetch1000",
+    "JsPush", "KvPut", "KvGet",
+)
+
+
 def default_matrix() -> list[Scenario]:
     return [parse_name(n) for n in DEFAULT_MATRIX]
 
@@ -283,4 +361,9 @@ TARGETS = {
     "ReqRep128B": Target("p50", "<=", 1.5, "p50 latency <= 1.5x"),
     "WsPubSub128B": Target("per_cpu", ">=", 1.0, "msgs/CPU-s >= 1.0x"),  # issue 14
     "IdleConns10k": Target("kib_per_conn", "<=", 10.0, "<= 10 KiB RSS/conn"),
+    # JetStream (file streams, each broker at its default sync policy)
+    "JsPubAsync128B": Target("per_cpu", ">=", 1.0, "msgs/CPU-s >= 1.0x"),
+    "JsFetch100": Target("per_cpu", ">=", 1.0, "msgs/CPU-s >= 1.0x"),
+    "JsFetch1000": Target("per_cpu", ">=", 1.0, "msgs/CPU-s >= 1.0x"),
+    "JsPubSync128B": Target("p50", "<=", 1.0, "p50 latency <= 1.0x"),
 }

@@ -79,6 +79,8 @@ class BrokerProcess:
     log_path: str = ""
     ws_port: int = 0  # a websocket listener (no TLS) on this port, when not 0
     conf_path: str = ""
+    jetstream: bool = False  # -js with a fresh store directory (removed on stop)
+    store_dir: str = ""
 
     @property
     def url(self) -> str:
@@ -116,6 +118,10 @@ class BrokerProcess:
                 with os.fdopen(fd, "w") as f:
                     f.write(f"websocket {{ host: {self.host}, port: {self.ws_port}, no_tls: true }}\n")
             extra = ["-c", self.conf_path]
+        if self.jetstream:
+            if not self.store_dir:
+                self.store_dir = tempfile.mkdtemp(prefix=f"zats-bench-{self.kind}-js-")
+            extra += ["-js", "-sd", self.store_dir]
         return base + extra + ["-a", self.host, "-p", str(self.port)] + list(self.args)
 
     def start(self, timeout: float = 15.0) -> BrokerProcess:
@@ -172,6 +178,9 @@ class BrokerProcess:
                 except OSError:
                     pass
                 setattr(self, attr, "")
+        if self.store_dir:
+            shutil.rmtree(self.store_dir, ignore_errors=True)
+            self.store_dir = ""
 
     def __enter__(self) -> BrokerProcess:
         return self
@@ -182,10 +191,12 @@ class BrokerProcess:
 
 def start_broker(kind: str, cpu: int | None = None, host: str = "127.0.0.1",
                  port: int | None = None, args: list[str] | None = None,
-                 websocket: bool = False) -> BrokerProcess:
-    """A broker of `kind`; with `websocket`, also a websocket listener (ws_url)."""
+                 websocket: bool = False, jetstream: bool = False) -> BrokerProcess:
+    """A broker of `kind`; with `websocket`, also a websocket listener (ws_url); with
+    `jetstream`, JetStream on (`-js`) in a fresh store directory (`-sd`, removed on stop)."""
     return BrokerProcess(kind=kind, port=port or free_port(host), host=host, cpu=cpu,
-                         args=list(args or []), ws_port=free_port(host) if websocket else 0).start()
+                         args=list(args or []), ws_port=free_port(host) if websocket else 0,
+                         jetstream=jetstream).start()
 
 
 def _routez(host: str, port: int) -> dict | None:

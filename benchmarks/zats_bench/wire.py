@@ -26,11 +26,11 @@ _CARRY = 5
 RECV_SIZE = 256 * 1024
 
 
-def connect_frame(name: str = "zats-bench") -> bytes:
+def connect_frame(name: str = "zats-bench", headers: bool = False) -> bytes:
     opts = {
         "verbose": False, "pedantic": False, "tls_required": False, "name": name,
         "lang": "python", "version": "zats-bench", "protocol": 1, "echo": True,
-        "headers": False, "no_responders": False,
+        "headers": headers, "no_responders": headers,
     }
     return b"CONNECT " + json.dumps(opts, separators=(",", ":")).encode() + CRLF
 
@@ -190,7 +190,7 @@ class Conn:
     the PINGs answered so far."""
 
     def __init__(self, url: str, name: str = "zats-bench", timeout: float = 10.0,
-                 skip_frames: bool = False, scanner=None):
+                 skip_frames: bool = False, scanner=None, headers: bool = False):
         host, port = parse_url(url)
         if url.startswith("ws://"):
             self.sock = WsSocket(host, port, timeout)
@@ -201,7 +201,7 @@ class Conn:
         self.scanner = scanner or (FrameSkipper() if skip_frames else Scanner())
         self.answered = 0
         self.info = self._read_info()
-        self.sock.sendall(connect_frame(name))
+        self.sock.sendall(connect_frame(name, headers))
 
     def _read_info(self) -> bytes:
         data = b""

@@ -78,6 +78,17 @@ def _lag(counters, pub_slots, plain_slots, queue_slots, shares=None) -> int:
     return 0 if got is None else sent - got
 
 
+def window_room(sent: int, done: int, window: int, count: int | None,
+                deadline: float | None) -> tuple[int, bool]:
+    """(requests that may be sent now with `window` in flight, whether that is the last send):
+    `count` requests in all, or as many as fit before `deadline`."""
+    if deadline is not None:
+        closing = time.perf_counter() >= deadline
+        return (0 if closing else window - (sent - done)), closing
+    room = min(window - (sent - done), count - sent)
+    return room, sent + room >= count
+
+
 def publisher(job: dict, phase, counters, results) -> None:
     _init_worker()
     slot = job["slot"]
@@ -310,12 +321,7 @@ def requester(job: dict, phase, counters, results) -> None:
         closing = False
         while True:
             if not closing:
-                if deadline is not None:
-                    closing = time.perf_counter() >= deadline
-                    room = 0 if closing else window - (sent - done)
-                else:
-                    room = min(window - (sent - done), count - sent)
-                    closing = sent + room >= count
+                room, closing = window_room(sent, done, window, count, deadline)
                 if room > 0:
                     frames = b"".join([head + b"%d" % (sent + k) + body for k in range(room)])
                     now = perf_ns()

@@ -185,7 +185,7 @@ class JsAccount:
             body = {**paged_empty(kind), **body}
         self.api_total += 1
         response = self._response(kind, body)
-        self.client.publish(reply, None, response)
+        self.client.publish(reply, None, response, once=True)
         if has_interest(self.client, _AUDIT):
             self._audit(origin, subject, payload, response)
 
@@ -714,6 +714,8 @@ class JsAccount:
 
     def stored(self, stream: Stream, seq: int, subject: bytes) -> None:
         """A message was stored: consumers deliver it."""
+        if not stream.consumers:
+            return
         for consumer in list(stream.consumers.values()):
             consumer.wake()
 

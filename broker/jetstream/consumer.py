@@ -608,8 +608,12 @@ class Consumer:
             else:
                 entry[1] = ts  # a redelivery keeps its first delivery sequence (the ack floor's)
             self._arm_ack_timer()
-        dseq = self.dseq
-        self._persist(lambda cs: cs.update_delivered(dseq, seq, dc, ts))
+        cs = self.store
+        if cs is not None:  # _persist, inline: no closure per delivery
+            try:
+                cs.update_delivered(self.dseq, seq, dc, ts)
+            except st.StoreError:
+                pass
         send(self.jsa.client, target, sm.subject, reply, hdr, data)
         if self.rate is not None:
             self.rate.take(size)
@@ -704,10 +708,15 @@ class Consumer:
                 return
             self.floor_dseq, self.floor_sseq = dseq, seq
             done = [s for s in pending if s <= seq]
+        cs = self.store
         for s in done:
             first = pending.pop(s)[0]
             self.rdc.pop(s, None)
-            self._persist(lambda cs, d=first, s=s: cs.update_acks(d, s))
+            if cs is not None:  # _persist, inline: no closure per ack
+                try:
+                    cs.update_acks(first, s)
+                except st.StoreError:
+                    pass
         if explicit:
             self._raise_floor(seq, first)
         if done:

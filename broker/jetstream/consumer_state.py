@@ -48,7 +48,7 @@ def decode_consumer_state(buf: bytes) -> ConsumerState:
         return ConsumerState(
             delivered=SequencePair(int(dc), int(ds)),
             ack_floor=SequencePair(int(afc), int(afs)),
-            pending={int(s): Pending(int(d), int(t)) for s, d, t in pending},
+            pending={int(s): Pending(int(d), int(t)) for s, d, t in sorted(pending)},
             redelivered={int(s): int(n) for s, n in redelivered},
         )
     except CorruptState:
@@ -61,7 +61,7 @@ def copy_state(state: ConsumerState) -> ConsumerState:
     return ConsumerState(
         delivered=SequencePair(state.delivered.consumer, state.delivered.stream),
         ack_floor=SequencePair(state.ack_floor.consumer, state.ack_floor.stream),
-        pending={s: Pending(p.sequence, p.timestamp) for s, p in state.pending.items()},
+        pending={s: Pending(p.sequence, p.timestamp) for s, p in sorted(state.pending.items())},
         redelivered=dict(state.redelivered),
     )
 
@@ -85,6 +85,9 @@ class MemConsumerStore(ConsumerStore):
         self.created = created
         self.config = config
         self._metadata = metadata
+        # Its pending dict is in ascending order of stream sequence: a state taken in is
+        # sorted (copy_state, decode_consumer_state), and update_delivered adds only above
+        # the delivered sequence, which every pending entry is at or below.
         self._state = ConsumerState()
         self._closed = False
 
@@ -171,8 +174,9 @@ class MemConsumerStore(ConsumerStore):
             st.ack_floor.consumer = dseq
             st.ack_floor.stream = sseq
             if st.delivered.consumer > dseq:
-                # The floor moves up to just below the oldest message still pending.
-                low = min(pending)
+                # The floor moves up to just below the oldest message still pending: the
+                # first key, as pending is kept in ascending order (see _state).
+                low = next(iter(pending))
                 p = pending[low]
                 if p.sequence > 0:
                     st.ack_floor.consumer = p.sequence - 1

@@ -593,6 +593,9 @@ class IndexedStore(StreamStore):
             raise StoreEOF("stream store EOF")
         msgs = self._msgs
         if match is None:
+            e = msgs.get(start)  # a consumer reading along: the very next sequence
+            if e is not None:
+                return self._get(start, e)
             for s in self._range(start, hi):
                 return self._get(s, msgs[s])
             raise StoreEOF("stream store EOF")

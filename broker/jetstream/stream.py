@@ -82,8 +82,9 @@ class Stream:
         self.dedupe: collections.OrderedDict[bytes, tuple[int, int]] = collections.OrderedDict()
         self.last_msg_id = b""
         self.closed = False
-        # A file stream answers publishes once the store has written them (its flush runs once
-        # per loop iteration): the answers wait here, in order, for the same iteration's end.
+        # A file stream answers publishes once the store has written them: the answers wait
+        # here, in order, for the end of the read that brought them (the internal client's
+        # after_flush; else the loop iteration's end), then the store writes, then they leave.
         self._answers: list[tuple[bytes, bytes, int]] | None = (
             [] if store.type == st.StorageType.FILE else None)
         store.register_storage_updates(self._on_storage_update)
@@ -157,9 +158,9 @@ class Stream:
         """Answers a publish; `seq`: the sequence it stored (0: nothing stored)."""
         answers = self._answers
         if answers is None:
-            self.jsa.client.publish(reply, None, body)
+            self.jsa.client.publish(reply, None, body, once=True)
             return
-        if not answers:
+        if not answers and not self.jsa.client.after_flush(self._send_answers):
             self.jsa.service.loop.call_soon(self._send_answers)
         answers.append((reply, body, seq))
 
@@ -180,9 +181,7 @@ class Stream:
             answers = [(reply, failed if seq >= lost else body, seq) for reply, body, seq in answers]
             for msg_id in [k for k, (seq, _) in self.dedupe.items() if seq >= lost]:
                 del self.dedupe[msg_id]
-        publish = self.jsa.client.publish
-        for reply, body, _ in answers:
-            publish(reply, None, body)
+        self.jsa.client.publish_answers(answers)
 
     def _store(self, subject: bytes, hdr: bytes | None, payload: memoryview) -> tuple[int, bool]:
         """Checks and stores a publish; returns (seq, duplicate). Raises ApiError."""
