@@ -184,8 +184,9 @@ CONTROL_RE = re.compile(
     rb"INFO (\{[^\r\n]*\}) \r\n"
     rb"|PING\r\n|PONG\r\n|\+OK\r\n"
     rb"|-ERR '[^'\r\n]*'\r\n"
-    rb"|MSG ([^ \t\r\n]+) (\d+)(?: ([^ \t\r\n]+))? (\d+)\r\n"
-    rb"|HMSG ([^ \t\r\n]+) (\d+)(?: ([^ \t\r\n]+))? (\d+) (\d+)\r\n"
+    # a sid is any token (both servers echo `SUB foo -1`'s sid as given)
+    rb"|MSG ([^ \t\r\n]+) ([^ \t\r\n]+)(?: ([^ \t\r\n]+))? (\d+)\r\n"
+    rb"|HMSG ([^ \t\r\n]+) ([^ \t\r\n]+)(?: ([^ \t\r\n]+))? (\d+) (\d+)\r\n"
 )
 
 
