@@ -225,11 +225,11 @@ class Sublist:
 
         # A JetStream ack subject names one delivery (sequences, a timestamp): never again.
         if cache and self._cache_enabled and not subject.startswith(_JS_ACK):
-            cache = self._cache
-            cache[subject] = result
-            if len(cache) > CACHE_MAX:
+            entries = self._cache
+            entries[subject] = result
+            if len(entries) > CACHE_MAX:
                 # Keep the newest entries (dicts iterate in insertion order).
-                self._cache = dict(islice(cache.items(), len(cache) - CACHE_SWEEP, None))
+                self._cache = dict(islice(entries.items(), len(entries) - CACHE_SWEEP, None))
         return result
 
     # -- changes --------------------------------------------------------------------------

@@ -24,7 +24,10 @@ def _strip(value):
     if isinstance(value, dict):
         return {k: _strip(v) for k, v in value.items() if k not in _VOLATILE}
     if isinstance(value, list):
-        return [_strip(v) for v in value]
+        items = [_strip(v) for v in value]
+        # nats-server lists an account's streams in map order, which changes run to run
+        return sorted(items, key=lambda v: v.get("name", "")) if all(
+            isinstance(v, dict) for v in items) else items
     return value
 
 
