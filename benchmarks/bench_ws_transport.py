@@ -45,6 +45,10 @@ class Sink:
         self.bytes += len(data)
         self.writes += 1
 
+    def writelines(self, chunks) -> None:
+        self.bytes += sum(len(c) for c in chunks)
+        self.writes += 1
+
     def get_write_buffer_size(self) -> int:
         return 0
 

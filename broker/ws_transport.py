@@ -161,6 +161,16 @@ class ViewReader(StreamReader):
         self.pos = self.size
 
 
+def binary_frame_head(size: int) -> bytes:
+    """The header of a final, unmasked binary frame of `size` bytes (RFC 6455 section 5.2), as
+    a server sends it."""
+    if size < 126:
+        return bytes((0x82, size))
+    if size < 0x10000:
+        return bytes((0x82, 126)) + size.to_bytes(2, "big")
+    return bytes((0x82, 127)) + size.to_bytes(8, "big")
+
+
 def frame_protocol(max_frame: int, extensions: list) -> Protocol:
     """websockets' server-side Protocol, open, reading through a ViewReader (its parser is
     started again on the new reader)."""
@@ -288,18 +298,25 @@ class WebSocketTransport(asyncio.Protocol):
     def write(self, data) -> None:
         if self.closing or self.close_sent or not data:
             return
-        # The library's frame (and permessage-deflate) encoding, without its Protocol's
-        # send_binary: the state it checks is ours (close_sent), and no list of writes.
+        # Frames are encoded here, not by the library's Protocol.send_binary: the state it
+        # checks is ours (close_sent). With permessage-deflate, the library's Frame encoding
+        # compresses; without it, only headers are built and the payload (given away by the
+        # flush) is written as it is, not copied into a serialized frame.
         extensions = self.frames.extensions
-        sock = self.sock
         cap = self.frame_cap
-        if cap and len(data) > cap:
-            view = memoryview(data)
-            for at in range(0, len(view), cap):
-                sock.write(Frame(Opcode.BINARY, view[at:at + cap]).serialize(
+        view = memoryview(data)
+        chunks = [view[at:at + cap] for at in range(0, len(view), cap)] if cap and \
+            len(view) > cap else [data]
+        if extensions:
+            for chunk in chunks:
+                self.sock.write(Frame(Opcode.BINARY, chunk).serialize(
                     mask=False, extensions=extensions))
         else:
-            sock.write(Frame(Opcode.BINARY, data).serialize(mask=False, extensions=extensions))
+            pieces = []
+            for chunk in chunks:
+                pieces.append(binary_frame_head(len(chunk)))
+                pieces.append(chunk)
+            self.sock.writelines(pieces)
 
     def _send(self, chunks: list[bytes]) -> None:
         sock = self.sock

@@ -1,7 +1,8 @@
 """broker/ws_transport.py's WebSocketTransport on its own, between a recording socket and a
 connection that reads through a real ReceiveBuffer: frames cut into reads of every size (one
 byte, across headers and payloads, many frames a read) give the connection exactly the
-payloads, in order, with pings answered; the payloads of one read reach the connection in one
+payloads, in order, with pings answered; what the connection writes reaches a client as
+binary frames of exactly those bytes, whatever their length; the payloads of one read reach the connection in one
 buffer when they fit (one parse and one flush per read); a connection that pauses reading gets
 the rest only after it resumes. zats only: what a client sees over a real socket, against
 nats-server, is in test_websocket.py and hostile/test_hostile_websocket.py."""
@@ -11,6 +12,7 @@ from __future__ import annotations
 import random
 
 from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol, Side, State
 
 from zats.broker.ws_transport import WebSocketTransport
 from zats.protocol.buffer import ReceiveBuffer
@@ -25,6 +27,10 @@ class Socket:
 
     def write(self, data) -> None:
         self.written += data
+
+    def writelines(self, chunks) -> None:
+        for chunk in chunks:
+            self.written += chunk
 
     def pause_reading(self) -> None:
         self.reading = False
@@ -89,6 +95,32 @@ def test_payloads_arrive_whole_whatever_the_reads():
         assert b"".join(conn.chunks) == b"".join(payloads), sizes
         assert bytes(sock.written) == Frame(Opcode.PONG, b"are you there").serialize(mask=False)
         assert not conn.closed
+
+
+def test_writes_reach_a_client_as_binary_frames():
+    sizes = (1, 125, 126, 127, 65535, 65536, 70000)
+    ws, sock = transport(Reader())
+    for n in sizes:
+        ws.write(bytearray(bytes([n % 251]) * n))
+    ws.write(b"")  # nothing to send: no empty frame
+    client = Protocol(Side.CLIENT, state=State.OPEN)
+    client.receive_data(bytes(sock.written))
+    frames = client.events_received()
+    assert [(f.opcode, f.fin, f.data) for f in frames] == [
+        (Opcode.BINARY, True, bytes([n % 251]) * n) for n in sizes]
+
+
+def test_writes_to_a_browser_go_in_frames_of_4096_bytes():
+    sock = Socket()
+    ws = WebSocketTransport(sock, extensions=[], browser=True, peername=None, max_frame=1 << 20)
+    ws.attach(Reader())
+    data = bytes(range(256)) * 40  # 10,240 bytes
+    ws.write(bytearray(data))
+    client = Protocol(Side.CLIENT, state=State.OPEN)
+    client.receive_data(bytes(sock.written))
+    frames = client.events_received()
+    assert [len(f.data) for f in frames] == [4096, 4096, 2048]
+    assert b"".join(f.data for f in frames) == data
 
 
 def test_the_payloads_of_one_read_go_over_in_one_buffer():
