@@ -1,19 +1,24 @@
 """Hostile probes: route and leafnode peer abuse. A peer that completed the handshake (the
 cluster port needs no credentials by default, nor does a leafnode port without authorization)
-declares huge sizes, floods interest with queue weights, sends garbage, handshakes slowly or
-disconnects in the middle of a message. Each probe runs against zats and nats-server configured
+declares huge sizes, floods interest with queue weights, sends garbage, handshakes slowly,
+disconnects in the middle of a message, or gossips websocket URLs that are not a list of strings. Each probe runs against zats and nats-server configured
 alike and checks what the offender gets, that a client bystander keeps its messages and its
 responsiveness, and that the server's memory stays bounded."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import socket
 
 import pytest
+from websockets.asyncio.client import connect as ws_connect
 
 from support.hostile import Bystander, FanOutCrowd, MemoryWatch, Pinger
-from support.peers import Peer, fresh_id, leaf_handshake, leaf_hub, route_handshake, route_node
+from support.peers import Peer, fresh_id, leaf_handshake, leaf_hub, route_connect, route_handshake, route_node
+from support.servers import free_port, wait_for_port, write_config
+from support.websocket import ws_block
 from support.wire import Wire
 
 pytestmark = pytest.mark.timeout(60)
@@ -221,3 +226,70 @@ def test_huge_queue_weight_is_a_number(target):
             assert re.fullmatch(rb"[RL]MSG (?:\$G )?q.x \| g 2", line) and payload == b"hi", line
         pinger.assert_unharmed()
         memory.assert_bounded(32 * 1024)
+
+
+_BAD_WS_URLS = [
+    # (ws_connect_urls in the route's INFO, what the route gets, the URLs the WebSocket client
+    # is told of: None when no asynchronous INFO at all)
+    ("notalist", b"", None),
+    ([1, 2], b"", None),
+    ([{"a": 1}], b"", None),
+    (["x" * 100_000], b"-ERR 'maximum control line exceeded'\r\n", None),
+    (["ws://10.0.0.1:1", "\r\nPUB x 1"], None, ["ws://10.0.0.1:1", "\r\nPUB x 1"]),
+]
+
+
+@pytest.mark.parametrize("urls,route_gets,ws_told", _BAD_WS_URLS,
+                         ids=["string", "numbers", "objects", "huge", "crlf"])
+async def test_route_info_with_bad_ws_connect_urls(kind, spawn, tmp_path, urls, route_gets,
+                                                   ws_told):
+    """A route's INFO whose ws_connect_urls are of the wrong type or too long costs the route
+    its connection (silently, or past the control-line limit with -ERR), as in nats-server; a
+    WebSocket client of the server keeps its session and is told of nothing, or of the URLs
+    exactly as given (JSON keeps a CRLF inside a string from splitting the INFO line)."""
+    cport, wport = free_port(), free_port()
+    conf = f"cluster {{ name: C1, host: 127.0.0.1, port: {cport} }}\n" + \
+        ws_block(wport, host="127.0.0.1")
+    srv = spawn(kind, "-c", write_config(tmp_path, conf))
+    wait_for_port(srv.host, wport, srv.proc)
+    async with ws_connect(f"ws://127.0.0.1:{wport}") as ws:
+        await ws.recv()  # INFO
+        await ws.send(b'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\nPING\r\n')
+        rest = (await _ws_lines_until_pong(ws, b""))[-1]
+        p = Peer(srv.host, cport)
+        p.read_info()
+        peer_id = fresh_id()
+        info = {"server_id": peer_id, "server_name": "peer", "version": "2.10.0", "proto": 2,
+                "host": "127.0.0.1", "port": 1, "headers": True, "max_payload": 1048576,
+                "cluster": "C1", "ws_connect_urls": urls}
+        send(p, route_connect("C1", peer_id=peer_id) + b"INFO " + json.dumps(info).encode() +
+             b"\r\n")
+        if route_gets is None:
+            p.barrier()  # the route is up and answers
+        else:
+            assert answer(p) == route_gets
+        # The client's PING after the route's INFO was handled: its PONG comes after any INFO.
+        await ws.send(b"PING\r\n")
+        told = []
+        for line in (await _ws_lines_until_pong(ws, rest))[:-1]:
+            if line.startswith(b"INFO "):
+                body = json.loads(line[5:])
+                if not body.get("connect_info"):  # nats-server 2.15's INFO answering CONNECT
+                    told.append(body["connect_urls"])
+        if ws_told is None:
+            assert told == []
+        else:  # the server's own URL, then the route's
+            assert len(told) == 1 and told[0][1:] == ws_told, told
+
+
+async def _ws_lines_until_pong(ws, buf: bytes) -> list[bytes]:
+    """The lines a WebSocket client gets up to its next PONG, then what followed it in the
+    same frame."""
+    lines = []
+    while True:
+        while b"\r\n" not in buf:
+            buf += await asyncio.wait_for(ws.recv(), 10)
+        line, _, buf = buf.partition(b"\r\n")
+        if line == b"PONG":
+            return lines + [buf]
+        lines.append(line)
