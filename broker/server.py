@@ -11,7 +11,7 @@ import asyncio
 import os
 import time
 from types import TracebackType
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 from zats.protocol.structs import Info, encode_info
 
@@ -20,7 +20,6 @@ from .auth import Authenticator, ws_authenticator
 from .cluster import Cluster
 from .connection import ClientConnection
 from .ids import server_id
-from .jetstream.service import JetStream
 from .leafnode import Leafnodes
 from .listeners import ListenError, listen, listen_error, resolve
 from .log import Logger
@@ -38,6 +37,9 @@ from .tls import server_context
 from .transport import PipeEnd, pipe
 from .version import IMPLEMENTATION, VERSION, ZATS_VERSION
 from .websocket import WebSocketListener
+
+if TYPE_CHECKING:  # imported when a server enables it: a server without JetStream starts faster
+    from .jetstream.service import JetStream
 
 _NOT_FLUSHING = object()  # Broker.origin between flushes
 
@@ -124,6 +126,8 @@ class Broker:
             self.system = SystemService(self, self.accounts[self.system_account])
             self.system.start()
         if opts.jetstream is not None:
+            from .jetstream.service import JetStream
+
             self.jetstream = JetStream(self)
             self.jetstream.start()
         try:

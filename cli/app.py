@@ -4,6 +4,7 @@ message and status 2; Ctrl-C ends with 130)."""
 
 from __future__ import annotations
 
+import importlib
 import ssl
 import sys
 
@@ -11,18 +12,9 @@ import click
 
 from zats.client import errors
 
-from .bench_cmd import bench
 from .connection import describe, version
-from .consumer_cmd import consumer
-from .context_cmd import context
 from .groups import AliasGroup
-from .kv_cmd import kv
-from .micro_cmd import micro_group
-from .object_cmd import object_group
 from .output import CliError
-from .pubsub import pub, reply, req, sub
-from .server_cmd import server
-from .stream_cmd import stream
 
 COMPLETION_HELP = """Print the shell completion script for SHELL (bash, zsh or fish).
 
@@ -34,10 +26,27 @@ COMPLETION_HELP = """Print the shell completion script for SHELL (bash, zsh or f
 
 class _Aliases(AliasGroup):
     """Accepts the nats CLI's long names of the commands (`publish`, `subscribe`, `request`,
-    `ctx`...)."""
+    `ctx`...), and imports a command's module only when that command runs (or help lists it):
+    each `zats` invocation loads what it uses, not `bench`'s workers or JetStream for a `pub`."""
 
     ALIASES = {"publish": "pub", "subscribe": "sub", "request": "req", "ctx": "context", "str": "stream",
                "con": "consumer", "obs": "consumer", "obj": "object"}
+    LAZY = {"pub": ("pubsub", "pub"), "sub": ("pubsub", "sub"), "req": ("pubsub", "req"),
+            "reply": ("pubsub", "reply"), "context": ("context_cmd", "context"),
+            "server": ("server_cmd", "server"), "bench": ("bench_cmd", "bench"),
+            "stream": ("stream_cmd", "stream"), "consumer": ("consumer_cmd", "consumer"),
+            "kv": ("kv_cmd", "kv"), "object": ("object_cmd", "object_group"),
+            "micro": ("micro_cmd", "micro_group")}
+
+    def list_commands(self, ctx):
+        return sorted({*self.commands, *self.LAZY})
+
+    def get_command(self, ctx, cmd_name):
+        name = self.ALIASES.get(cmd_name, cmd_name)
+        if name not in self.commands and name in self.LAZY:
+            module, attr = self.LAZY[name]
+            self.add_command(getattr(importlib.import_module(f"{__package__}.{module}"), attr), name)
+        return super().get_command(ctx, cmd_name)
 
 
 @click.group(cls=_Aliases, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -63,9 +72,6 @@ def completion(shell):
 
 
 completion.help = COMPLETION_HELP
-
-for command in (pub, sub, req, reply, context, server, bench, stream, consumer, kv, object_group, micro_group):
-    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,7 +13,6 @@ import re
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from importlib import metadata
 
 import click
 
@@ -178,6 +177,8 @@ def tls_context(s: Settings) -> ssl.SSLContext | None:
 
 
 def version() -> str:
+    from importlib import metadata  # only here: it costs every other command's start
+
     try:
         return metadata.version("zats")
     except metadata.PackageNotFoundError:

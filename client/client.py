@@ -26,7 +26,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import ParseResult
 
 from zats.protocol.frames import unsub
@@ -51,7 +51,6 @@ from .errors import (
 )
 from .events import Events
 from .handshake import Handshake
-from .jetstream import JetStreamContext, JetStreamManager
 from .msg import Msg, MsgCallback
 from .mux import RequestMux, random_token
 from .options import ConnectOptions, Options, make_options
@@ -69,6 +68,9 @@ from .status import (
 )
 from .subscription import Subscription
 from .subtable import SubTable, sub_frame
+
+if TYPE_CHECKING:  # imported when first used: a client that never uses JetStream starts faster
+    from .jetstream import JetStreamContext, JetStreamManager
 
 
 class Client(Outbound):
@@ -348,10 +350,14 @@ class Client(Outbound):
     def jetstream(self, prefix: str = "$JS.API", domain: str | None = None, timeout: float = 5.0,
                   publish_async_max_pending: int = 4000) -> JetStreamContext:
         """A `JetStreamContext` on this connection (see zats.client.jetstream)."""
+        from .jetstream import JetStreamContext
+
         return JetStreamContext(self, prefix, domain, timeout, publish_async_max_pending)
 
     def jsm(self, prefix: str = "$JS.API", domain: str | None = None, timeout: float = 5.0) -> JetStreamManager:
         """A `JetStreamManager` (management only) on this connection."""
+        from .jetstream import JetStreamContext
+
         return JetStreamContext(self, prefix, domain, timeout)
 
     # ------------------------------------------------------------------ request

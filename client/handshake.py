@@ -28,9 +28,8 @@ from .errors import (
 )
 from .nkeys import KeyPair, load_creds, load_seed
 from .options import Options
-from .servers import Server, monotonic
+from .servers import WS_SCHEMES, Server, monotonic
 from .version import __version__
-from .websocket import WS_SCHEMES, open_websocket
 
 
 class Handshake:
@@ -70,6 +69,8 @@ class Handshake:
         try:
             async with asyncio.timeout(opts.connect_timeout):
                 if srv.uri.scheme in WS_SCHEMES:
+                    from .websocket import open_websocket  # picows is loaded only when used
+
                     await open_websocket(conn, srv.uri, ctx if srv.uri.scheme == "wss" else None,
                                          self._tls_name(srv), opts.connect_timeout)
                     conn.tls = srv.uri.scheme == "wss"

@@ -18,7 +18,9 @@ from urllib.parse import ParseResult
 
 from .errors import ZatsError
 from .options import parse_url
-from .websocket import WS_SCHEMES
+
+# The URL schemes that connect over WebSocket (websocket.py; imported only when one is used).
+WS_SCHEMES = ("ws", "wss")
 
 
 @dataclass(eq=False)

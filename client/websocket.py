@@ -28,7 +28,6 @@ from .errors import ProtocolError
 if TYPE_CHECKING:
     from .connection import Connection
 
-WS_SCHEMES = ("ws", "wss")
 # The largest frame written: a flush longer than this goes out as several frames.
 _MAX_SENT_FRAME = 4 << 20
 # nats-server caps a frame it reads at max_payload plus headers; a server may send a whole

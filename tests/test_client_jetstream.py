@@ -399,7 +399,8 @@ async def test_push_queue_group(js):
 
 async def test_ordered_consumer_resets_after_gap(js):
     name = await stream_of(js, 5)
-    sub = await js.subscribe(f"{name}.>", ordered_consumer=True)
+    # a short heartbeat: the missed-heartbeat check runs at twice its interval
+    sub = await js.subscribe(f"{name}.>", ordered_consumer=True, idle_heartbeat=0.5)
     assert [(await sub.next_msg(2)).data for _ in range(5)] == [b"m%d" % i for i in range(5)]
     first = sub.consumer
     # the consumer is deleted under it: heartbeats stop, it makes another from where it was
