@@ -304,9 +304,11 @@ class WebSocketTransport(asyncio.Protocol):
         # flush) is written as it is, not copied into a serialized frame.
         extensions = self.frames.extensions
         cap = self.frame_cap
-        view = memoryview(data)
-        chunks = [view[at:at + cap] for at in range(0, len(view), cap)] if cap and \
-            len(view) > cap else [data]
+        if cap and len(data) > cap:
+            view = memoryview(data)
+            chunks = [view[at:at + cap] for at in range(0, len(view), cap)]
+        else:
+            chunks = (data,)
         if extensions:
             for chunk in chunks:
                 self.sock.write(Frame(Opcode.BINARY, chunk).serialize(
