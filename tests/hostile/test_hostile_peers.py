@@ -16,7 +16,16 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 
 from support.hostile import Bystander, FanOutCrowd, MemoryWatch, Pinger
-from support.peers import Peer, fresh_id, leaf_handshake, leaf_hub, route_connect, route_handshake, route_node
+from support.peers import (
+    Peer,
+    fresh_id,
+    leaf_handshake,
+    leaf_hub,
+    route_connect,
+    route_handshake,
+    route_info,
+    route_node,
+)
 from support.servers import free_port, wait_for_port, write_config
 from support.websocket import ws_block
 from support.wire import Wire
@@ -259,11 +268,8 @@ async def test_route_info_with_bad_ws_connect_urls(kind, spawn, tmp_path, urls, 
         p = Peer(srv.host, cport)
         p.read_info()
         peer_id = fresh_id()
-        info = {"server_id": peer_id, "server_name": "peer", "version": "2.10.0", "proto": 2,
-                "host": "127.0.0.1", "port": 1, "headers": True, "max_payload": 1048576,
-                "cluster": "C1", "ws_connect_urls": urls}
-        send(p, route_connect("C1", peer_id=peer_id) + b"INFO " + json.dumps(info).encode() +
-             b"\r\n")
+        send(p, route_connect("C1", peer_id=peer_id) +
+             route_info("C1", peer_id, ws_connect_urls=urls))
         if route_gets is None:
             p.barrier()  # the route is up and answers
         else:

@@ -107,10 +107,11 @@ def route_connect(cluster: str = "C1", user: str = "", password: str = "",
     return b"CONNECT " + json.dumps(connect).encode() + b"\r\n"
 
 
-def route_info(cluster: str = "C1", peer_id: str = ROUTE_PEER_ID, name: str = "peer") -> bytes:
+def route_info(cluster: str = "C1", peer_id: str = ROUTE_PEER_ID, name: str = "peer",
+               **fields) -> bytes:
     ours = {"server_id": peer_id, "server_name": name, "version": "2.10.0", "proto": 2,
             "host": "127.0.0.1", "port": 1, "headers": True, "max_payload": 1048576,
-            "cluster": cluster}
+            "cluster": cluster, **fields}
     return b"INFO " + json.dumps(ours).encode() + b"\r\n"
 
 
