@@ -328,7 +328,8 @@ def observed(srv, writes: list[bytes], login: bytes = b"") -> tuple[bytes, bytes
         # comes after every message it was sent.
         obs.sendall(b"PING\r\n")
         got = b""
-        while not got.endswith(b"PONG\r\n"):
+        # A payload may itself end in PONG\r\n: wait for a PONG frame, not for those bytes.
+        while not (got.endswith(b"\r\n") and _frames(got)[-1:] == [b"PONG"]):
             chunk = obs.recv(65536)
             if not chunk:
                 break
