@@ -7,6 +7,7 @@ import pytest
 
 from support.reads import feed_reads, outcome
 from zats.protocol import errors
+from zats.protocol import parser as parser_module
 from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError
 from zats.protocol.parser import ClientOpsParser, ServerOpsParser
@@ -280,6 +281,37 @@ def test_bad_trailer_inside_a_run_fails_after_the_good_frames():
         parser.parse(buf, memoryview(buf), len(buf))
     assert info.value.text == errors.UNKNOWN_PROTOCOL
     assert len(rec.events) == 5
+
+
+def test_long_runs_give_the_same_frames_once_their_line_has_a_pattern():
+    """A line that keeps coming in long runs is then walked by a compiled pattern: the runs it
+    finds are the same, with payloads that hold the line itself, CRLF, or a frame's worth of
+    bytes, and a run broken by a bad trailer or another line ends where the loop ends it."""
+    line = b"PUB long.run 24\r\n"
+    payloads = [b"PUB long.run 24\r\nabcdefg", b"\r\n" * 12, b"x" * 22 + b"\r\n", bytes(range(24))]
+    run = b"".join(line + payloads[i % 4] + b"\r\n" for i in range(300))
+    other = b"PUB long.run 3\r\nabc\r\n"
+    for _ in range(6):  # enough frames walked for the line to get its pattern
+        data = run + other + run[: 40 * len(line + payloads[0] + b"\r\n")] + other
+        rec = RunRecorder()
+        runs = rec.runs = []
+        rec.on_pub_run = lambda *args, rec=rec: RunRecorder.on_pub_run(rec, *args) or rec.runs.append(args[5])
+        parser = ClientOpsParser(rec)
+        buf = bytearray(data)
+        assert parser.parse(buf, memoryview(buf), len(buf)) == len(buf)
+        assert runs == [298, 38]  # each run whole, after two frames the ordinary way
+        expected = [("pub", b"long.run", None, payloads[i % 4]) for i in range(300)]
+        expected += [("pub", b"long.run", None, b"abc")]
+        expected += [("pub", b"long.run", None, payloads[i % 4]) for i in range(40)]
+        assert rec.events == expected + [("pub", b"long.run", None, b"abc")]
+    assert line in parser_module._RUN_PATTERNS
+    bad = run[: 100 * len(line + payloads[0] + b"\r\n")] + line + payloads[0] + b"\rX" + run
+    rec = RunRecorder()
+    buf = bytearray(bad)
+    with pytest.raises(ProtocolError) as info:
+        ClientOpsParser(rec).parse(buf, memoryview(buf), len(buf))
+    assert info.value.text == errors.UNKNOWN_PROTOCOL
+    assert len(rec.events) == 100
 
 
 def test_one_subject_with_varying_sizes_reaches_on_pub_sizes():
