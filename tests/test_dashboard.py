@@ -1,8 +1,9 @@
 """The dashboard at the monitoring port's root, in a real headless Chromium (Playwright driving
 the system's chromium): it loads without console errors, its counters and charts move with the
 traffic a test publishes, routes and leafnodes appear when they connect, and the JetStream panel
-shows nats-server's /jsz when /varz says JetStream runs. Screenshots of each step are saved
-under ZATS_ARTIFACTS (default tests/artifacts/dashboard) and the path is printed."""
+shows JetStream usage when /varz says JetStream runs (zats's own, and nats-server's /jsz fed to
+the page). Screenshots of each step are saved under ZATS_ARTIFACTS (default
+tests/artifacts/dashboard) and the path is printed."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ leafnodes {{ listen: 127.0.0.1:{lport} }}
         assert page.title().startswith("zats ")
         for path in ("./varz", "./connz", "./subsz", "./routez", "./leafz", "./healthz", "./metrics"):
             assert page.locator(f'nav a[href="{path}"]').count() == 1, path
-        assert page.locator("#jetstream-panel").is_hidden()  # zats has no JetStream (yet)
+        assert page.locator("#jetstream-panel").is_hidden()  # this server runs without -js
         assert page.get_attribute("#route-list", "data-count") == "0"
         assert page.text_content("#subscriptions") != "–"
         page.screenshot(path=str(shots / "1-idle.png"), full_page=True)
@@ -151,6 +152,36 @@ def _fetch(port: int, path: str) -> bytes:
         return resp.read()
 
 
+def _jetstream_panel(page) -> dict[str, str]:
+    """The JetStream panel's rows, label -> value."""
+    return dict(zip(page.locator("#jetstream dt").all_text_contents(),
+                    page.locator("#jetstream dd").all_text_contents(), strict=True))
+
+
+def test_jetstream_panel_shows_a_streams_usage(tmp_path, page, shots):
+    """A zats broker with -js: the panel appears, then counts the stream and the messages stored."""
+    hub = start_server("zats", "-js", "-sd", str(tmp_path / "js"), http_port=free_port())
+    try:
+        page.goto(f"http://127.0.0.1:{hub.http_port}/?refresh={REFRESH_MS}")
+        until(lambda: page.locator("#jetstream-panel").is_visible())
+        with Wire(hub.host, hub.port) as client:
+            client.connect()
+            config = b'{"name":"DASH","subjects":["dash.js.>"],"storage":"file"}'
+            client.send(b"SUB answers 1\r\nPUB $JS.API.STREAM.CREATE.DASH answers %d\r\n%s\r\n"
+                        % (len(config), config))
+            client.expect(rb'.*?"did_create":true')
+            client.send(b"".join(b"PUB dash.js.%d answers 5\r\nhello\r\n" % (i % 3) for i in range(25)))
+            client.expect(rb'.*?"seq":25\b')
+        until(lambda: _jetstream_panel(page).get("Messages") == "25")
+        shown = _jetstream_panel(page)
+        assert shown["Streams"] == "1" and shown["Consumers"] == "0"
+        assert not shown["Storage"].startswith("0 B")
+        page.screenshot(path=str(shots / "4-jetstream.png"), full_page=True)
+    finally:
+        hub.stop()
+    assert page.errors == []
+
+
 def test_jetstream_panel_shows_nats_servers_jsz(tmp_path, page, shots):
     """Fed nats-server's own /varz and /jsz with JetStream on, the panel appears and shows them."""
     hub = start_server("zats", http_port=free_port())
@@ -169,7 +200,7 @@ def test_jetstream_panel_shows_nats_servers_jsz(tmp_path, page, shots):
         until(lambda: page.locator("#jetstream-panel").is_visible())
         text = page.text_content("#jetstream")
         assert "Streams" in text and "Storage" in text
-        page.screenshot(path=str(shots / "4-jetstream.png"), full_page=True)
+        page.screenshot(path=str(shots / "5-jetstream-nats-server-jsz.png"), full_page=True)
     finally:
         ns.stop()
         hub.stop()
