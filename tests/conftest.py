@@ -31,7 +31,8 @@ def kind(request) -> str:
 
 @pytest.fixture
 def spawn():
-    """Factory: spawn(kind, *flags, http_port=None) starts a server stopped at teardown."""
+    """Factory: spawn(kind, *flags, http_port=None) starts a server stopped at teardown. Each
+    server's log is printed then, which pytest shows only when the test failed."""
     started: list[ServerProcess] = []
 
     def _spawn(kind: str, *args: str, **kw) -> ServerProcess:
@@ -42,3 +43,4 @@ def spawn():
     yield _spawn
     for srv in started:
         srv.stop()
+        print(f"--- log of {srv.kind} on port {srv.port} ---\n{srv.stderr_text()[-6000:]}")
