@@ -133,13 +133,11 @@ class ClientConnection(WireConnection):
                 self.transport, self, broker.tls_context, server_side=True,
                 ssl_handshake_timeout=timeout)
         except (TimeoutError, OSError, ConnectionError, ssl.SSLError) as exc:
-            broker.log.error("%s:%d - cid:%d - TLS handshake error: %s", self.ip, self.port,
-                             self.cid, exc)
-            if not self.closed:
-                self.closed = True
-                self._cancel_timers()
-                self.transport.abort()
-                broker.unregister(self)
+            self._tls_failed(str(exc))
+            return
+        if transport is None:
+            # asyncio's answer when the client hangs up cleanly during the handshake.
+            self._tls_failed("EOF")
             return
         if self.closed:
             transport.abort()
@@ -147,6 +145,17 @@ class ClientConnection(WireConnection):
         self.transport = transport
         self.tls_pending = False
         self.flush()
+
+    def _tls_failed(self, why: str) -> None:
+        """The TLS handshake did not finish: logged as nats-server logs it, and the connection
+        is dropped without a word."""
+        self.broker.log.error("%s:%d - cid:%d - TLS handshake error: %s", self.ip, self.port,
+                              self.cid, why)
+        if not self.closed:
+            self.closed = True
+            self._cancel_timers()
+            self.transport.abort()
+            self.broker.unregister(self)
 
     def _auth_timeout(self) -> None:
         self.handshake_timer = None

@@ -7,21 +7,26 @@ messages and its responsiveness, and that the server's memory stays bounded."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import json
 import os
 import re
 import signal
 import socket
 import ssl
 import time
+import urllib.request
 
 import bcrypt
 import pytest
 import trustme
 
 from support.hostile import MemoryWatch, Pinger
-from support.servers import write_config
+from support.servers import free_port, write_config
 from support.wire import Wire
+from zats.broker import Broker
+from zats.broker.options import TLSConfig
 
 AUTH_VIOLATION = b"-ERR 'Authorization Violation'\r\n"
 AUTH_TIMEOUT = b"-ERR 'Authentication Timeout'\r\n"
@@ -323,6 +328,62 @@ def test_tls_mismatch_costs_only_the_offender(tls_server, attack):
         bystander.round_trip()
         bystander.close()
         memory.assert_bounded()
+
+
+@pytest.mark.parametrize("sent", ["nothing", "half a ClientHello"])
+def test_clients_hanging_up_before_the_tls_handshake_ends_leave_nothing_behind(tls_server, sent):
+    """Clients that read INFO (and maybe start the handshake) and hang up are gone from the
+    server's count at once, and a TLS bystander is unharmed. zats once kept them, counted and
+    pinged for ever (asyncio's start_tls gives no transport when the client leaves cleanly)."""
+    monitor = free_port()
+    srv = tls_server(conf=f"http: 127.0.0.1:{monitor}\n")
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    bystander = TlsBystander(srv, tls)
+    for _ in range(20):
+        with Wire(srv.host, srv.port, timeout=5) as offender:
+            offender.read_info()
+            if sent != "nothing":
+                offender.send(_client_hello()[:20])
+    bystander.round_trip()
+
+    def connections() -> int:
+        with urllib.request.urlopen(f"http://127.0.0.1:{monitor}/varz", timeout=5) as resp:
+            return json.loads(resp.read())["connections"]
+
+    deadline = time.monotonic() + 5
+    while connections() != 1:
+        assert time.monotonic() < deadline, f"{connections()} connections, the bystander's alone expected"
+        time.sleep(0.05)
+    bystander.round_trip()
+    bystander.close()
+
+
+@pytest.mark.parametrize("sent", ["nothing", "half a ClientHello"])
+async def test_broker_stopping_during_a_tls_handshake_raises_nothing(ca, tmp_path, sent):
+    """An in-process broker stopped while a client is in its TLS handshake: asyncio's
+    start_tls then returns no transport (no error), which zats took for a finished handshake.
+    It kept the connection, raised AttributeError on each PING it tried to send, and waited
+    the write deadline (10 s) for it to drain at stop."""
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(tmp_path / "cert.pem")
+    cert.private_key_pem.write_to_path(tmp_path / "key.pem")
+    tls = TLSConfig(cert_file=str(tmp_path / "cert.pem"), key_file=str(tmp_path / "key.pem"))
+    loop = asyncio.get_running_loop()
+    raised: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: raised.append(context))
+    try:
+        async with Broker(port=0, host="127.0.0.1", tls=tls, ping_interval=0.2) as broker:
+            reader, writer = await asyncio.open_connection("127.0.0.1", broker.port)
+            await reader.readline()  # the plain-text INFO
+            if sent != "nothing":
+                writer.write(_client_hello()[:20])
+            writer.close()
+        assert not broker.connections
+        await asyncio.sleep(0.3)  # a PING timer left behind would fire here
+    finally:
+        loop.set_exception_handler(None)
+    assert raised == []
 
 
 @pytest.mark.parametrize("offer", ["no certificate", "another CA's certificate", "TLS 1.2 only"])
