@@ -41,7 +41,7 @@ class ClientConnection(WireConnection):
     __slots__ = (
         "sublist", "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
         "name", "lang", "version", "perms", "identity", "nonce", "auth_check", "recheck",
-        "upgrading", "tls_pending", "connect_opts", "in_process", "websocket",
+        "upgrading", "tls_pending", "tls_socket_transport", "connect_opts", "in_process", "websocket",
     )
 
     def __init__(self, broker, cid: int, *, in_process: bool = False, websocket=None):
@@ -72,6 +72,7 @@ class ClientConnection(WireConnection):
         # error); `tls_pending` until the handshake is done (nothing may be written before).
         self.upgrading = False
         self.tls_pending = False
+        self.tls_socket_transport = None  # under the TLS transport, after a NATS TLS upgrade
         # Over an in-process transport (Broker.connect_in_process): no TLS, as nats-server's.
         self.in_process = in_process
         # Through the WebSocket listener: what its upgrade said (websocket.Upgrade), else None.
@@ -142,9 +143,18 @@ class ClientConnection(WireConnection):
         if self.closed:
             transport.abort()
             return
+        self.tls_socket_transport = self.transport
         self.transport = transport
         self.tls_pending = False
         self.flush()
+
+    def tls_close_sent(self) -> bool:
+        """Whether this closing TLS connection has handed everything, its close_notify too, to
+        the kernel. nats-server does not wait for the client's close_notify; asyncio's TLS
+        transport would, for as long as the client takes to answer."""
+        tcp = self.tls_socket_transport
+        return (tcp is not None and self.transport.get_write_buffer_size() == 0
+                and tcp.get_write_buffer_size() == 0)
 
     def _tls_failed(self, why: str) -> None:
         """The TLS handshake did not finish: logged as nats-server logs it, and the connection

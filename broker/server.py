@@ -219,9 +219,13 @@ class Broker:
         writing then is a slow consumer, as there: its rest is dropped, and logged."""
         deadline = time.monotonic() + self.options.write_deadline
         while time.monotonic() < deadline:
-            if not any(c.cid in self.connections for c in conns):
+            left = [c for c in conns if c.cid in self.connections]
+            if not left:
                 return
             await asyncio.sleep(0.01)
+            for conn in left:
+                if conn.tls_close_sent():
+                    conn.transport.abort()
         wd = self.options.write_deadline
         for conn in conns:
             if conn.cid in self.connections and conn.transport is not None:

@@ -5,6 +5,8 @@ made at test time with trustme; no private key is committed."""
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import ssl
 
 import nats
@@ -92,3 +94,19 @@ def test_plain_text_client_is_refused(kind, spawn, tmp_path, pki):
         w.send(b'CONNECT {"verbose":false}\r\nPING\r\n')
         rest = w.expect_closed()
         assert b"PONG" not in rest
+
+
+def test_sigterm_does_not_wait_for_a_silent_tls_clients_close_notify(kind, spawn, tmp_path, pki):
+    """A TLS client that has everything it was sent but reads no more (its loop busy, say): on
+    SIGTERM the server sends its close_notify and exits, as nats-server does, without waiting for
+    the client's. zats waited for it, up to the write deadline (60 s here)."""
+    srv = spawn(kind, "-c", write_config(tmp_path, 'write_deadline: "60s"\n' + tls_conf(pki)))
+    raw = socket.create_connection((srv.host, srv.port), timeout=5)
+    raw.recv(4096)  # the plain-text INFO
+    with client_context(pki).wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b'CONNECT {"verbose":false}\r\nSUB quiet 1\r\nPING\r\n')
+        got = b""
+        while not got.endswith(b"PONG\r\n"):
+            got += tls.recv(4096)
+        srv.proc.send_signal(signal.SIGTERM)
+        srv.proc.wait(30)  # subprocess.TimeoutExpired if the server is still waiting
