@@ -117,25 +117,27 @@ def encode_headers(headers: HeadersLike) -> bytes:
     return b"".join(parts)
 
 
+_BLANKS = " \t\n\r\x0b\x0c"  # what bytes.strip() removes (str.strip() takes more) for the status line
+
+
 def decode_headers(block: bytes | memoryview) -> Headers:
-    """Parses a header block (as HMSG carries it); raises ValueError when it is not NATS/1.0."""
-    data = bytes(block)
-    lines = data.split(b"\r\n")
+    """Parses a header block (as HMSG carries it); raises ValueError when it is not NATS/1.0.
+    The block is decoded once: UTF-8 never puts CR, LF or ':' inside a character, so splitting
+    the text gives what splitting the bytes and decoding each piece would."""
+    lines = str(block, "utf-8", "replace").split("\r\n")
     first = lines[0]
-    if not first.startswith(HEADER_LINE):
+    if not first.startswith("NATS/1.0"):
         raise ValueError(f"not a NATS/1.0 header block: {first[:32]!r}")
     headers = Headers()
-    rest = first[len(HEADER_LINE):].strip()
+    rest = first[8:].strip(_BLANKS)
     if rest:
-        code, _, desc = rest.partition(b" ")
-        if code.isdigit():
+        code, _, desc = rest.partition(" ")
+        if code.isdigit() and code.isascii():
             headers.status = int(code)
-            headers.description = desc.strip().decode(errors="replace")
+            headers.description = desc.strip(_BLANKS)
+    items = headers._items
     for line in lines[1:]:
-        if not line:
-            continue
-        key, sep, value = line.partition(b":")
-        if not sep:
-            continue
-        headers.add(key.decode(errors="replace").strip(), value.decode(errors="replace").strip())
+        key, sep, value = line.partition(":")
+        if sep:
+            items.append((key.strip(), value.strip()))
     return headers

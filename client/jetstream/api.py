@@ -5,6 +5,7 @@ into its typed `APIError`, garbage into `InvalidResponseError`, no responders in
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import msgspec
@@ -21,10 +22,13 @@ _json_decode = msgspec.json.decode
 _json_encode = msgspec.json.encode
 
 
+_NOT_IN_NAMES = re.compile(r"[.*>\s]")  # \s: what str.isspace() calls whitespace
+
+
 def check_name(name: str, what: str = "name") -> str:
     """A stream or consumer name, which becomes a subject token: one with a dot, a wildcard or
     whitespace would ask another endpoint (nats-server rejects such names)."""
-    if not isinstance(name, str) or not name or any(c in name for c in ".*>") or any(c.isspace() for c in name):
+    if not isinstance(name, str) or not name or _NOT_IN_NAMES.search(name):
         raise ValueError(f"invalid {what} {name!r}: cannot be empty or contain whitespace, '.', '*' or '>'")
     return name
 

@@ -158,8 +158,10 @@ class KeyValue:
         `KeyDeletedError` when it was deleted or purged."""
         subject = self._prefix + _check_key(key)
         try:
-            if revision is None:
-                msg = await self._js.get_msg(self._stream, subject=subject, direct=self._direct)
+            if revision is None and self._direct:
+                msg = await self._js.direct_get_last(self._stream, subject)
+            elif revision is None:
+                msg = await self._js.get_msg(self._stream, subject=subject)
             else:
                 msg = await self._js.get_msg(self._stream, revision, direct=self._direct)
                 if msg.subject != subject:

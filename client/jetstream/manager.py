@@ -45,6 +45,29 @@ class StoredMsg(msgspec.Struct):
 _DIRECT_HEADERS = ("Nats-Stream", "Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp")
 
 
+def _direct_answer(msg: Any) -> StoredMsg:
+    """The stored message a DIRECT.GET answered with (its headers name it), or the typed error
+    its status says."""
+    headers = msg.headers
+    if headers is None:
+        raise InvalidResponseError("DIRECT.GET answered without headers")
+    status = headers.status
+    if status is not None:
+        if status == 404:
+            raise MsgNotFoundError(404, 10037, headers.description or "no message found")
+        raise APIError.from_error({"code": status, "description": headers.description})
+    try:
+        subject = headers["Nats-Subject"]
+        seq = int(headers["Nats-Sequence"])
+    except (KeyError, ValueError):
+        raise InvalidResponseError("DIRECT.GET answered without Nats-Subject/Nats-Sequence") from None
+    ts = headers.get("Nats-Time-Stamp")
+    own = None
+    if len(headers) > len(_DIRECT_HEADERS):  # the message has headers of its own
+        own = Headers([(k, v) for k, v in headers.items() if k not in _DIRECT_HEADERS]) or None
+    return StoredMsg(subject, seq, bytes(msg.data), own, ts)
+
+
 def _config(cls: type[Any], config: Any, params: dict[str, Any]) -> Any:
     if config is None:
         return cls(**params)
@@ -214,30 +237,18 @@ class JetStreamManager:
     async def _direct_get(self, stream: str, body: dict[str, Any]) -> StoredMsg:
         last = body.get("last_by_subj")
         if last is not None and len(body) == 1 and "*" not in last and ">" not in last:
-            # the last message of a subject: the subject in the request's (no JSON to encode
-            # or parse, as nats.go's KV get does)
-            subject, payload = self._api.subject("DIRECT", "GET", stream, last), b""
-        else:
-            subject, payload = self._api.subject("DIRECT", "GET", stream), msgspec.json.encode(body)
-        msg = await self._api.nc.request(subject, payload, timeout=self._api.timeout)
-        headers = msg.headers
-        if headers is None:
-            raise InvalidResponseError("DIRECT.GET answered without headers")
-        status = headers.status
-        if status is not None:
-            if status == 404:
-                raise MsgNotFoundError(404, 10037, headers.description or "no message found")
-            raise APIError.from_error({"code": status, "description": headers.description})
-        try:
-            subject = headers["Nats-Subject"]
-            seq = int(headers["Nats-Sequence"])
-        except (KeyError, ValueError):
-            raise InvalidResponseError("DIRECT.GET answered without Nats-Subject/Nats-Sequence") from None
-        ts = headers.get("Nats-Time-Stamp")
-        own = None
-        if len(headers) > len(_DIRECT_HEADERS):  # the message has headers of its own
-            own = Headers([(k, v) for k, v in headers.items() if k not in _DIRECT_HEADERS]) or None
-        return StoredMsg(subject, seq, bytes(msg.data), own, ts)
+            return await self.direct_get_last(stream, last)
+        msg = await self._api.nc.request(self._api.subject("DIRECT", "GET", stream),
+                                         msgspec.json.encode(body), timeout=self._api.timeout)
+        return _direct_answer(msg)
+
+    async def direct_get_last(self, stream: str, subject: str) -> StoredMsg:
+        """The last message of `subject` (no wildcards) through DIRECT.GET, the subject in the
+        request's own (no JSON to encode or parse, as nats.go's KV get does). `stream` is not
+        checked again: the key/value get, which calls this for every key, holds a checked name."""
+        msg = await self._api.nc.request(f"{self._api.prefix}.DIRECT.GET.{stream}.{subject}", b"",
+                                         timeout=self._api.timeout)
+        return _direct_answer(msg)
 
     async def delete_msg(self, stream: str, seq: int, erase: bool = False) -> bool:
         """Deletes message `seq` (overwriting its bytes when `erase`)."""
