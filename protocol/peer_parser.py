@@ -157,7 +157,7 @@ class PeerOpsParser(_Parser):
     prefix_ops = whole_arg_ops = ()
 
     __slots__ = ("expect_connect", "max_payload", "_kind", "_h", "_on_connect", "_on_rsub",
-                 "_on_runsub", "_on_rmsg", "_on_rmsg_run")
+                 "_on_runsub", "_on_rmsg", "_on_rmsg_run", "_cut_pub")
 
     def __init__(self, handler, kind: PeerKind, *, expect_connect: bool = False,
                  max_control_line: int = MAX_CONTROL_LINE_SIZE,
@@ -170,6 +170,8 @@ class PeerOpsParser(_Parser):
         self._bind(handler, ("on_connect", "on_info", "on_ping", "on_pong", "on_err", "on_rsub",
                              "on_runsub", "on_rmsg"), ("on_rmsg_run",))
         self._on_ok = None  # +OK is dropped
+        # The line of a route's PUB/HPUB that a read cut, now read as a routed message's.
+        self._cut_pub: bytes | None = None
 
     def _before_connect(self) -> ProtocolError:
         return ProtocolError(AUTH_VIOLATION, f"{self._kind.name} op before CONNECT")
@@ -233,6 +235,11 @@ class PeerOpsParser(_Parser):
                 # reads CONNECT and INFO without one as an empty, unusable document).
                 text = None if code == _CONNECT or code == _INFO else UNKNOWN_PROTOCOL
                 raise ProtocolError(text, f"{op[:32]!r} without arguments")
+            if self._cut_pub is not None and (code == _DROP_PUB or code == _DROP_HPUB):
+                if pos == 0 and line == self._cut_pub:
+                    code = _MSG if code == _DROP_PUB else _HMSG  # marked until it is whole
+                else:
+                    self._cut_pub = None
             if code == _MSG or code == _HMSG:
                 tail = 1 if code == _MSG else 2
                 # On a leaf the op stands where a routed message has its account.
@@ -248,6 +255,8 @@ class PeerOpsParser(_Parser):
                 if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
                     if self._unfinished(buf, pos, pend, end):
                         return pos
+                if self._cut_pub is not None:
+                    self._cut_pub = None
                 account = margs[0] if has_account else None
                 if on_run is not None and tail == 1 and reply is None and queues is None:
                     if line == prev_line:
@@ -266,6 +275,12 @@ class PeerOpsParser(_Parser):
                 _, size = _frame_sizes(args, tail, op, UNKNOWN_PROTOCOL)
                 pend = eol + 1 + size
                 if self._unfinished(buf, pos, pend, end):
+                    # nats-server, when a read ends inside such a frame, reads its arguments
+                    # again as a routed message's (RMSG's for PUB, HMSG's for HPUB): the frame is
+                    # then delivered as one, or the route gets Unknown Protocol Operation.
+                    if len(args) - 1 < 2 + tail:
+                        raise ProtocolError(UNKNOWN_PROTOCOL, f"{op!r} cut by a read: no routed message")
+                    self._cut_pub = line
                     return pos
                 pos = pend + 2
                 continue

@@ -182,10 +182,22 @@ def test_unknown_op():
 
 
 def test_client_ops_on_a_route_are_read_as_nats_server_reads_them():
-    # PUB/HPUB are read past their payload and dropped, SUB is dropped, UNSUB is an RS-.
+    # In one read, PUB/HPUB are read past their payload and dropped, SUB is dropped, UNSUB is
+    # an RS-.
     data = (b"PUB foo 1\r\nx\r\nHPUB foo r 12 12\r\nNATS/1.0\r\n\r\n\r\nSUB foo 1\r\n"
             b"UNSUB $G foo\r\nPING\r\n")
-    assert all_splits(data) == [("runsub", b"$G", b"foo", None), ("ping",)]
+    rec = PeerRecorder()
+    feed_reads(PeerOpsParser(rec, ROUTE), ReceiveBuffer(min_size=4096), [data])
+    assert rec.events == [("runsub", b"$G", b"foo", None), ("ping",)]
+    # A read that ends inside one makes nats-server read its arguments again as a routed
+    # message's (test_differential_fuzz_peers.py::test_route_pub_cut_by_a_read_as_nats_server).
+    assert feed([b"PUB $G foo 5\r\nhel", b"lo\r\nPING\r\n"]) == \
+        [("rmsg", b"$G", b"foo", None, None, b"hello"), ("ping",)]
+    assert feed([b"HPUB $G foo 12 14\r\nNATS/1.0\r\n", b"\r\nhi\r\n"]) == \
+        [("hmsg", b"$G", b"foo", None, None, 12, b"NATS/1.0\r\n\r\nhi")]
+    with pytest.raises(ProtocolError) as cut:
+        feed([b"PUB foo 1\r\n", b"x\r\nPING\r\n"])
+    assert cut.value.text == errors.UNKNOWN_PROTOCOL
 
 
 @pytest.mark.parametrize("weight, parsed", [(b"x", -1), (b"-5", -1), (b"1234567890", -1),
