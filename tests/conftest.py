@@ -3,9 +3,18 @@ every conformance and interop test states nats-server's behaviour and checks our
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from support.servers import KINDS, ServerProcess, start_server
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: three workers for every two CPUs, at least three. Most tests spend their time
+    waiting for servers in other processes and for sockets, so one worker per CPU leaves the
+    machine half idle (the whole suite on 2 CPUs: 495 s with two workers, 328 s with three)."""
+    return max(3, (3 * len(os.sched_getaffinity(0)) + 1) // 2)
 
 
 @pytest.fixture(scope="session", params=KINDS)
