@@ -8,6 +8,7 @@ import os
 import pytest
 
 from support.servers import KINDS, ServerProcess, start_server
+from zats.bench import ports
 
 
 def pytest_xdist_auto_num_workers(config) -> int:
@@ -15,6 +16,14 @@ def pytest_xdist_auto_num_workers(config) -> int:
     waiting for servers in other processes and for sockets, so one worker per CPU leaves the
     machine half idle (the whole suite on 2 CPUs: 495 s with two workers, 328 s with three)."""
     return max(3, (3 * len(os.sched_getaffinity(0)) + 1) // 2)
+
+
+def pytest_configure(config) -> None:
+    """Each xdist worker picks its servers' ports from its own share of the range: two workers
+    could otherwise check the same free port at once, and the second server would not start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
+    if worker.startswith("gw"):
+        ports.share(int(worker[2:]), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 
 @pytest.fixture(scope="session", params=KINDS)

@@ -20,6 +20,14 @@ _PORTS = _below_ephemeral_range()
 _handed_out: set[int] = set()
 
 
+def share(index: int, count: int) -> None:
+    """Hands out only every `count`-th port of the range, starting at `index`: processes that
+    start servers at the same time (parallel test workers) then never pick the same port."""
+    global _PORTS
+    if count > 1:
+        _PORTS = _PORTS[index % count::count]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on, never the same one twice in this process.
 
