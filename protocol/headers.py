@@ -117,6 +117,7 @@ def encode_headers(headers: HeadersLike) -> bytes:
     return b"".join(parts)
 
 
+_HEADER_TEXT = HEADER_LINE.decode()
 _BLANKS = " \t\n\r\x0b\x0c"  # what bytes.strip() removes (str.strip() takes more) for the status line
 
 
@@ -126,10 +127,10 @@ def decode_headers(block: bytes | memoryview) -> Headers:
     the text gives what splitting the bytes and decoding each piece would."""
     lines = str(block, "utf-8", "replace").split("\r\n")
     first = lines[0]
-    if not first.startswith("NATS/1.0"):
+    if not first.startswith(_HEADER_TEXT):
         raise ValueError(f"not a NATS/1.0 header block: {first[:32]!r}")
     headers = Headers()
-    rest = first[8:].strip(_BLANKS)
+    rest = first[len(_HEADER_TEXT):].strip(_BLANKS)
     if rest:
         code, _, desc = rest.partition(" ")
         if code.isdigit() and code.isascii():
