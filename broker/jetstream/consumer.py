@@ -731,7 +731,9 @@ class Consumer:
         if dseq != self.floor_dseq + 1:
             return
         self.floor_dseq, self.floor_sseq = dseq, seq
-        if self.sseq - seq > len(pending):  # fewer pending than sequences to look through
+        # The sequences above seq not yet delivered start at sseq: seq + 1 .. sseq - 1 may be
+        # pending. Walk whichever is shorter (in order, acks find seq + 1 pending at once).
+        if self.sseq - seq - 1 > len(pending):
             above = min((s for s in pending if s > seq), default=0)
         else:
             above = next((s for s in range(seq + 1, self.sseq) if s in pending), 0)
