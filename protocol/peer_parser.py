@@ -170,7 +170,7 @@ class PeerOpsParser(_Parser):
         self._bind(handler, ("on_connect", "on_info", "on_ping", "on_pong", "on_err", "on_rsub",
                              "on_runsub", "on_rmsg"), ("on_rmsg_run",))
         self._on_ok = None  # +OK is dropped
-        # The line of a route's PUB/HPUB that a read cut, now read as a routed message's.
+        # The line of a route's PUB/HPUB that a read cut, to be read as a routed message's.
         self._cut_pub: bytes | None = None
 
     def _before_connect(self) -> ProtocolError:
@@ -179,6 +179,8 @@ class PeerOpsParser(_Parser):
     def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
         pos = 0
         self.need = 0
+        # A PUB/HPUB line that the last read cut (see _DROP_PUB below): the first frame now.
+        cut, self._cut_pub = self._cut_pub, None
         find = buf.find
         h = self._h
         name, msg_op, table, has_account, _, stops_when_closed = self._kind
@@ -235,11 +237,8 @@ class PeerOpsParser(_Parser):
                 # reads CONNECT and INFO without one as an empty, unusable document).
                 text = None if code == _CONNECT or code == _INFO else UNKNOWN_PROTOCOL
                 raise ProtocolError(text, f"{op[:32]!r} without arguments")
-            if self._cut_pub is not None and (code == _DROP_PUB or code == _DROP_HPUB):
-                if pos == 0 and line == self._cut_pub:
-                    code = _MSG if code == _DROP_PUB else _HMSG  # marked until it is whole
-                else:
-                    self._cut_pub = None
+            if cut is not None and pos == 0 and line == cut:
+                code = _MSG if code == _DROP_PUB else _HMSG
             if code == _MSG or code == _HMSG:
                 tail = 1 if code == _MSG else 2
                 # On a leaf the op stands where a routed message has its account.
@@ -254,9 +253,9 @@ class PeerOpsParser(_Parser):
                 pend = pstart + size
                 if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
                     if self._unfinished(buf, pos, pend, end):
+                        if cut is not None and pos == 0:
+                            self._cut_pub = cut  # still cut: still a routed message
                         return pos
-                if self._cut_pub is not None:
-                    self._cut_pub = None
                 account = margs[0] if has_account else None
                 if on_run is not None and tail == 1 and reply is None and queues is None:
                     if line == prev_line:

@@ -246,7 +246,7 @@ class JetStreamManager:
         """The last message of `subject` (no wildcards) through DIRECT.GET, the subject in the
         request's own (no JSON to encode or parse, as nats.go's KV get does). `stream` is not
         checked again: the key/value get, which calls this for every key, holds a checked name."""
-        msg = await self._api.nc.request(f"{self._api.prefix}.DIRECT.GET.{stream}.{subject}", b"",
+        msg = await self._api.nc.request(self._api.subject("DIRECT", "GET", stream, subject), b"",
                                          timeout=self._api.timeout)
         return _direct_answer(msg)
 
