@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 
 from zats.protocol.subjects import is_literal
 
-__all__ = ["matcher", "multi_matcher", "is_all", "is_literal_filter"]
+__all__ = ["matcher", "multi_matcher", "is_all"]
 
 Matcher = Callable[[bytes], bool]
 
@@ -18,18 +18,6 @@ def is_all(filter: bytes) -> bool:
 
 
 _compiled: dict[bytes, Matcher | None] = {}
-_literal: dict[bytes, bool] = {}
-
-
-def is_literal_filter(filter: bytes) -> bool:
-    """is_literal, remembered per filter: a consumer reading along asks about its own filter
-    for every message it delivers."""
-    lit = _literal.get(filter)
-    if lit is None:
-        if len(_literal) >= 1024:
-            _literal.clear()
-        lit = _literal[filter] = is_literal(filter)
-    return lit
 
 
 def matcher(filter: bytes) -> Matcher | None:

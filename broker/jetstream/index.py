@@ -21,7 +21,7 @@ from time import time_ns
 
 from zats.protocol.subjects import is_literal
 
-from .filters import Matcher, is_all, is_literal_filter, matcher, multi_matcher
+from .filters import Matcher, is_all, matcher, multi_matcher
 from .store import (
     ConsumerStore,
     DiscardPolicy,
@@ -599,7 +599,7 @@ class IndexedStore(StreamStore):
             for s in self._range(start, hi):
                 return self._get(s, msgs[s])
             raise StoreEOF("stream store EOF")
-        if filter and is_literal_filter(filter):
+        if filter and is_literal(filter):
             ss = self._fss.get(filter)
             if ss is None:
                 raise StoreEOF("stream store EOF")
