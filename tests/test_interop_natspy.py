@@ -598,6 +598,7 @@ async def test_many_subscriptions_on_one_subject(connect):
     assert [[m.data for m in await take_pending(s)] for s in subs] == [[b"a", b"b"]] * n
     for s in subs[: n // 2]:
         await s.unsubscribe()
+    await barrier(sub_nc)  # the UNSUBs reach the server before the publish below
     await pub_nc.publish("many.same", b"c")
     await barrier(pub_nc)
     await barrier(sub_nc)
