@@ -153,8 +153,11 @@ class ClientConnection(WireConnection):
         the kernel. nats-server does not wait for the client's close_notify; asyncio's TLS
         transport would, for as long as the client takes to answer."""
         tcp = self.tls_socket_transport
-        return (tcp is not None and self.transport.get_write_buffer_size() == 0
-                and tcp.get_write_buffer_size() == 0)
+        if tcp is None or tcp.get_write_buffer_size():
+            return False
+        # A closing socket: the TLS layer is done with it (its shutdown sent, or the connection
+        # lost, and then asyncio's TLS transport can no longer say what it holds).
+        return tcp.is_closing() or self.transport.get_write_buffer_size() == 0
 
     def _tls_failed(self, why: str) -> None:
         """The TLS handshake did not finish: logged as nats-server logs it, and the connection

@@ -196,7 +196,8 @@ class Broker:
         conns = list(self.connections.values())
         for conn in conns:
             conn.flush()
-            if conn.transport is not None:
+            # Not twice: a second close() of asyncio's TLS transport drops its TLS layer.
+            if conn.transport is not None and not conn.transport.is_closing():
                 conn.transport.close()
         await self._drain(conns)
         for server in self._servers:

@@ -15,6 +15,8 @@ import trustme
 
 from support.servers import write_config
 from support.wire import Wire
+from zats.broker import Broker
+from zats.broker.options import TLSConfig
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +112,22 @@ def test_sigterm_does_not_wait_for_a_silent_tls_clients_close_notify(kind, spawn
             got += tls.recv(4096)
         srv.proc.send_signal(signal.SIGTERM)
         srv.proc.wait(30)  # subprocess.TimeoutExpired if the server is still waiting
+
+
+async def test_stop_with_a_tls_connection_already_closing(tmp_path, pki):
+    """A TLS connection whose transport is already closing when the broker stops (the TLS layer
+    closes it itself when the client's close_notify comes): the stop closes it no second time,
+    which on asyncio's loop left a TLS transport that raised when asked what it still held."""
+    tls = TLSConfig(cert_file=pki["cert"], key_file=pki["key"])
+    broker = Broker(port=0, host="127.0.0.1", tls=tls)
+    await broker.start()
+    nc = await nats.connect(f"tls://localhost:{broker.port}", tls=client_context(pki),
+                            allow_reconnect=False)
+    try:
+        await nc.flush()
+        (conn,) = broker.connections.values()
+        conn.transport.close()
+        await broker.stop(quiet=True)
+        assert not broker.connections
+    finally:
+        await nc.close()
