@@ -117,6 +117,9 @@ async def test_keys_and_history_limits(servers):
     assert t[3] == [("a.0", b"0", 1, None, 1), ("a.0", b"3", 4, None, 0)]
 
 
+WAIT = 5  # seconds for a watcher's next update: a loaded CI machine took over 2
+
+
 async def test_watch_updates_and_markers(servers):
     async def scenario(js, unique):
         kv = await js.create_key_value(bucket=unique(), history=10)
@@ -128,22 +131,22 @@ async def test_watch_updates_and_markers(servers):
         for kwargs in ({}, {"include_history": True}, {"ignore_deletes": True}, {"meta_only": True}):
             w = await kv.watchall(**kwargs)
             seen = []
-            while (e := await w.updates(timeout=2)) is not None:
+            while (e := await w.updates(timeout=WAIT)) is not None:
                 seen.append(entry_tuple(e))
             t.append(seen)
             await w.stop()
         # Live updates after the initial None.
         w = await kv.watch("x")
-        assert await w.updates(timeout=2) is not None  # x=2
-        assert await w.updates(timeout=2) is None
+        assert await w.updates(timeout=WAIT) is not None  # x=2
+        assert await w.updates(timeout=WAIT) is None
         await kv.put("x", b"live")
         await kv.purge("x")
-        t.append([entry_tuple(await w.updates(timeout=2)) for _ in range(2)])
+        t.append([entry_tuple(await w.updates(timeout=WAIT)) for _ in range(2)])
         await w.stop()
         # An empty bucket's watcher starts with None.
         empty = await js.create_key_value(bucket=unique())
         w = await empty.watchall()
-        t.append(await w.updates(timeout=2))
+        t.append(await w.updates(timeout=WAIT))
         await w.stop()
         return t
 
