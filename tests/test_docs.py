@@ -42,6 +42,7 @@ from pathlib import Path
 import pytest
 
 from support.servers import nats_server_binary, wait_for_port
+from zats.bench.ports import PORT_RANGE
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = str(Path(sys.executable).parent)  # zats-server and python of this environment
@@ -157,10 +158,12 @@ def _free(port: int) -> bool:
 
 def _port_offset() -> int:
     """An offset that moves every port of the docs (and the next few, for `$((4222+i))`) onto
-    free ports below the ephemeral range."""
+    free ports below the ones free_port hands out (other tests' servers), which lie below the
+    ephemeral range."""
     span = max(CPUS, 3)
+    top = min(PORT_RANGE.start, 32768) if PORT_RANGE else 32768
     for _ in range(200):
-        offset = random.randrange(10000, 24000)
+        offset = random.randrange(5000, max(top - 8224 - span, 5001))
         if all(_free(base + offset + i) for base in (4222, 6222, 7422, 8080, 8222) for i in range(span)):
             return offset
     raise RuntimeError("no free port range")

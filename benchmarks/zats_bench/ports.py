@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 
@@ -16,16 +17,27 @@ def _below_ephemeral_range() -> range:
     return range(max(10000, low - 12000), low) if low > 12000 else range(0)
 
 
-_PORTS = _below_ephemeral_range()
+PORT_RANGE = _below_ephemeral_range()  # what free_port hands out (other port pickers keep off it)
+_PORTS = PORT_RANGE
 _handed_out: set[int] = set()
+SHARE_ENV = "ZATS_PORT_SHARE"  # "index/count": see share(); inherited by child processes
 
 
 def share(index: int, count: int) -> None:
     """Hands out only every `count`-th port of the range, starting at `index`: processes that
-    start servers at the same time (parallel test workers) then never pick the same port."""
+    start servers at the same time (parallel test workers) then never pick the same port. The
+    share is also put in the environment, so that the processes this one starts (zats-bench,
+    scripts) keep to it."""
     global _PORTS
     if count > 1:
-        _PORTS = _PORTS[index % count::count]
+        _PORTS = PORT_RANGE[index % count::count]
+        os.environ[SHARE_ENV] = f"{index % count}/{count}"
+
+
+def _inherited_share() -> None:
+    index, _, count = os.environ.get(SHARE_ENV, "").partition("/")
+    if index.isdigit() and count.isdigit():
+        share(int(index), int(count))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -53,3 +65,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         if port not in _handed_out:
             _handed_out.add(port)
             return port
+
+
+_inherited_share()
