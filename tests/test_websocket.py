@@ -19,6 +19,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from support.http import exchange, status_and_body, without_date
+from support.natspy import barrier
 from support.servers import free_port, require_nats_server, write_config
 from support.websocket import spawn_ws, upgrade_request
 
@@ -84,11 +85,11 @@ async def test_ws_and_tcp_clients_meet(kind, spawn, tmp_path):
     tcp = await nats.connect(srv.url, allow_reconnect=False)
     try:
         sub = await tcp.subscribe("meet")
-        await tcp.flush()
+        await barrier(tcp)
         await ws.publish("meet", b"from ws")
         assert (await sub.next_msg(timeout=5)).data == b"from ws"
         sub2 = await ws.subscribe("back")
-        await ws.flush()
+        await barrier(ws)
         await tcp.publish("back", b"from tcp")
         assert (await sub2.next_msg(timeout=5)).data == b"from tcp"
     finally:
