@@ -9,6 +9,7 @@ import asyncio
 import nats
 import pytest
 
+from support.natspy import barrier
 from zats.broker import Broker
 from zats.broker.internal import InternalClient
 
@@ -109,7 +110,7 @@ async def test_replies_reach_the_requester(broker):
     assert msg.data == b"echo:hello"
     # A publish from outside a delivery (a task) is flushed to its receivers at once.
     sub = await nc.subscribe("news")
-    await nc.flush()
+    await barrier(nc)
     assert client.publish(b"news", None, b"extra", headers=b"NATS/1.0\r\nA: b\r\n\r\n") == 1
     got = await sub.next_msg(timeout=2)
     assert (got.data, got.headers) == (b"extra", {"A": "b"})

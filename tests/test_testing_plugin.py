@@ -14,6 +14,7 @@ import ssl
 import nats
 import pytest
 
+from support.natspy import barrier
 from zats.testing import NatsServer, ServerFactory, server_options, start_cluster, start_server
 from zats.testing.plugin import nats_server as plugin_nats_server
 
@@ -124,7 +125,7 @@ async def test_factory_users_with_permissions(nats_server_factory):
     admin = await nats.connect(server.url, user="admin", password="a")
     reader = await nats.connect(server.url, user="reader", password="r", error_cb=on_error)
     sub = await admin.subscribe("orders.>")
-    await admin.flush()
+    await barrier(admin)
     await reader.publish("orders.1", b"denied")
     await reader.flush()
     await admin.publish("orders.2", b"allowed")
