@@ -31,6 +31,12 @@ from support.wire import exchange
 pytestmark = pytest.mark.timeout(300)
 
 _ids = itertools.count()
+# How long an exchange waits for more after the last write. Both servers answer within
+# milliseconds, but a stream whose last frame declares a payload larger than what follows
+# (`RMSG $G foo 2000000`) waits for it on both sides until this runs out: at exchange's default
+# of 5 s, each such example cost 10 s, and a run of this module over a minute, sometimes close to
+# its pytest timeout on a loaded machine.
+EXCHANGE_TIMEOUT = 2.0
 OBSERVER_SUBS = b"SUB > 1\r\nSUB foo.* q1 2\r\n"
 
 
@@ -86,11 +92,21 @@ def _interest_sorted(frames: list[bytes]) -> list[bytes]:
     return out
 
 
-def _read_until(sock, marker: bytes) -> bytes:
+def _read_until(sock, marker: bytes, timeout: float = 15.0) -> bytes:
+    """What arrives until `marker` ends it, EOF or `timeout`. The answers come within
+    milliseconds; the generous limit is for a loaded machine, where nats-server once took over
+    5 s to answer the observer's PING during a full parallel test run (not reproducible alone)."""
     got = b""
-    deadline = time.monotonic() + 5
-    while not got.endswith(marker) and time.monotonic() < deadline:
-        chunk = sock.recv(65536)
+    deadline = time.monotonic() + timeout
+    while not got.endswith(marker):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
         if not chunk:
             break
         got += chunk
@@ -128,7 +144,7 @@ def transcript(srv, writes: list[bytes], leaf: bool) -> tuple[bytes, bool, bytes
             sock.close()
             raise
         writes = [chunk.replace(b'"ID"', b'"%s"' % peer_id) for chunk in writes]
-        got, closed = exchange(sock, writes + [SENTINEL])
+        got, closed = exchange(sock, writes + [SENTINEL], timeout=EXCHANGE_TIMEOUT)
         obs.sendall(b"PING\r\n")
         seen = _read_until(obs, b"PONG\r\n")
     frames = _interest_sorted([f for f in _frames(got) if not _noise(f)])
