@@ -42,6 +42,7 @@ class InternalClient:
     def __init__(self, broker, account, cid: int, name: str = "internal"):
         self.broker = broker
         self.account = account
+        self.sublist = account.sublist  # an account keeps its Sublist for life
         self.cid = cid
         self.name = name
         self.inbox: list = []  # (sid, subject, reply, message, header length), to flush
@@ -55,10 +56,6 @@ class InternalClient:
         # Delivery keeps the last MSG line pieces on its publisher.
         self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
         self.msg_size = -1
-
-    @property
-    def sublist(self):
-        return self.account.sublist
 
     # -- subscriptions -----------------------------------------------------------------------
 

@@ -441,8 +441,9 @@ class Consumer:
         if self.paused() or self._pace_timer is not None:
             return
         client = self.jsa.client
+        push = self.is_push
         while True:
-            if self.is_push:
+            if push:
                 target = self.cfg.deliver_subject.encode()
                 if not has_interest(client, target):
                     self._retry_push_later()
@@ -607,14 +608,15 @@ class Consumer:
                 self.pending[seq] = [self.dseq, ts]
             else:
                 entry[1] = ts  # a redelivery keeps its first delivery sequence (the ack floor's)
-            self._arm_ack_timer()
+            if self._ack_timer is None:
+                self._arm_ack_timer()
         cs = self.store
         if cs is not None:  # _persist, inline: no closure per delivery
             try:
                 cs.update_delivered(self.dseq, seq, dc, ts)
             except st.StoreError:
                 pass
-        send(self.jsa.client, target, sm.subject, reply, hdr, data)
+        self.jsa.client.publish(sm.subject, reply, data, hdr, target)  # send(), inline
         if self.rate is not None:
             self.rate.take(size)
         if self.flow is not None:
@@ -732,8 +734,10 @@ class Consumer:
             return
         self.floor_dseq, self.floor_sseq = dseq, seq
         # The sequences above seq not yet delivered start at sseq: seq + 1 .. sseq - 1 may be
-        # pending. Walk whichever is shorter (in order, acks find seq + 1 pending at once).
-        if self.sseq - seq - 1 > len(pending):
+        # pending. Acks in order find seq + 1 pending; else walk whichever is shorter.
+        if seq + 1 in pending:
+            above = seq + 1
+        elif self.sseq - seq - 1 > len(pending):
             above = min((s for s in pending if s > seq), default=0)
         else:
             above = next((s for s in range(seq + 1, self.sseq) if s in pending), 0)
