@@ -35,7 +35,7 @@ from random import random as _random
 
 from .permissions import delivery_denied
 from .sublist import SublistResult, queue_group
-from .subscription import INTERNAL_SUB, ONE_HOP
+from .subscription import HUB_SUB, INTERNAL_SUB, ONE_HOP, ROUTE_SUB
 
 _CRLF = b"\r\n"
 
@@ -272,17 +272,44 @@ def deliver_from_peer(origin, result, subject: bytes, reply: bytes | None, queue
                       header_len: int, message: memoryview) -> int:
     """A message from a route or leaf connection: the plain subscriptions it may reach, and a
     member of each queue group it names (`queues`; none without), then `deliver`."""
+    matched = result
     if origin.one_hop:
         result = _one_hop(result)[0]
     subs = result.plain
-    if queues and result.queues:
+    if queues and matched.queues:
         picked = [sub for group in result.queues
                   if group[0].queue in queues and (sub := _pick(group, origin, subject)) is not None]
+        if origin.is_route:
+            picked += _route_fallbacks(matched, queues, picked)
         if picked:
             subs += tuple(picked)
     if not subs:
         return 0
     return deliver(origin, SublistResult(subs, ()), subject, reply, message, header_len)
+
+
+def _route_fallbacks(matched, queues, picked: list) -> list:
+    """For a routed message, a member on another server of each queue group it names that no
+    member here took: nats-server then sends it to the first route or leaf member of the group
+    (a leaf before a route), which may be the very route it came from, so that a message for a
+    group whose last local member just left still reaches a member elsewhere."""
+    served = {sub.queue for sub in picked}
+    fallbacks = []
+    for group in matched.queues:
+        name = group[0].queue
+        if name not in queues or name in served:
+            continue
+        first = None
+        for sub in group:
+            if sub.kind in (ROUTE_SUB, HUB_SUB) and not sub.conn.closed:
+                if sub.kind == HUB_SUB:
+                    first = sub
+                    break
+                if first is None:
+                    first = sub
+        if first is not None:
+            fallbacks.append(first)
+    return fallbacks
 
 
 def _one_hop(result) -> tuple[SublistResult, SublistResult]:
