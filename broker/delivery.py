@@ -279,7 +279,7 @@ def deliver_from_peer(origin, result, subject: bytes, reply: bytes | None, queue
     if queues and matched.queues:
         picked = [sub for group in result.queues
                   if group[0].queue in queues and (sub := _pick(group, origin, subject)) is not None]
-        if origin.is_route:
+        if origin.sub_kind == ROUTE_SUB:  # from a route (a leaf's message has its own rules)
             picked += _route_fallbacks(matched, queues, picked)
         if picked:
             subs += tuple(picked)
