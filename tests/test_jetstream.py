@@ -679,6 +679,37 @@ async def test_workqueue_consumer_rules(js):
     await js.delete_stream(name)
 
 
+# (first config, change, what the update answers: None when it is taken), the same on both servers.
+CONSUMER_UPDATES = [
+    ({}, {"max_waiting": 1}, (10012, "max waiting can not be updated")),
+    ({}, {"max_waiting": 512}, None),  # the default, unchanged
+    ({}, {"mem_storage": True}, (10012, "storage type can not be updated")),
+    ({}, {"mem_storage": True, "deliver_policy": "new"}, (10012, "deliver policy can not be updated")),
+    ({}, {"mem_storage": True, "ack_policy": "all"}, (10012, "storage type can not be updated")),
+    ({"deliver_subject": "upd.push", "deliver_group": "g1"}, {"deliver_group": "g2"}, None),
+    ({}, {"max_ack_pending": 5, "description": "x"}, None),
+]
+
+
+@pytest.mark.parametrize("first,change,answer", CONSUMER_UPDATES,
+                         ids=[",".join(c) for _, c, _ in CONSUMER_UPDATES])
+async def test_consumer_update_checks(js, first, change, answer):
+    """What a consumer's update may change (nats-server's checkNewConsumerConfig), in its order;
+    found by the JetStream API fuzzer (max_waiting)."""
+    name = await _stream_with(js, 0)
+    config = {"durable_name": "U", "ack_policy": "explicit", **first}
+    await js.add_consumer(name, **config)
+    reply = json.loads((await js.nc.request(
+        f"$JS.API.CONSUMER.CREATE.{name}.U",
+        json.dumps({"stream_name": name, "config": {**config, **change}}).encode(), timeout=2)).data)
+    error = reply.get("error")
+    assert ((error["err_code"], error["description"]) if error else None) == answer
+    if answer is None:
+        info = await js.consumer_info(name, "U")
+        assert all(getattr(info.config, k) == v for k, v in change.items())
+    await js.delete_stream(name)
+
+
 async def test_workqueue_and_interest_retention(js):
     name = await _stream_with(js, 3, retention="workqueue")
     psub = await js.pull_subscribe(f"{name}.>", durable="W", stream=name)

@@ -230,6 +230,8 @@ def check_update(old: ConsumerConfig, new: ConsumerConfig) -> None:
 
     if old.deliver_policy != new.deliver_policy:
         raise fail("deliver policy can not be updated")
+    if old.mem_storage != new.mem_storage:
+        raise fail("storage type can not be updated")
     if old.opt_start_seq != new.opt_start_seq:
         raise fail("start sequence can not be updated")
     if old.opt_start_time != new.opt_start_time:
@@ -245,8 +247,8 @@ def check_update(old: ConsumerConfig, new: ConsumerConfig) -> None:
     if (old.deliver_subject is UNSET) != (new.deliver_subject is UNSET):
         raise fail("can not update push consumer to pull based" if new.deliver_subject is UNSET
                    else "can not update pull consumer to push based")
-    if old.deliver_group != new.deliver_group:
-        raise fail("deliver group can not be updated")
+    if old.max_waiting != new.max_waiting:
+        raise fail("max waiting can not be updated")
 
 
 def is_subset(subject: bytes, filters: list[bytes]) -> bool:
