@@ -469,7 +469,7 @@ class FileStore(IndexedStore):
             n = len(pieces)
             while i < n:
                 chunk = pieces[i : i + _IOV_MAX]
-                want = sum(len(p) for p in chunk)
+                want = sum(map(len, chunk))
                 wrote = os.writev(fd, chunk)
                 done += wrote
                 if wrote < want:

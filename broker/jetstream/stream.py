@@ -89,6 +89,8 @@ class Stream:
             [] if store.type == st.StorageType.FILE else None)
         store.register_storage_updates(self._on_storage_update)
         store.register_process_msg(self._on_marker)
+        # A PubAck's opening: a stream keeps its name for life.
+        self._ack_head = b'{"stream":%s,"seq":' % encode(cfg.name)
 
     @property
     def name(self) -> str:
@@ -138,9 +140,10 @@ class Stream:
                 self._answer(reply, encode({"error": exc.to_json(), "stream": self.name, "seq": 0}), 0)
             return
         if reply and self.cfg.no_ack is not True:
-            ack = b'{"stream":%s,"seq":%d' % (encode(self.name), seq)
-            if self.jsa.domain:
-                ack += b',"domain":' + encode(self.jsa.domain)
+            ack = self._ack_head + b"%d" % seq
+            domain = self.jsa.domain
+            if domain:
+                ack += b',"domain":' + encode(domain)
             ack += b',"duplicate": true}' if duplicate else b"}"
             self._answer(reply, ack, 0 if duplicate else seq)
 
