@@ -74,7 +74,8 @@ def transcript(srv, writes: list[bytes]) -> tuple[bytes, bool]:
 
 
 def _frames(data: bytes) -> list[bytes]:
-    """The server's output as frames: a line, or a MSG/HMSG line with its payload."""
+    """The server's output as frames: a line, or a message line (MSG/HMSG, and RMSG/LMSG on a
+    peer's connection) with its payload."""
     out, pos = [], 0
     while pos < len(data):
         eol = data.find(b"\r\n", pos)
@@ -82,7 +83,7 @@ def _frames(data: bytes) -> list[bytes]:
             out.append(data[pos:])
             break
         line, pos = data[pos:eol], eol + 2
-        if line.startswith((b"MSG ", b"HMSG ")):
+        if line.startswith((b"MSG ", b"HMSG ", b"RMSG ", b"LMSG ")):
             size = line.rsplit(b" ", 1)[-1]
             size = int(size) if size.isdigit() else 0
             out.append(line + b"\r\n" + data[pos:pos + size])
