@@ -172,6 +172,15 @@ def assert_no_internal_error(srv) -> None:
     assert "internal error" not in text and "Traceback" not in text, text[-3000:]
 
 
+def assert_answers_alike(servers, writes: list[bytes], leaf: bool) -> None:
+    """The same writes to the peer port of both: zats answers as nats-server does, and logs no
+    internal error."""
+    theirs = transcript(servers["nats-server"], writes, leaf=leaf)
+    ours = transcript(servers["zats"], writes, leaf=leaf)
+    assert_no_internal_error(servers["zats"])
+    assert ours == theirs, b"".join(writes)
+
+
 # -- strategies -------------------------------------------------------------------------------
 
 good_subjects = st.lists(st.sampled_from([b"a", b"foo", b"*", b">"]), min_size=1,
@@ -261,10 +270,7 @@ FUZZ_SETTINGS = settings(max_examples=120, deadline=None,
 @FUZZ_SETTINGS
 @given(peer_stream(leaf=False))
 def test_route_port_answers_like_nats_server(routes, writes):
-    theirs = transcript(routes["nats-server"], writes, leaf=False)
-    ours = transcript(routes["zats"], writes, leaf=False)
-    assert_no_internal_error(routes["zats"])
-    assert ours == theirs, b"".join(writes)
+    assert_answers_alike(routes, writes, leaf=False)
 
 
 # Found by the fuzzer: a route's PUB or HPUB is dropped when its frame comes in one read, but when
@@ -285,10 +291,7 @@ CUT_PUBS = {
 
 @pytest.mark.parametrize("writes", list(CUT_PUBS.values()), ids=list(CUT_PUBS))
 def test_route_pub_cut_by_a_read_as_nats_server(routes, writes):
-    theirs = transcript(routes["nats-server"], writes, leaf=False)
-    ours = transcript(routes["zats"], writes, leaf=False)
-    assert_no_internal_error(routes["zats"])
-    assert ours == theirs
+    assert_answers_alike(routes, writes, leaf=False)
 
 
 # Found by the fuzzer: a routed message naming a queue group that no member on this server takes
@@ -308,16 +311,10 @@ QUEUE_FALLBACKS = {
 
 @pytest.mark.parametrize("writes", list(QUEUE_FALLBACKS.values()), ids=list(QUEUE_FALLBACKS))
 def test_routed_queue_message_falls_back_as_nats_server(routes, writes):
-    theirs = transcript(routes["nats-server"], writes, leaf=False)
-    ours = transcript(routes["zats"], writes, leaf=False)
-    assert_no_internal_error(routes["zats"])
-    assert ours == theirs
+    assert_answers_alike(routes, writes, leaf=False)
 
 
 @FUZZ_SETTINGS
 @given(peer_stream(leaf=True))
 def test_leaf_port_answers_like_nats_server(leafs, writes):
-    theirs = transcript(leafs["nats-server"], writes, leaf=True)
-    ours = transcript(leafs["zats"], writes, leaf=True)
-    assert_no_internal_error(leafs["zats"])
-    assert ours == theirs, b"".join(writes)
+    assert_answers_alike(leafs, writes, leaf=True)
