@@ -113,8 +113,12 @@ async def test_publish_acks_and_header_checks(js):
     # Core publishes without a reply are stored too.
     await js.nc.publish(f"{name}.core", b"plain")
     await js.nc.flush()
-    await asyncio.sleep(0.05)
-    info = await js.stream_info(name)
+    # nats-server stores a publish on the stream's own goroutine: ask until it shows, 5 s at most.
+    for _ in range(100):
+        info = await js.stream_info(name)
+        if info.state.messages == 3:
+            break
+        await asyncio.sleep(0.05)
     assert (info.state.messages, info.state.last_seq) == (3, 3)
     await js.delete_stream(name)
 
@@ -292,9 +296,9 @@ async def test_pull_fetch_ack_and_pending(js):
     info = await js.consumer_info(name, "D")
     assert (info.num_pending, info.num_ack_pending, info.delivered.stream_seq) == (2, 1, 3)
     assert (info.ack_floor.stream_seq, info.ack_floor.consumer_seq) == (2, 2)
-    await msgs[2].nak()
-    await js.nc.flush()
-    await asyncio.sleep(0.05)  # nats-server queues acks apart from pull requests
+    # A NAK with a reply subject is answered once it is applied (nats-server queues acks apart
+    # from pull requests, so a plain one could be overtaken by the fetch below).
+    await js.nc.request(msgs[2].reply, b"-NAK", timeout=2)
     again = await psub.fetch(1, timeout=2)
     assert again[0].data == b"m2" and again[0].metadata.num_delivered == 2
     assert (await js.consumer_info(name, "D")).num_redelivered == 1
