@@ -11,8 +11,8 @@ The JetStream rows run the broker with a file store in a temporary directory:
   PubAck at a time (each PubAck is counted);
 - `JsFetch100`: a durable pull consumer (explicit ack) reads a stream filled beforehand (the same
   fill in both runs, so it cancels out) with fetch requests of 100, acking every message.
-Their client reads every frame to find the ack subjects, so these counts include a small fixed
-cost of the client's per message besides the broker's.
+Their client splits every frame with zats-bench's reader to find the ack subjects, so these
+counts include a small fixed cost of the client's per message besides the broker's.
 
     python benchmarks/instructions.py [SCENARIO ...]        (default: every Varied* scenario)
     python benchmarks/instructions.py JsPubAsync JsFetch100
@@ -30,6 +30,7 @@ import sys
 import tempfile
 
 from zats.bench import varied
+from zats.bench.jetstream import Frames
 from zats.bench.scenarios import parse_name
 from zats.broker.log import Logger
 from zats.broker.options import JetStreamConfig
@@ -112,39 +113,19 @@ async def _run(name: str, count: int) -> tuple[int, int]:
 
 
 class _JsClient(asyncio.Protocol):
-    """A client end that splits MSG/HMSG frames and keeps each one's reply subject (a PubAck
-    comes without one, a delivery with its ack subject)."""
+    """A client end that splits frames with zats-bench's own reader (`Frames`) and keeps each
+    MSG/HMSG's reply subject (a PubAck comes without one, a delivery with its ack subject)."""
 
     def __init__(self) -> None:
-        self.buf = bytearray()
+        self.reader = Frames()
         self.replies: list[bytes | None] = []
-        self.pongs = 0
         self.want = 0
         self.waiter: asyncio.Future | None = None
 
     def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        pos = 0
-        while True:
-            eol = buf.find(b"\r\n", pos)
-            if eol < 0:
-                break
-            line = bytes(buf[pos:eol])
-            if line.startswith((b"MSG ", b"HMSG ")):
-                args = line.split()
-                end = eol + 2 + int(args[-1])
-                if end + 2 > len(buf):
-                    break
-                reply_at = 3 if line[0] == 77 else 4  # M: MSG subject sid [reply] size
-                self.replies.append(args[3] if len(args) > reply_at + 1 else None)
-                pos = end + 2
-            else:
-                self.pongs += line == b"PONG"
-                pos = eol + 2
-        del buf[:pos]
+        self.replies += [reply for _subject, _sid, reply, _hdr, _data in self.reader.feed(data)]
         if self.waiter is not None and not self.waiter.done() and \
-                (len(self.replies) >= self.want or self.pongs):
+                (len(self.replies) >= self.want or self.reader.pongs):
             self.waiter.set_result(None)
 
     async def frames(self, n: int) -> list:
@@ -157,9 +138,9 @@ class _JsClient(asyncio.Protocol):
         return got
 
     async def pong(self, transport) -> None:
-        self.pongs = 0
+        self.reader.pongs = 0
         transport.write(b"PING\r\n")
-        while not self.pongs:
+        while not self.reader.pongs:
             self.waiter = asyncio.get_running_loop().create_future()
             await self.waiter
 

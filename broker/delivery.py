@@ -296,19 +296,11 @@ def _route_fallbacks(matched, queues, picked: list) -> list:
     served = {sub.queue for sub in picked}
     fallbacks = []
     for group in matched.queues:
-        name = group[0].queue
-        if name not in queues or name in served:
+        if group[0].queue not in queues or group[0].queue in served:
             continue
-        first = None
-        for sub in group:
-            if sub.kind in (ROUTE_SUB, HUB_SUB) and not sub.conn.closed:
-                if sub.kind == HUB_SUB:
-                    first = sub
-                    break
-                if first is None:
-                    first = sub
-        if first is not None:
-            fallbacks.append(first)
+        remote = [sub for sub in group if sub.kind in (HUB_SUB, ROUTE_SUB) and not sub.conn.closed]
+        if remote:  # min keeps the first of equals: the first leaf member, else the first route's
+            fallbacks.append(min(remote, key=lambda sub: sub.kind != HUB_SUB))
     return fallbacks
 
 

@@ -46,26 +46,21 @@ def kv_key(i: int) -> bytes:
     return b"k.%d" % (i % KEYS)
 
 
-class Reader:
-    """Parses what the server sends: MSG/HMSG frames (subject, sid, reply, headers, payload),
-    PING (answered), PONG (counted), +OK; -ERR raises."""
+class Frames:
+    """Splits what a server sends into MSG/HMSG frames (subject, sid, reply, headers, payload);
+    counts PING and PONG, skips +OK; -ERR raises. No I/O: `feed` takes the bytes received."""
 
-    def __init__(self, conn: Conn):
-        self.conn = conn
-        self.sock = conn.sock
+    def __init__(self) -> None:
         self.buf = bytearray()
         self.pongs = 0
+        self.pings = 0  # not answered yet
 
-    def read(self) -> list:
-        """One recv; the complete frames so far, as (subject, sid, reply, headers, payload)."""
-        data = self.sock.recv(256 * 1024)
-        if not data:
-            raise ServerError("connection closed by the server")
+    def feed(self, data: bytes) -> list:
+        """The complete frames so far, as (subject, sid, reply, headers, payload)."""
         buf = self.buf
         buf += data
         out = []
         pos, end = 0, len(buf)
-        pings = 0
         while pos < end:
             eol = buf.find(b"\r\n", pos)
             if eol < 0:
@@ -87,7 +82,7 @@ class Reader:
                 continue
             line = bytes(buf[pos:eol])
             if line == b"PING":
-                pings += 1
+                self.pings += 1
             elif line == b"PONG":
                 self.pongs += 1
             elif line.startswith(b"-ERR"):
@@ -95,8 +90,26 @@ class Reader:
             pos = eol + 2
         if pos:
             del buf[:pos]
-        if pings:
-            self.sock.sendall(PONG * pings)
+        return out
+
+
+class Reader(Frames):
+    """Frames read from a connection's socket; PINGs are answered."""
+
+    def __init__(self, conn: Conn):
+        super().__init__()
+        self.conn = conn
+        self.sock = conn.sock
+
+    def read(self) -> list:
+        """One recv; the complete frames so far, as (subject, sid, reply, headers, payload)."""
+        data = self.sock.recv(256 * 1024)
+        if not data:
+            raise ServerError("connection closed by the server")
+        out = self.feed(data)
+        if self.pings:
+            self.sock.sendall(PONG * self.pings)
+            self.pings = 0
         return out
 
     def flush(self) -> None:

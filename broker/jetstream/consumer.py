@@ -616,7 +616,7 @@ class Consumer:
                 cs.update_delivered(self.dseq, seq, dc, ts)
             except st.StoreError:
                 pass
-        self.jsa.client.publish(sm.subject, reply, data, hdr, target)  # send(), inline
+        send(self.jsa.client, target, sm.subject, reply, hdr, data)
         if self.rate is not None:
             self.rate.take(size)
         if self.flow is not None:
