@@ -64,6 +64,9 @@ class Consumer:
         self.jsa = stream.jsa
         self.name = name
         self.cfg = cfg
+        # Neither changes on an update (nats-server refuses it): read on every delivery.
+        self.is_push = cfg.deliver_subject is not UNSET
+        self.ack_none = cfg.ack_policy == "none"
         self.created = created
         self.durable = durable
         self.closed = False
@@ -107,14 +110,6 @@ class Consumer:
             self.pause_until = parse_rfc3339(cfg.pause_until)
 
     # -- setup ------------------------------------------------------------------------------------
-
-    @property
-    def is_push(self) -> bool:
-        return self.cfg.deliver_subject is not UNSET
-
-    @property
-    def ack_none(self) -> bool:
-        return self.cfg.ack_policy == "none"
 
     def start(self, saved: st.ConsumerState | None = None) -> None:
         """Sets the starting point from the deliver policy, or from the state a restart
@@ -213,6 +208,8 @@ class Consumer:
     def update(self, cfg: ConsumerConfig) -> None:
         old_bps = self.cfg.rate_limit_bps
         self.cfg = cfg
+        self.is_push = cfg.deliver_subject is not UNSET
+        self.ack_none = cfg.ack_policy == "none"
         if cfg.rate_limit_bps != old_bps:
             self._set_rate_limit()
         self.filters = [f.encode() for f in filters_of(cfg)]
@@ -441,19 +438,31 @@ class Consumer:
         if self.paused() or self._pace_timer is not None:
             return
         client = self.jsa.client
+        match = client.sublist.match
         push = self.is_push
+        if push:
+            target = self.cfg.deliver_subject.encode()
+        req = None
         while True:
+            # The target's subscriptions, matched per message (an UNSUB max may end them within
+            # a batch): the interest check and the delivery share the match.
             if push:
-                target = self.cfg.deliver_subject.encode()
-                if not has_interest(client, target):
+                receivers = match(target)
+                if not (receivers.plain or receivers.queues):
                     self._retry_push_later()
                     return
                 if self.flow is not None and self.flow.stalled():
                     return  # until the client answers the flow-control request
-                req = None
             else:
-                req = self._next_request()
-                if req is None:
+                waiting = self.waiting
+                while waiting:
+                    req = waiting[0]
+                    receivers = match(req.reply)
+                    if receivers.plain or receivers.queues:
+                        break
+                    waiting.popleft()  # its client is gone
+                    req.cancel()
+                else:
                     return
                 target = req.reply
             if self.rate is not None and self._pace(self.rate.delay()):
@@ -480,7 +489,7 @@ class Consumer:
                 req.max_bytes -= size
                 if req.max_bytes == 0:
                     req.batch = 1
-            self._deliver(target, sm, dc, reply, hdr, data, size)
+            self._deliver(receivers, target, sm, dc, reply, hdr, data, size)
             if req is not None:
                 req.batch -= 1
                 req.delivered += 1
@@ -499,16 +508,6 @@ class Consumer:
         if not self.is_push and self.waiting and not self._at_max_ack_pending():
             for req in [r for r in self.waiting if self._one_shot_done(r)]:
                 self._no_messages(req)
-
-    def _next_request(self) -> PullRequest | None:
-        client = self.jsa.client
-        while self.waiting:
-            req = self.waiting[0]
-            if has_interest(client, req.reply):
-                return req
-            self.waiting.popleft()
-            req.cancel()
-        return None
 
     def _at_max_ack_pending(self) -> bool:
         limit = self.cfg.max_ack_pending
@@ -584,18 +583,21 @@ class Consumer:
             self._replay_last = 0  # caught up: instant from here on
         return False
 
-    def _outgoing(self, sm: st.StoredMsg) -> tuple[bytes | None, bytes]:
-        """The header block and payload a delivery of `sm` carries."""
+    def _outgoing(self, sm: st.StoredMsg) -> tuple:
+        """The header block (bytes or None) and payload (bytes or a view of the store's, copied
+        once, into the receivers' buffers) a delivery of `sm` carries."""
         hdr = bytes(sm.headers) if sm.headers else None
-        data = bytes(sm.data)
+        data = sm.data
         if self.cfg.headers_only is True:
             extra = b"Nats-Msg-Size: %d\r\n" % len(data)
             hdr = (hdr[:-2] + extra + b"\r\n") if hdr else b"NATS/1.0\r\n" + extra + b"\r\n"
             data = b""
         return hdr, data
 
-    def _deliver(self, target: bytes, sm: st.StoredMsg, dc: int, reply: bytes,
-                 hdr: bytes | None, data: bytes, size: int) -> None:
+    def _deliver(self, receivers, target: bytes, sm: st.StoredMsg, dc: int, reply: bytes,
+                 hdr: bytes | None, data, size: int) -> None:
+        """Sends `sm` to `receivers`, the match of `target` (the deliver subject or a pull
+        request's inbox), and records the delivery."""
         self.dseq += 1
         ts = now_ns()
         seq = sm.seq
@@ -616,7 +618,7 @@ class Consumer:
                 cs.update_delivered(self.dseq, seq, dc, ts)
             except st.StoreError:
                 pass
-        send(self.jsa.client, target, sm.subject, reply, hdr, data)
+        self.jsa.client.publish_to(receivers, sm.subject, reply, data, hdr)
         if self.rate is not None:
             self.rate.take(size)
         if self.flow is not None:
@@ -686,7 +688,8 @@ class Consumer:
                 self._terminated(seq, dc, rest.strip().decode(errors="replace"))
         if reply:
             send(self.jsa.client, reply, reply, None, None, b"")
-        self.wake()
+        if self.waiting or self.is_push:  # else a pull consumer has nobody to deliver to
+            self.wake()
 
     def _terminated(self, seq: int, dc: int, reason: str) -> None:
         self.jsa.advisory(_TERMINATED_T % (self.stream.name, self.name), {
