@@ -18,8 +18,7 @@ def encode(obj) -> bytes:
     return _encode(obj)
 
 
-def now_ns() -> int:
-    return time.time_ns()
+now_ns = time.time_ns  # the wall clock in ns, as JetStream stamps messages and deliveries
 
 
 def rfc3339(ns: int) -> str:

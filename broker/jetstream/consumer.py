@@ -703,27 +703,35 @@ class Consumer:
         moves it only when nothing is left pending (to the last delivery) or when it acks the
         delivery just above the floor (then up to below the next message still pending)."""
         pending = self.pending
-        explicit = self.cfg.ack_policy != "all"
-        if explicit:
-            if seq not in pending:
-                return
-            done = [seq]
-        else:
-            if dseq <= self.floor_dseq or seq <= self.floor_sseq:
-                return
-            self.floor_dseq, self.floor_sseq = dseq, seq
-            done = [s for s in pending if s <= seq]
         cs = self.store
+        if self.cfg.ack_policy != "all":  # explicit: this message alone
+            entry = pending.pop(seq, None)
+            if entry is None:
+                return
+            first = entry[0]
+            if self.rdc:
+                self.rdc.pop(seq, None)
+            if cs is not None:  # _persist, inline: no closure per ack
+                try:
+                    cs.update_acks(first, seq)
+                except st.StoreError:
+                    pass
+            self._raise_floor(seq, first)
+            if self.stream.cfg.retention != "limits":  # (an ack changes nothing under limits)
+                self.jsa.acked(self.stream, self, [seq])
+            return
+        if dseq <= self.floor_dseq or seq <= self.floor_sseq:
+            return
+        self.floor_dseq, self.floor_sseq = dseq, seq
+        done = [s for s in pending if s <= seq]
         for s in done:
             first = pending.pop(s)[0]
             self.rdc.pop(s, None)
-            if cs is not None:  # _persist, inline: no closure per ack
+            if cs is not None:
                 try:
                     cs.update_acks(first, s)
                 except st.StoreError:
                     pass
-        if explicit:
-            self._raise_floor(seq, first)
         if done:
             self.jsa.acked(self.stream, self, done)
 

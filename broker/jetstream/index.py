@@ -585,9 +585,12 @@ class IndexedStore(StreamStore):
         return lo, hi
 
     def _next(self, filter: bytes, match: Matcher | None, start: int) -> StoredMsg:
-        self._check_open()
-        self._expire_on_access()
-        start = max(start, self._first)
+        if self._closed:  # _check_open and _expire_on_access, inline: once per delivery
+            raise StoreClosed("store is closed")
+        if self._next_expiry:
+            self._expire_on_access()
+        if start < self._first:
+            start = self._first
         hi = self._last
         if start > hi:
             raise StoreEOF("stream store EOF")
@@ -630,7 +633,7 @@ class IndexedStore(StreamStore):
         raise StoreEOF("stream store EOF")
 
     def load_next_msg(self, filter: bytes, start: int) -> StoredMsg:
-        return self._next(filter, matcher(filter), start)
+        return self._next(filter, matcher(filter) if filter else None, start)
 
     def load_next_msg_multi(self, filters: Iterable[bytes], start: int) -> StoredMsg:
         filters = list(filters)
