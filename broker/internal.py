@@ -121,7 +121,7 @@ class InternalClient:
         match = self.sublist.match_once
         for answer in answers:
             subject = answer[0]
-            deliver(self, match(subject), subject, None, memoryview(answer[1]))
+            deliver(self, match(subject), subject, None, answer[1])
         self.broker.flush_touched()
 
     # -- receiving: the broker's flush of this "connection" -----------------------------------

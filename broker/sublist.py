@@ -172,12 +172,12 @@ class Sublist:
     def match(self, subject: bytes) -> SublistResult:
         """All subscriptions that `subject` (a literal publish subject) reaches."""
         self._num_matches += 1
-        # A bare subscript is the cheapest hit (about 39 ns against 56 for `in` or .get()). The
-        # KeyError adds about 0.3 us to a miss, which walks the trie anyway: hits dominate.
-        try:
-            return self._cache[subject]
-        except KeyError:
-            return self._match_miss(subject)
+        # .get(): a hit costs about 9 ns more than a bare subscript, a miss 140 ns less than its
+        # KeyError; and misses are common: every JetStream ack and every reply to an inbox.
+        result = self._cache.get(subject)
+        if result is not None:
+            return result
+        return self._match_miss(subject)
 
     def match_once(self, subject: bytes) -> SublistResult:
         """match() for a subject unlikely to be published to again (a request's reply inbox): the

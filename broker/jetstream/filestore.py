@@ -367,8 +367,7 @@ class FileStore(IndexedStore):
 
     # --- writing ---
 
-    def _size(self, subject: bytes, headers, data) -> int:
-        return msg_size_file(subject, headers, data)
+    _size = staticmethod(msg_size_file)  # (subject, headers, data): one call, not two, per store
 
     def _append(self, pieces, rlen: int) -> None:
         if len(pieces) == 1:

@@ -37,8 +37,7 @@ class MemStore(IndexedStore):
     def type(self) -> StorageType:
         return StorageType.MEMORY
 
-    def _size(self, subject: bytes, headers, data) -> int:
-        return msg_size_memory(subject, headers, data)
+    _size = staticmethod(msg_size_memory)  # (subject, headers, data): one call, not two, per store
 
     def _put(self, subject, headers, data, seq, ts, expires, size) -> tuple:
         if headers is not None and type(headers) is not bytes:
