@@ -97,20 +97,21 @@ class InternalClient:
             return 0
         target = subject if to is None else to
         result = self.sublist.match_once(target) if once else self.sublist.match(target)
-        return self.publish_to(result, subject, reply, payload, headers)
+        n = self.deliver_to(result, subject, reply, payload, headers)
+        self.broker.flush_touched()
+        return n
 
-    def publish_to(self, result, subject: bytes, reply: bytes | None, payload,
+    def deliver_to(self, result, subject: bytes, reply: bytes | None, payload,
                    headers: bytes | None = None) -> int:
         """publish() to the subscriptions of `result`, a match the caller made of the subject
-        it delivers to (a consumer checks its inbox's interest with that very match)."""
+        it delivers to (a consumer checks its inbox's interest with that very match), without
+        the flush: the caller flushes the receivers (Broker.flush_touched) after a batch."""
         if self.closed:
             return 0
         if headers:
-            n = deliver(self, result, subject, reply, memoryview(headers + payload), len(headers))
-        else:  # deliver() only slices and appends the message: bytes or a view alike
-            n = deliver(self, result, subject, reply, payload)
-        self.broker.flush_touched()
-        return n
+            return deliver(self, result, subject, reply, memoryview(headers + payload), len(headers))
+        # deliver() only slices and appends the message: bytes or a view alike
+        return deliver(self, result, subject, reply, payload)
 
     def publish_answers(self, answers: list) -> None:
         """Publishes answers to requests, (reply subject, payload, ...) each, no headers, their

@@ -35,6 +35,12 @@ _TERMINATED_T = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.%s.%s"
 _PUSH_RETRY = 0.1  # seconds between interest checks of a push consumer nobody listens to
 
 
+def _headers_only(hdr: bytes | None, size: int) -> tuple[bytes, bytes]:
+    """A headers_only delivery's header block (the message's, plus Nats-Msg-Size) and payload."""
+    extra = b"Nats-Msg-Size: %d\r\n" % size
+    return (hdr[:-2] + extra + b"\r\n") if hdr else b"NATS/1.0\r\n" + extra + b"\r\n", b""
+
+
 class PullRequest:
     __slots__ = ("reply", "batch", "max_bytes", "no_wait", "expires", "heartbeat", "delivered",
                  "timer", "hb_timer")
@@ -430,6 +436,8 @@ class Consumer:
             self._pump()
         finally:
             self._pumping = False
+        # The deliveries of this pass leave together (at once unless a flush is running).
+        self.jsa.client.broker.flush_touched()
 
     def paused(self) -> bool:
         return bool(self.pause_until) and self.pause_until > now_ns()
@@ -442,6 +450,7 @@ class Consumer:
         push = self.is_push
         if push:
             target = self.cfg.deliver_subject.encode()
+        headers_only = self.cfg.headers_only is True
         req = None
         while True:
             # The target's subscriptions, matched per message (an UNSUB max may end them within
@@ -473,7 +482,10 @@ class Consumer:
             sm, dc = item
             if self._replay_last and self._replay_wait(sm, dc):
                 return
-            hdr, data = self._outgoing(sm)
+            hdr = bytes(sm.headers) if sm.headers else None
+            data = sm.data  # a view of the store's, copied once, into the receivers' buffers
+            if headers_only:
+                hdr, data = _headers_only(hdr, len(data))
             reply = b"%s%d.%d.%d.%d.%d" % (self.ack_prefix, dc, sm.seq, self.dseq + 1, sm.ts,
                                             self.num_pending())
             size = len(sm.subject) + len(reply) + len(data) + (len(hdr) if hdr else 0)
@@ -583,17 +595,6 @@ class Consumer:
             self._replay_last = 0  # caught up: instant from here on
         return False
 
-    def _outgoing(self, sm: st.StoredMsg) -> tuple:
-        """The header block (bytes or None) and payload (bytes or a view of the store's, copied
-        once, into the receivers' buffers) a delivery of `sm` carries."""
-        hdr = bytes(sm.headers) if sm.headers else None
-        data = sm.data
-        if self.cfg.headers_only is True:
-            extra = b"Nats-Msg-Size: %d\r\n" % len(data)
-            hdr = (hdr[:-2] + extra + b"\r\n") if hdr else b"NATS/1.0\r\n" + extra + b"\r\n"
-            data = b""
-        return hdr, data
-
     def _deliver(self, receivers, target: bytes, sm: st.StoredMsg, dc: int, reply: bytes,
                  hdr: bytes | None, data, size: int) -> None:
         """Sends `sm` to `receivers`, the match of `target` (the deliver subject or a pull
@@ -618,7 +619,7 @@ class Consumer:
                 cs.update_delivered(self.dseq, seq, dc, ts)
             except st.StoreError:
                 pass
-        self.jsa.client.publish_to(receivers, sm.subject, reply, data, hdr)
+        self.jsa.client.deliver_to(receivers, sm.subject, reply, data, hdr)  # wake() flushes
         if self.rate is not None:
             self.rate.take(size)
         if self.flow is not None:
