@@ -9,15 +9,20 @@ permissions, counters, echo, slow-consumer or queue checks) and no system calls,
 is an upper bound for any pure-Python design of zats's hot path, and the broker's measured
 figure (`zats-bench compare --scenarios VariedPubSub`) sits below it.
 
-    python benchmarks/python_floor.py [--rounds N] [--messages N]
+    python benchmarks/python_floor.py [--rounds N] [--messages N] [--compiled]
 
-prints the floor (median of the rounds, msgs per CPU-second of this process)."""
+prints the floor (median of the rounds, msgs per CPU-second of this process). `--compiled` also
+builds compiled_floor.pyx (the same loop as C in Cython syntax; needs `pip install cython` and a
+C compiler) with pyximport, checks that it writes the same bytes, and prints its rate too: what
+a compiled kernel could reach where Python cannot."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
+import sys
 import time
 
 from zats.bench.varied import sizes  # the Varied* scenarios' payload sizes
@@ -61,22 +66,48 @@ def floor_pass(buf: bytearray, receivers: dict, out: bytearray) -> int:
     return delivered
 
 
+def _rate(name: str, run, rounds: int, messages: int) -> bytearray:
+    """Runs `run(out)` `rounds` times, prints its median rate; returns the last output."""
+    rates = []
+    for _ in range(rounds):
+        out = bytearray()
+        t0 = time.process_time()
+        n = run(out)
+        rates.append(n / (time.process_time() - t0))
+        assert n == messages
+    print(f"{name}: {statistics.median(rates) / 1e6:.2f}M msgs/CPU-s median "
+          f"({min(rates) / 1e6:.2f}-{max(rates) / 1e6:.2f}M over {rounds} rounds)")
+    return out
+
+
+def _compiled_floor_pass():
+    try:
+        import pyximport
+    except ImportError:
+        raise SystemExit("--compiled needs Cython: pip install cython") from None
+    pyximport.install(language_level=3)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from compiled_floor import floor_pass as compiled
+
+    return compiled
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--messages", type=int, default=200_000)
+    ap.add_argument("--compiled", action="store_true", help="also the loop compiled (Cython)")
     ns = ap.parse_args()
     buf = traffic(ns.messages)
     receivers = {b"bench.%d" % i: b"MSG bench.%d 1" % i for i in range(64)}
-    rates = []
-    for _ in range(ns.rounds):
-        out = bytearray()
-        t0 = time.process_time()
-        n = floor_pass(buf, receivers, out)
-        rates.append(n / (time.process_time() - t0))
-        assert n == ns.messages
-    print(f"floor: {statistics.median(rates) / 1e6:.2f}M msgs/CPU-s median "
-          f"({min(rates) / 1e6:.2f}-{max(rates) / 1e6:.2f}M over {ns.rounds} rounds)")
+    compiled = _compiled_floor_pass() if ns.compiled else None
+    python = _rate("floor", lambda out: floor_pass(buf, receivers, out), ns.rounds, ns.messages)
+    if compiled is not None:
+        tails = TAILS
+        c_out = _rate("compiled floor", lambda out: compiled(buf, receivers, out, tails),
+                      ns.rounds, ns.messages)
+        if c_out != python:
+            raise SystemExit("the compiled loop wrote other bytes than the Python one")
 
 
 if __name__ == "__main__":
