@@ -73,6 +73,7 @@ class Consumer:
         # Neither changes on an update (nats-server refuses it): read on every delivery.
         self.is_push = cfg.deliver_subject is not UNSET
         self.ack_none = cfg.ack_policy == "none"
+        self._set_ack_pending_limit()
         self.created = created
         self.durable = durable
         self.closed = False
@@ -216,6 +217,7 @@ class Consumer:
         self.cfg = cfg
         self.is_push = cfg.deliver_subject is not UNSET
         self.ack_none = cfg.ack_policy == "none"
+        self._set_ack_pending_limit()
         if cfg.rate_limit_bps != old_bps:
             self._set_rate_limit()
         self.filters = [f.encode() for f in filters_of(cfg)]
@@ -451,6 +453,7 @@ class Consumer:
         if push:
             target = self.cfg.deliver_subject.encode()
         headers_only = self.cfg.headers_only is True
+        measured = self.rate is not None or self.flow is not None
         req = None
         while True:
             # The target's subscriptions, matched per message (an UNSUB max may end them within
@@ -488,7 +491,9 @@ class Consumer:
                 hdr, data = _headers_only(hdr, len(data))
             reply = b"%s%d.%d.%d.%d.%d" % (self.ack_prefix, dc, sm.seq, self.dseq + 1, sm.ts,
                                             self.num_pending())
-            size = len(sm.subject) + len(reply) + len(data) + (len(hdr) if hdr else 0)
+            # The size counts against a request's max_bytes, the rate limit and flow control.
+            size = len(sm.subject) + len(reply) + len(data) + (len(hdr) if hdr else 0) \
+                if measured or req is not None and req.max_bytes else 0
             if req is not None and req.max_bytes:
                 if size > req.max_bytes:
                     self._unread(sm.seq, dc)
@@ -522,9 +527,13 @@ class Consumer:
                 self._no_messages(req)
 
     def _at_max_ack_pending(self) -> bool:
+        limit = self._ack_pending_limit
+        return limit > 0 and len(self.pending) >= limit
+
+    def _set_ack_pending_limit(self) -> None:
+        """max_ack_pending as the pump reads it per delivery: 0 for no limit."""
         limit = self.cfg.max_ack_pending
-        return (not self.ack_none and limit is not UNSET and limit > 0
-                and len(self.pending) >= limit)
+        self._ack_pending_limit = 0 if self.ack_none or limit is UNSET or limit <= 0 else limit
 
     def _next_msg(self):
         """(message, delivery count) to deliver next, or None."""
