@@ -304,7 +304,7 @@ class JsAccount:
                 raise ApiError.of("MaximumStreamsLimit")
             self._check_overlap(cfg)
             self._check_resources(cfg)
-        store = storage.open_stream_store(self.service, self.account.name, cfg)
+        store = storage.open_stream_store(self.service, self.account.name, cfg, self.client)
         stream = Stream(self, cfg, store, created)
         self.streams[cfg.name] = stream
         if not recovering:
