@@ -9,13 +9,15 @@ two totals over the difference of the counts is the cost of one message, start-u
 The JetStream rows run the broker with a file store in a temporary directory:
 - `JsPubAsync`: publishes to a file stream over 64 subjects, 128 B each, 256 awaiting their
   PubAck at a time (each PubAck is counted);
+- `JsPubSync`: the same, one at a time (each publish waits for its PubAck): the per-read costs
+  that a window of 256 shares are paid by every publish, as in a sync publish's latency;
 - `JsFetch100`: a durable pull consumer (explicit ack) reads a stream filled beforehand (the same
   fill in both runs, so it cancels out) with fetch requests of 100, acking every message.
 Their client splits every frame with zats-bench's reader to find the ack subjects, so these
 counts include a small fixed cost of the client's per message besides the broker's.
 
     python benchmarks/instructions.py [SCENARIO ...]        (default: every Varied* scenario)
-    python benchmarks/instructions.py JsPubAsync JsFetch100
+    python benchmarks/instructions.py JsPubAsync JsPubSync JsFetch100
 
 runs itself under `valgrind --tool=callgrind` and prints instructions per published message and
 per delivered one. `--count N` alone runs the traffic once, without valgrind (a smoke test)."""
@@ -155,11 +157,11 @@ FETCH_BATCH = 100
 _PAYLOAD = b"x" * 128
 
 
-async def _publish(client: _JsClient, transport, count: int) -> int:
-    """`count` acked publishes, JS_WINDOW in flight; returns the PubAcks read."""
+async def _publish(client: _JsClient, transport, count: int, window: int = JS_WINDOW) -> int:
+    """`count` acked publishes, `window` in flight; returns the PubAcks read."""
     acks = 0
     while acks < count:
-        n = min(JS_WINDOW, count - acks)
+        n = min(window, count - acks)
         transport.write(b"".join(b"PUB bench.%d _INBOX.p.%d 128\r\n%s\r\n" % ((acks + i) % 64, acks + i,
                                                                              _PAYLOAD)
                                  for i in range(n)))
@@ -183,8 +185,8 @@ async def _run_js(name: str, count: int) -> tuple[int, int]:
             b"_INBOX.api", "$JS.API.STREAM.CREATE.S",
             {"name": "S", "subjects": ["bench.>"], "storage": "file"}))
         await client.frames(1)
-        if name == "JsPubAsync":
-            done = await _publish(client, transport, count)
+        if name in ("JsPubAsync", "JsPubSync"):
+            done = await _publish(client, transport, count, JS_WINDOW if name == "JsPubAsync" else 1)
             await broker.stop(quiet=True)
             return done, done
         if name != "JsFetch100":
