@@ -331,6 +331,30 @@ async def test_pull_no_wait_expires_and_status(js):
     await js.delete_stream(name)
 
 
+async def test_pull_inbox_that_unsubscribes_mid_batch(js):
+    """The inbox of a pull request stops listening after 2 messages (UNSUB 2). nats-server does
+    not end the request there: the whole batch of 5 counts as delivered, and the 3 that reached
+    nobody wait, pending an ack, for ack_wait to pass."""
+    name = await _stream_with(js, 5)
+    await js.add_consumer(name, durable_name="C", ack_policy="explicit")
+    nc = js.nc
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    await sub.unsubscribe(limit=2)  # UNSUB <sid> 2: the server ends the subscription
+    await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{name}.C", b'{"batch": 5, "expires": 5000000000}',
+                     reply=inbox)
+    got = [(await sub.next_msg(2)).data for _ in range(2)]
+    assert got == [b"m0", b"m1"]
+    for _ in range(40):  # nats-server delivers asynchronously
+        info = await js.consumer_info(name, "C")
+        if info.num_ack_pending == 5:
+            break
+        await asyncio.sleep(0.05)
+    assert (info.num_waiting, info.num_ack_pending, info.num_pending, info.delivered.stream_seq) == \
+        (0, 5, 0, 5)
+    await js.delete_stream(name)
+
+
 async def test_ack_wait_redelivery_and_max_deliver(js):
     name = await _stream_with(js, 1)
     adv = await js.nc.subscribe(f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{name}.R")

@@ -456,8 +456,10 @@ class Consumer:
         measured = self.rate is not None or self.flow is not None
         req = None
         while True:
-            # The target's subscriptions, matched per message (an UNSUB max may end them within
-            # a batch): the interest check and the delivery share the match.
+            # The interest check and the delivery share one match of the target. A pull
+            # request's inbox is matched when the pass takes the request up, as nats-server
+            # checks it: an inbox whose UNSUB max ends it mid-batch still gets the whole batch
+            # counted as delivered (what reached nobody waits for ack_wait).
             if push:
                 receivers = match(target)
                 if not (receivers.plain or receivers.queues):
@@ -465,7 +467,7 @@ class Consumer:
                     return
                 if self.flow is not None and self.flow.stalled():
                     return  # until the client answers the flow-control request
-            else:
+            elif req is None:
                 waiting = self.waiting
                 while waiting:
                     req = waiting[0]
@@ -502,6 +504,7 @@ class Consumer:
                     send(client, req.reply, req.reply, None, status_headers(
                         409, "Message Size Exceeds MaxBytes",
                         [("Nats-Pending-Messages", req.batch), ("Nats-Pending-Bytes", req.max_bytes)]), b"")
+                    req = None
                     continue
                 req.max_bytes -= size
                 if req.max_bytes == 0:
@@ -517,6 +520,7 @@ class Consumer:
                         send(client, req.reply, req.reply, None, status_headers(
                             409, "Batch Completed", [("Nats-Pending-Messages", 0),
                                                      ("Nats-Pending-Bytes", req.max_bytes)]), b"")
+                    req = None
                 elif req.hb_timer is not None:
                     req.hb_timer.cancel()
                     req.hb_timer = self.loop.call_later(req.heartbeat / 1e9, self._pull_heartbeat, req)
