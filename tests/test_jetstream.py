@@ -355,6 +355,26 @@ async def test_pull_inbox_that_unsubscribes_mid_batch(js):
     await js.delete_stream(name)
 
 
+async def test_push_subscriber_that_unsubscribes_mid_pass(js):
+    """A push consumer's only subscriber ends after 2 messages (UNSUB 2) while 5 wait: as for a
+    pull request, the pass that delivers them counts all 5 as delivered."""
+    name = await _stream_with(js, 5)
+    nc = js.nc
+    deliver = nc.new_inbox()
+    sub = await nc.subscribe(deliver)
+    await sub.unsubscribe(limit=2)
+    await js.add_consumer(name, durable_name="P", deliver_subject=deliver, ack_policy="explicit")
+    got = [(await sub.next_msg(2)).data for _ in range(2)]
+    assert got == [b"m0", b"m1"]
+    for _ in range(40):
+        info = await js.consumer_info(name, "P")
+        if info.num_ack_pending == 5:
+            break
+        await asyncio.sleep(0.05)
+    assert (info.num_ack_pending, info.num_pending, info.delivered.stream_seq) == (5, 0, 5)
+    await js.delete_stream(name)
+
+
 async def test_ack_wait_redelivery_and_max_deliver(js):
     name = await _stream_with(js, 1)
     adv = await js.nc.subscribe(f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{name}.R")

@@ -452,19 +452,19 @@ class Consumer:
         push = self.is_push
         if push:
             target = self.cfg.deliver_subject.encode()
+            receivers = match(target)
+            if not (receivers.plain or receivers.queues):
+                self._retry_push_later()
+                return
         headers_only = self.cfg.headers_only is True
         measured = self.rate is not None or self.flow is not None
         req = None
         while True:
-            # The interest check and the delivery share one match of the target. A pull
-            # request's inbox is matched when the pass takes the request up, as nats-server
-            # checks it: an inbox whose UNSUB max ends it mid-batch still gets the whole batch
-            # counted as delivered (what reached nobody waits for ack_wait).
+            # The interest check and the delivery share one match of the target, made when the
+            # pass starts (push) or takes a pull request up, as nats-server checks interest: a
+            # subscriber whose UNSUB max ends it mid-pass still has the whole pass counted as
+            # delivered (what reached nobody waits for ack_wait).
             if push:
-                receivers = match(target)
-                if not (receivers.plain or receivers.queues):
-                    self._retry_push_later()
-                    return
                 if self.flow is not None and self.flow.stalled():
                     return  # until the client answers the flow-control request
             elif req is None:
