@@ -334,7 +334,7 @@ async def test_pull_no_wait_expires_and_status(js):
 async def test_pull_inbox_that_unsubscribes_mid_batch(js):
     """The inbox of a pull request stops listening after 2 messages (UNSUB 2). nats-server does
     not end the request there: the whole batch of 5 counts as delivered, and the 3 that reached
-    nobody wait, pending an ack, for ack_wait to pass."""
+    nobody are queued for redelivery at once (its didNotDeliver), to the next request."""
     name = await _stream_with(js, 5)
     await js.add_consumer(name, durable_name="C", ack_policy="explicit")
     nc = js.nc
@@ -352,6 +352,9 @@ async def test_pull_inbox_that_unsubscribes_mid_batch(js):
         await asyncio.sleep(0.05)
     assert (info.num_waiting, info.num_ack_pending, info.num_pending, info.delivered.stream_seq) == \
         (0, 5, 0, 5)
+    psub = await js.pull_subscribe_bind("C", stream=name)
+    again = await psub.fetch(3, timeout=2)
+    assert [(m.data, m.metadata.num_delivered) for m in again] == [(b"m2", 2), (b"m3", 2), (b"m4", 2)]
     await js.delete_stream(name)
 
 

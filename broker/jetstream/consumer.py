@@ -98,6 +98,7 @@ class Consumer:
         self._pause_timer = None
         self._pace_timer = None  # rate limit or replay delay before the next delivery
         self._pumping = False
+        self._missed: list[int] = []  # see _requeue_missed
         self.flow = FlowControl(f"$JS.FC.{stream.name}.{name}.") if (
             cfg.deliver_subject is not UNSET and cfg.flow_control is True) else None
         self.fc_sub = None
@@ -438,8 +439,19 @@ class Consumer:
             self._pump()
         finally:
             self._pumping = False
+        if self._missed:
+            self._requeue_missed()
         # The deliveries of this pass leave together (at once unless a flush is running).
         self.jsa.client.broker.flush_touched()
+
+    def _requeue_missed(self) -> None:
+        """Pull deliveries of the pass that reached nobody (the inbox ended mid-batch): as
+        nats-server's didNotDeliver, each still pending is queued for redelivery, after the pass
+        (not within it, where it would go to the same gone inbox again), to the next request."""
+        missed, self._missed = self._missed, []
+        for seq in missed:
+            if seq in self.pending:
+                self._queue_redelivery(seq)
 
     def paused(self) -> bool:
         return bool(self.pause_until) and self.pause_until > now_ns()
@@ -632,7 +644,9 @@ class Consumer:
                 cs.update_delivered(self.dseq, seq, dc, ts)
             except st.StoreError:
                 pass
-        self.jsa.client.deliver_to(receivers, sm.subject, reply, data, hdr)  # wake() flushes
+        if not self.jsa.client.deliver_to(receivers, sm.subject, reply, data, hdr) and \
+                not self.is_push:  # (wake() flushes)
+            self._missed.append(seq)
         if self.rate is not None:
             self.rate.take(size)
         if self.flow is not None:
