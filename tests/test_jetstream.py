@@ -74,8 +74,16 @@ async def test_stream_errors(js):
     with pytest.raises(APIError) as exc:
         await js.add_stream(name=unique(), num_replicas=3)
     assert (exc.value.code, exc.value.err_code) == (500, 10074)
+    # An update asks for the stream first: a missing one is "not found", whatever its replicas.
+    missing = unique()
+    raw = await js.nc.request(f"$JS.API.STREAM.UPDATE.{missing}", json.dumps(
+        {"name": missing, "num_replicas": 3}).encode(), timeout=2)
+    assert json.loads(raw.data)["error"]["err_code"] == 10059
     a = unique()
     await js.add_stream(name=a, subjects=[f"{a}.*"])
+    raw = await js.nc.request(f"$JS.API.STREAM.UPDATE.{a}", json.dumps(
+        {"name": a, "subjects": [f"{a}.*"], "num_replicas": 3, "storage": "memory"}).encode(), timeout=2)
+    assert json.loads(raw.data)["error"]["err_code"] == 10074  # before the storage change
     with pytest.raises(BadRequestError) as exc:
         await js.add_stream(name=unique(), subjects=[f"{a}.x"])
     assert exc.value.err_code == 10065  # subjects overlap
@@ -495,6 +503,45 @@ async def test_max_ack_pending(js):
     await js.delete_stream(name)
 
 
+async def test_deleted_pending_message_frees_max_ack_pending(js):
+    """A pending message the stream drops (here by DELETE) counts as done: a request waiting
+    behind max_ack_pending gets the next message at once."""
+    name = await _stream_with(js, 2)
+    await js.add_consumer(name, durable_name="M", ack_policy="explicit", max_ack_pending=1)
+    inbox = js.nc.new_inbox()
+    sub = await js.nc.subscribe(inbox)
+    await js.nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{name}.M",
+                        json.dumps({"batch": 2, "expires": 30_000_000_000}).encode(), reply=inbox)
+    first = await sub.next_msg(2)
+    assert first.data == b"m0"
+    await js.delete_msg(name, first.metadata.sequence.stream)
+    second = await sub.next_msg(2)
+    assert second.data == b"m1"
+    info = await js.consumer_info(name, "M")
+    assert (info.num_ack_pending, info.num_waiting, info.delivered.stream_seq) == (1, 0, 2)
+    await js.delete_stream(name)
+
+
+async def test_fetch_refused_by_max_bytes_keeps_what_was_skipped(js):
+    """A message too big for the request's max_bytes goes back (409), but the deleted one the
+    consumer skipped to reach it stays passed: delivered.stream_seq shows it, as nats-server's."""
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory", max_msgs_per_subject=1)
+    await js.add_consumer(name, durable_name="M", ack_policy="explicit")
+    for _ in range(2):
+        await js.publish(f"{name}.a", b"payload")  # the second replaces the first
+    inbox = js.nc.new_inbox()
+    sub = await js.nc.subscribe(inbox)
+    await js.nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{name}.M",
+                        json.dumps({"batch": 1, "max_bytes": 10}).encode(), reply=inbox)
+    refused = await sub.next_msg(2)
+    assert refused.headers["Status"] == "409" and refused.headers["Description"] == \
+        "Message Size Exceeds MaxBytes"
+    info = await js.consumer_info(name, "M")
+    assert (info.delivered.consumer_seq, info.delivered.stream_seq, info.num_pending) == (0, 1, 1)
+    await js.delete_stream(name)
+
+
 async def test_no_wait_at_max_ack_pending(js):
     """A no_wait request that max_ack_pending holds back waits for acks rather than getting 404;
     one asking for more than is left after the waiting ones gets 408 Requests Pending; the next
@@ -783,6 +830,28 @@ async def test_workqueue_and_interest_retention(js):
     assert (await js.stream_info(interest)).state.messages == 0
     for n in (name, interest):
         await js.delete_stream(n)
+
+
+async def test_interest_stream_after_consumer_delete_and_refilter(js):
+    """On an interest stream, nats-server purges the stream when its last consumer is deleted
+    (an empty stream's first sequence then moves past its last, as after any purge), and drops
+    what no consumer needs any more when a durable's update changes its filter."""
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory", retention="interest")
+    await js.add_consumer(name, durable_name="C", ack_policy="explicit")
+    await js.delete_consumer(name, "C")
+    state = (await js.stream_info(name)).state
+    assert (state.first_seq, state.last_seq, state.messages) == (1, 0, 0)
+    await js.add_consumer(name, durable_name="D", ack_policy="explicit")
+    await js.publish(f"{name}.a", b"x")
+    await js.publish(f"{name}.b", b"y")
+    await js.add_consumer(name, durable_name="D", ack_policy="explicit", filter_subject=f"{name}.b")
+    state = (await js.stream_info(name)).state
+    assert (state.first_seq, state.last_seq, state.messages) == (2, 2, 1)
+    await js.delete_consumer(name, "D")
+    state = (await js.stream_info(name)).state
+    assert (state.first_seq, state.last_seq, state.messages) == (3, 2, 0)
+    await js.delete_stream(name)
 
 
 async def test_advisories(js):

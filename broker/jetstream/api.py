@@ -281,7 +281,17 @@ class JsAccount:
         if creating and cfg.sealed:
             raise ApiError.of("StreamInvalidConfig",
                               err="stream configuration for create can not be sealed")
-        return streamconfig.check(cfg, self.broker.options.max_payload)
+        cfg = streamconfig.check(cfg, self.broker.options.max_payload)
+        if creating:
+            self._check_single_replica(cfg)
+        return cfg
+
+    @staticmethod
+    def _check_single_replica(cfg: StreamConfig) -> None:
+        """nats-server checks this once the config is valid: on create before the name is looked
+        up, on update after (so a missing stream is "not found" first)."""
+        if cfg.num_replicas > 1:
+            raise ApiError.of("StreamReplicasNotSupported")
 
     def _stream_create(self, args, payload, subject):
         kind = "stream_create_response"
@@ -356,6 +366,7 @@ class JsAccount:
         try:
             cfg = self._check_create(args, payload)
             stream = self._stream(cfg.name)
+            self._check_single_replica(cfg)
             old = stream.cfg
             if cfg.num_replicas != old.num_replicas:
                 raise ApiError.of("StreamReplicasNotUpdatable")
@@ -746,10 +757,16 @@ class JsAccount:
                 stream.store.remove_msg(seq)
 
     def retention_check(self, stream: Stream) -> None:
-        """After a consumer went away: an interest stream drops what no one still needs."""
+        """After a consumer went away or changed its filters: an interest stream drops what no
+        consumer still needs."""
         if stream.cfg.retention != "interest" or stream.closed:
             return
         store = stream.store
+        if not stream.consumers:
+            # The last one: nats-server purges the stream (an empty one too, whose first
+            # sequence then moves past its last, as any purge's).
+            store.purge()
+            return
         state = store.state()
         consumers = list(stream.consumers.values())
         seq = state.first_seq

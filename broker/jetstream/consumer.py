@@ -221,9 +221,13 @@ class Consumer:
         self._set_ack_pending_limit()
         if cfg.rate_limit_bps != old_bps:
             self._set_rate_limit()
-        self.filters = [f.encode() for f in filters_of(cfg)]
+        filters = [f.encode() for f in filters_of(cfg)]
+        refiltered = filters != self.filters
+        self.filters = filters
         self._npc = None
         self.pause_until = parse_rfc3339(cfg.pause_until) if cfg.pause_until is not UNSET else 0
+        if refiltered:  # as nats-server: an interest stream drops what no consumer now needs
+            self.jsa.retention_check(self.stream)
         self.wake()
 
     def close(self, delete: bool = True, notify: bool = True) -> None:
@@ -595,6 +599,9 @@ class Consumer:
         else:
             self.sseq = min(self.sseq, seq)
             self._npc = None
+            # What it skipped to reach `seq` (deleted, filtered out) stays passed: nats-server
+            # reports its next sequence less one as delivered.
+            self.delivered_sseq = max(self.delivered_sseq, seq - 1)
 
     def _pace(self, delay: float) -> bool:
         """Holds deliveries back for `delay` seconds; False when there is no need."""
@@ -920,6 +927,8 @@ class Consumer:
             del self.pending[seq]
             self.rdc.pop(seq, None)
             self._raise_floor(seq, entry[0])
+        if self.waiting or self.is_push:  # one fewer pending: under max_ack_pending, more may go
+            self.wake()
 
     def needs(self, seq: int, subject: bytes) -> bool:
         """Whether this consumer has yet to deliver or see acknowledged message `seq` (interest

@@ -161,8 +161,6 @@ def check(cfg: StreamConfig, max_msg_size_server: int) -> StreamConfig:
         raise invalid(f"stream metadata exceeds maximum size of {_MAX_METADATA} bytes")
     cfg.metadata = versioned_metadata(cfg.metadata if cfg.metadata is not UNSET else None,
                                       required_level(cfg))
-    if cfg.num_replicas > 1:  # nats-server: when it adds the checked stream
-        raise ApiError.of("StreamReplicasNotSupported")
     return cfg
 
 
