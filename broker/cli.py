@@ -24,7 +24,7 @@ from .options import (
 from .server import Broker
 from .signals import send_signal
 from .urls import split_url
-from .version import VERSION, ZATS_VERSION
+from .version import VERSION, ZATS_VERSION, build_mode
 
 # nats-server flags that exist but that zats does not implement yet.
 UNSUPPORTED = {
@@ -150,7 +150,7 @@ def parse_args(argv: list[str]) -> ServerOptions | None:
         parser.print_help()
         return None
     if ns.version:
-        print(f"zats-server: v{ZATS_VERSION} (nats-server protocol {VERSION})")
+        print(f"zats-server: v{ZATS_VERSION} (nats-server protocol {VERSION}), {build_mode()}")
         return None
     if ns.signal:
         sys.exit(send_signal(ns.signal))

@@ -35,7 +35,7 @@ from .options import (
 from .system import SystemService, system_account_name
 from .tls import server_context
 from .transport import PipeEnd, pipe
-from .version import IMPLEMENTATION, VERSION, ZATS_VERSION
+from .version import IMPLEMENTATION, VERSION, ZATS_VERSION, build_mode
 from .websocket import WebSocketListener
 
 if TYPE_CHECKING:  # imported when a server enables it: a server without JetStream starts faster
@@ -117,6 +117,7 @@ class Broker:
         log = self.log
         log.notice("Starting zats-server")
         log.notice("  Version:  %s (nats-server protocol %s)", ZATS_VERSION, VERSION)
+        log.notice("  Build:    %s", build_mode())
         log.notice("  Name:     %s", self.server_name)
         log.notice("  ID:       %s", self.server_id)
         if opts.pid_file:

@@ -79,6 +79,7 @@ BLOCKS = {
         ("pip install . && zats-server", SKIP("an install step; the commands below run zats-server")),
         ("pip install -e '.[test]' && pytest -n auto", SKIP("the test suite itself")),
         ("zats-server -a 127.0.0.1 -p 4222 -m 8222", EACH_SERVES),
+        ("zats-server --version", RUN("uncompiled (ZATS_PURE=1)")),
         ("listen: 127.0.0.1:4222", CONFIG),
         ("accounts {", CONFIG),
         ("zats-server --tls --tlscert", EACH_SERVES),

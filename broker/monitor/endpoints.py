@@ -14,7 +14,7 @@ from ..account import GLOBAL_ACCOUNT
 from ..leafnode import leaf_info
 from ..route import route_info
 from ..subscription import Subscription
-from ..version import IMPLEMENTATION, VERSION, ZATS_VERSION
+from ..version import IMPLEMENTATION, VERSION, ZATS_VERSION, build_mode
 from .jsz import jetstream_varz
 from .params import BadParam, get_bool, get_int, get_state, get_subs, get_uint
 from .render import SLICE, Pacer, pretty, pretty_paced, seconds, uptime, utc
@@ -87,6 +87,7 @@ def varz_data(broker, cpu: CPU) -> dict:
         "server_name": b.server_name,
         "version": ZATS_VERSION,
         "nats_server_version": VERSION,  # the nats-server protocol level zats matches
+        "zats_build": build_mode(),  # compiled or not (zats.compiled)
         "proto": 1,
         "go": IMPLEMENTATION,
         "host": o.host,
