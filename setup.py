@@ -28,11 +28,14 @@ def _extensions() -> list:
     for name in modules:
         package, _, tail = name.rpartition(".")
         source = os.path.join(package_dir[package], tail + ".py")
-        extensions.append(Extension(name, [source], optional=True))
+        extensions.append(Extension(name, [source]))
     # annotation_typing off: Cython would otherwise enforce the annotations (a `memoryview`
     # parameter refusing bytes), which Python never does. The compiled modules must behave alike.
-    return cythonize(extensions, language_level=3, quiet=True,
-                     compiler_directives={"binding": True, "annotation_typing": False})
+    built = cythonize(extensions, language_level=3, quiet=True,
+                      compiler_directives={"binding": True, "annotation_typing": False})
+    for ext in built:  # (set here: cythonize does not carry `optional` over)
+        ext.optional = True  # a failed compile is a warning, and the module runs as Python
+    return built
 
 
 setup(ext_modules=_extensions())
