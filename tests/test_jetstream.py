@@ -522,14 +522,23 @@ async def test_deleted_pending_message_frees_max_ack_pending(js):
     await js.delete_stream(name)
 
 
-async def test_fetch_refused_by_max_bytes_keeps_what_was_skipped(js):
-    """A message too big for the request's max_bytes goes back (409), but the deleted one the
-    consumer skipped to reach it stays passed: delivered.stream_seq shows it, as nats-server's."""
+@pytest.mark.parametrize("before, after, storage, delivered", [
+    (0, 2, "memory", 1),  # started on an empty stream: the live position, past the deleted one
+    (2, 1, "memory", 1),  # started at 2: what the store holds, as it was
+    (0, 2, "file", 0),  # a file store has its state from the start
+])
+async def test_delivered_position_before_the_first_delivery(js, before, after, storage, delivered):
+    """A message too big for the request's max_bytes goes back (409). What delivered.stream_seq
+    then shows follows nats-server: a memory consumer store without state yet shows the live
+    position (past the deleted message skipped to reach the refused one), any other the stored
+    one."""
     name = unique()
-    await js.add_stream(name=name, subjects=[f"{name}.>"], storage="memory", max_msgs_per_subject=1)
+    await js.add_stream(name=name, subjects=[f"{name}.>"], storage=storage, max_msgs_per_subject=1)
+    for _ in range(before):
+        await js.publish(f"{name}.a", b"payload")  # each replaces the one before
     await js.add_consumer(name, durable_name="M", ack_policy="explicit")
-    for _ in range(2):
-        await js.publish(f"{name}.a", b"payload")  # the second replaces the first
+    for _ in range(after):
+        await js.publish(f"{name}.a", b"payload")
     inbox = js.nc.new_inbox()
     sub = await js.nc.subscribe(inbox)
     await js.nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{name}.M",
@@ -538,7 +547,8 @@ async def test_fetch_refused_by_max_bytes_keeps_what_was_skipped(js):
     assert refused.headers["Status"] == "409" and refused.headers["Description"] == \
         "Message Size Exceeds MaxBytes"
     info = await js.consumer_info(name, "M")
-    assert (info.delivered.consumer_seq, info.delivered.stream_seq, info.num_pending) == (0, 1, 1)
+    assert (info.delivered.consumer_seq, info.delivered.stream_seq, info.num_pending) == \
+        (0, delivered, 1)
     await js.delete_stream(name)
 
 

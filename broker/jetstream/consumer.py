@@ -291,6 +291,11 @@ class Consumer:
         if self.waiting:
             self._expire_waiting()  # num_waiting counts live requests only, as nats-server's
         delivered = {"consumer_seq": self.dseq, "stream_seq": self.delivered_sseq}
+        if not self.dseq and not self.delivered_sseq and not self.lps and \
+                (self.store is None or not self.store.on_disk):
+            # A memory store with nothing in it yet (started on an empty stream, nothing
+            # delivered): as nats-server, the live position shows, past what it skipped.
+            delivered["stream_seq"] = max(self.sseq - 1, 0)
         if self.dseq:
             delivered["last_active"] = rfc3339(self.last_active)
         floor = ((self.dseq, self.delivered_sseq) if self.ack_none
@@ -599,9 +604,6 @@ class Consumer:
         else:
             self.sseq = min(self.sseq, seq)
             self._npc = None
-            # What it skipped to reach `seq` (deleted, filtered out) stays passed: nats-server
-            # reports its next sequence less one as delivered.
-            self.delivered_sseq = max(self.delivered_sseq, seq - 1)
 
     def _pace(self, delay: float) -> bool:
         """Holds deliveries back for `delay` seconds; False when there is no need."""

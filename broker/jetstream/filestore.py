@@ -886,6 +886,8 @@ class FileConsumerStore(MemConsumerStore):
     stream's files lack. At open, a saved state beyond the stream's last sequence (the stream
     lost its unsynced tail in a machine crash) is pulled back to it."""
 
+    on_disk = True
+
     def __init__(self, stream: FileStore, name: str, created: int, config, metadata):
         super().__init__(name, created, config, metadata)
         self._stream = stream

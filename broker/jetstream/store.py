@@ -456,6 +456,10 @@ class ConsumerStore(ABC):
 
     name: str
     config: ConsumerStoreConfig
+    # Whether its state lives in a file. nats-server reports a consumer's delivered position
+    # from its store once the store has state: a file store always has (its state file), a
+    # memory store from its first delivery or a start past sequence 0.
+    on_disk = False
 
     @abstractmethod
     def set_starting(self, sseq: int) -> None:
