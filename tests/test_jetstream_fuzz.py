@@ -230,8 +230,8 @@ async def _quiet_after(nc) -> float:
 
 
 async def _settle(nc) -> None:
-    """Before a consumer info: nats-server brings a consumer's counts up to date after a publish
-    or a removal asynchronously (zats at once); a few round trips' time lets it finish."""
+    """Before a consumer info or a fetch: nats-server brings a consumer's counts up to date after
+    a publish or a removal asynchronously (zats at once); a few round trips' time lets it finish."""
     await asyncio.sleep(min(max(0.01, 20 * await _round_trip(nc)), 0.5))
 
 
@@ -285,6 +285,7 @@ async def run(url: str, name: str, config: dict, steps_: list) -> list:
                     nc, f"$JS.API.CONSUMER.DURABLE.CREATE.{name}.{ccfg['durable_name']}",
                     {"stream_name": name, "config": ccfg}))
             elif kind == "fetch":
+                await _settle(nc)  # a no_wait request reads the pending count nats-server updates late
                 await _fetch(nc, name, step[1], step[2], log, delivered, *step[3:])
             elif kind == "ack":
                 if delivered:
