@@ -30,6 +30,7 @@ BOTH_BUILDS = [
     "tests/test_parser_server_fastpath.py", "tests/test_route_parser.py", "tests/test_sublist.py",
     "tests/test_wire_conformance.py", "tests/test_wire_errors.py",
     "tests/test_differential_fuzz.py", "tests/test_differential_fuzz_peers.py",
+    "tests/test_jetstream_fuzz.py",
     "tests/test_build_modes.py::test_running_build_matches_files_and_environment",
 ]
 
