@@ -723,6 +723,22 @@ async def test_interest_stream_dedupes_what_it_did_not_keep(js):
     await js.delete_stream(name)
 
 
+@pytest.mark.parametrize("storage", ["memory", "file"])
+async def test_purge_to_a_sequence_whose_rest_was_deleted(js, storage):
+    """A purge up to `seq` that leaves nothing (what was above it was deleted before) empties
+    the stream as any purge does: first_seq is last_seq + 1, not `seq`."""
+    name = unique()
+    await js.add_stream(name=name, subjects=[f"{name}.>"], storage=storage)
+    for i in range(4):
+        await js.publish(f"{name}.a", b"m%d" % i)
+    for seq in (3, 4):
+        await js.delete_msg(name, seq)
+    assert await js.purge_stream(name, seq=3)
+    state = (await js.stream_info(name)).state
+    assert (state.messages, state.first_seq, state.last_seq) == (0, 5, 4)
+    await js.delete_stream(name)
+
+
 async def test_purge_that_removes_nothing_leaves_the_ack_floor(js):
     name = await _stream_with(js, 2)  # m0 on <name>.0, m1 on <name>.1
     await js.add_consumer(name, durable_name="F", ack_policy="explicit", filter_subject=f"{name}.1")

@@ -362,8 +362,8 @@ class IndexedStore(StreamStore):
             self._bytes -= size
             if msgs:
                 self._advance_first()
-            else:
-                self._first = first
+            else:  # (what was left above `first` was deleted already)
+                self._first = self._last + 1
                 self._first_ts = 0
         self._floor(self._first, self._last)
         if purged and self._on_update is not None:
