@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -89,9 +90,16 @@ def test_dockerfile_is_consistent_with_the_repository():
     assert re.search(r"^USER (?!root)\w+", text, re.M), "the image must not run as root"
     assert re.search(r"^EXPOSE 4222 8222", text, re.M)
     assert "HEALTHCHECK" in text and "zats-healthcheck" in text
-    for line in re.findall(r"^COPY (.+)$", text, re.M):
+    copied = set()
+    for line in re.findall(r"^COPY (?!--from)(.+)$", text, re.M):
         for part in line.split()[:-1]:  # every source; the last word is the destination
             assert (ROOT / part).exists(), f"Dockerfile copies {part}, which is not in the repository"
+            copied.add(part)
+    # What `pip install .` reads: the build files and every package directory pyproject maps.
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        package_dirs = set(tomllib.load(f)["tool"]["setuptools"]["package-dir"].values())
+    needed = {"pyproject.toml", "setup.py", "README.md"} | package_dirs
+    assert needed <= copied, f"the image's build lacks {sorted(needed - copied)}"
     compose = (DOCKER / "compose.yaml").read_text()
     assert "dockerfile: docker/Dockerfile" in compose
 
