@@ -552,6 +552,30 @@ async def test_delivered_position_before_the_first_delivery(js, before, after, s
     await js.delete_stream(name)
 
 
+async def test_a_message_concerns_only_the_consumers_its_subject_reaches(js):
+    """As nats-server signals a stored or removed message to the consumers whose filters take
+    it, and to no other: a consumer that changed its filters keeps a message it took before
+    pending when that message is deleted (only an ack or ack_wait settles it)."""
+    name = await _stream_with(js, 0)
+    await js.add_consumer(name, durable_name="M", ack_policy="explicit", filter_subject=f"{name}.a")
+    for tail in "ab":
+        await js.publish(f"{name}.{tail}", b"")
+    inbox = js.nc.new_inbox()
+    sub = await js.nc.subscribe(inbox)
+    await js.nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{name}.M",
+                        json.dumps({"batch": 1, "no_wait": True}).encode(), reply=inbox)
+    assert (await sub.next_msg(2)).subject == f"{name}.a"
+    answer = json.loads((await js.nc.request(f"$JS.API.CONSUMER.CREATE.{name}.M", json.dumps({
+        "stream_name": name, "action": "update", "config": {
+            "durable_name": "M", "ack_policy": "explicit", "filter_subject": f"{name}.b"}}).encode(),
+        timeout=2)).data)
+    assert "error" not in answer
+    await js.delete_msg(name, 1)
+    info = await js.consumer_info(name, "M")
+    assert (info.num_ack_pending, info.ack_floor.stream_seq, info.num_pending) == (1, 0, 1)
+    await js.delete_stream(name)
+
+
 async def test_no_wait_at_max_ack_pending(js):
     """A no_wait request that max_ack_pending holds back waits for acks rather than getting 404;
     one asking for more than is left after the waiting ones gets 408 Requests Pending; the next

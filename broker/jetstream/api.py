@@ -637,6 +637,7 @@ class JsAccount:
         cfg = consumerconfig.with_metadata(cfg)
         consumer = Consumer(stream, name, cfg, created, durable)
         stream.consumers[name] = consumer
+        stream.consumers_changed()
         if cstore is None:
             consumer.store = stream.store.consumer_store(
                 name, created, storage.consumer_store_config(cfg), storage.consumer_metadata(consumer))
@@ -724,10 +725,11 @@ class JsAccount:
     # -- stream events --------------------------------------------------------------------------
 
     def stored(self, stream: Stream, seq: int, subject: bytes) -> None:
-        """A message was stored: consumers deliver it."""
+        """A message was stored: the consumers whose filters take it deliver it (nats-server
+        signals no other: a KV bucket's put wakes the watchers of its key, not every watcher)."""
         if not stream.consumers:
             return
-        for consumer in list(stream.consumers.values()):
+        for consumer in stream.consumers_taking(subject):
             consumer.wake()
 
     @staticmethod

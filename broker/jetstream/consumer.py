@@ -224,6 +224,8 @@ class Consumer:
         filters = [f.encode() for f in filters_of(cfg)]
         refiltered = filters != self.filters
         self.filters = filters
+        if refiltered:
+            self.stream.consumers_changed()
         self._npc = None
         self.pause_until = parse_rfc3339(cfg.pause_until) if cfg.pause_until is not UNSET else 0
         if refiltered:  # as nats-server: an interest stream drops what no consumer now needs
@@ -253,6 +255,7 @@ class Consumer:
         self.waiting.clear()
         if delete:
             self.stream.consumers.pop(self.name, None)
+            self.stream.consumers_changed()
             self.jsa.advisory_consumer(self, "DELETED", "delete")
             self.jsa.retention_check(self.stream)
 

@@ -13,6 +13,7 @@ import json
 
 from . import store as st
 from .common import encode, header_value, now_ns, rfc3339
+from .consumerconfig import is_subset
 from .errors import ApiError
 from .structs import PurgeRequest, StreamConfig
 
@@ -25,6 +26,7 @@ _EXP_LAST_MSG_ID = b"Nats-Expected-Last-Msg-Id"
 _ROLLUP = b"Nats-Rollup"
 _TTL = b"Nats-TTL"
 _MAX_HEADER = 64 * 1024
+_TAKING_CACHE = 4096  # subjects whose consumers `consumers_taking` keeps (then it starts over)
 
 _LIMIT_ERRORS = {
     st.MaxMsgsExceeded: "maximum messages exceeded",
@@ -77,6 +79,9 @@ class Stream:
         self.store = store
         self.created = created
         self.consumers: dict[str, object] = {}
+        # subject -> the consumers whose filters take it: a stored message concerns only those
+        # (nats-server signals no other). Emptied whenever a consumer comes, goes or refilters.
+        self._taking: dict[bytes, tuple] = {}
         self.subs = []
         # Nats-Msg-Id -> (seq, ts), oldest first, for the duplicate window.
         self.dedupe: collections.OrderedDict[bytes, tuple[int, int]] = collections.OrderedDict()
@@ -124,6 +129,7 @@ class Stream:
         for consumer in list(self.consumers.values()):
             consumer.close(delete=False, notify=delete)
         self.consumers.clear()
+        self.consumers_changed()
         if delete:
             self.store.delete()
         else:
@@ -286,10 +292,32 @@ class Stream:
                 break
             del dedupe[key]
 
+    def consumers_changed(self) -> None:
+        """A consumer was added or removed, or changed its filters."""
+        self._taking.clear()
+
+    def consumers_taking(self, subject: bytes) -> tuple:
+        """The consumers whose filters take a message on `subject`."""
+        taking = self._taking.get(subject)
+        if taking is None:
+            taking = tuple(c for c in self.consumers.values()
+                           if not c.filters or is_subset(subject, c.filters))
+            if len(self._taking) >= _TAKING_CACHE:
+                self._taking.clear()
+            self._taking[subject] = taking
+        return taking
+
     def _on_storage_update(self, msgs: int, nbytes: int, seq: int, subject: bytes) -> None:
-        if msgs:
+        if not msgs:
+            return
+        if not seq:  # several messages at once
             for consumer in self.consumers.values():
                 consumer.on_stream_change(msgs, seq, subject)
+            return
+        # One message concerns only the consumers whose filters take it, as in nats-server: even
+        # its removal leaves it pending at a consumer that took it before a change of filters.
+        for consumer in self.consumers_taking(subject):
+            consumer.on_stream_change(msgs, seq, subject)
 
     # -- API answers ------------------------------------------------------------------------------
 
@@ -374,9 +402,13 @@ class Stream:
         return purged
 
     def delete_msg(self, seq: int, no_erase: bool) -> bool:
+        try:
+            subject = self.store.load_msg(seq).subject
+        except st.StoreError:
+            return False
         removed = self.store.remove_msg(seq) if no_erase else self.store.erase_msg(seq)
-        if removed:
-            for consumer in list(self.consumers.values()):
+        if removed:  # (at once, for the answer; on_stream_change's later call finds it done)
+            for consumer in self.consumers_taking(bytes(subject)):
                 consumer.on_removed(seq)
         return removed
 
