@@ -732,12 +732,6 @@ class JsAccount:
         for consumer in stream.consumers_taking(subject):
             consumer.wake()
 
-    @staticmethod
-    def has_interest(stream: Stream, subject: bytes) -> bool:
-        """Whether a consumer of an interest stream would see a message on `subject`."""
-        return any(not c.filters or consumerconfig.is_subset(subject, c.filters)
-                   for c in stream.consumers.values())
-
     def acked(self, stream: Stream, consumer: Consumer, seqs: list[int]) -> None:
         retention = stream.cfg.retention
         if retention == "workqueue":

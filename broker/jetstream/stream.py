@@ -239,7 +239,7 @@ class Stream:
                 if rollup not in (b"sub", b"all"):
                     raise ApiError.of("StreamRollupFailed",
                                       err=f"rollup value invalid: {json.dumps(rollup.decode(errors='replace'))}")
-        if cfg.retention == "interest" and not self.jsa.has_interest(self, subject):
+        if cfg.retention == "interest" and not self.consumers_taking(subject):
             # No consumer would see it: nats-server uses up the sequence and stores nothing.
             seq = self.store.skip_msg()
             if msg_id:  # still a duplicate for later publishes, as nats-server's
