@@ -19,7 +19,8 @@ import os
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES, SOURCE_SUFFIXES, FileFinder, SourceFileLoader
 
-__all__ = ["MODULES", "SourceFirst", "compiled_modules", "install", "mode"]
+__all__ = ["MODULES", "PURE_ENV", "STALE_AFTER_S", "SourceFirst", "compiled_modules", "install",
+           "mode", "pure"]
 
 # The modules setup.py compiles: the path of a message through the broker.
 MODULES = (
@@ -33,10 +34,11 @@ MODULES = (
 PURE_ENV = "ZATS_PURE"
 # A wheel's files are unpacked within moments of each other, in any order: only a source
 # newer than its compiled module by more than this counts as edited after the build.
-_STALE_AFTER_S = 2.0
+STALE_AFTER_S = 2.0
 
 
-def _pure() -> bool:
+def pure() -> bool:
+    """Whether ZATS_PURE asks for every module from its source."""
     return os.environ.get(PURE_ENV, "") not in ("", "0")
 
 
@@ -52,9 +54,9 @@ class SourceFirst:
             source = os.path.join(entry, tail + ".py")
             if not os.path.exists(source):
                 continue
-            if not _pure():
+            if not pure():
                 built = _built_file(entry, tail)
-                if built is None or os.path.getmtime(source) <= os.path.getmtime(built) + _STALE_AFTER_S:
+                if built is None or os.path.getmtime(source) <= os.path.getmtime(built) + STALE_AFTER_S:
                     return None
             return FileFinder(entry, (SourceFileLoader, SOURCE_SUFFIXES)).find_spec(fullname, target)
         return None
@@ -90,7 +92,7 @@ def mode() -> str:
     done = compiled_modules()
     if len(done) == len(MODULES):
         return "compiled"
-    if _pure():
+    if pure():
         return f"uncompiled ({PURE_ENV}=1)"
     if not done:
         return "uncompiled (no compiled modules: installed without a C compiler, or edited since)"

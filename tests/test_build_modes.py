@@ -43,14 +43,14 @@ def _run(args: list[str], env: dict) -> str:
 def test_running_build_matches_files_and_environment():
     """A module runs compiled exactly when it has a compiled file no older than its source and
     ZATS_PURE is not set."""
-    pure = os.environ.get(compiled.PURE_ENV, "") not in ("", "0")
+    pure = compiled.pure()
     expected = []
     for name in compiled.MODULES:
         directory = Path(importlib.import_module(name).__file__).parent
         tail = name.rpartition(".")[2]
         source = directory / f"{tail}.py"
         built = [directory / (tail + s) for s in EXTENSION_SUFFIXES if (directory / (tail + s)).exists()]
-        if built and not pure and source.stat().st_mtime <= built[0].stat().st_mtime + 2.0:
+        if built and not pure and source.stat().st_mtime <= built[0].stat().st_mtime + compiled.STALE_AFTER_S:
             expected.append(name)
     assert compiled.compiled_modules() == expected
 

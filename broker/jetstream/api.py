@@ -283,15 +283,8 @@ class JsAccount:
                               err="stream configuration for create can not be sealed")
         cfg = streamconfig.check(cfg, self.broker.options.max_payload)
         if creating:
-            self._check_single_replica(cfg)
+            streamconfig.check_single_replica(cfg)
         return cfg
-
-    @staticmethod
-    def _check_single_replica(cfg: StreamConfig) -> None:
-        """nats-server checks this once the config is valid: on create before the name is looked
-        up, on update after (so a missing stream is "not found" first)."""
-        if cfg.num_replicas > 1:
-            raise ApiError.of("StreamReplicasNotSupported")
 
     def _stream_create(self, args, payload, subject):
         kind = "stream_create_response"
@@ -366,7 +359,7 @@ class JsAccount:
         try:
             cfg = self._check_create(args, payload)
             stream = self._stream(cfg.name)
-            self._check_single_replica(cfg)
+            streamconfig.check_single_replica(cfg)
             old = stream.cfg
             if cfg.num_replicas != old.num_replicas:
                 raise ApiError.of("StreamReplicasNotUpdatable")

@@ -224,11 +224,11 @@ class Consumer:
         filters = [f.encode() for f in filters_of(cfg)]
         refiltered = filters != self.filters
         self.filters = filters
-        if refiltered:
-            self.stream.consumers_changed()
         self._npc = None
         self.pause_until = parse_rfc3339(cfg.pause_until) if cfg.pause_until is not UNSET else 0
-        if refiltered:  # as nats-server: an interest stream drops what no consumer now needs
+        if refiltered:
+            self.stream.consumers_changed()
+            # As nats-server: an interest stream drops what no consumer now needs.
             self.jsa.retention_check(self.stream)
         self.wake()
 

@@ -164,6 +164,14 @@ def check(cfg: StreamConfig, max_msg_size_server: int) -> StreamConfig:
     return cfg
 
 
+def check_single_replica(cfg: StreamConfig) -> None:
+    """A standalone server keeps one replica. nats-server checks this once the config is valid:
+    on create before the name is looked up, on update after (a missing stream is "not found"
+    first)."""
+    if cfg.num_replicas > 1:
+        raise ApiError.of("StreamReplicasNotSupported")
+
+
 def check_update(old: StreamConfig, new: StreamConfig) -> None:
     """nats-server's rules for what STREAM.UPDATE may change; raises ApiError. A stream being
     sealed gets what sealing implies, as nats-server sets it: no max_age, discard new, deny
