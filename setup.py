@@ -14,6 +14,26 @@ from setuptools import Extension, setup
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def _package_tree(package_dir: dict) -> str:
+    """A directory that lays the packages out by their dotted names (zats/broker, ...), made of
+    symlinks to their source directories: Cython finds a module's `.pxd` (its C declarations,
+    next to the `.py`) by the module's dotted name, and this repository's directories are not
+    named after their packages."""
+    root = os.path.join(HERE, "build", "cython-packages")
+    for name, source in package_dir.items():
+        parts = name.split(".")
+        parent = os.path.join(root, *parts[:-1])
+        os.makedirs(parent, exist_ok=True)
+        if len(parts) == 1:  # the top package: a real directory, holding its subpackages' links
+            os.makedirs(os.path.join(root, name), exist_ok=True)
+            link, target = os.path.join(root, name, "__init__.py"), os.path.join(source, "__init__.py")
+        else:
+            link, target = os.path.join(parent, parts[-1]), source
+        if not os.path.islink(link):
+            os.symlink(os.path.join(HERE, target), link)
+    return root
+
+
 def _extensions() -> list:
     if os.environ.get("ZATS_NO_COMPILE", "") not in ("", "0"):
         return []
@@ -25,13 +45,14 @@ def _extensions() -> list:
         package_dir = tomllib.load(f)["tool"]["setuptools"]["package-dir"]
     modules = runpy.run_path(os.path.join(package_dir["zats"], "compiled.py"))["MODULES"]
     extensions = []
+    include = _package_tree(package_dir)
     for name in modules:
         package, _, tail = name.rpartition(".")
         source = os.path.join(package_dir[package], tail + ".py")
         extensions.append(Extension(name, [source]))
     # annotation_typing off: Cython would otherwise enforce the annotations (a `memoryview`
     # parameter refusing bytes), which Python never does. The compiled modules must behave alike.
-    built = cythonize(extensions, language_level=3, quiet=True,
+    built = cythonize(extensions, language_level=3, quiet=True, include_path=[include],
                       compiler_directives={"binding": True, "annotation_typing": False})
     for ext in built:  # (set here: cythonize does not carry `optional` over)
         ext.optional = True  # a failed compile is a warning, and the module runs as Python

@@ -71,6 +71,65 @@ def _arg_length(line: bytes) -> int:
 
 _MAX_SIZE_DIGITS = 9  # nats-server's parseSize refuses longer numbers
 
+# This module runs compiled (see zats.compiled): _scan_pub is then C and reads PUB lines.
+COMPILED = not __file__.endswith(".py")
+
+
+def _scan_pub(buf: bytearray, pos: int, eol: int, mcl: int):
+    """Compiled only (parser.pxd makes it C): the PUB line buf[pos:eol] (`\\n` at eol) read
+    without a copy or a split, when it has the plain form `PUB <subject> [<reply> ]<size>[\\r]`,
+    single spaces, the size 1-9 digits, and is no longer than `mcl`: (line, subject, reply|None,
+    size). Anything else is None, and the general path reads that line (and raises for it)."""
+    n = eol - pos
+    if n > mcl or n < 7:  # the shortest: `PUB a 0`
+        return None
+    p = BYTEARRAY_UCHARS(buf) + pos  # noqa: F821 (a C-API name, from parser.pxd)
+    if p[n - 1] == 13:  # CR
+        n -= 1
+    if p[0] != 80 or p[1] != 85 or p[2] != 66 or p[3] != 32:  # `PUB `
+        return None
+    # Up to three tokens, each of bytes above the space (bytes.split splits on ASCII whitespace,
+    # all of it at or below the space; a control byte other than those ends the scan too).
+    tokens = 0
+    i = 4
+    while tokens < 3:
+        start = i
+        while i < n and p[i] > 32:
+            i += 1
+        if i == start:
+            return None  # an empty token: two spaces in a row, or a trailing space
+        if tokens == 0:
+            first_start, first_end = start, i
+        elif tokens == 1:
+            second_start, second_end = start, i
+        else:
+            third_start, third_end = start, i
+        tokens += 1
+        if i == n:
+            break
+        if p[i] != 32:
+            return None
+        i += 1
+    if i != n or tokens < 2:
+        return None
+    if tokens == 2:
+        size_start, size_end = second_start, second_end
+    else:
+        size_start, size_end = third_start, third_end
+    if size_end - size_start > _MAX_SIZE_DIGITS:
+        return None
+    size = 0
+    for i in range(size_start, size_end):
+        if p[i] < 48 or p[i] > 57:
+            return None
+        size = size * 10 + (p[i] - 48)
+    line = PyBytes_FromStringAndSize(BYTEARRAY_CHARS(buf) + pos, eol - pos)  # noqa: F821
+    subject = PyBytes_FromStringAndSize(BYTEARRAY_CHARS(buf) + pos + first_start,  # noqa: F821
+                                        first_end - first_start)
+    reply = None if tokens == 2 else PyBytes_FromStringAndSize(  # noqa: F821
+        BYTEARRAY_CHARS(buf) + pos + second_start, second_end - second_start)  # noqa: F821
+    return line, subject, reply, size
+
 
 def _size(field: bytes) -> int:
     """A non-negative decimal size of at most 9 digits, or -1 (nats-server's parseSize)."""
@@ -313,6 +372,7 @@ class ClientOpsParser(_Parser):
         pos = 0
         self.need = 0
         pub_op = None if self.auth_pending else b"PUB"  # no PUB fast path before CONNECT
+        scan_pub = COMPILED and pub_op is not None
         find = buf.find
         startswith = buf.startswith
         mcl = self.max_control_line
@@ -410,58 +470,69 @@ class ClientOpsParser(_Parser):
                     raise ProtocolError(AUTH_VIOLATION, "op before CONNECT")
                 self._incomplete_line(buf, pos, end)
                 return pos
-            line = bytes(view[pos:eol])
-            if eol - pos > mcl and _arg_length(line) > mcl:
-                raise ProtocolError(MAX_CONTROL_LINE, "control line too long")
-            args = line.split()
-            if not args or line[0] in _BLANKS:
-                raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line or leading blank")
-            op = args[0]
-            code = _PUB if op == pub_op else self._op_of(op)
-            if pub_op is None and self.auth_pending and code != _CONNECT:
-                raise ProtocolError(AUTH_VIOLATION, "op before CONNECT")
+            # Compiled, a PUB line in the plain form (single spaces, a size of digits) is read
+            # by _scan_pub in C; any other line, or uncompiled, by the split below.
+            scanned = _scan_pub(buf, pos, eol, mcl) if scan_pub else None
+            if scanned is not None:
+                line, subject, reply, size = scanned
+                code = _PUB
+                plain = reply is None  # `PUB <subject> <size>`
+            else:
+                line = bytes(view[pos:eol])
+                if eol - pos > mcl and _arg_length(line) > mcl:
+                    raise ProtocolError(MAX_CONTROL_LINE, "control line too long")
+                args = line.split()
+                if not args or line[0] in _BLANKS:
+                    raise ProtocolError(UNKNOWN_PROTOCOL, "empty control line or leading blank")
+                op = args[0]
+                code = _PUB if op == pub_op else self._op_of(op)
+                if pub_op is None and self.auth_pending and code != _CONNECT:
+                    raise ProtocolError(AUTH_VIOLATION, "op before CONNECT")
+                if code == _PUB:
+                    n = len(args)
+                    if n == 3:
+                        reply = None
+                        field = args[2]
+                    elif n == 4:
+                        reply = args[2]
+                        field = args[3]
+                    elif n == 1:
+                        raise _no_arguments(line, op, code)
+                    else:
+                        raise ProtocolError(None, f"PUB with {n - 1} arguments")
+                    if len(field) > _MAX_SIZE_DIGITS or not field.isdigit():
+                        raise ProtocolError(None, "PUB with a bad size")
+                    size = int(field)
+                    subject = args[1]
+                    plain = reply is None and op == b"PUB" and \
+                        len(line) == 5 + len(subject) + len(field) + (line[-1] == _CR)
             if code == _PUB:
                 # The hot path: sizes and the trailing CRLF checked inline, no helper calls.
-                n = len(args)
-                if n == 3:
-                    reply = None
-                    field = args[2]
-                elif n == 4:
-                    reply = args[2]
-                    field = args[3]
-                elif n == 1:
-                    raise _no_arguments(line, op, code)
-                else:
-                    raise ProtocolError(None, f"PUB with {n - 1} arguments")
-                if len(field) > _MAX_SIZE_DIGITS or not field.isdigit():
-                    raise ProtocolError(None, "PUB with a bad size")
-                size = int(field)
                 if size > max_payload:
                     raise ProtocolError(MAX_PAYLOAD, "payload over max_payload")
                 if pedantic:
                     if not (pos == 0 and line_checked):
-                        self._on_publish_line(args[1])
+                        self._on_publish_line(subject)
                     prev_line = None  # no runs
                 pstart = eol + 1
                 pend = pstart + size
                 if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
                     if self._unfinished(buf, pos, pend, end):
                         if pedantic:
-                            self._unfinished_publish(args[1], pos == 0 and line_checked)
+                            self._unfinished_publish(subject, pos == 0 and line_checked)
                         return pos
                 if line == prev_line:
                     rep_line = line + b"\n"
-                    rep_subject, rep_reply, rep_size, rep_len = args[1], reply, size, pstart - pos
-                elif on_pub_sizes is not None and not pedantic and reply is None and \
-                        args[1] == last_subject and \
-                        op == b"PUB" and len(line) == 5 + len(args[1]) + len(field) + (line[-1] == _CR):
-                    subj = args[1]
+                    rep_subject, rep_reply, rep_size, rep_len = subject, reply, size, pstart - pos
+                elif plain and on_pub_sizes is not None and not pedantic and \
+                        subject == last_subject:
+                    subj = subject
                     subj_prefix = b"PUB " + subj + b" "
                 prev_line = line
-                last_subject = args[1]
+                last_subject = subject
                 last_size = size
                 pos = pend + 2
-                if on_pub(args[1], reply, view[pstart:pend]):
+                if on_pub(subject, reply, view[pstart:pend]):
                     return pos
             elif code == _HPUB:
                 n = len(args)
@@ -511,6 +582,7 @@ class ClientOpsParser(_Parser):
                     if self._on_connect(_whole_arg(line, b"CONNECT")):
                         return pos  # the handler resumes parsing when it is ready
                     pub_op = None if self.auth_pending else b"PUB"
+                    scan_pub = COMPILED and pub_op is not None
                     subj_prefix = rep_line = prev_line = None
                     pedantic = self.pedantic
                 else:

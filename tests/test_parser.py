@@ -4,6 +4,8 @@ byte offset gives the same events; a table of bad input gives nats-server's outc
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from support.reads import feed_reads, outcome
 from zats.protocol import errors
@@ -469,3 +471,51 @@ def test_a_publish_handler_stops_the_parse_after_its_frame():
         rb.consume(consumed, parser.need)
     assert stopping.events == plain.events
     assert calls == stopping.stops + 1  # the last call ends at the buffer's end (SUB, PING)
+
+
+# PUB lines near the plain form `PUB <subject> [<reply> ]<size>`: what the compiled build reads
+# in C (parser._scan_pub) must read exactly as the general path does, errors included.
+_PUB_TOKENS = st.sampled_from([b"a", b"foo.bar", b"*", b">", b"\xc3\xa9t\xc3\xa9", b"a\x01b",
+                               b"_INBOX.x", b"a\x0bb", b"a\x7fb", b""])
+_SIZE_TOKENS = st.sampled_from([b"0", b"1", b"3", b"12", b"007", b"123456789", b"1234567890",
+                                b"1x", b"-1", b"+1", b"\xd9\xa1", b""])
+_SEPARATORS = st.sampled_from([b" ", b" ", b" ", b"  ", b"\t", b" \t", b"\x0c"])
+
+
+@st.composite
+def _pub_frames(draw) -> bytes:
+    if draw(st.booleans()):  # the plain form, but for the tokens
+        tokens = draw(st.lists(_PUB_TOKENS, min_size=1, max_size=2))
+        parts = [b"PUB"]
+        for token in tokens + [draw(_SIZE_TOKENS)]:
+            parts += [b" ", token]
+    else:
+        op = draw(st.sampled_from([b"PUB", b"PUB", b"pub", b"PUb"]))
+        tokens = draw(st.lists(_PUB_TOKENS, min_size=0, max_size=3))
+        parts = [op]
+        for token in tokens + [draw(_SIZE_TOKENS)]:
+            parts += [draw(_SEPARATORS), token]
+        if draw(st.booleans()):
+            parts.append(draw(_SEPARATORS))  # a trailing blank
+    line = b"".join(parts) + draw(st.sampled_from([b"\r\n", b"\r\n", b"\n"]))
+    return line + b"x" * draw(st.integers(0, 14)) + b"\r\n"
+
+
+@settings(max_examples=400, deadline=None)
+@given(frames=st.lists(_pub_frames(), min_size=1, max_size=4),
+       mcl=st.sampled_from([4096, 12]), cut=st.integers(0, 200))
+def test_the_compiled_pub_line_reader_reads_as_the_general_path(frames, mcl, cut):
+    """The same events and error with parser.COMPILED as built and with it off (the general
+    path for every line). Uncompiled both runs take the general path."""
+    data = b"PUB warm 1\r\nx\r\n" + b"".join(frames)
+    chunks = [data[:cut], data[cut:]]
+
+    def outcome_of() -> tuple:
+        rec = Recorder()
+        parser = ClientOpsParser(rec, max_control_line=mcl)
+        return outcome(parser, ReceiveBuffer(min_size=16, max_size=64), chunks, rec.events)
+
+    built = outcome_of()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parser_module, "COMPILED", False)
+        assert outcome_of() == built
