@@ -9,9 +9,11 @@ cdef extern from *:
     """
     unsigned char *BYTEARRAY_UCHARS "ZATS_BYTEARRAY_UCHARS" (object o)
     char *BYTEARRAY_CHARS "PyByteArray_AS_STRING" (object o)
+    unsigned char *find_byte "(unsigned char *)memchr" (const void *s, int c, size_t n)
 
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, p=cython.p_uchar, tokens=int, start=Py_ssize_t,
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, p=cython.p_uchar, lf=cython.p_uchar, eol=Py_ssize_t,
+               tokens=int, start=Py_ssize_t,
                first_start=Py_ssize_t, first_end=Py_ssize_t, second_start=Py_ssize_t,
                second_end=Py_ssize_t, third_start=Py_ssize_t, third_end=Py_ssize_t,
                size_start=Py_ssize_t, size_end=Py_ssize_t, size=Py_ssize_t)
-cdef object _scan_pub(bytearray buf, Py_ssize_t pos, Py_ssize_t eol, Py_ssize_t mcl)
+cdef object _scan_pub(bytearray buf, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t mcl)

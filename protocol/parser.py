@@ -75,19 +75,26 @@ _MAX_SIZE_DIGITS = 9  # nats-server's parseSize refuses longer numbers
 COMPILED = not __file__.endswith(".py")
 
 
-def _scan_pub(buf: bytearray, pos: int, eol: int, mcl: int):
-    """Compiled only (parser.pxd makes it C): the PUB line buf[pos:eol] (`\\n` at eol) read
-    without a copy or a split, when it has the plain form `PUB <subject> [<reply> ]<size>[\\r]`,
-    single spaces, the size 1-9 digits, and is no longer than `mcl`: (line, subject, reply|None,
-    size). Anything else is None, and the general path reads that line (and raises for it)."""
-    n = eol - pos
-    if n > mcl or n < 7:  # the shortest: `PUB a 0`
+def _scan_pub(buf: bytearray, pos: int, end: int, mcl: int):
+    """Compiled only (parser.pxd makes it C): the control line at buf[pos:end] read without a
+    copy or a split, when it is a whole PUB line of the plain form `PUB <subject> [<reply> ]
+    <size>[\\r]\\n`, single spaces, the size 1-9 digits, no longer than `mcl`: (line without
+    its LF, subject, reply|None, size, position of the LF). Anything else is None, and the
+    general path reads that line (and raises for it, or waits for the rest of it)."""
+    if end - pos < 8:  # the shortest: `PUB a 0\\n`
         return None
     p = BYTEARRAY_UCHARS(buf) + pos  # noqa: F821 (a C-API name, from parser.pxd)
-    if p[n - 1] == 13:  # CR
-        n -= 1
     if p[0] != 80 or p[1] != 85 or p[2] != 66 or p[3] != 32:  # `PUB `
         return None
+    lf = find_byte(p, 10, min(end - pos, mcl + 1))  # noqa: F821 (memchr)
+    if not lf:
+        return None
+    n = lf - p
+    eol = pos + n
+    if n < 7:
+        return None
+    if p[n - 1] == 13:  # CR
+        n -= 1
     # Up to three tokens, each of bytes above the space (bytes.split splits on ASCII whitespace,
     # all of it at or below the space; a control byte other than those ends the scan too).
     tokens = 0
@@ -128,7 +135,7 @@ def _scan_pub(buf: bytearray, pos: int, eol: int, mcl: int):
                                         first_end - first_start)
     reply = None if tokens == 2 else PyBytes_FromStringAndSize(  # noqa: F821
         BYTEARRAY_CHARS(buf) + pos + second_start, second_end - second_start)  # noqa: F821
-    return line, subject, reply, size
+    return line, subject, reply, size, eol
 
 
 def _size(field: bytes) -> int:
@@ -464,20 +471,20 @@ class ClientOpsParser(_Parser):
                     elif on_pub(subj, None, view[bounds[0]:bounds[1]]):
                         return pos
                     continue
-            eol = find(b"\n", pos, end)
-            if eol < 0:
-                if self.auth_pending and buf[pos] not in b"Cc":
-                    raise ProtocolError(AUTH_VIOLATION, "op before CONNECT")
-                self._incomplete_line(buf, pos, end)
-                return pos
             # Compiled, a PUB line in the plain form (single spaces, a size of digits) is read
             # by _scan_pub in C; any other line, or uncompiled, by the split below.
-            scanned = _scan_pub(buf, pos, eol, mcl) if scan_pub else None
+            scanned = _scan_pub(buf, pos, end, mcl) if scan_pub else None
             if scanned is not None:
-                line, subject, reply, size = scanned
+                line, subject, reply, size, eol = scanned
                 code = _PUB
                 plain = reply is None  # `PUB <subject> <size>`
             else:
+                eol = find(b"\n", pos, end)
+                if eol < 0:
+                    if self.auth_pending and buf[pos] not in b"Cc":
+                        raise ProtocolError(AUTH_VIOLATION, "op before CONNECT")
+                    self._incomplete_line(buf, pos, end)
+                    return pos
                 line = bytes(view[pos:eol])
                 if eol - pos > mcl and _arg_length(line) > mcl:
                     raise ProtocolError(MAX_CONTROL_LINE, "control line too long")
