@@ -1,5 +1,6 @@
 # The compiled build's declarations for delivery.py (see zats.compiled): the C-API names its
-# COMPILED branch calls, and the C types of that branch's locals.
+# COMPILED branch calls, the C types of that branch's locals, and deliver's receiver as the C struct
+# of subscription.pxd.
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -15,3 +16,9 @@ cdef extern from *:
 @cython.locals(nhead=Py_ssize_t, nsid=Py_ssize_t, ntail=Py_ssize_t, nbody=Py_ssize_t,
                start=Py_ssize_t, end=Py_ssize_t, src=cython.p_void, dst=cython.p_char)
 cdef int _append_frame(bytearray out, bytes head, bytes sid, bytes tail, object body) except -1
+
+from zats.broker.subscription cimport Interest
+
+@cython.locals(sub=Interest, count=Py_ssize_t, size=Py_ssize_t, total=Py_ssize_t,
+               with_headers=Py_ssize_t)
+cpdef deliver(origin, result, subject, reply, message, Py_ssize_t header_len=*)

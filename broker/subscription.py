@@ -20,18 +20,31 @@ ONE_HOP = (CLIENT_SUB, LEAF_SUB, INTERNAL_SUB)
 _KIND_NAMES = ("client", "route", "leaf", "hub", "internal")
 
 
-class Subscription:
-    __slots__ = ("conn", "subject", "queue", "sid", "max", "delivered", "line", "line_head",
-                 "line_tail")
-    kind = CLIENT_SUB  # falsy: delivery tests `if sub.kind` for "forwarded to a peer"
+class Interest:
+    """What delivery reads of every entry of the index: who gets it (`conn`, `kind`), what for
+    (`subject`, `queue`, `sid`), and its UNSUB max with the deliveries counted against it.
+    Compiled, this is a C struct (subscription.pxd), so that delivery reads these directly."""
 
-    def __init__(self, conn, subject: bytes, queue: bytes | None, sid: bytes):
+    __slots__ = ("conn", "kind", "subject", "queue", "sid", "max", "delivered")
+
+    def __init__(self, conn, kind: int, subject: bytes, queue: bytes | None, sid: bytes):
         self.conn = conn
+        self.kind = kind
         self.subject = subject
         self.queue = queue
         self.sid = sid
         self.max = 0  # 0: no limit
         self.delivered = 0
+
+
+class Subscription(Interest):
+    """A client's subscription (kind CLIENT_SUB: falsy, delivery tests `if sub.kind` for
+    "forwarded to a peer")."""
+
+    __slots__ = ("line", "line_head", "line_tail")
+
+    def __init__(self, conn, subject: bytes, queue: bytes | None, sid: bytes):
+        Interest.__init__(self, conn, CLIENT_SUB, subject, queue, sid)
         # The last MSG line written for this subscription and the pieces it was made of.
         self.line = self.line_head = self.line_tail = None
 
@@ -46,32 +59,27 @@ class InternalSub(Subscription):
     client (`_forward`), which saves writing a frame and parsing it back."""
 
     __slots__ = ()
-    kind = INTERNAL_SUB
+
+    def __init__(self, conn, subject: bytes, queue: bytes | None, sid: bytes):
+        Subscription.__init__(self, conn, subject, queue, sid)
+        self.kind = INTERNAL_SUB
 
 
-class PeerSub:
+class PeerSub(Interest):
     """Interest of a peer server: one per (connection, account, subject, queue), owned by the
     route or leaf connection it came over. A queue entry stands for `weight` members behind it
     (as the peer says); a leaf's or hub's member is a `last_resort`, picked only when its group
     has no other (see sublist.queue_group)."""
 
-    __slots__ = ("conn", "account", "subject", "queue", "weight", "kind", "last_resort", "sid",
-                 "max", "delivered")
+    __slots__ = ("account", "weight", "last_resort")
 
     def __init__(self, conn, kind: int, account: bytes, subject: bytes, queue: bytes | None,
                  weight: int = 1):
-        self.conn = conn
-        self.kind = kind
+        Interest.__init__(self, conn, kind, subject, queue, b"")
         self.account = account
-        self.subject = subject
-        self.queue = queue
         self.weight = weight if queue is not None else 1
         self.last_resort = kind == LEAF_SUB or kind == HUB_SUB
-        self.sid = b""
-        self.max = 0
-        self.delivered = 0
 
     def __repr__(self) -> str:
         q = f" queue={self.queue!r}" if self.queue else ""
         return f"<PeerSub {_KIND_NAMES[self.kind]} {self.subject!r}{q} id={self.conn.cid}>"
-

@@ -29,6 +29,7 @@ MODULES = (
     "zats.broker.delivery",
     "zats.broker.outbound",
     "zats.broker.sublist",
+    "zats.broker.subscription",
 )
 
 PURE_ENV = "ZATS_PURE"
