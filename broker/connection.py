@@ -39,8 +39,8 @@ _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
 
 class ClientConnection(WireConnection):
     __slots__ = (
-        "sublist", "subs", "echo", "verbose", "pedantic", "headers", "no_responders", "connected",
-        "name", "lang", "version", "perms", "identity", "nonce", "auth_check", "recheck",
+        "sublist", "subs", "verbose", "pedantic", "no_responders", "connected",
+        "name", "lang", "version", "identity", "nonce", "auth_check", "recheck",
         "upgrading", "tls_pending", "tls_socket_transport", "connect_opts", "in_process", "websocket",
     )
 

@@ -22,40 +22,33 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .delivery import deliver
+from .endpoint import Endpoint
 from .subscription import InternalSub
 
 # callback(subject, reply | None, headers | None, payload: memoryview or bytes, read-only)
 Callback = Callable[[bytes, "bytes | None", "bytes | None", memoryview], None]
 
 
-class InternalClient:
+class InternalClient(Endpoint):
     """A broker-internal client bound to one account."""
 
     is_route = False
-    perms = None
-    headers = True
-    echo = True
     paused = False
     connected = True
     tls_pending = False
 
     def __init__(self, broker, account, cid: int, name: str = "internal"):
-        self.broker = broker
+        Endpoint.__init__(self, broker)
+        self.headers = True
         self.account = account
         self.sublist = account.sublist  # an account keeps its Sublist for life
         self.cid = cid
         self.name = name
         self.inbox: list = []  # (sid, subject, reply, message, header length), to flush
         self._after: list | None = None  # while flushing: what runs after the callbacks
-        self.touched = False
-        self.closed = False
-        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
         self.subs: dict[bytes, InternalSub] = {}
         self.callbacks: dict[bytes, Callback] = {}
         self.next_sid = 1
-        # Delivery keeps the last MSG line pieces on its publisher.
-        self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
-        self.msg_size = -1
 
     # -- subscriptions -----------------------------------------------------------------------
 

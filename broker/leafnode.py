@@ -78,7 +78,6 @@ class LeafConnection(RouteConnection):
     peer_kind = LEAF
     decode_connect = staticmethod(decode_leaf_connect)
     gateway_refusal = "Rejecting connection from gateway on the leafnode port"
-    echo = False  # a leaf's own messages never go back to it
 
     __slots__ = ("remote", "acc", "acc_name", "counts", "loop_error", "nonce")
 
@@ -86,6 +85,7 @@ class LeafConnection(RouteConnection):
         # The hub expects CONNECT before anything else.
         super().__init__(leafs, solicited=solicited, url=url, explicit=solicited,
                          cid=leafs.new_lid())
+        self.echo = False  # a leaf's own messages never go back to it
         self.remote = remote  # the RemoteState dialled, when solicited
         self.acc = None  # the bound Account
         self.acc_name = b""

@@ -57,8 +57,6 @@ class RouteConnection(WireConnection):
     is_route = True
     trace_kind = "rid"
     room_as_arrives = True  # a routed message's size has no limit
-    echo = True
-    perms = None
     msg_op = b"RMSG"  # the op of a message without headers to this peer
     peer_kind = ROUTE  # what the parser reads
     decode_connect = staticmethod(decode_route_connect)
@@ -69,7 +67,7 @@ class RouteConnection(WireConnection):
     __slots__ = (
         "cluster", "solicited", "url", "explicit", "implicit", "gossip_mode", "retry",
         "no_reconnect", "registered", "info_received", "pinned", "remote_id", "remote_name",
-        "info", "route_url", "headers", "rsubs", "accounts",
+        "info", "route_url", "rsubs", "accounts",
     )
 
     def __init__(self, cluster, *, solicited: bool, url: str = "", explicit: bool = False,

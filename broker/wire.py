@@ -36,6 +36,7 @@ from zats.protocol.frames import PING, PONG
 from zats.protocol.peer_parser import room_for
 
 from . import trace
+from .endpoint import Endpoint
 from .outbound import OutboundMixin, write_buffer_high
 
 SLICE_DELIVERIES = 20_000
@@ -46,15 +47,15 @@ HEAVY_FANOUT = 64
 _HELD_WHILE_WAITING = 4096
 
 
-class WireConnection(OutboundMixin, asyncio.BufferedProtocol):
-    # Hot attributes first; __slots__ keeps many idle connections small and lookups fast.
+class WireConnection(Endpoint, OutboundMixin, asyncio.BufferedProtocol):
+    # Hot attributes first (delivery's are Endpoint's); __slots__ keeps many idle connections
+    # small and lookups fast.
     __slots__ = (
-        "broker", "account", "cid", "transport", "rbuf", "parser", "out", "touched", "closed",
+        "account", "cid", "transport", "rbuf", "parser",
         "closing", "err_at", "close_reason", "paused", "waiters", "stall_handle", "stall_timer",
-        "in_msgs", "in_bytes", "out_msgs", "out_bytes", "ip", "port", "start", "last_activity",
+        "ip", "port", "start", "last_activity",
         "pings_out", "ping_timer", "ping_sent_at", "rtt", "rtt_at", "handshake_timer",
         "slice_work", "next_slice",
-        "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
         "__weakref__",
     )
     is_route = False  # routes and leafnodes say True: delivery forwards to those
@@ -66,15 +67,12 @@ class WireConnection(OutboundMixin, asyncio.BufferedProtocol):
     upgrading = False
 
     def __init__(self, broker, cid: int):
-        self.broker = broker
+        Endpoint.__init__(self, broker)
         self.account = broker.global_account
         self.cid = cid
         self.transport = None
         self.rbuf = ReceiveBuffer()
         self.parser = None  # the kind's
-        self.out = bytearray()
-        self.touched = False
-        self.closed = False
         # The peer sent -ERR: closed at the end of the read, and nothing queued for it from
         # `err_at` (the length of `out` then) on is sent.
         self.closing = False
@@ -85,7 +83,6 @@ class WireConnection(OutboundMixin, asyncio.BufferedProtocol):
         self.waiters: list[WireConnection] = []
         self.stall_handle: asyncio.TimerHandle | None = None
         self.stall_timer: asyncio.TimerHandle | None = None
-        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
         self.ip = ""
         self.port = 0
         self.start = time.time()
@@ -99,9 +96,6 @@ class WireConnection(OutboundMixin, asyncio.BufferedProtocol):
         # Heavy fan-out counted in this slice of a read, and the call that parses the rest.
         self.slice_work = 0
         self.next_slice: asyncio.Handle | None = None
-        # The MSG line pieces of this publisher's last message (see delivery.deliver).
-        self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
-        self.msg_size = -1
 
     # -- the transport's calls (asyncio.BufferedProtocol) -----------------------------------
 

@@ -27,6 +27,7 @@ MODULES = (
     "zats.protocol.parser",
     "zats.broker.connection",
     "zats.broker.delivery",
+    "zats.broker.endpoint",
     "zats.broker.outbound",
     "zats.broker.sublist",
     "zats.broker.subscription",

@@ -1,0 +1,20 @@
+# The compiled build's declarations for endpoint.py (see zats.compiled): Endpoint as a C struct,
+# whose fields compiled delivery code reads directly.
+
+cdef class Endpoint:
+    cdef public object broker
+    cdef public bint closed
+    cdef public bint touched
+    cdef public object perms
+    cdef public bint echo
+    cdef public bint headers
+    cdef public object out
+    cdef public Py_ssize_t in_msgs
+    cdef public Py_ssize_t in_bytes
+    cdef public Py_ssize_t out_msgs
+    cdef public Py_ssize_t out_bytes
+    cdef public object msg_subject
+    cdef public object msg_reply
+    cdef public Py_ssize_t msg_size
+    cdef public object msg_head
+    cdef public object msg_tail

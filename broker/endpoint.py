@@ -1,0 +1,29 @@
+"""Endpoint: what delivery reads and writes of every party a message reaches or comes from (a
+client, route or leaf connection, or an internal client): its broker, whether it is closed, its
+permissions and options (echo, headers), its outbound buffer and counters, and the MSG line
+pieces of the last message it published.
+
+Compiled, Endpoint is a C struct (endpoint.pxd), so that the compiled fan-out reads these fields
+directly. WireConnection (wire.py) and InternalClient (internal.py) derive from it."""
+
+from __future__ import annotations
+
+
+class Endpoint:
+    __slots__ = ("broker", "closed", "touched", "perms", "echo", "headers", "out", "in_msgs",
+                 "in_bytes", "out_msgs", "out_bytes", "msg_subject", "msg_reply", "msg_size",
+                 "msg_head", "msg_tail")
+
+    def __init__(self, broker) -> None:
+        self.broker = broker
+        self.closed = False
+        # Written to in this read: flushed at its end (the broker's `touched` list).
+        self.touched = False
+        self.perms = None  # permissions.ConnectionPermissions, when the user has any
+        self.echo = True  # gets its own messages back
+        self.headers = False  # takes HMSG
+        self.out = bytearray()
+        self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
+        # The MSG line pieces of this publisher's last message (see delivery.deliver).
+        self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
+        self.msg_size = -1
