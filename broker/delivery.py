@@ -89,6 +89,22 @@ def _sub_line(sub, head: bytes, tail: bytes) -> bytes:
     return line
 
 
+def _join3(a: bytes, b: bytes, c: bytes) -> bytes:
+    """a + b + c. Compiled, in C with one allocation (delivery.pxd), where two concatenations
+    make two bytes objects."""
+    if COMPILED:
+        na = PyBytes_GET_SIZE(a)  # noqa: F821 (C-API names, from delivery.pxd)
+        nb = PyBytes_GET_SIZE(b)  # noqa: F821
+        nc = PyBytes_GET_SIZE(c)  # noqa: F821
+        joined = PyBytes_FromStringAndSize(NO_BYTES, na + nb + nc)  # noqa: F821
+        dst = PyBytes_AS_STRING(joined)  # noqa: F821
+        memcpy(dst, PyBytes_AS_STRING(a), na)  # noqa: F821
+        memcpy(dst + na, PyBytes_AS_STRING(b), nb)  # noqa: F821
+        memcpy(dst + na + nb, PyBytes_AS_STRING(c), nc)  # noqa: F821
+        return joined
+    return a + b + c
+
+
 def _append_frame(out: bytearray, head: bytes, sid: bytes, tail: bytes, body) -> None:
     """Appends one frame to an outbound buffer: `head`, `sid`, `tail`, `body` (bytes or a
     memoryview of bytes) and CRLF.
@@ -240,9 +256,10 @@ def deliver(origin, result, subject: bytes, reply: bytes | None, message: memory
         head = origin.msg_head
         tail = origin.msg_tail
     else:
-        head = b"MSG " + subject + b" "
-        tail = b" " + reply + b" %d\r\n" % size if reply else \
-            _SIZE_TAILS.get(size) or _size_tail(size)
+        head = _join3(b"MSG ", subject, b" ")
+        tail = _SIZE_TAILS.get(size) or _size_tail(size)
+        if reply:
+            tail = _join3(b" ", reply, tail)
     if header_len:  # HMSG to receivers that take headers, MSG without them to the others
         hhead = b"H" + head
         htail = (b" " + reply if reply else b"") + b" %d %d\r\n" % (header_len, total)

@@ -1,8 +1,13 @@
-# The compiled build's declarations for endpoint.py (see zats.compiled): Endpoint as a C struct,
-# whose fields compiled delivery code reads directly.
+# The compiled build's declarations for endpoint.py (see zats.compiled): DeliveryState and
+# Endpoint as C structs, whose fields compiled delivery code reads directly.
+
+cdef class DeliveryState:
+    cdef public list touched
+    cdef public Py_ssize_t out_msgs
+    cdef public Py_ssize_t out_bytes
 
 cdef class Endpoint:
-    cdef public object broker
+    cdef public DeliveryState broker
     cdef public bint closed
     cdef public bint touched
     cdef public object perms

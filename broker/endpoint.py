@@ -1,12 +1,24 @@
-"""Endpoint: what delivery reads and writes of every party a message reaches or comes from (a
-client, route or leaf connection, or an internal client): its broker, whether it is closed, its
-permissions and options (echo, headers), its outbound buffer and counters, and the MSG line
-pieces of the last message it published.
+"""What delivery reads and writes of the parties to a message, as two small classes:
+- Endpoint, every party a message reaches or comes from (a client, route or leaf connection, or
+  an internal client): its broker, whether it is closed, its permissions and options (echo,
+  headers), its outbound buffer and counters, and the MSG line pieces of the last message it
+  published. WireConnection (wire.py) and InternalClient (internal.py) derive from it.
+- DeliveryState, the broker's part: the endpoints written to in the current read (flushed at
+  its end) and the server's outbound counters. Broker (server.py) derives from it.
 
-Compiled, Endpoint is a C struct (endpoint.pxd), so that the compiled fan-out reads these fields
-directly. WireConnection (wire.py) and InternalClient (internal.py) derive from it."""
+Compiled, both are C structs (endpoint.pxd), so that the compiled fan-out reads these fields
+directly."""
 
 from __future__ import annotations
+
+
+class DeliveryState:
+    __slots__ = ("touched", "out_msgs", "out_bytes")
+
+    def __init__(self) -> None:
+        self.touched: list = []  # the endpoints written to in this read, to flush at its end
+        # nats-server's counts: a message to each local subscriber, one to each peer connection.
+        self.out_msgs = self.out_bytes = 0
 
 
 class Endpoint:

@@ -19,6 +19,7 @@ from .account import GLOBAL_ACCOUNT, Account
 from .auth import Authenticator, ws_authenticator
 from .cluster import Cluster
 from .connection import ClientConnection
+from .endpoint import DeliveryState
 from .ids import server_id
 from .leafnode import Leafnodes
 from .listeners import ListenError, listen, listen_error, resolve
@@ -44,7 +45,7 @@ if TYPE_CHECKING:  # imported when a server enables it: a server without JetStre
 _NOT_FLUSHING = object()  # Broker.origin between flushes
 
 
-class Broker:
+class Broker(DeliveryState):
     """A single-node NATS broker."""
 
     def __init__(self, options: ServerOptions | None = None, *, log: Logger | None = None,
@@ -57,6 +58,7 @@ class Broker:
             options = ServerOptions(**{**{f: getattr(options, f) for f in options.__struct_fields__},
                                        **overrides})
         validate(options)
+        DeliveryState.__init__(self)
         self.options = options
         self.log = log or Logger(debug=options.debug, trace=options.trace, logtime=options.logtime,
                                  utc=options.logtime_utc,
@@ -77,10 +79,8 @@ class Broker:
         self.jetstream: JetStream | None = None
         self.origin: ClientConnection | None = _NOT_FLUSHING  # see flush_touched
         self.connections: dict[int, ClientConnection] = {}
-        self.touched: list[ClientConnection] = []
         self.next_cid = 1
         self.total_connections = 0
-        self.out_msgs = self.out_bytes = 0
         # Messages from routes and leaf connections (see RouteConnection.received).
         self.peer_in_msgs = self.peer_in_bytes = 0
         self.slow_consumers = 0
