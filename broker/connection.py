@@ -39,7 +39,7 @@ _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
 
 class ClientConnection(WireConnection):
     __slots__ = (
-        "sublist", "subs", "verbose", "pedantic", "no_responders", "connected",
+        "subs", "pedantic", "connected",
         "name", "lang", "version", "identity", "nonce", "auth_check", "recheck",
         "upgrading", "tls_pending", "tls_socket_transport", "connect_opts", "in_process", "websocket",
     )
@@ -399,25 +399,7 @@ class ClientConnection(WireConnection):
                header_len: int = 0) -> bool:
         """A PUB, or an HPUB (see on_hpub) whose `message` starts with `header_len` bytes of
         headers; True when the parser is to stop after it (see _fanned_out)."""
-        self.in_msgs += 1
-        self.in_bytes += len(message)
-        # nats-server: a denied publish gets the violation and no +OK.
-        if self.perms is not None and not self._may_publish(subject):
-            return False
-        # The first byte, then the prefixes: an `_INBOX.` reply costs no call.
-        if (subject[0] in RESERVED_FIRST and subject.startswith(RESERVED_SUBJECT_PREFIXES)
-                or reply is not None and reply[0] in RESERVED_FIRST
-                and reply.startswith(RESERVED_REPLY_PREFIXES)) and self._reserved(subject, reply):
-            return False
-        if self.verbose:
-            self.queue(OK)
-        # An empty header block (header_len 0) is delivered as a plain message, as nats-server.
-        n = deliver(self, self.sublist.match(subject), subject, reply, message, header_len)
-        if n > HEAVY_FANOUT:
-            return self._fanned_out(n)
-        if not n and reply and self.no_responders:
-            self._no_responders(subject, reply)
-        return False
+        return _publish(self, subject, reply, message, header_len)
 
     def _may_publish(self, subject: bytes) -> bool:
         if self.perms.can_publish(subject):
@@ -498,3 +480,27 @@ class ClientConnection(WireConnection):
         block = _NO_RESPONDERS_HEAD + subject + b"\r\n\r\n"
         n = len(block)
         self.queue(b"HMSG %s %s %d %d\r\n%s\r\n" % (reply, sub.sid, n, n, block))
+
+
+def _publish(conn, subject: bytes, reply: bytes | None, message, header_len: int) -> bool:
+    """ClientConnection.on_pub's work, as a function so that the compiled build reads the
+    connection as its C struct (endpoint.Endpoint; see connection.pxd)."""
+    conn.in_msgs += 1
+    conn.in_bytes += len(message)
+    # nats-server: a denied publish gets the violation and no +OK.
+    if conn.perms is not None and not conn._may_publish(subject):
+        return False
+    # The first byte, then the prefixes: an `_INBOX.` reply costs no call.
+    if (subject[0] in RESERVED_FIRST and subject.startswith(RESERVED_SUBJECT_PREFIXES)
+            or reply is not None and reply[0] in RESERVED_FIRST
+            and reply.startswith(RESERVED_REPLY_PREFIXES)) and conn._reserved(subject, reply):
+        return False
+    if conn.verbose:
+        conn.queue(OK)
+    # An empty header block (header_len 0) is delivered as a plain message, as nats-server.
+    n = deliver(conn, conn.sublist.match(subject), subject, reply, message, header_len)
+    if n > HEAVY_FANOUT:
+        return conn._fanned_out(n)
+    if not n and reply and conn.no_responders:
+        conn._no_responders(subject, reply)
+    return False

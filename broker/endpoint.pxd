@@ -1,5 +1,6 @@
 # The compiled build's declarations for endpoint.py (see zats.compiled): DeliveryState and
 # Endpoint as C structs, whose fields compiled delivery code reads directly.
+from zats.broker.sublist cimport Sublist
 
 cdef class DeliveryState:
     cdef public list touched
@@ -13,6 +14,9 @@ cdef class Endpoint:
     cdef public object perms
     cdef public bint echo
     cdef public bint headers
+    cdef public bint verbose
+    cdef public bint no_responders
+    cdef public Sublist sublist
     cdef public object out
     cdef public Py_ssize_t in_msgs
     cdef public Py_ssize_t in_bytes

@@ -1,8 +1,9 @@
 """What delivery reads and writes of the parties to a message, as two small classes:
 - Endpoint, every party a message reaches or comes from (a client, route or leaf connection, or
   an internal client): its broker, whether it is closed, its permissions and options (echo,
-  headers), its outbound buffer and counters, and the MSG line pieces of the last message it
-  published. WireConnection (wire.py) and InternalClient (internal.py) derive from it.
+  headers, and a publisher's verbose and no_responders), the subject index its publishes go to,
+  its counters and outbound buffer, and the MSG line pieces of the last message it published.
+  WireConnection (wire.py) and InternalClient (internal.py) derive from it.
 - DeliveryState, the broker's part: the endpoints written to in the current read (flushed at
   its end) and the server's outbound counters. Broker (server.py) derives from it.
 
@@ -22,9 +23,9 @@ class DeliveryState:
 
 
 class Endpoint:
-    __slots__ = ("broker", "closed", "touched", "perms", "echo", "headers", "out", "in_msgs",
-                 "in_bytes", "out_msgs", "out_bytes", "msg_subject", "msg_reply", "msg_size",
-                 "msg_head", "msg_tail")
+    __slots__ = ("broker", "closed", "touched", "perms", "echo", "headers", "verbose",
+                 "no_responders", "sublist", "out", "in_msgs", "in_bytes", "out_msgs",
+                 "out_bytes", "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail")
 
     def __init__(self, broker) -> None:
         self.broker = broker
@@ -34,6 +35,9 @@ class Endpoint:
         self.perms = None  # permissions.ConnectionPermissions, when the user has any
         self.echo = True  # gets its own messages back
         self.headers = False  # takes HMSG
+        self.verbose = False  # a +OK for each of its ops
+        self.no_responders = False  # a 503 status for its request that reaches no one
+        self.sublist = None  # its account's subject index (sublist.Sublist), for a publisher
         self.out = bytearray()
         self.in_msgs = self.in_bytes = self.out_msgs = self.out_bytes = 0
         # The MSG line pieces of this publisher's last message (see delivery.deliver).

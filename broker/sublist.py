@@ -43,8 +43,6 @@ _JS_ACK = b"$JS.ACK."
 _PWC = b"*"
 _FWC = b">"
 
-_new_object = object.__new__
-
 
 class SublistResult:
     """The subscriptions a subject reaches: `plain` every one gets the message; `queues` holds
@@ -212,10 +210,7 @@ class Sublist:
                 else:
                     plain, queues = _merge_nodes(matched)
                 if plain or queues:
-                    # Bypasses __init__: this is the one place results are made, and it is hot.
-                    result = _new_object(SublistResult)
-                    result.plain = plain
-                    result.queues = queues
+                    result = SublistResult(plain, queues)
                 else:
                     result = EMPTY_RESULT  # nodes kept only as a path to deeper ones
                 if len(matched) == 1:

@@ -571,7 +571,12 @@ async def test_a_message_concerns_only_the_consumers_its_subject_reaches(js):
         timeout=2)).data)
     assert "error" not in answer
     await js.delete_msg(name, 1)
-    info = await js.consumer_info(name, "M")
+    # nats-server signals its consumers on their own goroutines: ask until it shows, 2 s at most.
+    for _ in range(40):
+        info = await js.consumer_info(name, "M")
+        if (info.num_ack_pending, info.ack_floor.stream_seq, info.num_pending) == (1, 0, 1):
+            break
+        await asyncio.sleep(0.05)
     assert (info.num_ack_pending, info.ack_floor.stream_seq, info.num_pending) == (1, 0, 1)
     await js.delete_stream(name)
 

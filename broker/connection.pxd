@@ -1,0 +1,8 @@
+# The compiled build's declarations for connection.py (see zats.compiled): a publish reads its
+# connection as the C struct of endpoint.pxd and calls deliver() as C.
+cimport cython
+from zats.broker.delivery cimport deliver
+from zats.broker.endpoint cimport Endpoint
+
+@cython.locals(n=Py_ssize_t)
+cdef bint _publish(Endpoint conn, subject, reply, message, Py_ssize_t header_len) except -1
