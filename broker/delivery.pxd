@@ -1,6 +1,7 @@
 # The compiled build's declarations for delivery.py (see zats.compiled): the C-API names its
 # COMPILED branches call, the C types of their locals, and the publisher, receivers, their
-# connections and the broker as the C structs of endpoint.pxd and subscription.pxd.
+# connections, the broker and the match result as the C structs of endpoint.pxd, subscription.pxd
+# and sublist.pxd.
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -8,6 +9,7 @@ from cpython.memoryview cimport PyMemoryView_GET_BUFFER
 from libc.string cimport memcpy
 
 from zats.broker.endpoint cimport DeliveryState, Endpoint
+from zats.broker.sublist cimport SublistResult
 from zats.broker.subscription cimport Interest
 
 cdef extern from *:
@@ -24,9 +26,10 @@ cdef bytes _join3(bytes a, bytes b, bytes c)
                start=Py_ssize_t, end=Py_ssize_t, src=cython.p_void, dst=cython.p_char)
 cdef int _append_frame(bytearray out, bytes head, bytes sid, bytes tail, object body) except -1
 
-@cython.locals(sub=Interest, conn=Endpoint, broker=DeliveryState, touched=list, count=Py_ssize_t,
-               size=Py_ssize_t, total=Py_ssize_t, with_headers=Py_ssize_t)
-cpdef deliver(Endpoint origin, result, subject, reply, message, Py_ssize_t header_len=*)
+@cython.locals(subs=tuple, sub=Interest, conn=Endpoint, broker=DeliveryState, touched=list,
+               count=Py_ssize_t, size=Py_ssize_t, total=Py_ssize_t, with_headers=Py_ssize_t)
+cpdef deliver(Endpoint origin, SublistResult result, subject, reply, message,
+              Py_ssize_t header_len=*)
 
 @cython.locals(sub=Interest, conn=Endpoint, n=Py_ssize_t, start=Py_ssize_t, i=Py_ssize_t)
 cdef object _pick(group, Endpoint origin, subject)
@@ -34,4 +37,4 @@ cdef object _pick(group, Endpoint origin, subject)
 @cython.locals(conn=Endpoint)
 cdef bint _accepts(Interest sub, Endpoint origin, subject) except -1
 
-cdef tuple _receivers(result, Endpoint origin, subject)
+cdef tuple _receivers(SublistResult result, Endpoint origin, subject)

@@ -245,9 +245,11 @@ def deliver(origin, result, subject: bytes, reply: bytes | None, message: memory
     subs = result.plain if not result.queues else _receivers(result, origin, subject)
     if not subs:
         return 0
-    if len(subs) == 1 and subs[0].kind == INTERNAL_SUB:
-        # A stream's subscription alone (a publish to it): no MSG line to make.
-        return 0 if subs[0].conn.closed else _hand(subs[0], subject, reply, header_len, message)
+    if len(subs) == 1:
+        sub = subs[0]
+        if sub.kind == INTERNAL_SUB:
+            # A stream's subscription alone (a publish to it): no MSG line to make.
+            return 0 if sub.conn.closed else _hand(sub, subject, reply, header_len, message)
     total = len(message)
     size = total - header_len  # the payload
     # The MSG line around the sid: the pieces a run of this line left on the origin (see
