@@ -17,3 +17,36 @@ cdef extern from *:
                second_end=Py_ssize_t, third_start=Py_ssize_t, third_end=Py_ssize_t,
                size_start=Py_ssize_t, size_end=Py_ssize_t, size=Py_ssize_t)
 cdef object _scan_pub(bytearray buf, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t mcl)
+
+cdef class _Parser:
+    cdef public Py_ssize_t max_control_line
+    cdef public Py_ssize_t need
+    cdef public object _table
+    cdef public object _on_ping
+    cdef public object _on_pong
+    cdef public object _on_info
+    cdef public object _on_ok
+    cdef public object _on_err
+
+cdef class ClientOpsParser(_Parser):
+    cdef public Py_ssize_t max_payload
+    cdef public bint headers
+    cdef public bint auth_pending
+    cdef public bint pedantic
+    cdef public bint _line_checked
+    cdef public object _on_connect
+    cdef public object _on_pub
+    cdef public object _on_hpub
+    cdef public object _on_sub
+    cdef public object _on_unsub
+    cdef public object _on_pub_run
+    cdef public object _on_pub_sizes
+    cdef public object _on_publish_line
+    cdef public object _on_client_err
+
+    @cython.locals(pos=Py_ssize_t, mcl=Py_ssize_t, max_payload=Py_ssize_t, rep_len=Py_ssize_t,
+                   rep_size=Py_ssize_t, last_size=Py_ssize_t, stride=Py_ssize_t,
+                   count=Py_ssize_t, p=Py_ssize_t, plen=Py_ssize_t, fstart=Py_ssize_t,
+                   eol=Py_ssize_t, size=Py_ssize_t, pstart=Py_ssize_t, pend=Py_ssize_t,
+                   code=int, n=Py_ssize_t, pedantic=bint, line_checked=bint, scan_pub=bint)
+    cpdef Py_ssize_t parse(self, bytearray buf, object view, Py_ssize_t end) except -1

@@ -539,6 +539,11 @@ async def test_delivered_position_before_the_first_delivery(js, before, after, s
     await js.add_consumer(name, durable_name="M", ack_policy="explicit")
     for _ in range(after):
         await js.publish(f"{name}.a", b"payload")
+    # nats-server updates a consumer's pending count on its own goroutine: let it settle first.
+    for _ in range(40):
+        if (await js.consumer_info(name, "M")).num_pending == 1:
+            break
+        await asyncio.sleep(0.05)
     inbox = js.nc.new_inbox()
     sub = await js.nc.subscribe(inbox)
     await js.nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{name}.M",
