@@ -106,8 +106,8 @@ def _join3(a: bytes, b: bytes, c: bytes) -> bytes:
 
 
 def _append_frame(out: bytearray, head: bytes, sid: bytes, tail: bytes, body) -> None:
-    """Appends one frame to an outbound buffer: `head`, `sid`, `tail`, `body` (bytes or a
-    memoryview of bytes) and CRLF.
+    """Appends one frame to an outbound buffer: `head`, `sid`, `tail`, `body` (bytes, or any
+    buffer of bytes) and CRLF.
 
     Compiled, this is C (delivery.pxd types its locals and supplies the C-API names): the buffer
     grows once per frame, by half its size when it must, where five appends would each resize
@@ -117,10 +117,14 @@ def _append_frame(out: bytearray, head: bytes, sid: bytes, tail: bytes, body) ->
         nhead = PyBytes_GET_SIZE(head)  # noqa: F821 (C-API names, from delivery.pxd)
         nsid = PyBytes_GET_SIZE(sid)  # noqa: F821
         ntail = PyBytes_GET_SIZE(tail)  # noqa: F821
+        if type(body) is not bytes and not (
+                type(body) is memoryview and PyMemoryView_GET_BUFFER(body).itemsize == 1  # noqa: F821
+                and PyBuffer_IsContiguous(PyMemoryView_GET_BUFFER(body), b"C")):  # noqa: F821
+            body = bytes(body)  # another buffer (a bytearray from an internal publisher): rare
         if type(body) is bytes:
             src = PyBytes_AS_STRING(body)  # noqa: F821
             nbody = PyBytes_GET_SIZE(body)  # noqa: F821
-        else:
+        else:  # a contiguous memoryview of bytes (a slice of a read, a store's record)
             src = PyMemoryView_GET_BUFFER(body).buf  # noqa: F821
             nbody = PyMemoryView_GET_BUFFER(body).len  # noqa: F821
         start = PyByteArray_GET_SIZE(out)  # noqa: F821

@@ -148,3 +148,21 @@ async def test_a_handler_publishing_through_another_internal_client(broker):
     await rec.wait(3)
     assert [m[3] for m in rec.got] == [b"0", b"1", b"2"]
     await nc.close()
+
+
+async def test_a_payload_in_any_buffer_reaches_clients_whole(broker):
+    """An internal publish's payload may be bytes, a bytearray or a view of part of one (the
+    compiled frame writer reads bytes and contiguous views in place and copies anything else
+    first). A client receives the same bytes in each case."""
+    client = internal(broker)
+    nc = await nats.connect(broker.client_url)
+    sub = await nc.subscribe("buf.>")
+    await barrier(nc)
+    data = bytearray(b"0123456789abcdef")
+    payloads = [bytes(data), data, memoryview(data)[2:9], memoryview(b"")]
+    for i, payload in enumerate(payloads):
+        assert client.publish(b"buf.%d" % i, None, payload) == 1
+    for i, payload in enumerate(payloads):
+        got = await sub.next_msg(timeout=2)
+        assert (got.subject, got.data) == (f"buf.{i}", bytes(payload))
+    await nc.close()
