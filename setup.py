@@ -52,8 +52,11 @@ def _extensions() -> list:
         extensions.append(Extension(name, [source]))
     # annotation_typing off: Cython would otherwise enforce the annotations (a `memoryview`
     # parameter refusing bytes), which Python never does. The compiled modules must behave alike.
+    # nonecheck on: None where a .pxd declares a C struct or a bytes is an exception, as in
+    # Python, never a read through a null pointer.
     built = cythonize(extensions, language_level=3, quiet=True, include_path=[include],
-                      compiler_directives={"binding": True, "annotation_typing": False})
+                      compiler_directives={"binding": True, "annotation_typing": False,
+                                           "nonecheck": True})
     for ext in built:  # (set here: cythonize does not carry `optional` over)
         ext.optional = True  # a failed compile is a warning, and the module runs as Python
     return built

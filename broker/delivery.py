@@ -93,6 +93,8 @@ def _join3(a: bytes, b: bytes, c: bytes) -> bytes:
     """a + b + c. Compiled, in C with one allocation (delivery.pxd), where two concatenations
     make two bytes objects."""
     if COMPILED:
+        if a is None or b is None or c is None:  # the C macros below do not check
+            raise TypeError("_join3 takes bytes")
         na = PyBytes_GET_SIZE(a)  # noqa: F821 (C-API names, from delivery.pxd)
         nb = PyBytes_GET_SIZE(b)  # noqa: F821
         nc = PyBytes_GET_SIZE(c)  # noqa: F821
@@ -114,6 +116,8 @@ def _append_frame(out: bytearray, head: bytes, sid: bytes, tail: bytes, body) ->
     it, and a new buffer (one is started after every flush) would be copied over and over as it
     grows an eighth at a time. Uncompiled, the appends are the same bytes."""
     if COMPILED:
+        if out is None or head is None or sid is None or tail is None:  # the C macros below
+            raise TypeError("_append_frame takes a bytearray and bytes")  # do not check
         nhead = PyBytes_GET_SIZE(head)  # noqa: F821 (C-API names, from delivery.pxd)
         nsid = PyBytes_GET_SIZE(sid)  # noqa: F821
         ntail = PyBytes_GET_SIZE(tail)  # noqa: F821

@@ -109,3 +109,15 @@ def test_suites_pass_uncompiled_too():
                            "-n", "0", *BOTH_BUILDS], cwd=ROOT, env=PURE, capture_output=True,
                           text=True, timeout=880)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+
+
+def test_none_where_a_struct_is_declared_raises_as_in_python():
+    """The compiled build reads C structs through typed names (the .pxd files); None there is
+    an exception, as it is uncompiled, never a read through a null pointer."""
+    from zats.broker.delivery import deliver
+    from zats.broker.sublist import EMPTY_RESULT
+
+    with pytest.raises(AttributeError):
+        deliver(None, None, b"a", None, b"")
+    with pytest.raises((AttributeError, TypeError)):
+        deliver(None, EMPTY_RESULT.__class__((object(),), ()), b"a", None, b"")
