@@ -29,8 +29,11 @@ def _package_tree(package_dir: dict) -> str:
             link, target = os.path.join(root, name, "__init__.py"), os.path.join(source, "__init__.py")
         else:
             link, target = os.path.join(parent, parts[-1]), source
+        target = os.path.join(HERE, target)
+        if os.path.islink(link) and os.readlink(link) != target:
+            os.remove(link)  # left by a checkout that has since moved
         if not os.path.islink(link):
-            os.symlink(os.path.join(HERE, target), link)
+            os.symlink(target, link)
     return root
 
 

@@ -115,9 +115,9 @@ def test_none_where_a_struct_is_declared_raises_as_in_python():
     """The compiled build reads C structs through typed names (the .pxd files); None there is
     an exception, as it is uncompiled, never a read through a null pointer."""
     from zats.broker.delivery import deliver
-    from zats.broker.sublist import EMPTY_RESULT
+    from zats.broker.sublist import SublistResult
 
     with pytest.raises(AttributeError):
         deliver(None, None, b"a", None, b"")
     with pytest.raises((AttributeError, TypeError)):
-        deliver(None, EMPTY_RESULT.__class__((object(),), ()), b"a", None, b"")
+        deliver(None, SublistResult((object(),), ()), b"a", None, b"")
