@@ -16,19 +16,36 @@ from zats.broker.subscription cimport Interest
 cdef extern from *:
     """
     #define ZATS_BYTEARRAY_ALLOC(o) (((PyByteArrayObject *)(o))->ob_alloc)
+    #define ZATS_FLAT_PTR(o) (PyBytes_CheckExact(o) ? (void *)PyBytes_AS_STRING(o) \
+                              : PyMemoryView_GET_BUFFER(o)->buf)
+    #define ZATS_FLAT_LEN(o) (PyBytes_CheckExact(o) ? PyBytes_GET_SIZE(o) \
+                              : PyMemoryView_GET_BUFFER(o)->len)
     """
     Py_ssize_t BYTEARRAY_ALLOC "ZATS_BYTEARRAY_ALLOC" (object o)
+    # The memory of what _flat returns (bytes or a contiguous memoryview of bytes).
+    void *FLAT_PTR "ZATS_FLAT_PTR" (object o)
+    Py_ssize_t FLAT_LEN "ZATS_FLAT_LEN" (object o)
     char *NO_BYTES "NULL"  # PyBytes_FromStringAndSize(NULL, n): n bytes to fill in
 
 @cython.locals(na=Py_ssize_t, nb=Py_ssize_t, nc=Py_ssize_t, dst=cython.p_char)
 cdef bytes _join3(bytes a, bytes b, bytes c)
 
 @cython.locals(nhead=Py_ssize_t, nsid=Py_ssize_t, ntail=Py_ssize_t, nbody=Py_ssize_t,
-               start=Py_ssize_t, end=Py_ssize_t, src=cython.p_void, dst=cython.p_char)
+               dst=cython.p_char)
 cdef int _append_frame(bytearray out, bytes head, bytes sid, bytes tail, object body) except -1
 
+@cython.locals(nsubject=Py_ssize_t, nsid=Py_ssize_t, nreply=Py_ssize_t, nbody=Py_ssize_t,
+               ndigits=Py_ssize_t, rest=size_t, i=Py_ssize_t, dst=cython.p_char)
+cdef int _append_msg(bytearray out, bytes subject, bytes sid, object reply, object body) except -1
+
+cdef object _flat(object body)
+
+@cython.locals(start=Py_ssize_t, end=Py_ssize_t)
+cdef char *_grow(bytearray out, Py_ssize_t extra) except NULL
+
 @cython.locals(subs=tuple, sub=Interest, conn=Endpoint, broker=DeliveryState, touched=list,
-               count=Py_ssize_t, size=Py_ssize_t, total=Py_ssize_t, with_headers=Py_ssize_t)
+               count=Py_ssize_t, size=Py_ssize_t, total=Py_ssize_t, with_headers=Py_ssize_t,
+               in_place=bint)
 cpdef deliver(Endpoint origin, SublistResult result, subject, reply, message,
               Py_ssize_t header_len=*)
 

@@ -112,38 +112,24 @@ def _append_frame(out: bytearray, head: bytes, sid: bytes, tail: bytes, body) ->
     buffer of bytes) and CRLF.
 
     Compiled, this is C (delivery.pxd types its locals and supplies the C-API names): the buffer
-    grows once per frame, by half its size when it must, where five appends would each resize
-    it, and a new buffer (one is started after every flush) would be copied over and over as it
-    grows an eighth at a time. Uncompiled, the appends are the same bytes."""
+    grows once per frame (`_grow`), where five appends would each resize it. Uncompiled, the
+    appends are the same bytes."""
     if COMPILED:
-        if out is None or head is None or sid is None or tail is None:  # the C macros below
-            raise TypeError("_append_frame takes a bytearray and bytes")  # do not check
+        if head is None or sid is None or tail is None:  # the C macros below do not check
+            raise TypeError("_append_frame takes bytes")
+        body = _flat(body)
         nhead = PyBytes_GET_SIZE(head)  # noqa: F821 (C-API names, from delivery.pxd)
         nsid = PyBytes_GET_SIZE(sid)  # noqa: F821
         ntail = PyBytes_GET_SIZE(tail)  # noqa: F821
-        if type(body) is not bytes and not (
-                type(body) is memoryview and PyMemoryView_GET_BUFFER(body).itemsize == 1  # noqa: F821
-                and PyBuffer_IsContiguous(PyMemoryView_GET_BUFFER(body), b"C")):  # noqa: F821
-            body = bytes(body)  # another buffer (a bytearray from an internal publisher): rare
-        if type(body) is bytes:
-            src = PyBytes_AS_STRING(body)  # noqa: F821
-            nbody = PyBytes_GET_SIZE(body)  # noqa: F821
-        else:  # a contiguous memoryview of bytes (a slice of a read, a store's record)
-            src = PyMemoryView_GET_BUFFER(body).buf  # noqa: F821
-            nbody = PyMemoryView_GET_BUFFER(body).len  # noqa: F821
-        start = PyByteArray_GET_SIZE(out)  # noqa: F821
-        end = start + nhead + nsid + ntail + nbody + 2
-        if end >= BYTEARRAY_ALLOC(out):  # noqa: F821
-            PyByteArray_Resize(out, end + (end >> 1))  # noqa: F821
-        PyByteArray_Resize(out, end)  # noqa: F821 (a shrink within the allocation: no copy)
-        dst = PyByteArray_AS_STRING(out) + start  # noqa: F821
+        nbody = FLAT_LEN(body)  # noqa: F821
+        dst = _grow(out, nhead + nsid + ntail + nbody + 2)
         memcpy(dst, PyBytes_AS_STRING(head), nhead)  # noqa: F821
         dst += nhead
         memcpy(dst, PyBytes_AS_STRING(sid), nsid)  # noqa: F821
         dst += nsid
         memcpy(dst, PyBytes_AS_STRING(tail), ntail)  # noqa: F821
         dst += ntail
-        memcpy(dst, src, nbody)  # noqa: F821
+        memcpy(dst, FLAT_PTR(body), nbody)  # noqa: F821
         dst[nbody] = 13
         dst[nbody + 1] = 10
     else:
@@ -152,6 +138,76 @@ def _append_frame(out: bytearray, head: bytes, sid: bytes, tail: bytes, body) ->
         out += tail
         out += body
         out += _CRLF
+
+
+def _append_msg(out: bytearray, subject: bytes, sid: bytes, reply: bytes | None, body) -> None:
+    """Compiled only (delivery.pxd makes it C): appends a whole MSG frame, `MSG <subject> <sid>
+    [<reply> ]<size>\r\n<body>\r\n`, its line written in place, the size's digits too: no
+    pieces made or looked up per message. Uncompiled, `deliver` appends pieces it made once per
+    message (_append_frame)."""
+    if subject is None or sid is None:  # the C macros below do not check
+        raise TypeError("_append_msg takes bytes")
+    body = _flat(body)
+    nsubject = PyBytes_GET_SIZE(subject)  # noqa: F821 (C-API names, from delivery.pxd)
+    nsid = PyBytes_GET_SIZE(sid)  # noqa: F821
+    nreply = 0 if reply is None else PyBytes_GET_SIZE(reply) + 1  # noqa: F821 (and its space)
+    nbody = FLAT_LEN(body)  # noqa: F821
+    ndigits = 1
+    rest = nbody
+    while rest >= 10:
+        rest //= 10
+        ndigits += 1
+    dst = _grow(out, 4 + nsubject + 1 + nsid + 1 + nreply + ndigits + 2 + nbody + 2)
+    memcpy(dst, b"MSG ", 4)  # noqa: F821
+    dst += 4
+    memcpy(dst, PyBytes_AS_STRING(subject), nsubject)  # noqa: F821
+    dst += nsubject
+    dst[0] = 32
+    memcpy(dst + 1, PyBytes_AS_STRING(sid), nsid)  # noqa: F821
+    dst += 1 + nsid
+    dst[0] = 32
+    dst += 1
+    if nreply:
+        memcpy(dst, PyBytes_AS_STRING(reply), nreply - 1)  # noqa: F821
+        dst[nreply - 1] = 32
+        dst += nreply
+    rest = nbody
+    i = ndigits
+    while i:
+        i -= 1
+        dst[i] = 48 + rest % 10
+        rest //= 10
+    dst += ndigits
+    dst[0] = 13
+    dst[1] = 10
+    memcpy(dst + 2, FLAT_PTR(body), nbody)  # noqa: F821
+    dst[2 + nbody] = 13
+    dst[3 + nbody] = 10
+
+
+def _flat(body):
+    """Compiled only: `body` as bytes or a C-contiguous memoryview of bytes, whose memory the C
+    writers copy from (FLAT_PTR, FLAT_LEN in delivery.pxd). Any other buffer (a bytearray from
+    an internal publisher: rare) is copied to bytes."""
+    if type(body) is bytes:
+        return body
+    if type(body) is memoryview and PyMemoryView_GET_BUFFER(body).itemsize == 1 and \
+            PyBuffer_IsContiguous(PyMemoryView_GET_BUFFER(body), b"C"):  # noqa: F821
+        return body
+    return bytes(body)
+
+
+def _grow(out: bytearray, extra: int):
+    """Compiled only: lengthens `out` by `extra` bytes and returns where they start (a C
+    pointer). When the allocation is short it grows by half its size: a new buffer (one is
+    started after every flush) would otherwise be copied over and over as it grows an eighth at
+    a time."""
+    start = PyByteArray_GET_SIZE(out)  # noqa: F821
+    end = start + extra
+    if end >= BYTEARRAY_ALLOC(out):  # noqa: F821
+        PyByteArray_Resize(out, end + (end >> 1))  # noqa: F821
+    PyByteArray_Resize(out, end)  # noqa: F821 (a shrink within the allocation: no copy)
+    return PyByteArray_AS_STRING(out) + start  # noqa: F821
 
 
 # -- counters ------------------------------------------------------------------------------------
@@ -260,9 +316,13 @@ def deliver(origin, result, subject: bytes, reply: bytes | None, message: memory
             return 0 if sub.conn.closed else _hand(sub, subject, reply, header_len, message)
     total = len(message)
     size = total - header_len  # the payload
-    # The MSG line around the sid: the pieces a run of this line left on the origin (see
-    # _pieces), else made here (not kept: one message rarely repeats the previous one's line).
-    if subject is origin.msg_subject and reply is origin.msg_reply and size == origin.msg_size:
+    # The MSG line around the sid: compiled, written in place per receiver (_append_msg);
+    # otherwise the pieces a run of this line left on the origin (see _pieces), else made here
+    # (not kept: one message rarely repeats the previous one's line).
+    in_place = COMPILED and not header_len
+    if in_place:
+        head = tail = None
+    elif subject is origin.msg_subject and reply is origin.msg_reply and size == origin.msg_size:
         head = origin.msg_head
         tail = origin.msg_tail
     else:
@@ -299,7 +359,10 @@ def deliver(origin, result, subject: bytes, reply: bytes | None, message: memory
             sub.delivered += 1  # UNSUB <max> compares against it
         if reply is not None and perms is not None:
             _note_request(perms, reply)
-        if not header_len:
+        if in_place:
+            _append_msg(conn.out, subject, sub.sid, reply, message)
+            conn.out_bytes += size
+        elif not header_len:
             _append_frame(conn.out, head, sub.sid, tail, message)
             conn.out_bytes += size
         elif conn.headers:

@@ -6,10 +6,26 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 cdef extern from *:
     """
     #define ZATS_BYTEARRAY_UCHARS(o) ((unsigned char *)PyByteArray_AS_STRING(o))
+    /* A memoryview sliced from `view` that only the caller references and that is not
+       released: _payload may point it at other bytes of the same buffer. */
+    #define ZATS_VIEW_REUSABLE(o, whole) (Py_REFCNT(o) == 1 && PyMemoryView_Check(o) \
+        && ((PyMemoryViewObject *)(o))->mbuf == ((PyMemoryViewObject *)(whole))->mbuf \
+        && ((PyMemoryViewObject *)(o))->view.ndim == 1 \
+        && !(((PyMemoryViewObject *)(o))->flags & _Py_MEMORYVIEW_RELEASED))
+    static inline void zats_view_retarget(PyObject *o, PyObject *whole, Py_ssize_t start,
+                                          Py_ssize_t end) {
+        Py_buffer *b = &((PyMemoryViewObject *)o)->view;
+        b->buf = (char *)PyMemoryView_GET_BUFFER(whole)->buf + start;
+        b->len = end - start;
+        b->shape[0] = end - start;
+    }
     """
     unsigned char *BYTEARRAY_UCHARS "ZATS_BYTEARRAY_UCHARS" (object o)
     char *BYTEARRAY_CHARS "PyByteArray_AS_STRING" (object o)
     unsigned char *find_byte "(unsigned char *)memchr" (const void *s, int c, size_t n)
+    bint VIEW_REUSABLE "ZATS_VIEW_REUSABLE" (object o, object view)
+    void VIEW_RETARGET "zats_view_retarget" (object o, object view, Py_ssize_t start,
+                                             Py_ssize_t end)
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, p=cython.p_uchar, lf=cython.p_uchar, eol=Py_ssize_t,
                tokens=int, start=Py_ssize_t,
@@ -17,6 +33,8 @@ cdef extern from *:
                second_end=Py_ssize_t, third_start=Py_ssize_t, third_end=Py_ssize_t,
                size_start=Py_ssize_t, size_end=Py_ssize_t, size=Py_ssize_t)
 cdef object _scan_pub(bytearray buf, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t mcl)
+
+cdef object _payload(object view, object spare, Py_ssize_t start, Py_ssize_t end)
 
 cdef class _Parser:
     cdef public Py_ssize_t max_control_line

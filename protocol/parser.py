@@ -138,6 +138,19 @@ def _scan_pub(buf: bytearray, pos: int, end: int, mcl: int):
     return line, subject, reply, size, eol
 
 
+def _payload(view: memoryview, spare, start: int, end: int) -> memoryview:
+    """Compiled only (parser.pxd makes it C): view[start:end], a frame's payload for its
+    handler; or the previous payload `spare` pointed at these bytes, when nothing but the parse
+    loop holds it (the handler copied what it needed and kept no reference). Slicing makes a
+    memoryview and a slice object per message, and their allocation and release cost more than
+    the rest of a plain PUB's parsing. A payload a handler keeps is never reused (its reference
+    count says so), nor one it released; slices and copies made of it are their own views."""
+    if spare is not None and VIEW_REUSABLE(spare, view):  # noqa: F821 (parser.pxd)
+        VIEW_RETARGET(spare, view, start, end)  # noqa: F821
+        return spare
+    return view[start:end]
+
+
 def _size(field: bytes) -> int:
     """A non-negative decimal size of at most 9 digits, or -1 (nats-server's parseSize)."""
     if field.isdigit() and len(field) <= _MAX_SIZE_DIGITS:
@@ -407,6 +420,7 @@ class ClientOpsParser(_Parser):
         pedantic = self.pedantic
         line_checked = self._line_checked
         self._line_checked = False
+        payload = None  # the previous PUB's, which _payload may reuse
         while pos < end:
             if rep_line is not None:
                 if startswith(rep_line, pos):
@@ -428,7 +442,9 @@ class ClientOpsParser(_Parser):
                     if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
                         if self._unfinished(buf, pos, pend, end):
                             return pos
-                    if on_pub(rep_subject, rep_reply, view[pstart:pend]):
+                    payload = _payload(view, payload, pstart, pend) if scan_pub else \
+                        view[pstart:pend]
+                    if on_pub(rep_subject, rep_reply, payload):
                         return pend + 2
                     pos = pend + 2
                     continue
@@ -539,7 +555,9 @@ class ClientOpsParser(_Parser):
                 last_subject = subject
                 last_size = size
                 pos = pend + 2
-                if on_pub(subject, reply, view[pstart:pend]):
+                payload = _payload(view, payload, pstart, pend) if scan_pub else \
+                    view[pstart:pend]
+                if on_pub(subject, reply, payload):
                     return pos
             elif code == _HPUB:
                 n = len(args)

@@ -519,3 +519,35 @@ def test_the_compiled_pub_line_reader_reads_as_the_general_path(frames, mcl, cut
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(parser_module, "COMPILED", False)
         assert outcome_of() == built
+
+
+@settings(max_examples=200, deadline=None)
+@given(sizes=st.lists(st.integers(0, 40), min_size=1, max_size=12), keep=st.data())
+def test_a_payload_a_handler_keeps_keeps_its_bytes(sizes, keep):
+    """Compiled, the parser may point a payload its handler did not keep at the next one; a
+    payload the handler keeps (whole, or as a slice or a memoryview of it) still reads its own
+    bytes after the rest of the read is parsed, and one it released is never reused."""
+    frames = [(b"s%d" % i, bytes([65 + i]) * size) for i, size in enumerate(sizes)]
+    kept_as = [keep.draw(st.sampled_from(["copy", "view", "slice", "memoryview", "released"]))
+               for _ in frames]
+    data = bytearray(b"".join(b"PUB %s %d\r\n%s\r\n" % (s, len(p), p) for s, p in frames))
+    kept = []
+
+    class Handler(Recorder):
+        def on_pub(self, subject, reply, payload):
+            how = kept_as[len(kept)]
+            if how == "copy":
+                kept.append(bytes(payload))
+            elif how == "view":
+                kept.append(payload)
+            elif how == "slice":
+                kept.append(payload[:])
+            elif how == "memoryview":
+                kept.append(memoryview(payload))
+            else:
+                kept.append(bytes(payload))
+                payload.release()
+
+    parser = ClientOpsParser(Handler())
+    assert parser.parse(data, memoryview(data), len(data)) == len(data)
+    assert [bytes(p) for p in kept] == [p for _, p in frames]
