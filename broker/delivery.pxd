@@ -16,12 +16,23 @@ from zats.broker.subscription cimport Interest
 cdef extern from *:
     """
     #define ZATS_BYTEARRAY_ALLOC(o) (((PyByteArrayObject *)(o))->ob_alloc)
+    /* xorshift64* (Vigna): the queue-group picker's random numbers. */
+    static unsigned long long zats_picker_state = 1;
+    static void zats_seed_picker(unsigned long long seed) { zats_picker_state = seed ? seed : 1; }
+    static Py_ssize_t zats_pick_below(Py_ssize_t n) {
+        unsigned long long x = zats_picker_state;
+        x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+        zats_picker_state = x;
+        return (Py_ssize_t)((double)((x * 0x2545F4914F6CDD1DULL) >> 11) * (1.0 / 9007199254740992.0) * n);
+    }
     #define ZATS_FLAT_PTR(o) (PyBytes_CheckExact(o) ? (void *)PyBytes_AS_STRING(o) \
                               : PyMemoryView_GET_BUFFER(o)->buf)
     #define ZATS_FLAT_LEN(o) (PyBytes_CheckExact(o) ? PyBytes_GET_SIZE(o) \
                               : PyMemoryView_GET_BUFFER(o)->len)
     """
     Py_ssize_t BYTEARRAY_ALLOC "ZATS_BYTEARRAY_ALLOC" (object o)
+    void SEED_PICKER "zats_seed_picker" (unsigned long long seed)
+    Py_ssize_t PICK_BELOW "zats_pick_below" (Py_ssize_t n)
     # The memory of what _flat returns (bytes or a contiguous memoryview of bytes).
     void *FLAT_PTR "ZATS_FLAT_PTR" (object o)
     Py_ssize_t FLAT_LEN "ZATS_FLAT_LEN" (object o)
@@ -45,9 +56,11 @@ cdef char *_grow(bytearray out, Py_ssize_t extra) except NULL
 
 @cython.locals(subs=tuple, sub=Interest, conn=Endpoint, broker=DeliveryState, touched=list,
                count=Py_ssize_t, size=Py_ssize_t, total=Py_ssize_t, with_headers=Py_ssize_t,
-               in_place=bint)
-cpdef deliver(Endpoint origin, SublistResult result, subject, reply, message,
-              Py_ssize_t header_len=*)
+               in_place=bint, nbytes=Py_ssize_t, n=Py_ssize_t)
+cpdef Py_ssize_t deliver(Endpoint origin, SublistResult result, subject, reply, message,
+                         Py_ssize_t header_len=*) except -1
+
+cdef Py_ssize_t _random_below(Py_ssize_t n) except -1
 
 @cython.locals(sub=Interest, conn=Endpoint, n=Py_ssize_t, start=Py_ssize_t, i=Py_ssize_t)
 cdef object _pick(group, Endpoint origin, subject)

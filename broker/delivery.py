@@ -31,6 +31,7 @@ permissions cost one attribute test for it."""
 
 from __future__ import annotations
 
+import os
 from random import random as _random
 
 from .permissions import delivery_denied
@@ -41,6 +42,9 @@ _CRLF = b"\r\n"
 
 # This module runs compiled (see zats.compiled): _append_frame then takes its C-level branch.
 COMPILED = not __file__.endswith(".py")
+
+if COMPILED:
+    SEED_PICKER(int.from_bytes(os.urandom(8), "little") | 1)  # noqa: F821 (delivery.pxd)
 
 # b" <size>\r\n", the end of a MSG line without reply, by payload size (bounded).
 _SIZE_TAILS: dict[int, bytes] = {}
@@ -265,7 +269,7 @@ def _pick(group, origin, subject: bytes):
     plain tuple, by weight in a WeightedGroup (route members weigh what their peer said, leaf
     members only when no other is left; see sublist.queue_group)."""
     n = len(group)
-    start = int(_random() * n) if group.__class__ is tuple else group.start()
+    start = _random_below(n) if type(group) is tuple else group.start()
     sub = group[start]
     conn = sub.conn
     # The common case: the randomly chosen member accepts.
@@ -278,6 +282,15 @@ def _pick(group, origin, subject: bytes):
         if _accepts(sub, origin, subject):
             return sub
     return None
+
+
+def _random_below(n: int) -> int:
+    """A random index below `n`, for a queue group's pick. Compiled, from a C xorshift generator
+    seeded once from os.urandom (delivery.pxd): a call into `random` costs more than the rest of
+    the pick. Its low bits are not used (the top 53 of 64 scaled to `n`, as random() does)."""
+    if COMPILED:
+        return PICK_BELOW(n)  # noqa: F821 (delivery.pxd)
+    return int(_random() * n)
 
 
 def _receivers(result, origin, subject: bytes) -> tuple:
