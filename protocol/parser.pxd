@@ -1,5 +1,5 @@
 # The compiled build's declarations for parser.py (see zats.compiled): the C-API names and the
-# C types of the locals of _scan_pub, which only runs compiled.
+# C types of the locals of ClientOpsParser._scan_pub, which only runs compiled.
 cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
@@ -27,12 +27,6 @@ cdef extern from *:
     void VIEW_RETARGET "zats_view_retarget" (object o, object view, Py_ssize_t start,
                                              Py_ssize_t end)
 
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, p=cython.p_uchar, lf=cython.p_uchar, eol=Py_ssize_t,
-               tokens=int, start=Py_ssize_t,
-               first_start=Py_ssize_t, first_end=Py_ssize_t, second_start=Py_ssize_t,
-               second_end=Py_ssize_t, third_start=Py_ssize_t, third_end=Py_ssize_t,
-               size_start=Py_ssize_t, size_end=Py_ssize_t, size=Py_ssize_t)
-cdef object _scan_pub(bytearray buf, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t mcl)
 
 cdef object _payload(object view, object spare, Py_ssize_t start, Py_ssize_t end)
 
@@ -61,6 +55,16 @@ cdef class ClientOpsParser(_Parser):
     cdef public object _on_pub_sizes
     cdef public object _on_publish_line
     cdef public object _on_client_err
+    cdef object _scan_reply
+    cdef Py_ssize_t _scan_size
+    cdef Py_ssize_t _scan_eol
+
+    @cython.locals(n=Py_ssize_t, i=Py_ssize_t, p=cython.p_uchar, lf=cython.p_uchar,
+                   eol=Py_ssize_t, tokens=int, start=Py_ssize_t,
+                   first_start=Py_ssize_t, first_end=Py_ssize_t, second_start=Py_ssize_t,
+                   second_end=Py_ssize_t, third_start=Py_ssize_t, third_end=Py_ssize_t,
+                   size_start=Py_ssize_t, size_end=Py_ssize_t, size=Py_ssize_t)
+    cdef object _scan_pub(self, bytearray buf, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t mcl)
 
     @cython.locals(pos=Py_ssize_t, mcl=Py_ssize_t, max_payload=Py_ssize_t, rep_len=Py_ssize_t,
                    rep_size=Py_ssize_t, last_size=Py_ssize_t, stride=Py_ssize_t,

@@ -75,69 +75,6 @@ _MAX_SIZE_DIGITS = 9  # nats-server's parseSize refuses longer numbers
 COMPILED = not __file__.endswith(".py")
 
 
-def _scan_pub(buf: bytearray, pos: int, end: int, mcl: int):
-    """Compiled only (parser.pxd makes it C): the control line at buf[pos:end] read without a
-    copy or a split, when it is a whole PUB line of the plain form `PUB <subject> [<reply> ]
-    <size>[\\r]\\n`, single spaces, the size 1-9 digits, no longer than `mcl`: (line without
-    its LF, subject, reply|None, size, position of the LF). Anything else is None, and the
-    general path reads that line (and raises for it, or waits for the rest of it)."""
-    if end - pos < 8:  # the shortest: `PUB a 0\\n`
-        return None
-    p = BYTEARRAY_UCHARS(buf) + pos  # noqa: F821 (a C-API name, from parser.pxd)
-    if p[0] != 80 or p[1] != 85 or p[2] != 66 or p[3] != 32:  # `PUB `
-        return None
-    lf = find_byte(p, 10, min(end - pos, mcl + 1))  # noqa: F821 (memchr)
-    if not lf:
-        return None
-    n = lf - p
-    eol = pos + n
-    if n < 7:
-        return None
-    if p[n - 1] == 13:  # CR
-        n -= 1
-    # Up to three tokens, each of bytes above the space (bytes.split splits on ASCII whitespace,
-    # all of it at or below the space; a control byte other than those ends the scan too).
-    tokens = 0
-    i = 4
-    while tokens < 3:
-        start = i
-        while i < n and p[i] > 32:
-            i += 1
-        if i == start:
-            return None  # an empty token: two spaces in a row, or a trailing space
-        if tokens == 0:
-            first_start, first_end = start, i
-        elif tokens == 1:
-            second_start, second_end = start, i
-        else:
-            third_start, third_end = start, i
-        tokens += 1
-        if i == n:
-            break
-        if p[i] != 32:
-            return None
-        i += 1
-    if i != n or tokens < 2:
-        return None
-    if tokens == 2:
-        size_start, size_end = second_start, second_end
-    else:
-        size_start, size_end = third_start, third_end
-    if size_end - size_start > _MAX_SIZE_DIGITS:
-        return None
-    size = 0
-    for i in range(size_start, size_end):
-        if p[i] < 48 or p[i] > 57:
-            return None
-        size = size * 10 + (p[i] - 48)
-    line = PyBytes_FromStringAndSize(BYTEARRAY_CHARS(buf) + pos, eol - pos)  # noqa: F821
-    subject = PyBytes_FromStringAndSize(BYTEARRAY_CHARS(buf) + pos + first_start,  # noqa: F821
-                                        first_end - first_start)
-    reply = None if tokens == 2 else PyBytes_FromStringAndSize(  # noqa: F821
-        BYTEARRAY_CHARS(buf) + pos + second_start, second_end - second_start)  # noqa: F821
-    return line, subject, reply, size, eol
-
-
 def _payload(view: memoryview, spare, start: int, end: int) -> memoryview:
     """Compiled only (parser.pxd makes it C): view[start:end], a frame's payload for its
     handler; or the previous payload `spare` pointed at these bytes, when nothing but the parse
@@ -351,7 +288,8 @@ class ClientOpsParser(_Parser):
 
     __slots__ = ("max_payload", "headers", "auth_pending", "pedantic", "_line_checked",
                  "_on_connect", "_on_pub", "_on_hpub", "_on_sub", "_on_unsub", "_on_pub_run",
-                 "_on_pub_sizes", "_on_publish_line", "_on_client_err")
+                 "_on_pub_sizes", "_on_publish_line", "_on_client_err",
+                 "_scan_reply", "_scan_size", "_scan_eol")
 
     def __init__(self, handler, *, max_control_line: int = MAX_CONTROL_LINE_SIZE,
                  max_payload: int = MAX_PAYLOAD_SIZE):
@@ -388,6 +326,70 @@ class ClientOpsParser(_Parser):
             self._on_publish_line(subject)
         self._line_checked = True
 
+    def _scan_pub(self, buf: bytearray, pos: int, end: int, mcl: int):
+        """Compiled only (parser.pxd makes it C): the control line at buf[pos:end] read without a
+        copy or a split, when it is a whole PUB line of the plain form `PUB <subject> [<reply> ]
+        <size>[\\r]\\n`, single spaces, the size 1-9 digits, no longer than `mcl`: its subject,
+        with its reply (or None), size and the position of its LF left in `_scan_reply`,
+        `_scan_size` and `_scan_eol` (C fields: no tuple or integers to allocate). Anything else
+        is None, and the general path reads that line (and raises for it, or waits for the rest
+        of it)."""
+        if end - pos < 8:  # the shortest: `PUB a 0\\n`
+            return None
+        p = BYTEARRAY_UCHARS(buf) + pos  # noqa: F821 (a C-API name, from parser.pxd)
+        if p[0] != 80 or p[1] != 85 or p[2] != 66 or p[3] != 32:  # `PUB `
+            return None
+        lf = find_byte(p, 10, min(end - pos, mcl + 1))  # noqa: F821 (memchr)
+        if not lf:
+            return None
+        n = lf - p
+        eol = pos + n
+        if n < 7:
+            return None
+        if p[n - 1] == 13:  # CR
+            n -= 1
+        # Up to three tokens, each of bytes above the space (bytes.split splits on ASCII whitespace,
+        # all of it at or below the space; a control byte other than those ends the scan too).
+        tokens = 0
+        i = 4
+        while tokens < 3:
+            start = i
+            while i < n and p[i] > 32:
+                i += 1
+            if i == start:
+                return None  # an empty token: two spaces in a row, or a trailing space
+            if tokens == 0:
+                first_start, first_end = start, i
+            elif tokens == 1:
+                second_start, second_end = start, i
+            else:
+                third_start, third_end = start, i
+            tokens += 1
+            if i == n:
+                break
+            if p[i] != 32:
+                return None
+            i += 1
+        if i != n or tokens < 2:
+            return None
+        if tokens == 2:
+            size_start, size_end = second_start, second_end
+        else:
+            size_start, size_end = third_start, third_end
+        if size_end - size_start > _MAX_SIZE_DIGITS:
+            return None
+        size = 0
+        for i in range(size_start, size_end):
+            if p[i] < 48 or p[i] > 57:
+                return None
+            size = size * 10 + (p[i] - 48)
+        self._scan_reply = None if tokens == 2 else PyBytes_FromStringAndSize(  # noqa: F821
+            BYTEARRAY_CHARS(buf) + pos + second_start, second_end - second_start)  # noqa: F821
+        self._scan_size = size
+        self._scan_eol = eol
+        return PyBytes_FromStringAndSize(BYTEARRAY_CHARS(buf) + pos + first_start,  # noqa: F821
+                                         first_end - first_start)
+
     def parse(self, buf: bytearray, view: memoryview, end: int) -> int:
         pos = 0
         self.need = 0
@@ -400,9 +402,10 @@ class ClientOpsParser(_Parser):
         on_pub = self._on_pub
         on_pub_run = self._on_pub_run
         # A publisher's burst often repeats one PUB control line (same subject, reply and size).
-        # Once two consecutive PUB lines are equal, `rep_line` (the line with its LF) is tried
-        # first: one startswith then replaces find, copy, split and int. A miss turns it off.
-        prev_line = rep_line = None
+        # Once two consecutive PUB frames have the same subject, reply and size, `rep_line` (the
+        # second one's line with its LF) is tried first: one startswith then replaces find,
+        # copy, split and int. A miss turns it off.
+        rep_line = None
         rep_subject = rep_reply = None
         rep_len = rep_size = 0
         # A publisher that keeps its subject while sizes vary sends `PUB <subject> <size>` lines
@@ -413,7 +416,7 @@ class ClientOpsParser(_Parser):
         # (another form, a bad or too large size, a bad trailer, an unfinished frame) ends the
         # gathering and that frame takes the ordinary path, which raises or waits as it does.
         on_pub_sizes = self._on_pub_sizes
-        subj_prefix = subj = last_subject = None
+        subj_prefix = subj = last_subject = last_reply = None
         last_size = -1
         # Pedantic: no run paths (each frame's line is checked), and the first frame skips the
         # check when the previous call already made it.
@@ -465,8 +468,8 @@ class ClientOpsParser(_Parser):
                     if size == last_size:
                         # The size repeats: this line probably repeats too, and the run path
                         # (rep_line) serves that better. The ordinary path takes this frame and,
-                        # finding it equal to prev_line, starts that run.
-                        prev_line = bytes(view[p:eol])
+                        # finding subject, reply and size those of the last frame, starts that
+                        # run.
                         break
                     pstart = eol + 1
                     pend = pstart + size
@@ -489,9 +492,11 @@ class ClientOpsParser(_Parser):
                     continue
             # Compiled, a PUB line in the plain form (single spaces, a size of digits) is read
             # by _scan_pub in C; any other line, or uncompiled, by the split below.
-            scanned = _scan_pub(buf, pos, end, mcl) if scan_pub else None
-            if scanned is not None:
-                line, subject, reply, size, eol = scanned
+            subject = self._scan_pub(buf, pos, end, mcl) if scan_pub else None
+            if subject is not None:
+                reply = self._scan_reply
+                size = self._scan_size
+                eol = self._scan_eol
                 code = _PUB
                 plain = reply is None  # `PUB <subject> <size>`
             else:
@@ -533,10 +538,9 @@ class ClientOpsParser(_Parser):
                 # The hot path: sizes and the trailing CRLF checked inline, no helper calls.
                 if size > max_payload:
                     raise ProtocolError(MAX_PAYLOAD, "payload over max_payload")
-                if pedantic:
+                if pedantic:  # no runs: each frame's line is checked
                     if not (pos == 0 and line_checked):
                         self._on_publish_line(subject)
-                    prev_line = None  # no runs
                 pstart = eol + 1
                 pend = pstart + size
                 if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
@@ -544,15 +548,16 @@ class ClientOpsParser(_Parser):
                         if pedantic:
                             self._unfinished_publish(subject, pos == 0 and line_checked)
                         return pos
-                if line == prev_line:
-                    rep_line = line + b"\n"
-                    rep_subject, rep_reply, rep_size, rep_len = subject, reply, size, pstart - pos
-                elif plain and on_pub_sizes is not None and not pedantic and \
-                        subject == last_subject:
-                    subj = subject
-                    subj_prefix = b"PUB " + subj + b" "
-                prev_line = line
+                if subject == last_subject and not pedantic:
+                    if size == last_size and reply == last_reply:
+                        rep_line = bytes(view[pos:pstart])
+                        rep_subject, rep_reply, rep_size, rep_len = subject, reply, size, \
+                            pstart - pos
+                    elif plain and on_pub_sizes is not None:
+                        subj = subject
+                        subj_prefix = b"PUB " + subj + b" "
                 last_subject = subject
+                last_reply = reply
                 last_size = size
                 pos = pend + 2
                 payload = _payload(view, payload, pstart, pend) if scan_pub else \
@@ -608,7 +613,7 @@ class ClientOpsParser(_Parser):
                         return pos  # the handler resumes parsing when it is ready
                     pub_op = None if self.auth_pending else b"PUB"
                     scan_pub = COMPILED and pub_op is not None
-                    subj_prefix = rep_line = prev_line = None
+                    subj_prefix = rep_line = last_subject = None
                     pedantic = self.pedantic
                 else:
                     self._control(code, line)
