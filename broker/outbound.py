@@ -1,8 +1,9 @@
 """The outbound half of a WireConnection (wire.py), for every kind (client, route, leafnode): one
 outbound bytearray that deliveries append to, flushed once at the end of each read (the broker's
-`touched` list); the slow-consumer rules (pending over max_pending, or a write stuck past
-write_deadline); and backpressure, a publisher whose read filled receivers past their high-water
-mark pausing its reading briefly while they drain.
+`touched` list), or held over a few reads while a stream flows (`HeldOutput`); the slow-consumer
+rules (pending over max_pending, or a write stuck past write_deadline); and backpressure, a
+publisher whose read filled receivers past their high-water mark pausing its reading briefly
+while they drain.
 
 `OutboundMixin` holds the methods; WireConnection provides the attributes they use (broker,
 transport, rbuf, out, touched, closed, paused, stall_timer, stall_handle, waiters, next_slice)
@@ -12,6 +13,13 @@ from __future__ import annotations
 
 HIGH_WATER = 1024 * 1024  # transport buffer size above which a receiver counts as stalled
 MAX_STALL = 0.05  # longest pause of a publisher waiting for its receivers to drain
+
+# Holding output (HeldOutput): after a read of HOLD_READ bytes or more, receivers' output under
+# HOLD_MAX bytes is held; it is written once a loop round reads nothing, or after HOLD_ROUNDS
+# rounds that kept reading.
+HOLD_READ = 8192
+HOLD_MAX = 65536
+HOLD_ROUNDS = 8
 
 
 def write_buffer_high(max_pending: int) -> int:
@@ -37,8 +45,10 @@ class OutboundMixin:
             self.broker.touched.append(self)
 
     def flush(self) -> None:
-        """Hands the outbound buffer to the transport (one write per read processed)."""
+        """Hands the outbound buffer to the transport (one write per read processed, or per
+        run of reads while output is held)."""
         self.touched = False
+        self.held = False
         out = self.out
         if not out or self.closed or self.tls_pending:
             return
@@ -115,3 +125,57 @@ class OutboundMixin:
             self.waiters = []
             for conn in waiters:
                 conn.unstall()
+
+
+class HeldOutput:
+    """Receivers' output held back while messages stream in, so that one write carries many
+    reads' worth. A receiver is otherwise written to at the end of every read that reached it:
+    one system call per receiver per read, where nats-server (whose writers run on their own
+    goroutines while the reader keeps reading) writes a receiver once per many reads. Output is
+    held only after a read of HOLD_READ bytes or more, so that a lone request, or a burst that
+    fits one read, is written at once.
+
+    Held output is written when the event loop goes a round without reading anything (the
+    streams have paused), or after HOLD_ROUNDS rounds, or when a read brings a receiver's
+    output to HOLD_MAX bytes (Broker.flush_touched, which then applies backpressure as
+    usual). A round is one pass of the loop's callbacks: `_round` runs there and reschedules
+    itself, the loop polling for I/O in between."""
+
+    __slots__ = ("loop", "conns", "reads", "seen", "rounds", "scheduled")
+
+    def __init__(self) -> None:
+        self.loop = None  # the broker's, once started
+        self.conns: list = []  # connections whose `held` is set
+        self.reads = 0  # reads processed, counted by WireConnection._process
+        self.seen = -1  # `reads` at the last round
+        self.rounds = 0
+        self.scheduled = False
+
+    def hold(self, conn) -> None:
+        """Holds `conn`'s output (taken off the broker's touched list) until a later round."""
+        conn.touched = False
+        if not conn.held:
+            conn.held = True
+            self.conns.append(conn)
+        if not self.scheduled:
+            self.scheduled = True
+            self.seen = -1  # the first round runs before the loop polls again: no verdict yet
+            self.loop.call_soon(self._round)
+
+    def _round(self) -> None:
+        if self.reads != self.seen and self.rounds < HOLD_ROUNDS:
+            self.seen = self.reads
+            self.rounds += 1
+            self.loop.call_soon(self._round)
+            return
+        self.scheduled = False
+        self.rounds = 0
+        self.release()
+
+    def release(self) -> None:
+        """Writes every held output now."""
+        conns = self.conns
+        self.conns = []
+        for conn in conns:
+            if conn.held:  # not written meanwhile
+                conn.flush()

@@ -33,6 +33,7 @@ from .options import (
     client_advertise_address,
     validate,
 )
+from .outbound import HOLD_MAX, HeldOutput
 from .system import SystemService, system_account_name
 from .tls import server_context
 from .transport import PipeEnd, pipe
@@ -78,6 +79,7 @@ class Broker(DeliveryState):
         self.system: SystemService | None = None
         self.jetstream: JetStream | None = None
         self.origin: ClientConnection | None = _NOT_FLUSHING  # see flush_touched
+        self.held = HeldOutput()  # receivers' output held while messages stream in
         self.connections: dict[int, ClientConnection] = {}
         self.next_cid = 1
         self.total_connections = 0
@@ -111,7 +113,7 @@ class Broker(DeliveryState):
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> Broker:
-        self.loop = asyncio.get_running_loop()
+        self.loop = self.held.loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         opts = self.options
         log = self.log
@@ -371,13 +373,16 @@ class Broker(DeliveryState):
         self._closed_in_bytes += conn.in_bytes
         conn.account.stats.closed(conn)
 
-    def flush_touched(self, origin: ClientConnection | None = None) -> list[ClientConnection] | None:
+    def flush_touched(self, origin: ClientConnection | None = None,
+                      hold: bool = False) -> list[ClientConnection] | None:
         """Flushes every connection that got outbound bytes during the current read; returns
         those whose transport is now over its high-water mark (for backpressure), if any.
         `origin` is the client whose read it was: internal subscriptions' handlers see it as
-        `self.origin` (who published what they receive) while they run. A call made while
-        flushing (an internal handler publishing) does nothing: the running loop also flushes
-        the connections touched meanwhile."""
+        `self.origin` (who published what they receive) while they run. `hold`: the read was
+        large (a stream is flowing), and a connection's output under HOLD_MAX bytes is held for
+        a later write instead (outbound.HeldOutput). A call made while flushing (an internal
+        handler publishing) does nothing: the running loop also flushes the connections touched
+        meanwhile."""
         touched = self.touched
         if not touched or self.origin is not _NOT_FLUSHING:
             return None
@@ -385,6 +390,9 @@ class Broker(DeliveryState):
         stalled = None
         try:
             for conn in touched:
+                if hold and conn.holds_output and len(conn.out) < HOLD_MAX:
+                    self.held.hold(conn)
+                    continue
                 conn.flush()
                 if conn.paused:
                     if stalled is None:

@@ -37,7 +37,7 @@ from zats.protocol.peer_parser import room_for
 
 from . import trace
 from .endpoint import Endpoint
-from .outbound import OutboundMixin, write_buffer_high
+from .outbound import HOLD_READ, OutboundMixin, write_buffer_high
 
 SLICE_DELIVERIES = 20_000
 HEAVY_FANOUT = 64
@@ -55,10 +55,11 @@ class WireConnection(Endpoint, OutboundMixin, asyncio.BufferedProtocol):
         "closing", "err_at", "close_reason", "paused", "waiters", "stall_handle", "stall_timer",
         "ip", "port", "start", "last_activity",
         "pings_out", "ping_timer", "ping_sent_at", "rtt", "rtt_at", "handshake_timer",
-        "slice_work", "next_slice",
+        "slice_work", "next_slice", "held",
         "__weakref__",
     )
     is_route = False  # routes and leafnodes say True: delivery forwards to those
+    holds_output = True  # its output may be held over reads (outbound.HeldOutput)
     trace_kind = "cid"  # how log lines name the connection (route: rid, leafnode: lid)
     # Unfinished frames get buffer room as their bytes arrive (peer_parser.room_for), for kinds
     # whose declared sizes have no limit; otherwise all of it at once.
@@ -96,6 +97,7 @@ class WireConnection(Endpoint, OutboundMixin, asyncio.BufferedProtocol):
         # Heavy fan-out counted in this slice of a read, and the call that parses the rest.
         self.slice_work = 0
         self.next_slice: asyncio.Handle | None = None
+        self.held = False  # its output is held (outbound.HeldOutput)
 
     # -- the transport's calls (asyncio.BufferedProtocol) -----------------------------------
 
@@ -158,8 +160,10 @@ class WireConnection(Endpoint, OutboundMixin, asyncio.BufferedProtocol):
         need = self.parser.need
         if self.room_as_arrives:
             need = room_for(need, rbuf.filled - consumed)
+        large = rbuf.filled >= HOLD_READ  # a stream is flowing: receivers' output may be held
         rbuf.consume(consumed, need)
-        stalled = broker.flush_touched(self)
+        broker.held.reads += 1
+        stalled = broker.flush_touched(self, large)
         if stalled:
             self._stall(stalled)
         if self.slice_work >= SLICE_DELIVERIES and not self.closed:
