@@ -5,4 +5,4 @@ from zats.broker.delivery cimport deliver
 from zats.broker.endpoint cimport Endpoint
 
 @cython.locals(n=Py_ssize_t)
-cdef bint _publish(Endpoint conn, subject, reply, message, Py_ssize_t header_len) except -1
+cdef bint _publish(Endpoint conn, bytes subject, bytes reply, message, Py_ssize_t header_len) except -1
