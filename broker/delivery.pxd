@@ -7,6 +7,7 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyBy
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBuffer_IsContiguous
 from cpython.memoryview cimport PyMemoryView_GET_BUFFER
+from cpython.ref cimport Py_REFCNT
 from libc.string cimport memcpy
 
 from zats.broker.endpoint cimport DeliveryState, Endpoint
@@ -18,12 +19,28 @@ cdef extern from *:
     #define ZATS_BYTEARRAY_ALLOC(o) (((PyByteArrayObject *)(o))->ob_alloc)
     /* xorshift64* (Vigna): the queue-group picker's random numbers. */
     static unsigned long long zats_picker_state = 1;
-    static void zats_seed_picker(unsigned long long seed) { zats_picker_state = seed ? seed : 1; }
-    static Py_ssize_t zats_pick_below(Py_ssize_t n) {
+    static inline void zats_seed_picker(unsigned long long seed) { zats_picker_state = seed ? seed : 1; }
+    static inline Py_ssize_t zats_pick_below(Py_ssize_t n) {
         unsigned long long x = zats_picker_state;
         x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
         zats_picker_state = x;
         return (Py_ssize_t)((double)((x * 0x2545F4914F6CDD1DULL) >> 11) * (1.0 / 9007199254740992.0) * n);
+    }
+    /* An outbound buffer's memory, kept and handed over (recycle, _grow): only with no buffer
+       exports (no view points into it); emptied without giving its memory back; two empty
+       buffers' memories swapped. */
+    #define ZATS_BYTEARRAY_UNVIEWED(o) (((PyByteArrayObject *)(o))->ob_exports == 0)
+    static inline void zats_bytearray_empty(PyObject *o) {
+        PyByteArrayObject *b = (PyByteArrayObject *)o;
+        Py_SET_SIZE(b, 0);
+        b->ob_start = b->ob_bytes;
+        if (b->ob_bytes) b->ob_bytes[0] = 0;
+    }
+    static inline void zats_bytearray_swap(PyObject *x, PyObject *y) {
+        PyByteArrayObject *a = (PyByteArrayObject *)x, *b = (PyByteArrayObject *)y;
+        Py_ssize_t alloc = a->ob_alloc; char *bytes = a->ob_bytes, *start = a->ob_start;
+        a->ob_alloc = b->ob_alloc; a->ob_bytes = b->ob_bytes; a->ob_start = b->ob_start;
+        b->ob_alloc = alloc; b->ob_bytes = bytes; b->ob_start = start;
     }
     #define ZATS_FLAT_PTR(o) (PyBytes_CheckExact(o) ? (void *)PyBytes_AS_STRING(o) \
                               : PyMemoryView_GET_BUFFER(o)->buf)
@@ -31,6 +48,9 @@ cdef extern from *:
                               : PyMemoryView_GET_BUFFER(o)->len)
     """
     Py_ssize_t BYTEARRAY_ALLOC "ZATS_BYTEARRAY_ALLOC" (object o)
+    bint BYTEARRAY_UNVIEWED "ZATS_BYTEARRAY_UNVIEWED" (object o)
+    void BYTEARRAY_EMPTY "zats_bytearray_empty" (object o)
+    void BYTEARRAY_SWAP "zats_bytearray_swap" (object a, object b)
     void SEED_PICKER "zats_seed_picker" (unsigned long long seed)
     Py_ssize_t PICK_BELOW "zats_pick_below" (Py_ssize_t n)
     # The memory of what _flat returns (bytes or a contiguous memoryview of bytes).
@@ -53,6 +73,8 @@ cdef object _flat(object body)
 
 @cython.locals(start=Py_ssize_t, end=Py_ssize_t)
 cdef char *_grow(bytearray out, Py_ssize_t extra) except NULL
+
+cpdef recycle(bytearray out)
 
 @cython.locals(subs=tuple, sub=Interest, conn=Endpoint, broker=DeliveryState, touched=list,
                count=Py_ssize_t, size=Py_ssize_t, total=Py_ssize_t, with_headers=Py_ssize_t,

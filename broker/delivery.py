@@ -189,6 +189,26 @@ def _append_msg(out: bytearray, subject: bytes, sid: bytes, reply: bytes | None,
     dst[3 + nbody] = 10
 
 
+# Outbound buffers written and free again, kept for the next ones to fill (recycle, _grow):
+# at most _SPARE_MAX of them, of at most _SPARE_LARGEST bytes each.
+_SPARE: list = []
+_SPARE_MAX = 16
+_SPARE_LARGEST = 1 << 20
+
+
+def recycle(out: bytearray) -> None:
+    """Compiled only (a no-op otherwise): keeps the memory of an outbound buffer its transport
+    has written and let go of, for `_grow` to give to the next buffer that starts filling.
+    Otherwise every flush starts a new buffer, which grows by reallocation, frame by frame, up
+    to what a read or a held stream brings (tens of KiB): more instructions per message than
+    the frame's own copy. Kept only while nothing else references or views it (the reference
+    count of the caller's one variable, no buffer exports)."""
+    if COMPILED and Py_REFCNT(out) == 1 and BYTEARRAY_UNVIEWED(out) and \
+            len(_SPARE) < _SPARE_MAX and BYTEARRAY_ALLOC(out) <= _SPARE_LARGEST:  # noqa: F821
+        BYTEARRAY_EMPTY(out)  # noqa: F821 (size 0, its memory kept)
+        _SPARE.append(out)
+
+
 def _flat(body):
     """Compiled only: `body` as bytes or a C-contiguous memoryview of bytes, whose memory the C
     writers copy from (FLAT_PTR, FLAT_LEN in delivery.pxd). Any other buffer (a bytearray from
@@ -209,7 +229,12 @@ def _grow(out: bytearray, extra: int):
     start = PyByteArray_GET_SIZE(out)  # noqa: F821
     end = start + extra
     if end >= BYTEARRAY_ALLOC(out):  # noqa: F821
-        PyByteArray_Resize(out, end + (end >> 1))  # noqa: F821
+        if start == 0 and _SPARE and BYTEARRAY_UNVIEWED(out):  # noqa: F821 (a buffer starting)
+            spare = _SPARE.pop()
+            if BYTEARRAY_ALLOC(spare) > end:  # noqa: F821
+                BYTEARRAY_SWAP(out, spare)  # noqa: F821 (its memory for out's, both empty)
+        if end >= BYTEARRAY_ALLOC(out):  # noqa: F821
+            PyByteArray_Resize(out, end + (end >> 1))  # noqa: F821
     PyByteArray_Resize(out, end)  # noqa: F821 (a shrink within the allocation: no copy)
     return PyByteArray_AS_STRING(out) + start  # noqa: F821
 

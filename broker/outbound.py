@@ -11,6 +11,8 @@ and the methods `slow_consumer(why)` and `_trace(direction, data)`."""
 
 from __future__ import annotations
 
+from .delivery import recycle
+
 HIGH_WATER = 1024 * 1024  # transport buffer size above which a receiver counts as stalled
 MAX_STALL = 0.05  # longest pause of a publisher waiting for its receivers to drain
 
@@ -25,6 +27,27 @@ HOLD_ROUNDS = 8
 def write_buffer_high(max_pending: int) -> int:
     """The transport high-water mark for a connection: pause_writing fires above it."""
     return min(max_pending // 2, HIGH_WATER)
+
+
+def _flush(conn) -> None:
+    """OutboundMixin.flush's work, as a function so that the compiled build holds the buffer in
+    a C-typed variable (outbound.pxd): recycle() then sees the transport's references alone."""
+    conn.touched = False
+    conn.held = False
+    out = conn.out
+    if not out or conn.closed or conn.tls_pending:
+        return
+    transport = conn.transport
+    if transport.get_write_buffer_size() + len(out) > conn.broker.options.max_pending:
+        conn.slow_consumer("pending outbound over max_pending")
+        return
+    # The transport may keep a reference to the bytearray: give it away, start a new one
+    # (which takes over this one's memory if the transport let go of it: recycle).
+    conn.out = bytearray()
+    transport.write(out)
+    if conn.broker.log.trace_enabled:
+        conn._trace("->>", out)
+    recycle(out)
 
 
 class OutboundMixin:
@@ -47,20 +70,7 @@ class OutboundMixin:
     def flush(self) -> None:
         """Hands the outbound buffer to the transport (one write per read processed, or per
         run of reads while output is held)."""
-        self.touched = False
-        self.held = False
-        out = self.out
-        if not out or self.closed or self.tls_pending:
-            return
-        transport = self.transport
-        if transport.get_write_buffer_size() + len(out) > self.broker.options.max_pending:
-            self.slow_consumer("pending outbound over max_pending")
-            return
-        # The transport may keep a reference to the bytearray: give it away, start a new one.
-        self.out = bytearray()
-        transport.write(out)
-        if self.broker.log.trace_enabled:
-            self._trace("->>", out)
+        _flush(self)
 
     def pending_bytes(self) -> int:
         if self.transport is None or self.closed:

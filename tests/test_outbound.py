@@ -1,8 +1,11 @@
-"""Output held over reads while a stream of messages flows in (outbound.HeldOutput): the stream's
-receivers get every message in order, a bystander is answered meanwhile, and a lone message
-after the stream is written without waiting for more. Checked against zats and the real
-nats-server over raw sockets; that zats did hold (fewer writes to a receiver than reads of the
-stream) against an in-process broker."""
+"""The outbound side (outbound.py):
+- output held over reads while a stream of messages flows in (HeldOutput): the stream's
+  receivers get every message in order, a bystander is answered meanwhile, and a lone message
+  after the stream is written without waiting for more. Checked against zats and the real
+  nats-server over raw sockets; that zats did hold (fewer writes to a receiver than reads of
+  the stream) against an in-process broker;
+- a written buffer's memory reused (delivery.recycle) only when its transport let go of it: a
+  transport that keeps what it was given keeps it intact."""
 
 from __future__ import annotations
 
@@ -106,5 +109,47 @@ def test_a_receiver_of_part_of_a_stream_gets_fewer_writes_than_the_stream_has_re
             # several reads at a time.
             assert reads > 10
             assert counter.writes < reads / 2, (counter.writes, reads)
+    finally:
+        srv.stop()
+
+
+class _KeepingTransport(_CountingTransport):
+    """A transport that keeps every object it is given (as an SSL transport keeps its backlog)
+    and what each held when it was given."""
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.kept: list = []
+
+    def write(self, data) -> None:
+        self.kept.append((data, bytes(data)))
+        super().write(data)
+
+
+def test_a_buffer_its_transport_keeps_is_never_reused():
+    srv = ThreadedBroker().start()
+    try:
+        with Wire(srv.host, srv.port) as sub, Wire(srv.host, srv.port) as pub:
+            sub.connect(OPTS)
+            sub.send(b"SUB keep.* 1\r\nPING\r\n")
+            sub.expect(rb"PONG\r\n")
+            pub.connect(OPTS)
+            broker = srv.broker
+
+            def keep_writes():
+                conn = next(c for c in broker.connections.values() if c.subs)
+                conn.transport = _KeepingTransport(conn.transport)
+                return conn.transport
+
+            keeper = srv.call(keep_writes)
+            for i in range(30):  # a read each: a flush each
+                pub.send(b"PUB keep.%d %d\r\n%s\r\nPING\r\n" % (i, 100 + i, b"k" * (100 + i)))
+                pub.expect(rb"PONG\r\n")
+            sub.send(b"PING\r\n")
+            got = received(sub.expect(re.compile(rb".*?PONG\r\n", re.S)).group(0))
+            assert got == [(b"keep.%d" % i, b"k" * (100 + i)) for i in range(30)]
+            kept = srv.call(lambda: [(bytes(obj), when) for obj, when in keeper.kept])
+            assert len(kept) >= 30
+            assert all(now == when for now, when in kept)
     finally:
         srv.stop()
