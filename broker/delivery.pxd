@@ -30,6 +30,15 @@ cdef extern from *:
        exports (no view points into it); emptied without giving its memory back; two empty
        buffers' memories swapped. */
     #define ZATS_BYTEARRAY_UNVIEWED(o) (((PyByteArrayObject *)(o))->ob_exports == 0)
+    /* Room for n bytes from where its content starts, and the NUL a bytearray keeps after. */
+    #define ZATS_BYTEARRAY_ROOM(o, n) ((((PyByteArrayObject *)(o))->ob_start \
+        - ((PyByteArrayObject *)(o))->ob_bytes) + (n) < ((PyByteArrayObject *)(o))->ob_alloc)
+    /* The length set to n, within the room (ZATS_BYTEARRAY_ROOM). */
+    static inline void zats_bytearray_set_size(PyObject *o, Py_ssize_t n) {
+        PyByteArrayObject *b = (PyByteArrayObject *)o;
+        Py_SET_SIZE(b, n);
+        b->ob_start[n] = 0;
+    }
     static inline void zats_bytearray_empty(PyObject *o) {
         PyByteArrayObject *b = (PyByteArrayObject *)o;
         Py_SET_SIZE(b, 0);
@@ -49,6 +58,8 @@ cdef extern from *:
     """
     Py_ssize_t BYTEARRAY_ALLOC "ZATS_BYTEARRAY_ALLOC" (object o)
     bint BYTEARRAY_UNVIEWED "ZATS_BYTEARRAY_UNVIEWED" (object o)
+    bint BYTEARRAY_ROOM "ZATS_BYTEARRAY_ROOM" (object o, Py_ssize_t n)
+    void BYTEARRAY_SET_SIZE "zats_bytearray_set_size" (object o, Py_ssize_t n)
     void BYTEARRAY_EMPTY "zats_bytearray_empty" (object o)
     void BYTEARRAY_SWAP "zats_bytearray_swap" (object a, object b)
     void SEED_PICKER "zats_seed_picker" (unsigned long long seed)

@@ -223,19 +223,20 @@ def _flat(body):
 
 def _grow(out: bytearray, extra: int):
     """Compiled only: lengthens `out` by `extra` bytes and returns where they start (a C
-    pointer). When the allocation is short it grows by half its size: a new buffer (one is
-    started after every flush) would otherwise be copied over and over as it grows an eighth at
-    a time."""
+    pointer). A buffer that starts filling takes over a recycled one's memory; when the memory
+    is short it grows by half its size: a new buffer (one is started after every flush) would
+    otherwise be copied over and over as it grows an eighth at a time. The length is then set
+    within the memory (PyByteArray_Resize would give back memory beyond twice the length)."""
     start = PyByteArray_GET_SIZE(out)  # noqa: F821
     end = start + extra
-    if end >= BYTEARRAY_ALLOC(out):  # noqa: F821
+    if not BYTEARRAY_ROOM(out, end):  # noqa: F821
         if start == 0 and _SPARE and BYTEARRAY_UNVIEWED(out):  # noqa: F821 (a buffer starting)
             spare = _SPARE.pop()
-            if BYTEARRAY_ALLOC(spare) > end:  # noqa: F821
+            if BYTEARRAY_ROOM(spare, end):  # noqa: F821
                 BYTEARRAY_SWAP(out, spare)  # noqa: F821 (its memory for out's, both empty)
-        if end >= BYTEARRAY_ALLOC(out):  # noqa: F821
+        if not BYTEARRAY_ROOM(out, end):  # noqa: F821
             PyByteArray_Resize(out, end + (end >> 1))  # noqa: F821
-    PyByteArray_Resize(out, end)  # noqa: F821 (a shrink within the allocation: no copy)
+    BYTEARRAY_SET_SIZE(out, end)  # noqa: F821
     return PyByteArray_AS_STRING(out) + start  # noqa: F821
 
 
