@@ -482,6 +482,11 @@ class ClientConnection(WireConnection):
         self.queue(b"HMSG %s %s %d %d\r\n%s\r\n" % (reply, sub.sid, n, n, block))
 
 
+# The bytes reserved names start with (permissions.RESERVED_FIRST), as integers: compiled, C
+# integers (connection.pxd), so that a publish tests its first byte without a call.
+_RESERVED_A, _RESERVED_B = RESERVED_FIRST
+
+
 def _publish(conn, subject: bytes, reply: bytes | None, message, header_len: int) -> bool:
     """ClientConnection.on_pub's work, as a function so that the compiled build reads the
     connection as its C struct (endpoint.Endpoint; see connection.pxd)."""
@@ -490,9 +495,13 @@ def _publish(conn, subject: bytes, reply: bytes | None, message, header_len: int
     # nats-server: a denied publish gets the violation and no +OK.
     if conn.perms is not None and not conn._may_publish(subject):
         return False
-    # The first byte, then the prefixes: an `_INBOX.` reply costs no call.
-    if (subject[0] in RESERVED_FIRST and subject.startswith(RESERVED_SUBJECT_PREFIXES)
-            or reply is not None and reply[0] in RESERVED_FIRST
+    # The first byte, then the prefixes.
+    first = subject[0]
+    if reply is not None:
+        reply_first = reply[0]
+    if ((first == _RESERVED_A or first == _RESERVED_B)
+            and subject.startswith(RESERVED_SUBJECT_PREFIXES)
+            or reply is not None and (reply_first == _RESERVED_A or reply_first == _RESERVED_B)
             and reply.startswith(RESERVED_REPLY_PREFIXES)) and conn._reserved(subject, reply):
         return False
     if conn.verbose:
