@@ -70,5 +70,6 @@ cdef class ClientOpsParser(_Parser):
                    rep_size=Py_ssize_t, last_size=Py_ssize_t, stride=Py_ssize_t,
                    count=Py_ssize_t, p=Py_ssize_t, plen=Py_ssize_t, fstart=Py_ssize_t,
                    eol=Py_ssize_t, size=Py_ssize_t, pstart=Py_ssize_t, pend=Py_ssize_t,
-                   code=int, n=Py_ssize_t, pedantic=bint, line_checked=bint, scan_pub=bint)
+                   code=int, n=Py_ssize_t, pedantic=bint, line_checked=bint, scan_pub=bint,
+                   pub_code=int, cr=int, lf=int)
     cpdef Py_ssize_t parse(self, bytearray buf, object view, Py_ssize_t end) except -1

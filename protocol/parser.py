@@ -424,6 +424,11 @@ class ClientOpsParser(_Parser):
         line_checked = self._line_checked
         self._line_checked = False
         payload = None  # the previous PUB's, which _payload may reuse
+        # What the per-message path compares with, as locals: compiled, C integers (a module
+        # global is a dictionary lookup and a compare of objects).
+        pub_code = _PUB
+        cr = _CR
+        lf = _LF
         while pos < end:
             if rep_line is not None:
                 if startswith(rep_line, pos):
@@ -442,7 +447,7 @@ class ClientOpsParser(_Parser):
                             continue
                     pstart = pos + rep_len
                     pend = pstart + rep_size
-                    if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
+                    if pend + 2 > end or buf[pend] != cr or buf[pend + 1] != lf:
                         if self._unfinished(buf, pos, pend, end):
                             return pos
                     payload = _payload(view, payload, pstart, pend) if scan_pub else \
@@ -473,8 +478,8 @@ class ClientOpsParser(_Parser):
                         break
                     pstart = eol + 1
                     pend = pstart + size
-                    if size > max_payload or pend + 2 > end or buf[pend] != _CR or \
-                            buf[pend + 1] != _LF:
+                    if size > max_payload or pend + 2 > end or buf[pend] != cr or \
+                            buf[pend + 1] != lf:
                         break
                     bounds.append(pstart)
                     bounds.append(pend)
@@ -497,7 +502,7 @@ class ClientOpsParser(_Parser):
                 reply = self._scan_reply
                 size = self._scan_size
                 eol = self._scan_eol
-                code = _PUB
+                code = pub_code
                 plain = reply is None  # `PUB <subject> <size>`
             else:
                 eol = find(b"\n", pos, end)
@@ -534,7 +539,7 @@ class ClientOpsParser(_Parser):
                     subject = args[1]
                     plain = reply is None and op == b"PUB" and \
                         len(line) == 5 + len(subject) + len(field) + (line[-1] == _CR)
-            if code == _PUB:
+            if code == pub_code:
                 # The hot path: sizes and the trailing CRLF checked inline, no helper calls.
                 if size > max_payload:
                     raise ProtocolError(MAX_PAYLOAD, "payload over max_payload")
@@ -543,7 +548,7 @@ class ClientOpsParser(_Parser):
                         self._on_publish_line(subject)
                 pstart = eol + 1
                 pend = pstart + size
-                if pend + 2 > end or buf[pend] != _CR or buf[pend + 1] != _LF:
+                if pend + 2 > end or buf[pend] != cr or buf[pend + 1] != lf:
                     if self._unfinished(buf, pos, pend, end):
                         if pedantic:
                             self._unfinished_publish(subject, pos == 0 and line_checked)
