@@ -485,6 +485,7 @@ class ClientConnection(WireConnection):
 # The bytes reserved names start with (permissions.RESERVED_FIRST), as integers: compiled, C
 # integers (connection.pxd), so that a publish tests its first byte without a call.
 _RESERVED_A, _RESERVED_B = RESERVED_FIRST
+_HEAVY_FANOUT = HEAVY_FANOUT  # the same, for a publish's fan-out count
 
 
 def _publish(conn, subject: bytes, reply: bytes | None, message, header_len: int) -> bool:
@@ -508,7 +509,7 @@ def _publish(conn, subject: bytes, reply: bytes | None, message, header_len: int
         conn.queue(OK)
     # An empty header block (header_len 0) is delivered as a plain message, as nats-server.
     n = deliver(conn, conn.sublist.match(subject), subject, reply, message, header_len)
-    if n > HEAVY_FANOUT:
+    if n > _HEAVY_FANOUT:
         return conn._fanned_out(n)
     if not n and reply and conn.no_responders:
         conn._no_responders(subject, reply)

@@ -69,6 +69,9 @@ cdef extern from *:
     Py_ssize_t FLAT_LEN "ZATS_FLAT_LEN" (object o)
     char *NO_BYTES "NULL"  # PyBytes_FromStringAndSize(NULL, n): n bytes to fill in
 
+cdef bint COMPILED
+cdef int _INTERNAL_SUB
+
 @cython.locals(na=Py_ssize_t, nb=Py_ssize_t, nc=Py_ssize_t, dst=cython.p_char)
 cdef bytes _join3(bytes a, bytes b, bytes c)
 

@@ -42,6 +42,8 @@ _CRLF = b"\r\n"
 
 # This module runs compiled (see zats.compiled): _append_frame then takes its C-level branch.
 COMPILED = not __file__.endswith(".py")
+# Compiled, this and COMPILED are C integers (delivery.pxd): deliver() tests them per message.
+_INTERNAL_SUB = INTERNAL_SUB
 
 if COMPILED:
     SEED_PICKER(int.from_bytes(os.urandom(8), "little") | 1)  # noqa: F821 (delivery.pxd)
@@ -350,7 +352,7 @@ def deliver(origin, result, subject: bytes, reply: bytes | None, message: memory
         return 0
     if len(subs) == 1:
         sub = subs[0]
-        if sub.kind == INTERNAL_SUB:
+        if sub.kind == _INTERNAL_SUB:
             # A stream's subscription alone (a publish to it): no MSG line to make.
             return 0 if sub.conn.closed else _hand(sub, subject, reply, header_len, message)
     total = len(message)
