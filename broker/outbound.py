@@ -21,7 +21,7 @@ MAX_STALL = 0.05  # longest pause of a publisher waiting for its receivers to dr
 # rounds that kept reading.
 HOLD_READ = 8192
 HOLD_MAX = 65536
-HOLD_ROUNDS = 8
+HOLD_ROUNDS = 4
 
 
 def write_buffer_high(max_pending: int) -> int:
