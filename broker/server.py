@@ -388,10 +388,12 @@ class Broker(DeliveryState):
             return None
         self.origin = origin
         stalled = None
+        held = self.held
+        hold = hold and held.loop is not None  # a broker driven without its loop writes at once
         try:
             for conn in touched:
                 if hold and conn.holds_output and len(conn.out) < HOLD_MAX:
-                    self.held.hold(conn)
+                    held.hold(conn)
                     continue
                 conn.flush()
                 if conn.paused:
