@@ -50,8 +50,13 @@ def _extensions() -> list:
     extensions = []
     include = _package_tree(package_dir)
     for name in modules:
-        package, _, tail = name.rpartition(".")
-        source = os.path.join(package_dir[package], tail + ".py")
+        # A subpackage without its own package-dir entry (zats.broker.jetstream) lies in
+        # its parent's directory.
+        package, tail = name, []
+        while package not in package_dir:
+            package, _, part = package.rpartition(".")
+            tail.insert(0, part)
+        source = os.path.join(package_dir[package], *tail) + ".py"
         extensions.append(Extension(name, [source]))
     # annotation_typing off: Cython would otherwise enforce the annotations (a `memoryview`
     # parameter refusing bytes), which Python never does. The compiled modules must behave alike.

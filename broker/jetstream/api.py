@@ -350,7 +350,7 @@ class JsAccount:
                               self.client.subscribe(base + b".>", self._direct_get(stream, True))]
 
     def _direct_unsubscribe(self, stream: Stream) -> None:
-        for sub in getattr(stream, "direct_subs", ()):
+        for sub in stream.direct_subs:
             self.client.remove_sub(sub)
         stream.direct_subs = []
 

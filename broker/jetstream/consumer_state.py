@@ -76,9 +76,12 @@ def _check(state: ConsumerState) -> None:
             raise StoreError(f"bad pending entry, sequence [{seq}] out of range")
 
 
-class MemConsumerStore(ConsumerStore):
+class MemConsumerStore:
     """A consumer's state in memory. `_changed()` is called after every change (the file
-    store's subclass marks itself dirty there)."""
+    store's subclass marks itself dirty there). A ConsumerStore by registration: in the
+    compiled build it is a C struct (consumer_state.pxd), which cannot derive from an ABC."""
+
+    on_disk = False
 
     def __init__(self, name: str, created: int, config: ConsumerStoreConfig, metadata: bytes | None = None):
         self.name = name
@@ -226,3 +229,6 @@ class MemConsumerStore(ConsumerStore):
 
     def delete(self) -> None:
         self._closed = True
+
+
+ConsumerStore.register(MemConsumerStore)

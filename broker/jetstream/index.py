@@ -73,8 +73,9 @@ def marker_headers(ttl_ns: int) -> bytes:
     )
 
 
-class IndexedStore(StreamStore):
-    """Shared StreamStore logic; see the module docstring."""
+class IndexedStore:
+    """Shared StreamStore logic; see the module docstring. A StreamStore by registration: in
+    the compiled build it is a C struct (index.pxd), which cannot derive from an ABC."""
 
     def __init__(self, config: StoreConfig, call_later: Callable | None = None) -> None:
         self.config = config
@@ -235,6 +236,9 @@ class IndexedStore(StreamStore):
 
     def flush(self) -> None:
         pass
+
+    def sync(self) -> None:
+        self.flush()
 
     # --- limits ---
 
@@ -882,3 +886,6 @@ class IndexedStore(StreamStore):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+StreamStore.register(IndexedStore)

@@ -311,9 +311,9 @@ class StreamStore(ABC):
     def flush(self) -> None:
         """Write what is buffered (FlushAllPending); fsync too with sync_always."""
 
+    @abstractmethod
     def sync(self) -> None:
         """Write and fsync everything now, whatever the sync policy."""
-        self.flush()
 
     # --- reading ---
 

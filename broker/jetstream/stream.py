@@ -83,6 +83,7 @@ class Stream:
         # (nats-server signals no other). Emptied whenever a consumer comes, goes or refilters.
         self._taking: dict[bytes, tuple] = {}
         self.subs = []
+        self.direct_subs: list = []  # the DIRECT.GET subscriptions (JsAccount's)
         # Nats-Msg-Id -> (seq, ts), oldest first, for the duplicate window.
         self.dedupe: collections.OrderedDict[bytes, tuple[int, int]] = collections.OrderedDict()
         self.last_msg_id = b""
