@@ -50,6 +50,9 @@ SUBJ, TS, SIZE, EXPIRES = 0, 1, 2, 3
 NEVER = -1  # EXPIRES of a message with a negative TTL: max_age leaves it alone
 
 _ROLLUP = b"Nats-Rollup:"
+# As module constants: in 3.11 every read of an enum class's member goes through its
+# metaclass's __getattr__ hook, a cost per stored message.
+_DISCARD_NEW, _DISCARD_OLD = DiscardPolicy.NEW, DiscardPolicy.OLD
 _MARKER = b"Nats-Marker-Reason:"
 
 
@@ -155,7 +158,7 @@ class IndexedStore:
         ss = fss.get(subject)
         maxp = cfg.max_msgs_per_subject
         at_subject_limit = maxp > 0 and ss is not None and ss[0] >= maxp
-        if check and cfg.discard == DiscardPolicy.NEW:
+        if check and cfg.discard == _DISCARD_NEW:
             if at_subject_limit and cfg.discard_new_per_subject and not (headers and _ROLLUP in headers):
                 raise MaxMsgsPerSubjectExceeded("maximum messages per subject exceeded")
             if 0 < cfg.max_msgs <= len(self._msgs) and not at_subject_limit:
@@ -192,7 +195,7 @@ class IndexedStore:
                 self._enforce_per_subject(subject, ss)
         if self._on_update is not None:
             self._on_update(1, size, seq, subject)
-        if cfg.discard == DiscardPolicy.OLD:
+        if cfg.discard == _DISCARD_OLD:
             if 0 < cfg.max_msgs < len(msgs):
                 self._enforce_msgs()
             if 0 < cfg.max_bytes < self._bytes:
