@@ -719,9 +719,8 @@ class JsAccount:
 
     def stored(self, stream: Stream, seq: int, subject: bytes) -> None:
         """A message was stored: the consumers whose filters take it deliver it (nats-server
-        signals no other: a KV bucket's put wakes the watchers of its key, not every watcher)."""
-        if not stream.consumers:
-            return
+        signals no other: a KV bucket's put wakes the watchers of its key, not every watcher).
+        The stream calls it only when it has consumers."""
         for consumer in stream.consumers_taking(subject):
             consumer.wake()
 

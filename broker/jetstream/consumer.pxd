@@ -1,7 +1,9 @@
 # The compiled build's declarations for consumer.py (see zats.compiled): a consumer and its
 # pull requests as C structs; its stream, the stream's store and its own state store typed, so
 # that a delivery and an ack read and update them with C calls.
+cimport cython
 from zats.broker.jetstream.consumer_state cimport MemConsumerStore
+from zats.broker.jetstream.index cimport IndexedStore
 from zats.broker.jetstream.store cimport StoredMsg
 from zats.broker.jetstream.stream cimport Stream
 
@@ -60,3 +62,12 @@ cdef class Consumer:
     cdef public MemConsumerStore store
     cdef public bytes ack_prefix
     cdef public object _ack_pending_limit
+
+    @cython.locals(sm=StoredMsg)
+    cpdef _pump(self)
+    @cython.locals(store=IndexedStore)
+    cpdef _next_msg(self)
+    @cython.locals(cs=MemConsumerStore)
+    cpdef _deliver(self, receivers, target, StoredMsg sm, dc, reply, hdr, data, size)
+    @cython.locals(cs=MemConsumerStore)
+    cpdef _ack(self, seq, dseq)

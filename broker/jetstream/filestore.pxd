@@ -42,6 +42,8 @@ cdef class FileStore(IndexedStore):
     cdef public object _sync_timer
     cdef public bint _unsynced
 
+    cpdef _Block _active_for(self, rlen)
+    cpdef _append(self, pieces, rlen)
     @cython.locals(blk=_Block)
     cpdef _put(self, subject, headers, data, seq, ts, expires, size)
     @cython.locals(blk=_Block)

@@ -262,7 +262,8 @@ class Stream:
             # A purge up to the new message (of its subject for "sub"), consumers included, as
             # nats-server's rollup: what they had pending below it counts as acknowledged.
             self.purge(PurgeRequest(filter=subject.decode() if rollup == b"sub" else "", seq=seq))
-        self.jsa.stored(self, seq, subject)
+        if self.consumers:  # the account wakes those whose filters take it
+            self.jsa.stored(self, seq, subject)
         return seq, False
 
     def _check_expected_seqs(self, subject: bytes, hdr: bytes) -> None:
@@ -309,7 +310,7 @@ class Stream:
         return taking
 
     def _on_storage_update(self, msgs: int, nbytes: int, seq: int, subject: bytes) -> None:
-        if not msgs:
+        if not msgs or not self.consumers:
             return
         if not seq:  # several messages at once
             for consumer in self.consumers.values():
