@@ -11,3 +11,5 @@ cdef class InternalClient(Endpoint):
     cdef public dict subs
     cdef public dict callbacks
     cdef public object next_sid
+
+    cpdef deliver_to(self, result, subject, reply, payload, headers=*)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 
 import nats
 import pytest
@@ -1039,3 +1040,20 @@ async def test_ephemeral_inactive_threshold(js):
     else:
         raise AssertionError("the ephemeral consumer was not removed")
     await js.delete_stream(name)
+
+
+def test_the_compiled_ack_subject_writer_writes_the_format():
+    """A delivery's ack subject is the same with consumer.COMPILED as built (compiled: written
+    in C for numbers in 0..2**63-1, the format for the rest) and with it off."""
+    from zats.broker.jetstream import consumer
+
+    rng = random.Random(12)
+    edges = [0, 1, 9, 10, 99, 2**32, 2**63 - 1, 2**63, 2**64 - 1, -1, -2**63]
+    cases = [tuple(rng.choice(edges) if rng.random() < 0.3 else rng.randrange(0, 2**63)
+                   for _ in range(5)) for _ in range(2000)]
+    prefix = b"$JS.ACK.S.C."
+    built = [consumer.ack_reply(prefix, *case) for case in cases]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(consumer, "COMPILED", False)
+        assert [consumer.ack_reply(prefix, *case) for case in cases] == built
+    assert built == [b"%s%d.%d.%d.%d.%d" % (prefix, *case) for case in cases]

@@ -2,10 +2,52 @@
 # pull requests as C structs; its stream, the stream's store and its own state store typed, so
 # that a delivery and an ack read and update them with C calls.
 cimport cython
+from zats.broker.internal cimport InternalClient
 from zats.broker.jetstream.consumer_state cimport MemConsumerStore
 from zats.broker.jetstream.index cimport IndexedStore
 from zats.broker.jetstream.store cimport StoredMsg
 from zats.broker.jetstream.stream cimport Stream
+
+cdef extern from *:
+    """
+    #include <string.h>
+    /* A non-negative int below 2**63 as an unsigned long long; 0 for anything else. */
+    static int zats_ack_number(PyObject *o, unsigned long long *v) {
+        int overflow = 0;
+        long long x;
+        if (!PyLong_CheckExact(o)) return 0;
+        x = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (x == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        if (overflow || x < 0) return 0;
+        *v = (unsigned long long)x;
+        return 1;
+    }
+    /* consumer.ack_reply's subject, or None (not an error) when a number is out of range. */
+    static PyObject *zats_ack_reply(PyObject *prefix, PyObject *a, PyObject *b, PyObject *c,
+                                    PyObject *d, PyObject *e) {
+        PyObject *numbers[5] = {a, b, c, d, e};
+        char buf[5 * 21], tmp[20], *p = buf;
+        Py_ssize_t plen = PyBytes_GET_SIZE(prefix);
+        PyObject *reply;
+        for (int i = 0; i < 5; i++) {
+            unsigned long long v;
+            int n = 0;
+            if (!zats_ack_number(numbers[i], &v)) Py_RETURN_NONE;
+            if (i) *p++ = '.';
+            do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+            while (n) *p++ = tmp[--n];
+        }
+        reply = PyBytes_FromStringAndSize(NULL, plen + (p - buf));
+        if (reply == NULL) return NULL;
+        memcpy(PyBytes_AS_STRING(reply), PyBytes_AS_STRING(prefix), plen);
+        memcpy(PyBytes_AS_STRING(reply) + plen, buf, p - buf);
+        return reply;
+    }
+    """
+    object _ack_reply "zats_ack_reply" (bytes prefix, object dc, object seq, object dseq,
+                                        object ts, object pending)
+
+cpdef bytes ack_reply(bytes prefix, dc, seq, dseq, ts, pending)
 
 cdef class PullRequest:
     cdef public object reply
@@ -67,7 +109,7 @@ cdef class Consumer:
     cpdef _pump(self)
     @cython.locals(store=IndexedStore)
     cpdef _next_msg(self)
-    @cython.locals(cs=MemConsumerStore)
+    @cython.locals(cs=MemConsumerStore, client=InternalClient)
     cpdef _deliver(self, receivers, target, StoredMsg sm, dc, reply, hdr, data, size)
     @cython.locals(cs=MemConsumerStore)
     cpdef _ack(self, seq, dseq)

@@ -33,6 +33,18 @@ from .structs import ConsumerConfig
 _MAX_DELIVERIES_T = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s"
 _TERMINATED_T = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.%s.%s"
 _PUSH_RETRY = 0.1  # seconds between interest checks of a push consumer nobody listens to
+COMPILED = not __file__.endswith(".py")
+
+
+def ack_reply(prefix: bytes, dc: int, seq: int, dseq: int, ts: int, pending: int) -> bytes:
+    """A delivery's ack subject: `<prefix><dc>.<seq>.<dseq>.<ts>.<pending>`, the prefix being
+    `$JS.ACK.<stream>.<consumer>.`. Compiled, C writes it when every number is in 0..2**63-1
+    (consumer.pxd); the format below does the rest, and all of it uncompiled."""
+    if COMPILED:
+        reply = _ack_reply(prefix, dc, seq, dseq, ts, pending)  # noqa: F821
+        if reply is not None:
+            return reply
+    return b"%s%d.%d.%d.%d.%d" % (prefix, dc, seq, dseq, ts, pending)
 
 
 def _headers_only(hdr: bytes | None, size: int) -> tuple[bytes, bytes]:
@@ -515,8 +527,7 @@ class Consumer:
             data = sm.data  # a view of the store's, copied once, into the receivers' buffers
             if headers_only:
                 hdr, data = _headers_only(hdr, len(data))
-            reply = b"%s%d.%d.%d.%d.%d" % (self.ack_prefix, dc, sm.seq, self.dseq + 1, sm.ts,
-                                            self.num_pending())
+            reply = ack_reply(self.ack_prefix, dc, sm.seq, self.dseq + 1, sm.ts, self.num_pending())
             # The size counts against a request's max_bytes, the rate limit and flow control.
             size = len(sm.subject) + len(reply) + len(data) + (len(hdr) if hdr else 0) \
                 if measured or req is not None and req.max_bytes else 0
@@ -656,7 +667,8 @@ class Consumer:
                 cs.update_delivered(self.dseq, seq, dc, ts)
             except st.StoreError:
                 pass
-        if not self.jsa.client.deliver_to(receivers, sm.subject, reply, data, hdr) and \
+        client = self.jsa.client
+        if not client.deliver_to(receivers, sm.subject, reply, data, hdr) and \
                 not self.is_push:  # (wake() flushes)
             self._missed.append(seq)
         if self.rate is not None:

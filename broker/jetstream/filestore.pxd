@@ -19,6 +19,8 @@ cdef class _Block:
     cdef public object _map
     cdef public object _view
 
+    cpdef view(self, off, rlen)
+
 cdef class FileStore(IndexedStore):
     cdef public object options
     cdef public object directory
