@@ -105,6 +105,9 @@ cdef class Consumer:
     cdef public bytes ack_prefix
     cdef public object _ack_pending_limit
 
+    cpdef wake(self)
+    cpdef num_pending(self)
+    cpdef bint _at_max_ack_pending(self) except -1
     @cython.locals(sm=StoredMsg)
     cpdef _pump(self)
     @cython.locals(store=IndexedStore)

@@ -717,7 +717,7 @@ class Consumer:
             seq, dseq = int(tokens[1]), int(tokens[2])
         except ValueError:
             return
-        body = bytes(payload)
+        body = payload if type(payload) is bytes else bytes(payload)
         kind, _, rest = body.partition(b" ")
         if not body or kind == b"+ACK":
             self._ack(seq, dseq)

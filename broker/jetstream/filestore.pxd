@@ -3,6 +3,7 @@
 cimport cython
 from zats.broker.jetstream.consumer_state cimport MemConsumerStore
 from zats.broker.jetstream.index cimport IndexedStore
+from zats.broker.jetstream.records cimport message_pieces
 from zats.broker.jetstream.store cimport StoredMsg
 
 cdef class _Block:
@@ -44,6 +45,7 @@ cdef class FileStore(IndexedStore):
     cdef public object _sync_timer
     cdef public bint _unsynced
 
+    @cython.locals(blk=_Block, blocks=list)
     cpdef _Block _active_for(self, rlen)
     cpdef _append(self, pieces, rlen)
     @cython.locals(blk=_Block)

@@ -39,3 +39,5 @@ cdef extern from *:
     object _msg_record "zats_msg_record" (object subject, object headers, object data, int kind,
                                           unsigned long long seq, long long ts,
                                           long long expires, Py_ssize_t hlen, Py_ssize_t rlen)
+
+cpdef tuple message_pieces(subject, headers, data, seq, ts, expires)

@@ -248,7 +248,9 @@ class Stream:
             self.last_msg_id = msg_id or b""
             return seq, False
         try:
-            seq, ts = self.store.store_msg(subject, hdr or None, bytes(payload), ttl)
+            if type(payload) is not bytes:  # (bytes() of bytes is no copy, but still a call)
+                payload = bytes(payload)
+            seq, ts = self.store.store_msg(subject, hdr or None, payload, ttl)
         except tuple(_LIMIT_ERRORS) as exc:
             raise ApiError.of("StreamStoreFailed", err=_LIMIT_ERRORS[type(exc)]) from None
         except st.StorageFull:
