@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
     "StorageType",
@@ -216,29 +216,68 @@ class StoreConfig:
     subject_delete_marker_ttl: int = 0
 
 
-@dataclass(slots=True)
+# SequencePair, Pending and ConsumerState are written out rather than dataclasses: the
+# compiled build makes them C structs (store.pxd), which a dataclass cannot be. They compare
+# and print as the dataclasses they were.
+
+
 class SequencePair:
-    consumer: int = 0
-    stream: int = 0
+    __slots__ = ("consumer", "stream")
+
+    def __init__(self, consumer: int = 0, stream: int = 0) -> None:
+        self.consumer = consumer
+        self.stream = stream
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.consumer == other.consumer and self.stream == other.stream
+
+    def __repr__(self) -> str:
+        return f"SequencePair(consumer={self.consumer!r}, stream={self.stream!r})"
 
 
-@dataclass(slots=True)
 class Pending:
     """A delivered, unacknowledged message: its delivery sequence and delivery time (ns)."""
 
-    sequence: int = 0
-    timestamp: int = 0
+    __slots__ = ("sequence", "timestamp")
+
+    def __init__(self, sequence: int = 0, timestamp: int = 0) -> None:
+        self.sequence = sequence
+        self.timestamp = timestamp
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.sequence == other.sequence and self.timestamp == other.timestamp
+
+    def __repr__(self) -> str:
+        return f"Pending(sequence={self.sequence!r}, timestamp={self.timestamp!r})"
 
 
-@dataclass(slots=True)
 class ConsumerState:
     """A consumer's delivery and ack state, as nats-server's ConsumerState. `pending` and
     `redelivered` are keyed by stream sequence."""
 
-    delivered: SequencePair = field(default_factory=SequencePair)
-    ack_floor: SequencePair = field(default_factory=SequencePair)
-    pending: dict[int, Pending] = field(default_factory=dict)
-    redelivered: dict[int, int] = field(default_factory=dict)
+    __slots__ = ("delivered", "ack_floor", "pending", "redelivered")
+
+    def __init__(self, delivered: SequencePair | None = None, ack_floor: SequencePair | None = None,
+                 pending: dict[int, Pending] | None = None,
+                 redelivered: dict[int, int] | None = None) -> None:
+        self.delivered = SequencePair() if delivered is None else delivered
+        self.ack_floor = SequencePair() if ack_floor is None else ack_floor
+        self.pending = {} if pending is None else pending
+        self.redelivered = {} if redelivered is None else redelivered
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return (self.delivered == other.delivered and self.ack_floor == other.ack_floor
+                and self.pending == other.pending and self.redelivered == other.redelivered)
+
+    def __repr__(self) -> str:
+        return (f"ConsumerState(delivered={self.delivered!r}, ack_floor={self.ack_floor!r}, "
+                f"pending={self.pending!r}, redelivered={self.redelivered!r})")
 
 
 @dataclass(slots=True)
