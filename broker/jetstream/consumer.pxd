@@ -3,6 +3,7 @@
 # that a delivery and an ack read and update them with C calls.
 cimport cython
 from zats.broker.internal cimport InternalClient
+from zats.broker.sublist cimport SublistResult
 from zats.broker.jetstream.consumer_state cimport MemConsumerStore
 from zats.broker.jetstream.index cimport IndexedStore
 from zats.broker.jetstream.store cimport StoredMsg
@@ -47,7 +48,45 @@ cdef extern from *:
     object _ack_reply "zats_ack_reply" (bytes prefix, object dc, object seq, object dseq,
                                         object ts, object pending)
 
+cdef extern from *:
+    """
+    /* The digits of subject[*i:] up to the next '.' or the end as a number below 10**18;
+       -1 for anything else (empty, a non-digit, too long). */
+    static long long zats_ack_token(const char *s, Py_ssize_t n, Py_ssize_t *i) {
+        long long v = 0;
+        Py_ssize_t start = *i;
+        while (*i < n && s[*i] != '.') {
+            if (s[*i] < '0' || s[*i] > '9' || *i - start >= 18) return -1;
+            v = v * 10 + (s[*i] - '0');
+            (*i)++;
+        }
+        return *i > start ? v : -1;
+    }
+    /* consumer.ack_numbers' (seq, dseq) when both tokens are plain digits, else None (not an
+       error: the general path decides). */
+    static PyObject *zats_ack_numbers(PyObject *subject, Py_ssize_t start) {
+        const char *s;
+        Py_ssize_t n, i;
+        long long seq, dseq;
+        if (!PyBytes_CheckExact(subject) || start < 0) Py_RETURN_NONE;
+        s = PyBytes_AS_STRING(subject);
+        n = PyBytes_GET_SIZE(subject);
+        i = start;
+        while (i < n && s[i] != '.') i++;  /* the delivery count */
+        if (i >= n) Py_RETURN_NONE;
+        i++;
+        seq = zats_ack_token(s, n, &i);
+        if (seq < 0 || i >= n) Py_RETURN_NONE;
+        i++;
+        dseq = zats_ack_token(s, n, &i);
+        if (dseq < 0) Py_RETURN_NONE;
+        return Py_BuildValue("(LL)", seq, dseq);
+    }
+    """
+    object _ack_numbers "zats_ack_numbers" (object subject, Py_ssize_t start)
+
 cpdef bytes ack_reply(bytes prefix, dc, seq, dseq, ts, pending)
+cpdef ack_numbers(subject, Py_ssize_t start)
 
 cdef class PullRequest:
     cdef public object reply
@@ -108,7 +147,7 @@ cdef class Consumer:
     cpdef wake(self)
     cpdef num_pending(self)
     cpdef bint _at_max_ack_pending(self) except -1
-    @cython.locals(sm=StoredMsg)
+    @cython.locals(sm=StoredMsg, req=PullRequest, receivers=SublistResult)
     cpdef _pump(self)
     @cython.locals(store=IndexedStore)
     cpdef _next_msg(self)

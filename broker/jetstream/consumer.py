@@ -47,6 +47,24 @@ def ack_reply(prefix: bytes, dc: int, seq: int, dseq: int, ts: int, pending: int
     return b"%s%d.%d.%d.%d.%d" % (prefix, dc, seq, dseq, ts, pending)
 
 
+def ack_numbers(subject: bytes, start: int) -> tuple[int, int] | None:
+    """The stream and delivery sequences an ack subject names: its second and third tokens
+    from `start` (the end of the consumer's ack prefix); None when it has fewer than three
+    tokens or they are no integers. Compiled, C reads tokens of plain digits (consumer.pxd);
+    any other form, and all of them uncompiled, goes through the split below."""
+    if COMPILED:
+        numbers = _ack_numbers(subject, start)  # noqa: F821
+        if numbers is not None:
+            return numbers
+    tokens = subject[start:].split(b".")
+    if len(tokens) < 3:
+        return None
+    try:
+        return int(tokens[1]), int(tokens[2])
+    except ValueError:
+        return None
+
+
 def _headers_only(hdr: bytes | None, size: int) -> tuple[bytes, bytes]:
     """A headers_only delivery's header block (the message's, plus Nats-Msg-Size) and payload."""
     extra = b"Nats-Msg-Size: %d\r\n" % size
@@ -710,13 +728,10 @@ class Consumer:
     # -- acks -------------------------------------------------------------------------------------
 
     def on_ack(self, subject: bytes, reply: bytes | None, hdr, payload: memoryview) -> None:
-        tokens = subject[len(self.ack_prefix):].split(b".")
-        if len(tokens) < 3:
+        numbers = ack_numbers(subject, len(self.ack_prefix))
+        if numbers is None:
             return
-        try:
-            seq, dseq = int(tokens[1]), int(tokens[2])
-        except ValueError:
-            return
+        seq, dseq = numbers
         body = payload if type(payload) is bytes else bytes(payload)
         kind, _, rest = body.partition(b" ")
         if not body or kind == b"+ACK":
