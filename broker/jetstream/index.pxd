@@ -1,9 +1,10 @@
 # The compiled build's declarations for index.py (see zats.compiled): the index both stores
 # share as a C struct, and the calls of a store and a read as C calls.
-from zats.broker.jetstream.store cimport StoredMsg
+cimport cython
+from zats.broker.jetstream.store cimport StoreConfig, StoredMsg
 
 cdef class IndexedStore:
-    cdef public object config
+    cdef public StoreConfig config
     cdef public object _maxp
     cdef public dict _msgs
     cdef public dict _fss
@@ -25,6 +26,7 @@ cdef class IndexedStore:
     cpdef _put(self, subject, headers, data, seq, ts, expires, size)
     cpdef StoredMsg _get(self, seq, tuple entry)
     cpdef tuple store_msg(self, subject, headers, data, ttl=*)
+    @cython.locals(cfg=StoreConfig)
     cpdef _store(self, subject, headers, data, seq, ts, ttl, check)
     cpdef StoredMsg load_msg(self, seq)
     cpdef StoredMsg _next(self, filter, match, start)

@@ -21,3 +21,16 @@ cdef class ConsumerState:
     cdef public SequencePair ack_floor
     cdef public dict pending
     cdef public dict redelivered
+
+cdef class StoreConfig:
+    cdef public object name
+    cdef public object storage
+    cdef public object max_msgs
+    cdef public object max_bytes
+    cdef public object max_age
+    cdef public object max_msgs_per_subject
+    cdef public object max_msg_size
+    cdef public object discard
+    cdef public object discard_new_per_subject
+    cdef public object allow_msg_ttl
+    cdef public object subject_delete_marker_ttl

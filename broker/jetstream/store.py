@@ -196,24 +196,49 @@ class StreamState:
     consumer_count: int = 0
 
 
-@dataclass(slots=True)
+_STORE_CONFIG_FIELDS = ("name", "storage", "max_msgs", "max_bytes", "max_age",
+                        "max_msgs_per_subject", "max_msg_size", "discard",
+                        "discard_new_per_subject", "allow_msg_ttl", "subject_delete_marker_ttl")
+
+
 class StoreConfig:
     """The parts of a stream's config the store enforces. -1 or 0 means no limit, as in
-    nats-server."""
+    nats-server. Written out rather than a dataclass (it compares and prints as one): the
+    compiled build makes it a C struct (store.pxd), read on every store."""
 
-    name: str = ""
-    storage: StorageType = StorageType.MEMORY
-    max_msgs: int = -1
-    max_bytes: int = -1
-    max_age: int = 0  # ns
-    max_msgs_per_subject: int = -1
-    max_msg_size: int = -1
-    discard: DiscardPolicy = DiscardPolicy.OLD
-    discard_new_per_subject: bool = False
-    allow_msg_ttl: bool = False
-    # > 0: a message removed by max_age or its TTL that is the last for its subject is replaced
-    # by a delete marker through the process-msg handler (nats-server 2.11+). ns.
-    subject_delete_marker_ttl: int = 0
+    __slots__ = _STORE_CONFIG_FIELDS
+
+    def __init__(self, name: str = "", storage: StorageType = StorageType.MEMORY,
+                 max_msgs: int = -1, max_bytes: int = -1, max_age: int = 0,
+                 max_msgs_per_subject: int = -1, max_msg_size: int = -1,
+                 discard: DiscardPolicy = DiscardPolicy.OLD, discard_new_per_subject: bool = False,
+                 allow_msg_ttl: bool = False, subject_delete_marker_ttl: int = 0) -> None:
+        self.name = name
+        self.storage = storage
+        self.max_msgs = max_msgs
+        self.max_bytes = max_bytes
+        self.max_age = max_age  # ns
+        self.max_msgs_per_subject = max_msgs_per_subject
+        self.max_msg_size = max_msg_size
+        self.discard = discard
+        self.discard_new_per_subject = discard_new_per_subject
+        self.allow_msg_ttl = allow_msg_ttl
+        # > 0: a message removed by max_age or its TTL that is the last for its subject is
+        # replaced by a delete marker through the process-msg handler (nats-server 2.11+). ns.
+        self.subject_delete_marker_ttl = subject_delete_marker_ttl
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, name) for name in _STORE_CONFIG_FIELDS)
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}"
+                           for name, value in zip(_STORE_CONFIG_FIELDS, self._fields(), strict=True))
+        return f"StoreConfig({fields})"
 
 
 # SequencePair, Pending and ConsumerState are written out rather than dataclasses: the

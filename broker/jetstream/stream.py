@@ -147,12 +147,11 @@ class Stream:
                 self._answer(reply, encode({"error": exc.to_json(), "stream": self.name, "seq": 0}), 0)
             return
         if reply and self.cfg.no_ack is not True:
-            ack = self._ack_head + b"%d" % seq
+            tail = b',"duplicate": true}' if duplicate else b"}"
             domain = self.jsa.domain
             if domain:
-                ack += b',"domain":' + encode(domain)
-            ack += b',"duplicate": true}' if duplicate else b"}"
-            self._answer(reply, ack, 0 if duplicate else seq)
+                tail = b',"domain":' + encode(domain) + tail
+            self._answer(reply, b"%s%d%s" % (self._ack_head, seq, tail), 0 if duplicate else seq)
 
     def _on_marker(self, subject: bytes, hdr: bytes) -> None:
         """The store expired the last message of `subject` on a stream with
