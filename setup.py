@@ -12,6 +12,9 @@ import tomllib
 from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# C libraries a compiled module links (its .pxd calls them): the file store's records use zlib's
+# crc32. Without the library's headers that module alone fails to compile and runs as Python.
+LIBRARIES = {"zats.broker.jetstream.records": ["z"]}
 
 
 def _package_tree(package_dir: dict) -> str:
@@ -50,9 +53,14 @@ def _extensions() -> list:
     extensions = []
     include = _package_tree(package_dir)
     for name in modules:
-        package, _, tail = name.rpartition(".")
-        source = os.path.join(package_dir[package], tail + ".py")
-        extensions.append(Extension(name, [source]))
+        # A subpackage without its own package-dir entry (zats.broker.jetstream) lies in
+        # its parent's directory.
+        package, tail = name, []
+        while package not in package_dir:
+            package, _, part = package.rpartition(".")
+            tail.insert(0, part)
+        source = os.path.join(package_dir[package], *tail) + ".py"
+        extensions.append(Extension(name, [source], libraries=LIBRARIES.get(name, [])))
     # annotation_typing off: Cython would otherwise enforce the annotations (a `memoryview`
     # parameter refusing bytes), which Python never does. The compiled modules must behave alike.
     # nonecheck on: None where a .pxd declares a C struct or a bytes is an exception, as in

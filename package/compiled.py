@@ -31,6 +31,15 @@ MODULES = (
     "zats.broker.outbound",
     "zats.broker.sublist",
     "zats.broker.subscription",
+    "zats.broker.internal",
+    "zats.broker.jetstream.stream",
+    "zats.broker.jetstream.consumer",
+    "zats.broker.jetstream.consumer_state",
+    "zats.broker.jetstream.index",
+    "zats.broker.jetstream.filestore",
+    "zats.broker.jetstream.memstore",
+    "zats.broker.jetstream.records",
+    "zats.broker.jetstream.store",
 )
 
 PURE_ENV = "ZATS_PURE"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 
 import nats
 import pytest
@@ -1039,3 +1040,43 @@ async def test_ephemeral_inactive_threshold(js):
     else:
         raise AssertionError("the ephemeral consumer was not removed")
     await js.delete_stream(name)
+
+
+def test_the_compiled_ack_subject_writer_writes_the_format():
+    """A delivery's ack subject is the same with consumer.COMPILED as built (compiled: written
+    in C for numbers in 0..2**63-1, the format for the rest) and with it off."""
+    from zats.broker.jetstream import consumer
+
+    rng = random.Random(12)
+    edges = [0, 1, 9, 10, 99, 2**32, 2**63 - 1, 2**63, 2**64 - 1, -1, -2**63]
+    cases = [tuple(rng.choice(edges) if rng.random() < 0.3 else rng.randrange(0, 2**63)
+                   for _ in range(5)) for _ in range(2000)]
+    prefix = b"$JS.ACK.S.C."
+    built = [consumer.ack_reply(prefix, *case) for case in cases]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(consumer, "COMPILED", False)
+        assert [consumer.ack_reply(prefix, *case) for case in cases] == built
+    assert built == [b"%s%d.%d.%d.%d.%d" % (prefix, *case) for case in cases]
+
+
+def test_the_compiled_ack_subject_reader_reads_as_the_split():
+    """The sequences read from an ack subject are the same with consumer.COMPILED as built
+    (compiled: C reads plain digit tokens, anything else goes through the split) and with it
+    off, for well-formed subjects and odd ones (signs, spaces, underscores, empty or missing
+    tokens, long numbers)."""
+    from zats.broker.jetstream import consumer
+
+    rng = random.Random(7)
+    pieces = [b"1", b"0", b"42", b"007", b"+5", b"-3", b" 8", b"9 ", b"1_0", b"", b"x",
+              b"123456789012345678", b"1234567890123456789", b"99999999999999999999", b"4\xff"]
+    prefix = b"$JS.ACK.S.C."
+    subjects = [prefix + b".".join(rng.choice(pieces) for _ in range(rng.randrange(0, 7)))
+                for _ in range(3000)]
+    subjects += [prefix + b"1.2.3.4.5", prefix + b"1.2", prefix + b"1.2.3", prefix[:-1]]
+    starts = [len(prefix), len(prefix) + 2, 0, 1000]
+    cases = [(s, rng.choice(starts) if rng.random() < 0.1 else len(prefix)) for s in subjects]
+    built = [consumer.ack_numbers(s, start) for s, start in cases]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(consumer, "COMPILED", False)
+        assert [consumer.ack_numbers(s, start) for s, start in cases] == built
+    assert consumer.ack_numbers(prefix + b"1.2.3.4.5", len(prefix)) == (2, 3)

@@ -12,7 +12,10 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from zats.broker.jetstream import records
 from zats.broker.jetstream.filestore import FileStore, FileStoreOptions
 from zats.broker.jetstream.memstore import MemStore
 from zats.broker.jetstream.store import (
@@ -316,3 +319,24 @@ def test_full_disk_gives_storage_full(tmp_path):
     assert fs.state().msgs == int(nacked)
     assert all(bytes(m[3]) == b"x" * 100 for m in contents(fs)[1])
     _ = resource  # the child sets RLIMIT_FSIZE (EFBIG); see test_full_tmpfs for ENOSPC
+
+
+@settings(max_examples=300, deadline=None)
+@given(subject=st.binary(min_size=1, max_size=80), headers=st.none() | st.binary(max_size=120),
+       data=st.binary(max_size=400), seq=st.integers(1, 2**64 - 1),
+       ts=st.integers(-2**63, 2**63 - 1), expires=st.integers(-1, 2**63 - 1))
+def test_the_compiled_record_writer_writes_the_packed_pieces(subject, headers, data, seq, ts,
+                                                             expires):
+    """A MSG record has the same bytes and length with records.COMPILED as built (compiled: one
+    record written in C) and with it off (the header packed and the pieces checksummed), and
+    scan reads it back. Uncompiled both runs pack the pieces."""
+    built, rlen = records.message_pieces(subject, headers, data, seq, ts, expires)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(records, "COMPILED", False)
+        packed, plen = records.message_pieces(subject, headers, data, seq, ts, expires)
+    record = b"".join(built)
+    assert (record, rlen) == (b"".join(packed), plen)
+    assert len(record) == rlen
+    hlen = len(headers) if headers else 0
+    assert list(records.scan(record, rlen)) == [
+        (0, rlen, records.MSG, seq, ts, expires, len(subject), hlen)]

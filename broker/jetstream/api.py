@@ -350,7 +350,7 @@ class JsAccount:
                               self.client.subscribe(base + b".>", self._direct_get(stream, True))]
 
     def _direct_unsubscribe(self, stream: Stream) -> None:
-        for sub in getattr(stream, "direct_subs", ()):
+        for sub in stream.direct_subs:
             self.client.remove_sub(sub)
         stream.direct_subs = []
 
@@ -719,9 +719,8 @@ class JsAccount:
 
     def stored(self, stream: Stream, seq: int, subject: bytes) -> None:
         """A message was stored: the consumers whose filters take it deliver it (nats-server
-        signals no other: a KV bucket's put wakes the watchers of its key, not every watcher)."""
-        if not stream.consumers:
-            return
+        signals no other: a KV bucket's put wakes the watchers of its key, not every watcher).
+        The stream calls it only when it has consumers."""
         for consumer in stream.consumers_taking(subject):
             consumer.wake()
 

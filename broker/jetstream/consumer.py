@@ -33,6 +33,36 @@ from .structs import ConsumerConfig
 _MAX_DELIVERIES_T = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s"
 _TERMINATED_T = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.%s.%s"
 _PUSH_RETRY = 0.1  # seconds between interest checks of a push consumer nobody listens to
+COMPILED = not __file__.endswith(".py")
+
+
+def ack_reply(prefix: bytes, dc: int, seq: int, dseq: int, ts: int, pending: int) -> bytes:
+    """A delivery's ack subject: `<prefix><dc>.<seq>.<dseq>.<ts>.<pending>`, the prefix being
+    `$JS.ACK.<stream>.<consumer>.`. Compiled, C writes it when every number is in 0..2**63-1
+    (consumer.pxd); the format below does the rest, and all of it uncompiled."""
+    if COMPILED:
+        reply = _ack_reply(prefix, dc, seq, dseq, ts, pending)  # noqa: F821
+        if reply is not None:
+            return reply
+    return b"%s%d.%d.%d.%d.%d" % (prefix, dc, seq, dseq, ts, pending)
+
+
+def ack_numbers(subject: bytes, start: int) -> tuple[int, int] | None:
+    """The stream and delivery sequences an ack subject names: its second and third tokens
+    from `start` (the end of the consumer's ack prefix); None when it has fewer than three
+    tokens or they are no integers. Compiled, C reads tokens of plain digits (consumer.pxd);
+    any other form, and all of them uncompiled, goes through the split below."""
+    if COMPILED:
+        numbers = _ack_numbers(subject, start)  # noqa: F821
+        if numbers is not None:
+            return numbers
+    tokens = subject[start:].split(b".")
+    if len(tokens) < 3:
+        return None
+    try:
+        return int(tokens[1]), int(tokens[2])
+    except ValueError:
+        return None
 
 
 def _headers_only(hdr: bytes | None, size: int) -> tuple[bytes, bytes]:
@@ -515,8 +545,7 @@ class Consumer:
             data = sm.data  # a view of the store's, copied once, into the receivers' buffers
             if headers_only:
                 hdr, data = _headers_only(hdr, len(data))
-            reply = b"%s%d.%d.%d.%d.%d" % (self.ack_prefix, dc, sm.seq, self.dseq + 1, sm.ts,
-                                            self.num_pending())
+            reply = ack_reply(self.ack_prefix, dc, sm.seq, self.dseq + 1, sm.ts, self.num_pending())
             # The size counts against a request's max_bytes, the rate limit and flow control.
             size = len(sm.subject) + len(reply) + len(data) + (len(hdr) if hdr else 0) \
                 if measured or req is not None and req.max_bytes else 0
@@ -656,7 +685,8 @@ class Consumer:
                 cs.update_delivered(self.dseq, seq, dc, ts)
             except st.StoreError:
                 pass
-        if not self.jsa.client.deliver_to(receivers, sm.subject, reply, data, hdr) and \
+        client = self.jsa.client
+        if not client.deliver_to(receivers, sm.subject, reply, data, hdr) and \
                 not self.is_push:  # (wake() flushes)
             self._missed.append(seq)
         if self.rate is not None:
@@ -698,14 +728,11 @@ class Consumer:
     # -- acks -------------------------------------------------------------------------------------
 
     def on_ack(self, subject: bytes, reply: bytes | None, hdr, payload: memoryview) -> None:
-        tokens = subject[len(self.ack_prefix):].split(b".")
-        if len(tokens) < 3:
+        numbers = ack_numbers(subject, len(self.ack_prefix))
+        if numbers is None:
             return
-        try:
-            seq, dseq = int(tokens[1]), int(tokens[2])
-        except ValueError:
-            return
-        body = bytes(payload)
+        seq, dseq = numbers
+        body = payload if type(payload) is bytes else bytes(payload)
         kind, _, rest = body.partition(b" ")
         if not body or kind == b"+ACK":
             self._ack(seq, dseq)

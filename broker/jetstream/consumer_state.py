@@ -24,6 +24,9 @@ from .store import (
 __all__ = ["MemConsumerStore", "encode_consumer_state", "decode_consumer_state", "copy_state"]
 
 _VERSION = 1
+# The policies as module constants: in 3.11 every read of an enum class's member goes through
+# its metaclass's __getattr__ hook, a cost per delivery and per ack.
+_ACK_NONE, _ACK_ALL = AckPolicy.NONE, AckPolicy.ALL
 
 
 def encode_consumer_state(state: ConsumerState) -> bytes:
@@ -76,9 +79,12 @@ def _check(state: ConsumerState) -> None:
             raise StoreError(f"bad pending entry, sequence [{seq}] out of range")
 
 
-class MemConsumerStore(ConsumerStore):
+class MemConsumerStore:
     """A consumer's state in memory. `_changed()` is called after every change (the file
-    store's subclass marks itself dirty there)."""
+    store's subclass marks itself dirty there). A ConsumerStore by registration: in the
+    compiled build it is a C struct (consumer_state.pxd), which cannot derive from an ABC."""
+
+    on_disk = False
 
     def __init__(self, name: str, created: int, config: ConsumerStoreConfig, metadata: bytes | None = None):
         self.name = name
@@ -103,7 +109,7 @@ class MemConsumerStore(ConsumerStore):
         st = self._state
         if sseq > st.delivered.stream:
             st.delivered.stream = sseq
-            if self.config.ack_policy == AckPolicy.NONE:
+            if self.config.ack_policy == _ACK_NONE:
                 st.ack_floor.stream = sseq
             self._changed()
 
@@ -116,12 +122,12 @@ class MemConsumerStore(ConsumerStore):
 
     def update_delivered(self, dseq: int, sseq: int, dc: int, ts: int) -> None:
         policy = self.config.ack_policy
-        if dc != 1 and policy == AckPolicy.NONE:
+        if dc != 1 and policy == _ACK_NONE:
             raise NoAckPolicy("ack policy is none")
         st = self._state
         if dseq <= st.ack_floor.consumer:
             return
-        if policy != AckPolicy.NONE:
+        if policy != _ACK_NONE:
             if sseq <= st.delivered.stream:
                 p = st.pending.get(sseq)
                 if p is not None:
@@ -146,7 +152,7 @@ class MemConsumerStore(ConsumerStore):
 
     def update_acks(self, dseq: int, sseq: int) -> None:
         policy = self.config.ack_policy
-        if policy == AckPolicy.NONE:
+        if policy == _ACK_NONE:
             raise NoAckPolicy("ack policy is none")
         st = self._state
         st.redelivered.pop(sseq, None)
@@ -156,7 +162,7 @@ class MemConsumerStore(ConsumerStore):
         pending = st.pending
         if sseq not in pending:
             raise MsgNotFound("no message found")
-        if policy == AckPolicy.ALL:
+        if policy == _ACK_ALL:
             st.ack_floor.consumer = dseq
             st.ack_floor.stream = sseq
             for seq in [s for s in pending if s <= sseq]:
@@ -226,3 +232,6 @@ class MemConsumerStore(ConsumerStore):
 
     def delete(self) -> None:
         self._closed = True
+
+
+ConsumerStore.register(MemConsumerStore)

@@ -47,7 +47,7 @@ from zats.broker.log import Logger
 from . import records
 from .consumer_state import MemConsumerStore, decode_consumer_state, encode_consumer_state
 from .index import SIZE, SUBJ, TS, IndexedStore
-from .records import CRC_LEN, HEADER_LEN, MSG, SKIP, TOMBSTONE
+from .records import CRC_LEN, HEADER_LEN, MAX_RECORD, MAX_SUBJECT, MSG, SKIP, TOMBSTONE, message_pieces
 from .store import (
     ConsumerStore,
     ConsumerStoreConfig,
@@ -384,14 +384,14 @@ class FileStore(IndexedStore):
     def _put(self, subject, headers, data, seq, ts, expires, size) -> tuple:
         if type(subject) is not bytes:
             subject = bytes(subject)
-        if len(subject) > records.MAX_SUBJECT:
+        if len(subject) > MAX_SUBJECT:
             raise MsgTooLarge("message too large")
         if headers is not None and type(headers) is not bytes:
             headers = bytes(headers)
         if type(data) is not bytes:
             data = bytes(data)
-        pieces, rlen = records.message_pieces(subject, headers, data, seq, ts, expires)
-        if rlen >= records.MAX_RECORD:
+        pieces, rlen = message_pieces(subject, headers, data, seq, ts, expires)
+        if rlen >= MAX_RECORD:
             raise MsgTooLarge("message too large")
         if self._write_through:
             self._flush_writes()  # fails at once while the disk is still full

@@ -50,6 +50,9 @@ SUBJ, TS, SIZE, EXPIRES = 0, 1, 2, 3
 NEVER = -1  # EXPIRES of a message with a negative TTL: max_age leaves it alone
 
 _ROLLUP = b"Nats-Rollup:"
+# As module constants: in 3.11 every read of an enum class's member goes through its
+# metaclass's __getattr__ hook, a cost per stored message.
+_DISCARD_NEW, _DISCARD_OLD = DiscardPolicy.NEW, DiscardPolicy.OLD
 _MARKER = b"Nats-Marker-Reason:"
 
 
@@ -73,8 +76,9 @@ def marker_headers(ttl_ns: int) -> bytes:
     )
 
 
-class IndexedStore(StreamStore):
-    """Shared StreamStore logic; see the module docstring."""
+class IndexedStore:
+    """Shared StreamStore logic; see the module docstring. A StreamStore by registration: in
+    the compiled build it is a C struct (index.pxd), which cannot derive from an ABC."""
 
     def __init__(self, config: StoreConfig, call_later: Callable | None = None) -> None:
         self.config = config
@@ -154,7 +158,7 @@ class IndexedStore(StreamStore):
         ss = fss.get(subject)
         maxp = cfg.max_msgs_per_subject
         at_subject_limit = maxp > 0 and ss is not None and ss[0] >= maxp
-        if check and cfg.discard == DiscardPolicy.NEW:
+        if check and cfg.discard == _DISCARD_NEW:
             if at_subject_limit and cfg.discard_new_per_subject and not (headers and _ROLLUP in headers):
                 raise MaxMsgsPerSubjectExceeded("maximum messages per subject exceeded")
             if 0 < cfg.max_msgs <= len(self._msgs) and not at_subject_limit:
@@ -191,7 +195,7 @@ class IndexedStore(StreamStore):
                 self._enforce_per_subject(subject, ss)
         if self._on_update is not None:
             self._on_update(1, size, seq, subject)
-        if cfg.discard == DiscardPolicy.OLD:
+        if cfg.discard == _DISCARD_OLD:
             if 0 < cfg.max_msgs < len(msgs):
                 self._enforce_msgs()
             if 0 < cfg.max_bytes < self._bytes:
@@ -235,6 +239,9 @@ class IndexedStore(StreamStore):
 
     def flush(self) -> None:
         pass
+
+    def sync(self) -> None:
+        self.flush()
 
     # --- limits ---
 
@@ -882,3 +889,6 @@ class IndexedStore(StreamStore):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+StreamStore.register(IndexedStore)

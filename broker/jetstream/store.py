@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
     "StorageType",
@@ -196,49 +196,113 @@ class StreamState:
     consumer_count: int = 0
 
 
-@dataclass(slots=True)
+_STORE_CONFIG_FIELDS = ("name", "storage", "max_msgs", "max_bytes", "max_age",
+                        "max_msgs_per_subject", "max_msg_size", "discard",
+                        "discard_new_per_subject", "allow_msg_ttl", "subject_delete_marker_ttl")
+
+
 class StoreConfig:
     """The parts of a stream's config the store enforces. -1 or 0 means no limit, as in
-    nats-server."""
+    nats-server. Written out rather than a dataclass (it compares and prints as one): the
+    compiled build makes it a C struct (store.pxd), read on every store."""
 
-    name: str = ""
-    storage: StorageType = StorageType.MEMORY
-    max_msgs: int = -1
-    max_bytes: int = -1
-    max_age: int = 0  # ns
-    max_msgs_per_subject: int = -1
-    max_msg_size: int = -1
-    discard: DiscardPolicy = DiscardPolicy.OLD
-    discard_new_per_subject: bool = False
-    allow_msg_ttl: bool = False
-    # > 0: a message removed by max_age or its TTL that is the last for its subject is replaced
-    # by a delete marker through the process-msg handler (nats-server 2.11+). ns.
-    subject_delete_marker_ttl: int = 0
+    __slots__ = _STORE_CONFIG_FIELDS
+
+    def __init__(self, name: str = "", storage: StorageType = StorageType.MEMORY,
+                 max_msgs: int = -1, max_bytes: int = -1, max_age: int = 0,
+                 max_msgs_per_subject: int = -1, max_msg_size: int = -1,
+                 discard: DiscardPolicy = DiscardPolicy.OLD, discard_new_per_subject: bool = False,
+                 allow_msg_ttl: bool = False, subject_delete_marker_ttl: int = 0) -> None:
+        self.name = name
+        self.storage = storage
+        self.max_msgs = max_msgs
+        self.max_bytes = max_bytes
+        self.max_age = max_age  # ns
+        self.max_msgs_per_subject = max_msgs_per_subject
+        self.max_msg_size = max_msg_size
+        self.discard = discard
+        self.discard_new_per_subject = discard_new_per_subject
+        self.allow_msg_ttl = allow_msg_ttl
+        # > 0: a message removed by max_age or its TTL that is the last for its subject is
+        # replaced by a delete marker through the process-msg handler (nats-server 2.11+). ns.
+        self.subject_delete_marker_ttl = subject_delete_marker_ttl
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, name) for name in _STORE_CONFIG_FIELDS)
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}"
+                           for name, value in zip(_STORE_CONFIG_FIELDS, self._fields(), strict=True))
+        return f"StoreConfig({fields})"
 
 
-@dataclass(slots=True)
+# SequencePair, Pending and ConsumerState are written out rather than dataclasses: the
+# compiled build makes them C structs (store.pxd), which a dataclass cannot be. They compare
+# and print as the dataclasses they were.
+
+
 class SequencePair:
-    consumer: int = 0
-    stream: int = 0
+    __slots__ = ("consumer", "stream")
+
+    def __init__(self, consumer: int = 0, stream: int = 0) -> None:
+        self.consumer = consumer
+        self.stream = stream
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.consumer == other.consumer and self.stream == other.stream
+
+    def __repr__(self) -> str:
+        return f"SequencePair(consumer={self.consumer!r}, stream={self.stream!r})"
 
 
-@dataclass(slots=True)
 class Pending:
     """A delivered, unacknowledged message: its delivery sequence and delivery time (ns)."""
 
-    sequence: int = 0
-    timestamp: int = 0
+    __slots__ = ("sequence", "timestamp")
+
+    def __init__(self, sequence: int = 0, timestamp: int = 0) -> None:
+        self.sequence = sequence
+        self.timestamp = timestamp
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.sequence == other.sequence and self.timestamp == other.timestamp
+
+    def __repr__(self) -> str:
+        return f"Pending(sequence={self.sequence!r}, timestamp={self.timestamp!r})"
 
 
-@dataclass(slots=True)
 class ConsumerState:
     """A consumer's delivery and ack state, as nats-server's ConsumerState. `pending` and
     `redelivered` are keyed by stream sequence."""
 
-    delivered: SequencePair = field(default_factory=SequencePair)
-    ack_floor: SequencePair = field(default_factory=SequencePair)
-    pending: dict[int, Pending] = field(default_factory=dict)
-    redelivered: dict[int, int] = field(default_factory=dict)
+    __slots__ = ("delivered", "ack_floor", "pending", "redelivered")
+
+    def __init__(self, delivered: SequencePair | None = None, ack_floor: SequencePair | None = None,
+                 pending: dict[int, Pending] | None = None,
+                 redelivered: dict[int, int] | None = None) -> None:
+        self.delivered = SequencePair() if delivered is None else delivered
+        self.ack_floor = SequencePair() if ack_floor is None else ack_floor
+        self.pending = {} if pending is None else pending
+        self.redelivered = {} if redelivered is None else redelivered
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return (self.delivered == other.delivered and self.ack_floor == other.ack_floor
+                and self.pending == other.pending and self.redelivered == other.redelivered)
+
+    def __repr__(self) -> str:
+        return (f"ConsumerState(delivered={self.delivered!r}, ack_floor={self.ack_floor!r}, "
+                f"pending={self.pending!r}, redelivered={self.redelivered!r})")
 
 
 @dataclass(slots=True)
@@ -311,9 +375,9 @@ class StreamStore(ABC):
     def flush(self) -> None:
         """Write what is buffered (FlushAllPending); fsync too with sync_always."""
 
+    @abstractmethod
     def sync(self) -> None:
         """Write and fsync everything now, whatever the sync policy."""
-        self.flush()
 
     # --- reading ---
 

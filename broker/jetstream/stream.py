@@ -83,6 +83,7 @@ class Stream:
         # (nats-server signals no other). Emptied whenever a consumer comes, goes or refilters.
         self._taking: dict[bytes, tuple] = {}
         self.subs = []
+        self.direct_subs: list = []  # the DIRECT.GET subscriptions (JsAccount's)
         # Nats-Msg-Id -> (seq, ts), oldest first, for the duplicate window.
         self.dedupe: collections.OrderedDict[bytes, tuple[int, int]] = collections.OrderedDict()
         self.last_msg_id = b""
@@ -146,12 +147,11 @@ class Stream:
                 self._answer(reply, encode({"error": exc.to_json(), "stream": self.name, "seq": 0}), 0)
             return
         if reply and self.cfg.no_ack is not True:
-            ack = self._ack_head + b"%d" % seq
+            tail = b',"duplicate": true}' if duplicate else b"}"
             domain = self.jsa.domain
             if domain:
-                ack += b',"domain":' + encode(domain)
-            ack += b',"duplicate": true}' if duplicate else b"}"
-            self._answer(reply, ack, 0 if duplicate else seq)
+                tail = b',"domain":' + encode(domain) + tail
+            self._answer(reply, b"%s%d%s" % (self._ack_head, seq, tail), 0 if duplicate else seq)
 
     def _on_marker(self, subject: bytes, hdr: bytes) -> None:
         """The store expired the last message of `subject` on a stream with
@@ -247,7 +247,9 @@ class Stream:
             self.last_msg_id = msg_id or b""
             return seq, False
         try:
-            seq, ts = self.store.store_msg(subject, hdr or None, bytes(payload), ttl)
+            if type(payload) is not bytes:  # (bytes() of bytes is no copy, but still a call)
+                payload = bytes(payload)
+            seq, ts = self.store.store_msg(subject, hdr or None, payload, ttl)
         except tuple(_LIMIT_ERRORS) as exc:
             raise ApiError.of("StreamStoreFailed", err=_LIMIT_ERRORS[type(exc)]) from None
         except st.StorageFull:
@@ -261,7 +263,8 @@ class Stream:
             # A purge up to the new message (of its subject for "sub"), consumers included, as
             # nats-server's rollup: what they had pending below it counts as acknowledged.
             self.purge(PurgeRequest(filter=subject.decode() if rollup == b"sub" else "", seq=seq))
-        self.jsa.stored(self, seq, subject)
+        if self.consumers:  # the account wakes those whose filters take it
+            self.jsa.stored(self, seq, subject)
         return seq, False
 
     def _check_expected_seqs(self, subject: bytes, hdr: bytes) -> None:
@@ -308,7 +311,7 @@ class Stream:
         return taking
 
     def _on_storage_update(self, msgs: int, nbytes: int, seq: int, subject: bytes) -> None:
-        if not msgs:
+        if not msgs or not self.consumers:
             return
         if not seq:  # several messages at once
             for consumer in self.consumers.values():

@@ -1,0 +1,60 @@
+# The compiled build's declarations for filestore.py (see zats.compiled): blocks, the file
+# store and its consumer stores as C structs.
+cimport cython
+from zats.broker.jetstream.consumer_state cimport MemConsumerStore
+from zats.broker.jetstream.index cimport IndexedStore
+from zats.broker.jetstream.records cimport message_pieces
+from zats.broker.jetstream.store cimport StoredMsg
+
+cdef class _Block:
+    cdef public Py_ssize_t index
+    cdef public object path
+    cdef public int fd
+    cdef public Py_ssize_t written
+    cdef public Py_ssize_t end
+    cdef public Py_ssize_t live
+    cdef public Py_ssize_t live_bytes
+    cdef public object max_ref
+    cdef public set dead
+    cdef public Py_ssize_t needed
+    cdef public object _map
+    cdef public object _view
+
+    cpdef view(self, off, rlen)
+
+cdef class FileStore(IndexedStore):
+    cdef public object options
+    cdef public object directory
+    cdef public object _log
+    cdef public object _mdir
+    cdef public list _blocks
+    cdef public dict _by_index
+    cdef public list _wbuf
+    cdef public Py_ssize_t _wlen
+    cdef public dict _unflushed
+    cdef public object _unflushed_first
+    cdef public bint _flush_scheduled
+    cdef public bint _write_through
+    cdef public object _failed
+    cdef public set _compact_candidates
+    cdef public dict _dead
+    cdef public set _dirty_consumers
+    cdef public object _floor_seq
+    cdef public object _state_last
+    cdef public object _last_sync
+    cdef public object _sync_timer
+    cdef public bint _unsynced
+
+    @cython.locals(blk=_Block, blocks=list)
+    cpdef _Block _active_for(self, rlen)
+    cpdef _append(self, pieces, rlen)
+    @cython.locals(blk=_Block)
+    cpdef _put(self, subject, headers, data, seq, ts, expires, size)
+    @cython.locals(blk=_Block)
+    cpdef StoredMsg _get(self, seq, tuple e)
+
+cdef class FileConsumerStore(MemConsumerStore):
+    cdef public FileStore _stream
+    cdef public object _dir
+
+    cpdef _changed(self)

@@ -1,0 +1,36 @@
+# The compiled build's declarations for store.py (see zats.compiled): a stored message and a
+# consumer's state as C structs, made and updated per read, delivery and ack.
+
+cdef class StoredMsg:
+    cdef public object subject
+    cdef public object seq
+    cdef public object headers
+    cdef public object data
+    cdef public object ts
+
+cdef class SequencePair:
+    cdef public object consumer
+    cdef public object stream
+
+cdef class Pending:
+    cdef public object sequence
+    cdef public object timestamp
+
+cdef class ConsumerState:
+    cdef public SequencePair delivered
+    cdef public SequencePair ack_floor
+    cdef public dict pending
+    cdef public dict redelivered
+
+cdef class StoreConfig:
+    cdef public object name
+    cdef public object storage
+    cdef public object max_msgs
+    cdef public object max_bytes
+    cdef public object max_age
+    cdef public object max_msgs_per_subject
+    cdef public object max_msg_size
+    cdef public object discard
+    cdef public object discard_new_per_subject
+    cdef public object allow_msg_ttl
+    cdef public object subject_delete_marker_ttl

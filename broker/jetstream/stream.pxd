@@ -1,0 +1,18 @@
+# The compiled build's declarations for stream.py (see zats.compiled): a stream as a C struct,
+# its store typed so that a publish stores with C calls.
+from zats.broker.jetstream.index cimport IndexedStore
+
+cdef class Stream:
+    cdef public object jsa
+    cdef public object cfg
+    cdef public IndexedStore store
+    cdef public object created
+    cdef public dict consumers
+    cdef public dict _taking
+    cdef public list subs
+    cdef public object dedupe
+    cdef public object last_msg_id
+    cdef public bint closed
+    cdef public list _answers
+    cdef public bytes _ack_head
+    cdef public object direct_subs
