@@ -105,3 +105,6 @@ cdef object _pick(group, Endpoint origin, subject)
 cdef bint _accepts(Interest sub, Endpoint origin, subject) except -1
 
 cdef tuple _receivers(SublistResult result, Endpoint origin, subject)
+
+@cython.locals(conn=Endpoint)
+cdef Py_ssize_t _hand(Interest sub, subject, reply, Py_ssize_t header_len, message) except -1
