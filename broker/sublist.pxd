@@ -29,6 +29,7 @@ cdef class Sublist:
     cdef public object on_change
 
     cpdef SublistResult match(self, subject)
+    cpdef SublistResult _match_miss(self, bytes subject, bint cache=*)
 
 @cython.locals(node=_Node, pwc=_Node, child=_Node, i=Py_ssize_t, deferred=list)
 cdef _collect_nodes(_Node root, list tokens, Py_ssize_t n, list matched)
