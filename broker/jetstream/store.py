@@ -196,6 +196,20 @@ class StreamState:
     consumer_count: int = 0
 
 
+# StoreConfig, SequencePair, Pending and ConsumerState are written out rather than dataclasses:
+# the compiled build makes them C structs (store.pxd), which a dataclass cannot be. They compare
+# and print as the dataclasses they were, through these two over their fields.
+
+
+def _same_fields(a, b, names: tuple) -> bool:
+    return all(getattr(a, name) == getattr(b, name) for name in names)
+
+
+def _fields_repr(obj, names: tuple) -> str:
+    fields = ", ".join(f"{name}={getattr(obj, name)!r}" for name in names)
+    return f"{type(obj).__name__}({fields})"
+
+
 _STORE_CONFIG_FIELDS = ("name", "storage", "max_msgs", "max_bytes", "max_age",
                         "max_msgs_per_subject", "max_msg_size", "discard",
                         "discard_new_per_subject", "allow_msg_ttl", "subject_delete_marker_ttl")
@@ -227,23 +241,13 @@ class StoreConfig:
         # replaced by a delete marker through the process-msg handler (nats-server 2.11+). ns.
         self.subject_delete_marker_ttl = subject_delete_marker_ttl
 
-    def _fields(self) -> tuple:
-        return tuple(getattr(self, name) for name in _STORE_CONFIG_FIELDS)
-
     def __eq__(self, other):
         if type(other) is not type(self):
             return NotImplemented
-        return self._fields() == other._fields()
+        return _same_fields(self, other, _STORE_CONFIG_FIELDS)
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={value!r}"
-                           for name, value in zip(_STORE_CONFIG_FIELDS, self._fields(), strict=True))
-        return f"StoreConfig({fields})"
-
-
-# SequencePair, Pending and ConsumerState are written out rather than dataclasses: the
-# compiled build makes them C structs (store.pxd), which a dataclass cannot be. They compare
-# and print as the dataclasses they were.
+        return _fields_repr(self, _STORE_CONFIG_FIELDS)
 
 
 class SequencePair:
@@ -256,10 +260,10 @@ class SequencePair:
     def __eq__(self, other):
         if type(other) is not type(self):
             return NotImplemented
-        return self.consumer == other.consumer and self.stream == other.stream
+        return _same_fields(self, other, ("consumer", "stream"))
 
     def __repr__(self) -> str:
-        return f"SequencePair(consumer={self.consumer!r}, stream={self.stream!r})"
+        return _fields_repr(self, ("consumer", "stream"))
 
 
 class Pending:
@@ -274,17 +278,20 @@ class Pending:
     def __eq__(self, other):
         if type(other) is not type(self):
             return NotImplemented
-        return self.sequence == other.sequence and self.timestamp == other.timestamp
+        return _same_fields(self, other, ("sequence", "timestamp"))
 
     def __repr__(self) -> str:
-        return f"Pending(sequence={self.sequence!r}, timestamp={self.timestamp!r})"
+        return _fields_repr(self, ("sequence", "timestamp"))
+
+
+_CONSUMER_STATE_FIELDS = ("delivered", "ack_floor", "pending", "redelivered")
 
 
 class ConsumerState:
     """A consumer's delivery and ack state, as nats-server's ConsumerState. `pending` and
     `redelivered` are keyed by stream sequence."""
 
-    __slots__ = ("delivered", "ack_floor", "pending", "redelivered")
+    __slots__ = _CONSUMER_STATE_FIELDS
 
     def __init__(self, delivered: SequencePair | None = None, ack_floor: SequencePair | None = None,
                  pending: dict[int, Pending] | None = None,
@@ -297,12 +304,10 @@ class ConsumerState:
     def __eq__(self, other):
         if type(other) is not type(self):
             return NotImplemented
-        return (self.delivered == other.delivered and self.ack_floor == other.ack_floor
-                and self.pending == other.pending and self.redelivered == other.redelivered)
+        return _same_fields(self, other, _CONSUMER_STATE_FIELDS)
 
     def __repr__(self) -> str:
-        return (f"ConsumerState(delivered={self.delivered!r}, ack_floor={self.ack_floor!r}, "
-                f"pending={self.pending!r}, redelivered={self.redelivered!r})")
+        return _fields_repr(self, _CONSUMER_STATE_FIELDS)
 
 
 @dataclass(slots=True)
