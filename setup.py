@@ -12,6 +12,8 @@ import tomllib
 from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Modules are translated and compiled this many at a time: the build is a good part of a CI run.
+JOBS = os.cpu_count() or 1
 # C libraries a compiled module links (its .pxd calls them): the file store's records use zlib's
 # crc32. Without the library's headers that module alone fails to compile and runs as Python.
 LIBRARIES = {"zats.broker.jetstream.records": ["z"]}
@@ -65,7 +67,7 @@ def _extensions() -> list:
     # parameter refusing bytes), which Python never does. The compiled modules must behave alike.
     # nonecheck on: None where a .pxd declares a C struct or a bytes is an exception, as in
     # Python, never a read through a null pointer.
-    built = cythonize(extensions, language_level=3, quiet=True, include_path=[include],
+    built = cythonize(extensions, language_level=3, quiet=True, include_path=[include], nthreads=JOBS,
                       compiler_directives={"binding": True, "annotation_typing": False,
                                            "nonecheck": True})
     for ext in built:  # (set here: cythonize does not carry `optional` over)
@@ -73,4 +75,4 @@ def _extensions() -> list:
     return built
 
 
-setup(ext_modules=_extensions())
+setup(ext_modules=_extensions(), options={"build_ext": {"parallel": JOBS}})
