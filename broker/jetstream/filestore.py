@@ -462,24 +462,23 @@ class FileStore(IndexedStore):
         total, self._wlen = self._wlen, 0
         fd = blk.fd
         start = blk.written
+        sync_always = self.options.sync_always
         try:
-            done = 0
-            i = 0
             n = len(pieces)
+            i = 0
             while i < n:
-                chunk = pieces[i : i + _IOV_MAX]
-                want = sum(map(len, chunk))
+                # The whole batch in one writev when it fits (`total` is its length).
+                chunk = pieces if n <= _IOV_MAX else pieces[i : i + _IOV_MAX]
+                want = total if n <= _IOV_MAX else sum(map(len, chunk))
                 wrote = os.writev(fd, chunk)
-                done += wrote
                 if wrote < want:
                     # A short write: go on with the rest of the chunk.
                     rest = b"".join(chunk)[wrote:]
                     while rest:
                         wrote = os.write(fd, rest)
-                        done += wrote
                         rest = rest[wrote:]
                 i += _IOV_MAX
-            if self.options.sync_always:
+            if sync_always:
                 os.fdatasync(fd)
         except OSError as exc:
             err = _storage_error(exc)
@@ -490,7 +489,7 @@ class FileStore(IndexedStore):
         blk.written = start + total
         self._unflushed.clear()
         self._write_through = False
-        if not self.options.sync_always:
+        if not sync_always:
             self._unsynced = True
             if self.options.call_later is None and monotonic() - self._last_sync >= self.options.sync_interval:
                 self._sync_all()
