@@ -4,6 +4,8 @@ from zats.broker.sublist cimport Sublist
 
 cdef class DeliveryState:
     cdef public list touched
+    cdef public object origin
+    cdef public object held
     cdef public Py_ssize_t out_msgs
     cdef public Py_ssize_t out_bytes
 

@@ -5,7 +5,8 @@
   its counters and outbound buffer, and the MSG line pieces of the last message it published.
   WireConnection (wire.py) and InternalClient (internal.py) derive from it.
 - DeliveryState, the broker's part: the endpoints written to in the current read (flushed at
-  its end) and the server's outbound counters. Broker (server.py) derives from it.
+  its end, outbound.flush_touched), whose read it is (`origin`), the output held over reads
+  (outbound.HeldOutput) and the server's outbound counters. Broker (server.py) derives from it.
 
 Compiled, both are C structs (endpoint.pxd), so that the compiled fan-out reads these fields
 directly."""
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 
 class DeliveryState:
-    __slots__ = ("touched", "out_msgs", "out_bytes")
+    __slots__ = ("touched", "origin", "held", "out_msgs", "out_bytes")
 
     def __init__(self) -> None:
         self.touched: list = []  # the endpoints written to in this read, to flush at its end
+        self.origin = None  # whose read is being flushed (set by Broker)
+        self.held = None  # outbound.HeldOutput (set by Broker)
         # nats-server's counts: a message to each local subscriber, one to each peer connection.
         self.out_msgs = self.out_bytes = 0
 

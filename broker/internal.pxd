@@ -1,6 +1,7 @@
 # The compiled build's declarations for internal.py (see zats.compiled): the internal client as
 # a C struct on top of endpoint.pxd's Endpoint.
 from zats.broker.endpoint cimport Endpoint
+from zats.broker.outbound cimport flush_touched
 
 cdef class InternalClient(Endpoint):
     cdef public object account

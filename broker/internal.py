@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from .delivery import deliver
 from .endpoint import Endpoint
+from .outbound import flush_touched
 from .subscription import InternalSub
 
 # callback(subject, reply | None, headers | None, payload: memoryview or bytes, read-only)
@@ -92,7 +93,7 @@ class InternalClient(Endpoint):
         target = subject if to is None else to
         result = self.sublist.match_once(target) if once else self.sublist.match(target)
         n = self.deliver_to(result, subject, reply, payload, headers)
-        self.broker.flush_touched()
+        flush_touched(self.broker)
         return n
 
     def deliver_to(self, result, subject: bytes, reply: bytes | None, payload,
@@ -117,7 +118,7 @@ class InternalClient(Endpoint):
         for answer in answers:
             subject = answer[0]
             deliver(self, match(subject), subject, None, answer[1])
-        self.broker.flush_touched()
+        flush_touched(self.broker)
 
     # -- receiving: the broker's flush of this "connection" -----------------------------------
 

@@ -5,6 +5,7 @@ rules (pending over max_pending, or a write stuck past write_deadline); and back
 publisher whose read filled receivers past their high-water mark pausing its reading briefly
 while they drain.
 
+`flush_touched` is the flush at the end of a read (Broker.flush_touched says what it does).
 `OutboundMixin` holds the methods; WireConnection provides the attributes they use (broker,
 transport, rbuf, out, touched, closed, paused, stall_timer, stall_handle, waiters, next_slice)
 and the methods `slow_consumer(why)` and `_trace(direction, data)`."""
@@ -22,6 +23,8 @@ MAX_STALL = 0.05  # longest pause of a publisher waiting for its receivers to dr
 HOLD_READ = 8192
 HOLD_MAX = 65536
 HOLD_ROUNDS = 4
+
+NOT_FLUSHING = object()  # the broker's `origin` between flushes (see flush_touched)
 
 
 def write_buffer_high(max_pending: int) -> int:
@@ -48,6 +51,32 @@ def _flush(conn) -> None:
     if conn.broker.log.trace_enabled:
         conn._trace("->>", out)
     recycle(out)
+
+
+def flush_touched(broker, origin=None, hold=False):
+    """Broker.flush_touched's work, a function so that the compiled build calls it as C from
+    the read path (wire.py) and reads the broker and held output as C structs (outbound.pxd)."""
+    touched = broker.touched
+    if not touched or broker.origin is not NOT_FLUSHING:
+        return None
+    broker.origin = origin
+    stalled = None
+    held = broker.held
+    hold = hold and held.loop is not None  # a broker driven without its loop writes at once
+    try:
+        for conn in touched:
+            if hold and conn.holds_output and len(conn.out) < HOLD_MAX:
+                held.hold(conn)
+                continue
+            conn.flush()
+            if conn.paused:
+                if stalled is None:
+                    stalled = []
+                stalled.append(conn)
+    finally:
+        touched.clear()
+        broker.origin = NOT_FLUSHING
+    return stalled
 
 
 class OutboundMixin:

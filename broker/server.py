@@ -33,7 +33,7 @@ from .options import (
     client_advertise_address,
     validate,
 )
-from .outbound import HOLD_MAX, HeldOutput
+from .outbound import NOT_FLUSHING, HeldOutput, flush_touched
 from .system import SystemService, system_account_name
 from .tls import server_context
 from .transport import PipeEnd, pipe
@@ -43,7 +43,6 @@ from .websocket import WebSocketListener
 if TYPE_CHECKING:  # imported when a server enables it: a server without JetStream starts faster
     from .jetstream.service import JetStream
 
-_NOT_FLUSHING = object()  # Broker.origin between flushes
 
 
 class Broker(DeliveryState):
@@ -78,7 +77,7 @@ class Broker(DeliveryState):
             self.accounts[self.system_account] = Account(self.system_account)
         self.system: SystemService | None = None
         self.jetstream: JetStream | None = None
-        self.origin: ClientConnection | None = _NOT_FLUSHING  # see flush_touched
+        self.origin: ClientConnection | None = NOT_FLUSHING  # see flush_touched
         self.held = HeldOutput()  # receivers' output held while messages stream in
         self.connections: dict[int, ClientConnection] = {}
         self.next_cid = 1
@@ -383,27 +382,7 @@ class Broker(DeliveryState):
         a later write instead (outbound.HeldOutput). A call made while flushing (an internal
         handler publishing) does nothing: the running loop also flushes the connections touched
         meanwhile."""
-        touched = self.touched
-        if not touched or self.origin is not _NOT_FLUSHING:
-            return None
-        self.origin = origin
-        stalled = None
-        held = self.held
-        hold = hold and held.loop is not None  # a broker driven without its loop writes at once
-        try:
-            for conn in touched:
-                if hold and conn.holds_output and len(conn.out) < HOLD_MAX:
-                    held.hold(conn)
-                    continue
-                conn.flush()
-                if conn.paused:
-                    if stalled is None:
-                        stalled = []
-                    stalled.append(conn)
-        finally:
-            touched.clear()
-            self.origin = _NOT_FLUSHING
-        return stalled
+        return flush_touched(self, origin, hold)
 
     def info_frame(self, conn: ClientConnection) -> bytes:
         opts = self.options

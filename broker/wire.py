@@ -5,7 +5,8 @@ its kind (client, route, leafnode); a kind adds its parser, its ops and its hand
   buffer_updated: the read side of the transport seam, see transport.py); `_process` parses them
   with the kind's parser, whose handlers apply the ops and deliver messages into receivers'
   outbound buffers; then the broker flushes every connection the read touched, once each, and a
-  reader whose receivers filled up pauses briefly (outbound.py).
+  reader whose receivers filled up pauses briefly (outbound.py). The work of a read is two
+  functions, `_on_read` and `_parse_read`, that the compiled build calls as C (wire.pxd).
 - Fan-out slices: a read whose messages reach very many receivers is parsed in slices of
   SLICE_DELIVERIES deliveries, one slice per loop iteration. nats-server fans a connection's
   messages out on that connection's own goroutine; here one loop serves every connection, and a
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from time import monotonic
 
 from zats.protocol import errors
 from zats.protocol.buffer import ReceiveBuffer
@@ -37,7 +39,7 @@ from zats.protocol.peer_parser import room_for
 
 from . import trace
 from .endpoint import Endpoint
-from .outbound import HOLD_READ, OutboundMixin, write_buffer_high
+from .outbound import HOLD_READ, OutboundMixin, flush_touched, write_buffer_high
 
 SLICE_DELIVERIES = 20_000
 HEAVY_FANOUT = 64
@@ -110,18 +112,7 @@ class WireConnection(Endpoint, OutboundMixin, asyncio.BufferedProtocol):
         self._opened()
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self.upgrading:
-            self.close(None, "TLS Handshake Error", "plain text before the TLS handshake")
-            return
-        rbuf = self.rbuf
-        rbuf.received(nbytes)
-        self.last_activity = time.monotonic()
-        if self.broker.log.trace_enabled:
-            self._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
-        if self.auth_check is None and self.next_slice is None:
-            self._process()
-        elif rbuf.filled > _HELD_WHILE_WAITING:
-            self.transport.pause_reading()
+        _on_read(self, nbytes)
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -140,37 +131,7 @@ class WireConnection(Endpoint, OutboundMixin, asyncio.BufferedProtocol):
         """Parses and applies what the receive buffer holds, then flushes what that touched.
         `first`, when given, is called first under the same error handling (a client's
         CONNECT finishing after its credentials were checked off the loop)."""
-        rbuf = self.rbuf
-        broker = self.broker
-        self.slice_work = 0
-        try:
-            if first is not None:
-                first()
-            consumed = self.parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
-        except ProtocolError as exc:
-            self._abandon(exc.text, exc.text or "Parse Error", str(exc))
-            return
-        except Exception as exc:  # a bug must cost this connection only, never the broker
-            broker.log.error("%s:%d internal error: %r", self.trace_kind, self.cid, exc)
-            self._abandon(None, "Internal Error", repr(exc))
-            return
-        if self.closing:
-            self._abandon(None, "Parse Error", "the peer sent -ERR")
-            return
-        need = self.parser.need
-        if self.room_as_arrives:
-            need = room_for(need, rbuf.filled - consumed)
-        large = rbuf.filled >= HOLD_READ  # a stream is flowing: receivers' output may be held
-        rbuf.consume(consumed, need)
-        broker.held.reads += 1
-        stalled = broker.flush_touched(self, large)
-        if stalled:
-            self._stall(stalled)
-        if self.slice_work >= SLICE_DELIVERIES and not self.closed:
-            # The parser stopped after a slice of heavy fan-out: the rest of what was read is
-            # parsed in the next loop iteration, other connections served in between.
-            self.transport.pause_reading()
-            self.next_slice = broker.loop.call_soon(self._next_slice)
+        _parse_read(self, first)
 
     def _abandon(self, text: str | None, reason: str, detail: str) -> None:
         """Ends a read that closes the connection: what the read queued for others is still
@@ -304,3 +265,59 @@ class WireConnection(Endpoint, OutboundMixin, asyncio.BufferedProtocol):
     def _release(self) -> None:
         """Leaves the registry the connection is in (idempotent)."""
         raise NotImplementedError
+
+
+# -- the read path, as functions: the compiled build calls them as C and types their locals
+# (wire.pxd) -------------------------------------------------------------------------------
+
+def _on_read(conn, nbytes: int) -> None:
+    """WireConnection.buffer_updated: `nbytes` arrived in the receive buffer."""
+    if conn.upgrading:
+        conn.close(None, "TLS Handshake Error", "plain text before the TLS handshake")
+        return
+    rbuf = conn.rbuf
+    rbuf.received(nbytes)
+    conn.last_activity = monotonic()
+    if conn.broker.log.trace_enabled:
+        conn._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
+    if conn.auth_check is None and conn.next_slice is None:
+        _parse_read(conn, None)
+    elif rbuf.filled > _HELD_WHILE_WAITING:
+        conn.transport.pause_reading()
+
+
+def _parse_read(conn, first) -> None:
+    """WireConnection._process."""
+    rbuf = conn.rbuf
+    broker = conn.broker
+    parser = conn.parser
+    conn.slice_work = 0
+    try:
+        if first is not None:
+            first()
+        consumed = parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
+    except ProtocolError as exc:
+        conn._abandon(exc.text, exc.text or "Parse Error", str(exc))
+        return
+    except Exception as exc:  # a bug must cost this connection only, never the broker
+        broker.log.error("%s:%d internal error: %r", conn.trace_kind, conn.cid, exc)
+        conn._abandon(None, "Internal Error", repr(exc))
+        return
+    if conn.closing:
+        conn._abandon(None, "Parse Error", "the peer sent -ERR")
+        return
+    need = parser.need
+    if conn.room_as_arrives:
+        need = room_for(need, rbuf.filled - consumed)
+    large = rbuf.filled >= HOLD_READ  # a stream is flowing: receivers' output may be held
+    rbuf.consume(consumed, need)
+    held = broker.held
+    held.reads += 1
+    stalled = flush_touched(broker, conn, large)
+    if stalled:
+        conn._stall(stalled)
+    if conn.slice_work >= SLICE_DELIVERIES and not conn.closed:
+        # The parser stopped after a slice of heavy fan-out: the rest of what was read is
+        # parsed in the next loop iteration, other connections served in between.
+        conn.transport.pause_reading()
+        conn.next_slice = broker.loop.call_soon(conn._next_slice)

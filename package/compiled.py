@@ -25,10 +25,12 @@ __all__ = ["MODULES", "PURE_ENV", "STALE_AFTER_S", "SourceFirst", "compiled_modu
 # The modules setup.py compiles: the path of a message through the broker.
 MODULES = (
     "zats.protocol.parser",
+    "zats.protocol.buffer",
     "zats.broker.connection",
     "zats.broker.delivery",
     "zats.broker.endpoint",
     "zats.broker.outbound",
+    "zats.broker.wire",
     "zats.broker.sublist",
     "zats.broker.subscription",
     "zats.broker.internal",

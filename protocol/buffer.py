@@ -31,7 +31,10 @@ class ReceiveBuffer:
 
     def get_buffer(self) -> memoryview:
         """The free space after the unconsumed bytes, for `recv_into`."""
-        if self.filled == len(self.buf):
+        filled = self.filled
+        if not filled:  # the usual case: every byte was parsed. The whole view, no slice.
+            return self.view
+        if filled == len(self.buf):
             self._resize(len(self.buf) * 2)
         return self.view[self.filled :]
 
