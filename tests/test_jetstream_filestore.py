@@ -3,6 +3,7 @@ corrupt tails, compaction, zero-copy reads, consumer state files, and a full dis
 
 from __future__ import annotations
 
+import gc
 import mmap
 import os
 import random
@@ -135,6 +136,28 @@ def test_dead_blocks_are_deleted_and_compacted(tmp_path):
     expect = contents(fs)
     fs.stop()
     assert contents(open_store(tmp_path, block_size=1024)) == expect
+
+
+def test_the_index_is_out_of_the_garbage_collectors_sight(tmp_path):
+    """An index entry holds bytes and integers only, so the cyclic collector stops tracking it:
+    a full collection of a broker holding a large stream then traverses none of its entries
+    (an entry holding its block object stayed tracked, and collections cost 17% of the CPU of
+    an acknowledged publish stream). Entries written, recovered and compacted alike."""
+    fs = open_store(tmp_path, block_size=1024)
+    for i in range(200):
+        fs.store_msg(b"s.%d" % (i % 7), b"NATS/1.0\r\n\r\n" if i % 2 else None, b"%050d" % i)
+    fs.flush()
+    for seq in range(1, 120, 2):
+        fs.remove_msg(seq)
+    fs.flush()
+    gc.collect()
+    assert [e for e in fs._msgs.values() if gc.is_tracked(e)] == []
+    fs.stop()
+    fs = open_store(tmp_path, block_size=1024)
+    gc.collect()
+    assert len(fs._msgs) == 140
+    assert [e for e in fs._msgs.values() if gc.is_tracked(e)] == []
+    fs.stop()
 
 
 def test_torn_tail_is_cut_and_logged(tmp_path):
