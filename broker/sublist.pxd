@@ -31,5 +31,40 @@ cdef class Sublist:
     cpdef SublistResult match(self, subject)
     cpdef SublistResult _match_miss(self, bytes subject, bint cache=*)
 
-@cython.locals(node=_Node, pwc=_Node, child=_Node, i=Py_ssize_t, deferred=list)
-cdef _collect_nodes(_Node root, list tokens, Py_ssize_t n, list matched)
+cdef extern from *:
+    """
+    #include <string.h>
+    /* The end of the token at `start`: the next '.' of the bytes, or `size`. */
+    static inline Py_ssize_t zats_dot_or_end(PyObject *subject, Py_ssize_t start, Py_ssize_t size) {
+        const char *s = PyBytes_AS_STRING(subject);
+        const char *dot = (const char *)memchr(s + start, '.', (size_t)(size - start));
+        return dot == NULL ? size : dot - s;
+    }
+    /* A new bytes of subject[start:end]. */
+    static inline PyObject *zats_span(PyObject *subject, Py_ssize_t start, Py_ssize_t end) {
+        return PyBytes_FromStringAndSize(PyBytes_AS_STRING(subject) + start, end - start);
+    }
+    /* Whether the subject has an empty token: it is empty, or starts or ends with '.', or has
+       two in a row. */
+    static inline int zats_empty_token(PyObject *subject) {
+        const char *s = PyBytes_AS_STRING(subject), *end = s + PyBytes_GET_SIZE(subject), *dot;
+        if (s == end || *s == '.' || end[-1] == '.') return 1;
+        for (dot = memchr(s, '.', end - s); dot != NULL; dot = memchr(dot + 1, '.', end - dot - 1)) {
+            if (dot[1] == '.') return 1;
+        }
+        return 0;
+    }
+    """
+    Py_ssize_t _dot_or_end "zats_dot_or_end" (bytes subject, Py_ssize_t start, Py_ssize_t size)
+    bytes _span "zats_span" (bytes subject, Py_ssize_t start, Py_ssize_t end)
+    bint _empty_token "zats_empty_token" (bytes subject)
+
+cdef bint COMPILED
+
+@cython.locals(node=_Node, pwc=_Node, child=_Node, start=Py_ssize_t, end=Py_ssize_t,
+               size=Py_ssize_t, deferred=list)
+cdef _collect_nodes(_Node root, bytes subject, list matched)
+
+cdef Py_ssize_t _token_end(bytes subject, Py_ssize_t start, Py_ssize_t size) except -1
+cdef bytes _token(bytes subject, Py_ssize_t start, Py_ssize_t end)
+cdef bint _has_empty_token(bytes subject) except -1
