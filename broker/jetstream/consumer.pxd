@@ -155,3 +155,5 @@ cdef class Consumer:
     cpdef _deliver(self, receivers, target, StoredMsg sm, dc, reply, hdr, data, size)
     @cython.locals(cs=MemConsumerStore)
     cpdef _ack(self, seq, dseq)
+    @cython.locals(pending=dict)
+    cpdef _raise_floor(self, seq, dseq)

@@ -813,12 +813,20 @@ class Consumer:
         self.floor_dseq, self.floor_sseq = dseq, seq
         # The sequences above seq not yet delivered start at sseq: seq + 1 .. sseq - 1 may be
         # pending. Acks in order find seq + 1 pending; else walk whichever is shorter.
+        # (Loops, not generator expressions: the compiled build makes this a C call, cpdef,
+        # which cannot hold a closure.)
+        above = 0
         if seq + 1 in pending:
             above = seq + 1
         elif self.sseq - seq - 1 > len(pending):
-            above = min((s for s in pending if s > seq), default=0)
+            for s in pending:
+                if s > seq and (not above or s < above):
+                    above = s
         else:
-            above = next((s for s in range(seq + 1, self.sseq) if s in pending), 0)
+            for s in range(seq + 1, self.sseq):
+                if s in pending:
+                    above = s
+                    break
         if above:
             self.floor_dseq, self.floor_sseq = pending[above][0] - 1, above - 1
 

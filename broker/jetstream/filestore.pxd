@@ -4,7 +4,7 @@ cimport cython
 from zats.broker.jetstream.consumer_state cimport MemConsumerStore
 from zats.broker.jetstream.index cimport IndexedStore
 from zats.broker.jetstream.records cimport message_pieces
-from zats.broker.jetstream.store cimport StoredMsg
+from zats.broker.jetstream.store cimport StoredMsg, stored_msg
 
 cdef class _Block:
     cdef public Py_ssize_t index

@@ -59,6 +59,7 @@ from .store import (
     StoredMsg,
     StoreError,
     msg_size_file,
+    stored_msg,
 )
 
 __all__ = ["FileStore", "FileStoreOptions", "FileConsumerStore"]
@@ -566,11 +567,11 @@ class FileStore(IndexedStore):
         off = e[_OFF]
         if off >= blk.written:
             headers, data = self._unflushed[seq]
-            return StoredMsg(e[SUBJ], seq, headers, data, e[TS])
+            return stored_msg(e[SUBJ], seq, headers, data, e[TS])
         view = blk.view(off, e[_RLEN])
         h0 = HEADER_LEN + len(e[SUBJ])
         hlen = e[_HLEN]
-        return StoredMsg(
+        return stored_msg(
             e[SUBJ], seq, view[h0 : h0 + hlen] if hlen else None, view[h0 + hlen : -CRC_LEN], e[TS]
         )
 

@@ -16,6 +16,7 @@ from .store import (
     StoreConfig,
     StoredMsg,
     msg_size_memory,
+    stored_msg,
 )
 
 __all__ = ["MemStore"]
@@ -47,7 +48,7 @@ class MemStore(IndexedStore):
         return (subject if type(subject) is bytes else bytes(subject), ts, size, expires, headers, data)
 
     def _get(self, seq: int, entry: tuple) -> StoredMsg:
-        return StoredMsg(entry[0], seq, entry[_HDR], entry[_DATA], entry[1])
+        return stored_msg(entry[0], seq, entry[_HDR], entry[_DATA], entry[1])
 
     def _get_headers(self, seq: int, entry: tuple):
         return entry[_HDR]

@@ -1,12 +1,17 @@
 # The compiled build's declarations for store.py (see zats.compiled): a stored message and a
 # consumer's state as C structs, made and updated per read, delivery and ack.
 
+cimport cython
+
 cdef class StoredMsg:
     cdef public object subject
     cdef public object seq
     cdef public object headers
     cdef public object data
     cdef public object ts
+
+@cython.locals(m=StoredMsg)
+cpdef StoredMsg stored_msg(subject, seq, headers, data, ts)
 
 cdef class SequencePair:
     cdef public object consumer

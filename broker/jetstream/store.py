@@ -34,6 +34,7 @@ __all__ = [
     "AckPolicy",
     "StoreConfig",
     "StoredMsg",
+    "stored_msg",
     "SimpleState",
     "StreamState",
     "SequencePair",
@@ -169,6 +170,18 @@ class StoredMsg:
 
     def __repr__(self) -> str:
         return f"StoredMsg(subject={self.subject!r}, seq={self.seq}, ts={self.ts})"
+
+
+def stored_msg(subject: bytes, seq: int, headers, data, ts: int) -> StoredMsg:
+    """StoredMsg(subject, seq, headers, data, ts) as a store's read makes one per delivery: the
+    compiled build calls this as C and fills the struct without a call of __init__."""
+    m = StoredMsg.__new__(StoredMsg)
+    m.subject = subject
+    m.seq = seq
+    m.headers = headers
+    m.data = data
+    m.ts = ts
+    return m
 
 
 @dataclass(slots=True)
