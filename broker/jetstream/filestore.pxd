@@ -20,7 +20,7 @@ cdef class _Block:
     cdef public object _map
     cdef public object _view
 
-    cpdef view(self, off, rlen)
+    cpdef mapped(self, Py_ssize_t end)
 
 cdef class FileStore(IndexedStore):
     cdef public object options
@@ -50,7 +50,8 @@ cdef class FileStore(IndexedStore):
     cpdef _append(self, pieces, rlen)
     @cython.locals(blk=_Block)
     cpdef _put(self, subject, headers, data, seq, ts, expires, size)
-    @cython.locals(blk=_Block)
+    @cython.locals(blk=_Block, off=Py_ssize_t, end=Py_ssize_t, h0=Py_ssize_t, hlen=Py_ssize_t,
+                   subject=bytes)
     cpdef StoredMsg _get(self, seq, tuple e)
 
 cdef class FileConsumerStore(MemConsumerStore):

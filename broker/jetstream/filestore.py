@@ -141,10 +141,13 @@ class _Block:
         self._map = None
         self._view = None
 
-    def view(self, off: int, rlen: int) -> memoryview:
-        if self._view is None or off + rlen > len(self._view):
+    def mapped(self, end: int) -> memoryview:
+        """A view of the whole block file, mapped at least up to `end`."""
+        view = self._view
+        if view is None or end > len(view):
             self.remap()
-        return self._view[off : off + rlen]
+            view = self._view
+        return view
 
     def remap(self) -> None:
         # Outstanding views keep an older map alive; it is released when they are.
@@ -568,11 +571,13 @@ class FileStore(IndexedStore):
         if off >= blk.written:
             headers, data = self._unflushed[seq]
             return stored_msg(e[SUBJ], seq, headers, data, e[TS])
-        view = blk.view(off, e[_RLEN])
-        h0 = HEADER_LEN + len(e[SUBJ])
+        end = off + e[_RLEN]
+        view = blk.mapped(end)
+        subject = e[SUBJ]
+        h0 = off + HEADER_LEN + len(subject)
         hlen = e[_HLEN]
         return stored_msg(
-            e[SUBJ], seq, view[h0 : h0 + hlen] if hlen else None, view[h0 + hlen : -CRC_LEN], e[TS]
+            subject, seq, view[h0 : h0 + hlen] if hlen else None, view[h0 + hlen : end - CRC_LEN], e[TS]
         )
 
     def _get_headers(self, seq: int, e: tuple):
