@@ -3,10 +3,10 @@
 # a read reads the broker and its held output as C structs.
 cimport cython
 from zats.broker.delivery cimport recycle
-from zats.broker.endpoint cimport DeliveryState
+from zats.broker.endpoint cimport DeliveryState, Endpoint
 
-@cython.locals(out=bytearray)
-cdef _flush(conn)
+@cython.locals(out=bytearray, wire=object, broker=object)
+cdef _flush(Endpoint conn)
 
 @cython.locals(touched=list, held=HeldOutput, stalled=list)
 cpdef flush_touched(DeliveryState broker, origin=*, bint hold=*)

@@ -34,22 +34,26 @@ def write_buffer_high(max_pending: int) -> int:
 
 def _flush(conn) -> None:
     """OutboundMixin.flush's work, as a function so that the compiled build holds the buffer in
-    a C-typed variable (outbound.pxd): recycle() then sees the transport's references alone."""
+    a C-typed variable (outbound.pxd): recycle() then sees the transport's references alone.
+    Compiled, `conn` is Endpoint's C struct (its fields are C reads) and `wire`, the same
+    object untyped, reads the connection's own attributes."""
+    wire = conn
     conn.touched = False
-    conn.held = False
+    wire.held = False
     out = conn.out
-    if not out or conn.closed or conn.tls_pending:
+    if not out or conn.closed or wire.tls_pending:
         return
-    transport = conn.transport
-    if transport.get_write_buffer_size() + len(out) > conn.broker.options.max_pending:
-        conn.slow_consumer("pending outbound over max_pending")
+    transport = wire.transport
+    broker = wire.broker
+    if transport.get_write_buffer_size() + len(out) > broker.options.max_pending:
+        wire.slow_consumer("pending outbound over max_pending")
         return
     # The transport may keep a reference to the bytearray: give it away, start a new one
     # (which takes over this one's memory if the transport let go of it: recycle).
     conn.out = bytearray()
     transport.write(out)
-    if conn.broker.log.trace_enabled:
-        conn._trace("->>", out)
+    if broker.log.trace_enabled:
+        wire._trace("->>", out)
     recycle(out)
 
 
