@@ -97,6 +97,30 @@ def test_slow_loris_headers_are_cut_at_5s(target):
         memory.assert_bounded()
 
 
+# nats-server's /healthz gives its listener 1 ms to show ready; on a loaded machine (CI) it
+# sometimes answers this instead of ok. zats never does.
+_NATS_NOT_READY = (b"HTTP/1.1 500 Internal Server Error", b"failed to be ready for connections")
+
+
+def _healthy(target, status: bytes, body: bytes) -> bool:
+    if target.kind == "nats-server" and status == _NATS_NOT_READY[0] and _NATS_NOT_READY[1] in body:
+        return True
+    return (status, body) == (b"HTTP/1.1 200 OK", b'{"status":"ok"}')
+
+
+def _read_answer(sock) -> bytes:
+    """One HTTP answer on a kept-alive connection (its body by Content-Length)."""
+    got = b""
+    while b"\r\n\r\n" not in got and (chunk := sock.recv(65536)):
+        got += chunk
+    head, _, body = got.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")))
+    while len(body) < length and (chunk := sock.recv(65536)):
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def test_idle_kept_alive_connections_stay_usable(target):
     """300 connections that make one request and then idle: nats-server keeps them open (no idle
     limit between requests) and answers their next request."""
@@ -107,16 +131,14 @@ def test_idle_kept_alive_connections_stay_usable(target):
                 sock.sendall(_get("/healthz"))
             for sock in socks:
                 sock.settimeout(10)
-                got = b""
-                while not got.endswith(b'{"status":"ok"}') and (chunk := sock.recv(65536)):
-                    got += chunk
-                assert got.startswith(b"HTTP/1.1 200 OK\r\n"), got[:200]
+                got = _read_answer(sock)
+                assert _healthy(target, *status_and_body(got)), got[:200]
             time.sleep(1)
             for sock in socks:
                 sock.sendall(_get("/healthz", "Connection: close"))
             for sock in socks:
                 got, closed = read_until_closed(sock, 10)
-                assert closed and status_and_body(got) == (b"HTTP/1.1 200 OK", b'{"status":"ok"}')
+                assert closed and _healthy(target, *status_and_body(got)), got[:200]
         finally:
             for sock in socks:
                 sock.close()
