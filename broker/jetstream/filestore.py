@@ -475,9 +475,11 @@ class FileStore(IndexedStore):
             n = len(pieces)
             i = 0
             while i < n:
-                # The whole batch in one writev when it fits (`total` is its length).
-                chunk = pieces if n <= _IOV_MAX else pieces[i : i + _IOV_MAX]
-                want = total if n <= _IOV_MAX else sum(map(len, chunk))
+                if n <= _IOV_MAX:  # the whole batch in one writev (`total` is its length)
+                    chunk, want = pieces, total
+                else:
+                    chunk = pieces[i : i + _IOV_MAX]
+                    want = sum(map(len, chunk))
                 wrote = os.writev(fd, chunk)
                 if wrote < want:
                     # A short write: go on with the rest of the chunk.
