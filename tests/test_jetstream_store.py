@@ -521,6 +521,25 @@ def test_consumer_explicit_acks(consumer):
     assert st.ack_floor == SequencePair(5, 14) and st.pending == {} and st.redelivered == {}
 
 
+def test_consumer_acks_in_order_stop_the_floor_below_the_oldest_pending(consumer):
+    _, c = consumer()
+    for i in range(1, 2001):  # enough for the pending dict to hold many deleted keys
+        c.update_delivered(i, i, 1, 0)
+    for i in range(1, 1001):
+        c.update_acks(i, i)
+    assert c.state().ack_floor == SequencePair(1000, 1000)
+    c.update_acks(1002, 1002)  # 1001 stays pending: the floor waits for it
+    for i in range(1003, 1501):
+        c.update_acks(i, i)
+    assert c.state().ack_floor == SequencePair(1000, 1000)
+    c.update_acks(1001, 1001)  # the floor jumps to just below the oldest still pending
+    assert c.state().ack_floor == SequencePair(1500, 1500)
+    c.update_delivered(2001, 1600, 2, 0)  # a redelivery keeps its first delivery sequence
+    for i in range(1501, 1600):
+        c.update_acks(i, i)
+    assert c.state().ack_floor == SequencePair(1599, 1599)
+
+
 def test_consumer_ack_all_and_none(consumer):
     _, c = consumer(AckPolicy.ALL)
     for i in range(1, 6):

@@ -14,5 +14,5 @@ cdef class MemConsumerStore:
     cpdef _changed(self)
     @cython.locals(st=ConsumerState, p=Pending)
     cpdef update_delivered(self, dseq, sseq, dc, ts)
-    @cython.locals(st=ConsumerState, p=Pending, pending=dict)
+    @cython.locals(st=ConsumerState, p=Pending, pending=dict, in_order=bint)
     cpdef update_acks(self, dseq, sseq)

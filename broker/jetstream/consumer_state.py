@@ -177,12 +177,15 @@ class MemConsumerStore:
             st.ack_floor.consumer = st.delivered.consumer
             st.ack_floor.stream = st.delivered.stream
         elif dseq == st.ack_floor.consumer + 1:
+            in_order = sseq == st.ack_floor.stream + 1  # then nothing pending is below sseq
             st.ack_floor.consumer = dseq
             st.ack_floor.stream = sseq
             if st.delivered.consumer > dseq:
                 # The floor moves up to just below the oldest message still pending: the
-                # first key, as pending is kept in ascending order (see _state).
-                low = next(iter(pending))
+                # first key, as pending is kept in ascending order (see _state). Acks in order
+                # find it at sseq + 1 without iterating, which would step over every key
+                # deleted since the dict last resized.
+                low = sseq + 1 if in_order and sseq + 1 in pending else next(iter(pending))
                 p = pending[low]
                 if p.sequence > 0:
                     st.ack_floor.consumer = p.sequence - 1
