@@ -114,10 +114,10 @@ class InternalClient(Endpoint):
         stream's PubAcks of one loop iteration leave in one write per connection."""
         if self.closed:
             return
-        match = self.sublist.match_once
+        sublist = self.sublist
         for answer in answers:
             subject = answer[0]
-            deliver(self, match(subject), subject, None, answer[1])
+            deliver(self, sublist.match_once(subject), subject, None, answer[1])
         flush_touched(self.broker)
 
     # -- receiving: the broker's flush of this "connection" -----------------------------------
@@ -155,13 +155,14 @@ class InternalClient(Endpoint):
         if len(callbacks) != len(self.subs):
             self.callbacks = {sid: cb for sid, cb in callbacks.items() if sid in self.subs}
 
-    def after_flush(self, fn: Callable[[], None]) -> bool:
-        """Runs `fn` once the callbacks of the flush running now are done (their answers then
-        leave with this read's flush); False, and nothing done, when no flush is running."""
-        if self._after is None:
-            return False
-        self._after.append(fn)
-        return True
+    def defer(self, fn: Callable[[], None]) -> None:
+        """Runs `fn` once the callbacks of the flush running now are done (what they queued
+        then leaves with this read's flush), or in the loop's next iteration when no flush is
+        running."""
+        if self._after is not None:
+            self._after.append(fn)
+        else:
+            self.broker.loop.call_soon(fn)
 
     def pending_bytes(self) -> int:
         return sum(len(item[3]) for item in self.inbox)

@@ -29,6 +29,7 @@ cdef class Sublist:
     cdef public object on_change
 
     cpdef SublistResult match(self, subject)
+    cpdef SublistResult match_once(self, subject)
     cpdef SublistResult _match_miss(self, bytes subject, bint cache=*)
 
 cdef extern from *:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 
 import msgspec
 
@@ -27,27 +26,19 @@ def stream_dir(service, account: str, name: str) -> str:
 
 
 def open_stream_store(service, account: str, cfg: StreamConfig, client):
-    """The store of stream `cfg`; `client`: the account's internal client, whose flush (of a
-    read's publishes) also writes what they stored (see _flush_soon)."""
+    """The store of stream `cfg`; `client`: the account's internal client. A file store defers
+    its write to the end of that client's flush when one is running (the publishes of a read
+    are stored there, and their write then leaves before that read's PubAcks, in the same loop
+    iteration), else to the loop's next iteration (InternalClient.defer)."""
     scfg = store_config(cfg)
     loop = service.loop
     if cfg.storage == "file":
         sync = service.sync_interval
         options = FileStoreOptions(sync_always=sync == 0, sync_interval=sync or 120.0,
-                                   call_soon=_flush_soon(client, loop), call_later=loop.call_later,
+                                   call_soon=client.defer, call_later=loop.call_later,
                                    logger=service.broker.log)
         return FileStore(stream_dir(service, account, cfg.name), scfg, options)
     return MemStore(scfg, call_later=loop.call_later)
-
-
-def _flush_soon(client, loop) -> Callable[[Callable[[], None]], None]:
-    """How a file store defers its write: to the end of the internal client's flush when one is
-    running (the publishes of a read are stored there, and their write then leaves before that
-    read's PubAcks, in the same loop iteration), else to the loop's next iteration."""
-    def soon(fn: Callable[[], None]) -> None:
-        if not client.after_flush(fn):
-            loop.call_soon(fn)
-    return soon
 
 
 def save_stream_meta(store, cfg: StreamConfig, created: int) -> None:

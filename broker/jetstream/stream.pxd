@@ -1,9 +1,11 @@
 # The compiled build's declarations for stream.py (see zats.compiled): a stream as a C struct,
 # its store typed so that a publish stores with C calls.
+from zats.broker.internal cimport InternalClient
 from zats.broker.jetstream.index cimport IndexedStore
 
 cdef class Stream:
     cdef public object jsa
+    cdef public InternalClient client
     cdef public object cfg
     cdef public IndexedStore store
     cdef public object created
@@ -16,3 +18,5 @@ cdef class Stream:
     cdef public list _answers
     cdef public bytes _ack_head
     cdef public object direct_subs
+
+    cpdef tuple _store(self, subject, hdr, payload)

@@ -75,6 +75,7 @@ class Stream:
 
     def __init__(self, jsa, cfg: StreamConfig, store: st.StreamStore, created: int):
         self.jsa = jsa
+        self.client = jsa.client  # the account's internal client: subscribes, answers
         self.cfg = cfg
         self.store = store
         self.created = created
@@ -89,8 +90,8 @@ class Stream:
         self.last_msg_id = b""
         self.closed = False
         # A file stream answers publishes once the store has written them: the answers wait
-        # here, in order, for the end of the read that brought them (the internal client's
-        # after_flush; else the loop iteration's end), then the store writes, then they leave.
+        # here, in order, for the end of the read that brought them (or of the loop
+        # iteration: InternalClient.defer), then the store writes, then they leave.
         self._answers: list[tuple[bytes, bytes, int]] | None = (
             [] if store.type == st.StorageType.FILE else None)
         store.register_storage_updates(self._on_storage_update)
@@ -105,13 +106,13 @@ class Stream:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def subscribe(self) -> None:
-        client = self.jsa.client
+        client = self.client
         for subject in self.cfg.subjects:
             self.subs.append(client.subscribe(subject.encode(), self.on_publish))
 
     def unsubscribe(self) -> None:
         for sub in self.subs:
-            self.jsa.client.remove_sub(sub)
+            self.client.remove_sub(sub)
         self.subs = []
 
     def update(self, cfg: StreamConfig) -> None:
@@ -167,10 +168,10 @@ class Stream:
         """Answers a publish; `seq`: the sequence it stored (0: nothing stored)."""
         answers = self._answers
         if answers is None:
-            self.jsa.client.publish(reply, None, body, once=True)
+            self.client.publish(reply, None, body, once=True)
             return
-        if not answers and not self.jsa.client.after_flush(self._send_answers):
-            self.jsa.service.loop.call_soon(self._send_answers)
+        if not answers:
+            self.client.defer(self._send_answers)
         answers.append((reply, body, seq))
 
     def _send_answers(self) -> None:
@@ -190,7 +191,7 @@ class Stream:
             answers = [(reply, failed if seq >= lost else body, seq) for reply, body, seq in answers]
             for msg_id in [k for k, (seq, _) in self.dedupe.items() if seq >= lost]:
                 del self.dedupe[msg_id]
-        self.jsa.client.publish_answers(answers)
+        self.client.publish_answers(answers)
 
     def _store(self, subject: bytes, hdr: bytes | None, payload: memoryview) -> tuple[int, bool]:
         """Checks and stores a publish; returns (seq, duplicate). Raises ApiError."""
