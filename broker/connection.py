@@ -40,8 +40,8 @@ _NO_RESPONDERS_HEAD = b"NATS/1.0 503\r\nNats-Subject: "
 class ClientConnection(WireConnection):
     __slots__ = (
         "subs", "pedantic", "connected",
-        "name", "lang", "version", "identity", "nonce", "auth_check", "recheck",
-        "upgrading", "tls_pending", "tls_socket_transport", "connect_opts", "in_process", "websocket",
+        "name", "lang", "version", "identity", "nonce", "recheck",
+        "tls_socket_transport", "connect_opts", "in_process", "websocket",
     )
 
     def __init__(self, broker, cid: int, *, in_process: bool = False, websocket=None):

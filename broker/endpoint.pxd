@@ -1,6 +1,7 @@
-# The compiled build's declarations for endpoint.py (see zats.compiled): DeliveryState and
-# Endpoint as C structs, whose fields compiled delivery code reads directly.
+# The compiled build's declarations for endpoint.py (see zats.compiled): DeliveryState, Endpoint
+# and WireState as C structs, whose fields compiled delivery and read code reads directly.
 from zats.broker.sublist cimport Sublist
+from zats.protocol.buffer cimport ReceiveBuffer
 
 cdef class DeliveryState:
     cdef public list touched
@@ -29,3 +30,17 @@ cdef class Endpoint:
     cdef public Py_ssize_t msg_size
     cdef public object msg_head
     cdef public object msg_tail
+
+cdef class WireState(Endpoint):
+    cdef public object transport
+    cdef public ReceiveBuffer rbuf
+    cdef public object parser
+    cdef public bint closing
+    cdef public bint held
+    cdef public Py_ssize_t slice_work
+    cdef public object next_slice
+    cdef public double last_activity
+    cdef public object auth_check
+    cdef public bint upgrading
+    cdef public bint tls_pending
+    cdef public bint room_as_arrives

@@ -3,15 +3,21 @@
   an internal client): its broker, whether it is closed, its permissions and options (echo,
   headers, and a publisher's verbose and no_responders), the subject index its publishes go to,
   its counters and outbound buffer, and the MSG line pieces of the last message it published.
-  WireConnection (wire.py) and InternalClient (internal.py) derive from it.
+  InternalClient (internal.py) derives from it.
+- WireState, an Endpoint over a byte transport, what the read path reads per read: its
+  transport, receive buffer and parser, the state that makes a read wait (a CONNECT being
+  checked, a TLS upgrade, the rest of a read left for the next slice) and the flags of its
+  close and held output. WireConnection (wire.py) derives from it.
 - DeliveryState, the broker's part: the endpoints written to in the current read (flushed at
   its end, outbound.flush_touched), whose read it is (`origin`), the output held over reads
   (outbound.HeldOutput) and the server's outbound counters. Broker (server.py) derives from it.
 
-Compiled, both are C structs (endpoint.pxd), so that the compiled fan-out reads these fields
-directly."""
+Compiled, all three are C structs (endpoint.pxd), so that the compiled fan-out and read path
+read these fields directly."""
 
 from __future__ import annotations
+
+from zats.protocol.buffer import ReceiveBuffer
 
 
 class DeliveryState:
@@ -46,3 +52,30 @@ class Endpoint:
         # The MSG line pieces of this publisher's last message (see delivery.deliver).
         self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
         self.msg_size = -1
+
+
+class WireState(Endpoint):
+    __slots__ = ("transport", "rbuf", "parser", "closing", "held", "slice_work", "next_slice",
+                 "last_activity", "auth_check", "upgrading", "tls_pending", "room_as_arrives")
+
+    def __init__(self, broker) -> None:
+        Endpoint.__init__(self, broker)
+        self.transport = None
+        self.rbuf = ReceiveBuffer()
+        self.parser = None  # the kind's
+        # The peer sent -ERR: closed at the end of the read (see WireConnection.err_at).
+        self.closing = False
+        self.held = False  # its output is held (outbound.HeldOutput)
+        # Heavy fan-out counted in this slice of a read, and the call that parses the rest.
+        self.slice_work = 0
+        self.next_slice = None
+        self.last_activity = 0.0  # monotonic
+        # A client's CONNECT being checked off the loop: reading resumes after it.
+        self.auth_check = None
+        # A client's TLS upgrade: `upgrading` until the TLS layer owns the socket (plain text
+        # then is an error); `tls_pending` until the handshake is done (nothing is written).
+        self.upgrading = False
+        self.tls_pending = False
+        # Unfinished frames get buffer room as their bytes arrive (peer_parser.room_for), for
+        # kinds whose declared sizes have no limit (routes); otherwise all of it at once.
+        self.room_as_arrives = False

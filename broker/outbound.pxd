@@ -3,10 +3,10 @@
 # a read reads the broker and its held output as C structs.
 cimport cython
 from zats.broker.delivery cimport recycle
-from zats.broker.endpoint cimport DeliveryState, Endpoint
+from zats.broker.endpoint cimport DeliveryState, WireState
 
 @cython.locals(out=bytearray, wire=object, broker=object)
-cdef _flush(Endpoint conn)
+cdef _flush(WireState conn)
 
 @cython.locals(touched=list, held=HeldOutput, stalled=list)
 cpdef flush_touched(DeliveryState broker, origin=*, bint hold=*)

@@ -7,8 +7,9 @@ while they drain.
 
 `flush_touched` is the flush at the end of a read (Broker.flush_touched says what it does).
 `OutboundMixin` holds the methods; WireConnection provides the attributes they use (broker,
-transport, rbuf, out, touched, closed, paused, stall_timer, stall_handle, waiters, next_slice)
-and the methods `slow_consumer(why)` and `_trace(direction, data)`."""
+transport, rbuf, out, touched, closed, held, tls_pending, auth_check, next_slice: its WireState
+fields, endpoint.py; paused, stall_timer, stall_handle, waiters) and the methods
+`slow_consumer(why)` and `_trace(direction, data)`."""
 
 from __future__ import annotations
 
@@ -35,15 +36,15 @@ def write_buffer_high(max_pending: int) -> int:
 def _flush(conn) -> None:
     """OutboundMixin.flush's work, as a function so that the compiled build holds the buffer in
     a C-typed variable (outbound.pxd): recycle() then sees the transport's references alone.
-    Compiled, `conn` is Endpoint's C struct (its fields are C reads) and `wire`, the same
+    Compiled, `conn` is WireState's C struct (its fields are C reads) and `wire`, the same
     object untyped, reads the connection's own attributes."""
     wire = conn
     conn.touched = False
-    wire.held = False
+    conn.held = False
     out = conn.out
-    if not out or conn.closed or wire.tls_pending:
+    if not out or conn.closed or conn.tls_pending:
         return
-    transport = wire.transport
+    transport = conn.transport
     broker = wire.broker
     if transport.get_write_buffer_size() + len(out) > broker.options.max_pending:
         wire.slow_consumer("pending outbound over max_pending")
@@ -85,8 +86,6 @@ def flush_touched(broker, origin=None, hold=False):
 
 class OutboundMixin:
     __slots__ = ()
-    tls_pending = False  # a client connection between INFO and the end of its TLS handshake
-    auth_check = None  # a client connection's CONNECT being checked: reading resumes after it
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.rbuf.get_buffer()

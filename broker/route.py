@@ -56,7 +56,6 @@ _MAX_PING_INTERVAL = 30.0
 class RouteConnection(WireConnection):
     is_route = True
     trace_kind = "rid"
-    room_as_arrives = True  # a routed message's size has no limit
     msg_op = b"RMSG"  # the op of a message without headers to this peer
     peer_kind = ROUTE  # what the parser reads
     decode_connect = staticmethod(decode_route_connect)
@@ -74,6 +73,7 @@ class RouteConnection(WireConnection):
                  implicit: bool = False, gossip_mode: int = 0, cid: int | None = None):
         super().__init__(cluster.broker, cluster.new_rid() if cid is None else cid)
         self.cluster = cluster
+        self.room_as_arrives = True  # a routed message's size has no limit
         opts = self.broker.options
         # The accepting side expects CONNECT before anything else.
         self.parser = PeerOpsParser(self, self.peer_kind, expect_connect=not solicited,

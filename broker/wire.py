@@ -32,13 +32,12 @@ import time
 from time import monotonic
 
 from zats.protocol import errors
-from zats.protocol.buffer import ReceiveBuffer
 from zats.protocol.errors import ProtocolError, err_frame
 from zats.protocol.frames import PING, PONG
 from zats.protocol.peer_parser import room_for
 
 from . import trace
-from .endpoint import Endpoint
+from .endpoint import WireState
 from .outbound import HOLD_READ, OutboundMixin, flush_touched, write_buffer_high
 
 SLICE_DELIVERIES = 20_000
@@ -49,36 +48,24 @@ HEAVY_FANOUT = 64
 _HELD_WHILE_WAITING = 4096
 
 
-class WireConnection(Endpoint, OutboundMixin, asyncio.BufferedProtocol):
-    # Hot attributes first (delivery's are Endpoint's); __slots__ keeps many idle connections
-    # small and lookups fast.
+class WireConnection(WireState, OutboundMixin, asyncio.BufferedProtocol):
+    # What the read path and delivery read is WireState's and Endpoint's; __slots__ keeps many
+    # idle connections small and lookups fast.
     __slots__ = (
-        "account", "cid", "transport", "rbuf", "parser",
-        "closing", "err_at", "close_reason", "paused", "waiters", "stall_handle", "stall_timer",
-        "ip", "port", "start", "last_activity",
-        "pings_out", "ping_timer", "ping_sent_at", "rtt", "rtt_at", "handshake_timer",
-        "slice_work", "next_slice", "held",
-        "__weakref__",
+        "account", "cid", "err_at", "close_reason", "paused", "waiters", "stall_handle",
+        "stall_timer", "ip", "port", "start", "pings_out", "ping_timer", "ping_sent_at", "rtt",
+        "rtt_at", "handshake_timer", "__weakref__",
     )
     is_route = False  # routes and leafnodes say True: delivery forwards to those
     holds_output = True  # its output may be held over reads (outbound.HeldOutput)
     trace_kind = "cid"  # how log lines name the connection (route: rid, leafnode: lid)
-    # Unfinished frames get buffer room as their bytes arrive (peer_parser.room_for), for kinds
-    # whose declared sizes have no limit; otherwise all of it at once.
-    room_as_arrives = False
-    # Set while the transport is being handed to TLS: plain text read then is an error.
-    upgrading = False
 
     def __init__(self, broker, cid: int):
-        Endpoint.__init__(self, broker)
+        WireState.__init__(self, broker)
         self.account = broker.global_account
         self.cid = cid
-        self.transport = None
-        self.rbuf = ReceiveBuffer()
-        self.parser = None  # the kind's
-        # The peer sent -ERR: closed at the end of the read, and nothing queued for it from
-        # `err_at` (the length of `out` then) on is sent.
-        self.closing = False
+        # After the peer's -ERR (`closing`), nothing queued for it from `err_at` (the length of
+        # `out` then) on is sent.
         self.err_at = 0
         self.close_reason = ""
         self.paused = False
@@ -96,10 +83,6 @@ class WireConnection(Endpoint, OutboundMixin, asyncio.BufferedProtocol):
         self.rtt = 0.0  # the last round trip of our PING (seconds)
         self.rtt_at = 0.0  # when it was measured (monotonic)
         self.handshake_timer: asyncio.TimerHandle | None = None  # the kind's handshake deadline
-        # Heavy fan-out counted in this slice of a read, and the call that parses the rest.
-        self.slice_work = 0
-        self.next_slice: asyncio.Handle | None = None
-        self.held = False  # its output is held (outbound.HeldOutput)
 
     # -- the transport's calls (asyncio.BufferedProtocol) -----------------------------------
 
@@ -271,15 +254,18 @@ class WireConnection(Endpoint, OutboundMixin, asyncio.BufferedProtocol):
 # (wire.pxd) -------------------------------------------------------------------------------
 
 def _on_read(conn, nbytes: int) -> None:
-    """WireConnection.buffer_updated: `nbytes` arrived in the receive buffer."""
+    """WireConnection.buffer_updated: `nbytes` arrived in the receive buffer. Compiled, `conn`
+    is WireState's C struct (its fields are C reads) and `wire`, the same object untyped, calls
+    the connection's methods."""
+    wire = conn
     if conn.upgrading:
-        conn.close(None, "TLS Handshake Error", "plain text before the TLS handshake")
+        wire.close(None, "TLS Handshake Error", "plain text before the TLS handshake")
         return
     rbuf = conn.rbuf
     rbuf.received(nbytes)
     conn.last_activity = monotonic()
-    if conn.broker.log.trace_enabled:
-        conn._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
+    if wire.broker.log.trace_enabled:
+        wire._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
     if conn.auth_check is None and conn.next_slice is None:
         _parse_read(conn, None)
     elif rbuf.filled > _HELD_WHILE_WAITING:
@@ -287,9 +273,10 @@ def _on_read(conn, nbytes: int) -> None:
 
 
 def _parse_read(conn, first) -> None:
-    """WireConnection._process."""
+    """WireConnection._process; `conn` and `wire` as in _on_read."""
+    wire = conn
     rbuf = conn.rbuf
-    broker = conn.broker
+    broker = wire.broker
     parser = conn.parser
     conn.slice_work = 0
     try:
@@ -297,14 +284,14 @@ def _parse_read(conn, first) -> None:
             first()
         consumed = parser.parse(rbuf.buf, rbuf.view, rbuf.filled)
     except ProtocolError as exc:
-        conn._abandon(exc.text, exc.text or "Parse Error", str(exc))
+        wire._abandon(exc.text, exc.text or "Parse Error", str(exc))
         return
     except Exception as exc:  # a bug must cost this connection only, never the broker
-        broker.log.error("%s:%d internal error: %r", conn.trace_kind, conn.cid, exc)
-        conn._abandon(None, "Internal Error", repr(exc))
+        broker.log.error("%s:%d internal error: %r", wire.trace_kind, wire.cid, exc)
+        wire._abandon(None, "Internal Error", repr(exc))
         return
     if conn.closing:
-        conn._abandon(None, "Parse Error", "the peer sent -ERR")
+        wire._abandon(None, "Parse Error", "the peer sent -ERR")
         return
     need = parser.need
     if conn.room_as_arrives:
@@ -315,9 +302,9 @@ def _parse_read(conn, first) -> None:
     held.reads += 1
     stalled = flush_touched(broker, conn, large)
     if stalled:
-        conn._stall(stalled)
+        wire._stall(stalled)
     if conn.slice_work >= SLICE_DELIVERIES and not conn.closed:
         # The parser stopped after a slice of heavy fan-out: the rest of what was read is
         # parsed in the next loop iteration, other connections served in between.
         conn.transport.pause_reading()
-        conn.next_slice = broker.loop.call_soon(conn._next_slice)
+        conn.next_slice = broker.loop.call_soon(wire._next_slice)
