@@ -121,3 +121,31 @@ def test_none_where_a_struct_is_declared_raises_as_in_python():
         deliver(None, None, b"a", None, b"")
     with pytest.raises((AttributeError, TypeError)):
         deliver(None, SublistResult((object(),), ()), b"a", None, b"")
+
+
+def _fields(cls) -> set[str]:
+    """The instance fields a class declares itself: its slots, or compiled, its C struct's."""
+    return {name for name, value in vars(cls).items()
+            if type(value).__name__ in ("member_descriptor", "getset_descriptor")} - {"__weakref__"}
+
+
+def test_no_connection_kind_hides_a_field_the_read_path_reads_as_c():
+    """Compiled, the read path and delivery read Endpoint's and WireState's fields from the C
+    struct. A class attribute of the same name on a connection kind would be seen by Python code
+    alone (the compiled read path would not see it): a kind sets them per instance."""
+    from zats.broker.endpoint import Endpoint, WireState
+
+    for module in ("connection", "internal", "leafnode", "route"):  # every kind defined
+        importlib.import_module(f"zats.broker.{module}")
+
+    endpoint, wire = _fields(Endpoint), _fields(WireState)
+    assert {"closed", "out"} <= endpoint and {"rbuf", "room_as_arrives", "upgrading", "held"} <= wire
+    names = set()
+    for root, struct in ((WireState, endpoint | wire), (Endpoint, endpoint)):
+        todo = list(root.__subclasses__())
+        while todo:  # neither a class attribute nor a slot of its own by a field's name
+            kind = todo.pop()
+            names.add(kind.__name__)
+            todo.extend(kind.__subclasses__())
+            assert not struct & set(vars(kind)), (kind, struct & set(vars(kind)))
+    assert {"ClientConnection", "RouteConnection", "LeafConnection", "InternalClient"} <= names
