@@ -207,17 +207,23 @@ def test_corrupt_record_is_cut(tmp_path):
     assert fs.state().msgs == 3 and len(log.lines) == 1
 
 
-def test_reads_are_views_over_a_map(tmp_path):
+def test_reads_are_views_over_a_map_or_small_copies(tmp_path):
     fs = open_store(tmp_path)
+    big = bytes(range(256)) * 20  # 5,120 bytes: over _COPY_MAX, read as a view
     fs.store_msg(b"z", b"NATS/1.0\r\n\r\n", b"zero-copy")
+    fs.store_msg(b"z", b"NATS/1.0\r\nA: b\r\n\r\n", big)
+    fs.store_msg(b"z", None, big[:4096])  # exactly _COPY_MAX: copied
     pending = fs.load_msg(1)  # still in the write buffer
     assert bytes(pending.data) == b"zero-copy"
     fs.flush()
-    m = fs.load_msg(1)
-    assert isinstance(m.data, memoryview) and isinstance(m.data.obj, mmap.mmap)
-    assert bytes(m.data) == b"zero-copy" and bytes(m.headers) == b"NATS/1.0\r\n\r\n"
+    small, large, edge = fs.load_msg(1), fs.load_msg(2), fs.load_msg(3)
+    assert type(small.data) is bytes and type(small.headers) is bytes
+    assert small.data == b"zero-copy" and small.headers == b"NATS/1.0\r\n\r\n"
+    assert type(edge.data) is bytes and edge.data == big[:4096] and edge.headers is None
+    assert isinstance(large.data, memoryview) and isinstance(large.data.obj, mmap.mmap)
+    assert bytes(large.data) == big and bytes(large.headers) == b"NATS/1.0\r\nA: b\r\n\r\n"
     fs.purge()
-    assert bytes(m.data) == b"zero-copy"  # a view outlives the purge of its block
+    assert bytes(large.data) == big and small.data == b"zero-copy"  # both outlive the purge
     fs.stop()
 
 

@@ -6,6 +6,29 @@ from zats.broker.jetstream.index cimport IndexedStore
 from zats.broker.jetstream.records cimport message_pieces
 from zats.broker.jetstream.store cimport StoredMsg, stored_msg
 
+cdef extern from *:
+    """
+    /* filestore._copy: bytes of a memoryview's [start, end), copied from its buffer. */
+    static PyObject *zats_view_copy(PyObject *view, Py_ssize_t start, Py_ssize_t end) {
+        Py_buffer *b;
+        if (!PyMemoryView_Check(view)) {
+            PyErr_SetString(PyExc_TypeError, "a memoryview is needed");
+            return NULL;
+        }
+        b = PyMemoryView_GET_BUFFER(view);
+        if (start < 0 || start > end || end > b->len || b->itemsize != 1) {
+            PyErr_SetString(PyExc_ValueError, "span out of the view");
+            return NULL;
+        }
+        return PyBytes_FromStringAndSize((const char *)b->buf + start, end - start);
+    }
+    """
+    object _view_copy "zats_view_copy" (object view, Py_ssize_t start, Py_ssize_t end)
+
+cdef bint COMPILED
+
+cpdef bytes _copy(view, Py_ssize_t start, Py_ssize_t end)
+
 cdef class _Block:
     cdef public Py_ssize_t index
     cdef public object path
@@ -51,7 +74,7 @@ cdef class FileStore(IndexedStore):
     @cython.locals(blk=_Block)
     cpdef _put(self, subject, headers, data, seq, ts, expires, size)
     @cython.locals(blk=_Block, off=Py_ssize_t, end=Py_ssize_t, h0=Py_ssize_t, hlen=Py_ssize_t,
-                   subject=bytes)
+                   d0=Py_ssize_t, d1=Py_ssize_t, subject=bytes)
     cpdef StoredMsg _get(self, seq, tuple e)
 
 cdef class FileConsumerStore(MemConsumerStore):
