@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import msgspec
 import pytest
 
 from zats.broker.jetstream.consumer_state import (
@@ -592,6 +593,12 @@ def test_consumer_state_encoding():
         decode_consumer_state(b"\x00garbage")
     with pytest.raises(CorruptState):
         decode_consumer_state(encode_consumer_state(st)[:-3])
+    def saved(dseq: int) -> bytes:  # the encoding's tuple, with one pending entry
+        return msgspec.msgpack.encode((1, 2, 20, 9, 30, [(25, dseq, 123)], []))  # version 1
+
+    assert decode_consumer_state(saved((1 << 63) - 1)).pending[25].sequence == (1 << 63) - 1
+    with pytest.raises(CorruptState):  # compiled, a C long long holds it: uncompiled alike
+        decode_consumer_state(saved(1 << 63))
 
 
 def test_consumer_removed_from_count():

@@ -6,7 +6,7 @@ from zats.broker.internal cimport InternalClient
 from zats.broker.sublist cimport SublistResult
 from zats.broker.jetstream.consumer_state cimport MemConsumerStore
 from zats.broker.jetstream.index cimport IndexedStore
-from zats.broker.jetstream.store cimport StoredMsg
+from zats.broker.jetstream.store cimport Pending, StoredMsg, pending_entry
 from zats.broker.jetstream.stream cimport Stream
 
 cdef extern from *:
@@ -151,9 +151,9 @@ cdef class Consumer:
     cpdef _pump(self)
     @cython.locals(store=IndexedStore)
     cpdef _next_msg(self)
-    @cython.locals(cs=MemConsumerStore, client=InternalClient)
+    @cython.locals(cs=MemConsumerStore, client=InternalClient, entry=Pending)
     cpdef _deliver(self, receivers, target, StoredMsg sm, dc, reply, hdr, data, size)
-    @cython.locals(cs=MemConsumerStore)
+    @cython.locals(cs=MemConsumerStore, entry=Pending)
     cpdef _ack(self, seq, dseq)
-    @cython.locals(pending=dict)
+    @cython.locals(pending=dict, entry=Pending)
     cpdef _raise_floor(self, seq, dseq)

@@ -3,10 +3,10 @@
 
 The state follows nats-server's: `sseq` is the next stream sequence to look at, `dseq` the last
 delivery sequence; `pending` maps the stream sequence of each delivered, unacknowledged message
-to (delivery sequence, delivery time); `rdc` counts deliveries of redelivered messages; `rdq`
-holds the stream sequences waiting for redelivery (ack wait passed, or a NAK). Every delivery
-carries the reply subject `$JS.ACK.<stream>.<consumer>.<delivery count>.<stream seq>.<delivery
-seq>.<timestamp>.<pending>` that clients ack on.
+to its store.Pending (first delivery sequence, last delivery time); `rdc` counts deliveries of
+redelivered messages; `rdq` holds the stream sequences waiting for redelivery (ack wait passed,
+or a NAK). Every delivery carries the reply subject `$JS.ACK.<stream>.<consumer>.<delivery
+count>.<stream seq>.<delivery seq>.<timestamp>.<pending>` that clients ack on.
 
 Pull requests wait in `waiting` (at most max_waiting) until served, expired (408 Request
 Timeout), or, with no_wait, the stream has nothing more (404 No Messages); nats-server's 409
@@ -28,6 +28,7 @@ from . import store as st
 from .common import encode, has_interest, now_ns, parse_rfc3339, rfc3339, send, status_headers
 from .consumerconfig import filters_of, is_subset
 from .pacing import FlowControl, RateLimiter
+from .store import pending_entry
 from .structs import ConsumerConfig
 
 _MAX_DELIVERIES_T = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s"
@@ -112,7 +113,9 @@ class Consumer:
         self._npc: int | None = None  # see num_pending
         self.dseq = 0
         self.delivered_sseq = 0
-        self.pending: dict[int, list[int]] = {}  # sseq -> [dseq, ts]
+        # sseq -> store.Pending (first delivery sequence, last delivery time): compiled, a C
+        # struct of two integers, which the cyclic garbage collector does not track.
+        self.pending: dict[int, st.Pending] = {}
         self.rdc: dict[int, int] = {}
         self.rdq: collections.deque[int] = collections.deque()
         self.lps: collections.deque[int] = collections.deque()  # last-per-subject start set
@@ -182,7 +185,8 @@ class Consumer:
         self.delivered_sseq = saved.delivered.stream
         self.sseq = saved.delivered.stream + 1
         self.floor_dseq, self.floor_sseq = saved.ack_floor.consumer, saved.ack_floor.stream
-        self.pending = {seq: [p.sequence, p.timestamp] for seq, p in sorted(saved.pending.items())}
+        self.pending = {seq: st.Pending(p.sequence, p.timestamp)
+                        for seq, p in sorted(saved.pending.items())}
         self.rdc = dict(saved.redelivered)
 
     def _persist(self, action) -> None:
@@ -674,9 +678,9 @@ class Consumer:
         if not self.ack_none:
             entry = self.pending.get(seq)
             if entry is None:
-                self.pending[seq] = [self.dseq, ts]
+                self.pending[seq] = pending_entry(self.dseq, ts)
             else:
-                entry[1] = ts  # a redelivery keeps its first delivery sequence (the ack floor's)
+                entry.timestamp = ts  # a redelivery keeps its first delivery sequence (the ack floor's)
             if self._ack_timer is None:
                 self._arm_ack_timer()
         cs = self.store
@@ -741,7 +745,7 @@ class Consumer:
         elif kind == b"+WPI":
             entry = self.pending.get(seq)
             if entry is not None:
-                entry[1] = now_ns()
+                entry.timestamp = now_ns()
                 self._arm_ack_timer()
         elif kind == b"+NXT":
             self._ack(seq, dseq)
@@ -775,7 +779,7 @@ class Consumer:
             entry = pending.pop(seq, None)
             if entry is None:
                 return
-            first = entry[0]
+            first = entry.sequence
             if self.rdc:
                 self.rdc.pop(seq, None)
             if cs is not None:  # _persist, inline: no closure per ack
@@ -792,7 +796,7 @@ class Consumer:
         self.floor_dseq, self.floor_sseq = dseq, seq
         done = [s for s in pending if s <= seq]
         for s in done:
-            first = pending.pop(s)[0]
+            first = pending.pop(s).sequence
             self.rdc.pop(s, None)
             if cs is not None:
                 try:
@@ -828,7 +832,8 @@ class Consumer:
                     above = s
                     break
         if above:
-            self.floor_dseq, self.floor_sseq = pending[above][0] - 1, above - 1
+            entry = pending[above]
+            self.floor_dseq, self.floor_sseq = entry.sequence - 1, above - 1
 
     def _nak(self, seq: int, arg: bytes) -> None:
         if seq not in self.pending:
@@ -846,7 +851,7 @@ class Consumer:
         if delay > 0:
             # Redelivered when the delay has passed: as if delivered now with that ack wait.
             entry = self.pending[seq]
-            entry[1] = now_ns() - self._ack_wait(seq) + delay
+            entry.timestamp = now_ns() - self._ack_wait(seq) + delay
             timer = self._ack_timer
             if timer is not None and timer.when() > self.loop.time() + delay / 1e9:
                 timer.cancel()  # armed for a later ack wait: the delay ends first
@@ -885,7 +890,7 @@ class Consumer:
         if self._ack_timer is not None or self.closed or not self.pending:
             return
         now = now_ns()
-        first = min(entry[1] + self._ack_wait(seq) for seq, entry in self.pending.items())
+        first = min(entry.timestamp + self._ack_wait(seq) for seq, entry in self.pending.items())
         self._ack_timer = self.loop.call_later(max(first - now, 1_000_000) / 1e9, self._check_pending)
 
     def _check_pending(self) -> None:
@@ -894,9 +899,9 @@ class Consumer:
             return
         now = now_ns()
         due = sorted(seq for seq, entry in self.pending.items()
-                     if entry[1] + self._ack_wait(seq) <= now and seq not in self.rdq)
+                     if entry.timestamp + self._ack_wait(seq) <= now and seq not in self.rdq)
         for seq in due:
-            self.pending[seq][1] = now  # not due again before it is redelivered
+            self.pending[seq].timestamp = now  # not due again before it is redelivered
             self._queue_redelivery(seq)
         self._arm_ack_timer()
         self.wake()
@@ -936,7 +941,7 @@ class Consumer:
                     gone = True
             if gone:
                 moved = True
-                dseq = self.pending.pop(seq)[0]
+                dseq = self.pending.pop(seq).sequence
                 self.floor_dseq = max(self.floor_dseq, dseq)
                 self.rdc.pop(seq, None)
                 self._persist(lambda cs, d=dseq, s=seq: cs.update_acks(d, s))
@@ -948,7 +953,7 @@ class Consumer:
             # A gap of acknowledged messages above the floor the purge moved: it moves up to
             # below the next message still pending (what nats-server shows after such a purge).
             above = min(s for s in self.pending if s > self.floor_sseq)
-            self.floor_dseq, self.floor_sseq = self.pending[above][0] - 1, above - 1
+            self.floor_dseq, self.floor_sseq = self.pending[above].sequence - 1, above - 1
         self.rdq = collections.deque(seq for seq in self.rdq if seq >= self.sseq)
         first = store.state().first_seq
         while self.lps and self.lps[0] < first:
@@ -962,11 +967,11 @@ class Consumer:
             return
         self._terminated(seq, self.rdc.get(seq, 1), "Unacknowledged message was deleted")
         if self.cfg.ack_policy == "all":
-            self._ack(seq, entry[0])
+            self._ack(seq, entry.sequence)
         else:
             del self.pending[seq]
             self.rdc.pop(seq, None)
-            self._raise_floor(seq, entry[0])
+            self._raise_floor(seq, entry.sequence)
         if self.waiting or self.is_push:  # one fewer pending: under max_ack_pending, more may go
             self.wake()
 

@@ -1,7 +1,7 @@
 # The compiled build's declarations for consumer_state.py (see zats.compiled): a consumer's
 # state as a C struct, its per-delivery and per-ack updates as C calls.
 cimport cython
-from zats.broker.jetstream.store cimport ConsumerState, Pending
+from zats.broker.jetstream.store cimport ConsumerState, Pending, pending_entry
 
 cdef class MemConsumerStore:
     cdef public object name

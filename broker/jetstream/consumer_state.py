@@ -19,6 +19,7 @@ from .store import (
     Pending,
     SequencePair,
     StoreError,
+    pending_entry,
 )
 
 __all__ = ["MemConsumerStore", "encode_consumer_state", "decode_consumer_state", "copy_state"]
@@ -51,13 +52,21 @@ def decode_consumer_state(buf: bytes) -> ConsumerState:
         return ConsumerState(
             delivered=SequencePair(int(dc), int(ds)),
             ack_floor=SequencePair(int(afc), int(afs)),
-            pending={int(s): Pending(int(d), int(t)) for s, d, t in sorted(pending)},
+            pending={int(s): Pending(_int64(d), _int64(t)) for s, d, t in sorted(pending)},
             redelivered={int(s): int(n) for s, n in redelivered},
         )
     except CorruptState:
         raise
     except (msgspec.DecodeError, TypeError, ValueError) as exc:
         raise CorruptState(f"consumer state is corrupt: {exc}") from None
+
+
+def _int64(value) -> int:
+    """A Pending field of a saved state: an integer that a C long long holds (store.pxd)."""
+    n = int(value)
+    if not -(1 << 63) <= n < 1 << 63:
+        raise ValueError(f"{n} out of range")
+    return n
 
 
 def copy_state(state: ConsumerState) -> ConsumerState:
@@ -133,7 +142,7 @@ class MemConsumerStore:
                 if p is not None:
                     p.timestamp = ts
             else:
-                st.pending[sseq] = Pending(dseq, ts)
+                st.pending[sseq] = pending_entry(dseq, ts)
             if dseq > st.delivered.consumer:
                 st.delivered.consumer = dseq
             if sseq > st.delivered.stream:

@@ -17,9 +17,14 @@ cdef class SequencePair:
     cdef public object consumer
     cdef public object stream
 
+# Two C integers: no reference to follow, so the cyclic garbage collector does not track it (a
+# consumer holds one per message delivered and not yet acknowledged).
 cdef class Pending:
-    cdef public object sequence
-    cdef public object timestamp
+    cdef public long long sequence
+    cdef public long long timestamp
+
+@cython.locals(p=Pending)
+cpdef Pending pending_entry(long long sequence, long long timestamp)
 
 cdef class ConsumerState:
     cdef public SequencePair delivered
