@@ -9,6 +9,8 @@ cdef class DeliveryState:
     cdef public object held
     cdef public Py_ssize_t out_msgs
     cdef public Py_ssize_t out_bytes
+    cdef public object options
+    cdef public object log
 
 cdef class Endpoint:
     cdef public DeliveryState broker

@@ -10,7 +10,8 @@
   close and held output. WireConnection (wire.py) derives from it.
 - DeliveryState, the broker's part: the endpoints written to in the current read (flushed at
   its end, outbound.flush_touched), whose read it is (`origin`), the output held over reads
-  (outbound.HeldOutput) and the server's outbound counters. Broker (server.py) derives from it.
+  (outbound.HeldOutput), the server's outbound counters, and its options and log. Broker
+  (server.py) derives from it.
 
 Compiled, all three are C structs (endpoint.pxd), so that the compiled fan-out and read path
 read these fields directly."""
@@ -21,12 +22,15 @@ from zats.protocol.buffer import ReceiveBuffer
 
 
 class DeliveryState:
-    __slots__ = ("touched", "origin", "held", "out_msgs", "out_bytes")
+    __slots__ = ("touched", "origin", "held", "out_msgs", "out_bytes", "options", "log")
 
     def __init__(self) -> None:
         self.touched: list = []  # the endpoints written to in this read, to flush at its end
         self.origin = None  # whose read is being flushed (set by Broker)
         self.held = None  # outbound.HeldOutput (set by Broker)
+        # `options` and `log`: the broker's options (max_pending, max_payload) and log
+        # (trace_enabled), as the read path and a flush read them. Broker sets them (and
+        # declares their types) in its __init__.
         # nats-server's counts: a message to each local subscriber, one to each peer connection.
         self.out_msgs = self.out_bytes = 0
 

@@ -5,7 +5,7 @@ cimport cython
 from zats.broker.delivery cimport recycle
 from zats.broker.endpoint cimport DeliveryState, WireState
 
-@cython.locals(out=bytearray, wire=object, broker=object)
+@cython.locals(out=bytearray, wire=object, broker=DeliveryState)
 cdef _flush(WireState conn)
 
 @cython.locals(touched=list, held=HeldOutput, stalled=list)

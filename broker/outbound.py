@@ -45,7 +45,7 @@ def _flush(conn) -> None:
     if not out or conn.closed or conn.tls_pending:
         return
     transport = conn.transport
-    broker = wire.broker
+    broker = conn.broker
     if transport.get_write_buffer_size() + len(out) > broker.options.max_pending:
         wire.slow_consumer("pending outbound over max_pending")
         return

@@ -264,7 +264,7 @@ def _on_read(conn, nbytes: int) -> None:
     rbuf = conn.rbuf
     rbuf.received(nbytes)
     conn.last_activity = monotonic()
-    if wire.broker.log.trace_enabled:
+    if conn.broker.log.trace_enabled:
         wire._trace("<<-", rbuf.view[rbuf.filled - nbytes:rbuf.filled])
     if conn.auth_check is None and conn.next_slice is None:
         _parse_read(conn, None)
@@ -276,7 +276,7 @@ def _parse_read(conn, first) -> None:
     """WireConnection._process; `conn` and `wire` as in _on_read."""
     wire = conn
     rbuf = conn.rbuf
-    broker = wire.broker
+    broker = conn.broker
     parser = conn.parser
     conn.slice_work = 0
     try:
@@ -307,4 +307,4 @@ def _parse_read(conn, first) -> None:
         # The parser stopped after a slice of heavy fan-out: the rest of what was read is
         # parsed in the next loop iteration, other connections served in between.
         conn.transport.pause_reading()
-        conn.next_slice = broker.loop.call_soon(wire._next_slice)
+        conn.next_slice = wire.broker.loop.call_soon(wire._next_slice)

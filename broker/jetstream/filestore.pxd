@@ -67,6 +67,9 @@ cdef class FileStore(IndexedStore):
     cdef public object _last_sync
     cdef public object _sync_timer
     cdef public bint _unsynced
+    cdef public bint _sync_always
+    cdef public Py_ssize_t _block_size
+    cdef public object _call_soon
 
     @cython.locals(blk=_Block, blocks=list)
     cpdef _Block _active_for(self, rlen)

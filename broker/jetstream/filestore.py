@@ -197,6 +197,10 @@ class FileStore(IndexedStore):
     ) -> None:
         self.options = options = options or FileStoreOptions()
         super().__init__(config, options.call_later)
+        # What every store and flush reads of the options (fixed for the store's life).
+        self._sync_always = options.sync_always
+        self._block_size = options.block_size
+        self._call_soon = options.call_soon
         self.directory = Path(directory)
         self._log = options.logger or Logger()
         self._mdir = self.directory / "msgs"
@@ -374,7 +378,7 @@ class FileStore(IndexedStore):
         blocks = self._blocks
         if blocks:
             blk = blocks[-1]
-            if blk.end == 0 or blk.end + rlen <= self.options.block_size:
+            if blk.end == 0 or blk.end + rlen <= self._block_size:
                 return blk
             self._flush_writes()
             new = self._new_block()
@@ -399,9 +403,9 @@ class FileStore(IndexedStore):
         self._wlen += rlen
         if self._wlen >= _FLUSH_AT:
             self._flush_writes()
-        elif not self._flush_scheduled and self.options.call_soon is not None:
+        elif not self._flush_scheduled and self._call_soon is not None:
             self._flush_scheduled = True
-            self.options.call_soon(self._auto_flush)
+            self._call_soon(self._auto_flush)
 
     def _put(self, subject, headers, data, seq, ts, expires, size) -> tuple:
         if type(subject) is not bytes:
@@ -484,7 +488,7 @@ class FileStore(IndexedStore):
         total, self._wlen = self._wlen, 0
         fd = blk.fd
         start = blk.written
-        sync_always = self.options.sync_always
+        sync_always = self._sync_always
         try:
             n = len(pieces)
             i = 0

@@ -17,6 +17,10 @@ cdef class Stream:
     cdef public bint closed
     cdef public list _answers
     cdef public bytes _ack_head
+    cdef public tuple _ack_tails
+    cdef public object _max_msg_size
+    cdef public bint _sealed
+    cdef public bint _interest
     cdef public object direct_subs
 
     cpdef tuple _store(self, subject, hdr, payload)

@@ -76,7 +76,7 @@ class Stream:
     def __init__(self, jsa, cfg: StreamConfig, store: st.StreamStore, created: int):
         self.jsa = jsa
         self.client = jsa.client  # the account's internal client: subscribes, answers
-        self.cfg = cfg
+        self._configure(cfg)
         self.store = store
         self.created = created
         self.consumers: dict[str, object] = {}
@@ -99,6 +99,18 @@ class Stream:
         # A PubAck's opening: a stream keeps its name for life.
         self._ack_head = b'{"stream":%s,"seq":' % encode(cfg.name)
 
+    def _configure(self, cfg: StreamConfig) -> None:
+        """Takes `cfg` on, and what a publish reads of it, as plain fields: `_ack_tails`, the
+        ends of a PubAck (stored, duplicate; None under no_ack), `_max_msg_size` (0: none),
+        `_sealed` and `_interest` (interest retention)."""
+        self.cfg = cfg
+        domain = self.jsa.domain
+        where = b',"domain":' + encode(domain) if domain else b""
+        self._ack_tails = None if cfg.no_ack is True else (where + b"}", where + b',"duplicate": true}')
+        self._max_msg_size = cfg.max_msg_size if cfg.max_msg_size > 0 else 0
+        self._sealed = bool(cfg.sealed)
+        self._interest = cfg.retention == "interest"
+
     @property
     def name(self) -> str:
         return self.cfg.name
@@ -117,7 +129,7 @@ class Stream:
 
     def update(self, cfg: StreamConfig) -> None:
         subjects_changed = cfg.subjects != self.cfg.subjects
-        self.cfg = cfg
+        self._configure(cfg)
         self.store.update_config(store_config(cfg))
         if subjects_changed:
             self.unsubscribe()
@@ -147,12 +159,10 @@ class Stream:
             if reply:
                 self._answer(reply, encode({"error": exc.to_json(), "stream": self.name, "seq": 0}), 0)
             return
-        if reply and self.cfg.no_ack is not True:
-            tail = b',"duplicate": true}' if duplicate else b"}"
-            domain = self.jsa.domain
-            if domain:
-                tail = b',"domain":' + encode(domain) + tail
-            self._answer(reply, b"%s%d%s" % (self._ack_head, seq, tail), 0 if duplicate else seq)
+        tails = self._ack_tails
+        if reply and tails is not None:
+            self._answer(reply, b"%s%d%s" % (self._ack_head, seq, tails[duplicate]),
+                         0 if duplicate else seq)
 
     def _on_marker(self, subject: bytes, hdr: bytes) -> None:
         """The store expired the last message of `subject` on a stream with
@@ -196,7 +206,7 @@ class Stream:
     def _store(self, subject: bytes, hdr: bytes | None, payload: memoryview) -> tuple[int, bool]:
         """Checks and stores a publish; returns (seq, duplicate). Raises ApiError."""
         cfg = self.cfg
-        if cfg.sealed:
+        if self._sealed:
             raise ApiError.of("StreamSealed")
         ttl = 0
         msg_id = None
@@ -204,8 +214,8 @@ class Stream:
         # The size first, as nats-server: an oversized publish gets this error whatever its
         # headers ask (expected sequences, rollup, TTL) and is no duplicate of anything.
         size = len(payload) + (len(hdr) if hdr else 0)
-        if size > self.jsa.broker.options.max_payload or (
-                cfg.max_msg_size > 0 and size > cfg.max_msg_size):
+        if size > self.client.broker.options.max_payload or (
+                self._max_msg_size and size > self._max_msg_size):
             raise ApiError.of("StreamMessageExceedsMaximum")
         if hdr:
             if len(hdr) > _MAX_HEADER:
@@ -240,7 +250,7 @@ class Stream:
                 if rollup not in (b"sub", b"all"):
                     raise ApiError.of("StreamRollupFailed",
                                       err=f"rollup value invalid: {json.dumps(rollup.decode(errors='replace'))}")
-        if cfg.retention == "interest" and not self.consumers_taking(subject):
+        if self._interest and not self.consumers_taking(subject):
             # No consumer would see it: nats-server uses up the sequence and stores nothing.
             seq = self.store.skip_msg()
             if msg_id:  # still a duplicate for later publishes, as nats-server's
