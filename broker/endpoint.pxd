@@ -32,6 +32,8 @@ cdef class Endpoint:
     cdef public Py_ssize_t msg_size
     cdef public object msg_head
     cdef public object msg_tail
+    cdef public bint holds_output
+    cdef public bint paused
 
 cdef class WireState(Endpoint):
     cdef public object transport

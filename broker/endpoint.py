@@ -2,7 +2,8 @@
 - Endpoint, every party a message reaches or comes from (a client, route or leaf connection, or
   an internal client): its broker, whether it is closed, its permissions and options (echo,
   headers, and a publisher's verbose and no_responders), the subject index its publishes go to,
-  its counters and outbound buffer, and the MSG line pieces of the last message it published.
+  its counters and outbound buffer, whether that output may be held over reads and whether
+  its transport paused writing, and the MSG line pieces of the last message it published.
   InternalClient (internal.py) derives from it.
 - WireState, an Endpoint over a byte transport, what the read path reads per read: its
   transport, receive buffer and parser, the state that makes a read wait (a CONNECT being
@@ -38,7 +39,8 @@ class DeliveryState:
 class Endpoint:
     __slots__ = ("broker", "closed", "touched", "perms", "echo", "headers", "verbose",
                  "no_responders", "sublist", "out", "in_msgs", "in_bytes", "out_msgs",
-                 "out_bytes", "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail")
+                 "out_bytes", "msg_subject", "msg_reply", "msg_size", "msg_head", "msg_tail",
+                 "holds_output", "paused")
 
     def __init__(self, broker) -> None:
         self.broker = broker
@@ -56,6 +58,10 @@ class Endpoint:
         # The MSG line pieces of this publisher's last message (see delivery.deliver).
         self.msg_subject = self.msg_reply = self.msg_head = self.msg_tail = None
         self.msg_size = -1
+        # Its output may be held over reads (outbound.HeldOutput): a wire connection's may.
+        self.holds_output = False
+        # Its transport asked to stop writing: readers wait for it to drain (outbound.py).
+        self.paused = False
 
 
 class WireState(Endpoint):

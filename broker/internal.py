@@ -34,8 +34,6 @@ class InternalClient(Endpoint):
     """A broker-internal client bound to one account."""
 
     is_route = False
-    holds_output = False  # its flush runs handlers: never held (outbound.HeldOutput)
-    paused = False
     connected = True
     tls_pending = False
 

@@ -3,12 +3,12 @@
 # a read reads the broker and its held output as C structs.
 cimport cython
 from zats.broker.delivery cimport recycle
-from zats.broker.endpoint cimport DeliveryState, WireState
+from zats.broker.endpoint cimport DeliveryState, Endpoint, WireState
 
 @cython.locals(out=bytearray, wire=object, broker=DeliveryState)
 cdef _flush(WireState conn)
 
-@cython.locals(touched=list, held=HeldOutput, stalled=list)
+@cython.locals(touched=list, held=HeldOutput, stalled=list, conn=Endpoint)
 cpdef flush_touched(DeliveryState broker, origin=*, bint hold=*)
 
 cdef class HeldOutput:

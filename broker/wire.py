@@ -52,12 +52,11 @@ class WireConnection(WireState, OutboundMixin, asyncio.BufferedProtocol):
     # What the read path and delivery read is WireState's and Endpoint's; __slots__ keeps many
     # idle connections small and lookups fast.
     __slots__ = (
-        "account", "cid", "err_at", "close_reason", "paused", "waiters", "stall_handle",
+        "account", "cid", "err_at", "close_reason", "waiters", "stall_handle",
         "stall_timer", "ip", "port", "start", "pings_out", "ping_timer", "ping_sent_at", "rtt",
         "rtt_at", "handshake_timer", "__weakref__",
     )
     is_route = False  # routes and leafnodes say True: delivery forwards to those
-    holds_output = True  # its output may be held over reads (outbound.HeldOutput)
     trace_kind = "cid"  # how log lines name the connection (route: rid, leafnode: lid)
 
     def __init__(self, broker, cid: int):
@@ -68,7 +67,7 @@ class WireConnection(WireState, OutboundMixin, asyncio.BufferedProtocol):
         # `out` then) on is sent.
         self.err_at = 0
         self.close_reason = ""
-        self.paused = False
+        self.holds_output = True  # (an internal client's flush runs handlers: never held)
         # Backpressure: readers paused until this connection drains (see outbound.py).
         self.waiters: list[WireConnection] = []
         self.stall_handle: asyncio.TimerHandle | None = None

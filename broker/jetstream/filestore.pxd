@@ -72,9 +72,9 @@ cdef class FileStore(IndexedStore):
     cdef public object _call_soon
 
     @cython.locals(blk=_Block, blocks=list)
-    cpdef _Block _active_for(self, rlen)
-    cpdef _append(self, pieces, rlen)
-    @cython.locals(blk=_Block)
+    cpdef _Block _active_for(self, Py_ssize_t rlen)
+    cpdef _append(self, pieces, Py_ssize_t rlen)
+    @cython.locals(blk=_Block, rlen=Py_ssize_t, off=Py_ssize_t)
     cpdef _put(self, subject, headers, data, seq, ts, expires, size)
     @cython.locals(blk=_Block, off=Py_ssize_t, end=Py_ssize_t, h0=Py_ssize_t, hlen=Py_ssize_t,
                    d0=Py_ssize_t, d1=Py_ssize_t, subject=bytes)
