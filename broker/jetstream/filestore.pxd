@@ -26,6 +26,7 @@ cdef extern from *:
     object _view_copy "zats_view_copy" (object view, Py_ssize_t start, Py_ssize_t end)
 
 cdef bint COMPILED
+cdef Py_ssize_t _BLK, _OFF, _RLEN, _HLEN, _HEAD_LEN, _CRC_LEN, _COPY_MAX, _TOMB_LEN
 
 cpdef bytes _copy(view, Py_ssize_t start, Py_ssize_t end)
 

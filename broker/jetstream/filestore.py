@@ -71,6 +71,9 @@ __all__ = ["FileStore", "FileStoreOptions", "FileConsumerStore"]
 # one the cyclic garbage collector stops tracking, and a stream of a million messages would
 # otherwise be traversed by every full collection (JsPubAsync128B: 17% of the broker's CPU).
 _BLK, _OFF, _RLEN, _HLEN = 4, 5, 6, 7
+# A record's fixed head and CRC lengths, under names of this module's that the compiled build
+# declares C integers (filestore.pxd): reading a message then boxes no integer.
+_HEAD_LEN, _CRC_LEN = HEADER_LEN, CRC_LEN
 
 _STATE = struct.Struct("<4sQQ")  # magic, floor, last
 _STATE_MAGIC = b"ZJS1"
@@ -81,7 +84,7 @@ _IOV_MAX = 1024
 _COPY_MAX = 4096
 COMPILED = not __file__.endswith(".py")
 _FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
-_TOMB_LEN = HEADER_LEN + CRC_LEN
+_TOMB_LEN = _HEAD_LEN + _CRC_LEN
 
 
 @dataclass(slots=True)
@@ -281,9 +284,9 @@ class FileStore(IndexedStore):
                         blk.max_ref = max(blk.max_ref, seq)
                         if seq < floor:
                             continue
-                        s0 = off + HEADER_LEN
+                        s0 = off + _HEAD_LEN
                         subject = bytes(view[s0 : s0 + slen])
-                        dlen = rlen - HEADER_LEN - slen - hlen - CRC_LEN
+                        dlen = rlen - _HEAD_LEN - slen - hlen - _CRC_LEN
                         size_ = 22 + slen + dlen + 8 + (4 + hlen if hlen else 0)
                         old = msgs.pop(seq, None)
                         if old is not None:  # a sequence used again after a failed write
@@ -594,10 +597,10 @@ class FileStore(IndexedStore):
         end = off + e[_RLEN]
         view = blk.mapped(end)
         subject = e[SUBJ]
-        h0 = off + HEADER_LEN + len(subject)
+        h0 = off + _HEAD_LEN + len(subject)
         hlen = e[_HLEN]
         d0 = h0 + hlen
-        d1 = end - CRC_LEN
+        d1 = end - _CRC_LEN
         if d1 - h0 <= _COPY_MAX:
             return stored_msg(subject, seq, _copy(view, h0, d0) if hlen else None,
                               _copy(view, d0, d1), e[TS])
@@ -652,13 +655,13 @@ class FileStore(IndexedStore):
         """Overwrite a removed message's payload on disk (its tombstone is written first)."""
         self._flush_writes()
         blk, off, rlen = self._by_index[e[_BLK]], e[_OFF], e[_RLEN]
-        p0 = off + HEADER_LEN + len(e[SUBJ])
-        junk = os.urandom(rlen - CRC_LEN - (p0 - off))
+        p0 = off + _HEAD_LEN + len(e[SUBJ])
+        junk = os.urandom(rlen - _CRC_LEN - (p0 - off))
         fd = os.open(blk.path, os.O_RDWR)
         try:
             head = os.pread(fd, p0 - off, off)
             os.pwrite(fd, junk, p0)
-            os.pwrite(fd, struct.pack("<I", crc32(junk, crc32(head))), off + rlen - CRC_LEN)
+            os.pwrite(fd, struct.pack("<I", crc32(junk, crc32(head))), off + rlen - _CRC_LEN)
             if self.options.sync_always:
                 os.fdatasync(fd)
         except OSError as exc:
