@@ -75,6 +75,8 @@ cdef class FileStore(IndexedStore):
     @cython.locals(blk=_Block, blocks=list)
     cpdef _Block _active_for(self, Py_ssize_t rlen)
     cpdef _append(self, pieces, Py_ssize_t rlen)
+    @cython.locals(blk=_Block, start=Py_ssize_t, total=Py_ssize_t, n=Py_ssize_t, i=Py_ssize_t)
+    cpdef _flush_writes(self)
     @cython.locals(blk=_Block, rlen=Py_ssize_t, off=Py_ssize_t)
     cpdef _put(self, subject, headers, data, seq, ts, expires, size)
     @cython.locals(blk=_Block, off=Py_ssize_t, end=Py_ssize_t, h0=Py_ssize_t, hlen=Py_ssize_t,

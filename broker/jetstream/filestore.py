@@ -522,7 +522,7 @@ class FileStore(IndexedStore):
         self._write_through = False
         if not sync_always:
             self._unsynced = True
-            if self.options.call_later is None and monotonic() - self._last_sync >= self.options.sync_interval:
+            if self._call_later is None and monotonic() - self._last_sync >= self.options.sync_interval:
                 self._sync_all()
 
     def _rollback(self, blk: _Block, start: int) -> int:
