@@ -1,5 +1,6 @@
 # The compiled build's declarations for stream.py (see zats.compiled): a stream as a C struct,
 # its store typed so that a publish stores with C calls.
+cimport cython
 from zats.broker.internal cimport InternalClient
 from zats.broker.jetstream.index cimport IndexedStore
 
@@ -23,4 +24,7 @@ cdef class Stream:
     cdef public bint _interest
     cdef public object direct_subs
 
+    @cython.locals(seq="long long", duplicate=bint, tails=tuple)
+    cpdef on_publish(self, subject, reply, hdr, payload)
+    cpdef _answer(self, reply, body, seq)
     cpdef tuple _store(self, subject, hdr, payload)

@@ -161,7 +161,9 @@ class Stream:
             return
         tails = self._ack_tails
         if reply and tails is not None:
-            self._answer(reply, b"%s%d%s" % (self._ack_head, seq, tails[duplicate]),
+            # (Compiled, seq is a C integer whose digits the f-string writes in C, and one join
+            # makes the body: half the cost of a bytes % format.)
+            self._answer(reply, b"".join((self._ack_head, f"{seq}".encode("ascii"), tails[duplicate])),
                          0 if duplicate else seq)
 
     def _on_marker(self, subject: bytes, hdr: bytes) -> None:
