@@ -42,6 +42,11 @@ MODULES = (
     "zats.broker.jetstream.memstore",
     "zats.broker.jetstream.records",
     "zats.broker.jetstream.store",
+    "zats.broker.jetstream.api",
+    "zats.broker.jetstream.directget",
+    "zats.broker.jetstream.common",
+    "zats.broker.jetstream.filters",
+    "zats.protocol.subjects",
 )
 
 PURE_ENV = "ZATS_PURE"

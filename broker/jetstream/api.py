@@ -17,7 +17,7 @@ from zats.protocol.subjects import is_literal, is_subset_match, subjects_collide
 
 from . import consumerconfig, directget, storage, streamconfig
 from . import store as st
-from .common import encode, has_interest, now_ns, parse_rfc3339, rfc3339, send
+from .common import encode, has_interest, now_ns, parse_rfc3339, rfc3339
 from .consumer import Consumer
 from .errors import ApiError
 from .stream import Stream
@@ -498,7 +498,8 @@ class JsAccount:
             client = self.client
 
             def out(hdr_out: bytes, data: bytes) -> None:
-                send(client, reply, reply, None, hdr_out or None, data)
+                # `once`: a request's inbox, its match not cached (see InternalClient.publish)
+                client.publish(reply, None, data, hdr_out or None, once=True)
 
             req = directget.parse(subject, payload, by_subject)
             if isinstance(req, bytes):

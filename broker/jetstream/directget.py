@@ -34,12 +34,14 @@ def parse(subject: bytes, payload: memoryview, by_subject: bool) -> MsgGetReques
     """The request, or the status header block refusing it."""
     if by_subject:
         key = subject.split(b".", 5)[5] if subject.count(b".") >= 5 else b""
-        req = MsgGetRequest()
-        if len(payload):
-            try:
-                req = msgspec.json.decode(payload, type=MsgGetRequest)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                return status(408, "Malformed Request")
+        if not len(payload):  # the usual form (a KV get): the key alone
+            if not key:
+                return status(408, "Bad Request")
+            return MsgGetRequest(last_by_subj=key.decode(errors="replace"))
+        try:
+            req = msgspec.json.decode(payload, type=MsgGetRequest)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return status(408, "Malformed Request")
         if not key:
             return status(408, "Bad Request")
         if (req.last_by_subj or req.next_by_subj or req.multi_last or req.seq or req.batch

@@ -668,15 +668,14 @@ class IndexedStore:
                 return self._get(s, msgs[s])
             raise MsgNotFound("no message found")
         seq = 0
-        match = matcher(filter)
-        if is_literal(filter):
+        if is_literal(filter):  # (a KV get: no matcher to make for one key)
             ss = self._fss.get(filter)
             if ss is not None:
                 if ss[4] or ss[3]:
                     self._recalc(filter, ss)
                 seq = ss[2]
         else:
-            seq = self._bounds(match, 0)[1]
+            seq = self._bounds(matcher(filter), 0)[1]
         if not seq:
             raise MsgNotFound("no message found")
         return self._get(seq, msgs[seq])
