@@ -77,6 +77,10 @@ cdef class FileStore(IndexedStore):
     cpdef _append(self, pieces, Py_ssize_t rlen)
     @cython.locals(blk=_Block, start=Py_ssize_t, total=Py_ssize_t, n=Py_ssize_t, i=Py_ssize_t)
     cpdef _flush_writes(self)
+    @cython.locals(blk=_Block)
+    cpdef _Block _control(self, kind, seq, arg=*)
+    @cython.locals(blk=_Block)
+    cpdef _mark_dead(self, seq, tuple e, _Block tomb)
     @cython.locals(blk=_Block, rlen=Py_ssize_t, off=Py_ssize_t)
     cpdef _put(self, subject, headers, data, seq, ts, expires, size)
     @cython.locals(blk=_Block, off=Py_ssize_t, end=Py_ssize_t, h0=Py_ssize_t, hlen=Py_ssize_t,

@@ -273,7 +273,15 @@ class IndexedStore:
         size = entry[SIZE]
         self._bytes -= size
         if seq == self._first:
-            self._advance_first()
+            # The next is most often seq + 1 (messages leave in order): found at once, where
+            # iterating the index would step over every key deleted since it last resized
+            # (a KV bucket's history limit removes a key's older message on each put).
+            nxt = msgs.get(seq + 1)
+            if nxt is not None:
+                self._first = seq + 1
+                self._first_ts = nxt[TS]
+            else:
+                self._advance_first()
         subject = entry[SUBJ]
         ss = self._fss[subject]
         if ss[0] == 1:
