@@ -273,15 +273,7 @@ class IndexedStore:
         size = entry[SIZE]
         self._bytes -= size
         if seq == self._first:
-            # The next is most often seq + 1 (messages leave in order): found at once, where
-            # iterating the index would step over every key deleted since it last resized
-            # (a KV bucket's history limit removes a key's older message on each put).
-            nxt = msgs.get(seq + 1)
-            if nxt is not None:
-                self._first = seq + 1
-                self._first_ts = nxt[TS]
-            else:
-                self._advance_first()
+            self._advance_first(seq + 1)
         subject = entry[SUBJ]
         ss = self._fss[subject]
         if ss[0] == 1:
@@ -297,10 +289,20 @@ class IndexedStore:
             self._on_update(-1, -size, seq, subject)
         return True
 
-    def _advance_first(self) -> None:
-        for seq in self._msgs:
+    def _advance_first(self, likely: int) -> None:
+        """The first message is gone: the lowest left becomes first. `likely`, the one just
+        above what went, is looked up first (messages mostly leave in order): iterating the
+        index steps over every key deleted since it last resized (a KV bucket's history limit
+        deletes one on each put)."""
+        msgs = self._msgs
+        e = msgs.get(likely)
+        if e is not None:
+            self._first = likely
+            self._first_ts = e[TS]
+            return
+        for seq in msgs:
             self._first = seq
-            self._first_ts = self._msgs[seq][TS]
+            self._first_ts = msgs[seq][TS]
             return
         self._first = self._last + 1
         self._first_ts = 0
@@ -376,7 +378,7 @@ class IndexedStore:
                         ss[3] = True
             self._bytes -= size
             if msgs:
-                self._advance_first()
+                self._advance_first(first)
             else:  # (what was left above `first` was deleted already)
                 self._first = self._last + 1
                 self._first_ts = 0
